@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m ruff check src tests benchmarks
+python -m pytest -q "$@"

@@ -1,0 +1,26 @@
+"""deepexpr: facial expressions of people and stylized characters.
+
+The top-level namespace stays light: heavy parts (torch models, mediapipe) are
+imported on first use.
+"""
+
+from deepexpr.expressions import EXPRESSIONS, NUM_CLASSES
+
+__version__ = "0.1.0"
+__all__ = ["EXPRESSIONS", "NUM_CLASSES", "__version__", "predict_emotion"]
+
+
+def predict_emotion(image, domain: str = "character", model: str | None = None):
+    """Return the top expression label of one image (see `deepexpr.recognition`).
+
+    Args:
+        image: a path, a PIL image or an HxW[x3|4] uint8 array.
+        domain: "character" (cartoon / 3D character) or "human" (photo; first face).
+        model: model name or checkpoint path; the bundled default when None.
+
+    Returns:
+        str: one of `EXPRESSIONS`.
+    """
+    from deepexpr.recognition import predict_emotion as _predict
+
+    return _predict(image, domain=domain, model=model)

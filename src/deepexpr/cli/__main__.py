@@ -1,0 +1,5 @@
+import sys
+
+from deepexpr.cli import main
+
+sys.exit(main())

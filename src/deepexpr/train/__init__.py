@@ -1,0 +1,1 @@
+"""deepexpr.train"""
