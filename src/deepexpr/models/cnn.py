@@ -1,0 +1,209 @@
+"""Plain expression CNNs: the paper's human and character networks and CPU-sized variants.
+
+One configurable family (conv stages -> fully connected layers -> a linear classifier),
+registered under several names:
+
+| name | what | input | params |
+|---|---|---|---|
+| `deepexpr_human` | DeepExpr's human CNN: AlexNet-style CONV1-5, FC6 512, FC7 7 | 227 (crops of 256) | ~8.4M |
+| `deepexpr_character` | DeepExpr's character CNN: CONV1-3 only, FC6 512, FC7 7 | 227 | ~8.6M |
+| `cnn_small` | CPU-sized default: 4 conv blocks (BN, ReLU, pool), FC6 128 | 64 | ~0.5M |
+| `test_*` | tiny variant of each for tests | 32 / 48 | <50k |
+
+Every model has `forward_features(x) -> (N, D)` (the FC6-like penultimate features used
+by retrieval, after ReLU) and `forward(x) -> (N, 7)` logits, where the last layer is a
+linear `classifier` with weight (7, D), so retrieval can weight features by it.
+
+Choices the paper leaves open (its layer table is in the unavailable supplement):
+AlexNet's layer sizes ([41] in the paper: 96-11x11/4, 256-5x5, 384-3x3, 384-3x3, 256-3x3,
+3x3/2 max pools after CONV1, CONV2 and CONV5); the character net keeps CONV1-3 and pools
+after CONV3; ReLU everywhere, dropout 0.5 before FC7 as in AlexNet; no LRN (BatchNorm is
+off for the paper variants, on for the CPU variants, which train much faster with it).
+
+    >>> import torch
+    >>> from deepexpr.models import create_model
+    >>> net = create_model("test_cnn_small")
+    >>> net(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 7])
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from deepexpr.models.registry import register_model
+
+
+@dataclass
+class ConvStage:
+    channels: int  # output channels of this convolution
+    kernel: int = 3  # square kernel size
+    stride: int = 1  # convolution stride
+    padding: int | None = None  # None -> kernel // 2 ("same" for stride 1)
+    pool: bool = False  # 2x2 (or 3x3/2 when `pool_kernel` = 3) max-pool after the activation
+
+
+@dataclass
+class CNNConfig:
+    stages: list[ConvStage] = field(default_factory=list)  # convolution stages, in order
+    in_chans: int = 3  # 3 for colour input, 1 for grey
+    input_size: int = 64  # square input side the FC sizes are computed for
+    pool_kernel: int = 2  # max-pool kernel; 3 with stride 2 (overlapping, AlexNet) when 3
+    batch_norm: bool = True  # BatchNorm after each convolution
+    feature_grid: int = 0  # >0: adaptive average pool to this grid before FC (size-agnostic)
+    fc_dims: list[int] = field(default_factory=lambda: [128])  # hidden FC widths; last = feature dim D
+    dropout: float = 0.5  # dropout before each FC layer
+    num_classes: int = 7  # outputs of the linear classifier
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CNNConfig:
+        d = dict(d)
+        d["stages"] = [s if isinstance(s, ConvStage) else ConvStage(**s) for s in d.get("stages", [])]
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+class ExpressionCNN(nn.Module):
+    """Conv stages -> flatten -> FC layers (ReLU, dropout) -> linear classifier.
+
+    Attributes:
+        features: the convolution stages (`nn.Sequential`), input (N, C, S, S).
+        fc: the hidden fully connected layers; output (N, D) is `forward_features`.
+        classifier: `nn.Linear(D, num_classes)`.
+    """
+
+    def __init__(self, cfg: CNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        chans = cfg.in_chans
+        for stage in cfg.stages:
+            pad = stage.kernel // 2 if stage.padding is None else stage.padding
+            layers.append(nn.Conv2d(chans, stage.channels, stage.kernel, stage.stride, pad,
+                                    bias=not cfg.batch_norm))
+            if cfg.batch_norm:
+                layers.append(nn.BatchNorm2d(stage.channels))
+            layers.append(nn.ReLU(inplace=True))
+            if stage.pool:
+                layers.append(nn.MaxPool2d(cfg.pool_kernel, 2))
+            chans = stage.channels
+        if cfg.feature_grid > 0:
+            layers.append(nn.AdaptiveAvgPool2d(cfg.feature_grid))
+        self.features = nn.Sequential(*layers)
+        flat = self._flat_size()
+        fc: list[nn.Module] = []
+        for width in cfg.fc_dims:
+            fc += [nn.Dropout(cfg.dropout), nn.Linear(flat, width), nn.ReLU(inplace=True)]
+            flat = width
+        self.fc = nn.Sequential(*fc)
+        self.num_features = flat
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.classifier = nn.Linear(flat, cfg.num_classes)
+        self._init_weights()
+
+    def _flat_size(self) -> int:
+        with torch.no_grad():
+            x = torch.zeros(1, self.cfg.in_chans, self.cfg.input_size, self.cfg.input_size)
+            return int(self.features(x).numel())
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate (FC6-like) features.
+
+        Args:
+            x: (N, C, S, S) float images, normalised as the checkpoint's preprocess says.
+
+        Returns:
+            (N, D) non-negative features (after ReLU).
+        """
+        if x.ndim != 4 or x.shape[1] != self.cfg.in_chans:
+            raise ValueError(f"expected input (N, {self.cfg.in_chans}, H, W), got {tuple(x.shape)}")
+        return self.fc(torch.flatten(self.features(x), 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, num_classes); softmax gives the expression probabilities."""
+        return self.classifier(self.dropout(self.forward_features(x)))
+
+
+def _build(cfg: CNNConfig, overrides: dict) -> ExpressionCNN:
+    merged = {**cfg.to_dict(), **overrides}
+    return ExpressionCNN(CNNConfig.from_dict(merged))
+
+
+def _alexnet_stages(n_conv: int, width: float = 1.0) -> list[ConvStage]:
+    w = lambda c: max(4, int(round(c * width)))  # noqa: E731
+    table = [
+        ConvStage(w(96), 11, 4, 0, pool=True),
+        ConvStage(w(256), 5, 1, 2, pool=True),
+        ConvStage(w(384), 3, 1, 1),
+        ConvStage(w(384), 3, 1, 1),
+        ConvStage(w(256), 3, 1, 1),
+    ][:n_conv]
+    table[-1].pool = True
+    return table
+
+
+@register_model
+def deepexpr_human(**overrides) -> ExpressionCNN:
+    """Paper's human CNN: CONV1-5 (AlexNet sizes), FC6 512, FC7 7; 227x227 colour input."""
+    cfg = CNNConfig(stages=_alexnet_stages(5), input_size=227, pool_kernel=3,
+                    batch_norm=False, fc_dims=[512], dropout=0.5)
+    return _build(cfg, overrides)
+
+
+@register_model
+def deepexpr_character(**overrides) -> ExpressionCNN:
+    """Paper's character CNN: CONV1-3 only (pool after CONV3), FC6 512, FC7 7; 227 input."""
+    cfg = CNNConfig(stages=_alexnet_stages(3), input_size=227, pool_kernel=3,
+                    batch_norm=False, fc_dims=[512], dropout=0.5)
+    return _build(cfg, overrides)
+
+
+@register_model
+def cnn_small(**overrides) -> ExpressionCNN:
+    """CPU-sized CNN: 4 x (conv3x3, BN, ReLU, pool 2) 32-64-128-128, FC6 128; 64 px input.
+
+    The 4x4 grid is flattened, not averaged: where a feature is (brows vs mouth) matters.
+    Pass `in_chans=1` for grey input.
+    """
+    cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (32, 64, 128, 128)],
+                    input_size=64, fc_dims=[128], dropout=0.3)
+    return _build(cfg, overrides)
+
+
+@register_model
+def test_deepexpr_human(**overrides) -> ExpressionCNN:
+    """Tiny deepexpr_human (same layer pattern, 1/16 width, 67 px input) for tests."""
+    cfg = CNNConfig(stages=_alexnet_stages(5, 1 / 16), input_size=67, pool_kernel=3,
+                    batch_norm=False, fc_dims=[16], dropout=0.5)
+    return _build(cfg, overrides)
+
+
+@register_model
+def test_deepexpr_character(**overrides) -> ExpressionCNN:
+    """Tiny deepexpr_character for tests."""
+    cfg = CNNConfig(stages=_alexnet_stages(3, 1 / 16), input_size=67, pool_kernel=3,
+                    batch_norm=False, fc_dims=[16], dropout=0.5)
+    return _build(cfg, overrides)
+
+
+@register_model
+def test_cnn_small(**overrides) -> ExpressionCNN:
+    """Tiny cnn_small (4-8-8 channels, 32 px) for tests."""
+    cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (4, 8, 8)], input_size=32,
+                    fc_dims=[16], dropout=0.0)
+    return _build(cfg, overrides)
