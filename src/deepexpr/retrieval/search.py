@@ -1,0 +1,181 @@
+"""Ranking an index for a query: JS retrieval, then geometric re-ordering (DeepExpr Eq. 3).
+
+The order (our reading of sec. 3.2, "JS distance as a retrieval parameter and then
+geometric distance as a sorting parameter ... re-order the retrieved images within the
+matched label"):
+  1. Every index row gets its JS distance d_JS to the query (sqrt of the divergence, nats).
+  2. The *matched label* is the query's perceived expression: argmax of its class
+     probabilities (``label_from="query"``), or the label of its JS-nearest row
+     (``label_from="nearest"``).
+  3. Rows with the matched label that are among the first `depth` rows by d_JS come first,
+     ordered by φ = α·d_JS + β·d_geo (Eq. 3; d_geo = L2 distance of the 9 geometric features,
+     each divided by its standard deviation over the index so all nine count alike). All
+     other rows follow in d_JS order. Without query geometry, φ = d_JS.
+Geometry-only and JS-only rankings (Table 1's columns) are `order_by="geometry"` / `"js"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from deepexpr.errors import InputError
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.retrieval.distributions import DEFAULT_METHOD, to_distribution
+from deepexpr.retrieval.embed import Embedding
+from deepexpr.retrieval.geometry import geometric_distance
+from deepexpr.retrieval.index import RetrievalIndex
+from deepexpr.retrieval.js import js_distance_matrix
+
+
+@dataclass
+class SearchConfig:
+    """How to rank (defaults = the main job's)."""
+
+    method: str = DEFAULT_METHOD  # distribution choice (see retrieval.distributions)
+    alpha: float = 1.0  # Eq. 3 weight of the JS distance (nats^½, range 0..0.83)
+    beta: float = 0.05  # Eq. 3 weight of the geometric distance (index-std units, ~0..10)
+    top: int = 5  # matches returned (per character when per_character)
+    per_character: bool = False  # top matches of each character instead of overall
+    label_from: str = "query"  # matched label: "query" (its own probs) or "nearest" (JS-nearest row)
+    depth: int | None = None  # re-order only within the first `depth` rows by JS (None = all)
+    scale_geometry: bool = True  # divide geometric differences by the index's per-feature std
+    order_by: str = "combined"  # "combined" (Eq. 3), "js" (DeepExpr only) or "geometry" (only)
+
+
+@dataclass
+class Match:
+    """One retrieved index row."""
+
+    rank: int  # 1-based position in the returned order (per character when per_character)
+    row: int  # index row
+    path: str  # image file
+    character: str
+    label: str  # the row's expression label
+    js: float  # JS distance to the query
+    geometry: float | None  # geometric distance (None when either side has no landmarks)
+    phi: float  # Eq. 3 value used for the order within the matched label
+
+
+@dataclass
+class QueryResult:
+    """A query, its perceived expression and its ranked matches."""
+
+    query: Embedding
+    matched_label: str
+    matches: list[Match] = field(default_factory=list)
+    by_character: dict[str, list[Match]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        q = self.query
+        return {
+            "query": {**q.to_dict(), "perceived": EXPRESSIONS[int(np.argmax(q.probs))],
+                      "probabilities": dict(zip(EXPRESSIONS, map(float, q.probs)))},
+            "matched_label": self.matched_label,
+            "matches": [asdict(m) for m in self.matches],
+            "by_character": {c: [asdict(m) for m in ms] for c, ms in self.by_character.items()},
+        }
+
+
+def query_distribution(query: Embedding, index: RetrievalIndex, method: str) -> np.ndarray:
+    """The query's (K,) distribution, built like the index's rows (checks the feature size)."""
+    if method != "softmax":
+        if query.features is None:
+            raise InputError(f"{query.source or 'query'}: no features for the {method!r} distribution; "
+                             "use --distribution softmax")
+        if query.features.shape[-1] != index.features.shape[1]:
+            raise InputError(
+                f"{query.source or 'query'}: {query.features.shape[-1]}-d features but the index holds "
+                f"{index.features.shape[1]}-d ones (models without a shared feature space); "
+                "use --distribution softmax or a transfer-learned model pair")
+    try:
+        return to_distribution(query.features, query.probs[None], query.classifier_weight, method)[0]
+    except ValueError as err:
+        raise InputError(f"{query.source or 'query'}: {err}") from err
+
+
+def distances(query: Embedding, index: RetrievalIndex, cfg: SearchConfig,
+              query_dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N,) JS distances and (N,) geometric distances (None without query geometry)."""
+    js = None
+    if cfg.order_by != "geometry":
+        qd = query_dist if query_dist is not None else query_distribution(query, index, cfg.method)
+        js = js_distance_matrix(qd, index.js_terms(cfg.method))
+    geo = None
+    if query.geometry is not None and np.isfinite(query.geometry).all():
+        scale = index.geometry_scale() if cfg.scale_geometry else None
+        geo = geometric_distance(query.geometry, index.geometry, scale)
+    return js, geo
+
+
+def rank(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None,
+         query_dist: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Order all index rows for one query.
+
+    Returns:
+        (order, info): order = (N,) row indices best first; info has "js", "geometry",
+        "phi" (N,) arrays (None when not computed) and "matched_label" (int).
+    """
+    cfg = cfg or SearchConfig()
+    js, geo = distances(query, index, cfg, query_dist)
+    if cfg.order_by == "geometry":
+        if geo is None:
+            raise InputError(f"{query.source or 'query'}: geometry-only ranking needs landmarks for the query")
+        order = np.argsort(geo, kind="stable")
+        return order, {"js": None, "geometry": geo, "phi": geo, "matched_label": int(index.labels[order[0]])}
+    matched = _matched_label(query, index, js, cfg.label_from)
+    if cfg.order_by == "js":
+        return np.argsort(js, kind="stable"), {"js": js, "geometry": geo, "phi": js, "matched_label": matched}
+    phi = cfg.alpha * js + (cfg.beta * np.where(np.isfinite(geo), geo, 1e3) if geo is not None else 0.0)
+    in_group = index.labels == matched
+    if cfg.depth is not None:
+        retrieved = np.zeros(len(js), dtype=bool)
+        retrieved[np.argsort(js, kind="stable")[: cfg.depth]] = True
+        in_group &= retrieved
+    key = np.where(in_group, phi, js)
+    order = np.lexsort((key, ~in_group))
+    return order, {"js": js, "geometry": geo, "phi": phi, "matched_label": matched}
+
+
+def _matched_label(query: Embedding, index: RetrievalIndex, js: np.ndarray, label_from: str) -> int:
+    if label_from == "nearest":
+        return int(index.labels[int(np.argmin(js))])
+    if label_from != "query":
+        raise ValueError(f"label_from={label_from!r}: choose 'query' or 'nearest'")
+    return int(np.argmax(query.probs))
+
+
+def search(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None) -> QueryResult:
+    """Rank the index for `query` and keep the top matches (overall and per character)."""
+    cfg = cfg or SearchConfig()
+    order, info = rank(query, index, cfg)
+    result = QueryResult(query, EXPRESSIONS[info["matched_label"]])
+    result.matches = [_match(i + 1, row, index, info) for i, row in enumerate(order[: cfg.top])]
+    if cfg.per_character:
+        seen: dict[str, list[Match]] = {}
+        for row in order:
+            ms = seen.setdefault(index.characters[row], [])
+            if len(ms) < cfg.top:
+                ms.append(_match(len(ms) + 1, row, index, info))
+        result.by_character = dict(sorted(seen.items()))
+    return result
+
+
+def _match(rank_: int, row: int, index: RetrievalIndex, info: dict) -> Match:
+    def val(name):
+        arr = info.get(name)
+        return None if arr is None or not np.isfinite(arr[row]) else float(arr[row])
+
+    label = int(index.labels[row])
+    return Match(rank_, int(row), index.absolute_path(row), index.characters[row],
+                 EXPRESSIONS[label] if 0 <= label < len(EXPRESSIONS) else "unknown",
+                 val("js") if info.get("js") is not None else float("nan"), val("geometry"),
+                 val("phi") if info.get("phi") is not None else float("nan"))
+
+
+def index_row_as_query(index: RetrievalIndex, row: int) -> Embedding:
+    """An index row as a query (character to character, evaluation)."""
+    geo = index.geometry[row]
+    return Embedding(index.features[row], index.probs[row], geo if np.isfinite(geo).all() else None,
+                     None, None, index.absolute_path(row), 0, None, index.domain, index.classifier_weight)
