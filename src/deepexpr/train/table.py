@@ -92,7 +92,7 @@ def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
         if cached.is_file():
             arr = np.load(cached, mmap_mode="r")
             if arr.shape == (n, 3, size, size):
-                return ImageTable(torch.from_numpy(np.ascontiguousarray(arr)), labels, groups, paths)
+                return ImageTable(torch.from_numpy(np.array(arr)), labels, groups, paths)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
 
     def load(i: int) -> None:

