@@ -166,3 +166,30 @@ def load_embedding(path: str | Path) -> Embedding:
     geo = np.asarray(data["geometry"], dtype=np.float32) if data.get("geometry") is not None else safe_geometry(lms)
     weight = np.asarray(data["classifier_weight"], dtype=np.float32) if data.get("classifier_weight") is not None else None
     return Embedding(feats, probs, geo, lms, None, str(path), 0, None, str(data.get("domain", "human")), weight)
+
+
+def load_recognizer_for(domain: str, model: str | None = None):
+    """The recognizer of a domain ("human" or "character"); `model` = a checkpoint path/name."""
+    from deepexpr.recognition import load_recognizer
+
+    return load_recognizer(domain, model=model)
+
+
+def find_character_landmarks(path: str | Path) -> np.ndarray | None:
+    """Rig landmarks of a rendered character image, from the data set it belongs to.
+
+    Looks up to three folders up for a FERG-layout root with `landmarks.csv` (as
+    `deepexpr characters render` writes) and reads it with `FergDataset`. None if not found.
+    """
+    path = Path(path).resolve()
+    for root in list(path.parents)[:4]:
+        if (root / "landmarks.csv").is_file():
+            try:
+                from deepexpr.data.ferg import FergDataset
+
+                for rec in FergDataset(root).records:
+                    if Path(rec.path).resolve() == path:
+                        return None if rec.landmarks is None else np.asarray(rec.landmarks, dtype=np.float32)
+            except Exception:  # noqa: BLE001 — no landmarks is fine: geometry is skipped
+                return None
+    return None
