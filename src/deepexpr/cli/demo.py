@@ -1,0 +1,168 @@
+"""`deepexpr demo [PHOTO...] --out DIR`: the README's main job, end to end.
+
+1. Make sure the default models exist (runs `deepexpr setup` once if the human model is
+   not prepared yet).
+2. Build — or reuse from the cache — a default character index: the built-in characters
+   rendered by the project's renderer (FERG-DB layout, rig landmarks), embedded with the
+   default (transfer-learned) character model. Cached under `deepexpr.io.cache_dir()`,
+   keyed by the render settings and the character model's weights hash.
+3. Write a real photo, `skimage.data.astronaut()`, to DIR/astronaut.png.
+4. For it and every photo given: every face -> perceived expression -> per-character top
+   matches; writes DIR/<stem>_retrieval.json and DIR/<stem>_retrieval.png.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class DemoConfig:
+    """Settings of the main job."""
+
+    characters: str = "all"  # characters in the default index ("all" = the built-ins)
+    per_expression: int = 40  # rendered frames per character and expression
+    size: int = 128  # rendered image side in pixels
+    seed: int = 0  # frame sampling seed
+    workers: int = 2  # render worker processes
+    top: int = 3  # matches per character
+    rebuild: bool = False  # re-embed the default index even if cached
+
+
+def register(commands, groups) -> None:
+    p = commands.add_parser("demo", help="the main job: retrieve character expressions for photos")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help="extra photos (the astronaut is always done)")
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument("--characters", default="all", help="characters of the default index")
+    p.add_argument("--per-expression", type=int, default=40, help="frames per character and expression")
+    p.add_argument("--size", type=int, default=128, help="rendered character image size")
+    p.add_argument("--top", type=int, default=3, help="matches per character")
+    p.add_argument("--workers", type=int, default=2, help="render worker processes")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached default index")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    cfg = DemoConfig(characters=args.characters, per_expression=args.per_expression, size=args.size,
+                     workers=args.workers, top=args.top, rebuild=args.rebuild)
+    return run_demo(args.photos, args.out, cfg)
+
+
+def ensure_models():
+    """(human recognizer, character recognizer); runs `deepexpr setup` once if needed."""
+    from deepexpr.errors import DeepExprError, InputError
+    from deepexpr.retrieval.embed import load_recognizer_for
+
+    try:
+        human = load_recognizer_for("human")
+    except ImportError as err:
+        raise InputError(f"deepexpr.recognition is not available ({err}); reinstall deepexpr") from err
+    except DeepExprError as err:
+        print(f"deepexpr: preparing the default models ({err})", file=sys.stderr)
+        from deepexpr.cli import main
+
+        if main(["setup"]) != 0:
+            raise InputError("`deepexpr setup` failed; run it by hand to see why") from err
+        human = load_recognizer_for("human")
+    return human, load_recognizer_for("character")
+
+
+def default_index(character_model, cfg: DemoConfig):
+    """The cached default character index for `cfg` (rendered and embedded if missing)."""
+    from deepexpr.cli import main
+    from deepexpr.errors import InputError
+    from deepexpr.io import cache_dir
+    from deepexpr.retrieval.index import build_index, load_index, model_identity, save_index
+
+    ident = model_identity(character_model, "character")
+    tag = f"{cfg.characters.replace(':', '').replace(',', '-')}-{cfg.per_expression}x{cfg.size}-s{cfg.seed}"
+    data = cache_dir() / "data" / f"characters-{tag}"
+    path = cache_dir() / "indexes" / f"characters-{tag}-{ident['sha256'][:12] or 'nohash'}.safetensors"
+    previous = None
+    if path.is_file() and not cfg.rebuild:
+        try:
+            index = load_index(path, expect_model=ident)
+            if (data / "manifest.json").is_file():
+                return index, path
+            previous = index
+        except InputError as err:
+            print(f"deepexpr: rebuilding the default index ({err})", file=sys.stderr)
+    if not (data / "manifest.json").is_file() or not _complete(data):
+        print(f"deepexpr: rendering the default characters into {data}", file=sys.stderr)
+        code = main(["characters", "render", "--out", str(data), "--characters", cfg.characters,
+                     "--per-expression", str(cfg.per_expression), "--size", str(cfg.size),
+                     "--seed", str(cfg.seed), "--workers", str(cfg.workers)])
+        if code != 0:
+            raise InputError(f"{data}: rendering the default characters failed (exit {code})")
+    print(f"deepexpr: embedding the default characters into {path}", file=sys.stderr)
+    index, report = build_index(data, character_model, domain="character", previous=previous)
+    save_index(index, path)
+    return index, path
+
+
+def _complete(data: Path) -> bool:
+    import json
+
+    try:
+        return bool(json.loads((data / "manifest.json").read_text()).get("complete", True))
+    except (OSError, ValueError):
+        return False
+
+
+def write_astronaut(out: Path) -> Path:
+    """skimage's astronaut photo (a real, smiling face) as out/astronaut.png."""
+    from skimage import data
+
+    from deepexpr.io import save_image
+
+    path = out / "astronaut.png"
+    save_image(path, data.astronaut())
+    return path
+
+
+def retrieve_photo(photo: Path, human, index, cfg: DemoConfig, out: Path) -> dict:
+    """Retrieve for every face of one photo; write <stem>_retrieval.json/.png; return timings."""
+    import time
+
+    from deepexpr.io import write_json
+    from deepexpr.retrieval.embed import embed_human_photo
+    from deepexpr.retrieval.search import SearchConfig, search
+    from deepexpr.retrieval.sheet import write_sheet
+
+    t0 = time.perf_counter()
+    queries = embed_human_photo(photo, human)
+    search_cfg = SearchConfig(top=cfg.top, per_character=True)
+    results = [search(q, index, search_cfg) for q in queries]
+    t1 = time.perf_counter()
+    stem = out / f"{photo.stem}_retrieval"
+    write_json(stem.with_suffix(".json"), {"photo": str(photo), "settings": vars(search_cfg),
+                                           "index": index.data, "model": index.model,
+                                           "queries": [r.to_dict() for r in results]})
+    write_sheet(results, stem.with_suffix(".png"), top=cfg.top)
+    for r in results:
+        best = ", ".join(f"{c}: {ms[0].label}" for c, ms in list(r.by_character.items())[:4])
+        print(f"{photo.name} face {r.query.face + 1}: perceived {r.matched_label}; best matches {best} ...")
+    print(f"wrote {stem}.png and {stem}.json ({len(results)} face(s), {1000 * (t1 - t0):.0f} ms photo->matches)")
+    return {"faces": len(results), "ms": 1000 * (t1 - t0)}
+
+
+def run_demo(photos: list, out: str | Path, cfg: DemoConfig | None = None) -> int:
+    """The main job; returns the exit code (1 when some photos failed)."""
+    from deepexpr.errors import InputError
+
+    cfg = cfg or DemoConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    human, character = ensure_models()
+    index, path = default_index(character, cfg)
+    print(f"default character index: {path} ({len(index)} images, {len(set(index.characters))} characters)")
+    failed = 0
+    for photo in [write_astronaut(out), *map(Path, photos)]:
+        try:
+            retrieve_photo(photo, human, index, cfg, out)
+        except InputError as err:
+            print(f"deepexpr: error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
