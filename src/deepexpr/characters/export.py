@@ -1,0 +1,218 @@
+"""Write a labelled character data set in the FERG-DB layout.
+
+    DIR/<char>/<char>_<expr>/<char>_<expr>_<N>.png      N = 1, 2, ...
+    DIR/landmarks.csv     path, character, expression, x0, y0, ..., x48, y48, rig controls
+    DIR/manifest.json     versions, seed, settings (incl. every character's style), counts
+
+Safety: every PNG is written to a temporary name and renamed; `manifest.json` is written
+first with "complete": false and rewritten at the end. A re-run with the same settings
+resumes (existing images are kept, their landmarks recomputed exactly from the rig); a
+re-run with different settings, or a non-empty folder without a manifest, is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepexpr.characters.render import face_landmarks, render_face_pil
+from deepexpr.characters.rig import RIG_CONTROLS, sample_poses
+from deepexpr.characters.style import CharacterStyle, resolve_characters
+from deepexpr.errors import InputError
+from deepexpr.expressions import EXPRESSIONS, canonical
+
+RENDERER_VERSION = 1  # bump when the drawing or the rig changes what a frame looks like
+CHUNK = 64  # frames per worker task
+COORD_COLUMNS = [f"{a}{i}" for i in range(49) for a in ("x", "y")]
+
+
+@dataclass
+class ExportSettings:
+    """What defines a data set: the same settings always give the same images."""
+
+    characters: list[str]  # character names, in order
+    per_expression: int  # frames per character and expression
+    size: int  # image width/height in pixels
+    seed: int  # seed of frame sampling (and of random:K characters)
+    expressions: list[str]  # expression names, FERG order
+    supersample: int = 2  # drawing scale before the box-filter reduction
+    renderer: int = RENDERER_VERSION  # renderer version
+
+
+def frame_path(char: str, expr: str, n: int) -> str:
+    """Relative path of frame `n` (1-based) in the FERG-DB layout."""
+    return f"{char}/{char}_{expr}/{char}_{expr}_{n}.png"
+
+
+def _check_out_dir(out: Path, settings: dict) -> bool:
+    """Return True to resume; raise InputError when `out` holds something else."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; choose another --out")
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        try:
+            old = json.loads(manifest.read_text())
+        except ValueError:
+            raise InputError(f"{manifest}: unreadable manifest; delete the folder or use a new --out") from None
+        if old.get("settings") != settings:
+            diff = sorted(k for k in set(old.get("settings", {})) | set(settings)
+                          if old.get("settings", {}).get(k) != settings.get(k))
+            raise InputError(
+                f"{out}: holds a different data set (settings differ: {', '.join(diff)}); "
+                "use a new --out folder or delete this one (never mixed)"
+            )
+        return True
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: folder is not empty and has no manifest.json; "
+                         "use an empty or new --out folder")
+    return False
+
+
+def _save_png(img, path: Path, compress_level: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    img.save(tmp, format="PNG", compress_level=compress_level)
+    os.replace(tmp, path)
+
+
+_POSE_CACHE: dict = {}
+
+
+def _poses(style: CharacterStyle, expr: str, n: int, seed: int):
+    key = (json.dumps(style.to_dict(), sort_keys=True), expr, n, seed)
+    if key not in _POSE_CACHE:
+        _POSE_CACHE.clear()
+        _POSE_CACHE[key] = sample_poses(style, expr, n, seed)
+    return _POSE_CACHE[key]
+
+
+def _render_chunk(task) -> list[tuple]:
+    """Worker: render frames [start, stop) of one (character, expression); return CSV rows."""
+    style_dict, expr, n_total, start, stop, root, size, seed, ss, level = task
+    style = CharacterStyle.from_dict(style_dict)
+    poses = _poses(style, expr, n_total, seed)
+    rows = []
+    for i in range(start, stop):
+        rel = frame_path(style.name, expr, i + 1)
+        path = Path(root) / rel
+        rig = poses[i]
+        if path.exists() and path.stat().st_size > 0:
+            lm = face_landmarks(style, rig, size, supersample=ss)
+        else:
+            img, lm = render_face_pil(style, rig, size, ss)
+            _save_png(img, path, level)
+        rows.append((rel, style.name, expr, lm, [rig[c] for c in RIG_CONTROLS]))
+    return rows
+
+
+def _write_csv(path: Path, rows: list[tuple]) -> None:
+    from deepexpr.io import write_text
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "character", "expression", *COORD_COLUMNS, *RIG_CONTROLS])
+    for rel, char, expr, lm, rig in rows:
+        w.writerow([rel, char, expr, *(f"{v:.3f}" for v in np.asarray(lm).ravel()),
+                    *(f"{v:.4f}" for v in rig)])
+    write_text(path, buf.getvalue())
+
+
+def render_dataset(out_dir, characters="all", per_expression: int = 100, size: int = 256,
+                   seed: int = 0, workers: int = 1, expressions=None, supersample: int = 2,
+                   compress_level: int = 1, show_progress: bool | None = None) -> dict:
+    """Render a FERG-layout data set of labelled character frames.
+
+    Args:
+        out_dir: output folder (created; must be empty, new, or a resumable earlier run).
+        characters: "all" (built-ins), "random:K", "a,b", or a list of names / JSON paths /
+            CharacterStyle objects.
+        per_expression: frames per character and expression (N = 1..per_expression).
+        size: image size in pixels.
+        seed: seed of the frame sampling and of random:K characters.
+        workers: processes (1 = in this process).
+        expressions: subset of expressions (default all seven).
+        supersample: drawing scale before the box-filter reduction.
+        compress_level: PNG zlib level (1 = fast; files ~20% larger than 6).
+        show_progress: force the progress bar on/off (default: when stderr is a terminal).
+
+    Returns:
+        The manifest dict (also written to out_dir/manifest.json).
+
+    Raises:
+        InputError: unknown characters or expressions, bad numbers, a folder holding a
+            different data set.
+    """
+    from deepexpr.io import versions, write_json
+    from deepexpr.progress import progress
+
+    if int(per_expression) < 1:
+        raise InputError(f"--per-expression {per_expression}: must be >= 1")
+    if not 16 <= int(size) <= 2048:
+        raise InputError(f"--size {size}: must be between 16 and 2048 pixels")
+    if int(workers) < 1:
+        raise InputError(f"--workers {workers}: must be >= 1")
+    styles = resolve_characters(characters, seed)
+    try:
+        exprs = [canonical(e) for e in (expressions or EXPRESSIONS)]
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    out = Path(out_dir)
+    cfg = ExportSettings([s.name for s in styles], int(per_expression), int(size), int(seed),
+                         exprs, int(supersample))
+    settings = {**cfg.__dict__, "styles": {s.name: s.to_dict() for s in styles}}
+    settings = json.loads(json.dumps(settings))
+    resumed = _check_out_dir(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
+                "synthetic": True, "complete": False, "settings": settings,
+                "versions": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    write_json(out / "manifest.json", manifest)
+    tasks = []
+    for s in styles:
+        for e in exprs:
+            (out / s.name / f"{s.name}_{e}").mkdir(parents=True, exist_ok=True)
+            for start in range(0, cfg.per_expression, CHUNK):
+                stop = min(start + CHUNK, cfg.per_expression)
+                tasks.append((s.to_dict(), e, cfg.per_expression, start, stop, str(out), cfg.size,
+                              cfg.seed, cfg.supersample, int(compress_level)))
+    total = len(styles) * len(exprs) * cfg.per_expression
+    rows: list[tuple] = []
+    t0 = time.perf_counter()
+    bar = progress(total=total, desc="rendering", unit="img", disable=None if show_progress is None
+                   else not show_progress)
+    try:
+        if int(workers) == 1:
+            for task in tasks:
+                got = _render_chunk(task)
+                rows += got
+                bar.update(len(got))
+        else:
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(int(workers)) as pool:
+                for got in pool.imap_unordered(_render_chunk, tasks):
+                    rows += got
+                    bar.update(len(got))
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    order = {n: i for i, n in enumerate(cfg.characters)}
+    eorder = {e: i for i, e in enumerate(exprs)}
+    rows.sort(key=lambda r: (order[r[1]], eorder[r[2]], int(r[0].rsplit("_", 1)[1][:-4])))
+    _write_csv(out / "landmarks.csv", rows)
+    manifest.update({
+        "complete": True, "resumed": resumed, "seconds": round(seconds, 2),
+        "images_per_second": round(total / max(seconds, 1e-9), 1),
+        "counts": {"total": total, "per_character": {s.name: len(exprs) * cfg.per_expression
+                                                      for s in styles},
+                   "per_expression": {e: len(styles) * cfg.per_expression for e in exprs}},
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    write_json(out / "manifest.json", manifest)
+    return manifest

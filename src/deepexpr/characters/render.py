@@ -1,0 +1,844 @@
+"""Draw a character's face for a rig pose, and return its 49 landmarks.
+
+Geometry lives in face units (head half-width 1, origin at the head centre, y down).
+Every facial feature is a function of the style and the rig's action units; the head pose
+rotates feature points on an ellipsoidal head (features at depth z shift by z sin(yaw)),
+while the silhouette, hair and ears only follow roll and a small shift (a cartoon head
+keeps its outline when it turns). Landmarks come from the same feature points as the
+drawing, so they are exact.
+
+Anti-aliasing: shapes are drawn with PIL ImageDraw at `supersample` x the output size and
+reduced with a box filter (`Image.reduce`). Landmark coordinates are output pixel indices
+(pixel centres are integers), in `deepexpr.landmarks` order.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw
+
+from deepexpr.characters.rig import check_rig
+from deepexpr.characters.style import CharacterStyle
+
+# Rig -> geometry gains (face units per unit of AU). Chosen so each AU reads clearly.
+BROW_INNER_RAISE = 0.2  # AU1
+BROW_OUTER_RAISE = 0.18  # AU2
+BROW_LOWER = 0.11  # AU4 (more at the inner end)
+BROW_PULL_IN = 0.07  # AU4 inner ends toward the midline
+JAW_DROP = 0.3  # AU26
+MOUTH_STRETCH = 0.42  # AU27
+LIPS_PART = 0.035  # AU25
+
+
+@functools.lru_cache(maxsize=512)
+def _rgb(color: str) -> tuple[int, int, int]:
+    return (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
+
+
+def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
+    t = min(1.0, max(0.0, t))
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
+
+
+def _ellipse(cx, cy, rx, ry, n=28, start=0.0, stop=2 * math.pi):
+    t = np.linspace(start, stop, n, endpoint=False if stop - start >= 2 * math.pi - 1e-9 else True)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+class _View:
+    """Face units -> supersampled image coordinates for one head pose.
+
+    Rotations are linear, so the projection of a face point (x, y, z) is one 3x2 matrix:
+    yaw about the vertical axis, then pitch, then roll in the image plane, then scale.
+    """
+
+    def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
+        S = self.scale = style.head_scale * size * ss
+        self.cx = 0.5 * size * ss
+        self.cy = style.head_y * size * ss
+        yaw, pitch, roll = (math.radians(rig[k]) for k in ("head_yaw", "head_pitch", "head_roll"))
+        sy, cyw = math.sin(yaw), math.cos(yaw)
+        sp, cp = math.sin(pitch), math.cos(pitch)
+        sr, cr = math.sin(roll), math.cos(roll)
+        self.sy, self.sp = sy, sp
+        # x1 = x cos(yaw) + z sin(yaw); z1 = -x sin(yaw) + z cos(yaw)
+        # y1 = y cos(pitch) + (z1 - 0.8) sin(pitch)  (the pivot sits behind the face)
+        # (X, Y) = centre + S * R(roll) (x1, y1)
+        self.A = np.array([[S * (cyw * cr + sy * sp * sr), S * (cyw * sr - sy * sp * cr)],
+                           [S * (-cp * sr), S * (cp * cr)]])
+        self.b = np.array([S * (sy * cr - cyw * sp * sr), S * (sy * sr + cyw * sp * cr)])
+        self.c = np.array([self.cx + S * 0.8 * sp * sr, self.cy - S * 0.8 * sp * cr])
+        self.R = np.array([[S * cr, S * sr], [-S * sr, S * cr]])
+        shift = np.array([0.12 * sy, 0.06 * sp])
+        self.c_shell = np.array([self.cx, self.cy]) + shift @ self.R
+
+    def face(self, xy: np.ndarray, z_extra=0.0) -> np.ndarray:
+        """Project points on the face surface (they turn with yaw and pitch).
+
+        The surface is an ellipsoid flattened at the back: z = 0.95 sqrt(1 - 0.8 x^2 - (y/1.5)^2).
+        """
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        x, y = xy[:, 0], xy[:, 1]
+        z = 0.95 * np.sqrt(np.maximum(1.0 - 0.8 * x * x - y * y * (1 / 2.25), 0.04)) + z_extra
+        return xy @ self.A + z[:, None] * self.b + self.c
+
+    def shell(self, xy: np.ndarray) -> np.ndarray:
+        """Project silhouette points (outline, hair, ears): roll and a small pose shift only."""
+        return np.asarray(xy, dtype=np.float64).reshape(-1, 2) @ self.R + self.c_shell
+
+    def body(self, xy: np.ndarray) -> np.ndarray:
+        """Project body points (neck, shoulders): they do not follow the head."""
+        return np.asarray(xy, dtype=np.float64).reshape(-1, 2) * self.scale + (self.cx, self.cy)
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry (face units) from style + rig.
+# ----------------------------------------------------------------------------------------------
+def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
+    """One eye: corners, lid curves, iris. side -1 = image left (subject's right)."""
+    ew = 0.2 * style.eye_size
+    eh = ew * style.eye_aspect
+    cx, cy = side * style.eye_spacing, style.eye_y
+    open_up = 1.0 + 0.5 * r["AU5"] - 0.42 * r["AU7"] - 0.22 * r["AU6"] - 0.12 * r["AU4"] \
+        - 0.12 * r["AU9"] + 0.1 * r["AU1"] * r["AU2"] - 0.18 * max(r["gaze_y"], 0.0)
+    open_lo = 1.0 - 0.55 * r["AU6"] - 0.45 * r["AU7"] - 0.2 * r["AU9"] + 0.2 * r["AU5"]
+    open_up, open_lo = max(open_up, 0.06), max(open_lo, 0.05)
+    lo_ratio = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}[style.eye_style]
+    power = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}[style.eye_style]
+    u = np.linspace(-1.0, 1.0, 13)
+    prof = (1.0 - u * u) ** power
+    corner_y = cy - style.eye_tilt * (u * side)
+    x = cx + u * ew
+    upper = np.stack([x, corner_y - open_up * eh * prof], 1)
+    lower = np.stack([x, corner_y + open_lo * eh * lo_ratio * prof], 1)
+    iris_r = style.iris_size * ew
+    iris = (cx + r["gaze_x"] * 0.42 * ew, cy + r["gaze_y"] * 0.3 * eh - 0.08 * eh * (open_up - 1))
+    return {"upper": upper, "lower": lower, "iris": iris, "iris_r": iris_r, "ew": ew, "eh": eh,
+            "open": open_up * eh + open_lo * eh * lo_ratio}
+
+
+def _eye_landmarks(eye: dict, side: int) -> np.ndarray:
+    """Six eye points in 49-point order (corner, 2 upper, corner, 2 lower)."""
+    up, lo = eye["upper"], eye["lower"]
+    # u = -1, -1/3, 1/3, 1 are indices 0, 4, 8, 12 of the 13-point curves.
+    if side < 0:  # right eye: outer, upper outer, upper inner, inner, lower inner, lower outer
+        return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])
+    return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])  # inner, ui, uo, outer, lo, li
+
+
+def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.ndarray:
+    """Brow centre line at 9 points from image-left to image-right."""
+    u = np.linspace(-1.0, 1.0, 9)
+    w_in = (1.0 + u * (-side)) / 2.0  # 1 at the inner (midline) end
+    ew, eh = eye["ew"], eye["eh"]
+    half = ew * style.brow_length
+    cx = side * style.eye_spacing
+    base = style.eye_y - eh - style.brow_gap - style.brow_thickness
+    raise_ = (BROW_INNER_RAISE * r["AU1"] * (0.25 + 0.75 * w_in)
+              + BROW_OUTER_RAISE * r["AU2"] * (0.25 + 0.75 * (1 - w_in)))
+    lower = BROW_LOWER * r["AU4"] * (0.35 + 0.65 * w_in) + 0.04 * r["AU9"] * w_in
+    arch = style.brow_arch * (1.0 - u * u) * (1.0 + 0.6 * r["AU2"] - 0.5 * r["AU4"])
+    x = cx + u * half - side * BROW_PULL_IN * r["AU4"] * w_in + side * 0.02 * r["AU2"] * (1 - w_in)
+    y = base - arch - raise_ + lower
+    return np.stack([x, y], 1)
+
+
+def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
+    """Lip curves (inner/outer, 13 points each from image-left to image-right corner)."""
+    my, mw = style.mouth_y, style.mouth_width
+    jaw = JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
+    gap = jaw + LIPS_PART * r["AU25"]
+    w = mw * (1 + 0.34 * r["AU12"] + 0.32 * r["AU20"] - 0.14 * r["AU23"] - 0.1 * r["AU24"]
+              - 0.15 * r["AU27"] - 0.05 * r["AU26"] + 0.08 * r["AU10"] - 0.06 * r["AU17"])
+    corner = (my - 0.13 * r["AU12"] + 0.12 * r["AU15"] + 0.025 * r["AU20"] - 0.03 * r["AU10"]
+              + 0.3 * jaw + 0.02 * r["AU17"] + 0.02 * r["AU16"])
+    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * gap + 0.015 * r["AU17"]
+    lm = my + 0.9 * gap + 0.05 * r["AU16"] - 0.035 * r["AU17"]
+    lm = max(lm, um)
+    u = np.linspace(-1.0, 1.0, 13)
+    au = np.abs(u)
+    p_up = 1.8 + 1.6 * r["AU10"] + 1.5 * r["AU20"]
+    p_lo = 1.8 + 1.2 * r["AU20"] - 0.3 * min(gap / 0.2, 1.0)
+    inner_up = um + (corner - um) * au ** p_up
+    inner_lo = lm + (corner - lm) * au ** p_lo
+    thick = style.lip_thickness if style.mouth_style == "lips" else 0.03
+    press = max(0.25, 1 - 0.6 * r["AU24"] - 0.45 * r["AU23"] - 0.3 * r["AU20"] - 0.2 * r["AU12"])
+    bow = 0.012 * np.exp(-((u / 0.16) ** 2)) if style.mouth_style == "lips" else 0.0
+    outer_up = inner_up - thick * press * (1 - au ** 2) ** 0.6 + bow
+    outer_lo = inner_lo + (thick * 1.25 * press + 0.02 * r["AU17"]) * (1 - au ** 2) ** 0.6
+    x = u * w
+    return {"inner_up": np.stack([x, inner_up], 1), "inner_lo": np.stack([x, inner_lo], 1),
+            "outer_up": np.stack([x, outer_up], 1), "outer_lo": np.stack([x, outer_lo], 1),
+            "gap": gap, "jaw": jaw, "w": w, "corner": corner}
+
+
+def _nose_geometry(style: CharacterStyle, r: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Nose bridge (4 points, top -> tip) and base (5 points, image-left -> right)."""
+    ns = style.nose_size
+    top = style.eye_y - 0.02
+    k = np.arange(4) / 3.0
+    bridge = np.stack([np.zeros(4), top + (style.nose_y - top) * k], 1)
+    lift = 0.045 * r["AU9"] + 0.02 * r["AU10"]
+    widen = 1 + 0.18 * r["AU9"] + 0.06 * r["AU10"]
+    bx = np.array([-0.11, -0.055, 0.0, 0.055, 0.11]) * ns * widen
+    by = style.nose_y + 0.07 * ns + np.array([0.0, 0.015, 0.025, 0.015, 0.0]) * ns - lift
+    bridge[3, 1] -= 0.6 * lift
+    return bridge, np.stack([bx, by], 1)
+
+
+def _z_bridge(style):
+    return 0.28 * style.nose_size * np.arange(4) / 3.0
+
+
+def _z_base(style):
+    return np.array([0.05, 0.1, 0.14, 0.1, 0.05]) * style.nose_size
+
+
+def _z_lips(n=13):
+    u = np.linspace(-1.0, 1.0, n)
+    return 0.06 * (1 - u * u)
+
+
+def face_landmarks(style: CharacterStyle, rig: dict, size: int = 256,
+                   supersample: int = 2) -> np.ndarray:
+    """The 49 landmarks of a pose without drawing it: exactly `render_face(...)[1]`.
+
+    Returns:
+        float32 (49, 2) image coordinates in output pixels.
+    """
+    r = check_rig(rig)
+    ss = max(1, int(supersample))
+    view = _View(style, r, int(size), ss)
+    return _landmarks(style, r, view, ss)
+
+
+def _landmarks(style, r, view, ss) -> np.ndarray:
+    eyes = {s: _eye_geometry(style, r, s) for s in (-1, 1)}
+    brows = {s: _brow_geometry(style, r, s, eyes[s]) for s in (-1, 1)}
+    bridge, base = _nose_geometry(style, r)
+    mouth = _mouth_geometry(style, r)
+    zl = _z_lips()
+    pts = [
+        view.face(brows[-1][::2]), view.face(brows[1][::2]),
+        view.face(bridge, _z_bridge(style)), view.face(base, _z_base(style)),
+        view.face(_eye_landmarks(eyes[-1], -1)), view.face(_eye_landmarks(eyes[1], 1)),
+    ]
+    ou, ol = mouth["outer_up"], mouth["outer_lo"]
+    iu, il = mouth["inner_up"], mouth["inner_lo"]
+    outer = np.concatenate([ou[[0, 2, 4, 6, 8, 10, 12]], ol[[10, 8, 6, 4, 2]]])
+    z_outer = np.concatenate([zl[[0, 2, 4, 6, 8, 10, 12]], zl[[10, 8, 6, 4, 2]]])
+    inner = np.concatenate([iu[[3, 6, 9]], il[[9, 6, 3]]])
+    z_inner = np.concatenate([zl[[3, 6, 9]], zl[[9, 6, 3]]])
+    pts += [view.face(outer, z_outer), view.face(inner, z_inner)]
+    lm = np.concatenate(pts)
+    return ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Drawing.
+# ----------------------------------------------------------------------------------------------
+def _flat(pts: np.ndarray) -> list[float]:
+    return pts.ravel().tolist()
+
+
+def _clipped(img: Image.Image, clip: np.ndarray, paint) -> None:
+    """Run `paint(draw, offset)` on the part of `img` inside polygon `clip` only."""
+    lo = np.floor(clip.min(0)).astype(int) - 1
+    hi = np.ceil(clip.max(0)).astype(int) + 2
+    lo = np.maximum(lo, 0)
+    hi = np.minimum(hi, img.size)
+    if (hi <= lo).any():
+        return
+    box = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+    mask = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
+    ImageDraw.Draw(mask).polygon(_flat(clip - lo), fill=255)
+    crop = img.crop(box)
+    paint(ImageDraw.Draw(crop), lo.astype(float))
+    img.paste(crop, box[:2], mask)
+
+
+def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Polygon around a curve with a per-point half-thickness (vertical offset)."""
+    top = center - np.stack([np.zeros_like(half), half], 1)
+    bot = center + np.stack([np.zeros_like(half), half], 1)
+    return np.concatenate([top, bot[::-1]])
+
+
+class _Painter:
+    def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
+        self.s, self.r, self.size, self.ss = style, rig, size, ss
+        self.view = _View(style, rig, size, ss)
+        self.px = self.view.scale  # pixels per face unit
+        self.img = Image.new("RGB", (size * ss, size * ss), _rgb(style.background))
+        self.draw = ImageDraw.Draw(self.img)
+        self.skin = _rgb(style.skin)
+        self.ink = _rgb(style.line_color)
+        self.lw = max(1, int(round(style.outline * self.px))) if style.outline > 0 else 0
+        self.fine = max(1, int(round(max(style.outline, 0.016) * self.px * 0.8)))
+
+    # -- primitives --
+    def poly(self, pts, fill=None, outline=None, width=0):
+        if outline is not None and width > 0:
+            self.draw.polygon(_flat(pts), fill=fill, outline=outline, width=width)
+        else:
+            self.draw.polygon(_flat(pts), fill=fill)
+
+    def line(self, pts, fill, width):
+        self.draw.line(_flat(pts), fill=fill, width=max(1, int(width)), joint="curve")
+        if width >= 4:  # round caps
+            rad = width / 2.0
+            for p in (pts[0], pts[-1]):
+                self.draw.ellipse([p[0] - rad, p[1] - rad, p[0] + rad, p[1] + rad], fill=fill)
+
+    def dot(self, p, rad, fill, outline=None, width=0):
+        box = [p[0] - rad, p[1] - rad, p[0] + rad, p[1] + rad]
+        if outline is not None and width > 0:
+            self.draw.ellipse(box, fill=fill, outline=outline, width=width)
+        else:
+            self.draw.ellipse(box, fill=fill)
+
+    def outline_of(self, fill):
+        return self.ink if self.lw else None
+
+
+def _head_outline(style: CharacterStyle, jaw: float, n: int = 72) -> np.ndarray:
+    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    upper = s < 0
+    nt, nj = 2.0 / style.top_exponent, 2.0 / style.jaw_exponent
+    x = np.where(upper, np.sign(c) * np.abs(c) ** nt,
+                 np.sign(c) * np.abs(c) ** nj * (1 - (1 - style.jaw_width) * np.abs(s) ** 1.6))
+    y = np.where(upper, -style.head_height * np.abs(s) ** nt, style.jaw_height * np.abs(s) ** nj)
+    start = style.mouth_y - 0.1
+    drop = np.clip((y - start) / max(style.jaw_height - start, 1e-3), 0, 1)
+    y = y + 0.85 * jaw * drop
+    return np.stack([x, y], 1)
+
+
+def _draw_body(p: _Painter) -> None:
+    s = p.s
+    neck_col = _mix(p.skin, (0, 0, 0), 0.12)
+    neck = np.array([[-0.36, 0.4], [0.36, 0.4], [0.4, s.jaw_height + 0.55], [-0.4, s.jaw_height + 0.55]])
+    p.poly(p.view.body(neck), fill=neck_col, outline=p.outline_of(None), width=p.lw)
+    sh = _ellipse(0, s.jaw_height + 1.25, 1.75, 0.75, 40)
+    p.poly(p.view.body(sh), fill=_rgb(s.shirt), outline=p.outline_of(None), width=p.lw)
+    collar = _ellipse(0, s.jaw_height + 0.56, 0.42, 0.14, 20, 0, math.pi)
+    p.line(p.view.body(collar), _mix(_rgb(s.shirt), (0, 0, 0), 0.3), p.fine)
+
+
+def _draw_back(p: _Painter, outline: np.ndarray) -> None:
+    """Everything behind the head: long hair, top ears, horns, antennae, bun."""
+    s, v = p.s, p.view
+    hair = _rgb(s.hair_color)
+    hair_line = _mix(hair, (0, 0, 0), 0.35)
+    hv = s.hair_volume
+    if s.hair_style in ("long", "bob"):
+        bottom = s.jaw_height + (0.9 if s.hair_style == "long" else 0.0)
+        width = 1.0 + hv + (0.12 if s.hair_style == "long" else 0.08)
+        top = _ellipse(0, 0, width, s.head_height + hv, 24, math.pi, 2 * math.pi)
+        back = np.concatenate([top, [[width, bottom], [width * 0.85, bottom + 0.15],
+                                     [-width * 0.85, bottom + 0.15], [-width, bottom]]])
+        p.poly(v.shell(back), fill=hair, outline=hair_line if p.lw else None, width=p.lw)
+    if s.hair_style == "bun":
+        p.dot(v.shell(np.array([[0, -s.head_height - hv - 0.2]]))[0], 0.32 * p.px, hair,
+              hair_line, max(p.lw, 1))
+    if "horns" in s.extras:
+        col = _mix(_rgb(s.accent), (255, 255, 255), 0.35)
+        for side in (-1, 1):
+            base_x = side * 0.5
+            horn = np.array([[base_x - 0.16, -s.head_height * 0.75], [base_x + side * 0.25, -s.head_height - 0.5],
+                             [base_x + 0.16, -s.head_height * 0.78]])
+            p.poly(v.shell(horn), fill=col, outline=p.ink, width=max(p.lw, 1))
+    if "antennae" in s.extras:
+        for side in (-1, 1):
+            stalk = np.array([[side * 0.2, -s.head_height * 0.9], [side * 0.35, -s.head_height - 0.35],
+                              [side * 0.5, -s.head_height - 0.55]])
+            sp = v.shell(stalk)
+            p.line(sp, p.ink, max(p.lw, 2))
+            p.dot(sp[-1], 0.09 * p.px, _rgb(s.accent), p.ink, max(p.lw, 1))
+    es = s.ear_size
+    inner = _rgb(s.ear_inner)
+    if s.ear_style == "cat":
+        for side in (-1, 1):
+            ear = np.array([[side * 0.3, -s.head_height * 0.85], [side * 0.8, -s.head_height - 0.38 * es],
+                            [side * 0.92, -s.head_height * 0.35]])
+            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            cen = ear.mean(0)
+            p.poly(v.shell(cen + 0.55 * (ear - cen)), fill=inner)
+    elif s.ear_style in ("bear", "mouse"):
+        rad = (0.27 if s.ear_style == "bear" else 0.4) * es
+        pos = (0.72, -s.head_height * 0.8) if s.ear_style == "bear" else (0.82, -s.head_height * 0.68)
+        for side in (-1, 1):
+            c = v.shell(np.array([[side * pos[0], pos[1]]]))[0]
+            p.dot(c, rad * p.px, p.skin, p.outline_of(None), p.lw)
+            p.dot(c, rad * 0.6 * p.px, inner)
+
+
+def _draw_side_ears(p: _Painter) -> None:
+    s, v = p.s, p.view
+    es = s.ear_size
+    ear_y = s.eye_y + 0.2
+    if s.ear_style == "human":
+        for side in (-1, 1):
+            ear = _ellipse(side * 0.97, ear_y, 0.14 * es, 0.22 * es, 20)
+            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            arc = _ellipse(side * 0.98, ear_y, 0.07 * es, 0.13 * es, 10, -1.2, 1.2)
+            arc[:, 0] = side * 0.98 + side * (arc[:, 0] - side * 0.98)
+            p.line(v.shell(arc), _mix(p.skin, p.ink, 0.45), p.fine)
+    elif s.ear_style == "elf":
+        for side in (-1, 1):
+            ear = np.array([[side * 0.93, ear_y - 0.2], [side * (1.45 + 0.1 * es), ear_y - 0.45 * es],
+                            [side * 0.95, ear_y + 0.25]])
+            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            cen = ear.mean(0)
+            p.poly(v.shell(cen + 0.5 * (ear - cen)), fill=_rgb(s.ear_inner))
+
+
+def _shade(p: _Painter, head: np.ndarray) -> None:
+    """Soft light from the upper left on the head (styles with shading="shaded")."""
+    n = p.img.size[0]
+    grad = _gradient(n, round(p.view.cx), round(p.view.cy), round(p.px))
+    mask = Image.new("L", p.img.size, 0)
+    ImageDraw.Draw(mask).polygon(_flat(head), fill=255)
+    p.img.paste(ImageChops.multiply(p.img, grad), (0, 0), mask)
+
+
+@functools.lru_cache(maxsize=16)
+def _gradient(n: int, cx: int, cy: int, px: int) -> Image.Image:
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    dx = (xx - (cx - 0.45 * px)) / px
+    dy = (yy - (cy - 0.55 * px)) / px
+    d = np.sqrt(dx * dx + dy * dy)
+    val = 1.0 - 0.26 * np.clip((d - 0.3) / 1.8, 0, 1) ** 1.4
+    g = (val * 255).astype(np.uint8)
+    return Image.fromarray(np.stack([g, g, g], -1))
+
+
+def _draw_head(p: _Painter, jaw: float) -> np.ndarray:
+    s = p.s
+    head = p.view.shell(_head_outline(s, jaw))
+    p.poly(head, fill=p.skin)
+    if s.shading == "shaded":
+        _shade(p, head)
+    if p.lw:
+        p.draw.line(_flat(np.concatenate([head, head[:1]])), fill=p.ink, width=p.lw, joint="curve")
+    return head
+
+
+def _draw_hair_front(p: _Painter) -> None:
+    s, v = p.s, p.view
+    if s.hair_style in ("none",):
+        return
+    hair = _rgb(s.hair_color)
+    hair_line = _mix(hair, (0, 0, 0), 0.35)
+    hv, H = s.hair_volume, s.head_height
+    eh = 0.2 * s.eye_size * s.eye_aspect
+    hairline = s.eye_y - eh - s.brow_gap - 2 * s.brow_thickness - 0.22
+    hairline = min(hairline, -0.3)
+    t = np.linspace(math.pi * 1.02, math.pi * 1.98, 30)
+    cap_top = np.stack([(1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent)], 1)
+    side_y = hairline + 0.25
+    w = p.lw if p.lw else 0
+    if s.hair_style == "curly":
+        rng = np.random.default_rng(7)
+        tt = np.linspace(math.pi * 0.92, math.pi * 2.08, 17)
+        for k, ang in enumerate(tt):
+            rad = 0.2 + 0.05 * rng.uniform()
+            c = np.array([[(1.0 + hv * 0.3) * math.cos(ang), -(H + hv * 0.2) * abs(math.sin(ang)) ** 0.9]])
+            c[0, 1] = min(c[0, 1], hairline + 0.05 * (k % 2))
+            p.dot(v.shell(c)[0], rad * p.px, hair, hair_line, max(1, w))
+        for x in np.linspace(-0.6, 0.6, 6):
+            c = np.array([[x, hairline - 0.05 - 0.15 * (1 - x * x)]])
+            p.dot(v.shell(c)[0], 0.17 * p.px, hair, hair_line, max(1, w))
+        return
+    if s.hair_style == "mohawk":
+        xs = np.linspace(-0.18, 0.18, 7)
+        top = np.stack([xs, -H - 0.1 - 0.35 * (1 - (xs / 0.2) ** 2) * (np.arange(7) % 2 == 0)
+                        - 0.12], 1)
+        strip = np.concatenate([[[-0.22, hairline]], top, [[0.22, hairline]]])
+        p.poly(v.shell(strip), fill=hair, outline=hair_line, width=max(1, w))
+        return
+    xs = np.linspace(1.0, -1.0, 15)
+    if s.hair_style == "spiky":
+        fringe_y = hairline + 0.1 + 0.12 * (np.arange(15) % 2)
+        k = np.arange(30)
+        spikes = cap_top * (1 + 0.16 * (k % 2 == 0)[:, None])
+        cap_top = spikes
+    elif s.hair_style in ("bob", "long"):
+        fringe_y = hairline + 0.12 + 0.04 * np.cos(xs * 9)
+    elif s.hair_style == "side":
+        fringe_y = hairline + 0.05 + 0.28 * (xs + 1) / 2 * (xs > -0.3)
+    elif s.hair_style == "bun":
+        fringe_y = hairline - 0.08 * (1 - xs * xs)
+    else:  # short
+        fringe_y = hairline + 0.06 - 0.1 * (1 - xs * xs) + 0.06 * xs
+    fringe_x = xs * (0.95 + 0.05 * hv)
+    sides = [[1 + hv * 0.5, side_y]]
+    back_sides = [[-1 - hv * 0.5, side_y]]
+    cap = np.concatenate([back_sides, cap_top, sides, np.stack([fringe_x, fringe_y], 1)])
+    p.poly(v.shell(cap), fill=hair, outline=hair_line, width=max(1, w))
+    if s.hair_style in ("short", "side", "bob", "long"):  # a few strands
+        for x0 in (-0.35, 0.05, 0.45):
+            strand = np.array([[x0, -H * 0.75], [x0 + 0.1, hairline - 0.08]])
+            p.line(v.shell(strand), hair_line, p.fine)
+
+
+def _draw_cheeks_and_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
+    s, r, v = p.s, p.r, p.view
+    if "muzzle" in s.extras:
+        cy = (s.nose_y + s.mouth_y) / 2 + 0.04 + 0.4 * mouth["jaw"]
+        ry = (s.mouth_y - s.nose_y) / 2 + 0.2 + 0.45 * mouth["jaw"]
+        rx = max(mouth["w"], s.mouth_width) + 0.17
+        muz = _ellipse(0, cy, rx, ry, 32)
+        p.poly(v.face(muz), fill=_mix(p.skin, (255, 245, 235), 0.45))
+    if "blush" in s.extras or r["AU6"] > 0.3:
+        strength = (0.35 if "blush" in s.extras else 0.0) + 0.4 * r["AU6"]
+        col = _mix(p.skin, _rgb(s.accent if "blush" in s.extras else "#ff8080"), strength)
+        for side in (-1, 1):
+            e = eyes[side]
+            cen = (side * (s.eye_spacing + 0.06), s.eye_y + e["eh"] + 0.2 - 0.05 * r["AU6"])
+            p.poly(v.face(_ellipse(cen[0], cen[1], 0.16, 0.09, 18)), fill=col)
+    if "freckles" in s.extras:
+        col = _mix(p.skin, _rgb(s.accent), 0.6)
+        for side in (-1, 1):
+            for dx, dy in ((0.0, 0.0), (0.09, 0.03), (-0.07, 0.05), (0.04, 0.09), (0.12, -0.04)):
+                c = v.face(np.array([[side * (s.eye_spacing + dx * side), s.eye_y + 0.3 + dy]]))[0]
+                p.dot(c, 0.018 * p.px, col)
+    if "spots" in s.extras:
+        col = _mix(p.skin, _rgb(s.accent), 0.55)
+        for cx, cy, rr in ((-0.45, -0.7, 0.12), (0.35, -0.85, 0.09), (0.1, -0.6, 0.06),
+                           (0.75, -0.3, 0.08)):
+            p.poly(v.face(_ellipse(cx, cy, rr, rr * 0.8, 14)), fill=col)
+
+
+def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.ndarray) -> None:
+    """Expression lines that make AUs read: forehead (AU1+2), furrow (AU4), nose (AU9), folds."""
+    s, r, v = p.s, p.r, p.view
+    if s.family == "standin_human":
+        col_base = 0.35
+    else:
+        col_base = 0.5
+    lift = min(r["AU1"], 1.0) * 0.5 + min(r["AU2"], 1.0) * 0.5
+    if lift > 0.45:
+        col = _mix(p.skin, p.ink, col_base * (lift - 0.3))
+        top = min(brows[-1][:, 1].min(), brows[1][:, 1].min())
+        for k in range(2):
+            y = top - 0.09 - 0.07 * k
+            arc = np.stack([np.linspace(-0.28, 0.28, 7), y - 0.03 * (1 - np.linspace(-1, 1, 7) ** 2)], 1)
+            p.line(v.face(arc), col, p.fine)
+    if r["AU4"] > 0.45:
+        col = _mix(p.skin, p.ink, col_base * (r["AU4"] - 0.2))
+        y0 = max(brows[-1][-1, 1], brows[1][0, 1])
+        for x in (-0.05, 0.05):
+            p.line(v.face(np.array([[x, y0 - 0.04], [x * 0.8, y0 + 0.08]])), col, p.fine)
+    if r["AU9"] > 0.3:
+        col = _mix(p.skin, p.ink, col_base * (r["AU9"] + 0.1))
+        y0 = s.eye_y + 0.08
+        for k in range(3):
+            y = y0 + 0.045 * k
+            arc = np.array([[-0.09, y + 0.015], [0.0, y - 0.01], [0.09, y + 0.015]])
+            p.line(v.face(arc, 0.2 * s.nose_size * (0.3 + 0.2 * k)), col, p.fine)
+    fold = max(r["AU12"], r["AU10"] * 1.1, r["AU9"] * 0.9)
+    if fold > 0.4 and s.family != "animal":
+        col = _mix(p.skin, p.ink, col_base * (fold - 0.15))
+        for side in (-1, 1):
+            a = base[0] if side < 0 else base[-1]
+            c = mouth["outer_up"][0] if side < 0 else mouth["outer_up"][-1]
+            pts = np.array([[a[0] + side * 0.05, a[1] - 0.02],
+                            [c[0] + side * 0.12, (a[1] + c[1]) / 2 + 0.02],
+                            [c[0] + side * 0.07, c[1] + 0.04]])
+            p.line(v.face(pts), col, p.fine)
+    if r["AU17"] > 0.35:
+        col = _mix(p.skin, p.ink, col_base * (r["AU17"] - 0.1))
+        y = mouth["outer_lo"][6, 1] + 0.07
+        arc = np.stack([np.linspace(-0.1, 0.1, 5), y + 0.02 * np.linspace(-1, 1, 5) ** 2], 1)
+        p.line(v.face(arc), col, p.fine)
+
+
+def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
+    s, v = p.s, p.view
+    up, lo = eye["upper"], eye["lower"]
+    poly = v.face(np.concatenate([up, lo[::-1][1:-1]]))
+    up_px, lo_px = v.face(up), v.face(lo)
+    iris_c = v.face(np.array([eye["iris"]]))[0]
+    ir = eye["iris_r"] * p.px
+    iris_col = _rgb(s.iris_color)
+    lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
+    closed = eye["open"] < 0.05 * eye["ew"] / 0.2 + 0.012
+    if s.eye_style == "dot":
+        if eye["open"] * p.px < 2.5 * p.ss:
+            p.line(up_px, iris_col, max(lash, 2))
+            return
+        p.poly(poly, fill=iris_col)
+        hl = iris_c + np.array([-0.3, -0.35]) * eye["ew"] * p.px
+        _clipped(p.img, poly, lambda d, o: d.ellipse(
+            [hl[0] - o[0] - 0.25 * ir, hl[1] - o[1] - 0.25 * ir, hl[0] - o[0] + 0.25 * ir,
+             hl[1] - o[1] + 0.25 * ir], fill=(255, 255, 255)))
+        return
+    if closed:
+        p.line(up_px, p.ink, lash)
+        return
+    p.poly(poly, fill=_rgb(s.sclera))
+
+    def paint_iris(d, o):
+        c = iris_c - o
+        ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
+        d.ellipse([c[0] - ir, c[1] - ry, c[0] + ir, c[1] + ry], fill=iris_col)
+        if s.eye_style == "anime":
+            dark = _mix(iris_col, (0, 0, 0), 0.45)
+            d.chord([c[0] - ir, c[1] - ry, c[0] + ir, c[1] + ry], 180, 360, fill=dark)
+            d.ellipse([c[0] - 0.5 * ir, c[1] - 0.55 * ry, c[0] + 0.5 * ir, c[1] + 0.55 * ry],
+                      fill=_mix(iris_col, (0, 0, 0), 0.75))
+            d.ellipse([c[0] - 0.75 * ir, c[1] - 0.8 * ry, c[0] - 0.05 * ir, c[1] - 0.1 * ry],
+                      fill=(255, 255, 255))
+            d.ellipse([c[0] + 0.25 * ir, c[1] + 0.3 * ry, c[0] + 0.55 * ir, c[1] + 0.6 * ry],
+                      fill=(255, 255, 255))
+        else:
+            pr = 0.48 * ir
+            d.ellipse([c[0] - pr, c[1] - pr, c[0] + pr, c[1] + pr], fill=(15, 12, 12))
+            hr = 0.28 * ir
+            hc = c + np.array([-0.38 * ir, -0.4 * ir])
+            d.ellipse([hc[0] - hr, hc[1] - hr, hc[0] + hr, hc[1] + hr], fill=(255, 255, 255))
+
+    _clipped(p.img, poly, paint_iris)
+    if s.eye_style == "round":
+        width = max(p.fine, p.lw)
+        p.draw.line(_flat(np.concatenate([poly, poly[:1]])), fill=p.ink, width=width, joint="curve")
+        p.line(up_px, p.ink, int(width * 1.4))
+    elif s.eye_style == "almond":
+        p.line(lo_px, _mix(p.ink, p.skin, 0.4), p.fine)
+        ext = up_px[0] if side < 0 else up_px[-1]
+        prev = up_px[1] if side < 0 else up_px[-2]
+        flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
+        pts = np.concatenate([up_px, [flick]]) if side > 0 else np.concatenate([[flick], up_px])
+        p.line(pts, p.ink, lash)
+    else:  # anime: heavy lash line and a short lower lid mark
+        th = np.full(len(up), 0.035 * s.eye_size)
+        th *= 0.5 + 0.5 * np.linspace(0, 1, len(up))[:: -side]
+        top = up - np.stack([np.zeros_like(th), th], 1)
+        band = np.concatenate([top, up[::-1]])
+        p.poly(v.face(band), fill=p.ink)
+        p.line(v.face(lo[3:10] if side > 0 else lo[3:10]), _mix(p.ink, p.skin, 0.3), p.fine)
+
+
+def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
+    s = p.s
+    if s.brow_style == "none":
+        return
+    u = np.linspace(-1, 1, len(brow))
+    w_in = (1.0 + u * (-side)) / 2.0
+    th = s.brow_thickness
+    prof = {"thin": 0.55 + 0.45 * (1 - u * u), "thick": 0.8 + 0.2 * (1 - u * u),
+            "block": np.ones_like(u), "bushy": 0.85 + 0.15 * (1 - u * u),
+            "arched": 0.3 + 0.7 * w_in}[s.brow_style]
+    half = th * prof
+    poly = _thick_curve(brow, half)
+    col = _rgb(s.brow_color)
+    pts = p.view.face(poly)
+    if s.brow_style == "bushy":
+        # a jagged upper edge: alternate the top points up
+        n = len(brow)
+        pts[:n] += np.stack([np.zeros(n), -0.02 * p.px * (np.arange(n) % 2)], 1)
+    out = _mix(col, (0, 0, 0), 0.3) if s.brow_style in ("block", "bushy") else None
+    p.poly(pts, fill=col, outline=out, width=p.fine if out else 0)
+
+
+def _draw_nose(p: _Painter, bridge: np.ndarray, base: np.ndarray) -> None:
+    s, v, r = p.s, p.view, p.r
+    ns = s.nose_size
+    zb, zs = _z_bridge(s), _z_base(s)
+    tip = v.face(bridge[3:4], zb[3:4])[0]
+    if s.nose_style == "none":
+        return
+    if s.nose_style == "dot":
+        p.dot(tip + np.array([0, 0.03 * p.px]), 0.035 * ns * p.px, _mix(p.skin, p.ink, 0.6))
+    elif s.nose_style == "button":
+        c = v.face(np.array([[0, s.nose_y + 0.03 - 0.04 * r["AU9"]]]), 0.25 * ns)[0]
+        rad = 0.1 * ns * (1 + 0.15 * r["AU9"]) * p.px
+        p.dot(c, rad, _rgb(s.nose_color), _mix(_rgb(s.nose_color), p.ink, 0.5), p.fine)
+        hl = c + np.array([-0.35, -0.4]) * rad
+        p.dot(hl, rad * 0.25, _mix(_rgb(s.nose_color), (255, 255, 255), 0.6))
+    elif s.nose_style == "long":
+        pts = np.array([[0.015, s.eye_y + 0.06], [0.04, s.nose_y - 0.05], [0.075, s.nose_y + 0.04],
+                        [0.02, base[2, 1] + 0.005]])
+        z = np.array([0.08, 0.24, 0.28, 0.15]) * ns
+        p.line(v.face(pts, z), _mix(p.skin, p.ink, 0.75), max(p.fine, p.lw))
+        nos = np.array([[-0.07, base[1, 1]], [-0.03, base[2, 1] + 0.005]])
+        p.line(v.face(nos, zs[1:3]), _mix(p.skin, p.ink, 0.6), p.fine)
+    elif s.nose_style == "animal":
+        w = 0.11 * ns * (1 + 0.15 * r["AU9"])
+        top_y = s.nose_y - 0.03 - 0.04 * r["AU9"]
+        tri = np.array([[-w, top_y], [w, top_y], [w * 0.5, top_y + 0.08 * ns], [0, top_y + 0.11 * ns],
+                        [-w * 0.5, top_y + 0.08 * ns]])
+        p.poly(v.face(tri, 0.25 * ns), fill=_mix(p.ink, (40, 30, 30), 0.5))
+        p.dot(v.face(np.array([[-w * 0.35, top_y + 0.025]]), 0.26 * ns)[0], 0.025 * p.px,
+              (230, 220, 220))
+    elif s.nose_style == "realistic":
+        shade = _mix(p.skin, p.ink, 0.35)
+        side_line = np.array([[0.05, s.eye_y + 0.1], [0.065, s.nose_y - 0.05], [0.08, s.nose_y + 0.02]])
+        p.line(v.face(side_line, np.array([0.1, 0.22, 0.24]) * ns), shade, p.fine)
+        for k, sgn in ((0, -1), (4, 1)):
+            wing = np.array([[base[k, 0] + sgn * 0.01, base[k, 1] - 0.06 * ns],
+                             [base[k, 0] + sgn * 0.025, base[k, 1] - 0.02 * ns],
+                             [base[k, 0], base[k, 1]], [base[k, 0] - sgn * 0.04, base[k, 1] + 0.01]])
+            p.line(v.face(wing, zs[k] + 0.02), _mix(p.skin, p.ink, 0.5), p.fine)
+        for k in (1, 3):
+            c = v.face(base[k:k + 1] + np.array([[0, -0.005]]), zs[k:k + 1])[0]
+            p.poly(np.array([c + np.array([np.cos(a) * 0.028, np.sin(a) * 0.013]) * p.px
+                             for a in np.linspace(0, 2 * math.pi, 10, endpoint=False)]),
+                   fill=_mix(p.skin, (40, 20, 20), 0.55))
+        p.dot(tip + np.array([-0.02, -0.03]) * p.px, 0.025 * p.px, _mix(p.skin, (255, 255, 255), 0.3))
+    if "muzzle" in s.extras and s.nose_style == "animal":
+        philtrum = np.array([[0, s.nose_y + 0.08 * ns], [0, (base[2, 1] + _mouth_top(p)) / 2],
+                             [0, _mouth_top(p)]])
+        p.line(v.face(philtrum, np.array([0.2, 0.1, 0.05])), p.ink, p.fine)
+
+
+def _mouth_top(p):
+    return p._mouth["outer_up"][6, 1]
+
+
+def _draw_mouth(p: _Painter, m: dict) -> None:
+    s, v, r = p.s, p.view, p.r
+    zl = _z_lips()
+    iu, il = v.face(m["inner_up"], zl), v.face(m["inner_lo"], zl)
+    ou, ol = v.face(m["outer_up"], zl), v.face(m["outer_lo"], zl)
+    lip = _rgb(s.lip_color)
+    line_col = p.ink
+    open_px = (m["inner_lo"][6, 1] - m["inner_up"][6, 1]) * p.px
+    is_open = open_px > 1.5 * p.ss
+    width = max(p.fine, int(round(p.lw * (1.2 if s.mouth_style == "small" else 1.0)))) if p.lw else p.fine
+    show_grin = s.mouth_style == "toothy" and not is_open and max(r["AU12"], r["AU10"]) > 0.45
+    cavity = np.concatenate([iu, il[::-1][1:-1]])
+    if show_grin:  # a closed toothy grin still shows a band of teeth
+        band = v.face(m["inner_up"] + np.array([[0, 0.0]]), zl)
+        lower = m["inner_up"].copy()
+        lower[:, 1] += 0.07 * max(r["AU12"], r["AU10"]) * (1 - np.linspace(-1, 1, 13) ** 2)
+        cavity = np.concatenate([band, v.face(lower, zl)[::-1][1:-1]])
+        is_open = True
+        il = v.face(lower, zl)
+    if s.mouth_style == "lips":
+        outer = np.concatenate([ou, ol[::-1][1:-1]])
+        p.poly(outer, fill=lip)
+        if not is_open:
+            p.line(iu, _mix(lip, (0, 0, 0), 0.55), p.fine)
+        hl = v.face(m["outer_lo"][5:8] + np.array([[0, -0.015]]), zl[5:8])
+        p.line(hl, _mix(lip, (255, 255, 255), 0.3), p.fine)
+    if is_open:
+        p.poly(cavity, fill=_rgb(s.mouth_inside))
+        teeth_h = (0.055 + 0.02 * r["AU10"]) * p.px
+        gap_h = (m["inner_lo"][6, 1] - m["inner_up"][6, 1]) * p.px
+        show_lower = r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or show_grin
+
+        def paint_inside(d, o):
+            c = cavity - o
+            up = iu - o
+            d.polygon(_flat(np.concatenate([up, up[::-1] + np.array([0, teeth_h])])), fill=(250, 250, 245))
+            if show_lower:
+                lo = il - o
+                d.polygon(_flat(np.concatenate([lo, lo[::-1] - np.array([0, teeth_h * 0.8])])),
+                          fill=(240, 240, 235))
+            if gap_h > teeth_h * 1.6 and not show_grin:
+                cx = c[:, 0].mean()
+                bottom = c[:, 1].max()
+                tw = (ou[-1, 0] - ou[0, 0]) * 0.32
+                d.ellipse([cx - tw, bottom - gap_h * 0.35, cx + tw, bottom + gap_h * 0.25],
+                          fill=_mix(lip, (255, 120, 120), 0.3))
+            if show_grin:
+                d.line(_flat((iu + il) / 2 - o), fill=(190, 190, 185), width=max(1, p.fine // 2))
+
+        _clipped(p.img, cavity, paint_inside)
+        if s.mouth_style == "lips":
+            p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=_mix(lip, (0, 0, 0), 0.5),
+                        width=max(1, p.fine // 2 + 1), joint="curve")
+        else:
+            p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=line_col, width=width,
+                        joint="curve")
+    elif s.mouth_style != "lips":
+        p.line(iu, line_col, width)
+        if r["AU12"] > 0.4 or r["AU15"] > 0.5:  # corner marks read smiles/frowns at small sizes
+            for k, sgn in ((0, -1), (-1, 1)):
+                c = m["inner_up"][k]
+                dy = -0.03 if r["AU12"] > r["AU15"] else 0.03
+                mark = np.array([[c[0] - sgn * 0.01, c[1] - dy * 0.8], [c[0] + sgn * 0.03, c[1] + dy]])
+                p.line(v.face(mark), line_col, max(1, int(width * 0.8)))
+    if s.mouth_style == "lips" and p.lw and s.family != "standin_human":
+        outer = np.concatenate([ou, ol[::-1][1:-1]])
+        p.draw.line(_flat(np.concatenate([outer, outer[:1]])), fill=_mix(lip, (0, 0, 0), 0.4),
+                    width=max(1, p.fine // 2), joint="curve")
+
+
+def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
+    s, v = p.s, p.view
+    if "whiskers" in s.extras:
+        col = _mix(p.ink, p.skin, 0.2)
+        y0 = (s.nose_y + s.mouth_y) / 2
+        for side in (-1, 1):
+            for k, dy in enumerate((-0.05, 0.02, 0.09)):
+                pts = np.array([[side * 0.25, y0 + dy * 0.5], [side * 0.6, y0 + dy - 0.02 * (1 - k)],
+                                [side * 0.95, y0 + dy * 1.6]])
+                p.line(v.face(pts), col, p.fine)
+    if "glasses" in s.extras:
+        col = _mix(p.ink, (60, 60, 60), 0.5)
+        rim = max(p.fine, p.lw)
+        for side in (-1, 1):
+            e = eyes[side]
+            c = (side * s.eye_spacing, s.eye_y)
+            ring = _ellipse(c[0], c[1], e["ew"] * 1.45, max(e["eh"], 0.12) * 1.45, 28)
+            pts = v.face(ring)
+            p.draw.line(_flat(np.concatenate([pts, pts[:1]])), fill=col, width=rim, joint="curve")
+        ew = eyes[1]["ew"]
+        bridge = np.array([[-s.eye_spacing + ew * 1.45, s.eye_y - 0.02], [0, s.eye_y - 0.05],
+                           [s.eye_spacing - ew * 1.45, s.eye_y - 0.02]])
+        p.line(v.face(bridge), col, rim)
+
+
+def render_face(style: CharacterStyle, rig: dict, size: int = 256,
+                supersample: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one face.
+
+    Args:
+        style: the character.
+        rig: control values (missing controls are 0; see `deepexpr.characters.rig`).
+        size: output width and height in pixels.
+        supersample: drawing scale before the box-filter reduction (2 = 4 samples a pixel).
+
+    Returns:
+        image: uint8 (size, size, 3) RGB.
+        landmarks: float32 (49, 2) image coordinates (x, y) in `deepexpr.landmarks` order.
+    """
+    img, lm = render_face_pil(style, rig, size, supersample)
+    return np.asarray(img), lm
+
+
+def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
+                    supersample: int = 2) -> tuple[Image.Image, np.ndarray]:
+    """`render_face`, returning a PIL image (saves a copy when writing files)."""
+    size, ss = int(size), max(1, int(supersample))
+    r = check_rig(rig)
+    p = _Painter(style, r, size, ss)
+    eyes = {s: _eye_geometry(style, r, s) for s in (-1, 1)}
+    brows = {s: _brow_geometry(style, r, s, eyes[s]) for s in (-1, 1)}
+    bridge, base = _nose_geometry(style, r)
+    mouth = _mouth_geometry(style, r)
+    p._mouth = mouth
+    _draw_body(p)
+    outline = _head_outline(style, mouth["jaw"])
+    _draw_back(p, outline)
+    _draw_side_ears(p)
+    _draw_head(p, mouth["jaw"])
+    _draw_cheeks_and_extras(p, eyes, mouth)
+    _draw_hair_front(p)
+    _draw_wrinkles(p, eyes, brows, mouth, base)
+    for side in (-1, 1):
+        _draw_eye(p, eyes[side], side)
+    for side in (-1, 1):
+        _draw_brow(p, brows[side], side)
+    _draw_nose(p, bridge, base)
+    _draw_mouth(p, mouth)
+    _draw_front_extras(p, eyes, mouth)
+    img = p.img.reduce(ss) if ss > 1 else p.img
+    return img, _landmarks(style, r, p.view, ss)
