@@ -50,7 +50,7 @@ class RetrievalIndex:
     data: dict = field(default_factory=dict)  # root, manifest sha256, image count
     file_stats: np.ndarray | None = None  # (N, 2) int64 size and mtime_ns of each image
     meta: dict = field(default_factory=dict)  # versions and build settings
-    _terms: dict = field(default_factory=dict, repr=False)  # cache: method -> JSIndexTerms
+    _cache: dict = field(default_factory=dict, repr=False)  # derived arrays (distributions, scales)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -61,10 +61,11 @@ class RetrievalIndex:
 
     def js_terms(self, method: str = DEFAULT_METHOD) -> JSIndexTerms:
         """Distributions with their Σ p log p, for fast JS ranking (cached per method)."""
-        if method not in self._terms:
+        key = ("js", method)
+        if key not in self._cache:
             dists = to_distribution(self.features, self.probs, self.classifier_weight, method)
-            self._terms[method] = JSIndexTerms.from_distributions(dists)
-        return self._terms[method]
+            self._cache[key] = JSIndexTerms.from_distributions(dists)
+        return self._cache[key]
 
     def absolute_path(self, i: int) -> str:
         """The image path of row `i` as a usable file path."""
@@ -72,12 +73,27 @@ class RetrievalIndex:
         return self.paths[i] if os.path.isabs(self.paths[i]) or not root else os.path.join(root, self.paths[i])
 
     def geometry_scale(self) -> np.ndarray:
-        """(9,) per-feature standard deviation over the index (1 where undefined)."""
-        g = self.geometry[np.isfinite(self.geometry).all(axis=1)]
-        if len(g) < 2:
-            return np.ones(NUM_FEATURES, dtype=np.float32)
-        s = g.std(axis=0)
-        return np.where(s > 1e-8, s, 1.0).astype(np.float32)
+        """(9,) per-feature standard deviation over the index (1 where undefined; cached)."""
+        if "geometry_scale" not in self._cache:
+            g = self.geometry[np.isfinite(self.geometry).all(axis=1)]
+            s = g.std(axis=0) if len(g) >= 2 else np.ones(NUM_FEATURES)
+            self._cache["geometry_scale"] = np.where(s > 1e-8, s, 1.0).astype(np.float32)
+        return self._cache["geometry_scale"]
+
+    def scaled_geometry(self) -> np.ndarray:
+        """(N, 9) geometry divided by `geometry_scale()` (cached; NaN rows stay NaN)."""
+        if "scaled_geometry" not in self._cache:
+            self._cache["scaled_geometry"] = np.ascontiguousarray(self.geometry / self.geometry_scale(), np.float32)
+        return self._cache["scaled_geometry"]
+
+    def character_rows(self) -> dict[str, np.ndarray]:
+        """{character: (M,) its row indices}, sorted by name (cached)."""
+        if "character_rows" not in self._cache:
+            names, codes = np.unique(np.asarray(self.characters, dtype=object).astype(str), return_inverse=True)
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+            self._cache["character_rows"] = {str(n): order[bounds[k]:bounds[k + 1]] for k, n in enumerate(names)}
+        return self._cache["character_rows"]
 
     def subset(self, rows: np.ndarray) -> RetrievalIndex:
         """A new index holding only `rows` (boolean mask or integer array)."""

@@ -77,24 +77,27 @@ class JSIndexTerms:
 
     dists: np.ndarray
     neg_entropy: np.ndarray
+    positive: bool = False  # every entry > 0 (then p+q > 0 and log needs no guard)
 
     @classmethod
     def from_distributions(cls, dists: np.ndarray) -> JSIndexTerms:
         d = normalize(dists, dtype=np.float64)
-        return cls(np.ascontiguousarray(d, dtype=np.float32), _xlogx(d).sum(-1).astype(np.float32))
+        d32 = np.ascontiguousarray(d, dtype=np.float32)
+        return cls(d32, _xlogx(d).sum(-1).astype(np.float32), bool((d32 > 0).all()))
 
     def __len__(self) -> int:
         return len(self.dists)
 
 
 def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
-                         chunk: int = 4096, rows: np.ndarray | None = None) -> np.ndarray:
+                         chunk: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
     """JS divergence (natural log) of every query against every index row, in float32.
 
     Args:
         queries: (Q, K) or (K,) distributions.
         index: (N, K) distributions or their precomputed `JSIndexTerms`.
-        chunk: index rows processed at once (bounds the (chunk, K) temporaries).
+        chunk: index rows processed at once (bounds the (chunk, K) temporaries; default
+            ≈ 256 K elements, which stays in the L2 cache).
         rows: optional (M,) subset of index rows to score (approximate search re-ranks these).
 
     Returns:
@@ -111,6 +114,7 @@ def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
     if rows is not None:
         dists, neg_ent = dists[rows], neg_ent[rows]
     n = len(dists)
+    chunk = chunk or max(1024, (1 << 18) // q.shape[1])
     out = np.empty((len(q), n), dtype=np.float32)
     buf = np.empty((min(chunk, max(n, 1)), q.shape[1]), dtype=np.float32)
     logbuf = np.empty_like(buf)
@@ -120,8 +124,11 @@ def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
         for i in range(len(q)):
             # Σ m log m with m = (p+q)/2  =  ½ Σ s log s − ½ log 2 · Σ s, s = p+q, Σ s = 2.
             np.add(block, q[i], out=b)
-            np.maximum(b, np.float32(1e-30), out=lb)  # 0·log(0) = 0 (b=0 rows give 0·finite)
-            np.log(lb, out=lb)
+            if terms.positive:
+                np.log(b, out=lb)
+            else:
+                np.maximum(b, np.float32(1e-30), out=lb)  # 0·log(0) = 0 (b=0 gives 0·finite)
+                np.log(lb, out=lb)
             s_log_s = np.einsum("ij,ij->i", b, lb)
             out[i, start:start + len(block)] = (
                 0.5 * (neg_ent[start:start + len(block)] + q_neg_ent[i]) - 0.5 * s_log_s + _LN2
@@ -131,6 +138,6 @@ def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
 
 
 def js_distance_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
-                       chunk: int = 4096, rows: np.ndarray | None = None) -> np.ndarray:
+                       chunk: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
     """sqrt of `js_divergence_matrix` (natural log): the Jensen–Shannon distance."""
     return np.sqrt(js_divergence_matrix(queries, index, chunk=chunk, rows=rows))

@@ -96,46 +96,86 @@ def query_distribution(query: Embedding, index: RetrievalIndex, method: str) -> 
 
 
 def distances(query: Embedding, index: RetrievalIndex, cfg: SearchConfig,
-              query_dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N,) JS distances and (N,) geometric distances (None without query geometry)."""
+              query_dist: np.ndarray | None = None, rows: np.ndarray | None = None,
+              need_js: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(N,) JS distances and (N,) geometric distances (None when not computed).
+
+    With `rows`, geometric distances are computed for those rows only (NaN elsewhere).
+    """
     js = None
-    if cfg.order_by != "geometry":
+    if need_js:
         qd = query_dist if query_dist is not None else query_distribution(query, index, cfg.method)
         js = js_distance_matrix(qd, index.js_terms(cfg.method))
-    geo = None
-    if query.geometry is not None and np.isfinite(query.geometry).all():
-        scale = index.geometry_scale() if cfg.scale_geometry else None
-        geo = geometric_distance(query.geometry, index.geometry, scale)
-    return js, geo
+    return js, geometry_distances(query, index, cfg, rows)
+
+
+def geometry_distances(query: Embedding, index: RetrievalIndex, cfg: SearchConfig,
+                       rows: np.ndarray | None = None) -> np.ndarray | None:
+    """(N,) geometric distances to the query (NaN outside `rows`); None without query geometry."""
+    if query.geometry is None or not np.isfinite(query.geometry).all():
+        return None
+    if cfg.scale_geometry:
+        table, q = index.scaled_geometry(), query.geometry / index.geometry_scale()
+    else:
+        table, q = index.geometry, query.geometry
+    if rows is None:
+        return geometric_distance(q, table)
+    out = np.full(len(index), np.nan, dtype=np.float32)
+    out[rows] = geometric_distance(q, table[rows])
+    return out
+
+
+def rank_keys(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None,
+              query_dist: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """One sort key per index row: ascending key = the ranking described in the module doc.
+
+    Returns:
+        (key, info): key = (N,) float; info has "js", "geometry", "phi" (N,) arrays (None
+        when not computed) and "matched_label" (int).
+    """
+    cfg = cfg or SearchConfig()
+    if cfg.order_by == "geometry":
+        geo = geometry_distances(query, index, cfg)
+        if geo is None:
+            raise InputError(f"{query.source or 'query'}: geometry-only ranking needs landmarks for the query")
+        best = int(np.argmin(geo))
+        return geo, {"js": None, "geometry": geo, "phi": geo, "matched_label": int(index.labels[best])}
+    qd = query_dist if query_dist is not None else query_distribution(query, index, cfg.method)
+    js = js_distance_matrix(qd, index.js_terms(cfg.method))
+    matched = _matched_label(query, index, js, cfg.label_from)
+    if cfg.order_by == "js":
+        return js, {"js": js, "geometry": None, "phi": js, "matched_label": matched}
+    in_group = index.labels == matched
+    if cfg.depth is not None and cfg.depth < len(js):
+        cut = np.partition(js, cfg.depth - 1)[cfg.depth - 1]
+        in_group &= js <= cut
+    rows = np.flatnonzero(in_group)
+    # geometry only matters inside the matched label: measure it there
+    geo = geometry_distances(query, index, cfg, rows=rows)
+    phi = cfg.alpha * js
+    if geo is not None:
+        phi[rows] += cfg.beta * np.minimum(np.nan_to_num(geo[rows], nan=1e3), 1e3)  # no landmarks: far
+    offset = np.float32((phi[rows].max() if len(rows) else 0.0) + 1.0)
+    key = offset + js
+    key[rows] = phi[rows]
+    return key, {"js": js, "geometry": geo, "phi": phi, "matched_label": matched}
 
 
 def rank(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None,
          query_dist: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """Order all index rows for one query.
+    """Order all index rows for one query: (order (N,) best first, info of `rank_keys`)."""
+    key, info = rank_keys(query, index, cfg, query_dist)
+    return np.argsort(key, kind="stable"), info
 
-    Returns:
-        (order, info): order = (N,) row indices best first; info has "js", "geometry",
-        "phi" (N,) arrays (None when not computed) and "matched_label" (int).
-    """
-    cfg = cfg or SearchConfig()
-    js, geo = distances(query, index, cfg, query_dist)
-    if cfg.order_by == "geometry":
-        if geo is None:
-            raise InputError(f"{query.source or 'query'}: geometry-only ranking needs landmarks for the query")
-        order = np.argsort(geo, kind="stable")
-        return order, {"js": None, "geometry": geo, "phi": geo, "matched_label": int(index.labels[order[0]])}
-    matched = _matched_label(query, index, js, cfg.label_from)
-    if cfg.order_by == "js":
-        return np.argsort(js, kind="stable"), {"js": js, "geometry": geo, "phi": js, "matched_label": matched}
-    phi = cfg.alpha * js + (cfg.beta * np.where(np.isfinite(geo), geo, 1e3) if geo is not None else 0.0)
-    in_group = index.labels == matched
-    if cfg.depth is not None:
-        retrieved = np.zeros(len(js), dtype=bool)
-        retrieved[np.argsort(js, kind="stable")[: cfg.depth]] = True
-        in_group &= retrieved
-    key = np.where(in_group, phi, js)
-    order = np.lexsort((key, ~in_group))
-    return order, {"js": js, "geometry": geo, "phi": phi, "matched_label": matched}
+
+def top_rows(key: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """The k rows with the smallest key (ties by row number), without sorting all of them."""
+    rows = np.arange(len(key)) if rows is None else rows
+    sub = key[rows]
+    if len(sub) > k:
+        part = np.argpartition(sub, k - 1)[:k]
+        rows, sub = rows[part], sub[part]
+    return rows[np.lexsort((rows, sub))]
 
 
 def _matched_label(query: Embedding, index: RetrievalIndex, js: np.ndarray, label_from: str) -> int:
@@ -149,16 +189,15 @@ def _matched_label(query: Embedding, index: RetrievalIndex, js: np.ndarray, labe
 def search(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None) -> QueryResult:
     """Rank the index for `query` and keep the top matches (overall and per character)."""
     cfg = cfg or SearchConfig()
-    order, info = rank(query, index, cfg)
+    key, info = rank_keys(query, index, cfg)
+    info = {**info, "query": query, "cfg": cfg}
     result = QueryResult(query, EXPRESSIONS[info["matched_label"]])
-    result.matches = [_match(i + 1, row, index, info) for i, row in enumerate(order[: cfg.top])]
+    result.matches = [_match(i + 1, row, index, info) for i, row in enumerate(top_rows(key, cfg.top))]
     if cfg.per_character:
-        seen: dict[str, list[Match]] = {}
-        for row in order:
-            ms = seen.setdefault(index.characters[row], [])
-            if len(ms) < cfg.top:
-                ms.append(_match(len(ms) + 1, row, index, info))
-        result.by_character = dict(sorted(seen.items()))
+        result.by_character = {
+            char: [_match(i + 1, row, index, info) for i, row in enumerate(top_rows(key, cfg.top, rows))]
+            for char, rows in index.character_rows().items()
+        }
     return result
 
 
@@ -167,11 +206,23 @@ def _match(rank_: int, row: int, index: RetrievalIndex, info: dict) -> Match:
         arr = info.get(name)
         return None if arr is None or not np.isfinite(arr[row]) else float(arr[row])
 
+    geo = val("geometry")
+    if geo is None and info.get("query") is not None:  # outside the matched label: measure on demand
+        geo = _row_geometry(info["query"], index, info["cfg"], row)
+
     label = int(index.labels[row])
     return Match(rank_, int(row), index.absolute_path(row), index.characters[row],
                  EXPRESSIONS[label] if 0 <= label < len(EXPRESSIONS) else "unknown",
-                 val("js") if info.get("js") is not None else float("nan"), val("geometry"),
+                 val("js") if info.get("js") is not None else float("nan"), geo,
                  val("phi") if info.get("phi") is not None else float("nan"))
+
+
+def _row_geometry(query: Embedding, index: RetrievalIndex, cfg: SearchConfig, row: int) -> float | None:
+    if query.geometry is None or not np.isfinite(query.geometry).all():
+        return None
+    scale = index.geometry_scale() if cfg.scale_geometry else None
+    d = float(geometric_distance(query.geometry, index.geometry[row:row + 1], scale)[0])
+    return d if np.isfinite(d) else None
 
 
 def index_row_as_query(index: RetrievalIndex, row: int) -> Embedding:
