@@ -164,3 +164,36 @@ def test_cli_bad_inputs(tmp_path, capsys):
                  "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert main(["train", "transfer", "--data", str(tmp_path / "empty"), "--from",
                  str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.fixture(scope="module")
+def char_data(tmp_path_factory):
+    from deepexpr.characters.export import render_dataset
+
+    root = tmp_path_factory.mktemp("chars")
+    render_dataset(root / "ds", characters="pip,mika,rand_3_0", per_expression=2, size=32,
+                   show_progress=False)
+    return root / "ds"
+
+
+def test_cli_character_loco_and_transfer(char_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "loco"
+    code = main(["train", "character", "--data", str(char_data), "--out", str(out), "--model",
+                 "test_cnn_small", "--size", "32", "--epochs", "1", "--batch-size", "8",
+                 "--protocol", "loco", "--augment", "fivecrop", "--balance", "sampler",
+                 "--quiet", "--threads", "1"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [f["fold"] for f in summary["folds"]] == ["loco_mika", "loco_pip"]  # rand_* stays in
+    assert set(summary["pooled"]["per_class_accuracy"]) == set(EXPRESSIONS)
+    source = out / "loco_pip" / "model.safetensors"
+    out2 = tmp_path / "transfer"
+    code = main(["train", "transfer", "--data", str(char_data), "--from", str(source), "--out",
+                 str(out2), "--epochs", "1", "--batch-size", "8", "--unfreeze", "0", "--quiet",
+                 "--threads", "1"])
+    assert code == 0
+    cfg = json.loads((out2 / "model.json").read_text())
+    assert cfg["transfer_from"]["path"] == str(source) and cfg["training"]["lr"] == 0.001
+    assert cfg["preprocess"]["size"] == 32 and cfg["domain"] == "character"
+    assert "protocol random" in capsys.readouterr().out

@@ -14,7 +14,8 @@ import sys
 def register(commands, groups) -> None:
     train = groups["train"]
     p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)")
-    p.add_argument("--data", required=True, help="FER2013 csv, or a folder of class folders")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="FER2013 csv, or a folder of class folders (several are joined)")
     p.add_argument("--scheme", default=None,
                    help="label scheme of numeric class folders: fer2013, rafdb, affectnet, ckplus")
     p.add_argument("--subject-pattern", default=None,
@@ -41,7 +42,7 @@ def register(commands, groups) -> None:
     ev = groups["evaluate"]
     p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model")
     p.add_argument("--model", required=True, help="checkpoint .safetensors (with its .json)")
-    p.add_argument("--data", required=True,
+    p.add_argument("--data", required=True, nargs="+",
                    help="characters in FERG layout, or human data (FER2013 csv / class folders)")
     p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold"),
                    help="none: test on all of --data; random: the test part of the model's own "
@@ -60,8 +61,9 @@ def register(commands, groups) -> None:
 
 
 def _character_data(p) -> None:
-    p.add_argument("--data", required=True, help="character images in FERG-DB layout "
-                   "(ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png)")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="character images in FERG-DB layout "
+                   "(ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png); several roots are joined")
     p.add_argument("--characters", default=None, help="comma-separated characters to use (default all)")
 
 
@@ -132,6 +134,33 @@ def load_dataset(domain: str, data: str, characters=None, scheme=None, subject_p
     return ds
 
 
+def load_table(domain: str, roots, size: int, characters=None, scheme=None,
+               subject_pattern=None, cache: bool = True):
+    """Decode (or read from the cache) every root and join them into one `ImageTable`.
+
+    `characters` filters each root to the characters it has (an unknown name is an error).
+    """
+    from deepexpr.errors import InputError
+    from deepexpr.train.table import build_table, concat_tables
+
+    tables, readers = [], []
+    for root in roots:
+        chars = characters
+        if chars and domain == "character" and len(roots) > 1:
+            from deepexpr.data.ferg import FergDataset
+
+            present = set(FergDataset(root).characters)
+            chars = [c for c in characters if c in present]
+            if not chars:
+                continue
+        ds = load_dataset(domain, root, chars, scheme, subject_pattern)
+        tables.append(build_table(ds, size, cache=cache, desc=f"decoding {root}"))
+        readers.append(type(ds).__name__)
+    if not tables:
+        raise InputError(f"{', '.join(map(str, roots))}: no images of characters {characters}")
+    return concat_tables(tables), readers
+
+
 def _subsample(table, max_images: int, seed: int):
     if not max_images or max_images >= len(table):
         return table
@@ -167,7 +196,6 @@ def _train(args) -> int:
 
     from deepexpr.errors import InputError
     from deepexpr.train.run import build_model, resolve_source, run_protocol
-    from deepexpr.train.table import build_table
 
     cfg = _config_from_args(args)
     if cfg.threads > 0:
@@ -192,11 +220,12 @@ def _train(args) -> int:
         elif native and args.size != native:
             cfg.overrides = {**cfg.overrides, "input_size": args.size}
     domain = "human" if args.task == "human" else "character"
-    ds = load_dataset(domain, args.data, _split_list(getattr(args, "characters", None)),
-                      getattr(args, "scheme", None), getattr(args, "subject_pattern", None))
-    table = _subsample(build_table(ds, cfg.size, cache=not args.no_cache), args.max_images, cfg.seed)
-    data_info = {"root": str(Path(args.data).resolve()), "images": len(table),
-                 "reader": type(ds).__name__, "max_images": args.max_images}
+    table, readers = load_table(domain, args.data, cfg.size, _split_list(getattr(args, "characters", None)),
+                                getattr(args, "scheme", None), getattr(args, "subject_pattern", None),
+                                cache=not args.no_cache)
+    table = _subsample(table, args.max_images, cfg.seed)
+    data_info = {"roots": [str(Path(d).resolve()) for d in args.data], "images": len(table),
+                 "reader": readers, "max_images": args.max_images}
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     task = "character" if args.task == "transfer" else args.task
     summary = run_protocol(table, cfg, args.out, task, args.protocol, args.folds,
@@ -223,7 +252,6 @@ def _evaluate(args) -> int:
     from deepexpr.evaluation.classification import summarize, write_report
     from deepexpr.expressions import EXPRESSIONS
     from deepexpr.models.checkpoint import load_model, read_config
-    from deepexpr.train.table import build_table
 
     if args.threads > 0:
         import torch
@@ -231,11 +259,10 @@ def _evaluate(args) -> int:
         torch.set_num_threads(args.threads)
     ck = read_config(args.model)
     domain = args.domain or ck.get("domain", "character")
-    ds = load_dataset(domain, args.data, _split_list(args.characters), args.scheme,
-                      args.subject_pattern)
     pre = ck.get("preprocess") or {}
     size = int(pre.get("size", 64))
-    table = build_table(ds, size)
+    table, _ = load_table(domain, args.data, size, _split_list(args.characters), args.scheme,
+                          args.subject_pattern)
     out = Path(args.out)
     if args.protocol in ("loco", "kfold"):
         return _evaluate_recipe(args, ck, table, out)
@@ -253,7 +280,7 @@ def _evaluate(args) -> int:
     pred = logits.argmax(1)
     summary = summarize(table.labels, pred)
     summary["model"] = str(args.model)
-    summary["data"] = str(args.data)
+    summary["data"] = [str(d) for d in args.data]
     summary["protocol"] = args.protocol
     rows = [{"path": p, "character": g, "label": EXPRESSIONS[t], "predicted": EXPRESSIONS[q]}
             for p, g, t, q in zip(table.paths, table.groups, table.labels, pred)]
@@ -279,7 +306,7 @@ def _evaluate_recipe(args, ck: dict, table, out) -> int:
         cfg = replace(cfg, threads=args.threads)
     src = (ck.get("transfer_from") or {}).get("path")
     source = resolve_source(src) if src else None
-    data_info = {"root": str(Path(args.data).resolve()), "images": len(table),
+    data_info = {"roots": [str(Path(d).resolve()) for d in args.data], "images": len(table),
                  "recipe_of": str(args.model)}
     summary = run_protocol(table, cfg, out, ck.get("task", "character"), args.protocol,
                            args.folds, _split_list(args.test_characters), source, data_info,

@@ -7,7 +7,7 @@ registered under several names:
 |---|---|---|---|
 | `deepexpr_human` | DeepExpr's human CNN: AlexNet-style CONV1-5, FC6 512, FC7 7 | 227 (crops of 256) | ~8.4M |
 | `deepexpr_character` | DeepExpr's character CNN: CONV1-3 only, FC6 512, FC7 7 | 227 | ~8.6M |
-| `cnn_small` | CPU-sized default: 4 conv blocks (BN, ReLU, pool), FC6 128 | 64 | ~0.5M |
+| `cnn_small` | CPU-sized default: 4 conv blocks (BN, ReLU, pool), FC6 128 | 64 | ~0.36M |
 | `test_*` | tiny variant of each for tests | 32 / 48 | <50k |
 
 Every model has `forward_features(x) -> (N, D)` (the FC6-like penultimate features used
@@ -175,12 +175,12 @@ def deepexpr_character(**overrides) -> ExpressionCNN:
 
 @register_model
 def cnn_small(**overrides) -> ExpressionCNN:
-    """CPU-sized CNN: 4 x (conv3x3, BN, ReLU, pool 2) 32-64-128-128, FC6 128; 64 px input.
+    """CPU-sized CNN: 4 x (conv3x3, BN, ReLU, pool 2) 16-32-64-128, FC6 128; 64 px input.
 
     The 4x4 grid is flattened, not averaged: where a feature is (brows vs mouth) matters.
     Pass `in_chans=1` for grey input.
     """
-    cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (32, 64, 128, 128)],
+    cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (16, 32, 64, 128)],
                     input_size=64, fc_dims=[128], dropout=0.3)
     return _build(cfg, overrides)
 

@@ -295,7 +295,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[s
     opt_g.step()
     acc_real = float((real_expr.argmax(1) == batch["label"]).float().mean())
     acc_fake = float((fake_expr.argmax(1) == batch["label"]).float().mean())
-    return {"loss_d": float(loss_d), "loss_g": float(loss_g), **parts,
+    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), **parts,
             "de_acc_real": acc_real, "de_acc_fake": acc_fake}
 
 
@@ -350,9 +350,8 @@ def _grid_humans(data: HaganData, per_class: int = 1) -> np.ndarray:
 
 
 def checkpoint_config(name: str, overrides: dict, data: HaganData, cfg: HaganTrainConfig,
-                      role: str, step: int) -> dict:
+                      role: str, step: int, size: int) -> dict:
     """The JSON beside each safetensors file: how to rebuild and how to feed the model."""
-    size = overrides.get("image_size") or create_model(name).cfg.image_size
     return {
         "model": name,
         "overrides": overrides,
@@ -458,8 +457,8 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
     samples: list[Path] = []
 
     def save(step: int) -> None:
-        save_model(g_path, g, checkpoint_config(g_name, g_over, data, cfg, "generator", step))
-        save_model(d_path, d, checkpoint_config(d_name, d_over, data, cfg, "discriminator", step))
+        save_model(g_path, g, checkpoint_config(g_name, g_over, data, cfg, "generator", step, size))
+        save_model(d_path, d, checkpoint_config(d_name, d_over, data, cfg, "discriminator", step, size))
         save_training_state(state_path, opt_g, opt_d, step, rng)
         _write_history(out / "history.csv", history)
 

@@ -6,7 +6,8 @@
   subjects of a human set). Data without identities falls back to stratified k-fold,
   and the summary says `identity_independent: false`.
 - "loco": leave one character out: for each held-out character, train on all others
-  (random characters always stay in training), test on it.
+  and test on it. By default every character except generated ones (`rand_*`,
+  `standin_*`) is held out in turn; those always stay in training.
 
 Within a fold, `val_fraction` of the training images (stratified) validate every epoch.
 Each run folder gets `model.safetensors` + `.json`, `metrics.csv`, `test/` (report.md,
@@ -160,6 +161,8 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
     elif protocol == "loco":
         if not has_identities(table.groups):
             raise InputError("leave-one-character-out needs character names for every image")
+        if test_groups is None:
+            test_groups = default_loco_characters(table.groups)
         named = [(f"loco_{g}", idx) for g, idx in leave_one_group_out(table.groups, test_groups)]
         ident = True
     else:
@@ -176,6 +179,16 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
     summary = {"protocol": protocol, "identity_independent": ident, "folds": rows,
                "mean_accuracy": float(accs.mean()), "std_accuracy": float(accs.std())}
     return _finish(summary, results, out, task)
+
+
+def default_loco_characters(groups) -> list[str]:
+    """Identities held out in turn by default: all but generated ones (rand_*, standin_*).
+
+    Random characters exist for style diversity; they always stay in training.
+    """
+    names = sorted({str(g) for g in groups})
+    named = [g for g in names if not g.startswith(("rand_", "standin_"))]
+    return named or names
 
 
 def _fold_row(name: str, res: dict) -> dict:

@@ -110,6 +110,15 @@ def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
     return ImageTable(torch.from_numpy(chw), labels, groups, paths)
 
 
+def concat_tables(tables: list[ImageTable]) -> ImageTable:
+    """One table holding the images of several (same image size)."""
+    if len(tables) == 1:
+        return tables[0]
+    return ImageTable(torch.cat([t.images for t in tables]),
+                      np.concatenate([t.labels for t in tables]),
+                      [g for t in tables for g in t.groups], [p for t in tables for p in t.paths])
+
+
 def table_from_arrays(images, labels, groups=None, paths=None) -> ImageTable:
     """An `ImageTable` from (N, S, S, 3) uint8 images (tests, in-memory data)."""
     images = np.asarray(images, dtype=np.uint8)
