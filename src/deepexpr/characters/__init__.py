@@ -5,7 +5,7 @@
     image, landmarks = render_face(style, key_poses(style, "joy")[0], size=256)
 """
 
-from deepexpr.characters.render import face_landmarks, render_face
+from deepexpr.characters.render import face_landmarks, head_outline, render_face
 from deepexpr.characters.rig import (
     AUS,
     RIG_CONTROLS,
@@ -38,7 +38,7 @@ def render_dataset(*args, **kwargs):
 
 __all__ = [
     "AUS", "RIG_CONTROLS", "WEAK_T", "CharacterStyle", "Rig", "check_rig", "contact_sheet",
-    "face_landmarks", "get_character", "interpolate", "key_poses", "list_characters",
+    "face_landmarks", "get_character", "head_outline", "interpolate", "key_poses", "list_characters",
     "neutral_rig", "random_characters", "render_dataset", "render_face", "resolve_characters",
     "sample_poses", "standin_humans",
 ]

@@ -18,7 +18,7 @@ import functools
 import math
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
 from deepexpr.characters.rig import check_rig
 from deepexpr.characters.style import CharacterStyle
@@ -26,8 +26,8 @@ from deepexpr.characters.style import CharacterStyle
 # Rig -> geometry gains (face units per unit of AU). Chosen so each AU reads clearly.
 BROW_INNER_RAISE = 0.2  # AU1
 BROW_OUTER_RAISE = 0.18  # AU2
-BROW_LOWER = 0.11  # AU4 (more at the inner end)
-BROW_PULL_IN = 0.07  # AU4 inner ends toward the midline
+BROW_LOWER = 0.13  # AU4 (more at the inner end)
+BROW_PULL_IN = 0.09  # AU4 inner ends toward the midline
 JAW_DROP = 0.3  # AU26
 MOUTH_STRETCH = 0.42  # AU27
 LIPS_PART = 0.035  # AU25
@@ -43,9 +43,22 @@ def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
     return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
 
 
+_U13 = np.linspace(-1.0, 1.0, 13)  # curve parameter of eyes and lips (image-left -> right)
+_U9 = np.linspace(-1.0, 1.0, 9)  # curve parameter of brows
+_U13_RAMP = np.linspace(0.0, 1.0, 13)
+_Z_LIPS = 0.06 * (1 - _U13 * _U13)  # lips stand off the face surface
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_arc(n: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
+    closed = stop - start >= 2 * math.pi - 1e-9
+    t = np.linspace(start, stop, n, endpoint=not closed)
+    return np.cos(t), np.sin(t)
+
+
 def _ellipse(cx, cy, rx, ry, n=28, start=0.0, stop=2 * math.pi):
-    t = np.linspace(start, stop, n, endpoint=False if stop - start >= 2 * math.pi - 1e-9 else True)
-    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+    c, s = _unit_arc(n, start, stop)
+    return np.stack([cx + rx * c, cy + ry * s], 1)
 
 
 class _View:
@@ -108,7 +121,7 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     open_up, open_lo = max(open_up, 0.06), max(open_lo, 0.05)
     lo_ratio = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}[style.eye_style]
     power = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}[style.eye_style]
-    u = np.linspace(-1.0, 1.0, 13)
+    u = _U13
     prof = (1.0 - u * u) ** power
     corner_y = cy - style.eye_tilt * (u * side)
     x = cx + u * ew
@@ -131,7 +144,7 @@ def _eye_landmarks(eye: dict, side: int) -> np.ndarray:
 
 def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.ndarray:
     """Brow centre line at 9 points from image-left to image-right."""
-    u = np.linspace(-1.0, 1.0, 9)
+    u = _U9
     w_in = (1.0 + u * (-side)) / 2.0  # 1 at the inner (midline) end
     ew, eh = eye["ew"], eye["eh"]
     half = ew * style.brow_length
@@ -153,12 +166,12 @@ def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     gap = jaw + LIPS_PART * r["AU25"]
     w = mw * (1 + 0.34 * r["AU12"] + 0.32 * r["AU20"] - 0.14 * r["AU23"] - 0.1 * r["AU24"]
               - 0.15 * r["AU27"] - 0.05 * r["AU26"] + 0.08 * r["AU10"] - 0.06 * r["AU17"])
-    corner = (my - 0.13 * r["AU12"] + 0.12 * r["AU15"] + 0.025 * r["AU20"] - 0.03 * r["AU10"]
-              + 0.3 * jaw + 0.02 * r["AU17"] + 0.02 * r["AU16"])
-    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * gap + 0.015 * r["AU17"]
-    lm = my + 0.9 * gap + 0.05 * r["AU16"] - 0.035 * r["AU17"]
+    corner = (my - 0.15 * r["AU12"] + 0.13 * r["AU15"] + 0.025 * r["AU20"] - 0.03 * r["AU10"]
+              + 0.3 * jaw + 0.03 * r["AU17"] + 0.02 * r["AU16"] + 0.025 * r["AU24"])
+    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * gap - 0.02 * r["AU17"]
+    lm = my + 0.9 * gap + 0.05 * r["AU16"] - 0.04 * r["AU17"]
     lm = max(lm, um)
-    u = np.linspace(-1.0, 1.0, 13)
+    u = _U13
     au = np.abs(u)
     p_up = 1.8 + 1.6 * r["AU10"] + 1.5 * r["AU20"]
     p_lo = 1.8 + 1.2 * r["AU20"] - 0.3 * min(gap / 0.2, 1.0)
@@ -168,7 +181,7 @@ def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     press = max(0.25, 1 - 0.6 * r["AU24"] - 0.45 * r["AU23"] - 0.3 * r["AU20"] - 0.2 * r["AU12"])
     bow = 0.012 * np.exp(-((u / 0.16) ** 2)) if style.mouth_style == "lips" else 0.0
     outer_up = inner_up - thick * press * (1 - au ** 2) ** 0.6 + bow
-    outer_lo = inner_lo + (thick * 1.25 * press + 0.02 * r["AU17"]) * (1 - au ** 2) ** 0.6
+    outer_lo = inner_lo + (thick * 1.25 * press + 0.005 * r["AU17"]) * (1 - au ** 2) ** 0.6
     x = u * w
     return {"inner_up": np.stack([x, inner_up], 1), "inner_lo": np.stack([x, inner_lo], 1),
             "outer_up": np.stack([x, outer_up], 1), "outer_lo": np.stack([x, outer_lo], 1),
@@ -197,9 +210,23 @@ def _z_base(style):
     return np.array([0.05, 0.1, 0.14, 0.1, 0.05]) * style.nose_size
 
 
-def _z_lips(n=13):
-    u = np.linspace(-1.0, 1.0, n)
-    return 0.06 * (1 - u * u)
+def _geometry(style: CharacterStyle, r: dict) -> dict:
+    """All feature geometry of a pose, in face units."""
+    eyes = {k: _eye_geometry(style, r, k) for k in (-1, 1)}
+    bridge, base = _nose_geometry(style, r)
+    return {"eyes": eyes, "brows": {k: _brow_geometry(style, r, k, eyes[k]) for k in (-1, 1)},
+            "bridge": bridge, "base": base, "mouth": _mouth_geometry(style, r)}
+
+
+def head_outline(style: CharacterStyle, rig: dict, size: int = 256,
+                 supersample: int = 2) -> np.ndarray:
+    """The drawn head silhouette (without ears and hair) as a float32 (N, 2) polygon in
+    output pixels; every landmark lies inside it."""
+    r = check_rig(rig)
+    ss = max(1, int(supersample))
+    view = _View(style, r, int(size), ss)
+    jaw = _mouth_geometry(style, r)["jaw"]
+    return ((view.shell(_head_outline(style, jaw)) - (ss - 1) / 2.0) / ss).astype(np.float32)
 
 
 def face_landmarks(style: CharacterStyle, rig: dict, size: int = 256,
@@ -211,28 +238,28 @@ def face_landmarks(style: CharacterStyle, rig: dict, size: int = 256,
     """
     r = check_rig(rig)
     ss = max(1, int(supersample))
-    view = _View(style, r, int(size), ss)
-    return _landmarks(style, r, view, ss)
+    return _landmarks(style, _geometry(style, r), _View(style, r, int(size), ss), ss)
 
 
-def _landmarks(style, r, view, ss) -> np.ndarray:
-    eyes = {s: _eye_geometry(style, r, s) for s in (-1, 1)}
-    brows = {s: _brow_geometry(style, r, s, eyes[s]) for s in (-1, 1)}
-    bridge, base = _nose_geometry(style, r)
-    mouth = _mouth_geometry(style, r)
-    zl = _z_lips()
-    pts = [
-        view.face(brows[-1][::2]), view.face(brows[1][::2]),
-        view.face(bridge, _z_bridge(style)), view.face(base, _z_base(style)),
-        view.face(_eye_landmarks(eyes[-1], -1)), view.face(_eye_landmarks(eyes[1], 1)),
-    ]
+_OUTER_UP = [0, 2, 4, 6, 8, 10, 12]
+_OUTER_LO = [10, 8, 6, 4, 2]
+_INNER = [3, 6, 9]
+
+
+def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
+    eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
+    zl = _Z_LIPS
     ou, ol = mouth["outer_up"], mouth["outer_lo"]
     iu, il = mouth["inner_up"], mouth["inner_lo"]
-    outer = np.concatenate([ou[[0, 2, 4, 6, 8, 10, 12]], ol[[10, 8, 6, 4, 2]]])
-    z_outer = np.concatenate([zl[[0, 2, 4, 6, 8, 10, 12]], zl[[10, 8, 6, 4, 2]]])
-    inner = np.concatenate([iu[[3, 6, 9]], il[[9, 6, 3]]])
-    z_inner = np.concatenate([zl[[3, 6, 9]], zl[[9, 6, 3]]])
-    pts += [view.face(outer, z_outer), view.face(inner, z_inner)]
+    pts = [
+        view.face(np.concatenate([brows[-1][::2], brows[1][::2]])),
+        view.face(g["bridge"], _z_bridge(style)), view.face(g["base"], _z_base(style)),
+        view.face(np.concatenate([_eye_landmarks(eyes[-1], -1), _eye_landmarks(eyes[1], 1)])),
+        view.face(np.concatenate([ou[_OUTER_UP], ol[_OUTER_LO]]),
+                  np.concatenate([zl[_OUTER_UP], zl[_OUTER_LO]])),
+        view.face(np.concatenate([iu[_INNER], il[_INNER[::-1]]]),
+                  np.concatenate([zl[_INNER], zl[_INNER[::-1]]])),
+    ]
     lm = np.concatenate(pts)
     return ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
 
@@ -244,20 +271,45 @@ def _flat(pts: np.ndarray) -> list[float]:
     return pts.ravel().tolist()
 
 
-def _clipped(img: Image.Image, clip: np.ndarray, paint) -> None:
-    """Run `paint(draw, offset)` on the part of `img` inside polygon `clip` only."""
-    lo = np.floor(clip.min(0)).astype(int) - 1
-    hi = np.ceil(clip.max(0)).astype(int) + 2
-    lo = np.maximum(lo, 0)
-    hi = np.minimum(hi, img.size)
-    if (hi <= lo).any():
-        return
-    box = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
-    mask = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
-    ImageDraw.Draw(mask).polygon(_flat(clip - lo), fill=255)
-    crop = img.crop(box)
-    paint(ImageDraw.Draw(crop), lo.astype(float))
-    img.paste(crop, box[:2], mask)
+def _band(xs: np.ndarray, top: np.ndarray, bot: np.ndarray) -> np.ndarray | None:
+    """Polygon of the region top(x) < y < bot(x) over samples xs (face units), or None.
+
+    Clipping shapes to the eye or the mouth this way (both regions are graphs over x)
+    costs a few vector operations instead of a mask composite.
+    """
+    ok = np.flatnonzero(top < bot - 1e-4)
+    if len(ok) < 2:
+        return None
+    i0, i1 = ok[0], ok[-1] + 1
+    x = xs[i0:i1]
+    return np.concatenate([np.stack([x, top[i0:i1]], 1), np.stack([x[::-1], bot[i0:i1][::-1]], 1)])
+
+
+def _disc_in(cx, cy, rx, ry, xs_lo, xs_hi, ex, eu, el, n=17):
+    """Ellipse (cx, cy, rx, ry) clipped to the region between curves eu and el sampled at ex."""
+    lo, hi = max(cx - rx, xs_lo), min(cx + rx, xs_hi)
+    if hi <= lo:
+        return None
+    xs = np.linspace(lo, hi, n)
+    h = ry * np.sqrt(np.maximum(1.0 - ((xs - cx) / rx) ** 2, 0.0))
+    top = np.maximum(cy - h, np.interp(xs, ex, eu))
+    bot = np.minimum(cy + h, np.interp(xs, ex, el))
+    return _band(xs, top, bot)
+
+
+def _clip_halfplane(poly: np.ndarray, normal: tuple[float, float], k: float) -> np.ndarray | None:
+    """Part of a closed polygon where normal . p >= k (one Sutherland-Hodgman pass)."""
+    d = poly @ np.asarray(normal) - k
+    out = []
+    n = len(poly)
+    for i in range(n):
+        a, b = poly[i], poly[(i + 1) % n]
+        da, db = d[i], d[(i + 1) % n]
+        if da >= 0:
+            out.append(a)
+        if (da >= 0) != (db >= 0):
+            out.append(a + (b - a) * (da / (da - db)))
+    return np.array(out) if len(out) >= 3 else None
 
 
 def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
@@ -329,7 +381,7 @@ def _draw_body(p: _Painter) -> None:
     p.line(p.view.body(collar), _mix(_rgb(s.shirt), (0, 0, 0), 0.3), p.fine)
 
 
-def _draw_back(p: _Painter, outline: np.ndarray) -> None:
+def _draw_back(p: _Painter) -> None:
     """Everything behind the head: long hair, top ears, horns, antennae, bun."""
     s, v = p.s, p.view
     hair = _rgb(s.hair_color)
@@ -397,32 +449,25 @@ def _draw_side_ears(p: _Painter) -> None:
             p.poly(v.shell(cen + 0.5 * (ear - cen)), fill=_rgb(s.ear_inner))
 
 
-def _shade(p: _Painter, head: np.ndarray) -> None:
-    """Soft light from the upper left on the head (styles with shading="shaded")."""
-    n = p.img.size[0]
-    grad = _gradient(n, round(p.view.cx), round(p.view.cy), round(p.px))
-    mask = Image.new("L", p.img.size, 0)
-    ImageDraw.Draw(mask).polygon(_flat(head), fill=255)
-    p.img.paste(ImageChops.multiply(p.img, grad), (0, 0), mask)
-
-
-@functools.lru_cache(maxsize=16)
-def _gradient(n: int, cx: int, cy: int, px: int) -> Image.Image:
-    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-    dx = (xx - (cx - 0.45 * px)) / px
-    dy = (yy - (cy - 0.55 * px)) / px
-    d = np.sqrt(dx * dx + dy * dy)
-    val = 1.0 - 0.26 * np.clip((d - 0.3) / 1.8, 0, 1) ** 1.4
-    g = (val * 255).astype(np.uint8)
-    return Image.fromarray(np.stack([g, g, g], -1))
+def _shade(p: _Painter, head_units: np.ndarray) -> None:
+    """Cel shading (styles with shading="shaded"): two darker bands away from an upper-left
+    light, and a soft highlight on the forehead."""
+    normal = (0.94, 0.34)
+    for k, amount in ((0.5, 0.07), (0.82, 0.14)):
+        band = _clip_halfplane(head_units, normal, k)
+        if band is not None:
+            p.poly(p.view.shell(band), fill=_mix(p.skin, (40, 20, 30), amount))
+    hl = _ellipse(-0.38, -0.55 * p.s.head_height, 0.3, 0.2, 20)
+    p.poly(p.view.shell(hl), fill=_mix(p.skin, (255, 255, 255), 0.18))
 
 
 def _draw_head(p: _Painter, jaw: float) -> np.ndarray:
     s = p.s
-    head = p.view.shell(_head_outline(s, jaw))
+    units = _head_outline(s, jaw)
+    head = p.view.shell(units)
     p.poly(head, fill=p.skin)
     if s.shading == "shaded":
-        _shade(p, head)
+        _shade(p, units)
     if p.lw:
         p.draw.line(_flat(np.concatenate([head, head[:1]])), fill=p.ink, width=p.lw, joint="curve")
     return head
@@ -561,67 +606,62 @@ def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.n
 def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     s, v = p.s, p.view
     up, lo = eye["upper"], eye["lower"]
+    ex, eu, el = up[:, 0], up[:, 1], lo[:, 1]
+    x0, x1 = ex[0], ex[-1]
     poly = v.face(np.concatenate([up, lo[::-1][1:-1]]))
-    up_px, lo_px = v.face(up), v.face(lo)
-    iris_c = v.face(np.array([eye["iris"]]))[0]
-    ir = eye["iris_r"] * p.px
+    up_px = v.face(up)
+    ix, iy = eye["iris"]
+    ir = eye["iris_r"]
     iris_col = _rgb(s.iris_color)
     lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
-    closed = eye["open"] < 0.05 * eye["ew"] / 0.2 + 0.012
+    tiny = eye["open"] * p.px < 2.2 * p.ss
+
+    def disc(cx, cy, rx, ry, fill):
+        band = _disc_in(cx, cy, rx, ry, x0, x1, ex, eu, el)
+        if band is not None:
+            p.poly(v.face(band), fill=fill)
+
     if s.eye_style == "dot":
-        if eye["open"] * p.px < 2.5 * p.ss:
+        if tiny:
             p.line(up_px, iris_col, max(lash, 2))
             return
         p.poly(poly, fill=iris_col)
-        hl = iris_c + np.array([-0.3, -0.35]) * eye["ew"] * p.px
-        _clipped(p.img, poly, lambda d, o: d.ellipse(
-            [hl[0] - o[0] - 0.25 * ir, hl[1] - o[1] - 0.25 * ir, hl[0] - o[0] + 0.25 * ir,
-             hl[1] - o[1] + 0.25 * ir], fill=(255, 255, 255)))
+        disc(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"], 0.22 * ir + 0.02, 0.22 * ir + 0.02,
+             (255, 255, 255))
         return
-    if closed:
+    if tiny:
         p.line(up_px, p.ink, lash)
         return
     p.poly(poly, fill=_rgb(s.sclera))
-
-    def paint_iris(d, o):
-        c = iris_c - o
-        ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
-        d.ellipse([c[0] - ir, c[1] - ry, c[0] + ir, c[1] + ry], fill=iris_col)
-        if s.eye_style == "anime":
-            dark = _mix(iris_col, (0, 0, 0), 0.45)
-            d.chord([c[0] - ir, c[1] - ry, c[0] + ir, c[1] + ry], 180, 360, fill=dark)
-            d.ellipse([c[0] - 0.5 * ir, c[1] - 0.55 * ry, c[0] + 0.5 * ir, c[1] + 0.55 * ry],
-                      fill=_mix(iris_col, (0, 0, 0), 0.75))
-            d.ellipse([c[0] - 0.75 * ir, c[1] - 0.8 * ry, c[0] - 0.05 * ir, c[1] - 0.1 * ry],
-                      fill=(255, 255, 255))
-            d.ellipse([c[0] + 0.25 * ir, c[1] + 0.3 * ry, c[0] + 0.55 * ir, c[1] + 0.6 * ry],
-                      fill=(255, 255, 255))
-        else:
-            pr = 0.48 * ir
-            d.ellipse([c[0] - pr, c[1] - pr, c[0] + pr, c[1] + pr], fill=(15, 12, 12))
-            hr = 0.28 * ir
-            hc = c + np.array([-0.38 * ir, -0.4 * ir])
-            d.ellipse([hc[0] - hr, hc[1] - hr, hc[0] + hr, hc[1] + hr], fill=(255, 255, 255))
-
-    _clipped(p.img, poly, paint_iris)
+    ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
+    disc(ix, iy, ir, ry, iris_col)
+    if s.eye_style == "anime":
+        # darker upper half of the iris, a dark pupil and two highlights
+        band = _disc_in(ix, iy, ir, ry, x0, x1, ex, np.maximum(eu, -9), np.minimum(el, iy))
+        if band is not None:
+            p.poly(v.face(band), fill=_mix(iris_col, (0, 0, 0), 0.4))
+        disc(ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75))
+        disc(ix - 0.4 * ir, iy - 0.45 * ry, 0.32 * ir, 0.32 * ir, (255, 255, 255))
+        disc(ix + 0.4 * ir, iy + 0.42 * ry, 0.16 * ir, 0.16 * ir, (255, 255, 255))
+    else:
+        disc(ix, iy, 0.48 * ir, 0.48 * ir, (15, 12, 12))
+        disc(ix - 0.38 * ir, iy - 0.4 * ir, 0.26 * ir, 0.26 * ir, (255, 255, 255))
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
         p.draw.line(_flat(np.concatenate([poly, poly[:1]])), fill=p.ink, width=width, joint="curve")
         p.line(up_px, p.ink, int(width * 1.4))
     elif s.eye_style == "almond":
-        p.line(lo_px, _mix(p.ink, p.skin, 0.4), p.fine)
+        p.line(v.face(lo), _mix(p.ink, p.skin, 0.4), p.fine)
         ext = up_px[0] if side < 0 else up_px[-1]
         prev = up_px[1] if side < 0 else up_px[-2]
         flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
         pts = np.concatenate([up_px, [flick]]) if side > 0 else np.concatenate([[flick], up_px])
         p.line(pts, p.ink, lash)
-    else:  # anime: heavy lash line and a short lower lid mark
-        th = np.full(len(up), 0.035 * s.eye_size)
-        th *= 0.5 + 0.5 * np.linspace(0, 1, len(up))[:: -side]
-        top = up - np.stack([np.zeros_like(th), th], 1)
-        band = np.concatenate([top, up[::-1]])
+    else:  # anime: heavy lash line, thickest at the outer corner, and a short lower lid mark
+        th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
+        band = np.concatenate([up - np.stack([np.zeros_like(th), th], 1), up[::-1]])
         p.poly(v.face(band), fill=p.ink)
-        p.line(v.face(lo[3:10] if side > 0 else lo[3:10]), _mix(p.ink, p.skin, 0.3), p.fine)
+        p.line(v.face(lo[3:10]), _mix(p.ink, p.skin, 0.3), p.fine)
 
 
 def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
@@ -703,68 +743,63 @@ def _mouth_top(p):
 
 def _draw_mouth(p: _Painter, m: dict) -> None:
     s, v, r = p.s, p.view, p.r
-    zl = _z_lips()
-    iu, il = v.face(m["inner_up"], zl), v.face(m["inner_lo"], zl)
-    ou, ol = v.face(m["outer_up"], zl), v.face(m["outer_lo"], zl)
+    zl = _Z_LIPS
+    iu_u, il_u = m["inner_up"], m["inner_lo"]
+    iu, ou, ol = v.face(iu_u, zl), v.face(m["outer_up"], zl), v.face(m["outer_lo"], zl)
     lip = _rgb(s.lip_color)
-    line_col = p.ink
-    open_px = (m["inner_lo"][6, 1] - m["inner_up"][6, 1]) * p.px
+    open_px = (il_u[6, 1] - iu_u[6, 1]) * p.px
     is_open = open_px > 1.5 * p.ss
-    width = max(p.fine, int(round(p.lw * (1.2 if s.mouth_style == "small" else 1.0)))) if p.lw else p.fine
-    show_grin = s.mouth_style == "toothy" and not is_open and max(r["AU12"], r["AU10"]) > 0.45
-    cavity = np.concatenate([iu, il[::-1][1:-1]])
-    if show_grin:  # a closed toothy grin still shows a band of teeth
-        band = v.face(m["inner_up"] + np.array([[0, 0.0]]), zl)
-        lower = m["inner_up"].copy()
-        lower[:, 1] += 0.07 * max(r["AU12"], r["AU10"]) * (1 - np.linspace(-1, 1, 13) ** 2)
-        cavity = np.concatenate([band, v.face(lower, zl)[::-1][1:-1]])
+    scale = {"small": 1.35, "line": 1.2, "toothy": 1.2}.get(s.mouth_style, 1.0)
+    width = max(p.fine, int(round(max(p.lw, p.fine) * scale)))
+    xs, top = iu_u[:, 0], iu_u[:, 1]
+    bot = il_u[:, 1]
+    grin = s.mouth_style == "toothy" and not is_open and max(r["AU12"], r["AU10"]) > 0.45
+    if grin:  # a closed toothy grin still shows a band of teeth under the upper lip line
+        bot = top + 0.08 * max(r["AU12"], r["AU10"]) * (1 - _U13 ** 2)
         is_open = True
-        il = v.face(lower, zl)
     if s.mouth_style == "lips":
-        outer = np.concatenate([ou, ol[::-1][1:-1]])
-        p.poly(outer, fill=lip)
+        p.poly(np.concatenate([ou, ol[::-1][1:-1]]), fill=lip)
         if not is_open:
             p.line(iu, _mix(lip, (0, 0, 0), 0.55), p.fine)
         hl = v.face(m["outer_lo"][5:8] + np.array([[0, -0.015]]), zl[5:8])
         p.line(hl, _mix(lip, (255, 255, 255), 0.3), p.fine)
     if is_open:
+        cavity_u = _band(xs, top, bot)
+        if cavity_u is None:
+            return
+        cavity = v.face(cavity_u)
         p.poly(cavity, fill=_rgb(s.mouth_inside))
-        teeth_h = (0.055 + 0.02 * r["AU10"]) * p.px
-        gap_h = (m["inner_lo"][6, 1] - m["inner_up"][6, 1]) * p.px
-        show_lower = r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or show_grin
-
-        def paint_inside(d, o):
-            c = cavity - o
-            up = iu - o
-            d.polygon(_flat(np.concatenate([up, up[::-1] + np.array([0, teeth_h])])), fill=(250, 250, 245))
-            if show_lower:
-                lo = il - o
-                d.polygon(_flat(np.concatenate([lo, lo[::-1] - np.array([0, teeth_h * 0.8])])),
-                          fill=(240, 240, 235))
-            if gap_h > teeth_h * 1.6 and not show_grin:
-                cx = c[:, 0].mean()
-                bottom = c[:, 1].max()
-                tw = (ou[-1, 0] - ou[0, 0]) * 0.32
-                d.ellipse([cx - tw, bottom - gap_h * 0.35, cx + tw, bottom + gap_h * 0.25],
-                          fill=_mix(lip, (255, 120, 120), 0.3))
-            if show_grin:
-                d.line(_flat((iu + il) / 2 - o), fill=(190, 190, 185), width=max(1, p.fine // 2))
-
-        _clipped(p.img, cavity, paint_inside)
-        if s.mouth_style == "lips":
-            p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=_mix(lip, (0, 0, 0), 0.5),
-                        width=max(1, p.fine // 2 + 1), joint="curve")
-        else:
-            p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=line_col, width=width,
-                        joint="curve")
+        gap = bot - top
+        teeth_h = 0.05 + 0.025 * r["AU10"]
+        tooth_prof = 1 - _U13 ** 6
+        band = _band(xs, top, np.minimum(top + teeth_h * tooth_prof, bot))
+        if band is not None:
+            p.poly(v.face(band), fill=(250, 250, 244))
+        if r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or grin:
+            band = _band(xs, np.maximum(bot - 0.8 * teeth_h * tooth_prof, top), bot)
+            if band is not None:
+                p.poly(v.face(band), fill=(238, 238, 230))
+        if gap.max() > 2.0 * teeth_h and not grin:
+            tw = 0.6 * m["w"]
+            h = 0.45 * gap.max() * np.sqrt(np.maximum(1 - (xs / tw) ** 2, 0))
+            band = _band(xs, np.maximum(bot - h, top + teeth_h), bot)
+            if band is not None:
+                p.poly(v.face(band), fill=_mix(lip, (255, 110, 120), 0.35))
+        if grin:
+            p.line(v.face(np.stack([xs, (top + bot) / 2], 1)[1:-1]), (170, 170, 165), max(1, p.fine // 2))
+        edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
+        p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=edge,
+                    width=max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width, joint="curve")
     elif s.mouth_style != "lips":
-        p.line(iu, line_col, width)
-        if r["AU12"] > 0.4 or r["AU15"] > 0.5:  # corner marks read smiles/frowns at small sizes
+        press = max(r["AU23"], r["AU24"])
+        p.line(iu, p.ink, int(round(width * (1 + 0.5 * press))))
+        press = max(r["AU23"], r["AU24"])
+        if r["AU12"] > 0.4 or r["AU15"] > 0.5 or press > 0.5:  # corner marks read at small sizes
+            dy = -0.035 if r["AU12"] > max(r["AU15"], press) else 0.035
             for k, sgn in ((0, -1), (-1, 1)):
-                c = m["inner_up"][k]
-                dy = -0.03 if r["AU12"] > r["AU15"] else 0.03
-                mark = np.array([[c[0] - sgn * 0.01, c[1] - dy * 0.8], [c[0] + sgn * 0.03, c[1] + dy]])
-                p.line(v.face(mark), line_col, max(1, int(width * 0.8)))
+                c = iu_u[k]
+                mark = np.array([[c[0] - sgn * 0.015, c[1] - dy * 0.7], [c[0] + sgn * 0.03, c[1] + dy]])
+                p.line(v.face(mark), p.ink, max(1, int(width * 0.8)))
     if s.mouth_style == "lips" and p.lw and s.family != "standin_human":
         outer = np.concatenate([ou, ol[::-1][1:-1]])
         p.draw.line(_flat(np.concatenate([outer, outer[:1]])), fill=_mix(lip, (0, 0, 0), 0.4),
@@ -820,25 +855,22 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     size, ss = int(size), max(1, int(supersample))
     r = check_rig(rig)
     p = _Painter(style, r, size, ss)
-    eyes = {s: _eye_geometry(style, r, s) for s in (-1, 1)}
-    brows = {s: _brow_geometry(style, r, s, eyes[s]) for s in (-1, 1)}
-    bridge, base = _nose_geometry(style, r)
-    mouth = _mouth_geometry(style, r)
+    g = _geometry(style, r)
+    eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
     p._mouth = mouth
     _draw_body(p)
-    outline = _head_outline(style, mouth["jaw"])
-    _draw_back(p, outline)
+    _draw_back(p)
     _draw_side_ears(p)
     _draw_head(p, mouth["jaw"])
     _draw_cheeks_and_extras(p, eyes, mouth)
+    _draw_wrinkles(p, eyes, brows, mouth, g["base"])
     _draw_hair_front(p)
-    _draw_wrinkles(p, eyes, brows, mouth, base)
     for side in (-1, 1):
         _draw_eye(p, eyes[side], side)
     for side in (-1, 1):
         _draw_brow(p, brows[side], side)
-    _draw_nose(p, bridge, base)
+    _draw_nose(p, g["bridge"], g["base"])
     _draw_mouth(p, mouth)
     _draw_front_extras(p, eyes, mouth)
     img = p.img.reduce(ss) if ss > 1 else p.img
-    return img, _landmarks(style, r, p.view, ss)
+    return img, _landmarks(style, g, p.view, ss)

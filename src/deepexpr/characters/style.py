@@ -50,7 +50,7 @@ class CharacterStyle:
     jaw_width: float = 0.8  # width at the chin level relative to the cheeks (0.3 pointy .. 1 square)
     top_exponent: float = 2.0  # superellipse exponent of the cranium (2 round, 3+ boxy)
     jaw_exponent: float = 2.0  # superellipse exponent of the jaw (1.6 pointed, 2 round, 3+ square)
-    head_scale: float = 0.255  # head half-width as a fraction of the image size
+    head_scale: float = 0.28  # head half-width as a fraction of the image size
     head_y: float = 0.5  # head centre height as a fraction of the image size
     # --- colours and line ---
     skin: str = "#f2c9a0"  # fill of head, ears, neck
@@ -182,7 +182,7 @@ _BUILTINS: dict[str, dict] = {
                 skin="#f7d2b0", eye_style="round", eye_size=1.25, eye_aspect=0.95,
                 eye_y=0.12, iris_color="#3b6fb6", iris_size=0.6, brow_style="thin",
                 brow_thickness=0.03, brow_color="#6b4a2b", nose_style="dot", nose_y=0.45,
-                mouth_style="line", mouth_y=0.7, mouth_width=0.26, hair_style="short",
+                mouth_style="line", mouth_y=0.7, mouth_width=0.30, hair_style="short",
                 hair_color="#7a4a25", extras=["blush"], background="#f3efe6", shirt="#e2b33c",
                 outline=0.028),
     # Anime teen: heart-shaped face with pointed chin, anime eyes, long hair, tiny nose.
@@ -191,7 +191,7 @@ _BUILTINS: dict[str, dict] = {
                  eye_aspect=1.0, eye_y=0.16, eye_spacing=0.42, iris_color="#7b3fb0",
                  iris_size=0.72, brow_style="thin", brow_thickness=0.022, brow_color="#3b2438",
                  brow_gap=0.14, nose_style="none", nose_y=0.5, mouth_style="small",
-                 mouth_y=0.78, mouth_width=0.2, hair_style="long", hair_color="#2c2440",
+                 mouth_y=0.78, mouth_width=0.23, hair_style="long", hair_color="#2c2440",
                  line_color="#2a1a2a", outline=0.018, background="#f0ecf6", shirt="#e07a9b",
                  extras=["blush"], expressiveness=1.1),
     # Square-jawed grown-up: boxy head, almond eyes, heavy block brows, long nose, lips.
@@ -201,7 +201,7 @@ _BUILTINS: dict[str, dict] = {
                   iris_size=0.5, brow_style="block", brow_thickness=0.065,
                   brow_color="#2a1d16", brow_gap=0.07, nose_style="long", nose_y=0.44,
                   nose_size=1.2, nose_color="#b27a52", mouth_style="lips", mouth_y=0.75,
-                  mouth_width=0.3, lip_color="#9c5a4a", lip_thickness=0.05, hair_style="spiky",
+                  mouth_width=0.34, lip_color="#9c5a4a", lip_thickness=0.05, hair_style="spiky",
                   hair_color="#1f1a17", shading="shaded", outline=0.035,
                   background="#e9eef2", shirt="#3d6b4a", brow_acting=1.15),
     # Elderly lady: oval face, small dot eyes, bushy brows, button nose, bun, glasses.
@@ -209,7 +209,7 @@ _BUILTINS: dict[str, dict] = {
                   skin="#f0c8b0", eye_style="dot", eye_size=0.75, eye_aspect=0.8,
                   eye_y=0.05, iris_color="#222222", brow_style="bushy", brow_thickness=0.05,
                   brow_color="#bdbdbd", nose_style="button", nose_y=0.45, nose_size=1.2,
-                  nose_color="#e6a994", mouth_style="lips", mouth_y=0.74, mouth_width=0.27,
+                  nose_color="#e6a994", mouth_style="lips", mouth_y=0.74, mouth_width=0.31,
                   lip_color="#b86a78", lip_thickness=0.035, hair_style="bun",
                   hair_color="#d9d9d9", extras=["glasses", "blush"], line_color="#4a3a3a",
                   background="#f5efe6", shirt="#8a5a9e", outline=0.022),
@@ -219,7 +219,7 @@ _BUILTINS: dict[str, dict] = {
                   eye_aspect=0.8, eye_y=0.05, eye_spacing=0.43, eye_tilt=0.04,
                   iris_color="#7fb03a", iris_size=0.6, brow_style="thick",
                   brow_thickness=0.035, brow_color="#9a5a22", nose_style="animal", nose_y=0.38,
-                  mouth_style="line", mouth_y=0.64, mouth_width=0.25, ear_style="cat",
+                  mouth_style="line", mouth_y=0.64, mouth_width=0.29, ear_style="cat",
                   ear_inner="#f5b5b5", hair_style="none", extras=["muzzle", "whiskers", "spots"],
                   accent="#c07030", line_color="#4a2a14", background="#eef3e8", shirt="#4a90c0"),
     # Bear cub: round ears, muzzle, small dot eyes, button nose, toothy grin.
@@ -228,7 +228,7 @@ _BUILTINS: dict[str, dict] = {
                    eye_size=0.8, eye_aspect=0.9, eye_y=0.0, eye_spacing=0.36,
                    iris_color="#1a1010", brow_style="thick", brow_thickness=0.04,
                    brow_color="#4a2a18", nose_style="animal", nose_y=0.4, nose_size=1.4,
-                   mouth_style="toothy", mouth_y=0.68, mouth_width=0.28, ear_style="bear",
+                   mouth_style="toothy", mouth_y=0.68, mouth_width=0.32, ear_style="bear",
                    ear_inner="#d9a87a", hair_style="none", extras=["muzzle"],
                    line_color="#2a1a10", outline=0.03, shading="shaded",
                    background="#f2eee0", shirt="#c04a3a", mouth_acting=1.1),
@@ -238,7 +238,7 @@ _BUILTINS: dict[str, dict] = {
                  eye_size=1.35, eye_aspect=1.0, eye_y=0.0, eye_spacing=0.45,
                  iris_color="#d02a2a", iris_size=0.45, brow_style="arched",
                  brow_thickness=0.045, brow_color="#3a6a2a", nose_style="none", nose_y=0.38,
-                 mouth_style="toothy", mouth_y=0.62, mouth_width=0.4, ear_style="elf",
+                 mouth_style="toothy", mouth_y=0.62, mouth_width=0.46, ear_style="elf",
                  ear_inner="#6aa84a", hair_style="mohawk", hair_color="#7a3ab0",
                  extras=["horns", "spots"], accent="#6aa050", line_color="#1e3a14",
                  outline=0.032, background="#ece8f4", shirt="#3a3a5a", expressiveness=1.15),
@@ -248,7 +248,7 @@ _BUILTINS: dict[str, dict] = {
                  eye_y=0.08, eye_tilt=0.03, iris_color="#2a1a10", iris_size=0.62,
                  brow_style="arched", brow_thickness=0.032, brow_color="#1e120c",
                  nose_style="button", nose_y=0.44, nose_color="#935f3c", mouth_style="lips",
-                 mouth_y=0.72, mouth_width=0.28, lip_color="#8a3f3f", lip_thickness=0.05,
+                 mouth_y=0.72, mouth_width=0.32, lip_color="#8a3f3f", lip_thickness=0.05,
                  hair_style="curly", hair_color="#1e140e", hair_volume=0.22,
                  extras=["freckles"], accent="#7a4a2a", line_color="#2a1810",
                  background="#f6eee6", shirt="#2f9e8f", shading="shaded", outline=0.02),
@@ -258,7 +258,7 @@ _BUILTINS: dict[str, dict] = {
                  eye_size=1.1, eye_aspect=1.05, eye_y=0.05, eye_spacing=0.38,
                  iris_color="#2a4a9a", iris_size=0.7, brow_style="thin", brow_thickness=0.03,
                  brow_color="#2a3a6a", nose_style="dot", nose_y=0.4, mouth_style="line",
-                 mouth_y=0.66, mouth_width=0.3, ear_style="mouse", ear_inner="#f0b8d0",
+                 mouth_y=0.66, mouth_width=0.34, ear_style="mouse", ear_inner="#f0b8d0",
                  hair_style="side", hair_color="#f2d24a", extras=["antennae", "blush"],
                  accent="#f07aa0", line_color="#1a2a4a", outline=0.03,
                  background="#f4f2e8", shirt="#f0a030"),
@@ -346,7 +346,7 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
         return CharacterStyle(
             name=f"standin_{seed}_{i}", family="standin_human",
             head_height=u(1.08, 1.2), jaw_height=u(1.1, 1.25), jaw_width=u(0.55, 0.85),
-            top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.25, 0.27),
+            top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.27, 0.29),
             head_y=u(0.47, 0.5), skin=skin, line_color=_darker(skin, 0.55),
             outline=float(pick([0.0, 0.006, 0.01])), shading="shaded",
             background=pick(["#d8d8d8", "#c8ccd2", "#e0dcd4", "#bfc8c0", "#d0c8c0"]),
@@ -385,7 +385,7 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
     return CharacterStyle(
         name=f"rand_{seed}_{i}", family=family,
         head_height=u(1.0, 1.32), jaw_height=u(0.88, 1.18), jaw_width=u(0.35, 1.0),
-        top_exponent=u(1.8, 2.8), jaw_exponent=u(1.6, 3.4), head_scale=u(0.24, 0.27),
+        top_exponent=u(1.8, 2.8), jaw_exponent=u(1.6, 3.4), head_scale=u(0.265, 0.295),
         head_y=u(0.48, 0.52), skin=skin, line_color=_darker(skin, u(0.2, 0.4)),
         outline=u(0.012, 0.038), shading=pick(SHADINGS), background=pick(_BG),
         shirt=pick(_SHIRT), eye_style=eye_style, eye_size=eye_size,
