@@ -32,7 +32,7 @@ STANDIN_NOTICE = ("human side: STAND-IN data (drawn realistic-human-style faces,
 
 # Where align_face puts the subject's right eye (image left), left eye and nose base,
 # as fractions of the crop side.
-ALIGN_TEMPLATE = np.array([[0.32, 0.38], [0.68, 0.38], [0.50, 0.60]], dtype=np.float32)
+ALIGN_TEMPLATE = np.array([[0.34, 0.40], [0.66, 0.40], [0.50, 0.60]], dtype=np.float32)
 
 
 def anchor_points(landmarks49: np.ndarray) -> np.ndarray:
@@ -95,8 +95,23 @@ class StandinConfig:
         return asdict(self)
 
     def key(self) -> str:
-        text = json.dumps({**self.to_dict(), "v": 1}, sort_keys=True, default=list)
+        """Cache key: these settings + the source of the character renderer (a changed
+        renderer draws different images, so a cache made by an older one is not reused)."""
+        text = json.dumps({**self.to_dict(), "v": 1, "renderer": renderer_fingerprint()},
+                          sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def renderer_fingerprint() -> str:
+    """Hash of the character package's source files (style, rig, renderer)."""
+    from pathlib import Path
+
+    import deepexpr.characters as chars
+
+    h = hashlib.sha1()
+    for f in sorted(Path(chars.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def render_humans(styles, per_expression: int, load_size: int, render_size: int, seed: int = 0,

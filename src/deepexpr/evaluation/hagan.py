@@ -1,0 +1,381 @@
+"""Evaluating HA-GAN: the paper's identity-independent k-fold, and what the drawings show.
+
+Two parts, one report (report.md + CSVs + a sample grid):
+
+1. The paper's protocol (Tables 1-3): identity-independent k-fold over the human set. Per
+   fold, HA-GAN is trained on the training people and D^e reads G's drawings of the test
+   people; a plain CNN (`cnn_small`) trained on the same human images with the same
+   augmentation and the same number of updates is the baseline.
+2. A trained model (bundled by default) on people it never saw (stand-in identities of
+   another seed): an *independent* character expression model (not D^e) labels the
+   drawings, and the share labelled with the human's expression is reported; a
+   character-ID classifier trained on real renders of the targets says whose face it is;
+   the L1 to the character's neutral image; and a Fréchet distance between real and
+   generated character images in the independent model's feature space.
+
+Everything measured on the human STAND-IN (drawn faces), never on photos: the report says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_data, identity_folds
+from deepexpr.errors import InputError
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.io import atomic_path, save_image, write_json, write_text
+from deepexpr.progress import progress
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+CHARACTER_MODELS = ("character_transfer.safetensors", "character_cnn.safetensors")
+PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
+
+
+@dataclass
+class HaganEvalConfig:
+    folds: int = 10  # k of the identity-independent k-fold (paper: 10); 0 skips part 1
+    max_folds: int | None = None  # run only the first N folds (speed); None = all k
+    fold_steps: int = 1500  # HA-GAN G+D updates per fold (the baseline gets as many updates)
+    preset: str = "default"  # HA-GAN sizes trained in the k-fold (default 64 px, paper 75, test 16)
+    batch_size: int = 32  # batch of both HA-GAN and the baseline
+    identities: int = 24  # stand-in people in the k-fold
+    per_expression: int = 10  # stand-in frames per person and expression
+    heldout_identities: int = 12  # never-seen stand-in people used to judge a trained model
+    heldout_seed: int = 1000  # stand-in seed of those people (training uses other seeds)
+    heldout_per_expression: int = 4  # frames per held-out person and expression
+    character_model: str | None = None  # independent character expression model; None = bundled
+    charid_steps: int = 300  # updates of the character-ID classifier
+    characters: tuple[str, ...] | None = None  # k-fold targets (None: the judged model's / built-ins)
+    seed: int = 0  # everything random follows from it
+    threads: int = 1  # torch threads
+    fid_samples: int = 1000  # at most this many images per side for the Fréchet distance
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class HaganReport:
+    out_dir: Path  # where report.md, *.csv and grid PNGs are
+    folds: list[dict] = field(default_factory=list)  # per fold: hagan_acc, cnn_acc, people
+    quality: dict = field(default_factory=dict)  # intended-expression / identity / L1 / FID
+    markdown: str = ""  # the report text
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics (plain NumPy)
+# ---------------------------------------------------------------------------------------
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (the FID formula).
+
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)); a (N, D), b (M, D). 0 for equal
+    distributions; a small ridge `eps` keeps the matrix square root finite.
+    """
+    from scipy import linalg
+
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need two (N>=2, D) feature sets of the same D, got {a.shape} and {b.shape}")
+    mu = a.mean(0) - b.mean(0)
+    sa = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
+    sb = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
+    covmean, _ = linalg.sqrtm(sa @ sb, disp=False)
+    covmean = np.real(covmean)
+    return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.trace(covmean))
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Share of equal entries (0 for empty input)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float((y_true == y_pred).mean()) if len(y_true) else 0.0
+
+
+# ---------------------------------------------------------------------------------------
+# Small classifiers (baseline CNN and character-ID) trained here
+# ---------------------------------------------------------------------------------------
+
+
+def fit_classifier(model, images: np.ndarray, labels: np.ndarray, steps: int, batch_size: int = 32,
+                   lr: float = 1e-3, augment: str = "none", crop: int | None = None, seed: int = 0,
+                   quiet: bool = True, desc: str = "cnn"):
+    """Train `model` (logits out) on uint8 images with Adam; returns it in eval mode.
+
+    Images are (N, L, L, 3); with `augment` ("none", "light", "paper") and `crop` the same
+    human-side views as HA-GAN are drawn (see `deepexpr.train.hagan.augment_human`).
+    """
+    from deepexpr.train.hagan import augment_human, to_tensor
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    size = crop or images.shape[1]
+    model.train()
+    for _ in progress(range(steps), desc=desc, disable=True if quiet else None):
+        idx = rng.integers(0, len(images), size=batch_size)
+        x = to_tensor(np.stack([augment_human(images[i], size, augment, rng) for i in idx]))
+        loss = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(labels[idx].astype(np.int64)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
+def predict(model, images: np.ndarray, batch: int = 128, features: bool = False) -> np.ndarray:
+    """Probabilities (N, K) (or `forward_features` (N, D)) of uint8 images, [-1, 1] input."""
+    from deepexpr.train.hagan import to_tensor
+
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch):
+            x = to_tensor(images[i : i + batch])
+            outs.append(model.forward_features(x) if features else torch.softmax(model(x), 1))
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0))
+
+
+class CharacterJudge:
+    """The independent character expression model: probabilities and features of images.
+
+    Loads a checkpoint of the perceptual-models area (bundled `character_transfer` or
+    `character_cnn`) and feeds it as its config's `preprocess` says.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        from deepexpr.models.checkpoint import load_model
+
+        path = Path(path) if path else next((WEIGHTS_DIR / n for n in CHARACTER_MODELS
+                                             if (WEIGHTS_DIR / n).is_file()), None)
+        if path is None:
+            raise InputError(f"no independent character model in {WEIGHTS_DIR} ({' or '.join(CHARACTER_MODELS)}); "
+                             "pass --character-model PATH")
+        self.model, self.config = load_model(path)
+        self.model.float().eval()
+        self.path = path
+        self.classes = list(self.config.get("classes", EXPRESSIONS))
+        self.preprocess = self.config.get("preprocess", {"size": 64})
+
+    def _run(self, images: np.ndarray, features: bool) -> np.ndarray:
+        from deepexpr.models.preprocess import prepare_batch
+
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, len(images), 128):
+                x = prepare_batch(list(images[i : i + 128]), self.preprocess)
+                y = self.model.forward_features(x) if features else torch.softmax(self.model(x), 1)
+                outs.append(y)
+        return torch.cat(outs).numpy()
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        """(N, K) probabilities, in EXPRESSIONS order."""
+        p = self._run(images, False)
+        if self.classes != list(EXPRESSIONS):
+            order = [self.classes.index(c) for c in EXPRESSIONS]
+            p = p[:, order]
+        return p
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self._run(images, True)
+
+
+# ---------------------------------------------------------------------------------------
+# Part 1: the paper's k-fold
+# ---------------------------------------------------------------------------------------
+
+
+def kfold(cfg: HaganEvalConfig, out_dir: Path, characters, quiet: bool = True) -> list[dict]:
+    """Identity-independent k-fold: HA-GAN (D^e on G's drawings) vs cnn_small, per fold."""
+    from deepexpr.models.registry import create_model
+    from deepexpr.train.hagan import HaganTrainConfig, human_view, train_hagan
+    from deepexpr.translate import HaganModel
+
+    size = PRESET_SIZES[cfg.preset]
+    data = build_standin_data(StandinConfig(identities=cfg.identities, per_expression=cfg.per_expression,
+                                            characters=characters, image_size=size,
+                                            load_size=int(round(size * 1.125)), seed=cfg.seed))
+    folds = identity_folds(data.human_ids, cfg.folds, cfg.seed)[: cfg.max_folds or cfg.folds]
+    rows = []
+    for f, (train_mask, test_mask) in enumerate(folds):
+        t0 = time.perf_counter()
+        train = data.subset_humans(train_mask)
+        tcfg = HaganTrainConfig(preset=cfg.preset, steps=cfg.fold_steps, batch_size=cfg.batch_size, seed=cfg.seed + f,
+                                sample_every=0, checkpoint_every=0, threads=cfg.threads)
+        res = train_hagan(train, tcfg, out_dir / "folds" / f"fold_{f}", quiet=quiet)
+        from deepexpr.translate import load_hagan
+
+        model: HaganModel = load_hagan(res.generator)
+        test_x, test_y = data.human_images[test_mask], data.human_labels[test_mask]
+        # D^e reads G's drawing of each test face, one per target character; the paper uses
+        # one character, we report the first and the mean over characters.
+        accs = [accuracy(test_y, model.run(test_x, [c] * len(test_x), seed=cfg.seed)[1].argmax(1))
+                for c in range(len(model.characters))]
+        cnn = create_model("test_cnn_small" if cfg.preset == "test" else "cnn_small",
+                           num_classes=len(EXPRESSIONS), input_size=model.image_size)
+        fit_classifier(cnn, train.human_images, train.human_labels, cfg.fold_steps, cfg.batch_size,
+                       lr=2e-4 * 5, augment=tcfg.augment, crop=model.image_size, seed=cfg.seed + f, quiet=quiet,
+                       desc=f"cnn fold {f}")
+        cnn_acc = accuracy(test_y, predict(cnn, human_view(test_x, model.image_size)).argmax(1))
+        rows.append({"fold": f, "test_people": int(len(np.unique(data.human_ids[test_mask]))),
+                     "test_images": int(test_mask.sum()), "hagan_acc": accs[0],
+                     "hagan_acc_mean_characters": float(np.mean(accs)), "cnn_acc": cnn_acc,
+                     "seconds": round(time.perf_counter() - t0, 1)})
+        _write_csv(out_dir / "kfold.csv", rows)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Part 2: quality of a trained model on never-seen people
+# ---------------------------------------------------------------------------------------
+
+
+def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
+    """Intended expression, identity, L1 to neutral and Fréchet distance of a model's drawings."""
+    from deepexpr.characters import standin_humans
+    from deepexpr.data.standin import render_humans, render_targets, target_styles
+    from deepexpr.models.registry import create_model
+    from deepexpr.train.hagan import human_view, tile
+    from deepexpr.translate import load_hagan
+
+    model = load_hagan(weights)
+    size, load = model.image_size, model.load_size
+    people = standin_humans(cfg.heldout_identities, seed=cfg.heldout_seed)
+    hx, hy, hid = render_humans(people, cfg.heldout_per_expression, load, 128, seed=cfg.heldout_seed)
+    styles = target_styles(model.characters)
+    # Real renders of the targets, drawn with another seed than training used.
+    rx, ry, rc, neutral = render_targets(styles, 30, size, seed=cfg.heldout_seed)
+    judge = CharacterJudge(cfg.character_model)
+    charid = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=len(styles),
+                          input_size=size)
+    fit_classifier(charid, rx, rc, cfg.charid_steps, 32, lr=1e-3, augment="none", seed=cfg.seed,
+                   quiet=quiet, desc="character-ID")
+    gens, labels, chars, de_probs = [], [], [], []
+    for c in range(len(styles)):
+        g, p = model.run(hx, [c] * len(hx), seed=cfg.seed)
+        gens.append(g)
+        de_probs.append(p)
+        labels.append(hy)
+        chars.append(np.full(len(hx), c))
+    gen, y, ch, de = np.concatenate(gens), np.concatenate(labels), np.concatenate(chars), np.concatenate(de_probs)
+    judged = judge.probs(gen).argmax(1)
+    ids = predict(charid, gen).argmax(1)
+    real_judged = judge.probs(rx).argmax(1)
+    real_ids = predict(charid, render_targets(styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
+    l1 = np.abs(gen.astype(np.float32) - neutral[ch].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
+    real_l1 = np.abs(rx.astype(np.float32) - neutral[rc].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
+    n = cfg.fid_samples
+    rng = np.random.default_rng(cfg.seed)
+    pick_r = rng.permutation(len(rx))[:n]
+    pick_g = rng.permutation(len(gen))[:n]
+    fid = frechet_distance(judge.features(rx[pick_r]), judge.features(gen[pick_g]))
+    # Reference: two halves of real renders (what "as close as real" looks like).
+    half = len(pick_r) // 2
+    fid_ref = frechet_distance(judge.features(rx[pick_r[:half]]), judge.features(rx[pick_r[half:]]))
+    per_char = {s.name: {"intended_expression": accuracy(y[ch == c], judged[ch == c]),
+                         "character_id": accuracy(np.full((ch == c).sum(), c), ids[ch == c]),
+                         "de_accuracy": accuracy(y[ch == c], de[ch == c].argmax(1)),
+                         "l1_to_neutral": float(l1[ch == c].mean())} for c, s in enumerate(styles)}
+    q = {
+        "weights": str(model.path), "human_side": STANDIN_NOTICE,
+        "heldout_people": len(people), "heldout_faces": int(len(hx)), "generated_images": int(len(gen)),
+        "character_model": str(judge.path),
+        "intended_expression": accuracy(y, judged),
+        "character_id": accuracy(ch, ids),
+        "de_accuracy_generated": accuracy(y, de.argmax(1)),
+        "l1_to_neutral": float(l1.mean()),
+        "frechet_distance": fid,
+        "reference": {"judge_on_real_renders": accuracy(ry, real_judged),
+                      "character_id_on_real_renders": accuracy(np.repeat(np.arange(len(styles)), 7 * 6), real_ids),
+                      "l1_real_to_neutral": float(real_l1.mean()),
+                      "frechet_real_vs_real": fid_ref},
+        "per_character": per_char,
+    }
+    # Sample grid: one held-out face per expression, then each character.
+    rows = []
+    for e in range(len(EXPRESSIONS)):
+        i = int(np.flatnonzero(hy == e)[0])
+        rows.append([human_view(hx[i : i + 1], size)[0]] + [gens[c][i] for c in range(len(styles))])
+    save_image(out_dir / "hagan_grid.png", tile(rows))
+    return q
+
+
+# ---------------------------------------------------------------------------------------
+# The whole evaluation
+# ---------------------------------------------------------------------------------------
+
+
+def evaluate_hagan(cfg: HaganEvalConfig, out_dir: str | Path, weights=None, quiet: bool = False) -> HaganReport:
+    """Run part 1 (if cfg.folds) and part 2; write report.md, kfold.csv, quality.json/.csv."""
+    torch.set_num_threads(max(1, cfg.threads))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = HaganReport(out)
+    report.quality = quality(cfg, out, weights, quiet)
+    write_json(out / "quality.json", {**report.quality, "config": cfg.to_dict()})
+    _write_csv(out / "quality.csv", [{"character": k, **v} for k, v in report.quality["per_character"].items()])
+    if cfg.folds:
+        chars = cfg.characters or tuple(report.quality["per_character"])
+        report.folds = kfold(cfg, out, chars, quiet)
+    report.markdown = markdown(report, cfg)
+    write_text(out / "report.md", report.markdown)
+    return report
+
+
+def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
+    q = report.quality
+    lines = ["# HA-GAN evaluation", "", f"**{STANDIN_NOTICE}.**", ""]
+    if q:
+        r = q["reference"]
+        lines += [
+            f"## Drawings of {q['heldout_people']} never-seen stand-in people ({q['heldout_faces']} faces "
+            f"x {len(q['per_character'])} characters = {q['generated_images']} images)", "",
+            f"Model: `{q['weights']}`. Independent character model: `{q['character_model']}`.", "",
+            "| measure | generated | real renders (reference) |", "|---|---|---|",
+            f"| intended expression (independent character model) | {q['intended_expression']:.1%} | "
+            f"{r['judge_on_real_renders']:.1%} |",
+            f"| character identity (character-ID classifier) | {q['character_id']:.1%} | "
+            f"{r['character_id_on_real_renders']:.1%} |",
+            f"| D^e accuracy on generated images | {q['de_accuracy_generated']:.1%} | |",
+            f"| L1 to the character's neutral image ([-1,1] units) | {q['l1_to_neutral']:.3f} | "
+            f"{r['l1_real_to_neutral']:.3f} |",
+            f"| Fréchet distance, character-model features | {q['frechet_distance']:.2f} | "
+            f"{r['frechet_real_vs_real']:.2f} (real vs real) |", "",
+            "| character | intended expression | identity | D^e | L1 to neutral |", "|---|---|---|---|---|",
+        ]
+        for name, v in q["per_character"].items():
+            lines.append(f"| {name} | {v['intended_expression']:.1%} | {v['character_id']:.1%} | "
+                         f"{v['de_accuracy']:.1%} | {v['l1_to_neutral']:.3f} |")
+        lines += ["", "Sample grid: `hagan_grid.png` (held-out face, then each character).", ""]
+    if report.folds:
+        h = np.array([f["hagan_acc"] for f in report.folds])
+        hm = np.array([f["hagan_acc_mean_characters"] for f in report.folds])
+        c = np.array([f["cnn_acc"] for f in report.folds])
+        lines += [
+            f"## Identity-independent {cfg.folds}-fold ({len(report.folds)} folds run, "
+            f"{cfg.fold_steps} updates each, {cfg.identities} stand-in people)", "",
+            "| method | accuracy (mean ± sd over folds) |", "|---|---|",
+            f"| CNN baseline (cnn_small, same human images) | {c.mean():.1%} ± {c.std():.1%} |",
+            f"| HA-GAN (D^e on G's drawings, first character) | {h.mean():.1%} ± {h.std():.1%} |",
+            f"| HA-GAN (mean over target characters) | {hm.mean():.1%} ± {hm.std():.1%} |", "",
+            "| fold | test people | test images | HA-GAN | CNN | seconds |", "|---|---|---|---|---|---|",
+        ]
+        for f in report.folds:
+            lines.append(f"| {f['fold']} | {f['test_people']} | {f['test_images']} | {f['hagan_acc']:.1%} | "
+                         f"{f['cnn_acc']:.1%} | {f['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)

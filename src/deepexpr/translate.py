@@ -1,0 +1,278 @@
+"""HA-GAN in use: redraw each face of a photo as a chosen character, and read its expression.
+
+    >>> from deepexpr.translate import translate
+    >>> for t in translate("photo.jpg", character="pip", seed=0):
+    ...     t.image, t.label, t.probs        # (S, S, 3) uint8, "joy", (7,) D^e probabilities
+
+Each face found by the face pipeline (`deepexpr.faces.detect_faces`) is aligned to the HA-GAN
+human frame (`deepexpr.data.standin.align_face`, eyes and nose base at fixed places), center
+cropped to the model size, passed through G with the character's one-hot and seeded noise,
+and D^e reads the generated image (the paper's recognition path; the D^R leg is unused).
+
+The bundled default model (`src/deepexpr/weights/hagan_g.safetensors` + `hagan_d`) was
+trained on the drawn human STAND-IN, not on photos: see README, section HA-GAN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from deepexpr.errors import InputError
+from deepexpr.expressions import EXPRESSIONS
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_GENERATOR = WEIGHTS_DIR / "hagan_g.safetensors"
+
+
+@dataclass
+class HaganModel:
+    """A trained generator + discriminator pair, ready for inference (eval mode)."""
+
+    generator: object  # HaganGenerator
+    discriminator: object  # HaganDiscriminator (D^e used; D^R ignored)
+    characters: list[str]  # target characters, one-hot order
+    classes: list[str]  # expression classes of D^e
+    image_size: int  # model side S
+    load_size: int  # aligned human face side before the center crop
+    config: dict = field(default_factory=dict)  # the generator's checkpoint JSON
+    path: Path | None = None  # where the generator was loaded from
+
+    def character_index(self, name: str) -> int:
+        """Index of a target character, or InputError listing the model's characters."""
+        if name not in self.characters:
+            raise InputError(f"character {name!r} is not a target of this HA-GAN model; "
+                             f"it was trained for: {', '.join(self.characters)}")
+        return self.characters.index(name)
+
+    def run(self, humans: np.ndarray, characters, seed: int | None = 0):
+        """Aligned faces (N, L, L, 3) uint8 at load size + character indices (N,) ->
+        (generated (N, S, S, 3) uint8, D^e probabilities (N, K))."""
+        import torch
+
+        from deepexpr.train.hagan import human_view, to_tensor, to_uint8
+
+        x = to_tensor(human_view(humans, self.image_size))
+        chars = torch.as_tensor(np.asarray(characters), dtype=torch.long).reshape(-1)
+        if len(chars) == 1 and len(x) > 1:
+            chars = chars.expand(len(x))
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        z = torch.randn(len(x), self.generator.cfg.z_dim, generator=gen)
+        with torch.inference_mode():
+            fake = self.generator(x, chars, z)
+            probs = torch.softmax(self.discriminator.expression(fake), dim=1)
+        return to_uint8(fake), probs.numpy()
+
+
+def load_hagan(path: str | Path | None = None) -> HaganModel:
+    """Load a generator checkpoint and the discriminator beside it (`hagan_d.safetensors`).
+
+    Args:
+        path: the generator `.safetensors`, or a training output directory; None = bundled.
+    """
+    return _load_cached(str(Path(path).resolve()) if path else str(DEFAULT_GENERATOR))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str) -> HaganModel:
+
+    from deepexpr.models.checkpoint import load_model
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "hagan_g.safetensors"
+    if not p.is_file():
+        hint = ("the bundled HA-GAN weights are missing; reinstall deepexpr or train them: "
+                "deepexpr train hagan --out runs/hagan" if p == DEFAULT_GENERATOR else
+                "pass the hagan_g.safetensors written by `deepexpr train hagan`")
+        raise InputError(f"{p}: HA-GAN generator not found; {hint}")
+    d_path = p.with_name(p.name.replace("hagan_g", "hagan_d"))
+    if d_path == p or not d_path.is_file():
+        raise InputError(f"{d_path}: HA-GAN discriminator not found beside {p.name}")
+    g, cfg = load_model(p)
+    d, _ = load_model(d_path)
+    g.float().eval()
+    d.float().eval()
+    if cfg.get("role") != "generator":
+        raise InputError(f"{p}: not an HA-GAN generator checkpoint (role {cfg.get('role')!r})")
+    return HaganModel(g, d, list(cfg["characters"]), list(cfg.get("classes", EXPRESSIONS)),
+                      int(cfg["preprocess"]["size"]), int(cfg.get("human_load_size", cfg["preprocess"]["size"])),
+                      cfg, p)
+
+
+@dataclass
+class Translation:
+    """One face of a photo, redrawn as one character."""
+
+    box: tuple[int, int, int, int] | None  # face box in the photo (x0, y0, x1, y1), None if given aligned
+    human: np.ndarray  # (S, S, 3) uint8 the aligned face G saw
+    character: str  # target character
+    image: np.ndarray  # (S, S, 3) uint8 generated character image
+    probs: np.ndarray  # (K,) D^e expression probabilities on the generated image
+    label: str  # argmax expression
+    classes: list[str]  # names of the probabilities
+
+
+def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.ndarray:
+    """Bring a detected face into the HA-GAN human frame (load_size, load_size, 3) uint8.
+
+    Uses the face's 49 landmarks with the photo when they are in photo coordinates,
+    else with the face's aligned crop; a face without landmarks is resized as it is.
+    """
+    from deepexpr.data.standin import align_face
+
+    lms = getattr(face, "landmarks49", None)
+    crop = getattr(face, "aligned", None)
+    if lms is not None:
+        lms = np.asarray(lms, np.float32)
+        if image is not None and _inside(lms, image.shape):
+            try:
+                return align_face(image, lms, load_size)
+            except InputError:
+                pass
+        if crop is not None and _inside(lms, crop.shape):
+            return align_face(crop, lms, load_size)
+    if crop is None:
+        raise InputError("face has neither landmarks nor an aligned crop; cannot translate it")
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(crop), (load_size, load_size), interpolation=cv2.INTER_AREA)
+
+
+def _inside(lms: np.ndarray, shape) -> bool:
+    h, w = shape[:2]
+    return bool((lms[:, 0] >= -0.05 * w).all() and (lms[:, 0] <= 1.05 * w).all()
+                and (lms[:, 1] >= -0.05 * h).all() and (lms[:, 1] <= 1.05 * h).all())
+
+
+def read_photo(image) -> np.ndarray:
+    """A path or array -> RGB uint8 (H, W, 3); InputError for missing/corrupt files."""
+    from deepexpr.models.preprocess import to_rgb_uint8
+
+    if isinstance(image, (str, Path)):
+        try:
+            from deepexpr.faces import load_image
+        except ImportError:  # face pipeline not installed: read with PIL
+            load_image = None
+        if load_image is not None:
+            return to_rgb_uint8(load_image(image))
+        p = Path(image)
+        if not p.is_file():
+            raise InputError(f"{p}: no such file; pass an image path")
+        try:
+            from PIL import Image
+
+            with Image.open(p) as im:
+                return to_rgb_uint8(im.convert("RGB"))
+        except Exception as err:  # PIL raises many types for broken files
+            raise InputError(f"{p}: not a readable image ({type(err).__name__}); pass a JPEG/PNG") from err
+    return to_rgb_uint8(image)
+
+
+def find_faces(photo: np.ndarray) -> list:
+    """Faces of a photo through the shared face pipeline."""
+    from deepexpr.faces import detect_faces
+
+    return list(detect_faces(photo))
+
+
+def translate(image, character: str | list[str] | None = None, seed: int | None = 0,
+              model: HaganModel | None = None, faces=None) -> list[Translation]:
+    """Redraw every face of `image` as `character` (a name, a list of names, or None = all).
+
+    Args:
+        image: a path or an RGB array.
+        character: target character(s) of the model.
+        seed: noise seed (the same seed gives the same drawing); None = random.
+        model: a loaded `HaganModel` (default: the bundled one).
+        faces: already-detected faces of `image` (skips detection).
+
+    Returns:
+        one `Translation` per (face, character), faces in detection order.
+
+    Raises:
+        InputError: unreadable image, unknown character, or no face found.
+    """
+    model = model or load_hagan()
+    names = model.characters if character in (None, "all") else (
+        [character] if isinstance(character, str) else list(character))
+    indices = [model.character_index(n) for n in names]
+    photo = read_photo(image)
+    faces = find_faces(photo) if faces is None else faces
+    if not faces:
+        where = image if isinstance(image, (str, Path)) else "image"
+        raise InputError(f"{where}: no face found; use a photo with a visible, roughly frontal face")
+    humans = np.stack([aligned_human(f, model.load_size, photo) for f in faces])
+    out = []
+    for name, idx in zip(names, indices):
+        gen, probs = model.run(humans, [idx] * len(humans), seed)
+        from deepexpr.train.hagan import human_view
+
+        views = human_view(humans, model.image_size)
+        for i, face in enumerate(faces):
+            box = getattr(face, "box", None)
+            out.append(Translation(tuple(int(v) for v in box) if box is not None else None, views[i],
+                                   name, gen[i], probs[i], model.classes[int(probs[i].argmax())],
+                                   model.classes))
+    return out
+
+
+def side_by_side(results: list[Translation], cell: int = 160, standin_note: bool = True) -> np.ndarray:
+    """A picture per call: one row per face: the input face, then each character with D^e's
+    label and a bar per class. Returns (H, W, 3) uint8."""
+    from PIL import Image, ImageDraw
+
+    by_face: dict[int, list[Translation]] = {}
+    keys: list = []
+    for t in results:
+        k = (t.box, t.human.tobytes()[:64])
+        if k not in keys:
+            keys.append(k)
+        by_face.setdefault(keys.index(k), []).append(t)
+    ncol = max(len(v) for v in by_face.values())
+    label_h, bars_h, pad = 16, 7 * 11 + 4, 6
+    row_h = label_h + cell + bars_h + pad
+    foot = 16 if standin_note else 0
+    canvas = Image.new("RGB", (pad + (1 + ncol) * (cell + pad), pad + len(by_face) * row_h + foot), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, ts in by_face.items():
+        y = pad + r * row_h
+        draw.text((pad, y), f"face {r + 1}" + (f" {ts[0].box}" if ts[0].box else ""), fill=(0, 0, 0))
+        canvas.paste(Image.fromarray(ts[0].human).resize((cell, cell), Image.BICUBIC), (pad, y + label_h))
+        for c, t in enumerate(ts):
+            x = pad + (1 + c) * (cell + pad)
+            draw.text((x, y), f"{t.character}: {t.label} {t.probs.max():.0%}", fill=(0, 0, 0))
+            canvas.paste(Image.fromarray(t.image).resize((cell, cell), Image.BICUBIC), (x, y + label_h))
+            _bars(draw, t, x, y + label_h + cell + 2, cell)
+    if standin_note:
+        draw.text((pad, canvas.height - foot + 2), "HA-GAN: generator trained on the drawn human stand-in; "
+                  "label = D^e on the generated image", fill=(90, 90, 90))
+    return np.asarray(canvas)
+
+
+def _bars(draw, t: Translation, x: int, y: int, width: int) -> None:
+    name_w = 52
+    for k, (name, p) in enumerate(zip(t.classes, t.probs)):
+        yy = y + k * 11
+        draw.text((x, yy - 1), name[:8], fill=(60, 60, 60))
+        w = int((width - name_w) * float(p))
+        color = (220, 90, 60) if name == t.label else (120, 150, 200)
+        draw.rectangle([x + name_w, yy + 1, x + name_w + max(w, 1), yy + 8], fill=color)
+
+
+def recognize_faces(model: HaganModel, humans: np.ndarray, character: int = 0, seed: int | None = 0):
+    """The paper's recognition: D^e on G's drawing of each face as one character.
+
+    Args:
+        humans: (N, L, L, 3) uint8 faces in the HA-GAN frame (see `aligned_human`).
+    Returns:
+        (N, K) probabilities in `model.classes` order.
+    """
+    return model.run(humans, [character] * len(humans), seed)[1]
+
+
+__all__ = ["EXPRESSIONS", "HaganModel", "Translation", "aligned_human", "load_hagan",
+           "read_photo", "recognize_faces", "side_by_side", "translate"]

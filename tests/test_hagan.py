@@ -1,0 +1,273 @@
+"""HA-GAN: models, losses, training step, checkpoints/resume, translate, CLI, bad input."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from deepexpr.errors import InputError
+from deepexpr.models import create_model
+from deepexpr.train.hagan import (
+    HaganData,
+    HaganTrainConfig,
+    augment_human,
+    build_models,
+    discriminator_loss,
+    expression_loss,
+    generator_adversarial_loss,
+    generator_loss,
+    make_optimizers,
+    neutral_l1_loss,
+    train_hagan,
+    train_step,
+)
+
+
+def _images(n, size, labels, base=200):
+    """Flat images with a bar whose row and darkness encode the label (learnable, tiny)."""
+    x = np.full((n, size, size, 3), base, np.uint8)
+    for i, lab in enumerate(labels):
+        x[i, 2 + lab : 5 + lab, 2 : size - 2] = 30 * int(lab)
+    return x
+
+
+@pytest.fixture
+def tiny_data():
+    hl = np.repeat(np.arange(7), 4)
+    hid = np.tile(np.arange(4), 7)
+    cl = np.tile(np.repeat(np.arange(7), 2), 2)
+    cid = np.repeat(np.arange(2), 14)
+    return HaganData(_images(len(hl), 18, hl), hl, hid, _images(len(cl), 16, cl, 240), cl, cid,
+                     _images(2, 16, [4, 4], 240), ["a", "b"], "fixture")
+
+
+def _cfg(**kw):
+    base = dict(preset="test", steps=4, batch_size=6, sample_every=0, checkpoint_every=0, seed=3)
+    return HaganTrainConfig(**{**base, **kw})
+
+
+# ---- models -----------------------------------------------------------------------------
+
+
+def test_generator_and_discriminator_shapes_and_gradients():
+    g = create_model("test_hagan_g", num_characters=3)
+    d = create_model("test_hagan_d")
+    x = torch.randn(5, 3, 16, 16, requires_grad=True)
+    y = g(x, torch.tensor([0, 1, 2, 0, 1]))
+    assert y.shape == (5, 3, 16, 16) and y.abs().max() <= 1
+    real, expr = d(y)
+    assert real.shape == (5,) and expr.shape == (5, 7)
+    assert d.forward_features(y).shape == (5, d.cfg.fc_dim)
+    (real.sum() + expr.sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in g.parameters())
+    assert all(p.grad is not None for p in d.parameters())
+
+
+def test_noise_and_character_change_the_drawing():
+    g = create_model("test_hagan_g", num_characters=2).eval()
+    x = torch.randn(2, 3, 16, 16)
+    z = torch.randn(2, 4)
+    a = g(x, torch.tensor([0, 0]), z)
+    assert torch.equal(a, g(x, torch.tensor([0, 0]), z))
+    assert not torch.allclose(a, g(x, torch.tensor([1, 1]), z))
+    assert not torch.allclose(a, g(x, torch.tensor([0, 0]), torch.randn(2, 4)))
+
+
+def test_paper_size_and_odd_sizes():
+    g = create_model("hagan_g_paper", num_characters=1).eval()
+    d = create_model("hagan_d_paper").eval()
+    y = g(torch.randn(1, 3, 75, 75), torch.tensor([0]))
+    assert y.shape == (1, 3, 75, 75)
+    assert d(y)[1].shape == (1, 7)
+    with pytest.raises(ValueError, match="human must be"):
+        g(torch.randn(1, 1, 75, 75), torch.tensor([0]))
+
+
+# ---- losses on hand-made tensors ----------------------------------------------------------
+
+
+def test_generator_adversarial_loss_is_non_saturating():
+    assert generator_adversarial_loss(torch.zeros(4)).item() == pytest.approx(math.log(2))
+    assert generator_adversarial_loss(torch.full((4,), 20.0)).item() == pytest.approx(0, abs=1e-6)
+    # Non-saturating: a confident "fake" still gives a large loss (and gradient).
+    logit = torch.full((1,), -10.0, requires_grad=True)
+    generator_adversarial_loss(logit).backward()
+    assert generator_adversarial_loss(torch.full((1,), -10.0)).item() == pytest.approx(10, abs=1e-3)
+    assert logit.grad.abs().item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_expression_loss_and_l1():
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])
+    assert expression_loss(logits, torch.tensor([0, 0])).item() == pytest.approx(
+        (math.log(2) + math.log(4 / 3)) / 2)
+    a = torch.zeros(1, 3, 2, 2)
+    b = torch.full((1, 3, 2, 2), 0.5)
+    b[0, 0, 0, 0] = -1.5
+    assert neutral_l1_loss(a, b).item() == pytest.approx((11 * 0.5 + 1.5) / 12)
+
+
+def test_discriminator_loss_is_halved_sum():
+    ln2 = math.log(2)
+    loss = discriminator_loss(torch.zeros(2), torch.zeros(3), torch.zeros(2, 7), torch.tensor([1, 5]))
+    assert loss.item() == pytest.approx(0.5 * (ln2 + ln2 + math.log(7)))
+    perfect = discriminator_loss(torch.full((2,), 30.0), torch.full((2,), -30.0),
+                                 torch.tensor([[30.0, 0], [0, 30.0]]), torch.tensor([0, 1]))
+    assert perfect.item() == pytest.approx(0, abs=1e-6)
+
+
+def test_generator_loss_weights_terms():
+    gen, neu = torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)
+    total, parts = generator_loss(torch.zeros(1), torch.zeros(1, 7), torch.tensor([0]), gen, neu,
+                                  l1_weight=10.0, expr_weight=2.0)
+    assert parts["l1"] == pytest.approx(1.0)
+    assert total.item() == pytest.approx(math.log(2) + 2 * math.log(7) + 10)
+
+
+def test_paper_augmentation_views():
+    img = np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    views = {augment_human(img, 16, "paper", rng).tobytes() for _ in range(400)}
+    assert 60 < len(views) <= 110  # five crops x 11 rotations x flip = 110 distinct views
+    assert augment_human(img, 16, "none", rng).shape == (16, 16, 3)
+    with pytest.raises(InputError):
+        augment_human(img, 16, "wild", rng)
+
+
+# ---- training ---------------------------------------------------------------------------
+
+
+def test_one_training_step_changes_both_networks(tiny_data):
+    from deepexpr.train.hagan import PairSampler
+
+    cfg = _cfg()
+    g, d, *_ = build_models(cfg, 2)
+    before_g = [p.detach().clone() for p in g.parameters()]
+    before_d = [p.detach().clone() for p in d.parameters()]
+    opt_g, opt_d = make_optimizers(g, d, cfg)
+    batch = PairSampler(tiny_data, 16, "light", np.random.default_rng(0)).batch(6)
+    losses = train_step(g, d, opt_g, opt_d, batch, cfg)
+    assert {"loss_d", "loss_g", "adv", "expr", "l1"} <= set(losses)
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, g.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, d.parameters()))
+
+
+def test_resume_continues_exactly(tiny_data, tmp_path):
+    train_hagan(tiny_data, _cfg(steps=6), tmp_path / "a", quiet=True)
+    train_hagan(tiny_data, _cfg(steps=3), tmp_path / "b", quiet=True)
+    resumed = train_hagan(tiny_data, _cfg(steps=6), tmp_path / "b", resume=True, quiet=True)
+    assert resumed.steps == 6
+    from safetensors.torch import load_file
+
+    for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
+        a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert (tmp_path / "b" / "samples" / "step_000006.png").is_file()
+    with pytest.raises(InputError, match="nothing to resume"):
+        train_hagan(tiny_data, _cfg(), tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_data_missing_an_expression_is_rejected(tiny_data, tmp_path):
+    keep = tiny_data.char_labels != 3
+    bad = HaganData(tiny_data.human_images, tiny_data.human_labels, tiny_data.human_ids,
+                    tiny_data.char_images[keep], tiny_data.char_labels[keep], tiny_data.char_ids[keep],
+                    tiny_data.neutral_images, tiny_data.characters)
+    with pytest.raises(InputError, match="no images of joy"):
+        train_hagan(bad, _cfg(), tmp_path, quiet=True)
+
+
+# ---- use: translate, recognition, bad input -----------------------------------------------
+
+
+@pytest.fixture
+def trained(tiny_data, tmp_path):
+    train_hagan(tiny_data, _cfg(steps=2), tmp_path / "run", quiet=True)
+    return tmp_path / "run"
+
+
+def _fake_face(size=40):
+    lms = np.zeros((49, 2), np.float32)
+    lms[19:25] = [12, 15]
+    lms[25:31] = [28, 15]
+    lms[14:19] = [20, 24]
+    lms[31:] = [20, 30]
+    return SimpleNamespace(box=(0, 0, size, size), aligned=np.full((size, size, 3), 128, np.uint8),
+                           landmarks49=lms)
+
+
+def test_translate_api_and_side_by_side(trained):
+    from deepexpr.translate import load_hagan, side_by_side, translate
+
+    model = load_hagan(trained)
+    photo = np.full((40, 40, 3), 100, np.uint8)
+    out = translate(photo, None, seed=1, model=model, faces=[_fake_face(), _fake_face()])
+    assert len(out) == 4 and {t.character for t in out} == {"a", "b"}
+    t = out[0]
+    assert t.image.shape == (16, 16, 3) and t.image.dtype == np.uint8
+    assert t.probs.shape == (7,) and t.probs.sum() == pytest.approx(1, abs=1e-5)
+    assert t.label in t.classes
+    again = translate(photo, "a", seed=1, model=model, faces=[_fake_face()])
+    assert np.array_equal(again[0].image, t.image)
+    pic = side_by_side(out)
+    assert pic.ndim == 3 and pic.shape[2] == 3
+
+
+def test_translate_bad_input(trained, tmp_path):
+    from deepexpr.translate import load_hagan, translate
+
+    model = load_hagan(trained)
+    photo = np.zeros((40, 40, 3), np.uint8)
+    with pytest.raises(InputError, match="no face found"):
+        translate(photo, "a", model=model, faces=[])
+    with pytest.raises(InputError, match="not a target"):
+        translate(photo, "nobody", model=model, faces=[_fake_face()])
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(InputError):
+        translate(corrupt, "a", model=model, faces=[_fake_face()])
+    with pytest.raises(InputError, match="not found"):
+        load_hagan(tmp_path / "missing")
+
+
+def test_cli_translate(trained, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    import deepexpr.translate as tr
+    from deepexpr.cli import main
+
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(photo)
+    monkeypatch.setattr(tr, "find_faces", lambda img: [_fake_face()])
+    out = tmp_path / "side.png"
+    assert main(["translate", str(photo), "--character", "b", "--weights", str(trained), "--out", str(out)]) == 0
+    assert out.is_file() and "b:" in capsys.readouterr().out
+    assert main(["translate", str(photo), "--character", "zz", "--weights", str(trained)]) == 2
+    assert "not a target" in capsys.readouterr().err
+    monkeypatch.setattr(tr, "find_faces", lambda img: [])
+    assert main(["translate", str(photo), "--weights", str(trained)]) == 2
+    assert "no face found" in capsys.readouterr().err
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert main(["translate", str(bad), "--weights", str(trained)]) == 2
+
+
+def test_cli_train_on_standin(tmp_path, monkeypatch, capsys):
+    from deepexpr.cli import main
+
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
+                 "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
+                 "--batch-size", "4", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert "STAND-IN" in capsys.readouterr().err
+    assert (out / "hagan_g.safetensors").is_file() and (out / "state.safetensors").is_file()
+    code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
+                 "--per-expression", "1", "--char-per-expression", "2", "--steps", "3",
+                 "--batch-size", "4", "--out", str(out), "--quiet", "--resume"])
+    assert code == 0 and "3 steps" in capsys.readouterr().out
+    assert main(["train", "hagan", "--preset", "test", "--characters", "nobody", "--out", str(out)]) == 2
