@@ -116,3 +116,23 @@ def test_evaluate_retrieval_and_ranking(fakes, capsys, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("q1,expert,a\n")
     assert main(["evaluate", "ranking", "--rankings", str(bad)]) == 2
+
+
+def test_reverse_direction_character_query_against_human_index(fakes, capsys):
+    """Human photos in <class>/ folders -> human index; a character image queries it."""
+    rng = np.random.default_rng(3)
+    photos = fakes.tmp / "humans"
+    for label, expr in enumerate(["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]):
+        (photos / expr).mkdir(parents=True)
+        for n in range(2):
+            Image.fromarray(character_image(label, rng, size=48)).save(photos / expr / f"s{n}_{expr}.png")
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(photos / "joy" / "blank.png")  # no face: skipped
+    idx = fakes.tmp / "humans.safetensors"
+    assert main(["index", "build", "--data", str(photos), "--out", str(idx), "--domain", "human"]) == 1
+    err = capsys.readouterr().err
+    assert "blank.png" in err and "no face" in err
+    query = next((fakes.root / "cy" / "cy_surprise").glob("*.png"))
+    assert main(["retrieve", str(query), "--index", str(idx), "--query-domain", "character",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["queries"][0]["matches"][0]["label"] == "surprise"
