@@ -43,10 +43,20 @@ def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
     return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
 
 
+_DEPTH_W = np.array([0.8, 1 / 2.25])  # ellipsoid: z^2 = 1 - 0.8 x^2 - (y / 1.5)^2
 _U13 = np.linspace(-1.0, 1.0, 13)  # curve parameter of eyes and lips (image-left -> right)
 _U9 = np.linspace(-1.0, 1.0, 9)  # curve parameter of brows
+_U7 = np.linspace(-1.0, 1.0, 7)
 _U13_RAMP = np.linspace(0.0, 1.0, 13)
 _Z_LIPS = 0.06 * (1 - _U13 * _U13)  # lips stand off the face surface
+
+
+def _xy(x, y) -> np.ndarray:
+    """(N, 2) array from x and y (faster than np.stack for the small arrays used here)."""
+    out = np.empty((len(x), 2))
+    out[:, 0] = x
+    out[:, 1] = y
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -58,7 +68,7 @@ def _unit_arc(n: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray
 
 def _ellipse(cx, cy, rx, ry, n=28, start=0.0, stop=2 * math.pi):
     c, s = _unit_arc(n, start, stop)
-    return np.stack([cx + rx * c, cy + ry * s], 1)
+    return _xy(cx + rx * c, cy + ry * s)
 
 
 class _View:
@@ -94,9 +104,14 @@ class _View:
         The surface is an ellipsoid flattened at the back: z = 0.95 sqrt(1 - 0.8 x^2 - (y/1.5)^2).
         """
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        x, y = xy[:, 0], xy[:, 1]
-        z = 0.95 * np.sqrt(np.maximum(1.0 - 0.8 * x * x - y * y * (1 / 2.25), 0.04)) + z_extra
-        return xy @ self.A + z[:, None] * self.b + self.c
+        z = np.sqrt(np.maximum(1.0 - (xy * xy) @ _DEPTH_W, 0.04))
+        z *= 0.95
+        if not (isinstance(z_extra, float) and z_extra == 0.0):
+            z += z_extra
+        out = xy @ self.A
+        out += np.outer(z, self.b)
+        out += self.c
+        return out
 
     def shell(self, xy: np.ndarray) -> np.ndarray:
         """Project silhouette points (outline, hair, ears): roll and a small pose shift only."""
@@ -125,8 +140,8 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     prof = (1.0 - u * u) ** power
     corner_y = cy - style.eye_tilt * (u * side)
     x = cx + u * ew
-    upper = np.stack([x, corner_y - open_up * eh * prof], 1)
-    lower = np.stack([x, corner_y + open_lo * eh * lo_ratio * prof], 1)
+    upper = _xy(x, corner_y - open_up * eh * prof)
+    lower = _xy(x, corner_y + open_lo * eh * lo_ratio * prof)
     iris_r = style.iris_size * ew
     iris = (cx + r["gaze_x"] * 0.42 * ew, cy + r["gaze_y"] * 0.3 * eh - 0.08 * eh * (open_up - 1))
     return {"upper": upper, "lower": lower, "iris": iris, "iris_r": iris_r, "ew": ew, "eh": eh,
@@ -156,7 +171,7 @@ def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.n
     arch = style.brow_arch * (1.0 - u * u) * (1.0 + 0.6 * r["AU2"] - 0.5 * r["AU4"])
     x = cx + u * half - side * BROW_PULL_IN * r["AU4"] * w_in + side * 0.02 * r["AU2"] * (1 - w_in)
     y = base - arch - raise_ + lower
-    return np.stack([x, y], 1)
+    return _xy(x, y)
 
 
 def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
@@ -183,8 +198,8 @@ def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     outer_up = inner_up - thick * press * (1 - au ** 2) ** 0.6 + bow
     outer_lo = inner_lo + (thick * 1.25 * press + 0.005 * r["AU17"]) * (1 - au ** 2) ** 0.6
     x = u * w
-    return {"inner_up": np.stack([x, inner_up], 1), "inner_lo": np.stack([x, inner_lo], 1),
-            "outer_up": np.stack([x, outer_up], 1), "outer_lo": np.stack([x, outer_lo], 1),
+    return {"inner_up": _xy(x, inner_up), "inner_lo": _xy(x, inner_lo),
+            "outer_up": _xy(x, outer_up), "outer_lo": _xy(x, outer_lo),
             "gap": gap, "jaw": jaw, "w": w, "corner": corner}
 
 
@@ -193,13 +208,13 @@ def _nose_geometry(style: CharacterStyle, r: dict) -> tuple[np.ndarray, np.ndarr
     ns = style.nose_size
     top = style.eye_y - 0.02
     k = np.arange(4) / 3.0
-    bridge = np.stack([np.zeros(4), top + (style.nose_y - top) * k], 1)
+    bridge = _xy(np.zeros(4), top + (style.nose_y - top) * k)
     lift = 0.045 * r["AU9"] + 0.02 * r["AU10"]
     widen = 1 + 0.18 * r["AU9"] + 0.06 * r["AU10"]
     bx = np.array([-0.11, -0.055, 0.0, 0.055, 0.11]) * ns * widen
     by = style.nose_y + 0.07 * ns + np.array([0.0, 0.015, 0.025, 0.015, 0.0]) * ns - lift
     bridge[3, 1] -= 0.6 * lift
-    return bridge, np.stack([bx, by], 1)
+    return bridge, _xy(bx, by)
 
 
 def _z_bridge(style):
@@ -282,19 +297,30 @@ def _band(xs: np.ndarray, top: np.ndarray, bot: np.ndarray) -> np.ndarray | None
         return None
     i0, i1 = ok[0], ok[-1] + 1
     x = xs[i0:i1]
-    return np.concatenate([np.stack([x, top[i0:i1]], 1), np.stack([x[::-1], bot[i0:i1][::-1]], 1)])
+    return np.concatenate([_xy(x, top[i0:i1]), _xy(x[::-1], bot[i0:i1][::-1])])
 
 
-def _disc_in(cx, cy, rx, ry, xs_lo, xs_hi, ex, eu, el, n=17):
+_G = np.linspace(0.0, 1.0, 15)
+
+
+def _disc_in(cx, cy, rx, ry, xs_lo, xs_hi, ex, eu, el):
     """Ellipse (cx, cy, rx, ry) clipped to the region between curves eu and el sampled at ex."""
     lo, hi = max(cx - rx, xs_lo), min(cx + rx, xs_hi)
     if hi <= lo:
         return None
-    xs = np.linspace(lo, hi, n)
-    h = ry * np.sqrt(np.maximum(1.0 - ((xs - cx) / rx) ** 2, 0.0))
+    xs = lo + (hi - lo) * _G
+    h = ry * np.sqrt(np.maximum(1.0 - ((xs - cx) * (1.0 / rx)) ** 2, 0.0))
     top = np.maximum(cy - h, np.interp(xs, ex, eu))
     bot = np.minimum(cy + h, np.interp(xs, ex, el))
     return _band(xs, top, bot)
+
+
+def _inside(cx, cy, rad, ex, eu, el) -> bool:
+    """Whether a small disc lies wholly between the lid curves (then it needs no clipping)."""
+    if cx - rad <= ex[0] or cx + rad >= ex[-1]:
+        return False
+    xs = (cx - rad, cx, cx + rad)
+    return bool((np.interp(xs, ex, eu) < cy - rad).all() and (np.interp(xs, ex, el) > cy + rad).all())
 
 
 def _clip_halfplane(poly: np.ndarray, normal: tuple[float, float], k: float) -> np.ndarray | None:
@@ -357,8 +383,7 @@ class _Painter:
 
 
 def _head_outline(style: CharacterStyle, jaw: float, n: int = 72) -> np.ndarray:
-    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    c, s = np.cos(t), np.sin(t)
+    c, s = _unit_arc(n, 0.0, 2 * math.pi)
     upper = s < 0
     nt, nj = 2.0 / style.top_exponent, 2.0 / style.jaw_exponent
     x = np.where(upper, np.sign(c) * np.abs(c) ** nt,
@@ -367,7 +392,7 @@ def _head_outline(style: CharacterStyle, jaw: float, n: int = 72) -> np.ndarray:
     start = style.mouth_y - 0.1
     drop = np.clip((y - start) / max(style.jaw_height - start, 1e-3), 0, 1)
     y = y + 0.85 * jaw * drop
-    return np.stack([x, y], 1)
+    return _xy(x, y)
 
 
 def _draw_body(p: _Painter) -> None:
@@ -484,7 +509,7 @@ def _draw_hair_front(p: _Painter) -> None:
     hairline = s.eye_y - eh - s.brow_gap - 2 * s.brow_thickness - 0.22
     hairline = min(hairline, -0.3)
     t = np.linspace(math.pi * 1.02, math.pi * 1.98, 30)
-    cap_top = np.stack([(1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent)], 1)
+    cap_top = _xy((1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent))
     side_y = hairline + 0.25
     w = p.lw if p.lw else 0
     if s.hair_style == "curly":
@@ -501,8 +526,8 @@ def _draw_hair_front(p: _Painter) -> None:
         return
     if s.hair_style == "mohawk":
         xs = np.linspace(-0.18, 0.18, 7)
-        top = np.stack([xs, -H - 0.1 - 0.35 * (1 - (xs / 0.2) ** 2) * (np.arange(7) % 2 == 0)
-                        - 0.12], 1)
+        top = _xy(xs, -H - 0.1 - 0.35 * (1 - (xs / 0.2) ** 2) * (np.arange(7) % 2 == 0)
+                        - 0.12)
         strip = np.concatenate([[[-0.22, hairline]], top, [[0.22, hairline]]])
         p.poly(v.shell(strip), fill=hair, outline=hair_line, width=max(1, w))
         return
@@ -523,7 +548,7 @@ def _draw_hair_front(p: _Painter) -> None:
     fringe_x = xs * (0.95 + 0.05 * hv)
     sides = [[1 + hv * 0.5, side_y]]
     back_sides = [[-1 - hv * 0.5, side_y]]
-    cap = np.concatenate([back_sides, cap_top, sides, np.stack([fringe_x, fringe_y], 1)])
+    cap = np.concatenate([back_sides, cap_top, sides, _xy(fringe_x, fringe_y)])
     p.poly(v.shell(cap), fill=hair, outline=hair_line, width=max(1, w))
     if s.hair_style in ("short", "side", "bob", "long"):  # a few strands
         for x0 in (-0.35, 0.05, 0.45):
@@ -572,7 +597,7 @@ def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.n
         top = min(brows[-1][:, 1].min(), brows[1][:, 1].min())
         for k in range(2):
             y = top - 0.09 - 0.07 * k
-            arc = np.stack([np.linspace(-0.28, 0.28, 7), y - 0.03 * (1 - np.linspace(-1, 1, 7) ** 2)], 1)
+            arc = _xy(0.28 * _U7, y - 0.03 * (1 - _U7 ** 2))
             p.line(v.face(arc), col, p.fine)
     if r["AU4"] > 0.45:
         col = _mix(p.skin, p.ink, col_base * (r["AU4"] - 0.2))
@@ -599,7 +624,7 @@ def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.n
     if r["AU17"] > 0.35:
         col = _mix(p.skin, p.ink, col_base * (r["AU17"] - 0.1))
         y = mouth["outer_lo"][6, 1] + 0.07
-        arc = np.stack([np.linspace(-0.1, 0.1, 5), y + 0.02 * np.linspace(-1, 1, 5) ** 2], 1)
+        arc = _xy(0.1 * _U7, y + 0.02 * _U7 ** 2)
         p.line(v.face(arc), col, p.fine)
 
 
@@ -617,6 +642,10 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     tiny = eye["open"] * p.px < 2.2 * p.ss
 
     def disc(cx, cy, rx, ry, fill):
+        if rx == ry and _inside(cx, cy, rx, ex, eu, el):
+            c = v.face(np.array([[cx, cy]]))[0]
+            p.dot(c, rx * p.px, fill)
+            return
         band = _disc_in(cx, cy, rx, ry, x0, x1, ex, eu, el)
         if band is not None:
             p.poly(v.face(band), fill=fill)
@@ -668,7 +697,7 @@ def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
     s = p.s
     if s.brow_style == "none":
         return
-    u = np.linspace(-1, 1, len(brow))
+    u = _U9
     w_in = (1.0 + u * (-side)) / 2.0
     th = s.brow_thickness
     prof = {"thin": 0.55 + 0.45 * (1 - u * u), "thick": 0.8 + 0.2 * (1 - u * u),
@@ -681,7 +710,7 @@ def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
     if s.brow_style == "bushy":
         # a jagged upper edge: alternate the top points up
         n = len(brow)
-        pts[:n] += np.stack([np.zeros(n), -0.02 * p.px * (np.arange(n) % 2)], 1)
+        pts[:n] += _xy(np.zeros(n), -0.02 * p.px * (np.arange(n) % 2))
     out = _mix(col, (0, 0, 0), 0.3) if s.brow_style in ("block", "bushy") else None
     p.poly(pts, fill=col, outline=out, width=p.fine if out else 0)
 
@@ -786,7 +815,7 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
             if band is not None:
                 p.poly(v.face(band), fill=_mix(lip, (255, 110, 120), 0.35))
         if grin:
-            p.line(v.face(np.stack([xs, (top + bot) / 2], 1)[1:-1]), (170, 170, 165), max(1, p.fine // 2))
+            p.line(v.face(_xy(xs, (top + bot) / 2)[1:-1]), (170, 170, 165), max(1, p.fine // 2))
         edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
         p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=edge,
                     width=max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width, joint="curve")

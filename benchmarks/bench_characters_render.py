@@ -1,0 +1,99 @@
+"""Character rendering throughput: images/s of `render_dataset` (PNG files written).
+
+    python benchmarks/bench_characters_render.py            # 128 and 256 px, 2 workers
+    python benchmarks/bench_characters_render.py --full     # + 8 chars x 7 expr x 1000 at 128 px
+
+The machine is shared, so the script also times a fixed reference workload (PIL draw +
+PNG encode of one image, single process) before and after, and prints /proc/loadavg:
+figures from different runs compare through the reference, not in absolute terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def loadavg() -> str:
+    try:
+        return open("/proc/loadavg").read().split(" ")[0]
+    except OSError:
+        return "n/a"
+
+
+def reference_ms(reps: int = 300) -> float:
+    """A fixed single-core job: draw 20 polygons at 256 px, reduce to 128, PNG-encode."""
+    import io
+
+    rng = np.random.default_rng(0)
+    polys = [rng.uniform(0, 256, (12, 2)).ravel().tolist() for _ in range(20)]
+    t = time.perf_counter()
+    for _ in range(reps):
+        img = Image.new("RGB", (256, 256), "white")
+        d = ImageDraw.Draw(img)
+        for k, p in enumerate(polys):
+            d.polygon(p, fill=(k * 12, 90, 200 - k * 8))
+        img.reduce(2).save(io.BytesIO(), format="PNG", compress_level=1)
+    return (time.perf_counter() - t) / reps * 1000
+
+
+def render_only_ms(size: int, n: int = 200) -> float:
+    from deepexpr.characters import get_character, list_characters, render_face, sample_poses
+
+    styles = [get_character(c) for c in list_characters()]
+    jobs = [(s, p) for s in styles for p in sample_poses(s, "surprise", n // len(styles) + 1, 0)][:n]
+    t = time.perf_counter()
+    for s, p in jobs:
+        render_face(s, p, size)
+    return (time.perf_counter() - t) / len(jobs) * 1000
+
+
+def dataset_rate(size: int, per_expression: int, workers: int, characters="all") -> tuple[float, int, float]:
+    from deepexpr.characters import render_dataset
+
+    out = tempfile.mkdtemp(prefix="bench_chars_")
+    try:
+        t = time.perf_counter()
+        m = render_dataset(os.path.join(out, "ds"), characters, per_expression, size, seed=0,
+                           workers=workers, show_progress=False)
+        dt = time.perf_counter() - t
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    n = m["counts"]["total"]
+    return n / dt, n, dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-expression", type=int, default=60, help="frames per char x expr")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--full", action="store_true", help="also 8 chars x 7 x 1000 at 128 px")
+    args = ap.parse_args()
+    print(f"loadavg(1 min) at start: {loadavg()}  cores: {os.cpu_count()}")
+    ref0 = reference_ms()
+    print(f"reference job: {ref0:.2f} ms")
+    for size in (128, 256):
+        print(f"render_face only, 1 process, {size} px: {render_only_ms(size):.2f} ms/img")
+    for size in (128, 256):
+        rate, n, dt = dataset_rate(size, args.per_expression, args.workers)
+        print(f"render_dataset {size} px, workers={args.workers}: {rate:.0f} img/s "
+              f"({n} PNGs in {dt:.1f} s)")
+    if args.full:
+        from deepexpr.characters import list_characters
+
+        chars = ",".join(list_characters()[:8])
+        rate, n, dt = dataset_rate(128, 1000, args.workers, chars)
+        print(f"FULL 8 chars x 7 expr x 1000 at 128 px, workers={args.workers}: {n} PNGs in "
+              f"{dt / 60:.2f} min ({rate:.0f} img/s)")
+    ref1 = reference_ms()
+    print(f"reference job again: {ref1:.2f} ms; loadavg(1 min) at end: {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
