@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 from deepexpr.io import atomic_path, versions
 from deepexpr.retrieval.distributions import DEFAULT_METHOD, to_distribution
-from deepexpr.retrieval.geometry import NUM_FEATURES
+from deepexpr.retrieval.geometry import NUM_FEATURES, geometric_features
 from deepexpr.retrieval.js import JSIndexTerms
 
 FORMAT = "deepexpr-index"
@@ -371,10 +372,15 @@ def build_index(root: str | Path, recognizer, domain: str = "character", previou
     rows: dict[int, tuple] = {}
     t0 = time.perf_counter()
     bar = progress(total=len(todo), desc=f"embedding {domain} images", disable=show_progress is False or None)
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
-        rows.update(_embed_chunk([records[i] for i in chunk], chunk, recognizer, domain, report))
-        bar.update(len(chunk))
+    chunks = [todo[s:s + batch_size] for s in range(0, len(todo), batch_size)]
+    # Decoding (and face detection) of the next batch overlaps the model on this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_load_chunk, records, chunks[0], domain) if chunks else None
+        for k in range(len(chunks)):
+            loaded = pending.result()
+            pending = pool.submit(_load_chunk, records, chunks[k + 1], domain) if k + 1 < len(chunks) else None
+            rows.update(_embed_loaded(loaded, recognizer, report))
+            bar.update(len(chunks[k]))
     bar.close()
     report.seconds = time.perf_counter() - t0
     report.embedded = len(rows)
@@ -408,12 +414,13 @@ def _reusable_rows(previous, model, domain, root, records, stats) -> list:
     return out
 
 
-def _embed_chunk(recs, ids, recognizer, domain, report) -> dict:
-    """Embed a batch of records; returns {record id: (features, probs, geometry)}."""
-    from deepexpr.retrieval.embed import detect, features_and_probs, read_image, safe_geometry
+def _load_chunk(records, ids, domain) -> tuple:
+    """Read a batch of images: (good ids, images, landmarks or None each, failures)."""
+    from deepexpr.retrieval.embed import detect, read_image
 
-    images, geoms, good = [], [], []
-    for rid, rec in zip(ids, recs):
+    good, images, lms_list, failed = [], [], [], []
+    for rid in ids:
+        rec = records[rid]
         try:
             img = read_image(rec.path)
             lms = rec.landmarks
@@ -421,17 +428,37 @@ def _embed_chunk(recs, ids, recognizer, domain, report) -> dict:
                 face = max(detect(img, rec.path), key=lambda f: _box_area(f.box))
                 img, lms = np.asarray(face.aligned), getattr(face, "aligned_landmarks", None)
         except Exception as err:  # noqa: BLE001 — a bad item is reported, the batch goes on
-            report.failed.append((rec.path, str(err).splitlines()[0] if str(err) else type(err).__name__))
+            failed.append((rec.path, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue
-        images.append(img)
-        geoms.append(safe_geometry(lms))
         good.append(rid)
+        images.append(img)
+        lms_list.append(lms)
+    return good, images, lms_list, failed
+
+
+def _embed_loaded(loaded, recognizer, report) -> dict:
+    """Run the model on a loaded batch: {record id: (features, probs, geometry)}."""
+    from deepexpr.retrieval.embed import features_and_probs
+
+    good, images, lms_list, failed = loaded
+    report.failed.extend(failed)
     if not images:
         return {}
     feats, probs = features_and_probs(recognizer, images)
-    nan_geo = np.full(NUM_FEATURES, np.nan, dtype=np.float32)
-    return {rid: (None if feats is None else feats[k], probs[k], nan_geo if geoms[k] is None else geoms[k])
-            for k, rid in enumerate(good)}
+    geos = np.full((len(images), NUM_FEATURES), np.nan, dtype=np.float32)
+    have = [k for k, lm in enumerate(lms_list) if lm is not None and np.shape(lm) == (49, 2) and np.isfinite(lm).all()]
+    if have:  # one vectorised call per batch; a degenerate face falls back to one by one
+        stacked = np.stack([np.asarray(lms_list[k], dtype=np.float32) for k in have])
+        try:
+            geos[have] = geometric_features(stacked)
+        except ValueError:
+            from deepexpr.retrieval.embed import safe_geometry
+
+            for k in have:
+                g = safe_geometry(lms_list[k])
+                if g is not None:
+                    geos[k] = g
+    return {rid: (None if feats is None else feats[k], probs[k], geos[k]) for k, rid in enumerate(good)}
 
 
 def _box_area(box) -> float:
