@@ -71,13 +71,15 @@ def ensure_models():
 
 def default_index(character_model, cfg: DemoConfig):
     """The cached default character index for `cfg` (rendered and embedded if missing)."""
+    from deepexpr.characters.export import RENDERER_VERSION
     from deepexpr.cli import main
     from deepexpr.errors import InputError
     from deepexpr.io import cache_dir
     from deepexpr.retrieval.index import build_index, load_index, model_identity, save_index
 
     ident = model_identity(character_model, "character")
-    tag = f"{cfg.characters.replace(':', '').replace(',', '-')}-{cfg.per_expression}x{cfg.size}-s{cfg.seed}"
+    tag = (f"{cfg.characters.replace(':', '').replace(',', '-')}-{cfg.per_expression}x{cfg.size}"
+           f"-s{cfg.seed}-r{RENDERER_VERSION}")
     data = cache_dir() / "data" / f"characters-{tag}"
     path = cache_dir() / "indexes" / f"characters-{tag}-{ident['sha256'][:12] or 'nohash'}.safetensors"
     previous = None
