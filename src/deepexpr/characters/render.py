@@ -420,7 +420,7 @@ def _draw_back(p: _Painter) -> None:
                                      [-width * 0.85, bottom + 0.15], [-width, bottom]]])
         p.poly(v.shell(back), fill=hair, outline=hair_line if p.lw else None, width=p.lw)
     if s.hair_style == "bun":
-        p.dot(v.shell(np.array([[0, -s.head_height - hv - 0.2]]))[0], 0.32 * p.px, hair,
+        p.dot(v.shell(np.array([[0, -s.head_height - hv - 0.08]]))[0], 0.27 * p.px, hair,
               hair_line, max(p.lw, 1))
     if "horns" in s.extras:
         col = _mix(_rgb(s.accent), (255, 255, 255), 0.35)
@@ -482,8 +482,8 @@ def _shade(p: _Painter, head_units: np.ndarray) -> None:
         band = _clip_halfplane(head_units, normal, k)
         if band is not None:
             p.poly(p.view.shell(band), fill=_mix(p.skin, (40, 20, 30), amount))
-    hl = _ellipse(-0.38, -0.55 * p.s.head_height, 0.3, 0.2, 20)
-    p.poly(p.view.shell(hl), fill=_mix(p.skin, (255, 255, 255), 0.18))
+    hl = _ellipse(-0.4, -0.6 * p.s.head_height, 0.22, 0.13, 20)
+    p.poly(p.view.shell(hl), fill=_mix(p.skin, (255, 255, 255), 0.1))
 
 
 def _draw_head(p: _Painter, jaw: float) -> np.ndarray:

@@ -44,9 +44,9 @@ NEUTRAL_AU_MAX = 0.12  # neutral poses never exceed this on any AU
 # from them in turn. Values are apex intensities before per-character scaling.
 PROTOTYPES: dict[str, list[dict[str, float]]] = {
     "joy": [
-        {"AU6": 0.8, "AU12": 1.0},
+        {"AU6": 0.8, "AU12": 1.0, "AU25": 0.7, "AU26": 0.15},  # smile showing teeth
         {"AU6": 0.9, "AU12": 1.0, "AU25": 0.8, "AU26": 0.35},  # open, laughing smile
-        {"AU6": 0.6, "AU12": 0.85, "AU25": 0.6, "AU26": 0.1},  # smile showing teeth
+        {"AU6": 0.7, "AU12": 1.0},  # closed-mouth smile
         {"AU6": 1.0, "AU12": 1.0, "AU25": 1.0, "AU26": 0.6, "AU2": 0.2},  # big laugh
     ],
     "sadness": [

@@ -50,8 +50,8 @@ class CharacterStyle:
     jaw_width: float = 0.8  # width at the chin level relative to the cheeks (0.3 pointy .. 1 square)
     top_exponent: float = 2.0  # superellipse exponent of the cranium (2 round, 3+ boxy)
     jaw_exponent: float = 2.0  # superellipse exponent of the jaw (1.6 pointed, 2 round, 3+ square)
-    head_scale: float = 0.28  # head half-width as a fraction of the image size
-    head_y: float = 0.5  # head centre height as a fraction of the image size
+    head_scale: float = 0.33  # head half-width as a fraction of the image size
+    head_y: float = 0.53  # head centre height as a fraction of the image size
     # --- colours and line ---
     skin: str = "#f2c9a0"  # fill of head, ears, neck
     line_color: str = "#3a2a22"  # outlines and line features
@@ -189,7 +189,7 @@ _BUILTINS: dict[str, dict] = {
     "mika": dict(family="human", head_height=1.22, jaw_height=1.12, jaw_width=0.38,
                  jaw_exponent=1.7, skin="#fde3d0", eye_style="anime", eye_size=1.3,
                  eye_aspect=1.0, eye_y=0.16, eye_spacing=0.42, iris_color="#7b3fb0",
-                 iris_size=0.72, brow_style="thin", brow_thickness=0.022, brow_color="#3b2438",
+                 iris_size=0.72, brow_style="thin", brow_thickness=0.03, brow_color="#3b2438",
                  brow_gap=0.14, nose_style="none", nose_y=0.5, mouth_style="small",
                  mouth_y=0.78, mouth_width=0.23, hair_style="long", hair_color="#2c2440",
                  line_color="#2a1a2a", outline=0.018, background="#f0ecf6", shirt="#e07a9b",
@@ -346,8 +346,8 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
         return CharacterStyle(
             name=f"standin_{seed}_{i}", family="standin_human",
             head_height=u(1.08, 1.2), jaw_height=u(1.1, 1.25), jaw_width=u(0.55, 0.85),
-            top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.27, 0.29),
-            head_y=u(0.47, 0.5), skin=skin, line_color=_darker(skin, 0.55),
+            top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.31, 0.34),
+            head_y=u(0.51, 0.54), skin=skin, line_color=_darker(skin, 0.55),
             outline=float(pick([0.0, 0.006, 0.01])), shading="shaded",
             background=pick(["#d8d8d8", "#c8ccd2", "#e0dcd4", "#bfc8c0", "#d0c8c0"]),
             shirt=pick(_SHIRT), eye_style="almond", eye_size=u(0.62, 0.75),
@@ -385,8 +385,8 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
     return CharacterStyle(
         name=f"rand_{seed}_{i}", family=family,
         head_height=u(1.0, 1.32), jaw_height=u(0.88, 1.18), jaw_width=u(0.35, 1.0),
-        top_exponent=u(1.8, 2.8), jaw_exponent=u(1.6, 3.4), head_scale=u(0.265, 0.295),
-        head_y=u(0.48, 0.52), skin=skin, line_color=_darker(skin, u(0.2, 0.4)),
+        top_exponent=u(1.8, 2.8), jaw_exponent=u(1.6, 3.4), head_scale=u(0.31, 0.35),
+        head_y=u(0.52, 0.55), skin=skin, line_color=_darker(skin, u(0.2, 0.4)),
         outline=u(0.012, 0.038), shading=pick(SHADINGS), background=pick(_BG),
         shirt=pick(_SHIRT), eye_style=eye_style, eye_size=eye_size,
         eye_aspect=u(0.55, 1.05), eye_spacing=u(0.34, 0.46), eye_y=u(-0.02, 0.16),
