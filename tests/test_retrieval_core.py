@@ -203,3 +203,22 @@ def test_character_image_and_embedding_file_queries(tree, tmp_path):
     with pytest.raises(InputError, match="not a readable image"):
         (tmp_path / "x.png").write_text("nope")
         embed_character_image(tmp_path / "x.png", rec)
+
+
+def test_js_large_support_path_matches_scipy():
+    rng = np.random.default_rng(4)
+    P, Q = rng.random((3, 40)), rng.random((30, 40))
+    Q[0, :20] = 0
+    ref = [[jensenshannon(p, q) for q in Q] for p in P]
+    assert np.allclose(js_distance_matrix(P, Q, chunk=7), ref, atol=1e-4)
+    assert np.allclose(js_distance_matrix(P, Q, rows=np.array([2, 0])), np.array(ref)[:, [2, 0]], atol=1e-4)
+
+
+def test_depth_limits_the_reordered_rows(tree):
+    root, lms = tree
+    index, _ = build_index(root, FakeRecognizer(), records=_records(root, lms), show_progress=False)
+    q = index_row_as_query(index, 10)
+    order_all, _ = rank(q, index, SearchConfig())
+    order_d, info = rank(q, index, SearchConfig(depth=3))
+    assert set(order_d[:3]) <= set(np.argsort(info["js"], kind="stable")[:3]) | set(order_all[:3])
+    assert sorted(order_d) == list(range(len(index)))

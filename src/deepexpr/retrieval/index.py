@@ -87,6 +87,14 @@ class RetrievalIndex:
             self._cache["scaled_geometry"] = np.ascontiguousarray(self.geometry / self.geometry_scale(), np.float32)
         return self._cache["scaled_geometry"]
 
+    def label_rows(self, label: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows with `label`, their scaled geometry (M, 9)) — cached per label."""
+        key = ("label_rows", int(label))
+        if key not in self._cache:
+            rows = np.flatnonzero(self.labels == label)
+            self._cache[key] = (rows, np.ascontiguousarray(self.scaled_geometry()[rows]))
+        return self._cache[key]
+
     def character_rows(self) -> dict[str, np.ndarray]:
         """{character: (M,) its row indices}, sorted by name (cached)."""
         if "character_rows" not in self._cache:

@@ -88,6 +88,13 @@ class JSIndexTerms:
     def __len__(self) -> int:
         return len(self.dists)
 
+    @property
+    def dists_t(self) -> np.ndarray:
+        """(K, N) contiguous transpose (cached): long vector ops when K is small."""
+        if getattr(self, "_dists_t", None) is None:
+            self._dists_t = np.ascontiguousarray(self.dists.T)
+        return self._dists_t
+
 
 def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
                          chunk: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
@@ -110,6 +117,9 @@ def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
         raise ValueError(f"query has {q.shape[1]} bins but the index has {terms.dists.shape[1]}")
     q_neg_ent = _xlogx(q).sum(-1).astype(np.float32)
     q = q.astype(np.float32)
+    if q.shape[1] <= SMALL_K:
+        out = _small_k(q, q_neg_ent, terms, rows)
+        return out[0] if single else out
     dists, neg_ent = terms.dists, terms.neg_entropy
     if rows is not None:
         dists, neg_ent = dists[rows], neg_ent[rows]
@@ -135,6 +145,36 @@ def js_divergence_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,
             )
     np.maximum(out, 0.0, out=out)
     return out[0] if single else out
+
+
+SMALL_K = 32  # up to this many bins, the (K, N) layout is faster (measured: 2.5x at K=7)
+
+
+def _small_k(q: np.ndarray, q_neg_ent: np.ndarray, terms: JSIndexTerms, rows, chunk: int = 8192) -> np.ndarray:
+    """`js_divergence_matrix` over the transposed (K, N) rows: every op runs along N."""
+    dists_t = terms.dists_t if rows is None else terms.dists_t[:, rows]
+    neg_ent = terms.neg_entropy if rows is None else terms.neg_entropy[rows]
+    k, n = dists_t.shape
+    out = np.empty((len(q), n), dtype=np.float32)
+    buf = np.empty((k, min(chunk, max(n, 1))), dtype=np.float32)
+    logbuf = np.empty_like(buf)
+    for start in range(0, n, chunk):
+        block = dists_t[:, start:start + chunk]
+        b, lb = buf[:, : block.shape[1]], logbuf[:, : block.shape[1]]
+        for i in range(len(q)):
+            np.add(block, q[i][:, None], out=b)
+            if terms.positive:
+                np.log(b, out=lb)
+            else:
+                np.maximum(b, np.float32(1e-30), out=lb)
+                np.log(lb, out=lb)
+            np.multiply(b, lb, out=lb)
+            s_log_s = lb.sum(axis=0)
+            out[i, start:start + block.shape[1]] = (
+                0.5 * (neg_ent[start:start + block.shape[1]] + q_neg_ent[i]) - 0.5 * s_log_s + _LN2
+            )
+    np.maximum(out, 0.0, out=out)
+    return out
 
 
 def js_distance_matrix(queries: np.ndarray, index: np.ndarray | JSIndexTerms,

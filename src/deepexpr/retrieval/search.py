@@ -145,13 +145,20 @@ def rank_keys(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None 
     matched = _matched_label(query, index, js, cfg.label_from)
     if cfg.order_by == "js":
         return js, {"js": js, "geometry": None, "phi": js, "matched_label": matched}
-    in_group = index.labels == matched
-    if cfg.depth is not None and cfg.depth < len(js):
-        cut = np.partition(js, cfg.depth - 1)[cfg.depth - 1]
-        in_group &= js <= cut
-    rows = np.flatnonzero(in_group)
     # geometry only matters inside the matched label: measure it there
-    geo = geometry_distances(query, index, cfg, rows=rows)
+    if cfg.depth is None and cfg.scale_geometry:
+        rows, table = index.label_rows(matched)  # cached: no gather per query
+        geo = None
+        if query.geometry is not None and np.isfinite(query.geometry).all():
+            geo = np.full(len(index), np.nan, dtype=np.float32)
+            geo[rows] = geometric_distance(query.geometry / index.geometry_scale(), table)
+    else:
+        in_group = index.labels == matched
+        if cfg.depth is not None and cfg.depth < len(js):
+            cut = np.partition(js, cfg.depth - 1)[cfg.depth - 1]
+            in_group &= js <= cut
+        rows = np.flatnonzero(in_group)
+        geo = geometry_distances(query, index, cfg, rows=rows)
     phi = cfg.alpha * js
     if geo is not None:
         phi[rows] += cfg.beta * np.minimum(np.nan_to_num(geo[rows], nan=1e3), 1e3)  # no landmarks: far
