@@ -506,8 +506,10 @@ def _draw_hair_front(p: _Painter) -> None:
     hair_line = _mix(hair, (0, 0, 0), 0.35)
     hv, H = s.hair_volume, s.head_height
     eh = 0.2 * s.eye_size * s.eye_aspect
-    hairline = s.eye_y - eh - s.brow_gap - 2 * s.brow_thickness - 0.22
-    hairline = min(hairline, -0.3)
+    # The fringe stays above the highest the brows can go (they carry the expression).
+    brow_top = s.eye_y - eh - s.brow_gap - 2 * s.brow_thickness - s.brow_arch
+    hairline = min(brow_top - 0.27, -0.3)
+    hairline = max(hairline, -0.8 * H)
     t = np.linspace(math.pi * 1.02, math.pi * 1.98, 30)
     cap_top = _xy((1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent))
     side_y = hairline + 0.25
@@ -533,18 +535,17 @@ def _draw_hair_front(p: _Painter) -> None:
         return
     xs = np.linspace(1.0, -1.0, 15)
     if s.hair_style == "spiky":
-        fringe_y = hairline + 0.1 + 0.12 * (np.arange(15) % 2)
+        fringe_y = hairline + 0.1 * (np.arange(15) % 2)
         k = np.arange(30)
-        spikes = cap_top * (1 + 0.16 * (k % 2 == 0)[:, None])
-        cap_top = spikes
+        cap_top = cap_top * (1 + 0.16 * (k % 2 == 0)[:, None])
     elif s.hair_style in ("bob", "long"):
-        fringe_y = hairline + 0.12 + 0.04 * np.cos(xs * 9)
+        fringe_y = hairline + 0.03 + 0.03 * np.cos(xs * 9)
     elif s.hair_style == "side":
-        fringe_y = hairline + 0.05 + 0.28 * (xs + 1) / 2 * (xs > -0.3)
+        fringe_y = hairline - 0.05 + 0.15 * (xs + 1) / 2 * (xs > -0.3)
     elif s.hair_style == "bun":
         fringe_y = hairline - 0.08 * (1 - xs * xs)
     else:  # short
-        fringe_y = hairline + 0.06 - 0.1 * (1 - xs * xs) + 0.06 * xs
+        fringe_y = hairline - 0.08 * (1 - xs * xs) + 0.04 * xs
     fringe_x = xs * (0.95 + 0.05 * hv)
     sides = [[1 + hv * 0.5, side_y]]
     back_sides = [[-1 - hv * 0.5, side_y]]

@@ -34,12 +34,13 @@ def contact_sheet(styles, size: int = 128, poses: int = 1, landmarks: bool = Fal
     """
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
-    label_w = max(70, size * 2 // 3)
+    font = _font(max(10, size // 9))
+    longest = max(len(s.name) for s in styles)
+    label_w = max(70, size * 2 // 3, int(font.getlength("m" * longest)) + 12)
     head_h = max(18, size // 7)
     rows = [(s, k) for s in styles for k in range(poses)]
     sheet = Image.new("RGB", (label_w + size * len(EXPRESSIONS), head_h + size * len(rows)), "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font(max(10, size // 9))
     for j, expr in enumerate(EXPRESSIONS):
         draw.text((label_w + j * size + size // 2, head_h // 2), expr, fill="black", font=font,
                   anchor="mm")

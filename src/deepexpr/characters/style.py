@@ -350,8 +350,8 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
             head_y=u(0.51, 0.54), skin=skin, line_color=_darker(skin, 0.55),
             outline=float(pick([0.0, 0.006, 0.01])), shading="shaded",
             background=pick(["#d8d8d8", "#c8ccd2", "#e0dcd4", "#bfc8c0", "#d0c8c0"]),
-            shirt=pick(_SHIRT), eye_style="almond", eye_size=u(0.62, 0.75),
-            eye_aspect=u(0.42, 0.55), eye_spacing=u(0.36, 0.41), eye_y=u(-0.05, 0.03),
+            shirt=pick(_SHIRT), eye_style="almond", eye_size=u(0.78, 0.9),
+            eye_aspect=u(0.45, 0.55), eye_spacing=u(0.36, 0.41), eye_y=u(-0.05, 0.03),
             eye_tilt=u(-0.01, 0.02), iris_color=pick(["#5a3b22", "#2a1a10", "#3b6fb6",
                                                         "#4a6a4a", "#6a5a3a"]),
             iris_size=u(0.5, 0.6), sclera="#f4f0ea", brow_style=pick(["thin", "arched"]),
@@ -381,7 +381,9 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
     ears = {"human": ["human", "human", "elf", "none"], "animal": ["cat", "bear", "mouse"],
             "creature": ["elf", "none", "mouse", "cat"]}[family]
     eye_style = pick(EYE_STYLES)
-    eye_size = u(0.75, 1.4) if eye_style != "dot" else u(0.6, 0.95)
+    # Eyes must stay big enough to read at 64-128 px; dot eyes are dark.
+    eye_size = {"dot": u(0.65, 0.95), "almond": u(0.95, 1.3)}.get(eye_style, u(0.85, 1.4))
+    iris = pick(["#2a1a10", "#1a1410", "#222222", "#2a1a30"]) if eye_style == "dot" else pick(_IRIS)
     return CharacterStyle(
         name=f"rand_{seed}_{i}", family=family,
         head_height=u(1.0, 1.32), jaw_height=u(0.88, 1.18), jaw_width=u(0.35, 1.0),
@@ -390,7 +392,7 @@ def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
         outline=u(0.012, 0.038), shading=pick(SHADINGS), background=pick(_BG),
         shirt=pick(_SHIRT), eye_style=eye_style, eye_size=eye_size,
         eye_aspect=u(0.55, 1.05), eye_spacing=u(0.34, 0.46), eye_y=u(-0.02, 0.16),
-        eye_tilt=u(-0.03, 0.05), iris_color=pick(_IRIS), iris_size=u(0.45, 0.72),
+        eye_tilt=u(-0.03, 0.05), iris_color=iris, iris_size=u(0.45, 0.72),
         brow_style=pick(BROW_STYLES), brow_color=_darker(hair, u(0.6, 1.0)),
         brow_thickness=u(0.022, 0.065), brow_length=u(0.95, 1.3), brow_gap=u(0.06, 0.14),
         brow_arch=u(0.0, 0.07), nose_style=pick(["none", "dot", "button", "long"] +
