@@ -60,6 +60,10 @@ def test_index_build_retrieve_and_sheet(fakes, capsys):
     by_char = result["queries"][0]["by_character"]
     assert set(by_char) == {"aia", "bob", "cy"} and all(m["label"] == "joy" for v in by_char.values() for m in v)
     assert Image.open(sheet).size[0] > 300
+    # the JSON output is itself a precomputed-embedding query
+    assert main(["retrieve", str(out_json), "--index", str(idx), "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)["queries"][0]
+    assert again["matched_label"] == "joy" and again["matches"][0]["row"] == result["queries"][0]["matches"][0]["row"]
     html = fakes.tmp / "r.html"
     assert main(["retrieve", str(photo), "--index", str(idx), "--format", "json", "--sheet", str(html)]) == 0
     assert json.loads(capsys.readouterr().out)["queries"][0]["matched_label"] == "joy"

@@ -70,7 +70,7 @@ class QueryResult:
     def to_dict(self) -> dict:
         q = self.query
         return {
-            "query": {**q.to_dict(), "perceived": EXPRESSIONS[int(np.argmax(q.probs))],
+            "query": {**q.to_dict(with_weight=True), "perceived": EXPRESSIONS[int(np.argmax(q.probs))],
                       "probabilities": dict(zip(EXPRESSIONS, map(float, q.probs)))},
             "matched_label": self.matched_label,
             "matches": [asdict(m) for m in self.matches],
