@@ -18,8 +18,9 @@ distributions." It leaves the exact formula open. The choices implemented here:
 ``"relu"``
     p_i ∝ max(0, f_i) + ε: plain normalised rectified features, no classifier involved.
 
-ε = 1e-6 of each row's total keeps every bin positive, so KL terms stay finite; it does not
-change rankings noticeably. Query and index must use the same choice; human and character
+No smoothing is added: JS divergence is finite with empty bins (0·log 0 = 0), and the zeros
+of ReLU features let `js.js_divergence_matrix` skip them (exactly). A row with no positive
+entry becomes uniform. Query and index must use the same choice; human and character
 models must share the feature space (the transfer-learned character model does) for the
 D-bin choices.
 """
@@ -30,7 +31,6 @@ import numpy as np
 
 METHODS = ("evidence", "weighted", "softmax", "relu")
 DEFAULT_METHOD = "evidence"
-EPS = 1e-6
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -42,11 +42,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _finish(weights: np.ndarray) -> np.ndarray:
-    """Add ε·total to every bin and normalise rows (rows of zeros become uniform)."""
+    """Normalise non-negative rows to sum 1 (rows without a positive entry become uniform)."""
     w = np.maximum(weights, 0.0)
-    total = w.sum(axis=-1, keepdims=True)
-    total = np.where(total > 0, total, 1.0)
-    w = w / total + EPS
+    empty = ~(w.sum(axis=-1) > 0)
+    w[empty] = 1.0
     return (w / w.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
