@@ -2,12 +2,12 @@
 
     python benchmarks/bench_characters_readability.py [--per-expression 50] [--size 64]
 
-A person checked the contact sheet by eye; this script adds a number: a small CNN
-trained on the built-in characters minus one (leave-one-character-out, for a human, an
-animal, an anime and a creature style) and tested on the held-out character, and the same
-CNN trained on all built-ins and tested on 10 random characters of unseen styles. A
-landmark-only linear classifier (98 normalised coordinates) shows how far the rig geometry
-alone separates the classes. Chance is 1/7 = 14%.
+A person checked the contact sheet by eye; this script adds a number: a small CNN trained
+from scratch on random characters (`random_characters`, 60 styles) and tested on the
+built-in characters, whose styles it never saw. Labels a network can read on unseen art
+styles are carried by the expression, not by a character's look. A landmark-only linear
+classifier (98 normalised coordinates) shows how far the rig geometry alone separates the
+classes. Chance is 1/7 = 14%.
 """
 
 from __future__ import annotations
@@ -102,29 +102,34 @@ def linear_eval(ftr, ytr, fte, yte, steps: int = 600) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-expression", type=int, default=50)
+    ap.add_argument("--train-characters", type=int, default=60, help="random training styles")
+    ap.add_argument("--per-expression", type=int, default=20, help="frames per style and expression")
+    ap.add_argument("--test-per-expression", type=int, default=30)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--held-out", default="tabby,mika,zorp,rosa")
+    ap.add_argument("--epochs", type=int, default=10)
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
+    train_styles = random_characters(args.train_characters, seed=1000)
+    x, y, lm, _ = render_set(train_styles, args.per_expression, args.size, seed=1)
     builtins = [get_character(n) for n in list_characters()]
-    x, y, lm, chars = render_set(builtins, args.per_expression, args.size, seed=1)
-    xr, yr, lmr, _ = render_set(random_characters(10, seed=123), args.per_expression // 2, args.size, seed=2)
-    print(f"rendered {len(x)} built-in + {len(xr)} random-character images at {args.size} px "
-          f"in {time.time() - t0:.0f} s")
-    feats, featr = landmark_features(lm), landmark_features(lmr)
-    for held in args.held_out.split(","):
-        te = torch.from_numpy(chars == held)
-        tr = ~te
-        acc = train_eval(small_cnn(), x[tr], y[tr], x[te], y[te], args.epochs)
-        lacc = linear_eval(feats[tr], y[tr], feats[te], y[te])
-        print(f"held-out {held:7s}: CNN {acc:.1%}   landmarks-only linear {lacc:.1%}")
-    acc = train_eval(small_cnn(), x, y, xr, yr, args.epochs)
-    lacc = linear_eval(feats, y, featr, yr)
-    print(f"10 random unseen-style characters: CNN {acc:.1%}   landmarks-only linear {lacc:.1%}")
-    print(f"total {time.time() - t0:.0f} s")
+    xt, yt, lmt, chars = render_set(builtins, args.test_per_expression, args.size, seed=2)
+    print(f"train: {len(x)} images of {len(train_styles)} random styles; test: {len(xt)} images of "
+          f"the {len(builtins)} built-ins (styles never seen in training); {args.size} px; "
+          f"rendered in {time.time() - t0:.0f} s")
+    model = small_cnn()
+    acc = train_eval(model, x, y, xt, yt, args.epochs)
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model(xt[i:i + 256]).argmax(1) for i in range(0, len(xt), 256)])
+    lacc = linear_eval(landmark_features(lm), y, landmark_features(lmt), yt)
+    print(f"all built-ins: CNN {acc:.1%}   landmarks-only linear {lacc:.1%}   (chance 14.3%)")
+    for name in list_characters():
+        m = torch.from_numpy(chars == name)
+        print(f"  {name:7s} CNN {(pred[m] == yt[m]).float().mean().item():.1%}")
+    per_class = [(pred[yt == k] == k).float().mean().item() for k in range(7)]
+    print("  per expression: " + ", ".join(f"{e} {a:.0%}" for e, a in zip(EXPRESSIONS, per_class)))
+    print(f"total {time.time() - t0:.0f} s (load {open('/proc/loadavg').read().split()[0]})")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@
     python benchmarks/bench_characters_render.py --full     # + 8 chars x 7 expr x 1000 at 128 px
 
 The machine is shared, so the script also times a fixed reference workload (PIL draw +
-PNG encode of one image, single process) before and after, and prints /proc/loadavg:
-figures from different runs compare through the reference, not in absolute terms.
+PNG encode of one image, single process) before and after, prints /proc/loadavg, and
+reports the CPU time per image summed over all processes (parent + workers, from
+getrusage): wall-clock rates fall with other people's load, CPU ms per image much less,
+and cores / (CPU s per image) is the rate on free cores.
 """
 
 from __future__ import annotations
@@ -54,19 +56,28 @@ def render_only_ms(size: int, n: int = 200) -> float:
     return (time.perf_counter() - t) / len(jobs) * 1000
 
 
-def dataset_rate(size: int, per_expression: int, workers: int, characters="all") -> tuple[float, int, float]:
+def _cpu_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def dataset_rate(size: int, per_expression: int, workers: int, characters="all"):
+    """(wall img/s, images, wall s, CPU ms per image summed over all processes)."""
     from deepexpr.characters import render_dataset
 
     out = tempfile.mkdtemp(prefix="bench_chars_")
     try:
-        t = time.perf_counter()
+        c0, t = _cpu_seconds(), time.perf_counter()
         m = render_dataset(os.path.join(out, "ds"), characters, per_expression, size, seed=0,
                            workers=workers, show_progress=False)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, _cpu_seconds() - c0
     finally:
         shutil.rmtree(out, ignore_errors=True)
     n = m["counts"]["total"]
-    return n / dt, n, dt
+    return n / dt, n, dt, cpu / n * 1000
 
 
 def main() -> None:
@@ -80,17 +91,20 @@ def main() -> None:
     print(f"reference job: {ref0:.2f} ms")
     for size in (128, 256):
         print(f"render_face only, 1 process, {size} px: {render_only_ms(size):.2f} ms/img")
+    cores = min(args.workers, os.cpu_count() or 1)
     for size in (128, 256):
-        rate, n, dt = dataset_rate(size, args.per_expression, args.workers)
-        print(f"render_dataset {size} px, workers={args.workers}: {rate:.0f} img/s "
-              f"({n} PNGs in {dt:.1f} s)")
+        rate, n, dt, cpu_ms = dataset_rate(size, args.per_expression, args.workers)
+        print(f"render_dataset {size} px, workers={args.workers}: {rate:.0f} img/s wall "
+              f"({n} PNGs in {dt:.1f} s); CPU {cpu_ms:.2f} ms/img -> "
+              f"{1000 * cores / cpu_ms:.0f} img/s on {cores} free cores")
     if args.full:
         from deepexpr.characters import list_characters
 
         chars = ",".join(list_characters()[:8])
-        rate, n, dt = dataset_rate(128, 1000, args.workers, chars)
+        rate, n, dt, cpu_ms = dataset_rate(128, 1000, args.workers, chars)
         print(f"FULL 8 chars x 7 expr x 1000 at 128 px, workers={args.workers}: {n} PNGs in "
-              f"{dt / 60:.2f} min ({rate:.0f} img/s)")
+              f"{dt / 60:.2f} min wall ({rate:.0f} img/s); CPU {cpu_ms:.2f} ms/img -> "
+              f"{n * cpu_ms / 1000 / cores / 60:.2f} min on {cores} free cores")
     ref1 = reference_ms()
     print(f"reference job again: {ref1:.2f} ms; loadavg(1 min) at end: {loadavg()}")
 

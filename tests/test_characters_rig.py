@@ -110,6 +110,8 @@ def test_style_json_round_trip(tmp_path):
     data = style.to_dict() | {"wings": 2}
     with pytest.raises(InputError, match="wings"):
         CharacterStyle.from_dict(data)
+    with pytest.raises(InputError, match="name"):
+        CharacterStyle.from_dict(style.to_dict() | {"name": "a,b/c"})
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json"):
         CharacterStyle.from_json(tmp_path / "bad.json")

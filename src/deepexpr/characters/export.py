@@ -116,11 +116,12 @@ def _write_csv(path: Path, rows: list[tuple]) -> None:
     from deepexpr.io import write_text
 
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "character", "expression", *COORD_COLUMNS, *RIG_CONTROLS])
+    csv.writer(buf, lineterminator="\n").writerow(
+        ["path", "character", "expression", *COORD_COLUMNS, *RIG_CONTROLS])
+    # One %-format per row (names are folder-safe, so no CSV quoting is needed).
+    fmt = "%s,%s,%s," + ",".join(["%.3f"] * 98 + ["%.4f"] * len(RIG_CONTROLS)) + "\n"
     for rel, char, expr, lm, rig in rows:
-        w.writerow([rel, char, expr, *(f"{v:.3f}" for v in np.asarray(lm).ravel()),
-                    *(f"{v:.4f}" for v in rig)])
+        buf.write(fmt % (rel, char, expr, *np.asarray(lm, dtype=float).ravel().tolist(), *rig))
     write_text(path, buf.getvalue())
 
 

@@ -789,8 +789,9 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
         is_open = True
     if s.mouth_style == "lips":
         p.poly(np.concatenate([ou, ol[::-1][1:-1]]), fill=lip)
-        if not is_open:
-            p.line(iu, _mix(lip, (0, 0, 0), 0.55), p.fine)
+        if not is_open:  # pressed lips (AU23/24) get a heavier parting line
+            press = max(r["AU23"], r["AU24"])
+            p.line(iu, _mix(lip, (0, 0, 0), 0.55 + 0.2 * press), int(round(p.fine * (1 + press))))
         hl = v.face(m["outer_lo"][5:8] + np.array([[0, -0.015]]), zl[5:8])
         p.line(hl, _mix(lip, (255, 255, 255), 0.3), p.fine)
     if is_open:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +165,9 @@ class CharacterStyle:
         bad = [e for e in self.extras if e not in EXTRAS]
         if bad:
             raise InputError(f"{source}: unknown extras {bad}; valid: {', '.join(EXTRAS)}")
-        if not self.name or any(c in self.name for c in "/\\ \t"):
-            raise InputError(f"{source}: name {self.name!r} must be non-empty, without spaces or slashes")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name or ""):
+            raise InputError(f"{source}: name {self.name!r} must use letters, digits, '_', '.', '-' "
+                             "(it becomes a folder and file name)")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, str) and f.name not in checks and f.name != "name":
