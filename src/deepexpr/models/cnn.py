@@ -117,9 +117,10 @@ class ExpressionCNN(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 0.01)
+            elif isinstance(m, nn.Linear):  # He init: N(0, 0.01) (Caffe's) stalls small nets
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
+        nn.init.normal_(self.classifier.weight, 0.0, 0.01)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate (FC6-like) features.
@@ -181,7 +182,7 @@ def cnn_small(**overrides) -> ExpressionCNN:
     Pass `in_chans=1` for grey input.
     """
     cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (16, 32, 64, 128)],
-                    input_size=64, fc_dims=[128], dropout=0.3)
+                    input_size=64, fc_dims=[128], dropout=0.1)
     return _build(cfg, overrides)
 
 

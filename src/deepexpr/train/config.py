@@ -19,7 +19,8 @@ class TrainConfig:
     epochs: int = 30  # passes over the training set
     batch_size: int = 50  # the paper's batch size
     lr: float = 0.01  # base learning rate (paper: 0.01 from scratch, 0.001 for transfer)
-    momentum: float = 0.9  # SGD momentum
+    optimizer: str = "sgd"  # "sgd" (the paper's) or "adam" (faster start on small CPU runs)
+    momentum: float = 0.9  # SGD momentum (Adam: beta1)
     weight_decay: float = 5e-4  # L2 weight decay
     lr_step: int = 10  # divide the rate by 1/lr_gamma every lr_step epochs
     lr_gamma: float = 0.1  # factor applied every lr_step epochs

@@ -51,9 +51,14 @@ def epoch_order(labels: np.ndarray, balance: str, gen: torch.Generator) -> torch
     return torch.randperm(n, generator=gen)
 
 
-def make_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.SGD:
-    """SGD (momentum, weight decay) over groups carrying an `lr_mult`."""
+def make_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (momentum, weight decay), or Adam, over groups carrying an `lr_mult`."""
     groups = [{**g, "lr": cfg.lr * g.get("lr_mult", 1.0)} for g in param_groups]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999),
+                                weight_decay=cfg.weight_decay)
+    if cfg.optimizer != "sgd":
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
