@@ -140,3 +140,28 @@ def test_reverse_direction_character_query_against_human_index(fakes, capsys):
                  "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["queries"][0]["matches"][0]["label"] == "surprise"
+
+
+def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys):
+    """A project checkpoint works as the embedding model (`--model PATH`)."""
+    from deepexpr.models.checkpoint import save_model
+    from deepexpr.models.registry import create_model
+    from deepexpr.retrieval.embed import CheckpointRecognizer
+
+    model = create_model("test_cnn_small")
+    ckpt = tmp_path / "tiny.safetensors"
+    save_model(ckpt, model, {"model": "test_cnn_small", "overrides": {},
+                             "preprocess": {"size": model.cfg.input_size, "grayscale": False,
+                                            "mean": [0.5] * 3, "std": [0.5] * 3}})
+    rec = CheckpointRecognizer(ckpt)
+    feats, probs = rec.features_and_probs([np.zeros((40, 40, 3), np.uint8)])
+    assert feats.shape[0] == 1 and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert rec.classifier_weight.shape == (7, feats.shape[1])
+    root = tmp_path / "chars"
+    make_ferg_tree(root, characters=("aia",), per_class=1)
+    out = tmp_path / "i.safetensors"
+    try:
+        from deepexpr.recognition import load_recognizer  # noqa: F401
+    except ImportError:
+        assert main(["index", "build", "--data", str(root), "--out", str(out), "--model", str(ckpt)]) == 0
+        assert "7 images" in capsys.readouterr().out

@@ -169,10 +169,58 @@ def load_embedding(path: str | Path) -> Embedding:
 
 
 def load_recognizer_for(domain: str, model: str | None = None):
-    """The recognizer of a domain ("human" or "character"); `model` = a checkpoint path/name."""
-    from deepexpr.recognition import load_recognizer
+    """The recognizer of a domain ("human" or "character"); `model` = a checkpoint path/name.
 
+    Uses `deepexpr.recognition.load_recognizer`; if that module is not installed, a project
+    checkpoint (`--model PATH`, or the bundled character model) is still usable through
+    `CheckpointRecognizer`.
+    """
+    try:
+        from deepexpr.recognition import load_recognizer
+    except ImportError as err:
+        path = Path(model) if model else None
+        if path is None and domain == "character":
+            path = Path(__file__).resolve().parent.parent / "weights" / "character_transfer.safetensors"
+        if path is not None and path.is_file():
+            return CheckpointRecognizer(path)
+        raise InputError(f"no {domain} model: deepexpr.recognition is not available ({err}); "
+                         "pass a checkpoint with --model") from err
     return load_recognizer(domain, model=model)
+
+
+class CheckpointRecognizer:
+    """A project checkpoint (`deepexpr.models.checkpoint`) as a recognizer: features + probs.
+
+    Needs a model with `forward_features` (N, D) and a linear `classifier` (the project's CNNs).
+    """
+
+    def __init__(self, path: str | Path):
+        from deepexpr.models.checkpoint import load_model
+
+        self.model, self.config = load_model(path)
+        self.path, self.name = str(path), str(self.config.get("model", Path(path).stem))
+        if "preprocess" not in self.config:
+            raise InputError(f"{path}: checkpoint config has no 'preprocess'; re-save it with the training command")
+        classifier = getattr(self.model, "classifier", None)
+        self.classifier_weight = (classifier.weight.detach().cpu().numpy().astype(np.float32)
+                                  if hasattr(classifier, "weight") else None)
+
+    def features_and_probs(self, images: list) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from deepexpr.models.preprocess import prepare_batch
+
+        with torch.no_grad():
+            x = prepare_batch([np.asarray(im) for im in images], self.config["preprocess"])
+            feats = self.model.forward_features(x)
+            probs = torch.softmax(self.model.classifier(feats), dim=1)
+        return feats.numpy(), probs.numpy()
+
+    def features(self, images: list) -> np.ndarray:
+        return self.features_and_probs(images)[0]
+
+    def probs(self, images: list) -> np.ndarray:
+        return self.features_and_probs(images)[1]
 
 
 def find_character_landmarks(path: str | Path) -> np.ndarray | None:
