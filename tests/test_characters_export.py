@@ -50,7 +50,10 @@ def test_rerun_resumes_and_different_settings_refuse(exported):
     victim = out / "pip" / "pip_joy" / "pip_joy_2.png"
     before = victim.read_bytes()
     victim.unlink()
+    stale = victim.with_name(".pip_joy_2.png.tmp")
+    stale.write_bytes(b"half")
     m = render_dataset(out, **SMALL)
+    assert not stale.exists()
     assert m["resumed"] and victim.read_bytes() == before
     with pytest.raises(InputError, match="different data set.*per_expression"):
         render_dataset(out, **(SMALL | {"per_expression": 3}))

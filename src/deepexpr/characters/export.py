@@ -47,6 +47,24 @@ class ExportSettings:
     renderer: int = RENDERER_VERSION  # renderer version
 
 
+def render_versions() -> dict[str, str]:
+    """Versions of what draws the images (read from package metadata: importing torch or
+    mediapipe just to stamp a manifest would cost seconds)."""
+    import platform
+    from importlib import metadata
+
+    from deepexpr import __version__
+
+    out = {"deepexpr": __version__, "renderer": str(RENDERER_VERSION),
+           "python": platform.python_version(), "numpy": np.__version__}
+    for dist in ("pillow",):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def frame_path(char: str, expr: str, n: int) -> str:
     """Relative path of frame `n` (1-based) in the FERG-DB layout."""
     return f"{char}/{char}_{expr}/{char}_{expr}_{n}.png"
@@ -150,7 +168,7 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
         InputError: unknown characters or expressions, bad numbers, a folder holding a
             different data set.
     """
-    from deepexpr.io import versions, write_json
+    from deepexpr.io import write_json
     from deepexpr.progress import progress
 
     if int(per_expression) < 1:
@@ -171,9 +189,12 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
     settings = json.loads(json.dumps(settings))
     resumed = _check_out_dir(out, settings)
     out.mkdir(parents=True, exist_ok=True)
+    if resumed:  # temporary files of an interrupted run are never valid frames
+        for stale in out.glob("*/*/.*.png.tmp"):
+            stale.unlink(missing_ok=True)
     manifest = {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
                 "synthetic": True, "complete": False, "settings": settings,
-                "versions": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "versions": render_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json(out / "manifest.json", manifest)
     tasks = []
     for s in styles:

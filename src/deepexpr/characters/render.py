@@ -103,15 +103,13 @@ class _View:
 
         The surface is an ellipsoid flattened at the back: z = 0.95 sqrt(1 - 0.8 x^2 - (y/1.5)^2).
         """
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if not (isinstance(xy, np.ndarray) and xy.ndim == 2):
+            xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         z = np.sqrt(np.maximum(1.0 - (xy * xy) @ _DEPTH_W, 0.04))
         z *= 0.95
         if not (isinstance(z_extra, float) and z_extra == 0.0):
             z += z_extra
-        out = xy @ self.A
-        out += np.outer(z, self.b)
-        out += self.c
-        return out
+        return xy @ self.A + z[:, None] * self.b + self.c
 
     def shell(self, xy: np.ndarray) -> np.ndarray:
         """Project silhouette points (outline, hair, ears): roll and a small pose shift only."""
@@ -396,7 +394,15 @@ def _head_outline(style: CharacterStyle, jaw: float, n: int = 72) -> np.ndarray:
 
 
 def _draw_body(p: _Painter) -> None:
+    """Background, neck and shoulders: they do not depend on the rig, so they are drawn once
+    per (look, size) and copied."""
     s = p.s
+    key = (s.background, s.skin, s.shirt, s.line_color, s.outline, s.jaw_height, s.head_scale,
+           s.head_y, p.size, p.ss)
+    cached = _BODY_CACHE.get(key)
+    if cached is not None:
+        p.img.paste(cached)
+        return
     neck_col = _mix(p.skin, (0, 0, 0), 0.12)
     neck = np.array([[-0.36, 0.4], [0.36, 0.4], [0.4, s.jaw_height + 0.55], [-0.4, s.jaw_height + 0.55]])
     p.poly(p.view.body(neck), fill=neck_col, outline=p.outline_of(None), width=p.lw)
@@ -404,6 +410,12 @@ def _draw_body(p: _Painter) -> None:
     p.poly(p.view.body(sh), fill=_rgb(s.shirt), outline=p.outline_of(None), width=p.lw)
     collar = _ellipse(0, s.jaw_height + 0.56, 0.42, 0.14, 20, 0, math.pi)
     p.line(p.view.body(collar), _mix(_rgb(s.shirt), (0, 0, 0), 0.3), p.fine)
+    if len(_BODY_CACHE) > 64:
+        _BODY_CACHE.clear()
+    _BODY_CACHE[key] = p.img.copy()
+
+
+_BODY_CACHE: dict = {}
 
 
 def _draw_back(p: _Painter) -> None:
