@@ -22,15 +22,18 @@ def main() -> None:
     ap.add_argument("--methods", default="evidence,weighted,softmax,relu")
     ap.add_argument("--out", default="out/bench_table1")
     ap.add_argument("--max-queries", type=int, default=None)
+    ap.add_argument("--model", default=None, help="character model checkpoint (default: the bundled one)")
     args = ap.parse_args()
 
-    from deepexpr.cli.demo import DemoConfig, default_index, ensure_models
+    from deepexpr.cli.demo import DemoConfig, default_index
     from deepexpr.io import cache_dir
+    from deepexpr.retrieval.embed import load_recognizer_for
     from deepexpr.retrieval.evaluate import evaluate_retrieval, write_report
     from deepexpr.retrieval.index import build_index
 
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores shared)")
-    _, character = ensure_models()
+    character = load_recognizer_for("character", args.model)
+    print(f"character model: {getattr(character, 'path', '') or getattr(character, 'name', '')}")
     index, path = default_index(character, DemoConfig())
     if args.loco:
         queries, setting = index, "each built-in character vs the other 8 (--exclude-same-character)"
@@ -44,7 +47,11 @@ def main() -> None:
     methods = args.methods.split(",")
     table = evaluate_retrieval(queries, index, methods=methods, exclude_same_character=args.loco,
                                max_queries=args.max_queries)
-    print(f"setting: {setting}; {table['queries']} queries, index {len(index)} rows ({path.name})")
+    import numpy as np
+
+    acc = float(np.mean(queries.probs.argmax(1) == queries.labels))
+    print(f"setting: {setting}; {table['queries']} queries (model accuracy on them {acc:.1%}), "
+          f"index {len(index)} rows ({path.name})")
     print(write_report(table, args.out))
 
 
