@@ -68,18 +68,20 @@ def discriminator_loss(
     real_logits_fake: torch.Tensor,
     expr_logits_real: torch.Tensor,
     labels: torch.Tensor,
+    expr_weight: float = 1.0,
 ) -> torch.Tensor:
-    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + CE(D^e(real), E)) / 2.
+    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + w CE(D^e(real), E)) / 2.
 
     Args:
         real_logits_real: (N,) D^R logits on real character images.
         real_logits_fake: (M,) D^R logits on generated images (detached from G).
         expr_logits_real: (N, K) D^e logits on the real character images.
         labels: (N,) expression indices of the real character images.
+        expr_weight: w, the weight of the expression term (Eq. 5 sums them: w = 1).
     """
     adv = F.binary_cross_entropy_with_logits(real_logits_real, torch.ones_like(real_logits_real))
     adv = adv + F.binary_cross_entropy_with_logits(real_logits_fake, torch.zeros_like(real_logits_fake))
-    return 0.5 * (adv + expression_loss(expr_logits_real, labels))
+    return 0.5 * (adv + expr_weight * expression_loss(expr_logits_real, labels))
 
 
 def generator_loss(
@@ -248,6 +250,7 @@ class HaganTrainConfig:
     beta2: float = 0.999  # Adam beta2 (PyTorch default)
     l1_weight: float = 10.0  # weight of Eq. 4 (L1 to the character's neutral image)
     expr_weight: float = 1.0  # weight of the expression term of Eq. 3 on generated images
+    d_expr_weight: float = 1.0  # weight of D^e's term in Eq. 5 (see the module docstring)
     augment: str = "light"  # human-side augmentation: none, light, paper (5 crops x 11 rotations x flip)
     sample_every: int = 250  # write a sample grid PNG every N steps (0: only at the end)
     checkpoint_every: int = 500  # write checkpoints every N steps (always at the end)
@@ -282,7 +285,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[s
     # D: real character images (with their expression) vs G's images.
     real_logit, real_expr = d(batch["real"])
     fake_logit, _ = d(fake.detach())
-    loss_d = discriminator_loss(real_logit, fake_logit, real_expr, batch["label"])
+    loss_d = discriminator_loss(real_logit, fake_logit, real_expr, batch["label"], cfg.d_expr_weight)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
