@@ -322,18 +322,24 @@ def _inside(cx, cy, rad, ex, eu, el) -> bool:
 
 
 def _clip_halfplane(poly: np.ndarray, normal: tuple[float, float], k: float) -> np.ndarray | None:
-    """Part of a closed polygon where normal . p >= k (one Sutherland-Hodgman pass)."""
+    """Part of a closed convex polygon where normal . p >= k (vectorised, one run inside)."""
     d = poly @ np.asarray(normal) - k
-    out = []
+    inside = d >= 0
     n = len(poly)
-    for i in range(n):
-        a, b = poly[i], poly[(i + 1) % n]
-        da, db = d[i], d[(i + 1) % n]
-        if da >= 0:
-            out.append(a)
-        if (da >= 0) != (db >= 0):
-            out.append(a + (b - a) * (da / (da - db)))
-    return np.array(out) if len(out) >= 3 else None
+    count = int(inside.sum())
+    if count == n:
+        return poly
+    if count < 2:
+        return None
+    starts = np.flatnonzero(inside & ~np.roll(inside, 1))  # first inside point of the run
+    i0 = int(starts[0])
+    run = (i0 + np.arange(count)) % n
+    before, after = (i0 - 1) % n, (run[-1] + 1) % n
+    a0, b0 = poly[before], poly[i0]
+    enter = a0 + (b0 - a0) * (d[before] / (d[before] - d[i0]))
+    a1, b1 = poly[run[-1]], poly[after]
+    leave = a1 + (b1 - a1) * (d[run[-1]] / (d[run[-1]] - d[after]))
+    return np.concatenate([enter[None], poly[run], leave[None]])
 
 
 def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
