@@ -40,6 +40,12 @@ def run(args) -> None:
                       batch_size=args.batch_size, augment=args.augment, threads=args.threads,
                       seed=args.seed)
     table, _ = load_table("character", args.data, cfg.size)
+    if args.max_images and args.max_images < len(table):  # stratified by expression
+        from deepexpr.train.splits import stratified_split
+
+        keep, _ = stratified_split(table.labels, (args.max_images, len(table) - args.max_images),
+                                   args.seed)
+        table = table.subset(keep)
     log = (lambda line: print(line, flush=True)) if args.verbose else None
     out = Path(args.out)
     if args.protocol in ("loco", "both"):
@@ -110,6 +116,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--test-characters", default=None)
+    ap.add_argument("--max-images", type=int, default=0, help="stratified subset of all images")
     ap.add_argument("--shard", default="1/1", help="i/n: run every n-th held-out character from i")
     ap.add_argument("--report", action="store_true", help="only pool and print finished folds")
     ap.add_argument("--verbose", action="store_true")

@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=3000, help="images in the epoch")
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--augment", default="random")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=30, help="bare steps to time")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
