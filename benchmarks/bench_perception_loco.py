@@ -38,8 +38,14 @@ def run(args) -> None:
     cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, lr_step=args.lr_step,
                       optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, augment=args.augment, threads=args.threads,
-                      seed=args.seed)
+                      seed=args.seed, unfreeze=args.unfreeze, new_head=not args.keep_head)
+    source = Path(args.source) if args.source else None
     table, _ = load_table("character", args.data, cfg.size)
+    if args.random_images:  # keep every named character, subsample the random ones
+        is_rand = np.array([str(g).startswith("rand_") for g in table.groups])
+        rand_idx = np.flatnonzero(is_rand)
+        pick = np.random.default_rng(args.seed).permutation(rand_idx)[:args.random_images]
+        table = table.subset(np.sort(np.concatenate([np.flatnonzero(~is_rand), pick])))
     if args.max_images and args.max_images < len(table):  # stratified by expression
         from deepexpr.train.splits import stratified_split
 
@@ -55,11 +61,11 @@ def run(args) -> None:
         chars = chars[i - 1::n]
         t0 = time.perf_counter()
         run_protocol(table, cfg, out / "loco", "character", "loco", test_groups=chars,
-                     data_info={"roots": args.data}, log=log)
+                     source=source, data_info={"roots": args.data}, log=log)
         print(f"loco shard {args.shard} ({', '.join(chars)}) took {time.perf_counter() - t0:.0f} s")
     if args.protocol in ("random", "both") and args.shard.startswith("1/"):
         t0 = time.perf_counter()
-        s = run_protocol(table, cfg, out / "random", "character", "random",
+        s = run_protocol(table, cfg, out / "random", "character", "random", source=source,
                          data_info={"roots": args.data}, log=log)
         print(f"random split: {100 * s['mean_accuracy']:.2f}% "
               f"({time.perf_counter() - t0:.0f} s)")
@@ -117,6 +123,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--test-characters", default=None)
     ap.add_argument("--max-images", type=int, default=0, help="stratified subset of all images")
+    ap.add_argument("--random-images", type=int, default=0,
+                    help="keep all named characters and this many images of random ones")
+    ap.add_argument("--from", dest="source", default=None,
+                    help="start every fold from this checkpoint (e.g. a model trained on random "
+                         "characters only: no held-out character is ever seen)")
+    ap.add_argument("--unfreeze", type=int, default=-1)
+    ap.add_argument("--keep-head", action="store_true")
     ap.add_argument("--shard", default="1/1", help="i/n: run every n-th held-out character from i")
     ap.add_argument("--report", action="store_true", help="only pool and print finished folds")
     ap.add_argument("--verbose", action="store_true")

@@ -36,6 +36,8 @@ def register(commands, groups) -> None:
                    help="layers before the new last layer to fine-tune (0: head only, -1: all)")
     p.add_argument("--head-lr-mult", type=float, default=10.0,
                    help="rate multiplier of the newly initialised last layer")
+    p.add_argument("--keep-head", action="store_true",
+                   help="keep the source's last layer (continue training a character model)")
     _common(p, lr=0.001, grayscale=None)
     p.set_defaults(func=_train, task="transfer")
 
@@ -184,7 +186,8 @@ def _config_from_args(args):
         lr_step=args.lr_step, size=args.size or 64, grayscale=bool(grey), mean=[0.5] * c, std=[0.5] * c,
         augment=args.augment, balance=args.balance, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, seed=args.seed, threads=args.threads,
-        unfreeze=getattr(args, "unfreeze", 1), head_lr_mult=getattr(args, "head_lr_mult", 10.0))
+        unfreeze=getattr(args, "unfreeze", 1), head_lr_mult=getattr(args, "head_lr_mult", 10.0),
+        new_head=not getattr(args, "keep_head", False))
 
 
 def _native_size(name: str) -> int | None:
@@ -253,6 +256,8 @@ def _print_summary(summary: dict, out) -> None:
 def _evaluate(args) -> int:
     from pathlib import Path
 
+    import numpy as np
+
     from deepexpr.evaluation.classification import summarize, write_report
     from deepexpr.expressions import EXPRESSIONS
     from deepexpr.models.checkpoint import load_model, read_config
@@ -283,6 +288,11 @@ def _evaluate(args) -> int:
     logits = predict_logits(model, table, pre)
     pred = logits.argmax(1)
     summary = summarize(table.labels, pred)
+    if all(g is not None for g in table.groups):  # accuracy per character / subject
+        groups = np.array([str(g) for g in table.groups])
+        summary["per_character_accuracy"] = {
+            g: float((pred[groups == g] == table.labels[groups == g]).mean())
+            for g in sorted(set(groups))}
     summary["model"] = str(args.model)
     summary["data"] = [str(d) for d in args.data]
     summary["protocol"] = args.protocol
@@ -291,6 +301,9 @@ def _evaluate(args) -> int:
     files = write_report(summary, out, f"Recognition: {Path(args.model).name}", rows)
     print(f"accuracy {100 * summary['accuracy']:.2f}% on {summary['n']} images "
           f"(mean class accuracy {100 * summary['mean_class_accuracy']:.2f}%)")
+    per_char = summary.get("per_character_accuracy", {})
+    if 1 < len(per_char) <= 50:
+        print("per character: " + ", ".join(f"{g} {100 * a:.1f}%" for g, a in per_char.items()))
     print(f"report: {files['markdown']}")
     return 0
 

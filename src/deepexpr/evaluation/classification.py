@@ -115,6 +115,10 @@ def markdown_report(summary: dict, title: str = "Recognition") -> str:
               "|---" * (len(classes) + 1) + "|"]
     for i, c in enumerate(classes):
         lines.append(f"| {c} | " + " | ".join(str(int(v)) for v in cm[i]) + " |")
+    per_char = summary.get("per_character_accuracy")
+    if per_char:
+        lines += ["", "| character / subject | accuracy |", "|---|---|"]
+        lines += [f"| {g} | {_pct(a)} |" for g, a in per_char.items()]
     return "\n".join(lines) + "\n"
 
 

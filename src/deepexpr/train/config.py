@@ -25,6 +25,7 @@ class TrainConfig:
     lr_step: int = 10  # divide the rate by 1/lr_gamma every lr_step epochs
     lr_gamma: float = 0.1  # factor applied every lr_step epochs
     head_lr_mult: float = 10.0  # transfer: rate multiplier of the newly initialised last layer
+    new_head: bool = True  # transfer: re-initialise the last layer (False: keep it, continue training)
     unfreeze: int = 1  # transfer: how many layers before the new head are fine-tuned (0: head only, -1: all)
     # data
     augment: str = "random"  # "fivecrop" (paper: 5 crops 227/256 + mirrors), "random" (shift+flip), "flip", "none"

@@ -82,7 +82,7 @@ def build_model(cfg: TrainConfig, source: Path | None = None):
     import torch
 
     torch.manual_seed(cfg.seed)
-    groups, frozen = setup_transfer(model, cfg.unfreeze, True, cfg.head_lr_mult)
+    groups, frozen = setup_transfer(model, cfg.unfreeze, cfg.new_head, cfg.head_lr_mult)
     return model, cfg, groups, frozen, {"transfer_from": {"path": str(source),
                                                           "model": src_cfg["model"]}}
 
