@@ -274,5 +274,76 @@ def recognize_faces(model: HaganModel, humans: np.ndarray, character: int = 0, s
     return model.run(humans, [character] * len(humans), seed)[1]
 
 
-__all__ = ["EXPRESSIONS", "HaganModel", "Translation", "aligned_human", "load_hagan",
-           "read_photo", "recognize_faces", "side_by_side", "translate"]
+
+
+class HaganRecognizer:
+    """Expression recognition through HA-GAN (the paper's Sec. 4): each human face is drawn
+    as one target character by G, and D^e reads the drawing.
+
+    Items given to `probs` / `features` are detected faces (objects with `landmarks49` and
+    `aligned`, as `deepexpr.faces.detect_faces` returns) or face crops (arrays, resized).
+
+    Attributes:
+        classes: expression names of the probabilities.
+        domain: "human" (the input side).
+    """
+
+    domain = "human"
+
+    def __init__(self, model: HaganModel | None = None, character: str | None = None, seed: int = 0):
+        self.model = model or load_hagan()
+        self.character = self.model.character_index(character) if character else 0
+        self.seed = seed
+        self.classes = list(self.model.classes)
+        self.name = "hagan"
+
+    def _humans(self, items) -> np.ndarray:
+        import cv2
+
+        from deepexpr.models.preprocess import to_rgb_uint8
+
+        size = self.model.load_size
+        out = []
+        for it in items:
+            if hasattr(it, "aligned") or hasattr(it, "landmarks49"):
+                out.append(aligned_human(it, size))
+            else:
+                out.append(cv2.resize(to_rgb_uint8(it), (size, size), interpolation=cv2.INTER_AREA))
+        return np.stack(out)
+
+    def probs(self, items) -> np.ndarray:
+        """(N, K) D^e probabilities on G's drawings of the N faces."""
+        return self.model.run(self._humans(items), [self.character], self.seed)[1]
+
+    def features(self, items) -> np.ndarray:
+        """(N, fc_dim) D's shared features of the drawings (D^e reads these)."""
+        import torch
+
+        from deepexpr.train.hagan import to_tensor
+
+        gen, _ = self.model.run(self._humans(items), [self.character], self.seed)
+        with torch.inference_mode():
+            return self.model.discriminator.forward_features(to_tensor(gen)).numpy()
+
+
+def load_hagan_recognizer(domain: str = "human", model: str | None = None, **_) -> HaganRecognizer:
+    """Loader for `deepexpr recognize --model hagan` (registered with `register_recognizer`)."""
+    if domain not in (None, "human"):
+        raise InputError(f"HA-GAN recognises human faces, not the {domain!r} domain")
+    path = None if model in (None, "hagan") else model
+    return HaganRecognizer(load_hagan(path))
+
+
+def register_with_recognition() -> bool:
+    """Register "hagan" with `deepexpr.recognition` when that module exists."""
+    try:
+        from deepexpr.recognition import register_recognizer
+    except ImportError:
+        return False
+    register_recognizer("hagan", load_hagan_recognizer)
+    return True
+
+
+__all__ = ["EXPRESSIONS", "HaganModel", "HaganRecognizer", "Translation", "aligned_human",
+           "load_hagan", "load_hagan_recognizer", "read_photo", "recognize_faces",
+           "register_with_recognition", "side_by_side", "translate"]

@@ -16,6 +16,10 @@ def register(commands, groups) -> None:
     _register_train(groups["train"])
     _register_translate(commands)
     _register_evaluate(groups["evaluate"])
+    # `deepexpr recognize --model hagan` routes here when the recognition area is installed.
+    from deepexpr.translate import register_with_recognition
+
+    register_with_recognition()
 
 
 def _register_train(train) -> None:
@@ -34,7 +38,7 @@ def _register_train(train) -> None:
     p.add_argument("--image-size", type=int, default=None, help="override the preset's image side")
     p.add_argument("--augment", default="light", choices=["none", "light", "paper"],
                    help="human-side augmentation (paper: 5 crops x 11 rotations x flip)")
-    p.add_argument("--l1-weight", type=float, default=10.0, help="weight of the L1 to the neutral character (Eq. 4)")
+    p.add_argument("--l1-weight", type=float, default=30.0, help="weight of the L1 to the neutral character (Eq. 4)")
     p.add_argument("--identities", type=int, default=24, help="stand-in: number of drawn people")
     p.add_argument("--per-expression", type=int, default=10, help="stand-in: frames per person and expression")
     p.add_argument("--char-per-expression", type=int, default=40, help="character frames per expression")
