@@ -131,6 +131,10 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     open_up = 1.0 + 0.5 * r["AU5"] - 0.42 * r["AU7"] - 0.22 * r["AU6"] - 0.12 * r["AU4"] \
         - 0.12 * r["AU9"] + 0.1 * r["AU1"] * r["AU2"] - 0.18 * max(r["gaze_y"], 0.0)
     open_lo = 1.0 - 0.55 * r["AU6"] - 0.45 * r["AU7"] - 0.2 * r["AU9"] + 0.2 * r["AU5"]
+    # Sad eyes: inner brows up without the outer ones or a lid raise make the upper lids
+    # heavier and slant them down towards the outer corners.
+    sad = r["AU1"] * (1.0 - r["AU2"]) * (1.0 - r["AU5"])
+    open_up -= 0.15 * sad
     open_up, open_lo = max(open_up, 0.06), max(open_lo, 0.05)
     lo_ratio = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}[style.eye_style]
     power = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}[style.eye_style]
@@ -138,7 +142,7 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     prof = (1.0 - u * u) ** power
     corner_y = cy - style.eye_tilt * (u * side)
     x = cx + u * ew
-    upper = _xy(x, corner_y - open_up * eh * prof)
+    upper = _xy(x, corner_y - open_up * eh * prof + 0.35 * sad * eh * prof * (0.5 + 0.5 * u * side))
     lower = _xy(x, corner_y + open_lo * eh * lo_ratio * prof)
     iris_r = style.iris_size * ew
     iris = (cx + r["gaze_x"] * 0.42 * ew, cy + r["gaze_y"] * 0.3 * eh - 0.08 * eh * (open_up - 1))
