@@ -49,6 +49,7 @@ def test_natural_order_of_frames(tmp_path):
 def test_filters_subset_and_splits(ferg):
     ds = FergDataset(ferg, characters=["aia", "ray"], expressions=["happy", "sadness"])
     assert len(ds) == 8 and set(ds.labels) == {INDEX["joy"], INDEX["sadness"]}
+    assert FergDataset(ferg, characters="aia,ray", expressions="joy,sad").paths == ds.paths
     sub = ds.subset([0, 3])
     assert len(sub) == 2 and sub.records[1] == ds.records[3]
     train, test = split_by_character(FergDataset(ferg), "bonnie")

@@ -114,8 +114,8 @@ class FergDataset:
 
     Args:
         root: the data set folder (or the folder holding FERG_DB_256).
-        characters: keep only these characters (names; None = all).
-        expressions: keep only these expressions (names or aliases; None = all).
+        characters: keep only these characters (names or "a,b"; None = all).
+        expressions: keep only these expressions (names or aliases, or "joy,sad"; None = all).
 
     Attributes:
         root: resolved root folder.
@@ -131,7 +131,7 @@ class FergDataset:
         self.root = _find_root(Path(root))
         records = self._scan()
         if characters is not None:
-            wanted = [characters] if isinstance(characters, str) else list(characters)
+            wanted = characters.split(",") if isinstance(characters, str) else list(characters)
             have = sorted({r.character for r in records})
             missing = [c for c in wanted if c not in have]
             if missing:
@@ -139,7 +139,7 @@ class FergDataset:
                                  f"available: {', '.join(have)}")
             records = [r for r in records if r.character in set(wanted)]
         if expressions is not None:
-            wanted = [expressions] if isinstance(expressions, str) else list(expressions)
+            wanted = expressions.split(",") if isinstance(expressions, str) else list(expressions)
             try:
                 keep = {INDEX[canonical(e)] for e in wanted}
             except ValueError as err:
