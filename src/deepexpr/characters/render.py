@@ -151,12 +151,11 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
 
 
 def _eye_landmarks(eye: dict, side: int) -> np.ndarray:
-    """Six eye points in 49-point order (corner, 2 upper, corner, 2 lower)."""
+    """Six eye points in 49-point order: the curves run image-left -> right, so for both
+    eyes the order is corner, two upper points, corner, two lower points (right eye: outer
+    first; left eye: inner first). u = -1, -1/3, 1/3, 1 are curve indices 0, 4, 8, 12."""
     up, lo = eye["upper"], eye["lower"]
-    # u = -1, -1/3, 1/3, 1 are indices 0, 4, 8, 12 of the 13-point curves.
-    if side < 0:  # right eye: outer, upper outer, upper inner, inner, lower inner, lower outer
-        return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])
-    return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])  # inner, ui, uo, outer, lo, li
+    return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])
 
 
 def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.ndarray:
@@ -386,7 +385,9 @@ class _Painter:
         else:
             self.draw.ellipse(box, fill=fill)
 
-    def outline_of(self, fill):
+    @property
+    def edge(self):
+        """Outline colour, or None for styles drawn without outlines."""
         return self.ink if self.lw else None
 
 
@@ -415,9 +416,9 @@ def _draw_body(p: _Painter) -> None:
         return
     neck_col = _mix(p.skin, (0, 0, 0), 0.12)
     neck = np.array([[-0.36, 0.4], [0.36, 0.4], [0.4, s.jaw_height + 0.55], [-0.4, s.jaw_height + 0.55]])
-    p.poly(p.view.body(neck), fill=neck_col, outline=p.outline_of(None), width=p.lw)
+    p.poly(p.view.body(neck), fill=neck_col, outline=p.edge, width=p.lw)
     sh = _ellipse(0, s.jaw_height + 1.25, 1.75, 0.75, 40)
-    p.poly(p.view.body(sh), fill=_rgb(s.shirt), outline=p.outline_of(None), width=p.lw)
+    p.poly(p.view.body(sh), fill=_rgb(s.shirt), outline=p.edge, width=p.lw)
     collar = _ellipse(0, s.jaw_height + 0.56, 0.42, 0.14, 20, 0, math.pi)
     p.line(p.view.body(collar), _mix(_rgb(s.shirt), (0, 0, 0), 0.3), p.fine)
     if len(_BODY_CACHE) > 64:
@@ -464,7 +465,7 @@ def _draw_back(p: _Painter) -> None:
         for side in (-1, 1):
             ear = np.array([[side * 0.3, -s.head_height * 0.85], [side * 0.8, -s.head_height - 0.38 * es],
                             [side * 0.92, -s.head_height * 0.35]])
-            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            p.poly(v.shell(ear), fill=p.skin, outline=p.edge, width=p.lw)
             cen = ear.mean(0)
             p.poly(v.shell(cen + 0.55 * (ear - cen)), fill=inner)
     elif s.ear_style in ("bear", "mouse"):
@@ -472,7 +473,7 @@ def _draw_back(p: _Painter) -> None:
         pos = (0.72, -s.head_height * 0.8) if s.ear_style == "bear" else (0.82, -s.head_height * 0.68)
         for side in (-1, 1):
             c = v.shell(np.array([[side * pos[0], pos[1]]]))[0]
-            p.dot(c, rad * p.px, p.skin, p.outline_of(None), p.lw)
+            p.dot(c, rad * p.px, p.skin, p.edge, p.lw)
             p.dot(c, rad * 0.6 * p.px, inner)
 
 
@@ -483,7 +484,7 @@ def _draw_side_ears(p: _Painter) -> None:
     if s.ear_style == "human":
         for side in (-1, 1):
             ear = _ellipse(side * 0.97, ear_y, 0.14 * es, 0.22 * es, 20)
-            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            p.poly(v.shell(ear), fill=p.skin, outline=p.edge, width=p.lw)
             arc = _ellipse(side * 0.98, ear_y, 0.07 * es, 0.13 * es, 10, -1.2, 1.2)
             arc[:, 0] = side * 0.98 + side * (arc[:, 0] - side * 0.98)
             p.line(v.shell(arc), _mix(p.skin, p.ink, 0.45), p.fine)
@@ -491,7 +492,7 @@ def _draw_side_ears(p: _Painter) -> None:
         for side in (-1, 1):
             ear = np.array([[side * 0.93, ear_y - 0.2], [side * (1.45 + 0.1 * es), ear_y - 0.45 * es],
                             [side * 0.95, ear_y + 0.25]])
-            p.poly(v.shell(ear), fill=p.skin, outline=p.outline_of(None), width=p.lw)
+            p.poly(v.shell(ear), fill=p.skin, outline=p.edge, width=p.lw)
             cen = ear.mean(0)
             p.poly(v.shell(cen + 0.5 * (ear - cen)), fill=_rgb(s.ear_inner))
 
@@ -738,7 +739,7 @@ def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
     p.poly(pts, fill=col, outline=out, width=p.fine if out else 0)
 
 
-def _draw_nose(p: _Painter, bridge: np.ndarray, base: np.ndarray) -> None:
+def _draw_nose(p: _Painter, bridge: np.ndarray, base: np.ndarray, mouth_top_y: float) -> None:
     s, v, r = p.s, p.view, p.r
     ns = s.nose_size
     zb, zs = _z_bridge(s), _z_base(s)
@@ -784,13 +785,9 @@ def _draw_nose(p: _Painter, bridge: np.ndarray, base: np.ndarray) -> None:
                    fill=_mix(p.skin, (40, 20, 20), 0.55))
         p.dot(tip + np.array([-0.02, -0.03]) * p.px, 0.025 * p.px, _mix(p.skin, (255, 255, 255), 0.3))
     if "muzzle" in s.extras and s.nose_style == "animal":
-        philtrum = np.array([[0, s.nose_y + 0.08 * ns], [0, (base[2, 1] + _mouth_top(p)) / 2],
-                             [0, _mouth_top(p)]])
+        top_lip = mouth_top_y
+        philtrum = np.array([[0, s.nose_y + 0.08 * ns], [0, (base[2, 1] + top_lip) / 2], [0, top_lip]])
         p.line(v.face(philtrum, np.array([0.2, 0.1, 0.05])), p.ink, p.fine)
-
-
-def _mouth_top(p):
-    return p._mouth["outer_up"][6, 1]
 
 
 def _draw_mouth(p: _Painter, m: dict) -> None:
@@ -910,7 +907,8 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     p = _Painter(style, r, size, ss)
     g = _geometry(style, r)
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
-    p._mouth = mouth
+    # Back to front: body, things behind the head, head, skin marks, expression lines,
+    # hair, eyes, brows (over the fringe, as in anime), nose, mouth, whiskers/glasses.
     _draw_body(p)
     _draw_back(p)
     _draw_side_ears(p)
@@ -922,7 +920,7 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
         _draw_eye(p, eyes[side], side)
     for side in (-1, 1):
         _draw_brow(p, brows[side], side)
-    _draw_nose(p, g["bridge"], g["base"])
+    _draw_nose(p, g["bridge"], g["base"], mouth["outer_up"][6, 1])
     _draw_mouth(p, mouth)
     _draw_front_extras(p, eyes, mouth)
     img = p.img.reduce(ss) if ss > 1 else p.img
