@@ -49,6 +49,7 @@ _U9 = np.linspace(-1.0, 1.0, 9)  # curve parameter of brows
 _U7 = np.linspace(-1.0, 1.0, 7)
 _U13_RAMP = np.linspace(0.0, 1.0, 13)
 _Z_LIPS = 0.06 * (1 - _U13 * _U13)  # lips stand off the face surface
+_Z_LIPS3 = np.tile(_Z_LIPS, 3)
 
 
 def _xy(x, y) -> np.ndarray:
@@ -267,16 +268,14 @@ def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
     zl = _Z_LIPS
     ou, ol = mouth["outer_up"], mouth["outer_lo"]
     iu, il = mouth["inner_up"], mouth["inner_lo"]
-    pts = [
-        view.face(np.concatenate([brows[-1][::2], brows[1][::2]])),
-        view.face(g["bridge"], _z_bridge(style)), view.face(g["base"], _z_base(style)),
-        view.face(np.concatenate([_eye_landmarks(eyes[-1], -1), _eye_landmarks(eyes[1], 1)])),
-        view.face(np.concatenate([ou[_OUTER_UP], ol[_OUTER_LO]]),
-                  np.concatenate([zl[_OUTER_UP], zl[_OUTER_LO]])),
-        view.face(np.concatenate([iu[_INNER], il[_INNER[::-1]]]),
-                  np.concatenate([zl[_INNER], zl[_INNER[::-1]]])),
-    ]
-    lm = np.concatenate(pts)
+    xy = np.concatenate([
+        brows[-1][::2], brows[1][::2], g["bridge"], g["base"],
+        _eye_landmarks(eyes[-1], -1), _eye_landmarks(eyes[1], 1),
+        ou[_OUTER_UP], ol[_OUTER_LO], iu[_INNER], il[_INNER[::-1]],
+    ])
+    z = np.concatenate([np.zeros(10), _z_bridge(style), _z_base(style), np.zeros(12),
+                        zl[_OUTER_UP], zl[_OUTER_LO], zl[_INNER], zl[_INNER[::-1]]])
+    lm = view.face(xy, z)  # one projection for all 49 points
     return ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
 
 
@@ -657,18 +656,26 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     up, lo = eye["upper"], eye["lower"]
     ex, eu, el = up[:, 0], up[:, 1], lo[:, 1]
     x0, x1 = ex[0], ex[-1]
-    poly = v.face(np.concatenate([up, lo[::-1][1:-1]]))
-    up_px = v.face(up)
     ix, iy = eye["iris"]
     ir = eye["iris_r"]
+    ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
+    # Centres of pupil / highlight discs, projected with the lids in one call.
+    if s.eye_style == "anime":
+        centres = [(ix - 0.4 * ir, iy - 0.45 * ry), (ix + 0.4 * ir, iy + 0.42 * ry)]
+    elif s.eye_style == "dot":
+        centres = [(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"])]
+    else:
+        centres = [(ix, iy), (ix - 0.38 * ir, iy - 0.4 * ir)]
+    proj = v.face(np.concatenate([up, lo, np.array(centres)]))
+    up_px, lo_px, centre_px = proj[:13], proj[13:26], proj[26:]
+    poly = np.concatenate([up_px, lo_px[::-1][1:-1]])
     iris_col = _rgb(s.iris_color)
     lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
     tiny = eye["open"] * p.px < 2.2 * p.ss
 
-    def disc(cx, cy, rx, ry, fill):
-        if rx == ry and _inside(cx, cy, rx, ex, eu, el):
-            c = v.face(np.array([[cx, cy]]))[0]
-            p.dot(c, rx * p.px, fill)
+    def disc(cx, cy, rx, ry, fill, k=None):
+        if k is not None and _inside(cx, cy, rx, ex, eu, el):
+            p.dot(centre_px[k], rx * p.px, fill)
             return
         band = _disc_in(cx, cy, rx, ry, x0, x1, ex, eu, el)
         if band is not None:
@@ -679,14 +686,13 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
             p.line(up_px, iris_col, max(lash, 2))
             return
         p.poly(poly, fill=iris_col)
-        disc(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"], 0.22 * ir + 0.02, 0.22 * ir + 0.02,
-             (255, 255, 255))
+        rad = 0.22 * ir + 0.02
+        disc(*centres[0], rad, rad, (255, 255, 255), 0)
         return
     if tiny:
         p.line(up_px, p.ink, lash)
         return
     p.poly(poly, fill=_rgb(s.sclera))
-    ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
     disc(ix, iy, ir, ry, iris_col)
     if s.eye_style == "anime":
         # darker upper half of the iris, a dark pupil and two highlights
@@ -694,17 +700,17 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
         if band is not None:
             p.poly(v.face(band), fill=_mix(iris_col, (0, 0, 0), 0.4))
         disc(ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75))
-        disc(ix - 0.4 * ir, iy - 0.45 * ry, 0.32 * ir, 0.32 * ir, (255, 255, 255))
-        disc(ix + 0.4 * ir, iy + 0.42 * ry, 0.16 * ir, 0.16 * ir, (255, 255, 255))
+        disc(*centres[0], 0.32 * ir, 0.32 * ir, (255, 255, 255), 0)
+        disc(*centres[1], 0.16 * ir, 0.16 * ir, (255, 255, 255), 1)
     else:
-        disc(ix, iy, 0.48 * ir, 0.48 * ir, (15, 12, 12))
-        disc(ix - 0.38 * ir, iy - 0.4 * ir, 0.26 * ir, 0.26 * ir, (255, 255, 255))
+        disc(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0)
+        disc(*centres[1], 0.26 * ir, 0.26 * ir, (255, 255, 255), 1)
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
         p.draw.line(_flat(np.concatenate([poly, poly[:1]])), fill=p.ink, width=width, joint="curve")
         p.line(up_px, p.ink, int(width * 1.4))
     elif s.eye_style == "almond":
-        p.line(v.face(lo), _mix(p.ink, p.skin, 0.4), p.fine)
+        p.line(lo_px, _mix(p.ink, p.skin, 0.4), p.fine)
         ext = up_px[0] if side < 0 else up_px[-1]
         prev = up_px[1] if side < 0 else up_px[-2]
         flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
@@ -714,7 +720,7 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
         th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
         band = np.concatenate([up - np.stack([np.zeros_like(th), th], 1), up[::-1]])
         p.poly(v.face(band), fill=p.ink)
-        p.line(v.face(lo[3:10]), _mix(p.ink, p.skin, 0.3), p.fine)
+        p.line(lo_px[3:10], _mix(p.ink, p.skin, 0.3), p.fine)
 
 
 def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
@@ -794,7 +800,8 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
     s, v, r = p.s, p.view, p.r
     zl = _Z_LIPS
     iu_u, il_u = m["inner_up"], m["inner_lo"]
-    iu, ou, ol = v.face(iu_u, zl), v.face(m["outer_up"], zl), v.face(m["outer_lo"], zl)
+    proj = v.face(np.concatenate([iu_u, m["outer_up"], m["outer_lo"]]), _Z_LIPS3)
+    iu, ou, ol = proj[:13], proj[13:26], proj[26:]
     lip = _rgb(s.lip_color)
     open_px = (il_u[6, 1] - iu_u[6, 1]) * p.px
     is_open = open_px > 1.5 * p.ss
