@@ -50,6 +50,9 @@ _U7 = np.linspace(-1.0, 1.0, 7)
 _U13_RAMP = np.linspace(0.0, 1.0, 13)
 _Z_LIPS = 0.06 * (1 - _U13 * _U13)  # lips stand off the face surface
 _Z_LIPS3 = np.tile(_Z_LIPS, 3)
+_CURL_ANGLES = np.linspace(math.pi * 0.92, math.pi * 2.08, 17)
+_CURL_RADII = 0.2 + 0.05 * np.random.default_rng(7).uniform(size=17)
+_CURL_FRONT = np.linspace(-0.6, 0.6, 6)
 
 
 def _xy(x, y) -> np.ndarray:
@@ -536,17 +539,16 @@ def _draw_hair_front(p: _Painter) -> None:
     cap_top = _xy((1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent))
     side_y = hairline + 0.25
     w = p.lw if p.lw else 0
-    if s.hair_style == "curly":
-        rng = np.random.default_rng(7)
-        tt = np.linspace(math.pi * 0.92, math.pi * 2.08, 17)
-        for k, ang in enumerate(tt):
-            rad = 0.2 + 0.05 * rng.uniform()
-            c = np.array([[(1.0 + hv * 0.3) * math.cos(ang), -(H + hv * 0.2) * abs(math.sin(ang)) ** 0.9]])
-            c[0, 1] = min(c[0, 1], hairline + 0.05 * (k % 2))
-            p.dot(v.shell(c)[0], rad * p.px, hair, hair_line, max(1, w))
-        for x in np.linspace(-0.6, 0.6, 6):
-            c = np.array([[x, hairline - 0.05 - 0.15 * (1 - x * x)]])
-            p.dot(v.shell(c)[0], 0.17 * p.px, hair, hair_line, max(1, w))
+    if s.hair_style == "curly":  # curls round the crown, then a row over the forehead
+        tt = _CURL_ANGLES
+        cx = (1.0 + hv * 0.3) * np.cos(tt)
+        cy = np.minimum(-(H + hv * 0.2) * np.abs(np.sin(tt)) ** 0.9,
+                        hairline + 0.05 * (np.arange(len(tt)) % 2))
+        fx = _CURL_FRONT
+        centres = v.shell(np.concatenate([_xy(cx, cy), _xy(fx, hairline - 0.05 - 0.15 * (1 - fx * fx))]))
+        radii = np.concatenate([_CURL_RADII, np.full(len(fx), 0.17)]) * p.px
+        for c, rad in zip(centres.tolist(), radii.tolist()):
+            p.dot(c, rad, hair, hair_line, max(1, w))
         return
     if s.hair_style == "mohawk":
         xs = np.linspace(-0.18, 0.18, 7)
