@@ -74,8 +74,8 @@ def add_search_args(p) -> None:
     p.add_argument("--per-character", action="store_true", help="top matches of every character")
     p.add_argument("--alpha", type=float, default=1.0, help="Eq. 3 weight of the JS distance")
     p.add_argument("--beta", type=float, default=0.05, help="Eq. 3 weight of the geometric distance")
-    p.add_argument("--distribution", default="evidence",
-                   choices=("evidence", "weighted", "softmax", "relu"), help="feature distribution choice")
+    p.add_argument("--distribution", default="softmax", choices=("evidence", "weighted", "softmax", "relu"),
+                   help="distribution compared by JS (default softmax; evidence = the paper's FC6 reading)")
     p.add_argument("--label-from", choices=("query", "nearest"), default="query",
                    help="matched label: the query's own prediction or its JS-nearest row's label")
 
