@@ -339,36 +339,47 @@ def _darker(color: str, f: float) -> str:
 
 
 def _random_style(seed: int, i: int, standin: bool) -> CharacterStyle:
+    """Character `i` of `seed`: a stand-in human or a stylized target (never both)."""
     rng = _rng(seed, i, "standin" if standin else "stylized")
+    return _random_standin(rng, seed, i) if standin else _random_stylized(rng, seed, i)
+
+
+def _random_standin(rng: np.random.Generator, seed: int, i: int) -> CharacterStyle:
+    """Realistic-human family: natural palettes, small eyes, thin brows, real nose and lips."""
     u = rng.uniform
     pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
-    if standin:
-        skin = _jitter_hex(rng, pick(_SKIN_NATURAL), 0.04)
-        hair = pick(_HAIR_NATURAL)
-        return CharacterStyle(
-            name=f"standin_{seed}_{i}", family="standin_human",
-            head_height=u(1.08, 1.2), jaw_height=u(1.1, 1.25), jaw_width=u(0.55, 0.85),
-            top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.31, 0.34),
-            head_y=u(0.51, 0.54), skin=skin, line_color=_darker(skin, 0.55),
-            outline=float(pick([0.0, 0.006, 0.01])), shading="shaded",
-            background=pick(["#d8d8d8", "#c8ccd2", "#e0dcd4", "#bfc8c0", "#d0c8c0"]),
-            shirt=pick(_SHIRT), eye_style="almond", eye_size=u(0.78, 0.9),
-            eye_aspect=u(0.45, 0.55), eye_spacing=u(0.36, 0.41), eye_y=u(-0.05, 0.03),
-            eye_tilt=u(-0.01, 0.02), iris_color=pick(["#5a3b22", "#2a1a10", "#3b6fb6",
-                                                        "#4a6a4a", "#6a5a3a"]),
-            iris_size=u(0.5, 0.6), sclera="#f4f0ea", brow_style=pick(["thin", "arched"]),
-            brow_color=_darker(hair, 0.9), brow_thickness=u(0.02, 0.032),
-            brow_length=u(1.1, 1.3), brow_gap=u(0.06, 0.1), brow_arch=u(0.02, 0.05),
-            nose_style="realistic", nose_y=u(0.4, 0.47), nose_size=u(0.9, 1.15),
-            nose_color=_darker(skin, 0.82), mouth_style="lips", mouth_y=u(0.74, 0.8),
-            mouth_width=u(0.24, 0.3), lip_color=_jitter_hex(rng, pick(["#b8706a", "#a85a5a",
-                                                                       "#c07a72", "#8a4a44"]), 0.05),
-            lip_thickness=u(0.035, 0.05), ear_style="human", ear_size=u(0.85, 1.0),
-            hair_style=pick(["short", "long", "bob", "side", "bun", "none", "curly"]),
-            hair_color=hair, hair_volume=u(0.06, 0.14),
-            extras=["freckles"] if u() < 0.15 else [], accent=_darker(skin, 0.75),
-            expressiveness=u(0.9, 1.05), brow_acting=u(0.9, 1.1), mouth_acting=u(0.9, 1.1),
-        )
+    skin = _jitter_hex(rng, pick(_SKIN_NATURAL), 0.04)
+    hair = pick(_HAIR_NATURAL)
+    return CharacterStyle(
+        name=f"standin_{seed}_{i}", family="standin_human",
+        head_height=u(1.08, 1.2), jaw_height=u(1.1, 1.25), jaw_width=u(0.55, 0.85),
+        top_exponent=u(1.9, 2.3), jaw_exponent=u(1.9, 2.5), head_scale=u(0.31, 0.34),
+        head_y=u(0.51, 0.54), skin=skin, line_color=_darker(skin, 0.55),
+        outline=float(pick([0.0, 0.006, 0.01])), shading="shaded",
+        background=pick(["#d8d8d8", "#c8ccd2", "#e0dcd4", "#bfc8c0", "#d0c8c0"]),
+        shirt=pick(_SHIRT), eye_style="almond", eye_size=u(0.78, 0.9),
+        eye_aspect=u(0.45, 0.55), eye_spacing=u(0.36, 0.41), eye_y=u(-0.05, 0.03),
+        eye_tilt=u(-0.01, 0.02), iris_color=pick(["#5a3b22", "#2a1a10", "#3b6fb6",
+                                                    "#4a6a4a", "#6a5a3a"]),
+        iris_size=u(0.5, 0.6), sclera="#f4f0ea", brow_style=pick(["thin", "arched"]),
+        brow_color=_darker(hair, 0.9), brow_thickness=u(0.02, 0.032),
+        brow_length=u(1.1, 1.3), brow_gap=u(0.06, 0.1), brow_arch=u(0.02, 0.05),
+        nose_style="realistic", nose_y=u(0.4, 0.47), nose_size=u(0.9, 1.15),
+        nose_color=_darker(skin, 0.82), mouth_style="lips", mouth_y=u(0.74, 0.8),
+        mouth_width=u(0.24, 0.3), lip_color=_jitter_hex(rng, pick(["#b8706a", "#a85a5a",
+                                                                   "#c07a72", "#8a4a44"]), 0.05),
+        lip_thickness=u(0.035, 0.05), ear_style="human", ear_size=u(0.85, 1.0),
+        hair_style=pick(["short", "long", "bob", "side", "bun", "none", "curly"]),
+        hair_color=hair, hair_volume=u(0.06, 0.14),
+        extras=["freckles"] if u() < 0.15 else [], accent=_darker(skin, 0.75),
+        expressiveness=u(0.9, 1.05), brow_acting=u(0.9, 1.1), mouth_acting=u(0.9, 1.1),
+    )
+
+
+def _random_stylized(rng: np.random.Generator, seed: int, i: int) -> CharacterStyle:
+    """Stylized family: any head, eye, brow, nose, mouth, ear and hair style; bold colours."""
+    u = rng.uniform
+    pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
     family = pick(["human", "human", "human", "animal", "creature"])
     skin = _jitter_hex(rng, pick(_SKIN_STYLIZED[:8] if family == "human" else _SKIN_STYLIZED), 0.06)
     hair = pick(_HAIR_STYLIZED)
