@@ -271,3 +271,17 @@ def test_cli_train_on_standin(tmp_path, monkeypatch, capsys):
                  "--batch-size", "4", "--out", str(out), "--quiet", "--resume"])
     assert code == 0 and "3 steps" in capsys.readouterr().out
     assert main(["train", "hagan", "--preset", "test", "--characters", "nobody", "--out", str(out)]) == 2
+
+
+def test_export_fp16_bundle_gives_the_same_drawings(trained, tmp_path):
+    from deepexpr.train.hagan import export_bundle
+    from deepexpr.translate import load_hagan
+
+    paths = export_bundle(trained, tmp_path / "weights")
+    assert [p.name for p in paths] == ["hagan_g.safetensors", "hagan_d.safetensors"]
+    full, half = load_hagan(trained), load_hagan(tmp_path / "weights")
+    faces = np.random.default_rng(0).integers(0, 255, (3, 18, 18, 3), dtype=np.uint8)
+    (g1, p1), (g2, p2) = full.run(faces, [1]), half.run(faces, [1])
+    assert np.abs(g1.astype(int) - g2.astype(int)).max() <= 3
+    assert np.allclose(p1, p2, atol=0.02)
+    assert half.characters == ["a", "b"]

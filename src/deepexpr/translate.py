@@ -173,10 +173,42 @@ def read_photo(image) -> np.ndarray:
 
 
 def find_faces(photo: np.ndarray) -> list:
-    """Faces of a photo through the shared face pipeline."""
-    from deepexpr.faces import detect_faces
-
+    """Faces of a photo through the shared face pipeline (`deepexpr.faces.detect_faces`);
+    while that is not installed, a minimal mediapipe face-mesh fallback (`_mesh_faces`)."""
+    try:
+        from deepexpr.faces import detect_faces
+    except ImportError:
+        return _mesh_faces(photo)
     return list(detect_faces(photo))
+
+
+# mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
+# brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
+MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+              168, 197, 5, 4, 98, 97, 2, 326, 327,
+              33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+              61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,
+              81, 13, 311, 402, 14, 178)
+
+
+def _mesh_faces(photo: np.ndarray, max_faces: int = 8) -> list:
+    """Faces with a box and 49 landmarks (photo pixels) from mediapipe's face mesh."""
+    from types import SimpleNamespace
+
+    import mediapipe as mp
+
+    h, w = photo.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
+                                         refine_landmarks=False) as mesh:
+        found = mesh.process(np.ascontiguousarray(photo))
+    faces = []
+    for lm in found.multi_face_landmarks or []:
+        pts = np.array([[p.x * w, p.y * h] for p in lm.landmark], np.float32)
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        faces.append(SimpleNamespace(box=(int(x0), int(y0), int(x1), int(y1)),
+                                     landmarks49=pts[list(MESH_TO_49)], aligned=None))
+    return faces
 
 
 def translate(image, character: str | list[str] | None = None, seed: int | None = 0,

@@ -48,6 +48,8 @@ def _register_train(train) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared machine)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="after training, write fp16 copies of G and D to DIR (e.g. src/deepexpr/weights)")
     p.set_defaults(func=run_train)
 
 
@@ -78,6 +80,9 @@ def _register_evaluate(evaluate) -> None:
     p.add_argument("--identities", type=int, default=24, help="stand-in people in the k-fold")
     p.add_argument("--heldout-identities", type=int, default=12,
                    help="never-seen stand-in people used to judge --weights")
+    p.add_argument("--characters", default=None,
+                   help="k-fold target characters, comma-separated (default: the judged model's)")
+    p.add_argument("--kfold-only", action="store_true", help="skip judging a trained model (part 2)")
     p.add_argument("--character-model", default=None,
                    help="independent character expression model (default: the bundled one)")
     p.add_argument("--seed", type=int, default=0)
@@ -128,6 +133,10 @@ def run_train(args) -> int:
           f"D^e accuracy on generated images (training batches) {last.get('de_acc_fake', float('nan')):.2f}")
     print(f"hagan: wrote {result.generator}, {result.discriminator}"
           + (f", samples in {result.samples[-1].parent}" if result.samples else ""))
+    if args.export:
+        from deepexpr.train.hagan import export_bundle
+
+        print(f"hagan: exported {', '.join(map(str, export_bundle(args.out, args.export)))}")
     return 0
 
 
@@ -171,7 +180,8 @@ def run_evaluate(args) -> int:
 
     cfg = HaganEvalConfig(folds=args.folds, max_folds=args.max_folds, fold_steps=args.fold_steps,
                           identities=args.identities, heldout_identities=args.heldout_identities,
-                          character_model=args.character_model, seed=args.seed, threads=args.threads)
+                          character_model=args.character_model, seed=args.seed, threads=args.threads,
+                          characters=_characters(args.characters), judge_model=not args.kfold_only)
     report = evaluate_hagan(cfg, args.out, weights=args.weights, quiet=args.quiet)
     print(report.markdown)
     print(f"wrote {report.out_dir}")

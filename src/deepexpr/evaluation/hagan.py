@@ -55,6 +55,7 @@ class HaganEvalConfig:
     seed: int = 0  # everything random follows from it
     threads: int = 1  # torch threads
     fid_samples: int = 1000  # at most this many images per side for the Fréchet distance
+    judge_model: bool = True  # run part 2 (judge a trained model); False = k-fold only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -317,11 +318,12 @@ def evaluate_hagan(cfg: HaganEvalConfig, out_dir: str | Path, weights=None, quie
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = HaganReport(out)
-    report.quality = quality(cfg, out, weights, quiet)
-    write_json(out / "quality.json", {**report.quality, "config": cfg.to_dict()})
-    _write_csv(out / "quality.csv", [{"character": k, **v} for k, v in report.quality["per_character"].items()])
+    if cfg.judge_model:
+        report.quality = quality(cfg, out, weights, quiet)
+        write_json(out / "quality.json", {**report.quality, "config": cfg.to_dict()})
+        _write_csv(out / "quality.csv", [{"character": k, **v} for k, v in report.quality["per_character"].items()])
     if cfg.folds:
-        chars = cfg.characters or tuple(report.quality["per_character"])
+        chars = cfg.characters or tuple(report.quality.get("per_character", ())) or None
         report.folds = kfold(cfg, out, chars, quiet)
     report.markdown = markdown(report, cfg)
     write_text(out / "report.md", report.markdown)

@@ -530,3 +530,23 @@ __all__ = [
     "generator_loss", "human_view", "neutral_l1_loss", "sample_grid", "to_tensor", "to_uint8",
     "train_hagan", "train_step",
 ]
+
+
+def export_bundle(run_dir: str | Path, weights_dir: str | Path, half: bool = True) -> list[Path]:
+    """Copy a run's G and D into `weights_dir` (fp16 by default: half the size, same output
+    to within fp16 rounding; `load_model` casts back to float32 when loading).
+
+    Returns the written .safetensors paths (their .json configs are written beside them).
+    """
+    run, dst = Path(run_dir), Path(weights_dir)
+    written = []
+    for name in ("hagan_g", "hagan_d"):
+        model, config = load_model(run / f"{name}.safetensors")
+        if half:
+            model = model.half()
+        config = {k: v for k, v in config.items() if k != "versions"}
+        config["exported_from"] = str(run)
+        config["dtype"] = "float16" if half else "float32"
+        save_model(dst / f"{name}.safetensors", model, config)
+        written.append(dst / f"{name}.safetensors")
+    return written
