@@ -502,7 +502,6 @@ def _assemble(records, keep, reuse, rows, previous, stats, root, model, domain, 
 
 
 def _relative(path: str, root: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(root))
-    except ValueError:
-        return str(Path(path).resolve())
+    """`path` relative to `root` (both already resolved by `scan_images`), else absolute."""
+    rel = os.path.relpath(path, root)
+    return str(Path(path).resolve()) if rel.startswith("..") else rel
