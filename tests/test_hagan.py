@@ -285,3 +285,29 @@ def test_export_fp16_bundle_gives_the_same_drawings(trained, tmp_path):
     assert np.abs(g1.astype(int) - g2.astype(int)).max() <= 3
     assert np.allclose(p1, p2, atol=0.02)
     assert half.characters == ["a", "b"]
+
+
+def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
+    from deepexpr.cli import main
+    from deepexpr.models.checkpoint import save_model
+
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
+                 "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
+                 "--batch-size", "4", "--out", str(run), "--quiet"]) == 0
+    judge = tmp_path / "judge.safetensors"
+    save_model(judge, create_model("test_cnn_small").eval(),
+               {"model": "test_cnn_small", "overrides": {}, "classes": ["anger", "disgust", "fear", "joy",
+                "neutral", "sadness", "surprise"], "preprocess": {"size": 32}})
+    out = tmp_path / "report"
+    code = main(["evaluate", "hagan", "--weights", str(run), "--character-model", str(judge),
+                 "--heldout-identities", "1", "--folds", "2", "--max-folds", "1", "--fold-steps", "2",
+                 "--identities", "2", "--preset", "test", "--charid-steps", "20",
+                 "--target-per-expression", "3", "--out", str(out), "--quiet"])
+    assert code == 0
+    text = (out / "report.md").read_text()
+    assert "STAND-IN" in text and "intended expression" in text and "CNN baseline" in text
+    assert (out / "hagan_grid.png").is_file() and (out / "kfold.csv").is_file()
+    assert (out / "quality.csv").is_file()
+    assert main(["evaluate", "hagan", "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2

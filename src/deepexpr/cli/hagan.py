@@ -77,11 +77,16 @@ def _register_evaluate(evaluate) -> None:
     p.add_argument("--folds", type=int, default=10, help="k of the k-fold (paper: 10; 0 skips the k-fold)")
     p.add_argument("--max-folds", type=int, default=None, help="run only the first N folds (speed)")
     p.add_argument("--fold-steps", type=int, default=1500, help="HA-GAN steps per fold")
+    p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
+                   help="HA-GAN sizes trained in the k-fold")
     p.add_argument("--identities", type=int, default=24, help="stand-in people in the k-fold")
     p.add_argument("--heldout-identities", type=int, default=12,
                    help="never-seen stand-in people used to judge --weights")
     p.add_argument("--characters", default=None,
                    help="k-fold target characters, comma-separated (default: the judged model's)")
+    p.add_argument("--charid-steps", type=int, default=300, help="updates of the character-ID classifier")
+    p.add_argument("--target-per-expression", type=int, default=30,
+                   help="real renders per character and expression (character-ID training, Frechet)")
     p.add_argument("--kfold-only", action="store_true", help="skip judging a trained model (part 2)")
     p.add_argument("--character-model", default=None,
                    help="independent character expression model (default: the bundled one)")
@@ -179,6 +184,8 @@ def run_evaluate(args) -> int:
     from deepexpr.evaluation.hagan import HaganEvalConfig, evaluate_hagan
 
     cfg = HaganEvalConfig(folds=args.folds, max_folds=args.max_folds, fold_steps=args.fold_steps,
+                          preset=args.preset, charid_steps=args.charid_steps,
+                          target_per_expression=args.target_per_expression,
                           identities=args.identities, heldout_identities=args.heldout_identities,
                           character_model=args.character_model, seed=args.seed, threads=args.threads,
                           characters=_characters(args.characters), judge_model=not args.kfold_only)

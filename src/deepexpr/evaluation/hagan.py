@@ -51,6 +51,7 @@ class HaganEvalConfig:
     heldout_per_expression: int = 4  # frames per held-out person and expression
     character_model: str | None = None  # independent character expression model; None = bundled
     charid_steps: int = 300  # updates of the character-ID classifier
+    target_per_expression: int = 30  # real renders per character and expression (ID training, FID)
     characters: tuple[str, ...] | None = None  # k-fold targets (None: the judged model's / built-ins)
     seed: int = 0  # everything random follows from it
     threads: int = 1  # torch threads
@@ -89,8 +90,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     mu = a.mean(0) - b.mean(0)
     sa = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
     sb = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
-    covmean, _ = linalg.sqrtm(sa @ sb, disp=False)
-    covmean = np.real(covmean)
+    covmean = np.real(linalg.sqrtm(sa @ sb))
     return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.trace(covmean))
 
 
@@ -251,7 +251,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     hx, hy, hid = render_humans(people, cfg.heldout_per_expression, load, 128, seed=cfg.heldout_seed)
     styles = target_styles(model.characters)
     # Real renders of the targets, drawn with another seed than training used.
-    rx, ry, rc, neutral = render_targets(styles, 30, size, seed=cfg.heldout_seed)
+    rx, ry, rc, neutral = render_targets(styles, cfg.target_per_expression, size, seed=cfg.heldout_seed)
     judge = CharacterJudge(cfg.character_model)
     charid = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=len(styles),
                           input_size=size)
