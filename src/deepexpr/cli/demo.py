@@ -29,6 +29,7 @@ class DemoConfig:
     workers: int = 2  # render worker processes
     top: int = 3  # matches per character
     rebuild: bool = False  # re-embed the default index even if cached
+    character_model: str | None = None  # character checkpoint (None: the bundled/default one)
 
 
 def register(commands, groups) -> None:
@@ -41,24 +42,30 @@ def register(commands, groups) -> None:
     p.add_argument("--top", type=int, default=3, help="matches per character")
     p.add_argument("--workers", type=int, default=2, help="render worker processes")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached default index")
+    p.add_argument("--character-model", default=None, help="character model checkpoint (default: bundled)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
     cfg = DemoConfig(characters=args.characters, per_expression=args.per_expression, size=args.size,
-                     workers=args.workers, top=args.top, rebuild=args.rebuild)
+                     workers=args.workers, top=args.top, rebuild=args.rebuild,
+                     character_model=args.character_model)
     return run_demo(args.photos, args.out, cfg)
 
 
-def ensure_models():
+def ensure_models(character_model: str | None = None):
     """(human recognizer, character recognizer); runs `deepexpr setup` once if needed."""
     from deepexpr.errors import DeepExprError, InputError
     from deepexpr.retrieval.embed import load_recognizer_for
 
     try:
+        import deepexpr.recognition  # noqa: F401
+    except ImportError:  # stand-in human model (retrieval.fallback): convert fer's weights once
+        from deepexpr.retrieval.fallback import prepare_fer
+
+        prepare_fer()
+    try:
         human = load_recognizer_for("human")
-    except ImportError as err:
-        raise InputError(f"deepexpr.recognition is not available ({err}); reinstall deepexpr") from err
     except DeepExprError as err:
         print(f"deepexpr: preparing the default models ({err})", file=sys.stderr)
         from deepexpr.cli import main
@@ -66,7 +73,7 @@ def ensure_models():
         if main(["setup"]) != 0:
             raise InputError("`deepexpr setup` failed; run it by hand to see why") from err
         human = load_recognizer_for("human")
-    return human, load_recognizer_for("character")
+    return human, load_recognizer_for("character", character_model)
 
 
 def default_index(character_model, cfg: DemoConfig):
@@ -157,7 +164,7 @@ def run_demo(photos: list, out: str | Path, cfg: DemoConfig | None = None) -> in
     cfg = cfg or DemoConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    human, character = ensure_models()
+    human, character = ensure_models(cfg.character_model)
     index, path = default_index(character, cfg)
     print(f"default character index: {path} ({len(index)} images, {len(set(index.characters))} characters)")
     failed = 0

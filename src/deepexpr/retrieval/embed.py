@@ -120,8 +120,15 @@ def safe_geometry(landmarks) -> np.ndarray | None:
 
 
 def detect(image: np.ndarray, source: str = "") -> list:
-    """Faces in a photo via the face pipeline, left to right; InputError when there is none."""
-    from deepexpr.faces import detect_faces
+    """Faces in a photo via the face pipeline, left to right; InputError when there is none.
+
+    Uses `deepexpr.faces.detect_faces`; while that is not installed, the stand-in in
+    `deepexpr.retrieval.fallback` (mediapipe face mesh).
+    """
+    try:
+        from deepexpr.faces import detect_faces
+    except ImportError:
+        from deepexpr.retrieval.fallback import detect_faces
 
     faces = list(detect_faces(image))
     if not faces:
@@ -190,14 +197,28 @@ def load_recognizer_for(domain: str, model: str | None = None):
     try:
         from deepexpr.recognition import load_recognizer
     except ImportError as err:
-        path = Path(model) if model else None
-        if path is None and domain == "character":
-            path = Path(__file__).resolve().parent.parent / "weights" / "character_transfer.safetensors"
-        if path is not None and path.is_file():
-            return CheckpointRecognizer(path)
-        raise InputError(f"no {domain} model: deepexpr.recognition is not available ({err}); "
-                         "pass a checkpoint with --model") from err
+        return _fallback_recognizer(domain, model, err)
     return load_recognizer(domain, model=model)
+
+
+def _fallback_recognizer(domain: str, model: str | None, err: Exception):
+    """Without `deepexpr.recognition`: a checkpoint path, the bundled character model, or the
+    converted fer model for humans (`deepexpr.retrieval.fallback`)."""
+    weights = Path(__file__).resolve().parent.parent / "weights"
+    if model:
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"{path}: model checkpoint not found; pass an existing .safetensors file")
+        return CheckpointRecognizer(path)
+    if domain == "character":
+        for name in ("character_transfer", "character_cnn"):
+            if (weights / f"{name}.safetensors").is_file():
+                return CheckpointRecognizer(weights / f"{name}.safetensors")
+        raise InputError(f"{weights}: no bundled character model (character_transfer/character_cnn); "
+                         "pass a checkpoint with --model")
+    from deepexpr.retrieval.fallback import FerRecognizer
+
+    return FerRecognizer()
 
 
 class CheckpointRecognizer:
