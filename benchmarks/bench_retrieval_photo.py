@@ -1,12 +1,11 @@
-"""Warm photo -> matches latency (the main job's path, drawing excluded) and index build rate.
+"""Warm photo -> matches latency: the main job's path, the drawing of the sheet excluded.
 
 Uses the default models and the demo's cached default character index (built on first use,
 as `deepexpr demo` does). Times, per repetition on skimage's astronaut photo: image read,
 face pipeline, human model, ranking against the index (per-character top 3); the contact
-sheet drawing is timed separately. Then the index build rate against the character model's
-batch inference rate on the same images, measured in the same run.
+sheet drawing is timed separately (bench_retrieval_build.py measures the index build).
 
-    python benchmarks/bench_retrieval_photo.py [--repeats 20] [--build-images 700]
+    python benchmarks/bench_retrieval_photo.py [--repeats 20] [--character-model CKPT]
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import numpy as np
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--build-images", type=int, default=700, help="images for the build-rate test")
+    ap.add_argument("--character-model", default=None, help="character checkpoint (default: bundled)")
     args = ap.parse_args()
 
     from deepexpr.cli.demo import DemoConfig, default_index, ensure_models, write_astronaut
@@ -32,8 +31,8 @@ def main() -> None:
     from deepexpr.retrieval.sheet import contact_sheet
 
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores shared)")
-    human, character = ensure_models()
-    index, path = default_index(character, DemoConfig())
+    human, character = ensure_models(args.character_model)
+    index, path = default_index(character, DemoConfig(character_model=args.character_model))
     print(f"index: {path.name}, {len(index)} rows, feature dim {index.features.shape[1]}")
     tmp = Path(tempfile.mkdtemp())
     photo = write_astronaut(tmp)
@@ -64,21 +63,6 @@ def main() -> None:
     for k, v in parts.items():
         print(f"| {k} | {1000 * np.median(v):.1f} |")
     print(f"| sheet drawing (excluded) | {1000 * draw:.0f} |")
-
-    # build rate vs the model's batch inference rate on the same images
-    from deepexpr.retrieval.index import build_index, scan_images
-
-    recs = scan_images(index.data["root"])[: args.build_images]
-    images = [embed.read_image(r.path) for r in recs]
-    t = time.perf_counter()
-    for s in range(0, len(images), 64):
-        embed.features_and_probs(character, images[s:s + 64])
-    infer = len(images) / (time.perf_counter() - t)
-    t = time.perf_counter()
-    _, report = build_index(index.data["root"], character, records=recs, show_progress=False)
-    build = len(recs) / (time.perf_counter() - t)
-    print(f"model batch inference: {infer:.0f} img/s; index build (read PNG + landmarks + model + "
-          f"geometry): {build:.0f} img/s = {build / infer:.2f} of inference rate ({len(recs)} images)")
 
 
 if __name__ == "__main__":

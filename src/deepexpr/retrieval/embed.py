@@ -243,10 +243,16 @@ class CheckpointRecognizer:
 
         from deepexpr.models.preprocess import prepare_batch
 
-        with torch.no_grad():
-            x = prepare_batch([np.asarray(im) for im in images], self.config["preprocess"])
-            feats = self.model.forward_features(x)
-            probs = torch.softmax(self.model.classifier(feats), dim=1)
+        threads = torch.get_num_threads()
+        if len(images) < 8:  # a single query: thread start-up costs more than it saves
+            torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                x = prepare_batch([np.asarray(im) for im in images], self.config["preprocess"])
+                feats = self.model.forward_features(x)
+                probs = torch.softmax(self.model.classifier(feats), dim=1)
+        finally:
+            torch.set_num_threads(threads)
         return feats.numpy(), probs.numpy()
 
     def features(self, images: list) -> np.ndarray:
