@@ -203,10 +203,18 @@ class QueryEmbedder:
 
     def _check_index_model(self) -> None:
         """The index's own-domain model must be the one it was built with (shared feature space)."""
+        from deepexpr.errors import InputError
         from deepexpr.retrieval.embed import load_recognizer_for
         from deepexpr.retrieval.index import check_model, model_identity
 
-        other = load_recognizer_for(self.index.domain, self.index_model)
+        try:
+            other = load_recognizer_for(self.index.domain, self.index_model)
+        except InputError as err:
+            if self.index_model:
+                raise
+            print(f"deepexpr: note: cannot check which {self.index.domain} model built the index ({err})",
+                  file=sys.stderr)
+            return
         check_model(self.index, model_identity(other, self.index.domain), self.index_path)
 
     def embed(self, path: str) -> list:

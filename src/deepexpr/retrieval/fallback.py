@@ -231,6 +231,11 @@ class FerRecognizer:
 @functools.lru_cache(maxsize=1)
 def _face_mesh():
     """One mediapipe FaceMesh for the process (building the graph costs ~50 ms a call)."""
+    import os
+    import warnings
+
+    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ info/warning lines
+    warnings.filterwarnings("ignore", message=".*SymbolDatabase.GetPrototype.*")
     import mediapipe as mp
 
     return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=False)
