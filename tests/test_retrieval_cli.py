@@ -165,3 +165,25 @@ def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys):
     except ImportError:
         assert main(["index", "build", "--data", str(root), "--out", str(out), "--model", str(ckpt)]) == 0
         assert "7 images" in capsys.readouterr().out
+
+
+def test_evaluate_ranking_computes_the_system_order(fakes, capsys, tmp_path):
+    idx = fakes.tmp / "chars.safetensors"
+    assert main(["index", "build", "--data", str(fakes.root), "--out", str(idx)]) == 0
+    query = next((fakes.root / "aia" / "aia_joy").glob("*.png"))
+    # a person's order: the two joy frames of bob first, then other expressions
+    cands = ["bob_joy_1.png", "bob_joy_2.png", "bob_anger_1.png", "bob_fear_1.png", "bob_sadness_1.png"]
+    csv_path = tmp_path / "rank.csv"
+    csv_path.write_text("query,ranker,c1,c2,c3,c4,c5\n" + f"{query},expert," + ",".join(cands) + "\n")
+    capsys.readouterr()
+    assert main(["evaluate", "ranking", "--rankings", str(csv_path), "--index", str(idx),
+                 "--query-domain", "character", "--out", str(tmp_path / "r.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "| expert | 1 |" in out
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    rho = float(rows[1].split(",")[2])
+    assert rho > 0.5  # DeepExpr also puts the two joy frames first
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{query},expert,nope.png,bob_joy_1.png\n")
+    assert main(["evaluate", "ranking", "--rankings", str(bad), "--index", str(idx),
+                 "--query-domain", "character"]) == 2

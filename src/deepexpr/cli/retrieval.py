@@ -66,6 +66,11 @@ def register(commands, groups) -> None:
                    help="CSV rows: query,ranker,candidate_1,...,candidate_n (best first)")
     k.add_argument("--system", default="deepexpr", help="the ranker name of the system's rows")
     k.add_argument("--out", default=None, help="write per-query results to this CSV")
+    k.add_argument("--index", default=None,
+                   help="rank each query's candidates with DeepExpr in this index (queries = image paths)")
+    k.add_argument("--query-domain", choices=("human", "character"), default="human")
+    k.add_argument("--model", default=None, help="query model checkpoint (default: the domain's)")
+    add_search_args(k)
     k.set_defaults(func=cmd_evaluate_ranking)
 
 
@@ -289,6 +294,17 @@ def cmd_evaluate_ranking(args) -> int:
     from deepexpr.retrieval.evaluate import evaluate_rankings, read_rankings
 
     rankings = read_rankings(args.rankings)
+    if args.index:
+        from pathlib import Path
+
+        from deepexpr.retrieval.evaluate import add_system_rankings
+        from deepexpr.retrieval.index import load_index
+
+        index = load_index(args.index)
+        embedder = QueryEmbedder(index, args.query_domain, args.model, None, args.index)
+        n = add_system_rankings(rankings, index, embedder.embed, search_config(args), args.system,
+                                base=Path(args.rankings).parent)
+        print(f"ranked the candidates of {n} queries with {args.system} ({args.index})", file=sys.stderr)
     summary, rows = evaluate_rankings(rankings, system=args.system)
     if args.out:
         import csv

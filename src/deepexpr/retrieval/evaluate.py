@@ -196,3 +196,41 @@ def evaluate_rankings(rankings: dict, system: str = "deepexpr") -> tuple[str, li
                      f"{np.nanmean(d['tau']):.3f} ± {np.nanstd(d['tau']):.3f} | {best['top1']:.3f} | "
                      f"{best['best_rank_score']:.3f} |")
     return "\n".join(lines), rows
+
+
+def add_system_rankings(rankings: dict, index: RetrievalIndex, embed, cfg, system: str = "deepexpr",
+                        base: Path | None = None) -> int:
+    """Fill in the system's order of each query's candidates by ranking them in `index`.
+
+    Args:
+        rankings: from `read_rankings`; queries already ranked by `system` are kept.
+        index: an index holding the candidates (matched by path, path relative to the
+            index's data root, or file name).
+        embed: callable path -> list of query `Embedding`s (the first face is used).
+        cfg: the `SearchConfig` of the ranking.
+        base: folder that relative query paths are relative to (the CSV's folder).
+
+    Returns:
+        How many queries were ranked.
+    """
+    from deepexpr.retrieval.search import rank
+
+    lookup: dict[str, int] = {}
+    for row, rel in enumerate(index.paths):
+        for key in (index.absolute_path(row), rel, Path(rel).name):
+            lookup.setdefault(str(key), row)
+    done = 0
+    for query, by_ranker in rankings.items():
+        if system in by_ranker:
+            continue
+        candidates = next(iter(by_ranker.values()))
+        missing = [c for c in candidates if c not in lookup]
+        if missing:
+            raise InputError(f"query {query!r}: candidates not in the index: {', '.join(missing[:3])}")
+        qpath = Path(query) if Path(query).is_absolute() or base is None else base / query
+        order, _ = rank(embed(str(qpath))[0], index, cfg)
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        by_ranker[system] = sorted(candidates, key=lambda c: position[lookup[c]])
+        done += 1
+    return done
