@@ -210,7 +210,7 @@ _BUILTINS: dict[str, dict] = {
     "greta": dict(family="human", head_height=1.15, jaw_height=1.05, jaw_width=0.7,
                   skin="#f0c8b0", eye_style="dot", eye_size=0.75, eye_aspect=0.8,
                   eye_y=0.05, iris_color="#222222", brow_style="bushy", brow_thickness=0.05,
-                  brow_color="#bdbdbd", nose_style="button", nose_y=0.45, nose_size=1.2,
+                  brow_color="#7d7773", nose_style="button", nose_y=0.45, nose_size=1.2,
                   nose_color="#e6a994", mouth_style="lips", mouth_y=0.74, mouth_width=0.31,
                   lip_color="#b86a78", lip_thickness=0.035, hair_style="bun",
                   hair_color="#d9d9d9", extras=["glasses", "blush"], line_color="#4a3a3a",
