@@ -73,6 +73,37 @@ def main() -> None:
             rec = recall_at_k(np.array(rows), np.array(exact_rows))
             print(f"| Hellinger IVF ({backend}) + exact JS re-rank of 100 | {args.nlist} | {nprobe} | {build:.1f} | "
                   f"{np.median(ms):.2f} | {rec:.3f} | {exact / np.median(ms):.0f}x |")
+    end_to_end(data, queries, rng)
+
+
+def end_to_end(data: np.ndarray, queries: np.ndarray, rng) -> None:
+    """The whole `search()` (grouping, geometry, top 3 of 8 characters) exact vs `approximate`."""
+    from deepexpr.retrieval.embed import Embedding
+    from deepexpr.retrieval.index import RetrievalIndex
+    from deepexpr.retrieval.search import SearchConfig, search
+
+    n = len(data)
+    index = RetrievalIndex(np.zeros((n, 1), np.float32), data, data.argmax(1).astype(np.int64),
+                           rng.normal(0.3, 0.1, size=(n, 9)).astype(np.float32), [f"{i}.png" for i in range(n)],
+                           [f"c{i % 8}" for i in range(n)], {"name": "synthetic"})
+    print("\n| search() per-character top 3 | median ms/query | same overall top 3 as exact |")
+    print("|---|---|---|")
+    exact_top = []
+    for approximate in (0, 2000):
+        cfg = SearchConfig(method="softmax", per_character=True, top=3, approximate=approximate)
+        search(Embedding(None, queries[0], None), index, cfg)  # builds the caches / the IVF once
+        ms, same = [], []
+        for i, q in enumerate(queries[:30]):
+            t = time.perf_counter()
+            res = search(Embedding(None, q, rng.normal(0.3, 0.1, size=9).astype(np.float32)), index, cfg)
+            ms.append(1000 * (time.perf_counter() - t))
+            rows = [m.row for m in res.matches]
+            if approximate == 0:
+                exact_top.append(rows)
+            else:
+                same.append(rows == exact_top[i])
+        label = "exact" if approximate == 0 else f"approximate={approximate} (Hellinger IVF candidates)"
+        print(f"| {label} | {np.median(ms):.1f} | {np.mean(same) if same else 1.0:.2f} |")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ def add_search_args(p) -> None:
                    help="distribution compared by JS (default softmax; evidence = the paper's FC6 reading)")
     p.add_argument("--label-from", choices=("query", "nearest"), default="query",
                    help="matched label: the query's own prediction or its JS-nearest row's label")
+    p.add_argument("--approximate", type=int, default=0, metavar="C",
+                   help="big indexes: exact JS only for C candidates of a Hellinger IVF first stage")
 
 
 # ----------------------------------------------------------------------------- index
@@ -135,7 +137,8 @@ def search_config(args):
     from deepexpr.retrieval.search import SearchConfig
 
     return SearchConfig(method=args.distribution, alpha=args.alpha, beta=args.beta, top=args.top,
-                        per_character=args.per_character, label_from=args.label_from)
+                        per_character=args.per_character, label_from=args.label_from,
+                        approximate=args.approximate)
 
 
 def cmd_retrieve(args) -> int:

@@ -95,13 +95,20 @@ class RetrievalIndex:
             self._cache[key] = (rows, np.ascontiguousarray(self.scaled_geometry()[rows]))
         return self._cache[key]
 
+    def character_codes(self) -> tuple[list[str], np.ndarray]:
+        """(sorted character names, (N,) int code of each row) — cached."""
+        if "character_codes" not in self._cache:
+            names, codes = np.unique(np.asarray(self.characters, dtype=object).astype(str), return_inverse=True)
+            self._cache["character_codes"] = ([str(n) for n in names], codes.astype(np.int64))
+        return self._cache["character_codes"]
+
     def character_rows(self) -> dict[str, np.ndarray]:
         """{character: (M,) its row indices}, sorted by name (cached)."""
         if "character_rows" not in self._cache:
-            names, codes = np.unique(np.asarray(self.characters, dtype=object).astype(str), return_inverse=True)
+            names, codes = self.character_codes()
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-            self._cache["character_rows"] = {str(n): order[bounds[k]:bounds[k + 1]] for k, n in enumerate(names)}
+            self._cache["character_rows"] = {n: order[bounds[k]:bounds[k + 1]] for k, n in enumerate(names)}
         return self._cache["character_rows"]
 
     def subset(self, rows: np.ndarray) -> RetrievalIndex:

@@ -42,6 +42,7 @@ class SearchConfig:
     depth: int | None = None  # re-order only within the first `depth` rows by JS (None = all)
     scale_geometry: bool = True  # divide geometric differences by the index's per-feature std
     order_by: str = "combined"  # "combined" (Eq. 3), "js" (DeepExpr only) or "geometry" (only)
+    approximate: int = 0  # > 0: exact JS only for this many Hellinger-IVF candidates (big indexes)
 
 
 @dataclass
@@ -141,12 +142,15 @@ def rank_keys(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None 
         best = int(np.argmin(geo))
         return geo, {"js": None, "geometry": geo, "phi": geo, "matched_label": int(index.labels[best])}
     qd = query_dist if query_dist is not None else query_distribution(query, index, cfg.method)
-    js = js_distance_matrix(qd, index.js_terms(cfg.method))
+    js, scored = _js(qd, index, cfg)
     matched = _matched_label(query, index, js, cfg.label_from)
     if cfg.order_by == "js":
-        return js, {"js": js, "geometry": None, "phi": js, "matched_label": matched}
+        return js, {"js": js, "geometry": None, "phi": js, "matched_label": matched, "scored": scored}
     # geometry only matters inside the matched label: measure it there
-    if cfg.depth is None and cfg.scale_geometry:
+    if scored is not None:  # approximate: only the candidates take part
+        rows = scored[index.labels[scored] == matched]
+        geo = geometry_distances(query, index, cfg, rows=rows)
+    elif cfg.depth is None and cfg.scale_geometry:
         rows, table = index.label_rows(matched)  # cached: no gather per query
         geo = None
         if query.geometry is not None and np.isfinite(query.geometry).all():
@@ -159,13 +163,34 @@ def rank_keys(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None 
             in_group &= js <= cut
         rows = np.flatnonzero(in_group)
         geo = geometry_distances(query, index, cfg, rows=rows)
+    rows = rows[np.isfinite(js[rows])]  # approximate search: only the candidates take part
     phi = cfg.alpha * js
     if geo is not None:
         phi[rows] += cfg.beta * np.minimum(np.nan_to_num(geo[rows], nan=1e3), 1e3)  # no landmarks: far
     offset = np.float32((phi[rows].max() if len(rows) else 0.0) + 1.0)
     key = offset + js
     key[rows] = phi[rows]
-    return key, {"js": js, "geometry": geo, "phi": phi, "matched_label": matched}
+    return key, {"js": js, "geometry": geo, "phi": phi, "matched_label": matched, "scored": scored}
+
+
+def _js(qd: np.ndarray, index: RetrievalIndex, cfg: SearchConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N,) JS distances and the scored rows: all rows exactly, or (approximate > 0) only the
+    candidates of an approximate first stage (`ann.HellingerIVF`, built once per index),
+    +inf elsewhere."""
+    if cfg.approximate <= 0 or cfg.approximate >= len(index):
+        return js_distance_matrix(qd, index.js_terms(cfg.method)), None
+    from deepexpr.retrieval.ann import ANNConfig, HellingerIVF
+
+    key = ("ann", cfg.method)
+    if key not in index._cache:
+        nlist = int(max(1, min(4096, np.sqrt(len(index)))))
+        config = ANNConfig(nlist=nlist, nprobe=16, candidates=cfg.approximate, train_size=64 * nlist)
+        index._cache[key] = HellingerIVF(config).fit(index.distributions(cfg.method))
+    rows = index._cache[key]._candidates(np.sqrt(qd.astype(np.float32))[None], cfg.approximate)[0]
+    rows = np.sort(rows[rows >= 0])
+    js = np.full(len(index), np.inf, dtype=np.float32)
+    js[rows] = js_distance_matrix(qd, index.js_terms(cfg.method), rows=rows)
+    return js, rows
 
 
 def rank(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = None,
@@ -182,6 +207,8 @@ def top_rows(key: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndar
     if len(sub) > k:
         part = np.argpartition(sub, k - 1)[:k]
         rows, sub = rows[part], sub[part]
+    keep = np.isfinite(sub)  # rows an approximate first stage did not score are never returned
+    rows, sub = rows[keep], sub[keep]
     return rows[np.lexsort((rows, sub))]
 
 
@@ -199,11 +226,16 @@ def search(query: Embedding, index: RetrievalIndex, cfg: SearchConfig | None = N
     key, info = rank_keys(query, index, cfg)
     info = {**info, "query": query, "cfg": cfg}
     result = QueryResult(query, EXPRESSIONS[info["matched_label"]])
-    result.matches = [_match(i + 1, row, index, info) for i, row in enumerate(top_rows(key, cfg.top))]
+    result.matches = [_match(i + 1, row, index, info) for i, row in enumerate(top_rows(key, cfg.top, info.get("scored")))]
     if cfg.per_character:
+        groups = index.character_rows()
+        scored = info.get("scored")
+        if scored is not None:  # approximate: group only the scored candidates
+            names, codes = index.character_codes()
+            groups = {c: scored[codes[scored] == k] for k, c in enumerate(names)}
         result.by_character = {
             char: [_match(i + 1, row, index, info) for i, row in enumerate(top_rows(key, cfg.top, rows))]
-            for char, rows in index.character_rows().items()
+            for char, rows in groups.items()
         }
     return result
 
