@@ -29,7 +29,7 @@ from deepexpr.characters.style import CharacterStyle, resolve_characters
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 
-RENDERER_VERSION = 4  # bump when the drawing or the rig changes what a frame looks like
+RENDERER_VERSION = 5  # bump when the drawing or the rig changes what a frame looks like
 CHUNK = 64  # frames per worker task
 COORD_COLUMNS = [f"{a}{i}" for i in range(49) for a in ("x", "y")]
 

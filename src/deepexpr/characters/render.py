@@ -868,13 +868,16 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
 def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
     s, v = p.s, p.view
     if "whiskers" in s.extras:
-        col = _mix(p.ink, p.skin, 0.2)
-        y0 = (s.nose_y + s.mouth_y) / 2
-        for side in (-1, 1):
-            for k, dy in enumerate((-0.05, 0.02, 0.09)):
-                pts = np.array([[side * 0.25, y0 + dy * 0.5], [side * 0.6, y0 + dy - 0.02 * (1 - k)],
-                                [side * 0.95, y0 + dy * 1.6]])
-                p.line(v.face(pts), col, p.fine)
+        # Whiskers start outside the widest mouth so they never hide the lip corners.
+        col = _mix(p.ink, p.skin, 0.35)
+        y0 = (s.nose_y + s.mouth_y) / 2 - 0.03
+        x0 = s.mouth_width * 1.45 + 0.04
+        segs = [np.array([[side * x0, y0 + dy * 0.4], [side * (x0 + 0.3), y0 + dy - 0.015 * (1 - k)],
+                          [side * (x0 + 0.6), y0 + dy * 1.6]])
+                for side in (-1, 1) for k, dy in enumerate((-0.05, 0.02, 0.09))]
+        proj = v.face(np.concatenate(segs))
+        for k in range(len(segs)):
+            p.line(proj[3 * k:3 * k + 3], col, p.fine)
     if "glasses" in s.extras:
         col = _mix(p.ink, (60, 60, 60), 0.5)
         rim = max(p.fine, p.lw)

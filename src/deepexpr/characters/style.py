@@ -221,7 +221,7 @@ _BUILTINS: dict[str, dict] = {
                   eye_aspect=0.8, eye_y=0.05, eye_spacing=0.43, eye_tilt=0.04,
                   iris_color="#7fb03a", iris_size=0.6, brow_style="thick",
                   brow_thickness=0.035, brow_color="#9a5a22", nose_style="animal", nose_y=0.38,
-                  mouth_style="line", mouth_y=0.64, mouth_width=0.29, ear_style="cat",
+                  mouth_style="line", mouth_y=0.64, mouth_width=0.34, ear_style="cat",
                   ear_inner="#f5b5b5", hair_style="none", extras=["muzzle", "whiskers", "spots"],
                   accent="#c07030", line_color="#4a2a14", background="#eef3e8", shirt="#4a90c0"),
     # Bear cub: round ears, muzzle, small dot eyes, button nose, toothy grin.
