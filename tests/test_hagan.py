@@ -163,7 +163,7 @@ def test_resume_continues_exactly(tiny_data, tmp_path):
     assert resumed.steps == 6
     from safetensors.torch import load_file
 
-    for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
+    for name in ("hagan_g.safetensors", "hagan_d.safetensors", "hagan_g_ema.safetensors"):
         a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
         assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert (tmp_path / "b" / "samples" / "step_000006.png").is_file()

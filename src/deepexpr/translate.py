@@ -82,14 +82,14 @@ def _load_cached(path: str) -> HaganModel:
     from deepexpr.models.checkpoint import load_model
 
     p = Path(path)
-    if p.is_dir():
-        p = p / "hagan_g.safetensors"
+    if p.is_dir():  # a training run: prefer the moving average of G (cleaner drawings)
+        p = p / "hagan_g_ema.safetensors" if (p / "hagan_g_ema.safetensors").is_file() else p / "hagan_g.safetensors"
     if not p.is_file():
         hint = ("the bundled HA-GAN weights are missing; reinstall deepexpr or train them: "
                 "deepexpr train hagan --out runs/hagan" if p == DEFAULT_GENERATOR else
                 "pass the hagan_g.safetensors written by `deepexpr train hagan`")
         raise InputError(f"{p}: HA-GAN generator not found; {hint}")
-    d_path = p.with_name(p.name.replace("hagan_g", "hagan_d"))
+    d_path = p.with_name(p.name.replace("hagan_g_ema", "hagan_d").replace("hagan_g", "hagan_d"))
     if d_path == p or not d_path.is_file():
         raise InputError(f"{d_path}: HA-GAN discriminator not found beside {p.name}")
     g, cfg = load_model(p)

@@ -22,6 +22,7 @@ larger stored set. Several target characters share one model through the one-hot
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import time
@@ -255,6 +256,7 @@ class HaganTrainConfig:
     augment: str = "light"  # human-side augmentation: none, light, paper (5 crops x 11 rotations x flip)
     sample_every: int = 250  # write a sample grid PNG every N steps (0: only at the end)
     checkpoint_every: int = 500  # write checkpoints every N steps (always at the end)
+    ema_decay: float = 0.999  # exponential moving average of G's weights, saved as hagan_g_ema (0: off)
     seed: int = 0  # numpy + torch seed
     threads: int = 1  # torch threads (1 on the shared 2-core machine)
     g_overrides: dict = field(default_factory=dict)  # HaganGConfig fields to change
@@ -444,6 +446,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
                          f"{size} px; render them at {size}")
     opt_g, opt_d = make_optimizers(g, d, cfg)
     start = 0
+    ema_path, ema_state = out / "hagan_g_ema.safetensors", None
     g_path, d_path, state_path = out / "hagan_g.safetensors", out / "hagan_d.safetensors", out / "state.safetensors"
     if resume:
         if not (g_path.is_file() and d_path.is_file() and state_path.is_file()):
@@ -454,7 +457,15 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
                              f"not {list(data.characters)}; use the same --characters to resume")
         g.load_state_dict(load_model(g_path)[0].state_dict())
         d.load_state_dict(load_model(d_path)[0].state_dict())
-        start = load_training_state(state_path, opt_g, opt_d, rng)
+        ema_state = load_model(ema_path)[0].state_dict() if ema_path.is_file() else None
+        start = load_training_state(state_path, opt_g, opt_d, rng)  # last: loading models draws random numbers
+    g_ema = None
+    if cfg.ema_decay > 0:
+        # The moving average of G is what people see: GAN weights jitter step to step and
+        # the average draws cleaner images (Karras et al.; Yazici et al. 2019).
+        g_ema = copy.deepcopy(g).eval()
+        if ema_state is not None:
+            g_ema.load_state_dict(ema_state)
     sampler = PairSampler(data, size, cfg.augment, rng)
     grid_humans = _grid_humans(data)
     history: list[dict] = _read_history(out / "history.csv") if resume else []
@@ -462,13 +473,15 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
 
     def save(step: int) -> None:
         save_model(g_path, g, checkpoint_config(g_name, g_over, data, cfg, "generator", step, size))
+        if g_ema is not None:
+            save_model(ema_path, g_ema, checkpoint_config(g_name, g_over, data, cfg, "generator", step, size))
         save_model(d_path, d, checkpoint_config(d_name, d_over, data, cfg, "discriminator", step, size))
         save_training_state(state_path, opt_g, opt_d, step, rng)
         _write_history(out / "history.csv", history)
 
     def grid(step: int) -> None:
         path = out / "samples" / f"step_{step:06d}.png"
-        save_image(path, sample_grid(g, grid_humans, data.characters, size, seed=cfg.seed))
+        save_image(path, sample_grid(g_ema or g, grid_humans, data.characters, size, seed=cfg.seed))
         samples.append(path)
 
     t0 = time.perf_counter()
@@ -477,6 +490,8 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
                    disable=True if quiet else None)
     for step in bar:
         losses = train_step(g, d, opt_g, opt_d, sampler.batch(cfg.batch_size), cfg)
+        if g_ema is not None:
+            update_ema(g_ema, g, cfg.ema_decay)
         for k, v in losses.items():
             running[k] = 0.9 * running.get(k, v) + 0.1 * v
         done = step + 1
@@ -496,6 +511,15 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
     g.eval()
     d.eval()
     return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples)
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BN statistics) copied."""
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p.detach(), 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
@@ -541,11 +565,14 @@ def export_bundle(run_dir: str | Path, weights_dir: str | Path, half: bool = Tru
     run, dst = Path(run_dir), Path(weights_dir)
     written = []
     for name in ("hagan_g", "hagan_d"):
-        model, config = load_model(run / f"{name}.safetensors")
+        src = run / f"{name}.safetensors"
+        if name == "hagan_g" and (run / "hagan_g_ema.safetensors").is_file():
+            src = run / "hagan_g_ema.safetensors"  # the moving average draws cleaner images
+        model, config = load_model(src)
         if half:
             model = model.half()
         config = {k: v for k, v in config.items() if k != "versions"}
-        config["exported_from"] = str(run)
+        config["exported_from"] = str(src)
         config["dtype"] = "float16" if half else "float32"
         save_model(dst / f"{name}.safetensors", model, config)
         written.append(dst / f"{name}.safetensors")
