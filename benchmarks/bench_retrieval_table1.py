@@ -38,7 +38,9 @@ def main() -> None:
     if args.loco:
         queries, setting = index, "each built-in character vs the other 8 (--exclude-same-character)"
     else:
-        data = cache_dir() / "data" / "heldout-random4-s11-20x128"
+        from deepexpr.characters.export import RENDERER_VERSION
+
+        data = cache_dir() / "data" / f"heldout-random4-s11-20x128-r{RENDERER_VERSION}"
         if not (data / "manifest.json").is_file():
             cli(["characters", "render", "--out", str(data), "--characters", "random:4", "--seed", "11",
                  "--per-expression", "20", "--size", "128"])
