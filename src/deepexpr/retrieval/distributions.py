@@ -31,8 +31,8 @@ import numpy as np
 
 METHODS = ("evidence", "weighted", "softmax", "relu")
 # Default "softmax", measured (benchmarks/RESULTS.md, Table 1 with the bundled character CNN):
-# best Eq. 6 score both on characters unseen by model and index (0.070 vs 0.085 "evidence")
-# and leave-one-character-out (0.014 vs 0.019); meaningful between ANY human and character
+# best Eq. 6 score both on characters unseen by model and index (0.034 vs 0.041 "evidence")
+# and leave-one-character-out (0.008 vs 0.011); meaningful between ANY human and character
 # model (same 7 classes), whereas the D-bin choices need a shared feature space, which
 # fine-tuning all layers (the bundled transfer recipe) only approximates; 7 bins are fastest.
 DEFAULT_METHOD = "softmax"
