@@ -70,13 +70,16 @@ def _json_default(o):
 
 
 def versions() -> dict[str, str]:
-    """Versions of the software that made an output (recorded in manifests and checkpoints)."""
-    import numpy as np
+    """Versions of the software that made an output (recorded in manifests and checkpoints).
 
-    out = {"deepexpr": _own_version(), "python": platform.python_version(), "numpy": np.__version__}
-    for mod in ("torch", "PIL", "mediapipe"):
-        with contextlib.suppress(Exception):
-            out[mod] = __import__(mod).__version__
+    Read from package metadata, not by importing: importing torch and mediapipe costs seconds.
+    """
+    from importlib import metadata
+
+    out = {"deepexpr": _own_version(), "python": platform.python_version()}
+    for dist in ("numpy", "torch", "pillow", "mediapipe"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
     return out
 
 
