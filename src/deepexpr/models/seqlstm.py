@@ -1,0 +1,138 @@
+"""LSTM that generates 3D landmark displacement sequences (paper 003: Seo & Luo).
+
+One network per expression. At step t it reads the displacement block row x_t (L*3 numbers,
+the first row zero, see `deepexpr.animation.sequences`) and predicts x_{t+1}. Generation
+starts from zero and feeds every output back as the next input, for the full length.
+
+Choice the paper leaves open: how the neutral face enters. The paper "feeds the neutral
+shape first"; here the neutral landmarks (centred on their centroid, minus the training mean
+shape, scaled) are concatenated to every input step. This keeps the Fig. 3 blocks as they are
+(first input zero) and lets different neutral faces give different sequences.
+Normalisation constants (displacement scale, mean shape, shape scale) are buffers, so they
+travel with the weights in the safetensors checkpoint.
+
+    >>> net = create_model("test_seqlstm")
+    >>> block = net.generate(neutral, steps=135)       # (B, 135, 249) displacements (mm)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from deepexpr.models.registry import register_model
+
+
+@dataclass
+class SeqLSTMConfig:
+    landmarks: int = 83  # landmarks per frame (BU-3DFE: 83); the step is landmarks*3 numbers
+    hidden: int = 128  # LSTM units per layer (paper: 128)
+    layers: int = 3  # stacked LSTM layers (paper: 3), tanh cell activations
+    condition: bool = True  # concatenate the (normalised) neutral shape to every input step
+
+
+class SeqLSTM(nn.Module):
+    """Stacked LSTM + linear read-out over displacement blocks."""
+
+    def __init__(self, config: SeqLSTMConfig):
+        super().__init__()
+        self.config = config
+        d = config.landmarks * 3
+        in_dim = d * (2 if config.condition else 1)
+        self.lstm = nn.LSTM(in_dim, config.hidden, num_layers=config.layers, batch_first=True)
+        self.fc = nn.Linear(config.hidden, d)
+        # normalisation, set from the training data by `set_normalisation`
+        self.register_buffer("disp_scale", torch.ones(()))
+        self.register_buffer("shape_mean", torch.zeros(d))
+        self.register_buffer("shape_scale", torch.ones(()))
+
+    @torch.no_grad()
+    def set_normalisation(self, blocks: torch.Tensor, neutrals: torch.Tensor) -> None:
+        """blocks (N, S, L*3) mm; neutrals (N, L, 3) mm."""
+        nz = blocks[blocks.abs().sum(-1) > 0]
+        self.disp_scale.fill_(float(nz.std()) if len(nz) else 1.0)
+        c = self._centre(neutrals)
+        self.shape_mean.copy_(c.mean(0))
+        self.shape_scale.fill_(float((c - c.mean(0)).std()) or 1.0)
+
+    @staticmethod
+    def _centre(neutrals: torch.Tensor) -> torch.Tensor:
+        return (neutrals - neutrals.mean(1, keepdim=True)).flatten(1)
+
+    def _inputs(self, x: torch.Tensor, neutral: torch.Tensor | None) -> torch.Tensor:
+        x = x / self.disp_scale
+        if not self.config.condition:
+            return x
+        if neutral is None:
+            raise ValueError("this model is conditioned on the neutral face; pass neutral")
+        c = (self._centre(neutral) - self.shape_mean) / self.shape_scale
+        return torch.cat([x, c[:, None].expand(-1, x.shape[1], -1)], dim=-1)
+
+    def forward(self, x: torch.Tensor, neutral: torch.Tensor | None = None, state=None,
+                return_state: bool = False):
+        """Predict the next displacement at every step.
+
+        Args:
+            x: (B, S, L*3) displacement inputs in mm.
+            neutral: (B, L, 3) neutral landmarks in mm (when `condition`).
+            state: LSTM (h, c) to continue from.
+
+        Returns:
+            (B, S, L*3) predicted next displacements in normalised units (multiply by
+            `disp_scale` for mm); with `return_state`, also the new (h, c).
+        """
+        if x.ndim != 3 or x.shape[-1] != self.config.landmarks * 3:
+            raise ValueError(f"x: expected (B, S, {self.config.landmarks * 3}), got {tuple(x.shape)}")
+        out, state = self.lstm(self._inputs(x, neutral), state)
+        y = self.fc(out)
+        return (y, state) if return_state else y
+
+    @torch.no_grad()
+    def generate(self, neutral: torch.Tensor | None, steps: int = 135, batch: int = 1) -> torch.Tensor:
+        """Free-running generation from a neutral face, each output fed back.
+
+        Args:
+            neutral: (B, L, 3) neutral landmarks (mm), or None for an unconditioned model.
+            steps: block length (135 in the paper).
+
+        Returns:
+            (B, steps, L*3) displacement block in mm, first row zero (Fig. 3 layout).
+        """
+        b = neutral.shape[0] if neutral is not None else batch
+        d = self.config.landmarks * 3
+        x = torch.zeros(b, 1, d, device=self.fc.weight.device)
+        rows, state = [x], None
+        for _ in range(steps - 1):
+            y, state = self(x, neutral, state, return_state=True)
+            x = y * self.disp_scale
+            rows.append(x)
+        return torch.cat(rows, dim=1)
+
+
+def _build(defaults: dict, overrides: dict) -> SeqLSTM:
+    cfg = SeqLSTMConfig(**{**defaults, **overrides})
+    return SeqLSTM(cfg)
+
+
+@register_model
+def seqlstm(**overrides) -> SeqLSTM:
+    """The paper's network: 3 LSTM layers x 128 units + FC."""
+    return _build({}, overrides)
+
+
+@register_model
+def seqlstm_small(**overrides) -> SeqLSTM:
+    """3 layers x 64 units: the bundled weights (six expressions within a few MB in fp16)."""
+    return _build({"hidden": 64}, overrides)
+
+
+@register_model
+def test_seqlstm(**overrides) -> SeqLSTM:
+    """Tiny variant for tests: 2 layers x 8 units."""
+    return _build({"hidden": 8, "layers": 2}, overrides)
+
+
+def config_dict(model: SeqLSTM) -> dict:
+    return asdict(model.config)
