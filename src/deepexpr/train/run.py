@@ -79,6 +79,12 @@ def build_model(cfg: TrainConfig, source: Path | None = None):
                   size=int(pre.get("size", cfg.size)),
                   grayscale=bool(pre.get("grayscale", cfg.grayscale)),
                   mean=list(pre.get("mean", cfg.mean)), std=list(pre.get("std", cfg.std)))
+    from deepexpr.models.cnn import ExpressionCNN
+
+    if not isinstance(model, ExpressionCNN):
+        # torch 2.13 CPU segfaults in the backward of the mini-Xception's depthwise convs
+        # with channels_last tensors; the plain CNNs are fine (and faster) with it.
+        cfg = replace(cfg, channels_last=False)
     import torch
 
     torch.manual_seed(cfg.seed)
