@@ -30,3 +30,18 @@ def test_overrides_colour_input_and_odd_size():
     net = create_model("test_minixception", in_channels=3, block_channels=[4, 8, 16], num_classes=5).eval()
     assert net(torch.randn(1, 3, 45, 45)).shape == (1, 5)
     assert net.forward_features(torch.randn(1, 3, 45, 45)).shape == (1, 16)
+
+
+def test_fused_inference_copy_gives_the_same_outputs():
+    torch.manual_seed(0)
+    net = create_model("test_minixception").eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    fast = net.fused_for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(fast(x.contiguous(memory_format=torch.channels_last)), net(x), atol=1e-5)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # original untouched

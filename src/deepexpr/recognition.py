@@ -51,6 +51,7 @@ class Recognizer:
     name: str
     path: str | None = None
     _order: list[int] = field(default_factory=list, repr=False)  # model output index of each EXPRESSIONS class
+    _fast: object = field(default=None, repr=False)  # inference copy of `model` (see `_inference_model`)
 
     def __post_init__(self):
         classes = [canonical(c) for c in self.config.get("classes", EXPRESSIONS)]
@@ -76,8 +77,25 @@ class Recognizer:
                 and head.weight.ndim == 2 else None
         return None if w is None else w.cpu().numpy().astype(np.float32)[self._order]
 
+    def _inference_model(self):
+        """`model` prepared for CPU inference, built once: BatchNorm folded into the convs when
+        the model offers it (`fused_for_inference`), channels-last memory (oneDNN's fast
+        path: ~2-5x faster here than NCHW). Outputs equal the model's to ~1e-5."""
+        if self._fast is None:
+            import copy
+
+            import torch
+
+            fuse = getattr(self.model, "fused_for_inference", None)
+            fast = fuse() if callable(fuse) else _fold_sequential_batchnorm(copy.deepcopy(self.model).eval())
+            self._fast = fast.to(memory_format=torch.channels_last)
+        return self._fast
+
     def _batch_outputs(self, x):
-        m = self.model
+        import torch
+
+        m = self._inference_model()
+        x = x.contiguous(memory_format=torch.channels_last)
         if hasattr(m, "features_and_logits"):
             return m.features_and_logits(x)
         import torch.nn as nn
@@ -123,6 +141,19 @@ class Recognizer:
         """(N, D) L2-normalised features (for cosine comparisons)."""
         f = self.features(images)
         return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def _fold_sequential_batchnorm(model):
+    """Fold each BatchNorm2d that directly follows a Conv2d inside an nn.Sequential (eval copy)."""
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                seq[i] = fuse_conv_bn_eval(seq[i], seq[i + 1])
+                seq[i + 1] = nn.Identity()
+    return model
 
 
 def register_recognizer(name: str, loader: Callable) -> None:

@@ -114,6 +114,23 @@ class MiniXception(nn.Module):
         """(N, C, S, S) -> (N, classes) logits."""
         return self.classifier(self.trunk(x)).mean(dim=(2, 3))
 
+    def fused_for_inference(self) -> MiniXception:
+        """A copy in eval mode with every BatchNorm folded into the conv before it and
+        channels-last memory (both ~2x faster on CPU here; same outputs to ~1e-5)."""
+        import copy
+
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        net = copy.deepcopy(self).eval()
+        pairs = [(net, "conv1", "bn1"), (net, "conv2", "bn2")]
+        for block in net.blocks:
+            pairs += [(block, "shortcut", "shortcut_bn"), (block.sep1, "pointwise", "bn"),
+                      (block.sep2, "pointwise", "bn")]
+        for owner, conv, bn in pairs:
+            setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn)))
+            setattr(owner, bn, nn.Identity())
+        return net.to(memory_format=torch.channels_last)
+
     def classifier_weight(self) -> torch.Tensor:
         """(classes, D) the classifier kernel summed over space (see module notes)."""
         return self.classifier.weight.detach().sum(dim=(2, 3))
