@@ -127,3 +127,14 @@ def test_astronaut_is_joy_from_api_and_cli(files, capsys):
     assert "joy" in out[1] and "ERROR" in out[2]
     with pytest.raises(InputError, match="no face"):
         deepexpr.predict_emotion(files / "wall.png", domain="human")
+
+
+def test_recognize_paths_in_small_batches_keeps_order(files, tiny_checkpoint, monkeypatch):
+    paths = [files / "char0.png", files / "broken.jpg", files / "char1.png", files / "char2.png"]
+    whole = recognition.recognize_paths(paths, "character", tiny_checkpoint)
+    monkeypatch.setattr(recognition, "BATCH", 2)
+    batched = recognition.recognize_paths(paths, "character", tiny_checkpoint)
+    assert [r["error"] is None for r in batched] == [True, False, True, True]
+    for a, b in zip(whole, batched):
+        assert a["label"] == b["label"] and (a["probs"] is None or
+                                              np.allclose(list(a["probs"].values()), list(b["probs"].values())))

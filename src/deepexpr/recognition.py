@@ -264,10 +264,20 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         without a face gives one error entry; the others are still recognised.
     """
     from deepexpr.faces import detect_faces, load_image
+    from deepexpr.progress import progress
 
     rec = recognizer or load_recognizer(domain, model)
+    paths = [str(p) for p in paths]
     items, owners, out = [], [], []
-    for path in map(str, paths):
+
+    def flush():  # one model call per BATCH faces/images keeps memory bounded
+        if items:
+            for row, p in zip(owners, np.asarray(rec.probs(items))):
+                out[row] = _entry(out[row]["path"], out[row]["face"], p)
+            items.clear()
+            owners.clear()
+
+    for path in progress(paths, desc="recognize", unit="img", disable=None if len(paths) > 20 else True):
         try:
             image = load_image(path)
         except InputError as err:
@@ -277,18 +287,18 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
             items.append(image)
             owners.append(len(out))
             out.append(_entry(path, [0.0, 0.0, float(image.shape[1]), float(image.shape[0])]))
-            continue
-        faces = detect_faces(image)
-        if not faces:
-            out.append(_entry(path, error=f"{path}: no face found; use a photo with a visible, roughly frontal face"))
-        for face in faces:
-            items.append(face if _takes_faces(rec) else face.aligned)
-            owners.append(len(out))
-            out.append(_entry(path, [round(v, 1) for v in face.box]))
-    if items:
-        probs = np.asarray(rec.probs(items))
-        for row, p in zip(owners, probs):
-            out[row] = _entry(out[row]["path"], out[row]["face"], p)
+        else:
+            faces = detect_faces(image)
+            if not faces:
+                out.append(_entry(path, error=f"{path}: no face found; use a photo with a visible, "
+                                              "roughly frontal face"))
+            for face in faces:
+                items.append(face if _takes_faces(rec) else face.aligned)
+                owners.append(len(out))
+                out.append(_entry(path, [round(v, 1) for v in face.box]))
+        if len(items) >= BATCH:
+            flush()
+    flush()
     return out
 
 
