@@ -57,3 +57,19 @@ def test_split_subjects():
     train, held = split_subjects([f"S{i}" for i in range(10)], 5)
     assert held == ["S4", "S9"] and len(train) == 8
     assert np.intersect1d(train, held).size == 0
+
+
+def test_generate_equals_stepping_forward():
+    torch.manual_seed(1)
+    net = create_model("test_seqlstm")
+    neutral = torch.randn(2, 83, 3) * 30
+    net.set_normalisation(torch.randn(3, 10, 249), neutral)
+    with torch.no_grad():
+        x, rows, state = torch.zeros(2, 1, 249), [], None
+        rows.append(x)
+        for _ in range(9):
+            y, state = net(x, neutral, state, return_state=True)
+            x = y * net.disp_scale
+            rows.append(x)
+    torch.testing.assert_close(net.generate(neutral, steps=10), torch.cat(rows, 1),
+                               atol=1e-5, rtol=1e-4)
