@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 python -m ruff check src tests benchmarks
-python -m pytest -q "$@"
+python -m pytest "$@"
