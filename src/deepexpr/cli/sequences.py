@@ -41,6 +41,8 @@ def register(commands, groups) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue from checkpoints in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--export", default=None, metavar="DIR",
+                   help="after training, write fp16 copies to DIR (e.g. src/deepexpr/weights)")
     t.set_defaults(func=run_train)
 
     a = commands.add_parser("animate", help="animate a face mesh with a generated expression",
@@ -91,6 +93,11 @@ def run_train(args) -> int:
     for r in train_sequences(cfg):
         print(f"{r['expression']}: {r['epochs']} epochs on {r['train_sequences']} sequences, "
               f"mse {r['final_mse']:.4f} (normalised), {r['seconds']} s -> {r['weights']}")
+    if args.export:
+        from deepexpr.train.sequences import export_fp16
+
+        for path in export_fp16(args.out, args.export):
+            print(f"exported {path}")
     return 0
 
 

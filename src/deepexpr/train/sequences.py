@@ -194,3 +194,22 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
             raise InputError(f"{config.data}: no training sequences for {expr!r}")
         results.append(train_expression(config, expr, seqs, held, provenance))
     return results
+
+
+def export_fp16(src: str | Path, dst: str | Path, expressions=None) -> list[Path]:
+    """Copy trained seq_<expr> checkpoints from `src` to `dst` with fp16 weights (bundling)."""
+    from deepexpr.animation.synth import SYNTH_EXPRESSIONS
+    from deepexpr.models.checkpoint import load_model, save_model
+
+    written = []
+    for e in expressions or SYNTH_EXPRESSIONS:
+        path = Path(src) / f"seq_{e}.safetensors"
+        if not path.is_file():
+            continue
+        model, cfg = load_model(path)
+        cfg = {k: v for k, v in cfg.items() if k != "versions"}
+        cfg["dtype"] = "float16"
+        out = Path(dst) / path.name
+        save_model(out, model.half(), cfg)
+        written.append(out)
+    return written
