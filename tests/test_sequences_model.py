@@ -67,8 +67,10 @@ def test_generate_equals_stepping_forward():
     with torch.no_grad():
         x, rows, state = torch.zeros(2, 1, 249), [], None
         rows.append(x)
+        offset = torch.zeros(2, 249)
         for _ in range(9):
-            y, state = net(x, neutral, state, return_state=True)
+            y, state = net(x, neutral, state, return_state=True, offset0=offset)
+            offset = offset + x[:, 0]
             x = y * net.disp_scale
             rows.append(x)
     torch.testing.assert_close(net.generate(neutral, steps=10), torch.cat(rows, 1),

@@ -31,6 +31,8 @@ class SeqLSTMConfig:
     hidden: int = 128  # LSTM units per layer (paper: 128)
     layers: int = 3  # stacked LSTM layers (paper: 3), tanh cell activations
     condition: bool = True  # concatenate the (normalised) neutral shape to every input step
+    offset_input: bool = True  # also feed the running sum of the displacements (the current
+    # offset from the neutral face), so free-running generation knows where it is
 
 
 class SeqLSTM(nn.Module):
@@ -40,19 +42,21 @@ class SeqLSTM(nn.Module):
         super().__init__()
         self.config = config
         d = config.landmarks * 3
-        in_dim = d * (2 if config.condition else 1)
+        in_dim = d * (1 + int(config.condition) + int(config.offset_input))
         self.lstm = nn.LSTM(in_dim, config.hidden, num_layers=config.layers, batch_first=True)
         self.fc = nn.Linear(config.hidden, d)
         # normalisation, set from the training data by `set_normalisation`
         self.register_buffer("disp_scale", torch.ones(()))
         self.register_buffer("shape_mean", torch.zeros(d))
         self.register_buffer("shape_scale", torch.ones(()))
+        self.register_buffer("offset_scale", torch.ones(()))
 
     @torch.no_grad()
     def set_normalisation(self, blocks: torch.Tensor, neutrals: torch.Tensor) -> None:
         """blocks (N, S, L*3) mm; neutrals (N, L, 3) mm."""
         nz = blocks[blocks.abs().sum(-1) > 0]
         self.disp_scale.fill_(float(nz.std()) if len(nz) else 1.0)
+        self.offset_scale.fill_(float(blocks.cumsum(1).std()) or 1.0)
         c = self._centre(neutrals)
         self.shape_mean.copy_(c.mean(0))
         self.shape_scale.fill_(float((c - c.mean(0)).std()) or 1.0)
@@ -61,23 +65,28 @@ class SeqLSTM(nn.Module):
     def _centre(neutrals: torch.Tensor) -> torch.Tensor:
         return (neutrals - neutrals.mean(1, keepdim=True)).flatten(1)
 
-    def _inputs(self, x: torch.Tensor, neutral: torch.Tensor | None) -> torch.Tensor:
-        x = x / self.disp_scale
-        if not self.config.condition:
-            return x
-        if neutral is None:
-            raise ValueError("this model is conditioned on the neutral face; pass neutral")
-        c = (self._centre(neutral) - self.shape_mean) / self.shape_scale
-        return torch.cat([x, c[:, None].expand(-1, x.shape[1], -1)], dim=-1)
+    def _inputs(self, x: torch.Tensor, neutral: torch.Tensor | None,
+                offset0: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [x / self.disp_scale]
+        if self.config.offset_input:
+            off = x.cumsum(1) + (0 if offset0 is None else offset0[:, None])
+            parts.append(off / self.offset_scale)
+        if self.config.condition:
+            if neutral is None:
+                raise ValueError("this model is conditioned on the neutral face; pass neutral")
+            c = (self._centre(neutral) - self.shape_mean) / self.shape_scale
+            parts.append(c[:, None].expand(-1, x.shape[1], -1))
+        return torch.cat(parts, dim=-1)
 
     def forward(self, x: torch.Tensor, neutral: torch.Tensor | None = None, state=None,
-                return_state: bool = False):
+                return_state: bool = False, offset0: torch.Tensor | None = None):
         """Predict the next displacement at every step.
 
         Args:
             x: (B, S, L*3) displacement inputs in mm.
             neutral: (B, L, 3) neutral landmarks in mm (when `condition`).
             state: LSTM (h, c) to continue from.
+            offset0: (B, L*3) running displacement sum before x (when continuing), in mm.
 
         Returns:
             (B, S, L*3) predicted next displacements in normalised units (multiply by
@@ -85,7 +94,7 @@ class SeqLSTM(nn.Module):
         """
         if x.ndim != 3 or x.shape[-1] != self.config.landmarks * 3:
             raise ValueError(f"x: expected (B, S, {self.config.landmarks * 3}), got {tuple(x.shape)}")
-        out, state = self.lstm(self._inputs(x, neutral), state)
+        out, state = self.lstm(self._inputs(x, neutral, offset0), state)
         y = self.fc(out)
         return (y, state) if return_state else y
 
@@ -112,22 +121,30 @@ class SeqLSTM(nn.Module):
             w_hh = getattr(self.lstm, f"weight_hh_l{k}").t().contiguous()
             bias = getattr(self.lstm, f"bias_ih_l{k}") + getattr(self.lstm, f"bias_hh_l{k}")
             layers.append([w_ih, w_hh, bias.expand(b, -1)])
+        w_in = layers[0][0]
+        w_off = None
+        if self.config.offset_input:
+            w_off = (w_in[d:2 * d] / self.offset_scale).contiguous()
         if self.config.condition:
             if neutral is None:
                 raise ValueError("this model is conditioned on the neutral face; pass neutral")
             c = (self._centre(neutral.float()) - self.shape_mean) / self.shape_scale
-            layers[0][2] = layers[0][2] + c @ layers[0][0][d:]  # the neutral part is constant
-        layers[0][0] = (layers[0][0][:d] / self.disp_scale).contiguous()  # inputs / disp_scale
+            layers[0][2] = layers[0][2] + c @ w_in[d * (1 + int(self.config.offset_input)):]
+        layers[0][0] = (w_in[:d] / self.disp_scale).contiguous()  # inputs / disp_scale
         fc_w = (self.fc.weight.t() * self.disp_scale).contiguous()
         fc_b = (self.fc.bias * self.disp_scale).expand(b, -1)
         hs = [torch.zeros(b, hid) for _ in layers]
         cs = [torch.zeros(b, hid) for _ in layers]
         x = torch.zeros(b, d)
+        offset = torch.zeros(b, d)
         rows = [x]
         for _ in range(steps - 1):
             inp = x
+            offset = offset + x
             for k, (w_i, w_h, bias) in enumerate(layers):
                 g = torch.addmm(bias, inp, w_i).addmm_(hs[k], w_h)
+                if k == 0 and w_off is not None:
+                    g.addmm_(offset, w_off)
                 s = torch.sigmoid(g)  # PyTorch gate order: input, forget, cell, output
                 cs[k] = s[:, hid:2 * hid] * cs[k] + s[:, :hid] * torch.tanh(g[:, 2 * hid:3 * hid])
                 hs[k] = s[:, 3 * hid:] * torch.tanh(cs[k])

@@ -36,6 +36,9 @@ class SeqTrainConfig:
     threads: int = 1  # torch threads (the machine is shared)
     resume: bool = False  # continue from OUT's state files
     checkpoint_every: int = 10  # epochs between checkpoints
+    smooth_frames: float = 1.5  # Gaussian temporal smoothing (sigma, frames) of the landmark
+    # tracks before differencing: frame-to-frame tracking noise otherwise dominates the
+    # displacements and the fed-back generation drifts (0: off)
     time_limit: float = 0.0  # stop after this many seconds per expression (0: no limit)
     show_progress: bool = True  # tqdm bar
 
@@ -49,12 +52,22 @@ def split_subjects(subjects: list[str], holdout_every: int) -> tuple[list[str], 
     return [s for s in subjects if s not in held], held
 
 
-def blocks_of(sequences, length: int):
+def smooth_tracks(frames: np.ndarray, sigma: float) -> np.ndarray:
+    """(T, L, 3) landmark tracks smoothed over time (Gaussian, `sigma` frames; 0: unchanged)."""
+    if sigma <= 0:
+        return frames
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(frames, sigma, axis=0, mode="nearest")
+
+
+def blocks_of(sequences, length: int, smooth: float = 0.0):
     """Sequences -> (blocks (N, S, L*3) float32, neutrals (N, L, 3) float32)."""
     from deepexpr.animation.sequences import to_block
 
-    blocks = np.stack([to_block(s.frames, length) for s in sequences]).astype(np.float32)
-    neutrals = np.stack([s.frames[0] for s in sequences]).astype(np.float32)
+    tracks = [smooth_tracks(s.frames, smooth) for s in sequences]
+    blocks = np.stack([to_block(t, length) for t in tracks]).astype(np.float32)
+    neutrals = np.stack([t[0] for t in tracks]).astype(np.float32)
     return blocks, neutrals
 
 
@@ -105,7 +118,7 @@ def train_expression(config: SeqTrainConfig, expression: str, train_seqs, held: 
     weights = out / f"seq_{expression}.safetensors"
     state_file = out / f"seq_{expression}.state.safetensors"
     torch.manual_seed(config.seed)
-    blocks, neutrals = blocks_of(train_seqs, config.length)
+    blocks, neutrals = blocks_of(train_seqs, config.length, config.smooth_frames)
     x_all = torch.from_numpy(blocks)
     n_all = torch.from_numpy(neutrals)
     target = torch.zeros_like(x_all)
