@@ -3,6 +3,8 @@
 For each expression, on the subjects the model did not see (`held_out_subjects` in its
 config; every 5th subject by default):
 
+- all sequences are smoothed over time as in training (`smooth_frames` in the model config),
+  ground truth included, so every method is compared on the same tracks.
 - free-run error: the model generates a 135-step block from the held-out neutral face; the
   landmark positions rebuilt from that neutral are compared with the real ones: mean
   Euclidean landmark error in mm over the block's frames (zero-padded frames included).
@@ -111,11 +113,12 @@ def evaluate_sequences(data: str, models_dir: str | None = None, out: str | None
     if not held:
         raise InputError(f"{data}: none of the model's held-out subjects are in this corpus")
     length = int(first_cfg.get("length", 135))
+    smooth = float(first_cfg.get("training", {}).get("smooth_frames", 0.0))
     train = [s for s in corpus.sequences if s.subject not in held]
     test = [s for s in corpus.sequences if s.subject in held]
     exprs = [e for e in SYNTH_EXPRESSIONS if e in models]
     clf_train = [s for s in train if s.expression in exprs]
-    tb, tn = blocks_of(clf_train, length)
+    tb, tn = blocks_of(clf_train, length, smooth)
     clf = SequenceClassifier().fit(
         np.stack([features(positions(b, n)) for b, n in zip(tb, tn)]),
         np.array([exprs.index(s.expression) for s in clf_train]))
@@ -126,8 +129,8 @@ def evaluate_sequences(data: str, models_dir: str | None = None, out: str | None
         te = [s for s in test if s.expression == e]
         if not tr or not te:
             continue
-        rows.append(_evaluate_expression(e, exprs, model, tr, te, clf, length))
-    report = {"data": str(data), "synthetic": _is_synthetic(data), "held_out_subjects": len(held),
+        rows.append(_evaluate_expression(e, exprs, model, tr, te, clf, length, smooth))
+    report = {"data": str(data), "smooth_frames": smooth, "synthetic": _is_synthetic(data), "held_out_subjects": len(held),
               "models": {e: models[e][1].get("model") for e in exprs},
               "rows": rows}
     if out:
@@ -146,13 +149,13 @@ def _is_synthetic(data) -> bool | None:
     return bool(json.loads(p.read_text()).get("synthetic")) if p.is_file() else None
 
 
-def _evaluate_expression(e, exprs, model, tr, te, clf, length) -> dict:
+def _evaluate_expression(e, exprs, model, tr, te, clf, length, smooth) -> dict:
     import torch
 
     from deepexpr.train.sequences import blocks_of
 
-    trb, trn = blocks_of(tr, length)
-    teb, ten = blocks_of(te, length)
+    trb, trn = blocks_of(tr, length, smooth)
+    teb, ten = blocks_of(te, length, smooth)
     t0 = time.perf_counter()
     gen = model.generate(torch.from_numpy(ten), steps=length).double().numpy()
     gen_ms = (time.perf_counter() - t0) * 1e3 / len(te)
