@@ -48,8 +48,15 @@ def main() -> None:
     if args.history:
         with open(args.history, newline="") as f:
             rows = list(csv.DictReader(f))
-        last = rows[-1]
-        steps, secs = float(last["step"]), float(last["seconds"])
+        # "seconds" restarts at 0 in each resumed segment: add up the segments.
+        secs, prev = 0.0, 0.0
+        for row in rows:
+            t = float(row["seconds"])
+            if t < prev:
+                secs += prev
+            prev = t
+        secs += prev
+        steps = float(rows[-1]["step"])
         print(f"training: {steps:.0f} steps in {secs / 60:.1f} min wall-clock = {steps / secs:.2f} steps/s "
               f"(batch 32, 1 thread, shared machine)")
 
