@@ -12,11 +12,11 @@ from deepexpr.train.sequences import SeqTrainConfig, split_subjects, train_seque
 def test_shapes_and_one_step():
     torch.manual_seed(0)
     net = create_model("test_seqlstm")
-    x = torch.randn(5, 135, 249)
+    x = torch.randn(5, 30, 249)
     neutral = torch.randn(5, 83, 3) * 30
     net.set_normalisation(x, neutral)
     y = net(x, neutral)
-    assert y.shape == (5, 135, 249)
+    assert y.shape == (5, 30, 249)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     target = torch.zeros_like(x)
     target[:, :-1] = x[:, 1:]
