@@ -339,8 +339,11 @@ class HaganRecognizer:
         for it in items:
             if hasattr(it, "aligned") or hasattr(it, "landmarks49"):
                 out.append(aligned_human(it, size))
-            else:
-                out.append(cv2.resize(to_rgb_uint8(it), (size, size), interpolation=cv2.INTER_AREA))
+            else:  # a face crop: find its landmarks to align it like the training faces
+                crop = to_rgb_uint8(it)
+                found = find_faces(crop) if min(crop.shape[:2]) >= 64 else []
+                out.append(aligned_human(found[0], size, crop) if found else
+                           cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
         return np.stack(out)
 
     def probs(self, items) -> np.ndarray:

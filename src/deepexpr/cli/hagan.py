@@ -16,10 +16,8 @@ def register(commands, groups) -> None:
     _register_train(groups["train"])
     _register_translate(commands)
     _register_evaluate(groups["evaluate"])
-    # `deepexpr recognize --model hagan` routes here when the recognition area is installed.
-    from deepexpr.translate import register_with_recognition
-
-    register_with_recognition()
+    # `deepexpr recognize --model hagan`: deepexpr.recognition imports
+    # deepexpr.translate.register_with_recognition lazily (keeps the CLI start fast).
 
 
 def _register_train(train) -> None:
