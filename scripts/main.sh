@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 python -m pip install --quiet --disable-pip-version-check -e .
 mkdir -p out
+deepexpr setup
 deepexpr characters sheet --out out/characters_sheet.png
 deepexpr demo --out out "$@"
