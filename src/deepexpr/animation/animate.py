@@ -35,6 +35,8 @@ class AnimateConfig:
     out: str = "animate"  # output folder
     fmt: str = "mp4"  # obj, glb, mp4 or gif
     falloff: bool = True  # RBF boundary falloff (see rbf.py)
+    condition: str = "mean"  # network's neutral input: 'mean' training shape or the 'face'
+
     size: int = 320  # preview size (pixels)
     fps: float = 25.0  # frames per second (BU-4DFE: 25)
     show_progress: bool = True  # tqdm bars
@@ -116,8 +118,17 @@ def load_generator(expression: str, weights: str | None = None):
     return model.float(), cfg
 
 
-def generate_landmarks(model, neutral: np.ndarray, steps: int = 135) -> np.ndarray:
-    """(steps, 83, 3) landmark positions generated from `neutral` (83, 3), in its units."""
+def generate_landmarks(model, neutral: np.ndarray, steps: int = 135,
+                       condition: str = "mean") -> np.ndarray:
+    """(steps, 83, 3) landmark positions generated from `neutral` (83, 3), in its units.
+
+    Args:
+        condition: what the network is shown as the neutral face. "mean": the training mean
+            shape (robust: the bundled small models over-fit the ~100 training faces and
+            react erratically to a face 0.5 mm away from them); "face": `neutral` itself
+            (per-face variation, the paper's set-up). Either way the generated
+            displacements are added to `neutral`.
+    """
     import torch
 
     from deepexpr.animation.sequences import from_block
@@ -127,7 +138,10 @@ def generate_landmarks(model, neutral: np.ndarray, steps: int = 135) -> np.ndarr
     scale = np.linalg.norm(neutral[EYE_ROWS[0]] - neutral[EYE_ROWS[1]]) / ref
     if not np.isfinite(scale) or scale <= 0:
         raise InputError("landmarks: outer eye corners coincide; check the landmark order")
-    n = torch.from_numpy((neutral / scale).astype(np.float32))[None]
+    if condition not in ("mean", "face"):
+        raise InputError(f"condition: {condition!r} is not 'mean' or 'face'")
+    shown = mean if condition == "mean" else neutral / scale
+    n = torch.from_numpy(shown.astype(np.float32))[None]
     block = model.generate(n, steps=steps)[0].double().numpy() * scale
     return from_block(block, neutral)
 
@@ -152,7 +166,7 @@ def animate(config: AnimateConfig) -> list[Path]:
         if config.landmarks:
             rest = load_landmarks(config.landmarks, verts)
     model, cfg = load_generator(config.expression, config.weights)
-    landmarks = generate_landmarks(model, rest, config.frames or 135)
+    landmarks = generate_landmarks(model, rest, config.frames or 135, config.condition)
     warp = RBFWarp(falloff=config.falloff, rigid_landmarks=STABLE_ROWS).fit(verts, rest)
     bar = progress(landmarks, total=len(landmarks), desc="warp",
                    disable=None if config.show_progress else True)

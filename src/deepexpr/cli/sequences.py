@@ -57,7 +57,9 @@ def register(commands, groups) -> None:
     a.add_argument("--out", default=None, help="output folder (default: animate_<expression>)")
     a.add_argument("--format", default="mp4", choices=["obj", "glb", "mp4", "gif"])
     a.add_argument("--no-falloff", action="store_true", help="plain RBF (no boundary falloff)")
-    a.add_argument("--size", type=int, default=320, help="preview video size in pixels")
+    a.add_argument("--size", type=int, default=320, help="preview video size in pixels (multiple of 16)")
+    a.add_argument("--condition", default="mean", choices=["mean", "face"],
+                   help="neutral shown to the LSTM: training mean shape (default, robust) or the mesh's own")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=run_animate)
 
@@ -107,7 +109,7 @@ def run_animate(args) -> int:
     cfg = AnimateConfig(expression=args.expression, mesh=args.mesh, landmarks=args.landmarks,
                         frames=args.frames, weights=args.weights,
                         out=args.out or f"animate_{args.expression}", fmt=args.format,
-                        falloff=not args.no_falloff, size=args.size,
+                        falloff=not args.no_falloff, size=args.size, condition=args.condition,
                         show_progress=not args.quiet)
     for path in animate(cfg):
         print(path)

@@ -11,6 +11,9 @@ config; every 5th subject by default):
 - one-step error: teacher-forced next-displacement RMSE (mm) over the block.
 - baselines, both also applied to the held-out neutral face: the mean training block of the
   expression, and the training sequence whose neutral face is nearest (centred landmarks).
+- the model is run twice: conditioned on each held-out face ("face"), and once on the
+  training mean shape with the displacements added to each face ("mean shape", what
+  `deepexpr animate` does by default).
 - recognition: a small classifier (multinomial logistic regression on per-landmark mean and
   extreme displacement from the neutral, after removing the head translation) trained on the
   training subjects' real sequences of all six expressions; its accuracy on real held-out
@@ -163,11 +166,14 @@ def _evaluate_expression(e, exprs, model, tr, te, clf, length, smooth) -> dict:
     model.generate(torch.from_numpy(ten[:1]), steps=length)
     single_ms = (time.perf_counter() - t0) * 1e3
     real = np.stack([positions(b, n) for b, n in zip(teb, ten)])
+    mean_shape = model.shape_mean.reshape(1, -1, 3)
+    gen_mean = model.generate(mean_shape, steps=length)[0].double().numpy()  # 'mean' condition
     mean_block = trb.mean(0)
     centred = lambda n: (n - n.mean(-2, keepdims=True)).reshape(len(n), -1)  # noqa: E731
     nearest = np.linalg.norm(centred(ten)[:, None] - centred(trn)[None], axis=-1).argmin(1)
     preds = {
         "model": np.stack([positions(b, n) for b, n in zip(gen, ten)]),
+        "model_mean_shape": np.stack([positions(gen_mean, n) for n in ten]),
         "mean": np.stack([positions(mean_block, n) for n in ten]),
         "nearest": np.stack([positions(trb[j], n) for j, n in zip(nearest, ten)]),
     }
@@ -195,6 +201,8 @@ def _evaluate_expression(e, exprs, model, tr, te, clf, length, smooth) -> dict:
         "acc_real": float((clf.predict(np.stack([features(p) for p in real])) == label).mean()),
         "acc_generated": float((clf.predict(np.stack([features(p) for p in gen_pos])) == label
                                 ).mean()),
+        "acc_generated_mean_shape": float((clf.predict(np.stack(
+            [features(p) for p in preds["model_mean_shape"]])) == label).mean()),
         "diversity_generated_mm": _mean_pairwise(disp_gen) / (83 * length) ** 0.5,
         "diversity_real_mm": _mean_pairwise(disp_real) / (83 * length) ** 0.5,
         "generate_ms_batch": gen_ms, "generate_ms_single": single_ms,
@@ -213,16 +221,18 @@ def format_table(report: dict) -> str:
     lines = [f"Held-out subjects: {report['held_out_subjects']}; data: {report['data']}"
              + (" (SYNTHETIC)" if report.get("synthetic") else ""),
              "",
-             "| expression | free-run err mm: model / mean seq / nearest seq | one-step RMSE mm: "
-             "model / mean / nearest | classifier acc real / generated | diversity mm gen / real "
-             "| gen ms |",
+             "| expression | free-run err mm: model (face) / model (mean shape) / mean seq / "
+             "nearest seq | one-step RMSE mm: model / mean / nearest | classifier acc real / "
+             "generated (face) / generated (mean shape) | diversity mm gen / real | gen ms |",
              "|---|---|---|---|---|---|"]
     for r in report["rows"]:
         f, s = r["free_run_mm"], r["one_step_rmse_mm"]
         lines.append(
-            f"| {r['expression']} | {f['model']:.2f} / {f['mean']:.2f} / {f['nearest']:.2f} | "
+            f"| {r['expression']} | {f['model']:.2f} / {f['model_mean_shape']:.2f} / "
+            f"{f['mean']:.2f} / {f['nearest']:.2f} | "
             f"{s['model']:.3f} / {s['mean']:.3f} / {s['nearest']:.3f} | "
-            f"{r['acc_real']:.2f} / {r['acc_generated']:.2f} | "
+            f"{r['acc_real']:.2f} / {r['acc_generated']:.2f} / "
+            f"{r['acc_generated_mean_shape']:.2f} | "
             f"{r['diversity_generated_mm']:.2f} / {r['diversity_real_mm']:.2f} | "
             f"{r['generate_ms_single']:.0f} |")
     return "\n".join(lines)
