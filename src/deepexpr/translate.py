@@ -23,6 +23,7 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
+from deepexpr.faces.detect import MESH_TO_49  # noqa: F401  (old name)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_GENERATOR = WEIGHTS_DIR / "hagan_g.safetensors"
@@ -119,8 +120,9 @@ class Translation:
 def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.ndarray:
     """Bring a detected face into the HA-GAN human frame (load_size, load_size, 3) uint8.
 
-    Uses the face's 49 landmarks with the photo when they are in photo coordinates,
-    else with the face's aligned crop; a face without landmarks is resized as it is.
+    Uses the face's 49 landmarks with the photo when they are in photo coordinates, else its
+    aligned crop with `aligned_landmarks` (or with `landmarks49` when those lie in the crop);
+    a face without landmarks is resized as it is.
     """
     from deepexpr.data.standin import align_face
 
@@ -133,6 +135,9 @@ def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.n
                 return align_face(image, lms, load_size)
             except InputError:
                 pass
+        crop_lms = getattr(face, "aligned_landmarks", None)
+        if crop is not None and crop_lms is not None:  # `deepexpr.faces.Face` without the photo
+            return align_face(crop, np.asarray(crop_lms, np.float32), load_size)
         if crop is not None and _inside(lms, crop.shape):
             return align_face(crop, lms, load_size)
     if crop is None:
@@ -149,66 +154,19 @@ def _inside(lms: np.ndarray, shape) -> bool:
 
 
 def read_photo(image) -> np.ndarray:
-    """A path or array -> RGB uint8 (H, W, 3); InputError for missing/corrupt files."""
-    from deepexpr.models.preprocess import to_rgb_uint8
+    """A path, PIL image or array -> RGB uint8 (H, W, 3); InputError for missing/corrupt files
+    (`deepexpr.faces.as_rgb`: EXIF orientation, grey / RGBA / 16-bit handled)."""
+    from deepexpr.faces import as_rgb
 
-    if isinstance(image, (str, Path)):
-        try:
-            from deepexpr.faces import load_image
-        except ImportError:  # face pipeline not installed: read with PIL
-            load_image = None
-        if load_image is not None:
-            return to_rgb_uint8(load_image(image))
-        p = Path(image)
-        if not p.is_file():
-            raise InputError(f"{p}: no such file; pass an image path")
-        try:
-            from PIL import Image
-
-            with Image.open(p) as im:
-                return to_rgb_uint8(im.convert("RGB"))
-        except Exception as err:  # PIL raises many types for broken files
-            raise InputError(f"{p}: not a readable image ({type(err).__name__}); pass a JPEG/PNG") from err
-    return to_rgb_uint8(image)
+    return as_rgb(image)
 
 
 def find_faces(photo: np.ndarray) -> list:
-    """Faces of a photo through the shared face pipeline (`deepexpr.faces.detect_faces`);
-    while that is not installed, a minimal mediapipe face-mesh fallback (`_mesh_faces`)."""
-    try:
-        from deepexpr.faces import detect_faces
-    except ImportError:
-        return _mesh_faces(photo)
+    """Faces of a photo (`deepexpr.faces.detect_faces`: box, 49 landmarks in photo pixels,
+    aligned crop with its landmarks), left to right."""
+    from deepexpr.faces import detect_faces
+
     return list(detect_faces(photo))
-
-
-# mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
-# brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
-MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
-              168, 197, 5, 4, 98, 97, 2, 326, 327,
-              33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-              61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,
-              81, 13, 311, 402, 14, 178)
-
-
-def _mesh_faces(photo: np.ndarray, max_faces: int = 8) -> list:
-    """Faces with a box and 49 landmarks (photo pixels) from mediapipe's face mesh."""
-    from types import SimpleNamespace
-
-    import mediapipe as mp
-
-    h, w = photo.shape[:2]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
-                                         refine_landmarks=False) as mesh:
-        found = mesh.process(np.ascontiguousarray(photo))
-    faces = []
-    for lm in found.multi_face_landmarks or []:
-        pts = np.array([[p.x * w, p.y * h] for p in lm.landmark], np.float32)
-        x0, y0 = pts.min(0)
-        x1, y1 = pts.max(0)
-        faces.append(SimpleNamespace(box=(int(x0), int(y0), int(x1), int(y1)),
-                                     landmarks49=pts[list(MESH_TO_49)], aligned=None))
-    return faces
 
 
 def translate(image, character: str | list[str] | None = None, seed: int | None = 0,
