@@ -211,7 +211,9 @@ def _fallback_recognizer(domain: str, model: str | None, err: Exception):
             raise InputError(f"{path}: model checkpoint not found; pass an existing .safetensors file")
         return CheckpointRecognizer(path)
     if domain == "character":
-        for name in ("character_transfer", "character_cnn"):
+        from deepexpr.recognition import BUNDLED_CHARACTER
+
+        for name in BUNDLED_CHARACTER:
             if (weights / f"{name}.safetensors").is_file():
                 return CheckpointRecognizer(weights / f"{name}.safetensors")
         raise InputError(f"{weights}: no bundled character model (character_transfer/character_cnn); "
