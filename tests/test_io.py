@@ -20,3 +20,12 @@ def test_write_json_roundtrip(tmp_path):
 
     write_json(tmp_path / "a.json", {"x": np.float32(1.5), "y": np.arange(3)})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1.5, "y": [0, 1, 2]}
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    write_json(tmp_path / "b.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o666 & ~mask
