@@ -20,9 +20,6 @@ def fake_models(monkeypatch, tmp_path):
     monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     models = {"character": FakeRecognizer(seed=0), "human": FakeRecognizer(seed=0)}
     monkeypatch.setattr(embed, "load_recognizer_for", lambda domain, model=None: models[domain])
-    from deepexpr.retrieval import fallback
-
-    monkeypatch.setattr(fallback, "prepare_fer", lambda quiet=False: None)  # no download in tests
 
     def detect(image, source=""):
         image = np.asarray(image)

@@ -1,4 +1,4 @@
-"""Stand-in human pipeline: mini-Xception port, Keras weight conversion, mediapipe faces."""
+"""Retrieval's human side: mini-Xception port, Keras weight conversion, mediapipe faces."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ import pytest
 import torch
 
 from deepexpr.errors import InputError
-from deepexpr.retrieval import fallback
+from deepexpr.faces import detect_faces
+from deepexpr.models.fer_port import convert_keras_hdf5
+from deepexpr.models.xception import MiniXception, same_pad
 from deepexpr.retrieval.embed import detect
+
+CROP = 128  # aligned crop side retrieval used
 
 
 def test_keras_same_padding_and_shapes():
     x = torch.arange(25.0).view(1, 1, 5, 5)
-    padded = fallback._same_pad(x, 3, 2, float("-inf"))  # out 3: total pad 2 -> (1, 1)
+    padded = same_pad(x, 3, 2, float("-inf"))  # out 3: total pad 2 -> (1, 1)
     assert padded.shape[-2:] == (7, 7)
-    even = fallback._same_pad(torch.zeros(1, 1, 4, 4), 3, 2)  # out 2: total 1 -> (0, 1)
+    even = same_pad(torch.zeros(1, 1, 4, 4), 3, 2)  # out 2: total 1 -> (0, 1)
     assert even.shape[-2:] == (5, 5) and torch.equal(even[..., :4, :4], torch.zeros(1, 1, 4, 4))
-    model = fallback.MiniXception().eval()
+    model = MiniXception().eval()
     with torch.no_grad():
         x = torch.randn(2, 1, 64, 64)
         assert model.forward_features(x).shape == (2, 128) and model(x).shape == (2, 7)
@@ -60,14 +64,14 @@ def _fake_keras_file(path, model):
 
 def test_keras_conversion_round_trip(tmp_path):
     torch.manual_seed(0)
-    source = fallback.MiniXception()
+    source = MiniXception()
     for m in source.modules():  # non-trivial BN statistics
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
             m.running_var.uniform_(0.5, 2)
     _fake_keras_file(tmp_path / "m.hdf5", source)
-    state = fallback.convert_keras_hdf5(tmp_path / "m.hdf5")
-    target = fallback.MiniXception()
+    state = convert_keras_hdf5(tmp_path / "m.hdf5", reorder_classes=False)
+    target = MiniXception()
     target.load_state_dict(state)  # strict
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
@@ -77,12 +81,12 @@ def test_keras_conversion_round_trip(tmp_path):
 def test_mediapipe_faces_on_astronaut_and_blank():
     from skimage import data
 
-    faces = fallback.detect_faces(data.astronaut())
+    faces = detect_faces(data.astronaut(), size=CROP)
     assert len(faces) == 1
     face = faces[0]
-    assert face.aligned.shape == (fallback.CROP, fallback.CROP, 3)
+    assert face.aligned.shape == (CROP, CROP, 3)
     lms = face.aligned_landmarks
-    assert lms.shape == (49, 2) and (lms > 0).all() and (lms < fallback.CROP).all()
+    assert lms.shape == (49, 2) and (lms > 0).all() and (lms < CROP).all()
     assert abs(lms[19:25, 1].mean() - lms[25:31, 1].mean()) < 3  # eyes levelled
     with pytest.raises(InputError, match="no face"):
         detect(np.full((120, 120, 3), 200, np.uint8), "blank.png")

@@ -59,12 +59,6 @@ def ensure_models(character_model: str | None = None):
     from deepexpr.retrieval.embed import load_recognizer_for
 
     try:
-        import deepexpr.recognition  # noqa: F401
-    except ImportError:  # stand-in human model (retrieval.fallback): convert fer's weights once
-        from deepexpr.retrieval.fallback import prepare_fer
-
-        prepare_fer()
-    try:
         human = load_recognizer_for("human")
     except DeepExprError as err:
         print(f"deepexpr: preparing the default models ({err})", file=sys.stderr)

@@ -8,7 +8,7 @@
 Modules: distributions (features -> distributions), js (Jensen–Shannon), geometry (9
 landmark measurements), index (the index file), embed (images -> queries), search
 (ranking, Eq. 3), ann (approximate first stage), sheet (contact sheets), evaluate (Table 1,
-rank agreement), fallback (stand-in face pipeline + fer model).
+rank agreement).
 """
 
 from deepexpr.retrieval.embed import (

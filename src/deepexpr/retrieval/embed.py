@@ -122,13 +122,9 @@ def safe_geometry(landmarks) -> np.ndarray | None:
 def detect(image: np.ndarray, source: str = "") -> list:
     """Faces in a photo via the face pipeline, left to right; InputError when there is none.
 
-    Uses `deepexpr.faces.detect_faces`; while that is not installed, the stand-in in
-    `deepexpr.retrieval.fallback` (mediapipe face mesh).
+    Uses `deepexpr.faces.detect_faces`.
     """
-    try:
-        from deepexpr.faces import detect_faces
-    except ImportError:
-        from deepexpr.retrieval.fallback import detect_faces
+    from deepexpr.faces import detect_faces
 
     faces = list(detect_faces(image))
     if not faces:
@@ -188,39 +184,10 @@ def load_embedding(path: str | Path) -> Embedding:
 
 
 def load_recognizer_for(domain: str, model: str | None = None):
-    """The recognizer of a domain ("human" or "character"); `model` = a checkpoint path/name.
+    """The recognizer of a domain ("human" or "character"); `model` = a checkpoint path/name."""
+    from deepexpr.recognition import load_recognizer
 
-    Uses `deepexpr.recognition.load_recognizer`; if that module is not installed, a project
-    checkpoint (`--model PATH`, or the bundled character model) is still usable through
-    `CheckpointRecognizer`.
-    """
-    try:
-        from deepexpr.recognition import load_recognizer
-    except ImportError as err:
-        return _fallback_recognizer(domain, model, err)
     return load_recognizer(domain, model=model)
-
-
-def _fallback_recognizer(domain: str, model: str | None, err: Exception):
-    """Without `deepexpr.recognition`: a checkpoint path, the bundled character model, or the
-    converted fer model for humans (`deepexpr.retrieval.fallback`)."""
-    weights = Path(__file__).resolve().parent.parent / "weights"
-    if model:
-        path = Path(model)
-        if not path.is_file():
-            raise InputError(f"{path}: model checkpoint not found; pass an existing .safetensors file")
-        return CheckpointRecognizer(path)
-    if domain == "character":
-        from deepexpr.recognition import BUNDLED_CHARACTER
-
-        for name in BUNDLED_CHARACTER:
-            if (weights / f"{name}.safetensors").is_file():
-                return CheckpointRecognizer(weights / f"{name}.safetensors")
-        raise InputError(f"{weights}: no bundled character model (character_transfer/character_cnn); "
-                         "pass a checkpoint with --model")
-    from deepexpr.retrieval.fallback import FerRecognizer
-
-    return FerRecognizer()
 
 
 class CheckpointRecognizer:
