@@ -17,7 +17,9 @@ import io
 import json
 import multiprocessing as mp
 import os
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +96,41 @@ def _check_out_dir(out: Path, settings: dict) -> bool:
     return False
 
 
+def encode_png(img, compress_level: int = 1) -> bytes:
+    """An 8-bit RGB PNG with every row unfiltered (filter type 0) and one zlib stream.
+
+    Why not `Image.save`: PIL tries all five PNG row filters on every row (adaptive
+    filtering), ~0.9 ms of a 128 px frame. Flat-colour cartoon frames compress best
+    unfiltered anyway: at zlib level 1 this is ~5x faster and the files ~30% smaller.
+    The pixels are the same; any PNG reader opens the file.
+
+    Args:
+        img: PIL RGB image or uint8 (H, W, 3) array.
+        compress_level: zlib level 0-9.
+    """
+    rgb = np.asarray(img, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"encode_png: expected (H, W, 3) RGB, got shape {rgb.shape}")
+    h, w = rgb.shape[:2]
+    raw = np.zeros((h, 3 * w + 1), dtype=np.uint8)  # column 0: the row's filter byte (0)
+    raw[:, 1:] = rgb.reshape(h, 3 * w)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bit, RGB, deflate, no interlace
+    return b"".join([_PNG_SIGNATURE, _png_chunk(b"IHDR", ihdr),
+                     _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), int(compress_level))),
+                     _png_chunk(b"IEND", b"")])
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
 def _save_png(img, path: Path, compress_level: int) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    img.save(tmp, format="PNG", compress_level=compress_level)
+    with open(tmp, "wb") as f:
+        f.write(encode_png(img, compress_level))
     os.replace(tmp, path)
 
 
@@ -111,8 +145,12 @@ def _poses(style: CharacterStyle, expr: str, n: int, seed: int):
     return _POSE_CACHE[key]
 
 
-def _render_chunk(task) -> list[tuple]:
-    """Worker: render frames [start, stop) of one (character, expression); return CSV rows."""
+def _render_chunk(task) -> list[tuple[str, str, int, str]]:
+    """Worker: render frames [start, stop) of one (character, expression) and write them.
+
+    Returns (character, expression, N, CSV line) per frame: the lines are formatted here,
+    in the workers, so the parent only sorts and joins them.
+    """
     style_dict, expr, n_total, start, stop, root, size, seed, ss, level = task
     style = CharacterStyle.from_dict(style_dict)
     poses = _poses(style, expr, n_total, seed)
@@ -121,25 +159,38 @@ def _render_chunk(task) -> list[tuple]:
         rel = frame_path(style.name, expr, i + 1)
         path = Path(root) / rel
         rig = poses[i]
-        if path.exists() and path.stat().st_size > 0:
+        if _nonempty_file(path):
             lm = face_landmarks(style, rig, size, supersample=ss)
         else:
             img, lm = render_face_pil(style, rig, size, ss)
             _save_png(img, path, level)
-        rows.append((rel, style.name, expr, lm, [rig[c] for c in RIG_CONTROLS]))
+        rows.append((style.name, expr, i + 1, _csv_line(rel, style.name, expr, lm, rig)))
     return rows
 
 
-def _write_csv(path: Path, rows: list[tuple]) -> None:
+def _nonempty_file(path: Path) -> bool:
+    try:
+        return os.stat(path).st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+# One %-format per row (names are folder-safe, so no CSV quoting is needed).
+_CSV_FORMAT = "%s,%s,%s," + ",".join(["%.3f"] * 98 + ["%.4f"] * len(RIG_CONTROLS)) + "\n"
+
+
+def _csv_line(rel: str, char: str, expr: str, lm: np.ndarray, rig: dict) -> str:
+    return _CSV_FORMAT % (rel, char, expr, *np.asarray(lm, dtype=float).ravel().tolist(),
+                          *[rig[c] for c in RIG_CONTROLS])
+
+
+def _write_csv(path: Path, lines: list[str]) -> None:
     from deepexpr.io import write_text
 
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
         ["path", "character", "expression", *COORD_COLUMNS, *RIG_CONTROLS])
-    # One %-format per row (names are folder-safe, so no CSV quoting is needed).
-    fmt = "%s,%s,%s," + ",".join(["%.3f"] * 98 + ["%.4f"] * len(RIG_CONTROLS)) + "\n"
-    for rel, char, expr, lm, rig in rows:
-        buf.write(fmt % (rel, char, expr, *np.asarray(lm, dtype=float).ravel().tolist(), *rig))
+    buf.write("".join(lines))
     write_text(path, buf.getvalue())
 
 
@@ -158,7 +209,7 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
         workers: processes (1 = in this process).
         expressions: subset of expressions (default all seven).
         supersample: drawing scale before the box-filter reduction.
-        compress_level: PNG zlib level (1 = fast; files ~20% larger than 6).
+        compress_level: PNG zlib level (1 = fast; see `encode_png`).
         show_progress: force the progress bar on/off (default: when stderr is a terminal).
 
     Returns:
@@ -226,8 +277,8 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
     seconds = time.perf_counter() - t0
     order = {n: i for i, n in enumerate(cfg.characters)}
     eorder = {e: i for i, e in enumerate(exprs)}
-    rows.sort(key=lambda r: (order[r[1]], eorder[r[2]], int(r[0].rsplit("_", 1)[1][:-4])))
-    _write_csv(out / "landmarks.csv", rows)
+    rows.sort(key=lambda r: (order[r[0]], eorder[r[1]], r[2]))
+    _write_csv(out / "landmarks.csv", [r[3] for r in rows])
     manifest.update({
         "complete": True, "resumed": resumed, "seconds": round(seconds, 2),
         "images_per_second": round(total / max(seconds, 1e-9), 1),
