@@ -11,7 +11,7 @@ from deepexpr.models import create_model
 from deepexpr.train.augment import augment_batch, to_input
 from deepexpr.train.config import TrainConfig
 from deepexpr.train.loop import fit
-from deepexpr.train.schedule import step_lr
+from deepexpr.train.schedule import cosine_lr, schedule_lr, step_lr
 from deepexpr.train.splits import group_kfold, leave_one_group_out, stratified_split
 from deepexpr.train.table import table_from_arrays
 from deepexpr.train.transfer import layer_blocks, setup_transfer
@@ -60,7 +60,31 @@ def test_step_schedule():
     assert np.isclose(step_lr(0.01, 25), 1e-4)
 
 
-@pytest.mark.parametrize("mode", ["fivecrop", "random", "flip", "none"])
+def test_cosine_schedule_anneals_per_step_to_zero():
+    assert cosine_lr(0.01, 0, 10) == 0.01 and np.isclose(cosine_lr(0.01, 5, 10), 0.005)
+    assert np.isclose(cosine_lr(0.01, 10, 10), 0.0)
+    assert schedule_lr(_cfg(lr=0.01, lr_step=1), 1.5) == pytest.approx(0.001)  # step: whole epochs
+    cfg = _cfg(lr=0.01, schedule="cosine", epochs=4)
+    assert schedule_lr(cfg, 1.5) == pytest.approx(cosine_lr(0.01, 1.5, 4))
+    hist = fit(create_model("test_cnn_small"), _table(), None, cfg)
+    assert [h["lr"] for h in hist] == pytest.approx([cosine_lr(0.01, e, 4) for e in range(4)])
+    with pytest.raises(ValueError, match="schedule"):
+        schedule_lr(_cfg(schedule="linear"), 0)
+
+
+def test_mild_augment_without_warp_or_colour_is_identity_or_mirror():
+    from deepexpr.train.augment import mild
+
+    x = torch.randint(0, 255, (16, 3, 24, 24), dtype=torch.uint8)
+    y = mild(x, torch.Generator().manual_seed(0), colour=0.0, p_warp=0.0)
+    same = [torch.allclose(a, b.float(), atol=1e-3) or torch.allclose(a, b.float().flip(-1), atol=1e-3)
+            for a, b in zip(y, x)]
+    assert all(same)
+    z = mild(x, torch.Generator().manual_seed(0))  # warped and jittered: changed, in range
+    assert not torch.allclose(z, x.float()) and float(z.min()) >= 0 and float(z.max()) <= 255
+
+
+@pytest.mark.parametrize("mode", ["fivecrop", "random", "mild", "flip", "none"])
 def test_augment_keeps_shape(mode):
     x = torch.randint(0, 255, (4, 3, 32, 32), dtype=torch.uint8)
     y = augment_batch(x, mode, torch.Generator().manual_seed(0))
@@ -219,3 +243,53 @@ def test_cli_transfer_from_minixception_keep_head(char_data, tmp_path, monkeypat
 
     tuned, _ = load_model(out / "model.safetensors")
     assert torch.equal(tuned.classifier.weight, head)  # kept, and its rate was 0
+
+
+@pytest.mark.parametrize("name,size,chans", [("test_cnn_small", 32, 3), ("test_minixception", 32, 1)])
+def test_stages_compose_to_forward(name, size, chans):
+    from deepexpr.train.cached import run_stages
+
+    kw = {"in_channels": 1} if "xception" in name else {}
+    net = create_model(name, **kw).eval()
+    x = torch.randn(3, chans, size, size)
+    assert torch.allclose(run_stages(net, x), net(x), atol=1e-6)
+    h = run_stages(net, x, 0, 2)
+    assert torch.allclose(run_stages(net, h, 2), net(x), atol=1e-6)
+
+
+def _grey_cfg(**kw):
+    return _cfg(size=32, grayscale=True, mean=[0.5], std=[0.5], channels_last=False, lr=0.01,
+                optimizer="adam", augment="none", epochs=2, **kw)
+
+
+def _minixception_transfer(unfreeze, cache):
+    from deepexpr.train.cached import frozen_prefix
+
+    torch.manual_seed(0)
+    net = create_model("test_minixception")
+    groups, frozen = setup_transfer(net, unfreeze=unfreeze, head_lr_mult=10)
+    k = frozen_prefix(net)
+    hist = fit(net, _table(), _table(14), _grey_cfg(cache_features=cache), param_groups=groups,
+               frozen=frozen)
+    return net, k, hist
+
+
+def test_cached_frozen_layers_train_like_running_through_them():
+    ran, k, hist_ran = _minixception_transfer(0, cache=False)
+    cached, k2, hist_cached = _minixception_transfer(0, cache=True)
+    assert k == k2 == 3  # stem + both residual modules frozen: only the head learns
+    assert torch.allclose(ran.classifier.weight, cached.classifier.weight, atol=1e-3)
+    assert hist_cached[-1]["val_acc"] == pytest.approx(hist_ran[-1]["val_acc"], abs=0.08)
+    for (name, a), b in zip(ran.state_dict().items(), cached.state_dict().values()):
+        if not name.startswith("classifier"):
+            assert torch.equal(a, b), name  # frozen weights and BN statistics untouched
+
+
+def test_cache_stops_at_the_first_trainable_stage():
+    net, k, _ = _minixception_transfer(1, cache=True)  # last separable conv of module 2 learns
+    assert k == 2
+    first = create_model("test_minixception")
+    setup_transfer(first, unfreeze=-1)
+    from deepexpr.train.cached import frozen_prefix
+
+    assert frozen_prefix(first) == 0

@@ -76,6 +76,10 @@ def _common(p, lr: float, grayscale: bool | None) -> None:
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--lr", type=float, default=lr, help=f"base learning rate (default {lr})")
     p.add_argument("--lr-step", type=int, default=10, help="divide the rate by 10 every N epochs")
+    p.add_argument("--schedule", default="step", choices=("step", "cosine"),
+                   help="step: the paper's decay (--lr-step); cosine: anneal to 0 over --epochs")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="cross-entropy label smoothing (default 0, the paper's loss)")
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
                    help="sgd: the paper's (momentum 0.9, weight decay 5e-4); adam: faster start")
     p.add_argument("--weight-decay", type=float, default=5e-4)
@@ -85,8 +89,10 @@ def _common(p, lr: float, grayscale: bool | None) -> None:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--grey", "--gray", dest="grayscale", action="store_true", default=grayscale)
         g.add_argument("--colour", "--color", dest="grayscale", action="store_false")
-    p.add_argument("--augment", default="random", choices=("fivecrop", "random", "flip", "none"),
-                   help="fivecrop: the paper's 5 crops + mirrors; random: shift + mirror")
+    p.add_argument("--augment", default="random",
+                   choices=("fivecrop", "random", "mild", "flip", "none"),
+                   help="fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
+                        "mild: small rotation/zoom/shift + colour jitter + mirror")
     p.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"),
                    help="class balancing: loss weights, balanced sampler, or none")
     p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
@@ -183,7 +189,8 @@ def _config_from_args(args):
     return TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, weight_decay=args.weight_decay,
-        lr_step=args.lr_step, size=args.size or 64, grayscale=bool(grey), mean=[0.5] * c, std=[0.5] * c,
+        lr_step=args.lr_step, schedule=args.schedule, label_smoothing=args.label_smoothing,
+        size=args.size or 64, grayscale=bool(grey), mean=[0.5] * c, std=[0.5] * c,
         augment=args.augment, balance=args.balance, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, seed=args.seed, threads=args.threads,
         unfreeze=getattr(args, "unfreeze", 1), head_lr_mult=getattr(args, "head_lr_mult", 10.0),

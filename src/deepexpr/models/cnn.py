@@ -137,7 +137,24 @@ class ExpressionCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (N, num_classes); softmax gives the expression probabilities."""
-        return self.classifier(self.dropout(self.forward_features(x)))
+        return self.head(self.forward_features(x))
+
+    def conv_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) -> (N, F) flattened output of the conv stages."""
+        return torch.flatten(self.features(x), 1)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """(N, D) penultimate features -> (N, num_classes) logits (dropout, classifier)."""
+        return self.classifier(self.dropout(h))
+
+    def stages(self) -> list[tuple[list[nn.Module], object]]:
+        """`forward` as a chain of (modules, function): conv stages, FC layers, head.
+
+        Composing the functions gives `forward`; `deepexpr.train.cached` runs a frozen
+        prefix of the chain once and trains the rest.
+        """
+        return [([self.features], self.conv_features), ([self.fc], self.fc),
+                ([self.dropout, self.classifier], self.head)]
 
 
 def _build(cfg: CNNConfig, overrides: dict) -> ExpressionCNN:

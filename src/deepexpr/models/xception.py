@@ -95,11 +95,27 @@ class MiniXception(nn.Module):
         self.blocks = nn.Sequential(*[ResidualModule(a, b, cfg.bn_eps) for a, b in zip(chans, chans[1:])])
         self.classifier = nn.Conv2d(chans[-1], cfg.num_classes, 3, padding=1)
 
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) -> the two plain convs' map (N, stem_channels, S-4, S-4)."""
+        x = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(x)))
+
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, S, S) -> last residual module's map (N, D, s, s)."""
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return self.blocks(x)
+        return self.blocks(self.stem(x))
+
+    def head(self, t: torch.Tensor) -> torch.Tensor:
+        """(N, D, s, s) trunk map -> (N, classes) logits."""
+        return self.classifier(t).mean(dim=(2, 3))
+
+    def stages(self) -> list[tuple[list[nn.Module], object]]:
+        """`forward` as a chain of (modules, function): stem, each residual module, head.
+
+        Composing the functions gives `forward`; `deepexpr.train.cached` runs a frozen
+        prefix of the chain once and trains the rest.
+        """
+        return [([self.conv1, self.bn1, self.conv2, self.bn2], self.stem),
+                *[([b], b) for b in self.blocks], ([self.classifier], self.head)]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, S, S) -> (N, D) globally averaged last-module features."""
@@ -108,11 +124,11 @@ class MiniXception(nn.Module):
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass: ((N, D) features, (N, classes) logits)."""
         t = self.trunk(x)
-        return t.mean(dim=(2, 3)), self.classifier(t).mean(dim=(2, 3))
+        return t.mean(dim=(2, 3)), self.head(t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, S, S) -> (N, classes) logits."""
-        return self.classifier(self.trunk(x)).mean(dim=(2, 3))
+        return self.head(self.trunk(x))
 
     def fused_for_inference(self) -> MiniXception:
         """A copy in eval mode with every BatchNorm folded into the conv before it and

@@ -24,11 +24,14 @@ class TrainConfig:
     weight_decay: float = 5e-4  # L2 weight decay
     lr_step: int = 10  # divide the rate by 1/lr_gamma every lr_step epochs
     lr_gamma: float = 0.1  # factor applied every lr_step epochs
+    schedule: str = "step"  # "step" (the paper's, lr_step/lr_gamma) or "cosine" (per-step annealing to 0)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (0: the paper's plain loss)
     head_lr_mult: float = 10.0  # transfer: rate multiplier of the newly initialised last layer
     new_head: bool = True  # transfer: re-initialise the last layer (False: keep it, continue training)
     unfreeze: int = 1  # transfer: how many layers before the new head are fine-tuned (0: head only, -1: all)
     # data
-    augment: str = "random"  # "fivecrop" (paper: 5 crops 227/256 + mirrors), "random" (shift+flip), "flip", "none"
+    augment: str = "random"  # "fivecrop" (paper: 5 crops 227/256 + mirrors), "random" (shift+flip),
+    #   "mild" (small rotation/scale/shift + brightness/contrast/saturation + flip), "flip", "none"
     balance: str = "loss"  # "loss" (inverse-frequency class weights), "sampler" (balanced sampling), "none"
     val_fraction: float = 0.1  # part of the training identities' images held out for per-epoch validation
     test_fraction: float = 0.1  # "random" protocol: part of all images held out for the final test
@@ -37,6 +40,8 @@ class TrainConfig:
     threads: int = 0  # torch threads (0: leave torch's default)
     channels_last: bool = True  # memory format for conv nets (faster on CPU for small nets)
     max_steps_per_epoch: int = 0  # >0: cut epochs short (smoke tests, benchmarks)
+    cache_features: bool = True  # transfer: precompute the frozen layers' output once (train/cached.py)
+    feature_views: int = 4  # cached views per training image (original, mirror, augmented ones)
 
     def to_dict(self) -> dict:
         return asdict(self)

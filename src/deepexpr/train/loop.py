@@ -25,7 +25,7 @@ from deepexpr.expressions import EXPRESSIONS
 from deepexpr.progress import progress
 from deepexpr.train.augment import augment_batch, to_input
 from deepexpr.train.config import TrainConfig
-from deepexpr.train.schedule import apply_lr
+from deepexpr.train.schedule import schedule_lr, set_lr
 from deepexpr.train.table import ImageTable
 from deepexpr.train.transfer import train_mode
 
@@ -101,12 +101,14 @@ def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch
     bar = progress(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=None if show is None else not show)
     for step in bar:
+        if cfg.schedule != "step":  # per-step annealing
+            set_lr(optimizer, schedule_lr(cfg, epoch + step / steps))
         idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
         x = to_input(augment_batch(table.images[idx], cfg.augment, gen), preprocess,
                      cfg.channels_last)
         y = labels[idx]
         logits = model(x)
-        loss = F.cross_entropy(logits, y, weight=weights)
+        loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -216,15 +218,27 @@ def fit(model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig,
             start, history = load_train_state(out, optimizer)
             if log:
                 log(f"resuming after epoch {start} from {out}")
+    cache = None
+    if frozen and start < cfg.epochs:  # transfer: run the frozen layers once (train/cached.py)
+        from deepexpr.train.cached import FeatureCache
+
+        cache = FeatureCache.build(model, train, val, cfg)
+        if cache is not None and log:
+            log(f"frozen layers cached: first {cache.k} stages, "
+                f"{cache.train_feats.shape[0]} views of {cache.train_feats.shape[1]} images")
     for epoch in range(start, cfg.epochs):
-        lr = apply_lr(optimizer, cfg.lr, epoch, cfg.lr_step, cfg.lr_gamma)
+        lr = set_lr(optimizer, schedule_lr(cfg, epoch))
         row = {"epoch": epoch + 1, "lr": lr}
-        row.update(train_one_epoch(model, optimizer, train, cfg, epoch, weights, frozen,
-                                   show_progress))
+        if cache is not None:
+            row.update(cache.train_one_epoch(model, optimizer, cfg, epoch, weights, frozen,
+                                             show_progress))
+        else:
+            row.update(train_one_epoch(model, optimizer, train, cfg, epoch, weights, frozen,
+                                       show_progress))
         if val is not None and len(val):
-            row["val_loss"], row["val_acc"] = _loss_acc(
-                predict_logits(model, val, cfg.preprocess(), channels_last=cfg.channels_last),
-                val.labels)
+            logits = cache.val_logits(model) if cache is not None else predict_logits(
+                model, val, cfg.preprocess(), channels_last=cfg.channels_last)
+            row["val_loss"], row["val_acc"] = _loss_acc(logits, val.labels)
         history.append(row)
         if log:
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
