@@ -2,7 +2,8 @@
 
 Reports wall time and process CPU time (the machine is shared: wall time includes waiting
 for a core), for the bundled weights (3x64) and an untrained paper-size model (3x128; the
-speed does not depend on the weights). One torch thread.
+speed does not depend on the weights). One torch thread. `SeqLSTM.generate` folds the
+output feedback into the first layer (one addmm per layer and step, in-place gates).
 
     python benchmarks/bench_sequences_generate.py [--weights DIR]
 """
@@ -10,6 +11,7 @@ speed does not depend on the weights). One torch thread.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -36,6 +38,7 @@ def main() -> None:
     from deepexpr.models import create_model
 
     torch.set_num_threads(1)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores, shared)")
     _, _, rest = default_mesh()
     neutral = torch.from_numpy(rest.astype(np.float32))[None]
     path = f"{args.weights}/seq_surprise.safetensors" if args.weights else None

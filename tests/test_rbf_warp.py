@@ -80,3 +80,34 @@ def test_bad_input(scene):
         RBFWarp().fit(verts[:, :2], rest)
     with pytest.raises(InputError, match="singular|coincide"):
         RBFWarp().fit(verts, np.zeros((6, 3)))
+
+
+@pytest.mark.parametrize("falloff", [False, True])
+def test_batched_sequence_equals_per_frame(scene, falloff):
+    verts, rest, moved = scene
+    rng = np.random.default_rng(1)
+    frames = rest[None] + rng.normal(size=(21, *rest.shape)) * 2  # 21: chunks of 16 + 5
+    w = RBFWarp(falloff=falloff, rigid_landmarks=(0, 3, 5, 7, 9), dtype="float64").fit(verts, rest)
+    batched = w.warp_sequence(frames)
+    assert batched.shape == (21, len(verts), 3)
+    for t in (0, 15, 16, 20):
+        np.testing.assert_allclose(batched[t], w.warp(frames[t]), atol=1e-9)
+    with pytest.raises(InputError, match="frame 3"):
+        bad = frames.copy()
+        bad[3, 0, 0] = np.inf
+        w.warp_sequence(bad)
+
+
+def test_rigid_fit_stack_equals_single():
+    from deepexpr.animation.rbf import rigid_fit
+
+    rng = np.random.default_rng(2)
+    rest = rng.normal(size=(12, 3))
+    moved = np.stack([rest @ np.linalg.qr(rng.normal(size=(3, 3)))[0].T + rng.normal(size=3)
+                      for _ in range(4)])
+    r_all, t_all = rigid_fit(rest, moved)
+    for k in range(4):
+        r, t = rigid_fit(rest, moved[k])
+        np.testing.assert_allclose(r_all[k], r, atol=1e-12)
+        np.testing.assert_allclose(t_all[k], t, atol=1e-12)
+        assert np.linalg.det(r) > 0  # a rotation, never a reflection

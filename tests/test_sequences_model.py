@@ -75,3 +75,57 @@ def test_generate_equals_stepping_forward():
             rows.append(x)
     torch.testing.assert_close(net.generate(neutral, steps=10), torch.cat(rows, 1),
                                atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(net.free_run(neutral, steps=10).detach(), torch.cat(rows, 1),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_free_run_loss_trains_the_generated_sequence():
+    from deepexpr.train.sequences import free_run_loss
+
+    torch.manual_seed(2)
+    net = create_model("test_seqlstm")
+    neutral = torch.randn(3, 83, 3) * 30
+    blocks = torch.zeros(3, 12, 249)
+    blocks[:, 3:6] = 0.5 + 0.1 * torch.randn(3, 3, 249)  # each coordinate moves ~1.5 mm, holds
+    net.set_normalisation(blocks, neutral)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    before = float(free_run_loss(net, blocks, neutral).detach())
+    start = float(net.generate(neutral, steps=12).sum(1).mean())
+    for _ in range(30):
+        loss = free_run_loss(net, blocks, neutral)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(free_run_loss(net, blocks, neutral).detach()) < 0.5 * before
+    end = float(net.generate(neutral, steps=12).sum(1).mean())  # final offset, real: 1.5 mm
+    assert abs(end - 1.5) < 0.5 * abs(start - 1.5)
+
+
+def test_two_phase_training_early_stop_and_resume(tmp_path):
+    synth.make_corpus(tmp_path / "data", synth.SynthConfig(subjects=10), show_progress=False)
+    cfg = SeqTrainConfig(data=str(tmp_path / "data"), expression="joy", out=str(tmp_path / "run"),
+                         model="test_seqlstm", epochs=2, free_run_epochs=3, batch_size=5,
+                         length=30, early_stop=True, patience=1, min_improvement=10.0,
+                         val_every=4, show_progress=False)
+    (r,) = train_sequences(cfg)
+    # min_improvement 10 (1000%) can never be met: each phase stops after `patience` epochs
+    assert r["converged"] == {"teacher": 2, "free": 4} and r["done"] == {"teacher": 2, "free": 2}
+    assert r["train_sequences"] == 6 and r["val_sequences"] == 2  # 2 held out, 2 validate
+    assert r["cpu_seconds"] > 0
+    _, config = load_model(tmp_path / "run" / "seq_joy.safetensors")
+    assert config["validation_subjects"] == ["SYN004", "SYN009"]
+    assert not set(config["validation_subjects"]) & set(config["held_out_subjects"])
+    cfg.free_run_epochs, cfg.resume = 5, True
+    (r,) = train_sequences(cfg)  # converged phases stay finished
+    assert r["epochs"] == 4
+
+
+def test_resume_adds_free_running_after_teacher_forcing(tmp_path):
+    synth.make_corpus(tmp_path / "data", synth.SynthConfig(subjects=5), show_progress=False)
+    cfg = SeqTrainConfig(data=str(tmp_path / "data"), expression="fear", out=str(tmp_path / "run"),
+                         model="test_seqlstm", epochs=1, length=30, show_progress=False)
+    (r,) = train_sequences(cfg)
+    assert r["done"] == {"teacher": 1, "free": 0}
+    cfg.free_run_epochs, cfg.resume = 2, True
+    (r,) = train_sequences(cfg)
+    assert r["done"] == {"teacher": 1, "free": 2} and r["epochs"] == 3 and r["phase"] == "free"

@@ -150,7 +150,6 @@ def animate(config: AnimateConfig) -> list[Path]:
     """Generate, warp and write; returns the written paths."""
     from deepexpr.animation.landmarks83 import STABLE_ROWS
     from deepexpr.animation.rbf import RBFWarp
-    from deepexpr.progress import progress
 
     if config.fmt not in ("obj", "glb", "mp4", "gif"):
         raise InputError(f"--format: {config.fmt!r} is not one of obj, glb, mp4, gif")
@@ -168,9 +167,7 @@ def animate(config: AnimateConfig) -> list[Path]:
     model, cfg = load_generator(config.expression, config.weights)
     landmarks = generate_landmarks(model, rest, config.frames or 135, config.condition)
     warp = RBFWarp(falloff=config.falloff, rigid_landmarks=STABLE_ROWS).fit(verts, rest)
-    bar = progress(landmarks, total=len(landmarks), desc="warp",
-                   disable=None if config.show_progress else True)
-    frames = np.stack([warp.warp(lm) for lm in bar])
+    frames = warp.warp_sequence(landmarks)  # all frames in a few products (milliseconds)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     name = cfg.get("expression", config.expression)

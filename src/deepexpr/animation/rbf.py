@@ -25,6 +25,7 @@ Choices the paper leaves open (written down here):
 
     >>> warp = RBFWarp().fit(vertices, rest_landmarks)      # factor once per mesh
     >>> frame = warp.warp(moved_landmarks)                  # (V, 3), one matmul
+    >>> frames = warp.warp_sequence(landmark_frames)       # (T, V, 3), one matmul per 16
 """
 
 from __future__ import annotations
@@ -122,22 +123,32 @@ def smoothstep_falloff(vertices, rest, inner: float, outer: float) -> np.ndarray
 
 
 def rigid_fit(rest: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares rotation R (3, 3) and translation t (3,) with moved ~ rest @ R.T + t."""
-    mr, mm = rest.mean(0), moved.mean(0)
-    h = (rest - mr).T @ (moved - mm)
+    """Least-squares rotation R (3, 3) and translation t (3,) with moved ~ rest @ R.T + t.
+
+    `moved` may also be a stack (T, K, 3); then R is (T, 3, 3) and t (T, 3).
+    """
+    mr, mm = rest.mean(-2), moved.mean(-2)
+    h = np.swapaxes(rest - mr, -1, -2) @ (moved - mm[..., None, :])
     u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    r = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return r, mm - mr @ r.T
+    v, ut = np.swapaxes(vt, -1, -2), np.swapaxes(u, -1, -2)
+    flip = np.ones((*h.shape[:-2], 3))
+    flip[..., 2] = np.sign(np.linalg.det(v @ ut))  # no reflections
+    r = (v * flip[..., None, :]) @ ut
+    return r, mm - (mr @ np.swapaxes(r, -1, -2))
 
 
 class RBFWarp:
     """Factor-once RBF warp of one mesh (scikit-learn style: `fit` returns self).
 
+    With the falloff on, d(v) = w(v) * rbf(v) + (1 - w(v)) * rigid(v), and the rigid part
+    v @ (R^T - I) + t is linear in (R^T - I, t), so both fold into one evaluation matrix
+    [w * M, (1 - w) * v, 1 - w] (V, L + 4) applied to [D; R^T - I; t] (L + 4, 3).
+
     Attributes (after fit):
         sigma_: Gaussian width used.
-        matrix_: (V, L) evaluation matrix (vertices x landmarks).
-        weight_: (V,) falloff weight, or None when the falloff is off.
+        matrix_: (V, L) evaluation matrix (vertices x landmarks), or (V, L + 4) with the
+            falloff folded in.
+        weight_: (V, 1) falloff weight, or None when the falloff is off.
     """
 
     def __init__(self, config: RBFConfig | None = None, **overrides):
@@ -153,32 +164,65 @@ class RBFWarp:
         self.sigma_ = float(cfg.sigma) if cfg.sigma else mean_nn_spacing(self.rest_)
         if not self.sigma_ > 0:
             raise InputError("rest landmarks: all points coincide; sigma would be 0")
-        self.matrix_ = warp_matrix(self.vertices_, self.rest_, self.sigma_).astype(cfg.dtype)
+        matrix = warp_matrix(self.vertices_, self.rest_, self.sigma_)
         self.weight_ = None
         if cfg.falloff:
             self.weight_ = smoothstep_falloff(self.vertices_, self.rest_,
                                               cfg.falloff_inner * self.sigma_,
                                               cfg.falloff_outer * self.sigma_)[:, None]
+            rest_w = 1.0 - self.weight_
+            matrix = np.c_[self.weight_ * matrix, rest_w * self.vertices_, rest_w]
+        self.matrix_ = np.ascontiguousarray(matrix, dtype=cfg.dtype)
         return self
+
+    def _rhs(self, moved: np.ndarray) -> np.ndarray:
+        """(..., L, 3) moved landmarks -> (..., L [+ 4], 3) right-hand side of matrix_."""
+        d = moved - self.rest_
+        if self.weight_ is None:
+            return d
+        keep = list(self.config.rigid_landmarks or range(len(self.rest_)))
+        r, t = rigid_fit(self.rest_[keep], moved[..., keep, :])
+        lin = np.swapaxes(r, -1, -2) - np.eye(3)
+        return np.concatenate([d, lin, t[..., None, :]], axis=-2)
 
     def displacement(self, moved_landmarks) -> np.ndarray:
         """(V, 3) vertex displacements for landmarks moved to `moved_landmarks` (L, 3)."""
         moved = check_points(moved_landmarks, "moved landmarks", len(self.rest_))
-        disp = self.matrix_ @ (moved - self.rest_).astype(self.matrix_.dtype)
-        if self.weight_ is None:
-            return disp
-        keep = list(self.config.rigid_landmarks or range(len(moved)))
-        r, t = rigid_fit(self.rest_[keep], moved[keep])
-        rigid = self.vertices_ @ (r.T - np.eye(3)) + t
-        return rigid + self.weight_ * (disp - rigid)  # float64: weight_ is float64
+        return self.matrix_ @ self._rhs(moved).astype(self.matrix_.dtype)
 
     def warp(self, moved_landmarks) -> np.ndarray:
         """(V, 3) warped vertex positions."""
         return self.vertices_ + self.displacement(moved_landmarks)
 
-    def warp_sequence(self, landmark_frames) -> np.ndarray:
-        """(T, V, 3) vertices for (T, L, 3) landmark frames."""
-        return np.stack([self.warp(f) for f in np.asarray(landmark_frames)])
+    def displacement_sequence(self, landmark_frames, chunk: int = 16) -> np.ndarray:
+        """(T, V, 3) vertex displacements for (T, L, 3) moved landmarks, many frames at once.
+
+        One (V, L) x (L, 3 * chunk) product per `chunk` frames instead of one (V, L) x (L, 3)
+        product per frame: the product is memory-bound (the 3.3 MB float32 matrix of a
+        10k-vertex mesh is read from memory once per product), so batching frames amortises
+        that read. Equal to calling `displacement` on every frame.
+        """
+        frames = np.asarray(landmark_frames, dtype=np.float64)
+        if frames.ndim != 3:
+            raise InputError(f"landmark frames: expected (T, L, 3), got shape {frames.shape}")
+        for t, f in enumerate(frames):
+            check_points(f, f"landmark frame {t}", len(self.rest_))
+        dtype = self.matrix_.dtype
+        rhs = self._rhs(frames).astype(dtype)  # (T, L [+ 4], 3)
+        out = np.empty((len(frames), len(self.vertices_), 3), dtype=dtype)
+        xyz = np.dtype((np.void, 3 * dtype.itemsize))  # one vertex's (x, y, z) as one item
+        for start in range(0, len(frames), chunk):
+            part = rhs[start:start + chunk]
+            prod = self.matrix_ @ part.transpose(1, 0, 2).reshape(part.shape[1], -1)
+            # (V, n * 3) vertex-major -> (n, V, 3) frame-major: a transpose of (V, n) xyz
+            # items (numpy's strided copy of 3-number rows is several times slower)
+            out[start:start + len(part)].view(xyz)[..., 0] = prod.view(xyz).T
+        return out
+
+    def warp_sequence(self, landmark_frames, chunk: int = 16) -> np.ndarray:
+        """(T, V, 3) vertices for (T, L, 3) landmark frames (batched, see
+        `displacement_sequence`)."""
+        return self.vertices_ + self.displacement_sequence(landmark_frames, chunk)
 
 
 def rbf_warp(vertices, rest_landmarks, moved_landmarks, sigma: float | None = None,

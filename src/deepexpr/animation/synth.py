@@ -20,6 +20,10 @@ Model of one sequence (all choices ours, none from a database):
   (0.7..1.4), head motion (slow yaw/pitch/roll oscillation of 1..4 degrees plus a drift and
   an expression-linked pitch: up in surprise/fear, down in sadness), and per-frame tracking
   noise (0.1 mm).
+- AU displacements in mm scale with the subject's face (per axis, by the same factors as
+  its neutral shape): a larger face moves more in mm for the same muscle action, as real
+  faces do. This is the one link between a subject's neutral face and its motion; the
+  intensity, speed, timing and head motion are drawn independently of the face.
 - The base photo smiles with the lips apart; that is the "neutral" of every subject, so joy
   adds to a smile that is already there.
 
@@ -164,6 +168,7 @@ def make_subject(rng: np.random.Generator, base: np.ndarray) -> dict:
     neutral += rng.normal(0, 0.3, size=neutral.shape)
     return {
         "neutral": neutral,
+        "scale": scale,  # (3,) face size factors; AU displacements scale with them
         "intensity": rng.uniform(0.6, 1.3),
         "speed": rng.uniform(0.7, 1.4),
         "head_amp": rng.uniform(1.0, 4.0),
@@ -188,7 +193,8 @@ def make_sequence(subject: dict, expression: str, noise_mm: float = 0.1,
         gain = AU_GAIN * level * subject["intensity"] * rng.uniform(0.8, 1.2)
         lag = rng.uniform(0, 4)
         curve = smooth_pulse(t, start + lag, onset, apex, offset)
-        disp += gain * curve[:, None, None] * au_field(au, neutral)[None]
+        field = au_field(au, neutral) * subject.get("scale", 1.0)  # bigger face, more mm
+        disp += gain * curve[:, None, None] * field[None]
     shape = neutral[None] + disp
     # head motion: slow oscillation + expression-linked pitch + drift, about the face centre
     amp, phase = subject["head_amp"], rng.uniform(0, 2 * np.pi, size=3)

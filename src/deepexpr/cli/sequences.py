@@ -32,7 +32,19 @@ def register(commands, groups) -> None:
     t.add_argument("--out", default="runs/sequences", help="checkpoint folder")
     t.add_argument("--model", default="seqlstm",
                    help="seqlstm (paper 3x128), seqlstm_small (3x64, bundled), test_seqlstm")
-    t.add_argument("--epochs", type=int, default=300)
+    t.add_argument("--epochs", type=int, default=300,
+                   help="teacher-forced epochs (the paper's training)")
+    t.add_argument("--free-run-epochs", type=int, default=0,
+                   help="then epochs of free-running training: the model is unrolled on its own "
+                   "outputs, MSE on the whole sequence (fixes exposure bias; default 0)")
+    t.add_argument("--early-stop", action="store_true",
+                   help="stop each phase at convergence: validation loss not improved by more "
+                   "than --min-improvement for --patience epochs; best weights kept")
+    t.add_argument("--patience", type=int, default=15)
+    t.add_argument("--min-improvement", type=float, default=0.01,
+                   help="relative improvement of the validation loss that counts (default 0.01)")
+    t.add_argument("--val-every", type=int, default=8,
+                   help="with --early-stop, every N-th training subject validates (default 8)")
     t.add_argument("--batch-size", type=int, default=5, help="paper: 5")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (paper: 1e-3)")
     t.add_argument("--time-limit", type=float, default=0.0,
@@ -91,10 +103,17 @@ def run_train(args) -> int:
     cfg = SeqTrainConfig(data=args.data, expression=args.expression, out=args.out,
                          model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, time_limit=args.time_limit, threads=args.threads,
-                         seed=args.seed, resume=args.resume, show_progress=not args.quiet)
+                         seed=args.seed, resume=args.resume, show_progress=not args.quiet,
+                         free_run_epochs=args.free_run_epochs, early_stop=args.early_stop,
+                         patience=args.patience, min_improvement=args.min_improvement,
+                         val_every=args.val_every)
     for r in train_sequences(cfg):
+        val = "" if r["final_val"] is None else f", val {r['final_val']:.4f}"
+        conv = ", converged at " + ", ".join(f"{k} epoch {v}" for k, v in r["converged"].items()) \
+            if r["converged"] else ""
         print(f"{r['expression']}: {r['epochs']} epochs on {r['train_sequences']} sequences, "
-              f"mse {r['final_mse']:.4f} (normalised), {r['seconds']} s -> {r['weights']}")
+              f"loss {r['final_mse']:.4f} (normalised){val}{conv}; {r['seconds']} s wall, "
+              f"{r['cpu_seconds']} s CPU -> {r['weights']}")
     if args.export:
         from deepexpr.train.sequences import export_fp16
 

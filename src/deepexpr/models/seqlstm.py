@@ -55,7 +55,7 @@ class SeqLSTM(nn.Module):
     def set_normalisation(self, blocks: torch.Tensor, neutrals: torch.Tensor) -> None:
         """blocks (N, S, L*3) mm; neutrals (N, L, 3) mm."""
         nz = blocks[blocks.abs().sum(-1) > 0]
-        self.disp_scale.fill_(float(nz.std()) if len(nz) else 1.0)
+        self.disp_scale.fill_((float(nz.std()) if len(nz) > 1 else 0.0) or 1.0)
         self.offset_scale.fill_(float(blocks.cumsum(1).std()) or 1.0)
         c = self._centre(neutrals)
         self.shape_mean.copy_(c.mean(0))
@@ -98,13 +98,98 @@ class SeqLSTM(nn.Module):
         y = self.fc(out)
         return (y, state) if return_state else y
 
-    @torch.no_grad()
-    def generate(self, neutral: torch.Tensor | None, steps: int = 135, batch: int = 1) -> torch.Tensor:
-        """Free-running generation from a neutral face, each output fed back.
+    def folded_weights(self, neutral: torch.Tensor | None, batch: int = 1) -> dict:
+        """Weights of the free-running recurrence with the feedback folded in.
 
-        The recurrence is written out with the weights pulled out once (two `addmm` and a few
-        element-wise ops per layer and step); stepping `nn.LSTM` one step at a time costs
-        several times more in framework overhead. Equal to stepping `forward` (tested).
+        In free-running generation the input of step t is the previous output,
+        x_t = h2_{t-1} W_fc + b_fc, and the offset input is the running sum of those,
+        offset_t = S_t W_fc + t b_fc with S_t = sum_{s<t} h2_s. Both are linear in the top
+        layer's hidden states, so the first layer's pre-activation becomes
+
+            g0_t = bias0_t + [h2_{t-1}, S_t, h0_{t-1}] @ W0
+
+        (bias0_t absorbs the neutral-face conditioning and the b_fc terms). The FC and the
+        three input projections of a step collapse into one matmul, and the outputs come
+        out of one (steps, hidden) x (hidden, L*3) product at the end.
+
+        Args:
+            neutral: (B, L, 3) neutral landmarks (mm), or None for an unconditioned model.
+            batch: B when `neutral` is None.
+
+        Returns:
+            dict with "w" (list per layer of (in, 4H) matrices: layer 0 takes
+            [h_top, S, h0], layer k the [h_{k-1}, h_k] pair), "b" (per layer (4H,) biases
+            for layers >= 1), "bias0" (B, 4H), "bias0_step" (4H,) added once per step,
+            "bias0_fed" (4H,) added from step 1 on, "fc_w" (H, L*3) and "fc_b" (L*3,) in mm.
+        """
+        cfg = self.config
+        d = cfg.landmarks * 3
+        b = neutral.shape[0] if neutral is not None else batch
+        w_ih0 = self.lstm.weight_ih_l0.t()  # (in_dim, 4H): rows x | offset | condition
+        fc_w = self.fc.weight.t() * self.disp_scale  # (H, d) in mm
+        fc_b = self.fc.bias * self.disp_scale
+        w_x = w_ih0[:d] / self.disp_scale
+        w_off = (w_ih0[d:2 * d] / self.offset_scale if cfg.offset_input
+                 else torch.zeros_like(w_x))
+        bias0 = (self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0).expand(b, -1)
+        if cfg.condition:
+            if neutral is None:
+                raise ValueError("this model is conditioned on the neutral face; pass neutral")
+            c = (self._centre(neutral.float()) - self.shape_mean) / self.shape_scale
+            bias0 = bias0 + c @ w_ih0[d * (1 + int(cfg.offset_input)):]
+        w0 = torch.cat([fc_w @ w_x, fc_w @ w_off, self.lstm.weight_hh_l0.t()])
+        ws, bs = [w0], [None]
+        for k in range(1, cfg.layers):
+            ws.append(torch.cat([getattr(self.lstm, f"weight_ih_l{k}").t(),
+                                 getattr(self.lstm, f"weight_hh_l{k}").t()]))
+            bs.append(getattr(self.lstm, f"bias_ih_l{k}") + getattr(self.lstm, f"bias_hh_l{k}"))
+        return {"w": ws, "b": bs, "bias0": bias0, "bias0_step": fc_b @ w_off,
+                "bias0_fed": fc_b @ w_x, "fc_w": fc_w, "fc_b": fc_b}
+
+    def free_run(self, neutral: torch.Tensor | None, steps: int = 135,
+                 batch: int = 1) -> torch.Tensor:
+        """Differentiable free-running generation (each output fed back), for training.
+
+        Same recurrence as `generate` (see `folded_weights`), written with out-of-place
+        ops so gradients flow through the whole unrolled sequence.
+
+        Args:
+            neutral: (B, L, 3) neutral landmarks (mm), or None for an unconditioned model.
+            steps: block length.
+
+        Returns:
+            (B, steps, L*3) displacement block in mm, first row zero.
+        """
+        f = self.folded_weights(neutral, batch)
+        b, hid = f["bias0"].shape[0], self.config.hidden
+        zero = f["bias0"].new_zeros(b, hid)
+        hs, cs = [zero] * self.config.layers, [zero] * self.config.layers
+        total, tops = zero, []
+        for t in range(steps - 1):
+            inp = None
+            for k in range(self.config.layers):
+                if k == 0:
+                    bias = f["bias0"] + t * f["bias0_step"] + (f["bias0_fed"] if t else 0)
+                    z = torch.cat([hs[-1], total, hs[0]], dim=1)
+                else:
+                    bias = f["b"][k]
+                    z = torch.cat([inp, hs[k]], dim=1)
+                hs[k], cs[k] = _cell(torch.addmm(bias, z, f["w"][k]), cs[k], hid)
+                inp = hs[k]
+            total = total + inp
+            tops.append(inp)
+        out = torch.addmm(f["fc_b"], torch.stack(tops, 1).flatten(0, 1), f["fc_w"])
+        out = out.reshape(b, steps - 1, -1)
+        return torch.cat([out.new_zeros(b, 1, out.shape[-1]), out], dim=1)
+
+    @torch.inference_mode()
+    def generate(self, neutral: torch.Tensor | None, steps: int = 135, batch: int = 1) -> torch.Tensor:
+        """Free-running generation from a neutral face, each output fed back (fast path).
+
+        The feedback is folded into the first layer's weights (`folded_weights`), so a step
+        is one `addmm` per layer on a preallocated state buffer plus the gate
+        nonlinearities, written in place; the outputs are one product at the end. Equal to
+        stepping `forward` and to `free_run` (tested).
 
         Args:
             neutral: (B, L, 3) neutral landmarks (mm), or None for an unconditioned model.
@@ -113,45 +198,50 @@ class SeqLSTM(nn.Module):
         Returns:
             (B, steps, L*3) displacement block in mm, first row zero (Fig. 3 layout).
         """
-        b = neutral.shape[0] if neutral is not None else batch
-        d, hid = self.config.landmarks * 3, self.config.hidden
-        layers = []
-        for k in range(self.config.layers):
-            w_ih = getattr(self.lstm, f"weight_ih_l{k}").t()
-            w_hh = getattr(self.lstm, f"weight_hh_l{k}").t().contiguous()
-            bias = getattr(self.lstm, f"bias_ih_l{k}") + getattr(self.lstm, f"bias_hh_l{k}")
-            layers.append([w_ih, w_hh, bias.expand(b, -1)])
-        w_in = layers[0][0]
-        w_off = None
-        if self.config.offset_input:
-            w_off = (w_in[d:2 * d] / self.offset_scale).contiguous()
-        if self.config.condition:
-            if neutral is None:
-                raise ValueError("this model is conditioned on the neutral face; pass neutral")
-            c = (self._centre(neutral.float()) - self.shape_mean) / self.shape_scale
-            layers[0][2] = layers[0][2] + c @ w_in[d * (1 + int(self.config.offset_input)):]
-        layers[0][0] = (w_in[:d] / self.disp_scale).contiguous()  # inputs / disp_scale
-        fc_w = (self.fc.weight.t() * self.disp_scale).contiguous()
-        fc_b = (self.fc.bias * self.disp_scale).expand(b, -1)
-        hs = [torch.zeros(b, hid) for _ in layers]
-        cs = [torch.zeros(b, hid) for _ in layers]
-        x = torch.zeros(b, d)
-        offset = torch.zeros(b, d)
-        rows = [x]
-        for _ in range(steps - 1):
-            inp = x
-            offset = offset + x
-            for k, (w_i, w_h, bias) in enumerate(layers):
-                g = torch.addmm(bias, inp, w_i).addmm_(hs[k], w_h)
-                if k == 0 and w_off is not None:
-                    g.addmm_(offset, w_off)
-                s = torch.sigmoid(g)  # PyTorch gate order: input, forget, cell, output
-                cs[k] = s[:, hid:2 * hid] * cs[k] + s[:, :hid] * torch.tanh(g[:, 2 * hid:3 * hid])
-                hs[k] = s[:, 3 * hid:] * torch.tanh(cs[k])
-                inp = hs[k]
-            x = torch.addmm(fc_b, inp, fc_w)
-            rows.append(x)
-        return torch.stack(rows, dim=1)
+        f = self.folded_weights(neutral, batch)
+        b, hid, n = f["bias0"].shape[0], self.config.hidden, self.config.layers
+        # gate columns reordered i, f, o, g: one sigmoid and one tanh per layer and step
+        order = torch.cat([torch.arange(2 * hid), torch.arange(3 * hid, 4 * hid),
+                           torch.arange(2 * hid, 3 * hid)])
+        ws = [w[:, order].contiguous() for w in f["w"]]
+        bs = [None] + [bias[order] for bias in f["b"][1:]]
+        step0 = f["bias0_step"][order]
+        bias0 = (f["bias0"] + f["bias0_fed"])[:, order] - step0
+        bias_first = f["bias0"][:, order]
+        # state buffer: [h_top(t-1) | S | h_0 | ... | h_top]; layer 0 reads the first three
+        # blocks, layer k >= 1 reads [h_{k-1} | h_k] = blocks k+1, k+2 (contiguous views).
+        state = torch.zeros(b, (n + 2) * hid)
+        cells = [torch.zeros(b, hid) for _ in range(n)]
+        tops = torch.empty(steps - 1, b, hid)
+        views = [state[:, :3 * hid]] + [state[:, (k + 1) * hid:(k + 3) * hid] for k in range(1, n)]
+        outs = [state[:, (k + 2) * hid:(k + 3) * hid] for k in range(n)]
+        first, total = state[:, :hid], state[:, hid:2 * hid]
+        gates = torch.empty(b, 4 * hid)
+        sig, tanh_g = gates[:, :3 * hid], gates[:, 3 * hid:]
+        forget, inp_gate, out_gate = gates[:, hid:2 * hid], gates[:, :hid], gates[:, 2 * hid:3 * hid]
+        for t in range(steps - 1):
+            bias0.add_(step0)  # bias0 at step t: + t * step0 (+ fed from step 1 on)
+            for k in range(n):
+                bias = (bias_first if t == 0 else bias0) if k == 0 else bs[k]
+                torch.addmm(bias, views[k], ws[k], out=gates)
+                sig.sigmoid_()
+                tanh_g.tanh_()
+                cells[k].mul_(forget).addcmul_(inp_gate, tanh_g)
+                torch.tanh(cells[k], out=outs[k])
+                outs[k].mul_(out_gate)
+            top = outs[-1]
+            first.copy_(top)
+            total.add_(top)
+            tops[t] = top
+        out = torch.addmm(f["fc_b"], tops.transpose(0, 1).reshape(-1, hid), f["fc_w"])
+        return torch.cat([torch.zeros(b, 1, out.shape[-1]), out.reshape(b, steps - 1, -1)], 1)
+
+
+def _cell(gates: torch.Tensor, c: torch.Tensor, hid: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """LSTM cell update from (B, 4H) pre-activations (PyTorch gate order i, f, g, o)."""
+    s = torch.sigmoid(gates)
+    c = s[:, hid:2 * hid] * c + s[:, :hid] * torch.tanh(gates[:, 2 * hid:3 * hid])
+    return s[:, 3 * hid:] * torch.tanh(c), c
 
 
 def _build(defaults: dict, overrides: dict) -> SeqLSTM:

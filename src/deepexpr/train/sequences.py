@@ -2,6 +2,25 @@
 
     >>> train_sequences(SeqTrainConfig(data="data/sequences", expression="surprise", out="runs/seq"))
 
+Two phases, run one after the other:
+1. teacher forcing (`epochs`, the paper): the real displacement x_t is the input and the
+   next one x_{t+1} the target, MSE.
+2. free running (`free_run_epochs`, our addition): the model is unrolled from the neutral
+   face feeding its own outputs back, exactly as at generation time, and the loss is the
+   MSE of the whole generated sequence against the real one: positions (running sum of
+   the displacements, i.e. the offset from the neutral face) plus displacements, each in
+   its normalised unit. Teacher forcing alone leaves the exposure bias: at generation
+   time the network sees its own outputs, which drift away from anything it was trained
+   on (the bundled joy model of session 1 overshot and closed the mouth). Trained on the
+   whole sequence, the network learns the conditional mean sequence given the neutral
+   face, which is what the held-out free-run error measures.
+
+Convergence (`early_stop`): a validation set of training subjects (every `val_every`-th,
+never the held-out evaluation subjects) is scored after every epoch with the phase's own
+loss; a phase has converged when its validation loss has not improved on its best by more
+than `min_improvement` (relative, 1%) for `patience` epochs. The phase then stops and the
+best weights are restored.
+
 Per expression E, OUT/seq_E.safetensors + .json hold the model (loadable with
 `deepexpr.models.checkpoint.load_model`); OUT/seq_E.state.safetensors + .json hold the
 optimizer state and epoch so `resume=True` continues where a run stopped.
@@ -41,6 +60,12 @@ class SeqTrainConfig:
     # displacements and the fed-back generation drifts (0: off)
     time_limit: float = 0.0  # stop after this many seconds per expression (0: no limit)
     show_progress: bool = True  # tqdm bar
+    free_run_epochs: int = 0  # epochs of free-running training after the teacher-forced
+    # ones (0: teacher forcing only, as in the paper)
+    early_stop: bool = False  # stop each phase at convergence (plateau rule, module doc)
+    patience: int = 15  # epochs without a > min_improvement gain before a phase stops
+    min_improvement: float = 0.01  # relative gain over the best validation loss that counts
+    val_every: int = 8  # every N-th training subject validates (early_stop only; 0: none)
 
 
 def split_subjects(subjects: list[str], holdout_every: int) -> tuple[list[str], list[str]]:
@@ -71,24 +96,25 @@ def blocks_of(sequences, length: int, smooth: float = 0.0):
     return blocks, neutrals
 
 
-def _save_state(path: Path, optimizer, epoch: int, history: list) -> None:
-    """Adam state as safetensors (flat keys) + JSON (epoch, step counts, history)."""
+def _save_state(path: Path, optimizer, st: dict) -> None:
+    """Adam state as safetensors (flat keys) + JSON (epoch, phase, step counts, history)."""
     import torch
     from safetensors.torch import save_file
 
     from deepexpr.io import atomic_path, write_json
 
     tensors, steps = {}, {}
-    for i, st in optimizer.state_dict()["state"].items():
-        tensors[f"{i}.exp_avg"] = st["exp_avg"].contiguous()
-        tensors[f"{i}.exp_avg_sq"] = st["exp_avg_sq"].contiguous()
-        steps[str(i)] = float(st["step"]) if torch.is_tensor(st["step"]) else st["step"]
+    for i, s in optimizer.state_dict()["state"].items():
+        tensors[f"{i}.exp_avg"] = s["exp_avg"].contiguous()
+        tensors[f"{i}.exp_avg_sq"] = s["exp_avg_sq"].contiguous()
+        steps[str(i)] = float(s["step"]) if torch.is_tensor(s["step"]) else s["step"]
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp))
-    write_json(path.with_suffix(".json"), {"epoch": epoch, "steps": steps, "history": history})
+    write_json(path.with_suffix(".json"), {**st, "steps": steps})
 
 
-def _load_state(path: Path, optimizer) -> tuple[int, list]:
+def _load_state(path: Path, optimizer) -> dict:
+    """Restore the Adam state; returns the training progress dict saved with it."""
     import torch
     from safetensors.torch import load_file
 
@@ -101,12 +127,76 @@ def _load_state(path: Path, optimizer) -> tuple[int, list]:
                               "exp_avg": tensors[f"{i}.exp_avg"],
                               "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
     optimizer.load_state_dict(sd)
-    return int(meta["epoch"]), list(meta.get("history", []))
+    return {k: v for k, v in meta.items() if k != "steps"}
+
+
+def teacher_forced_loss(model, blocks, neutrals):
+    """The paper's loss: MSE of the predicted next displacements, inputs the real ones.
+
+    Args:
+        blocks: (B, S, L*3) displacement blocks (mm); neutrals: (B, L, 3) (mm).
+    """
+    import torch
+
+    target = torch.zeros_like(blocks)
+    target[:, :-1] = blocks[:, 1:]  # target = input shifted left, last zero
+    return torch.nn.functional.mse_loss(model(blocks, neutrals), target / model.disp_scale)
+
+
+def free_run_loss(model, blocks, neutrals):
+    """MSE of a free-running generation against the real sequence (module doc, phase 2).
+
+    Positions relative to the neutral face (running sums) in units of `offset_scale`, plus
+    displacements in units of `disp_scale`.
+
+    Args:
+        blocks: (B, S, L*3) displacement blocks (mm); neutrals: (B, L, 3) (mm).
+    """
+    gen = model.free_run(neutrals, steps=blocks.shape[1])
+    pos = ((gen.cumsum(1) - blocks.cumsum(1)) / model.offset_scale).pow(2).mean()
+    return pos + ((gen - blocks) / model.disp_scale).pow(2).mean()
+
+
+LOSSES = {"teacher": teacher_forced_loss, "free": free_run_loss}
+
+
+def _epoch(model, opt, loss_fn, x_all, n_all, batch_size: int, rng) -> float:
+    """One pass over the training blocks in random batches; mean loss."""
+    import torch
+
+    model.train()
+    order = rng.permutation(len(x_all))
+    total = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = torch.from_numpy(order[i:i + batch_size])
+        loss = loss_fn(model, x_all[idx], n_all[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+    return total / len(x_all)
+
+
+def _validate(model, loss_fn, x_val, n_val) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return float(loss_fn(model, x_val, n_val))
+
+
+def _tensors(seqs, config):
+    import torch
+
+    blocks, neutrals = blocks_of(seqs, config.length, config.smooth_frames)
+    return torch.from_numpy(blocks), torch.from_numpy(neutrals)
 
 
 def train_expression(config: SeqTrainConfig, expression: str, train_seqs, held: list[str],
-                     provenance: dict) -> dict:
-    """Train one expression's LSTM; returns a summary dict."""
+                     provenance: dict, val_seqs=()) -> dict:
+    """Train one expression's LSTM (teacher-forced, then free-running); returns a summary."""
+    import copy
+
     import torch
 
     from deepexpr.models import create_model
@@ -118,62 +208,84 @@ def train_expression(config: SeqTrainConfig, expression: str, train_seqs, held: 
     weights = out / f"seq_{expression}.safetensors"
     state_file = out / f"seq_{expression}.state.safetensors"
     torch.manual_seed(config.seed)
-    blocks, neutrals = blocks_of(train_seqs, config.length, config.smooth_frames)
-    x_all = torch.from_numpy(blocks)
-    n_all = torch.from_numpy(neutrals)
-    target = torch.zeros_like(x_all)
-    target[:, :-1] = x_all[:, 1:]  # target = input shifted left, last zero
-    start_epoch, history = 0, []
+    x_all, n_all = _tensors(train_seqs, config)
+    x_val, n_val = _tensors(val_seqs, config) if len(val_seqs) else (None, None)
+    st = {"epoch": 0, "phase": "teacher", "done": {"teacher": 0, "free": 0}, "history": [],
+          "val": [], "converged": {}}
     if config.resume and weights.is_file() and state_file.is_file():
         model, _ = load_model(weights)
-        model.train()
         opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-        start_epoch, history = _load_state(state_file, opt)
+        st = {**st, **_load_state(state_file, opt)}
     else:
         model = create_model(config.model)
         model.set_normalisation(x_all, n_all)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    rng = np.random.default_rng(config.seed + start_epoch)
-    began = time.time()
-    bar = progress(range(start_epoch, config.epochs), total=config.epochs, initial=start_epoch,
+    budgets = {"teacher": config.epochs, "free": config.free_run_epochs}
+    rng = np.random.default_rng(config.seed + st["epoch"])
+    began, cpu0 = time.time(), time.process_time()
+    bar = progress(total=sum(budgets.values()), initial=sum(st["done"].values()),
                    desc=f"train {expression}", disable=None if config.show_progress else True)
-    epoch = start_epoch
-    for epoch in bar:
-        order = rng.permutation(len(x_all))
-        total = 0.0
-        for i in range(0, len(order), config.batch_size):
-            idx = torch.from_numpy(order[i:i + config.batch_size])
-            pred = model(x_all[idx], n_all[idx])
-            loss = torch.nn.functional.mse_loss(pred, target[idx] / model.disp_scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(x_all))
-        bar.set_postfix(mse=f"{history[-1]:.4f}")
-        done = epoch + 1
-        out_of_time = config.time_limit and time.time() - began > config.time_limit
-        if done % config.checkpoint_every == 0 or done == config.epochs or out_of_time:
-            _checkpoint(save_model, _save_state, weights, state_file, model, opt, config,
-                        expression, held, provenance, done, history)
+
+    def save():
+        _checkpoint(save_model, _save_state, weights, state_file, model, opt, config,
+                    expression, held, provenance, st, [s.subject for s in val_seqs])
+
+    out_of_time = False
+    for phase in ("teacher", "free"):  # a resumed run continues unfinished phases
+        if phase in st["converged"] or st["done"][phase] >= budgets[phase]:
+            continue
+        st["phase"], loss_fn = phase, LOSSES[phase]
+        best, ref, since, best_state = None, None, 0, None
+        while st["done"][phase] < budgets[phase]:
+            train_loss = _epoch(model, opt, loss_fn, x_all, n_all, config.batch_size, rng)
+            val = _validate(model, loss_fn, x_val, n_val) if x_val is not None else train_loss
+            st["epoch"] += 1
+            st["done"][phase] += 1
+            st["history"].append(train_loss)
+            st["val"].append(val if x_val is not None else None)
+            if best is None or val < best:
+                best, best_state = val, copy.deepcopy(model.state_dict())
+            if ref is None or val < ref * (1 - config.min_improvement):
+                ref, since = val, 0
+            else:
+                since += 1
+            bar.update(1)
+            bar.set_postfix(phase=phase, loss=f"{train_loss:.4f}", val=f"{val:.4f}")
+            out_of_time = bool(config.time_limit and time.time() - began > config.time_limit)
+            if config.early_stop and since >= config.patience:
+                model.load_state_dict(best_state)  # the best epoch of the plateau
+                st["converged"][phase] = st["epoch"]
+                break
+            if out_of_time:
+                break
+            if st["epoch"] % config.checkpoint_every == 0:
+                save()
         if out_of_time:
             break
-    return {"expression": expression, "epochs": epoch + 1 if history else start_epoch,
-            "train_sequences": len(x_all), "final_mse": history[-1] if history else None,
-            "seconds": round(time.time() - began, 1), "weights": str(weights)}
+    bar.close()
+    save()
+    return {"expression": expression, "epochs": st["epoch"], "train_sequences": len(x_all),
+            "val_sequences": len(val_seqs), "final_mse": st["history"][-1] if st["history"]
+            else None, "final_val": st["val"][-1] if st["val"] else None,
+            "converged": dict(st["converged"]), "phase": st["phase"], "done": dict(st["done"]),
+            "seconds": round(time.time() - began, 1),
+            "cpu_seconds": round(time.process_time() - cpu0, 1), "weights": str(weights)}
 
 
 def _checkpoint(save_model, save_state, weights, state_file, model, opt, config, expression,
-                held, provenance, epoch, history):
+                held, provenance, st, val_subjects):
     overrides = asdict(model.config)
     save_model(weights, model, {
         "model": config.model, "overrides": overrides, "expression": expression,
-        "classes": [expression], "length": config.length, "epochs": epoch,
-        "final_mse": history[-1], "training": {k: v for k, v in asdict(config).items()
-                                               if k not in ("show_progress", "resume")},
-        "held_out_subjects": held, "data": provenance,
+        "classes": [expression], "length": config.length, "epochs": st["epoch"],
+        "phase": st["phase"], "converged": st["converged"],
+        "final_mse": st["history"][-1] if st["history"] else None,
+        "final_val": st["val"][-1] if st["val"] else None,
+        "training": {k: v for k, v in asdict(config).items()
+                     if k not in ("show_progress", "resume")},
+        "held_out_subjects": held, "validation_subjects": val_subjects, "data": provenance,
     })
-    save_state(state_file, opt, epoch, history)
+    save_state(state_file, opt, st)
 
 
 def train_sequences(config: SeqTrainConfig) -> list[dict]:
@@ -200,12 +312,16 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
         meta = json.loads(manifest.read_text())
         provenance.update(synthetic=bool(meta.get("synthetic")), note=meta.get("note"),
                           seed=meta.get("seed"), subjects=meta.get("subjects"))
+    val_subj = (set(train_subj[config.val_every - 1::config.val_every])
+                 if config.early_stop and config.val_every > 0 else set())
+    fit_subj = set(train_subj) - val_subj
     results = []
     for expr in wanted:
-        seqs = [s for s in corpus.by_expression(expr) if s.subject in set(train_subj)]
+        seqs = [s for s in corpus.by_expression(expr) if s.subject in fit_subj]
+        val = [s for s in corpus.by_expression(expr) if s.subject in val_subj]
         if not seqs:
             raise InputError(f"{config.data}: no training sequences for {expr!r}")
-        results.append(train_expression(config, expr, seqs, held, provenance))
+        results.append(train_expression(config, expr, seqs, held, provenance, val))
     return results
 
 
