@@ -38,6 +38,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
 
 
+@functools.lru_cache(maxsize=4096)
 def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
     t = min(1.0, max(0.0, t))
     return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
@@ -285,10 +286,6 @@ def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Drawing.
 # ----------------------------------------------------------------------------------------------
-def _flat(pts: np.ndarray) -> list[float]:
-    return pts.ravel().tolist()
-
-
 def _band(xs: np.ndarray, top: np.ndarray, bot: np.ndarray) -> np.ndarray | None:
     """Polygon of the region top(x) < y < bot(x) over samples xs (face units), or None.
 
@@ -355,37 +352,84 @@ def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
 
 
 class _Painter:
+    """The canvas of one frame and its drawing primitives.
+
+    The primitives do what `ImageDraw.polygon / line / ellipse` do, pixel for pixel, but
+    call PIL's core drawing object directly with each colour's ink looked up once: the
+    public wrappers re-parse the colour on every call, a sizeable share of a 128 px frame.
+    Wide polylines (width > 4, whose curve joints PIL draws in Python) and wide polygon
+    outlines (drawn through a mask) still go through `ImageDraw`.
+    """
+
     def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
         self.s, self.r, self.size, self.ss = style, rig, size, ss
         self.view = _View(style, rig, size, ss)
         self.px = self.view.scale  # pixels per face unit
-        self.img = Image.new("RGB", (size * ss, size * ss), _rgb(style.background))
+        # the character's whole look, as a cache key of what does not depend on the rig
+        self.style_key = tuple(tuple(v) if isinstance(v, list) else v for v in vars(style).values())
+        self.body_key = (style.background, style.skin, style.shirt, style.line_color, style.outline,
+                         style.jaw_height, style.head_scale, style.head_y, size, ss)
+        body = _BODY_CACHE.get(self.body_key)
+        self.has_body = body is not None
+        self.img = body.copy() if body is not None else Image.new("RGB", (size * ss, size * ss),
+                                                                  _rgb(style.background))
         self.draw = ImageDraw.Draw(self.img)
+        self.core = self.draw.draw  # PIL's ImagingDraw
+        self._inks: dict = {}
         self.skin = _rgb(style.skin)
         self.ink = _rgb(style.line_color)
         self.lw = max(1, int(round(style.outline * self.px))) if style.outline > 0 else 0
         self.fine = max(1, int(round(max(style.outline, 0.016) * self.px * 0.8)))
 
+    def _ink(self, color) -> int:
+        ink = self._inks.get(color)
+        if ink is None:
+            ink = self._inks[color] = self.core.draw_ink(color)
+        return ink
+
     # -- primitives --
     def poly(self, pts, fill=None, outline=None, width=0):
-        if outline is not None and width > 0:
-            self.draw.polygon(_flat(pts), fill=fill, outline=outline, width=width)
-        else:
-            self.draw.polygon(_flat(pts), fill=fill)
+        xy = pts.ravel().tolist()
+        if outline is not None and width > 1:
+            self.draw.polygon(xy, fill=fill, outline=outline, width=width)
+            return
+        fill_ink = None
+        if fill is not None:
+            fill_ink = self._ink(fill)
+            self.core.draw_polygon(xy, fill_ink, 1)
+        if outline is not None and width == 1:
+            ink = self._ink(outline)
+            if ink != fill_ink:
+                self.core.draw_polygon(xy, ink, 0, 1)
 
     def line(self, pts, fill, width):
-        self.draw.line(_flat(pts), fill=fill, width=max(1, int(width)), joint="curve")
+        self.polyline(pts.ravel().tolist(), fill, max(1, int(width)))
         if width >= 4:  # round caps
             rad = width / 2.0
-            for p in (pts[0], pts[-1]):
-                self.draw.ellipse([p[0] - rad, p[1] - rad, p[0] + rad, p[1] + rad], fill=fill)
+            ink = self._ink(fill)
+            for x, y in (pts[0].tolist(), pts[-1].tolist()):
+                self.core.draw_ellipse((x - rad, y - rad, x + rad, y + rad), ink, 1)
+
+    def closed_line(self, pts, fill, width):
+        """Outline of a closed polygon (a polyline back to its first point)."""
+        xy = pts.ravel().tolist()
+        self.polyline(xy + xy[:2], fill, width)
+
+    def polyline(self, xy: list, fill, width: int) -> None:
+        if width > 4:  # PIL draws curve joints of wide lines
+            self.draw.line(xy, fill=fill, width=width, joint="curve")
+        else:
+            self.core.draw_lines(xy, self._ink(fill), width)
 
     def dot(self, p, rad, fill, outline=None, width=0):
-        box = [p[0] - rad, p[1] - rad, p[0] + rad, p[1] + rad]
+        x, y = float(p[0]), float(p[1])
+        box = (x - rad, y - rad, x + rad, y + rad)
+        fill_ink = self._ink(fill)
+        self.core.draw_ellipse(box, fill_ink, 1)
         if outline is not None and width > 0:
-            self.draw.ellipse(box, fill=fill, outline=outline, width=width)
-        else:
-            self.draw.ellipse(box, fill=fill)
+            ink = self._ink(outline)
+            if ink != fill_ink:
+                self.core.draw_ellipse(box, ink, 0, width)
 
     @property
     def edge(self):
@@ -394,27 +438,114 @@ class _Painter:
 
 
 def _head_outline(style: CharacterStyle, jaw: float, n: int = 72) -> np.ndarray:
-    c, s = _unit_arc(n, 0.0, 2 * math.pi)
-    upper = s < 0
-    nt, nj = 2.0 / style.top_exponent, 2.0 / style.jaw_exponent
-    x = np.where(upper, np.sign(c) * np.abs(c) ** nt,
-                 np.sign(c) * np.abs(c) ** nj * (1 - (1 - style.jaw_width) * np.abs(s) ** 1.6))
-    y = np.where(upper, -style.head_height * np.abs(s) ** nt, style.jaw_height * np.abs(s) ** nj)
-    start = style.mouth_y - 0.1
-    drop = np.clip((y - start) / max(style.jaw_height - start, 1e-3), 0, 1)
+    x, y, drop = _head_outline_parts(style.top_exponent, style.jaw_exponent, style.jaw_width,
+                                     style.head_height, style.jaw_height, style.mouth_y, n)
     y = y + 0.85 * jaw * drop
     return _xy(x, y)
+
+
+@functools.lru_cache(maxsize=256)
+def _head_outline_parts(top_exponent, jaw_exponent, jaw_width, head_height, jaw_height, mouth_y, n):
+    """Rest outline (x, y) of the head and how much each point follows the jaw (read-only)."""
+    c, s = _unit_arc(n, 0.0, 2 * math.pi)
+    upper = s < 0
+    nt, nj = 2.0 / top_exponent, 2.0 / jaw_exponent
+    x = np.where(upper, np.sign(c) * np.abs(c) ** nt,
+                 np.sign(c) * np.abs(c) ** nj * (1 - (1 - jaw_width) * np.abs(s) ** 1.6))
+    y = np.where(upper, -head_height * np.abs(s) ** nt, jaw_height * np.abs(s) ** nj)
+    start = mouth_y - 0.1
+    drop = np.clip((y - start) / max(jaw_height - start, 1e-3), 0, 1)
+    return x, y, drop
+
+
+class _UnitView:
+    """Stands in for `_View` while recording silhouette shapes: points stay in face units."""
+
+    @staticmethod
+    def shell(xy) -> np.ndarray:
+        return np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+
+
+class _Recorder:
+    """Records the drawing calls of the rig-independent silhouette parts (long hair, ears,
+    horns, hair cap) in face units. Those shapes depend on the character and the image size
+    only, so they are recorded once; a frame then projects all their points in one call
+    (`_View.shell` is linear) and replays the calls on its `_Painter`.
+    """
+
+    view = _UnitView
+
+    def __init__(self, p: _Painter):
+        self.s, self.px, self.lw, self.fine = p.s, p.px, p.lw, p.fine
+        self.skin, self.ink, self.edge = p.skin, p.ink, p.edge
+        self.pts: list[np.ndarray] = []
+        self.n = 0
+        self.ops: list[tuple] = []
+
+    def _add(self, pts) -> int:
+        pts = _UnitView.shell(pts)
+        self.pts.append(pts)
+        self.n += len(pts)
+        return self.n - len(pts)
+
+    def poly(self, pts, fill=None, outline=None, width=0):
+        a = self._add(pts)
+        self.ops.append((_Painter.poly, a, self.n, (fill, outline, width)))
+
+    def line(self, pts, fill, width):
+        a = self._add(pts)
+        self.ops.append((_Painter.line, a, self.n, (fill, width)))
+
+    def dot(self, p, rad, fill, outline=None, width=0):
+        a = self._add(p)
+        self.ops.append((_Painter.dot, a, None, (rad, fill, outline, width)))
+
+    def units(self) -> np.ndarray:
+        return np.concatenate(self.pts) if self.pts else np.zeros((0, 2))
+
+
+def _replay(p: _Painter, ops: list[tuple], proj: np.ndarray, offset: int) -> None:
+    for draw, a, b, args in ops:
+        draw(p, proj[offset + a] if b is None else proj[offset + a:offset + b], *args)
+
+
+_LAYERS: dict = {}
+
+
+def _silhouette_layers(p: _Painter) -> tuple:
+    """(units behind the head, units of the hair in front, their recorded calls), cached
+    per character look and image size."""
+    key = (p.style_key, p.size, p.ss)
+    layers = _LAYERS.get(key)
+    if layers is None:
+        behind, front = _Recorder(p), _Recorder(p)
+        _draw_back(behind)
+        _draw_side_ears(behind)
+        _draw_hair_front(front)
+        layers = (behind.units(), front.units(), behind.ops, front.ops)
+        if len(_LAYERS) > 256:
+            _LAYERS.clear()
+        _LAYERS[key] = layers
+    return layers
+
+
+def _draw_silhouette(p: _Painter, jaw: float) -> tuple[np.ndarray, list, int]:
+    """Draw long hair, ears and the head; return the projected hair points and calls left
+    to draw (the hair in front goes over the cheeks and expression lines)."""
+    behind, front, behind_ops, front_ops = _silhouette_layers(p)
+    units = _head_outline(p.s, jaw)
+    nb, nh = len(behind), len(units)
+    proj = p.view.shell(np.concatenate([behind, units, front]))
+    _replay(p, behind_ops, proj, 0)
+    _draw_head(p, units, proj[nb:nb + nh])
+    return proj, front_ops, nb + nh
 
 
 def _draw_body(p: _Painter) -> None:
     """Background, neck and shoulders: they do not depend on the rig, so they are drawn once
     per (look, size) and copied."""
     s = p.s
-    key = (s.background, s.skin, s.shirt, s.line_color, s.outline, s.jaw_height, s.head_scale,
-           s.head_y, p.size, p.ss)
-    cached = _BODY_CACHE.get(key)
-    if cached is not None:
-        p.img.paste(cached)
+    if p.has_body:  # the canvas started as a copy of the cached body
         return
     neck_col = _mix(p.skin, (0, 0, 0), 0.12)
     neck = np.array([[-0.36, 0.4], [0.36, 0.4], [0.4, s.jaw_height + 0.55], [-0.4, s.jaw_height + 0.55]])
@@ -425,7 +556,7 @@ def _draw_body(p: _Painter) -> None:
     p.line(p.view.body(collar), _mix(_rgb(s.shirt), (0, 0, 0), 0.3), p.fine)
     if len(_BODY_CACHE) > 64:
         _BODY_CACHE.clear()
-    _BODY_CACHE[key] = p.img.copy()
+    _BODY_CACHE[p.body_key] = p.img.copy()
 
 
 _BODY_CACHE: dict = {}
@@ -511,15 +642,14 @@ def _shade(p: _Painter, head_units: np.ndarray) -> None:
     p.poly(p.view.shell(hl), fill=_mix(p.skin, (255, 255, 255), 0.1))
 
 
-def _draw_head(p: _Painter, jaw: float) -> np.ndarray:
+def _draw_head(p: _Painter, units: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The head silhouette (`units` in face units, `head` projected) with its shading."""
     s = p.s
-    units = _head_outline(s, jaw)
-    head = p.view.shell(units)
     p.poly(head, fill=p.skin)
     if s.shading == "shaded":
         _shade(p, units)
     if p.lw:
-        p.draw.line(_flat(np.concatenate([head, head[:1]])), fill=p.ink, width=p.lw, joint="curve")
+        p.closed_line(head, p.ink, p.lw)
     return head
 
 
@@ -709,7 +839,7 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
         disc(*centres[1], 0.26 * ir, 0.26 * ir, (255, 255, 255), 1)
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
-        p.draw.line(_flat(np.concatenate([poly, poly[:1]])), fill=p.ink, width=width, joint="curve")
+        p.closed_line(poly, p.ink, width)
         p.line(up_px, p.ink, int(width * 1.4))
     elif s.eye_style == "almond":
         p.line(lo_px, _mix(p.ink, p.skin, 0.4), p.fine)
@@ -847,8 +977,7 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
         if grin:
             p.line(v.face(_xy(xs, (top + bot) / 2)[1:-1]), (170, 170, 165), max(1, p.fine // 2))
         edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
-        p.draw.line(_flat(np.concatenate([cavity, cavity[:1]])), fill=edge,
-                    width=max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width, joint="curve")
+        p.closed_line(cavity, edge, max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width)
     elif s.mouth_style != "lips":
         press = max(r["AU23"], r["AU24"])
         p.line(iu, p.ink, int(round(width * (1 + 0.5 * press))))
@@ -861,8 +990,7 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
                 p.line(v.face(mark), p.ink, max(1, int(width * 0.8)))
     if s.mouth_style == "lips" and p.lw and s.family != "standin_human":
         outer = np.concatenate([ou, ol[::-1][1:-1]])
-        p.draw.line(_flat(np.concatenate([outer, outer[:1]])), fill=_mix(lip, (0, 0, 0), 0.4),
-                    width=max(1, p.fine // 2), joint="curve")
+        p.closed_line(outer, _mix(lip, (0, 0, 0), 0.4), max(1, p.fine // 2))
 
 
 def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
@@ -886,7 +1014,7 @@ def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
             c = (side * s.eye_spacing, s.eye_y)
             ring = _ellipse(c[0], c[1], e["ew"] * 1.45, max(e["eh"], 0.12) * 1.45, 28)
             pts = v.face(ring)
-            p.draw.line(_flat(np.concatenate([pts, pts[:1]])), fill=col, width=rim, joint="curve")
+            p.closed_line(pts, col, rim)
         ew = eyes[1]["ew"]
         bridge = np.array([[-s.eye_spacing + ew * 1.45, s.eye_y - 0.02], [0, s.eye_y - 0.05],
                            [s.eye_spacing - ew * 1.45, s.eye_y - 0.02]])
@@ -922,12 +1050,10 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     # Back to front: body, things behind the head, head, skin marks, expression lines,
     # hair, eyes, brows (over the fringe, as in anime), nose, mouth, whiskers/glasses.
     _draw_body(p)
-    _draw_back(p)
-    _draw_side_ears(p)
-    _draw_head(p, mouth["jaw"])
+    hair, hair_ops, offset = _draw_silhouette(p, mouth["jaw"])  # back hair, ears, head
     _draw_cheeks_and_extras(p, eyes, mouth)
     _draw_wrinkles(p, eyes, brows, mouth, g["base"])
-    _draw_hair_front(p)
+    _replay(p, hair_ops, hair, offset)  # the hair in front
     for side in (-1, 1):
         _draw_eye(p, eyes[side], side)
     for side in (-1, 1):
