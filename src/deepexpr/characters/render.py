@@ -159,8 +159,11 @@ def _eye_landmarks(eye: dict, side: int) -> np.ndarray:
     """Six eye points in 49-point order: the curves run image-left -> right, so for both
     eyes the order is corner, two upper points, corner, two lower points (right eye: outer
     first; left eye: inner first). u = -1, -1/3, 1/3, 1 are curve indices 0, 4, 8, 12."""
-    up, lo = eye["upper"], eye["lower"]
-    return np.stack([up[0], up[4], up[8], up[12], lo[8], lo[4]])
+    return np.concatenate(_eye_landmark_parts(eye))
+
+
+def _eye_landmark_parts(eye: dict) -> tuple[np.ndarray, np.ndarray]:
+    return eye["upper"][::4], eye["lower"][8:3:-4]  # upper 0, 4, 8, 12; lower 8, 4
 
 
 def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.ndarray:
@@ -224,11 +227,19 @@ def _nose_geometry(style: CharacterStyle, r: dict) -> tuple[np.ndarray, np.ndarr
 
 
 def _z_bridge(style):
-    return 0.28 * style.nose_size * np.arange(4) / 3.0
+    return _z_bridge_of(style.nose_size)
 
 
 def _z_base(style):
-    return np.array([0.05, 0.1, 0.14, 0.1, 0.05]) * style.nose_size
+    return _z_base_of(style.nose_size)
+
+
+def _z_bridge_of(nose_size: float) -> np.ndarray:
+    return 0.28 * nose_size * np.arange(4) / 3.0
+
+
+def _z_base_of(nose_size: float) -> np.ndarray:
+    return np.array([0.05, 0.1, 0.14, 0.1, 0.05]) * nose_size
 
 
 def _geometry(style: CharacterStyle, r: dict) -> dict:
@@ -262,24 +273,29 @@ def face_landmarks(style: CharacterStyle, rig: dict, size: int = 256,
     return _landmarks(style, _geometry(style, r), _View(style, r, int(size), ss), ss)
 
 
-_OUTER_UP = [0, 2, 4, 6, 8, 10, 12]
-_OUTER_LO = [10, 8, 6, 4, 2]
-_INNER = [3, 6, 9]
+# Lip landmarks as curve slices: outer upper 0, 2, .., 12; outer lower 10, 8, .., 2;
+# inner upper 3, 6, 9; inner lower 9, 6, 3.
+_OUTER_UP, _OUTER_LO = slice(0, 13, 2), slice(10, 1, -2)
+_INNER, _INNER_REV = slice(3, 10, 3), slice(9, 2, -3)
+
+
+@functools.lru_cache(maxsize=256)
+def _landmark_depth(nose_size: float) -> np.ndarray:
+    """Depth offsets (49,) of the landmarks: nose points stand out, lips a little."""
+    zl = _Z_LIPS
+    return np.concatenate([np.zeros(10), _z_bridge_of(nose_size), _z_base_of(nose_size), np.zeros(12),
+                           zl[_OUTER_UP], zl[_OUTER_LO], zl[_INNER], zl[_INNER_REV]])
 
 
 def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
-    zl = _Z_LIPS
-    ou, ol = mouth["outer_up"], mouth["outer_lo"]
-    iu, il = mouth["inner_up"], mouth["inner_lo"]
     xy = np.concatenate([
         brows[-1][::2], brows[1][::2], g["bridge"], g["base"],
-        _eye_landmarks(eyes[-1], -1), _eye_landmarks(eyes[1], 1),
-        ou[_OUTER_UP], ol[_OUTER_LO], iu[_INNER], il[_INNER[::-1]],
+        *_eye_landmark_parts(eyes[-1]), *_eye_landmark_parts(eyes[1]),
+        mouth["outer_up"][_OUTER_UP], mouth["outer_lo"][_OUTER_LO],
+        mouth["inner_up"][_INNER], mouth["inner_lo"][_INNER_REV],
     ])
-    z = np.concatenate([np.zeros(10), _z_bridge(style), _z_base(style), np.zeros(12),
-                        zl[_OUTER_UP], zl[_OUTER_LO], zl[_INNER], zl[_INNER[::-1]]])
-    lm = view.face(xy, z)  # one projection for all 49 points
+    lm = view.face(xy, _landmark_depth(style.nose_size))  # one projection for all 49 points
     return ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
 
 
@@ -345,10 +361,15 @@ def _clip_halfplane(poly: np.ndarray, normal: tuple[float, float], k: float) -> 
 
 
 def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
-    """Polygon around a curve with a per-point half-thickness (vertical offset)."""
-    top = center - np.stack([np.zeros_like(half), half], 1)
-    bot = center + np.stack([np.zeros_like(half), half], 1)
-    return np.concatenate([top, bot[::-1]])
+    """Polygon around a curve with a per-point half-thickness (vertical offset): the top
+    edge left to right, then the bottom edge back."""
+    n = len(center)
+    out = np.empty((2 * n, 2))
+    out[:n, 0] = center[:, 0]
+    out[n:, 0] = center[::-1, 0]
+    out[:n, 1] = center[:, 1] - half
+    out[n:, 1] = (center[:, 1] + half)[::-1]
+    return out
 
 
 class _Painter:
@@ -787,7 +808,6 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     s, v = p.s, p.view
     up, lo = eye["upper"], eye["lower"]
     ex, eu, el = up[:, 0], up[:, 1], lo[:, 1]
-    x0, x1 = ex[0], ex[-1]
     ix, iy = eye["iris"]
     ir = eye["iris_r"]
     ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
@@ -804,39 +824,39 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     iris_col = _rgb(s.iris_color)
     lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
     tiny = eye["open"] * p.px < 2.2 * p.ss
-
-    def disc(cx, cy, rx, ry, fill, k=None):
-        if k is not None and _inside(cx, cy, rx, ex, eu, el):
-            p.dot(centre_px[k], rx * p.px, fill)
-            return
-        band = _disc_in(cx, cy, rx, ry, x0, x1, ex, eu, el)
-        if band is not None:
-            p.poly(v.face(band), fill=fill)
-
+    white = (255, 255, 255)
+    # Discs inside the eye, back to front: (cx, cy, rx, ry, fill, centre index or None,
+    # clip curves or None). Indexed discs that fit between the lids are plain dots.
     if s.eye_style == "dot":
         if tiny:
             p.line(up_px, iris_col, max(lash, 2))
             return
         p.poly(poly, fill=iris_col)
         rad = 0.22 * ir + 0.02
-        disc(*centres[0], rad, rad, (255, 255, 255), 0)
-        return
-    if tiny:
-        p.line(up_px, p.ink, lash)
-        return
-    p.poly(poly, fill=_rgb(s.sclera))
-    disc(ix, iy, ir, ry, iris_col)
-    if s.eye_style == "anime":
-        # darker upper half of the iris, a dark pupil and two highlights
-        band = _disc_in(ix, iy, ir, ry, x0, x1, ex, np.maximum(eu, -9), np.minimum(el, iy))
-        if band is not None:
-            p.poly(v.face(band), fill=_mix(iris_col, (0, 0, 0), 0.4))
-        disc(ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75))
-        disc(*centres[0], 0.32 * ir, 0.32 * ir, (255, 255, 255), 0)
-        disc(*centres[1], 0.16 * ir, 0.16 * ir, (255, 255, 255), 1)
+        discs = [(*centres[0], rad, rad, white, 0, None)]
     else:
-        disc(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0)
-        disc(*centres[1], 0.26 * ir, 0.26 * ir, (255, 255, 255), 1)
+        if tiny:
+            p.line(up_px, p.ink, lash)
+            return
+        p.poly(poly, fill=_rgb(s.sclera))
+        discs = [(ix, iy, ir, ry, iris_col, None, None)]
+        if s.eye_style == "anime":
+            # darker upper half of the iris, a dark pupil and two highlights
+            discs += [(ix, iy, ir, ry, _mix(iris_col, (0, 0, 0), 0.4), None,
+                       (np.maximum(eu, -9), np.minimum(el, iy))),
+                      (ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75), None, None),
+                      (*centres[0], 0.32 * ir, 0.32 * ir, white, 0, None),
+                      (*centres[1], 0.16 * ir, 0.16 * ir, white, 1, None)]
+        else:
+            discs += [(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0, None),
+                      (*centres[1], 0.26 * ir, 0.26 * ir, white, 1, None)]
+    extra = None
+    if s.eye_style == "anime" and not tiny:  # heavy lash line, thickest at the outer corner
+        th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
+        extra = np.concatenate([_thick_curve(up, th)[:13], up[::-1]])
+    _draw_discs(p, discs, ex, eu, el, centre_px, extra)
+    if s.eye_style == "dot":
+        return
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
         p.closed_line(poly, p.ink, width)
@@ -848,24 +868,58 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
         flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
         pts = np.concatenate([up_px, [flick]]) if side > 0 else np.concatenate([[flick], up_px])
         p.line(pts, p.ink, lash)
-    else:  # anime: heavy lash line, thickest at the outer corner, and a short lower lid mark
-        th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
-        band = np.concatenate([up - np.stack([np.zeros_like(th), th], 1), up[::-1]])
-        p.poly(v.face(band), fill=p.ink)
+    else:  # anime: the lash band (drawn with the discs) and a short lower lid mark
         p.line(lo_px[3:10], _mix(p.ink, p.skin, 0.3), p.fine)
+
+
+def _draw_discs(p: _Painter, discs: list, ex, eu, el, centre_px, extra) -> None:
+    """Draw discs clipped to the eye (one projection for all their outlines), then the
+    `extra` ink polygon (face units) if any."""
+    x0, x1 = ex[0], ex[-1]
+    todo, bands, n = [], [], 0
+    for cx, cy, rx, ry, fill, k, curves in discs:
+        if k is not None and _inside(cx, cy, rx, ex, eu, el):
+            todo.append((None, centre_px[k], rx * p.px, fill))
+            continue
+        band = _disc_in(cx, cy, rx, ry, x0, x1, ex, *(curves or (eu, el)))
+        if band is not None:
+            bands.append(band)
+            todo.append((n, n + len(band), None, fill))
+            n += len(band)
+    if extra is not None:
+        bands.append(extra)
+        todo.append((n, n + len(extra), None, p.ink))
+    if not todo:
+        return
+    proj = p.view.face(np.concatenate(bands)) if bands else None
+    for a, b, rad, fill in todo:
+        if a is None:
+            p.dot(b, rad, fill)
+        else:
+            p.poly(proj[a:b], fill=fill)
+
+
+@functools.lru_cache(maxsize=32)
+def _brow_profile(brow_style: str, side: int) -> np.ndarray:
+    """Brow half-thickness along the brow (9 points), relative to `brow_thickness`."""
+    u = _U9
+    if brow_style == "thin":
+        return 0.55 + 0.45 * (1 - u * u)
+    if brow_style == "thick":
+        return 0.8 + 0.2 * (1 - u * u)
+    if brow_style == "block":
+        return np.ones_like(u)
+    if brow_style == "bushy":
+        return 0.85 + 0.15 * (1 - u * u)
+    w_in = (1.0 + u * (-side)) / 2.0  # "arched": thick at the inner end
+    return 0.3 + 0.7 * w_in
 
 
 def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
     s = p.s
     if s.brow_style == "none":
         return
-    u = _U9
-    w_in = (1.0 + u * (-side)) / 2.0
-    th = s.brow_thickness
-    prof = {"thin": 0.55 + 0.45 * (1 - u * u), "thick": 0.8 + 0.2 * (1 - u * u),
-            "block": np.ones_like(u), "bushy": 0.85 + 0.15 * (1 - u * u),
-            "arched": 0.3 + 0.7 * w_in}[s.brow_style]
-    half = th * prof
+    half = s.brow_thickness * _brow_profile(s.brow_style, side)
     poly = _thick_curve(brow, half)
     col = _rgb(s.brow_color)
     pts = p.view.face(poly)
