@@ -136,6 +136,18 @@ class _View:
 # ----------------------------------------------------------------------------------------------
 # Geometry (face units) from style + rig.
 # ----------------------------------------------------------------------------------------------
+_EYE_LOWER_RATIO = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}
+_EYE_POWER = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}
+
+
+@functools.lru_cache(maxsize=16)
+def _eye_weights(eye_style: str, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rig-independent weights along the lids (13 points): the lid profile, u * side, and
+    how much the sad droop acts (more at the outer corner)."""
+    u = _U13
+    return (1.0 - u * u) ** _EYE_POWER[eye_style], u * side, 0.5 + 0.5 * u * side
+
+
 def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     """One eye: corners, lid curves, iris. side -1 = image left (subject's right)."""
     ew = 0.2 * style.eye_size
@@ -149,13 +161,11 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     sad = r["AU1"] * (1.0 - r["AU2"]) * (1.0 - r["AU5"])
     open_up -= 0.15 * sad
     open_up, open_lo = max(open_up, 0.06), max(open_lo, 0.05)
-    lo_ratio = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}[style.eye_style]
-    power = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}[style.eye_style]
-    u = _U13
-    prof = (1.0 - u * u) ** power
-    corner_y = cy - style.eye_tilt * (u * side)
-    x = cx + u * ew
-    upper = _xy(x, corner_y - open_up * eh * prof + 0.35 * sad * eh * prof * (0.5 + 0.5 * u * side))
+    lo_ratio = _EYE_LOWER_RATIO[style.eye_style]
+    prof, u_side, sad_w = _eye_weights(style.eye_style, side)
+    corner_y = cy - style.eye_tilt * u_side
+    x = cx + _U13 * ew
+    upper = _xy(x, corner_y - open_up * eh * prof + 0.35 * sad * eh * prof * sad_w)
     lower = _xy(x, corner_y + open_lo * eh * lo_ratio * prof)
     iris_r = style.iris_size * ew
     iris = (cx + r["gaze_x"] * 0.42 * ew, cy + r["gaze_y"] * 0.3 * eh - 0.08 * eh * (open_up - 1))
@@ -174,19 +184,27 @@ def _eye_landmark_parts(eye: dict) -> tuple[np.ndarray, np.ndarray]:
     return eye["upper"][::4], eye["lower"][8:3:-4]  # upper 0, 4, 8, 12; lower 8, 4
 
 
+@functools.lru_cache(maxsize=4)
+def _brow_weights(side: int) -> tuple[np.ndarray, ...]:
+    """Rig-independent weights along a brow (9 points, image-left -> right)."""
+    u = _U9
+    w_in = (1.0 + u * (-side)) / 2.0  # 1 at the inner (midline) end
+    return (w_in, 0.25 + 0.75 * w_in, 0.25 + 0.75 * (1 - w_in), 0.35 + 0.65 * w_in, 1 - w_in,
+            1.0 - u * u)
+
+
 def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.ndarray:
     """Brow centre line at 9 points from image-left to image-right."""
     u = _U9
-    w_in = (1.0 + u * (-side)) / 2.0  # 1 at the inner (midline) end
+    w_in, inner_w, outer_w, lower_w, w_out, arch_w = _brow_weights(side)
     ew, eh = eye["ew"], eye["eh"]
     half = ew * style.brow_length
     cx = side * style.eye_spacing
     base = style.eye_y - eh - style.brow_gap - style.brow_thickness
-    raise_ = (BROW_INNER_RAISE * r["AU1"] * (0.25 + 0.75 * w_in)
-              + BROW_OUTER_RAISE * r["AU2"] * (0.25 + 0.75 * (1 - w_in)))
-    lower = BROW_LOWER * r["AU4"] * (0.35 + 0.65 * w_in) + 0.04 * r["AU9"] * w_in
-    arch = style.brow_arch * (1.0 - u * u) * (1.0 + 0.6 * r["AU2"] - 0.5 * r["AU4"])
-    x = cx + u * half - side * BROW_PULL_IN * r["AU4"] * w_in + side * 0.02 * r["AU2"] * (1 - w_in)
+    raise_ = BROW_INNER_RAISE * r["AU1"] * inner_w + BROW_OUTER_RAISE * r["AU2"] * outer_w
+    lower = BROW_LOWER * r["AU4"] * lower_w + 0.04 * r["AU9"] * w_in
+    arch = style.brow_arch * arch_w * (1.0 + 0.6 * r["AU2"] - 0.5 * r["AU4"])
+    x = cx + u * half - side * BROW_PULL_IN * r["AU4"] * w_in + side * 0.02 * r["AU2"] * w_out
     y = base - arch - raise_ + lower
     return _xy(x, y)
 
@@ -515,41 +533,63 @@ class _UnitView:
 
 
 class _Recorder:
-    """Records the drawing calls of the rig-independent silhouette parts (long hair, ears,
-    horns, hair cap) in face units. Those shapes depend on the character and the image size
-    only, so they are recorded once; a frame then projects all their points in one call
-    (`_View.shell` is linear) and replays the calls on its `_Painter`.
+    """Records drawing calls with their points in face units, to project them all at once.
+
+    Used for the rig-independent silhouette parts (long hair, ears, horns, hair cap): they
+    depend on the character and the image size only, so they are recorded once; a frame
+    then projects all their points in one `_View.shell` call and replays the calls on its
+    `_Painter`. `_FaceBatch` does the same within one frame for points on the face surface.
+    Projections are row-wise, so one call gives the same coordinates as many.
     """
 
     view = _UnitView
 
     def __init__(self, p: _Painter):
-        self.s, self.px, self.lw, self.fine = p.s, p.px, p.lw, p.fine
+        self.s, self.r, self.px, self.lw, self.fine = p.s, p.r, p.px, p.lw, p.fine
         self.skin, self.ink, self.edge = p.skin, p.ink, p.edge
         self.pts: list[np.ndarray] = []
+        self.zs: list = []  # depth offset (scalar or per point) of each part
         self.n = 0
         self.ops: list[tuple] = []
 
-    def _add(self, pts) -> int:
+    def _add(self, pts, z) -> int:
         pts = _UnitView.shell(pts)
         self.pts.append(pts)
+        self.zs.append(z)
         self.n += len(pts)
         return self.n - len(pts)
 
-    def poly(self, pts, fill=None, outline=None, width=0):
-        a = self._add(pts)
+    def poly(self, pts, fill=None, outline=None, width=0, z=0.0):
+        a = self._add(pts, z)
         self.ops.append((_Painter.poly, a, self.n, (fill, outline, width)))
 
-    def line(self, pts, fill, width):
-        a = self._add(pts)
+    def line(self, pts, fill, width, z=0.0):
+        a = self._add(pts, z)
         self.ops.append((_Painter.line, a, self.n, (fill, width)))
 
-    def dot(self, p, rad, fill, outline=None, width=0):
-        a = self._add(p)
+    def dot(self, p, rad, fill, outline=None, width=0, z=0.0):
+        a = self._add(p, z)
         self.ops.append((_Painter.dot, a, None, (rad, fill, outline, width)))
 
     def units(self) -> np.ndarray:
         return np.concatenate(self.pts) if self.pts else np.zeros((0, 2))
+
+
+class _FaceBatch(_Recorder):
+    """Drawing calls on the face surface of one frame, projected together by `flush`."""
+
+    def __init__(self, p: _Painter):
+        super().__init__(p)
+        self.painter = p
+
+    def flush(self) -> None:
+        if not self.ops:
+            return
+        z = 0.0
+        if any(z.__class__ is not float or z != 0.0 for z in self.zs):
+            z = np.concatenate([np.full(len(pts), z) if np.ndim(z) == 0 else np.asarray(z, dtype=float)
+                                for pts, z in zip(self.pts, self.zs)])
+        _replay(self.painter, self.ops, self.painter.view.face(self.units(), z), 0)
 
 
 def _replay(p: _Painter, ops: list[tuple], proj: np.ndarray, offset: int) -> None:
@@ -759,37 +799,37 @@ def _draw_hair_front(p: _Painter) -> None:
             p.line(v.shell(strand), hair_line, p.fine)
 
 
-def _draw_cheeks_and_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
-    s, r, v = p.s, p.r, p.view
+def _draw_cheeks_and_extras(p: _FaceBatch, eyes: dict, mouth: dict) -> None:
+    s, r = p.s, p.r
     if "muzzle" in s.extras:
         cy = (s.nose_y + s.mouth_y) / 2 + 0.04 + 0.4 * mouth["jaw"]
         ry = (s.mouth_y - s.nose_y) / 2 + 0.2 + 0.45 * mouth["jaw"]
         rx = max(mouth["w"], s.mouth_width) + 0.17
         muz = _ellipse(0, cy, rx, ry, 32)
-        p.poly(v.face(muz), fill=_mix(p.skin, (255, 245, 235), 0.45))
+        p.poly(muz, fill=_mix(p.skin, (255, 245, 235), 0.45))
     if "blush" in s.extras or r["AU6"] > 0.3:
         strength = (0.35 if "blush" in s.extras else 0.0) + 0.4 * r["AU6"]
         col = _mix(p.skin, _rgb(s.accent if "blush" in s.extras else "#ff8080"), strength)
         for side in (-1, 1):
             e = eyes[side]
             cen = (side * (s.eye_spacing + 0.06), s.eye_y + e["eh"] + 0.2 - 0.05 * r["AU6"])
-            p.poly(v.face(_ellipse(cen[0], cen[1], 0.16, 0.09, 18)), fill=col)
+            p.poly(_ellipse(cen[0], cen[1], 0.16, 0.09, 18), fill=col)
     if "freckles" in s.extras:
         col = _mix(p.skin, _rgb(s.accent), 0.6)
         for side in (-1, 1):
             for dx, dy in ((0.0, 0.0), (0.09, 0.03), (-0.07, 0.05), (0.04, 0.09), (0.12, -0.04)):
-                c = v.face(np.array([[side * (s.eye_spacing + dx * side), s.eye_y + 0.3 + dy]]))[0]
+                c = np.array([[side * (s.eye_spacing + dx * side), s.eye_y + 0.3 + dy]])
                 p.dot(c, 0.018 * p.px, col)
     if "spots" in s.extras:
         col = _mix(p.skin, _rgb(s.accent), 0.55)
         for cx, cy, rr in ((-0.45, -0.7, 0.12), (0.35, -0.85, 0.09), (0.1, -0.6, 0.06),
                            (0.75, -0.3, 0.08)):
-            p.poly(v.face(_ellipse(cx, cy, rr, rr * 0.8, 14)), fill=col)
+            p.poly(_ellipse(cx, cy, rr, rr * 0.8, 14), fill=col)
 
 
-def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.ndarray) -> None:
+def _draw_wrinkles(p: _FaceBatch, eyes: dict, brows: dict, mouth: dict, base: np.ndarray) -> None:
     """Expression lines that make AUs read: forehead (AU1+2), furrow (AU4), nose (AU9), folds."""
-    s, r, v = p.s, p.r, p.view
+    s, r = p.s, p.r
     if s.family == "standin_human":
         col_base = 0.35
     else:
@@ -801,19 +841,19 @@ def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.n
         for k in range(2):
             y = top - 0.09 - 0.07 * k
             arc = _xy(0.28 * _U7, y - 0.03 * (1 - _U7 ** 2))
-            p.line(v.face(arc), col, p.fine)
+            p.line(arc, col, p.fine)
     if r["AU4"] > 0.45:
         col = _mix(p.skin, p.ink, col_base * (r["AU4"] - 0.2))
         y0 = max(brows[-1][-1, 1], brows[1][0, 1])
         for x in (-0.05, 0.05):
-            p.line(v.face(np.array([[x, y0 - 0.04], [x * 0.8, y0 + 0.08]])), col, p.fine)
+            p.line(np.array([[x, y0 - 0.04], [x * 0.8, y0 + 0.08]]), col, p.fine)
     if r["AU9"] > 0.3:
         col = _mix(p.skin, p.ink, col_base * (r["AU9"] + 0.1))
         y0 = s.eye_y + 0.08
         for k in range(3):
             y = y0 + 0.045 * k
             arc = np.array([[-0.09, y + 0.015], [0.0, y - 0.01], [0.09, y + 0.015]])
-            p.line(v.face(arc, 0.2 * s.nose_size * (0.3 + 0.2 * k)), col, p.fine)
+            p.line(arc, col, p.fine, z=0.2 * s.nose_size * (0.3 + 0.2 * k))
     fold = max(r["AU12"], r["AU10"] * 1.1, r["AU9"] * 0.9)
     if fold > 0.4 and s.family != "animal":
         col = _mix(p.skin, p.ink, col_base * (fold - 0.15))
@@ -823,12 +863,12 @@ def _draw_wrinkles(p: _Painter, eyes: dict, brows: dict, mouth: dict, base: np.n
             pts = np.array([[a[0] + side * 0.05, a[1] - 0.02],
                             [c[0] + side * 0.12, (a[1] + c[1]) / 2 + 0.02],
                             [c[0] + side * 0.07, c[1] + 0.04]])
-            p.line(v.face(pts), col, p.fine)
+            p.line(pts, col, p.fine)
     if r["AU17"] > 0.35:
         col = _mix(p.skin, p.ink, col_base * (r["AU17"] - 0.1))
         y = mouth["outer_lo"][6, 1] + 0.07
         arc = _xy(0.1 * _U7, y + 0.02 * _U7 ** 2)
-        p.line(v.face(arc), col, p.fine)
+        p.line(arc, col, p.fine)
 
 
 def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
@@ -1132,8 +1172,10 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     # hair, eyes, brows (over the fringe, as in anime), nose, mouth, whiskers/glasses.
     _draw_body(p)
     hair, hair_ops, offset = _draw_silhouette(p, mouth["jaw"])  # back hair, ears, head
-    _draw_cheeks_and_extras(p, eyes, mouth)
-    _draw_wrinkles(p, eyes, brows, mouth, g["base"])
+    marks = _FaceBatch(p)  # cheeks, skin marks and expression lines: one projection
+    _draw_cheeks_and_extras(marks, eyes, mouth)
+    _draw_wrinkles(marks, eyes, brows, mouth, g["base"])
+    marks.flush()
     _replay(p, hair_ops, hair, offset)  # the hair in front
     for side in (-1, 1):
         _draw_eye(p, eyes[side], side)
