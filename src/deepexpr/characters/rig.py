@@ -20,6 +20,7 @@ between neutral key poses (head pose and gaze vary; every AU stays <= 0.12).
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -153,11 +154,20 @@ def key_poses(style, expression: str, count: int = KEY_POSES_PER_EXPRESSION) -> 
         list of full rig dicts.
     """
     expr = _expression(expression)
-    name = getattr(style, "name", str(style))
+    return [dict(pose) for pose in _key_poses(*_acting_of(style), expr, int(count))]
+
+
+def _acting_of(style) -> tuple[str, float, float, float]:
+    """What of a style the key poses depend on: its name and acting gains."""
+    return (getattr(style, "name", str(style)), float(getattr(style, "expressiveness", 1.0)),
+            float(getattr(style, "brow_acting", 1.0)), float(getattr(style, "mouth_acting", 1.0)))
+
+
+@functools.lru_cache(maxsize=512)
+def _key_poses(name: str, gain: float, brow_gain: float, mouth_gain: float, expr: str,
+               count: int) -> tuple[dict[str, float], ...]:
+    """`key_poses`, cached (read-only: callers get copies)."""
     rng = np.random.default_rng(_seed("keys", name, expr))
-    gain = float(getattr(style, "expressiveness", 1.0))
-    brow_gain = float(getattr(style, "brow_acting", 1.0))
-    mouth_gain = float(getattr(style, "mouth_acting", 1.0))
     # A per-character acting bias per AU: some characters smile wider, frown harder.
     bias = {a: float(rng.uniform(0.85, 1.12)) for a in AUS}
     mean, spread = ACTING[expr]
@@ -188,7 +198,7 @@ def key_poses(style, expression: str, count: int = KEY_POSES_PER_EXPRESSION) -> 
         else:
             rig["gaze_y"] = mean[4] * 0.5
         poses.append(check_rig(rig))
-    return poses
+    return tuple(poses)
 
 
 def interpolate(a: dict[str, float], b: dict[str, float], t: float) -> dict[str, float]:
@@ -217,8 +227,9 @@ def sample_poses(style, expression: str, n: int, seed: int = 0) -> list[dict[str
     expr = _expression(expression)
     if int(n) < 0:
         raise InputError(f"sample_poses: n={n} must be >= 0")
-    keys = key_poses(style, expr)
-    neutrals = keys if expr == "neutral" else key_poses(style, "neutral")
+    acting = _acting_of(style)  # the key poses are only read here: no copies needed
+    keys = _key_poses(*acting, expr, KEY_POSES_PER_EXPRESSION)
+    neutrals = keys if expr == "neutral" else _key_poses(*acting, "neutral", KEY_POSES_PER_EXPRESSION)
     rng = np.random.default_rng(_seed("frames", getattr(style, "name", style), expr, int(seed)))
     out = []
     for _ in range(int(n)):
