@@ -14,7 +14,8 @@ def run(tmp_path_factory):
     assert main(["sequences", "make", "--out", str(root / "data"), "--subjects", "5",
                  "--quiet"]) == 0
     assert main(["train", "sequences", "--data", str(root / "data"), "--out", str(root / "run"),
-                 "--model", "test_seqlstm", "--epochs", "1", "--quiet",
+                 "--model", "test_seqlstm", "--epochs", "1", "--free-run-epochs", "1",
+                 "--early-stop", "--neutral-jitter", "1", "--quiet",
                  "--export", str(root / "fp16")]) == 0
     return root
 

@@ -34,3 +34,34 @@ def test_expressions_move_the_right_parts():
     assert apex_change("surprise", "right_brow", 1) > 2.0  # brows go up
     assert apex_change("anger", "right_brow", 1) < -1.0  # brows go down
     assert apex_change("surprise", "contour", 1) < -1.0  # jaw drops
+
+
+def _row(mediapipe_index):
+    from deepexpr.animation.landmarks83 import MEDIAPIPE_INDICES
+
+    return int(np.nonzero(MEDIAPIPE_INDICES == mediapipe_index)[0][0])
+
+
+def test_joy_widens_the_mouth_and_lifts_the_corners():
+    subject = synth.make_subject(np.random.default_rng(3), synth.base_landmarks())
+    subject["head_amp"] = 0.0
+    seq = synth.make_sequence(subject, "joy", noise_mm=0.0)
+    left, right = _row(291), _row(61)  # lip corners (subject's left, right)
+    width = np.linalg.norm(seq[:, left] - seq[:, right], axis=1)
+    apex = int(width.argmax())
+    assert width[apex] - width[0] > 5.0  # AU12 pulls the corners outward...
+    nose = seq[:, _row(4), 1]
+    assert (seq[apex, right, 1] - nose[apex]) - (seq[0, right, 1] - nose[0]) > 2.0  # ...and up
+
+
+def test_displacements_scale_with_face_size():
+    base = synth.base_landmarks()
+    small = synth.make_subject(np.random.default_rng(4), base)
+    big = dict(small, neutral=small["neutral"] * 1.1, scale=small["scale"] * 1.1, head_amp=0.0)
+    small["head_amp"] = 0.0
+    moves = []
+    for subject in (small, big):
+        subject["rng"] = np.random.default_rng(5)  # same timing, intensity and noise draws
+        seq = synth.make_sequence(subject, "surprise", noise_mm=0.0)
+        moves.append(np.abs(seq - seq[:1]).max())
+    assert 1.05 < moves[1] / moves[0] < 1.2

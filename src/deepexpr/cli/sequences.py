@@ -43,6 +43,9 @@ def register(commands, groups) -> None:
     t.add_argument("--patience", type=int, default=15)
     t.add_argument("--min-improvement", type=float, default=0.01,
                    help="relative improvement of the validation loss that counts (default 0.01)")
+    t.add_argument("--neutral-jitter", type=float, default=0.0, metavar="MM",
+                   help="std of noise added to the conditioning neutral face in training (mm; "
+                   "regularises against memorising training faces; default 0)")
     t.add_argument("--val-every", type=int, default=8,
                    help="with --early-stop, every N-th training subject validates (default 8)")
     t.add_argument("--batch-size", type=int, default=5, help="paper: 5")
@@ -106,7 +109,7 @@ def run_train(args) -> int:
                          seed=args.seed, resume=args.resume, show_progress=not args.quiet,
                          free_run_epochs=args.free_run_epochs, early_stop=args.early_stop,
                          patience=args.patience, min_improvement=args.min_improvement,
-                         val_every=args.val_every)
+                         val_every=args.val_every, neutral_jitter=args.neutral_jitter)
     for r in train_sequences(cfg):
         val = "" if r["final_val"] is None else f", val {r['final_val']:.4f}"
         conv = ", converged at " + ", ".join(f"{k} epoch {v}" for k, v in r["converged"].items()) \

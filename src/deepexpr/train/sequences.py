@@ -66,6 +66,10 @@ class SeqTrainConfig:
     patience: int = 15  # epochs without a > min_improvement gain before a phase stops
     min_improvement: float = 0.01  # relative gain over the best validation loss that counts
     val_every: int = 8  # every N-th training subject validates (early_stop only; 0: none)
+    neutral_jitter: float = 0.0  # std (mm) of Gaussian noise added to the neutral landmarks
+    # the network is conditioned on, per training batch: a regulariser (like localisation
+    # noise on the first frame) so the net keys on robust traits (face size) rather than
+    # memorising each training face (0: off)
 
 
 def split_subjects(subjects: list[str], holdout_every: int) -> tuple[list[str], list[str]]:
@@ -160,7 +164,8 @@ def free_run_loss(model, blocks, neutrals):
 LOSSES = {"teacher": teacher_forced_loss, "free": free_run_loss}
 
 
-def _epoch(model, opt, loss_fn, x_all, n_all, batch_size: int, rng) -> float:
+def _epoch(model, opt, loss_fn, x_all, n_all, batch_size: int, rng, jitter: float = 0.0
+           ) -> float:
     """One pass over the training blocks in random batches; mean loss."""
     import torch
 
@@ -169,7 +174,10 @@ def _epoch(model, opt, loss_fn, x_all, n_all, batch_size: int, rng) -> float:
     total = 0.0
     for i in range(0, len(order), batch_size):
         idx = torch.from_numpy(order[i:i + batch_size])
-        loss = loss_fn(model, x_all[idx], n_all[idx])
+        neutral = n_all[idx]
+        if jitter:
+            neutral = neutral + jitter * torch.randn_like(neutral)
+        loss = loss_fn(model, x_all[idx], neutral)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -237,7 +245,8 @@ def train_expression(config: SeqTrainConfig, expression: str, train_seqs, held: 
         st["phase"], loss_fn = phase, LOSSES[phase]
         best, ref, since, best_state = None, None, 0, None
         while st["done"][phase] < budgets[phase]:
-            train_loss = _epoch(model, opt, loss_fn, x_all, n_all, config.batch_size, rng)
+            train_loss = _epoch(model, opt, loss_fn, x_all, n_all, config.batch_size, rng,
+                                config.neutral_jitter)
             val = _validate(model, loss_fn, x_val, n_val) if x_val is not None else train_loss
             st["epoch"] += 1
             st["done"][phase] += 1
