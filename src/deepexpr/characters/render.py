@@ -958,41 +958,39 @@ def _draw_discs(p: _Painter, discs: list, ex, eu, el, centre_px, extra) -> None:
     to the lids (`_disc_in`, computed for all discs at once) and projected in one call.
     """
     exl, eul, ell = ex.tolist(), eu.tolist(), el.tolist()
-    plan = [None] * len(discs)  # per disc: ("dot", centre) / ("band", disc row) / None
+    plan = []  # per disc: a centre (pixels) to draw a dot at, or its row in `clipped`
     rows = []
-    for i, (cx, cy, rx, _, _, k, _) in enumerate(discs):
-        if k is not None and _inside(cx, cy, rx, exl, eul, ell):
-            plan[i] = ("dot", centre_px[k])
+    for disc in discs:
+        k = disc[5]
+        if k is not None and _inside(disc[0], disc[1], disc[2], exl, eul, ell):
+            plan.append(centre_px[k])
         else:
-            plan[i] = ("band", len(rows))
-            rows.append(i)
-    bands = _discs_in([discs[i] for i in rows], ex, eu, el) if rows else []
-    parts, spans, n = [], {}, 0
-    for j, band in enumerate(bands):
-        if band is not None:
-            parts.append(band)
-            spans[j] = (n, n + len(band))
-            n += len(band)
-    if extra is not None:
-        parts.append(extra)
-    proj = p.view.face(np.concatenate(parts)) if parts else None
+            plan.append(len(rows))
+            rows.append(disc)
+    outlines, spans = _discs_in(rows, ex, eu, el) if rows else (np.zeros((0, 2)), [])
+    parts = [outlines] if extra is None else [outlines, extra]
+    proj = p.view.face(np.concatenate(parts) if len(parts) > 1 else outlines)
+    n = 2 * len(_G)  # points per disc row of `outlines`
     for disc, step in zip(discs, plan):
-        rx, fill = disc[2], disc[4]
-        if step[0] == "dot":
-            p.dot(step[1], rx * p.px, fill)
-        elif step[1] in spans:
-            a, b = spans[step[1]]
-            p.poly(proj[a:b], fill=fill)
+        if step.__class__ is not int:
+            p.dot(step, disc[2] * p.px, disc[4])
+        elif spans[step] is not None:
+            a, b = spans[step]
+            o = step * n
+            p.poly(np.concatenate([proj[o + a:o + b], proj[o + n - b:o + n - a]]), fill=disc[4])
     if extra is not None:
-        p.poly(proj[n:], fill=p.ink)
+        p.poly(proj[len(outlines):], fill=p.ink)
 
 
-def _discs_in(discs: list, ex, eu, el) -> list:
+def _discs_in(discs: list, ex, eu, el) -> tuple[np.ndarray, list]:
     """`_disc_in` for several discs (rows of `_draw_discs`) at once: the same arithmetic,
     element by element, in a few array operations instead of a few per disc.
 
     Returns:
-        per disc, its clipped outline in face units ((N, 2), see `_band`) or None.
+        outlines: (D * 30, 2) face units; disc i's rows i*30 .. i*30+29 are its 15 upper
+            points left -> right, then its 15 lower points right -> left.
+        spans: per disc, None (nothing inside the eye) or (a, b): its clipped outline is
+            upper points a..b-1, then lower points 30-b .. 30-a-1 (`_band`'s polygon).
     """
     x0, x1 = ex[0], ex[-1]
     prm = np.array([d[:4] for d in discs], dtype=np.float64)
@@ -1004,26 +1002,21 @@ def _discs_in(discs: list, ex, eu, el) -> list:
     for i, d in enumerate(discs):
         if d[6] is not None:  # this disc has its own clip curves
             cu[i], cl[i] = np.interp(xs[i], ex, d[6][0]), np.interp(xs[i], ex, d[6][1])
-    top = np.maximum(cy - h, cu)
-    bot = np.minimum(cy + h, cl)
-    ok = top < bot - 1e-4
-    count, first, last = ok.sum(1).tolist(), ok.argmax(1).tolist(), (ok[:, ::-1].argmax(1)).tolist()
-    empty = (hi <= lo)[:, 0].tolist()
-    r_idx, c_idx, which, spans = [], [], [], []
-    for i in range(len(discs)):
-        if empty[i] or count[i] < 2:
+    m = len(_G)
+    out = np.empty((len(discs), 2 * m, 2))
+    out[:, :m, 0] = xs
+    out[:, m:, 0] = xs[:, ::-1]
+    top = out[:, :m, 1]
+    bot = out[:, m:, 1][:, ::-1]
+    np.maximum(cy - h, cu, out=top)
+    np.minimum(cy + h, cl, out=bot)
+    spans = []
+    for row, empty in zip((top < bot - 1e-4).tolist(), (hi <= lo)[:, 0].tolist()):
+        if empty or row.count(True) < 2:
             spans.append(None)
-            continue
-        cols = list(range(first[i], len(_G) - last[i]))
-        m = len(cols)
-        spans.append((len(r_idx), len(r_idx) + 2 * m))
-        r_idx += [i] * (2 * m)
-        c_idx += cols + cols[::-1]
-        which += [0] * m + [1] * m
-    if not r_idx:
-        return spans
-    pts = _xy(xs[r_idx, c_idx], np.stack([top, bot])[which, r_idx, c_idx])
-    return [None if sp is None else pts[sp[0]:sp[1]] for sp in spans]
+        else:
+            spans.append((row.index(True), m - row[::-1].index(True)))
+    return out.reshape(-1, 2), spans
 
 
 @functools.lru_cache(maxsize=32)
