@@ -129,3 +129,31 @@ def test_resume_adds_free_running_after_teacher_forcing(tmp_path):
     cfg.free_run_epochs, cfg.resume = 2, True
     (r,) = train_sequences(cfg)
     assert r["done"] == {"teacher": 1, "free": 2} and r["epochs"] == 3 and r["phase"] == "free"
+
+
+def test_free_run_gradients_equal_autograd_through_forward():
+    """free_run batches the weight gradients (_StepLinear); they must equal plain autograd
+    through `forward` stepped with its outputs fed back."""
+    torch.manual_seed(0)
+    net = create_model("test_seqlstm", hidden=16, layers=3)
+    neutral = torch.randn(3, 83, 3) * 30
+    net.set_normalisation(torch.randn(3, 20, 249) * 0.3, neutral)
+    target = torch.randn(3, 12, 249)
+
+    def stepped():
+        x, rows, state, offset = torch.zeros(3, 1, 249), [torch.zeros(3, 1, 249)], None, 0
+        for _ in range(11):
+            y, state = net(x, neutral, state, return_state=True,
+                           offset0=offset if torch.is_tensor(offset) else None)
+            offset = offset + x[:, 0]
+            x = y * net.disp_scale
+            rows.append(x)
+        return torch.cat(rows, 1)
+
+    grads = []
+    for run in (stepped, lambda: net.free_run(neutral, 12)):
+        net.zero_grad()
+        ((run() - target) ** 2).sum().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for ref, ours in zip(*grads):
+        torch.testing.assert_close(ours, ref, atol=1e-5 * float(ref.abs().max()) + 1e-8, rtol=1e-4)

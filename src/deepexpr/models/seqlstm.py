@@ -151,7 +151,9 @@ class SeqLSTM(nn.Module):
         """Differentiable free-running generation (each output fed back), for training.
 
         Same recurrence as `generate` (see `folded_weights`), written with out-of-place
-        ops so gradients flow through the whole unrolled sequence.
+        ops so gradients flow through the whole unrolled sequence. Each layer's weight
+        gradient is one product over all steps at the end of back-propagation
+        (`_StepLinear`) instead of a full-size gradient added up at every step.
 
         Args:
             neutral: (B, L, 3) neutral landmarks (mm), or None for an unconditioned model.
@@ -165,6 +167,7 @@ class SeqLSTM(nn.Module):
         zero = f["bias0"].new_zeros(b, hid)
         hs, cs = [zero] * self.config.layers, [zero] * self.config.layers
         total, tops = zero, []
+        tapes = [[] for _ in range(self.config.layers)]
         for t in range(steps - 1):
             inp = None
             for k in range(self.config.layers):
@@ -172,9 +175,10 @@ class SeqLSTM(nn.Module):
                     bias = f["bias0"] + t * f["bias0_step"] + (f["bias0_fed"] if t else 0)
                     z = torch.cat([hs[-1], total, hs[0]], dim=1)
                 else:
-                    bias = f["b"][k]
+                    bias = f["b"][k].expand(b, -1)
                     z = torch.cat([inp, hs[k]], dim=1)
-                hs[k], cs[k] = _cell(torch.addmm(bias, z, f["w"][k]), cs[k], hid)
+                gates = _StepLinear.apply(bias, z, f["w"][k], tapes[k], t == 0)
+                hs[k], cs[k] = _cell(gates, cs[k], hid)
                 inp = hs[k]
             total = total + inp
             tops.append(inp)
@@ -235,6 +239,34 @@ class SeqLSTM(nn.Module):
             tops[t] = top
         out = torch.addmm(f["fc_b"], tops.transpose(0, 1).reshape(-1, hid), f["fc_w"])
         return torch.cat([torch.zeros(b, 1, out.shape[-1]), out.reshape(b, steps - 1, -1)], 1)
+
+
+class _StepLinear(torch.autograd.Function):
+    """bias + z @ w for one step of an unrolled recurrence, with the weight gradient batched.
+
+    Back-propagation reaches the steps in reverse order and the first step last (every
+    later step depends on it). Each step records (z, grad) on a shared tape and returns no
+    weight gradient; the first step returns the whole sum, Z^T @ G over all steps, in one
+    product.
+    """
+
+    @staticmethod
+    def forward(ctx, bias, z, w, tape, first):
+        ctx.save_for_backward(z, w)
+        ctx.tape, ctx.first = tape, first
+        return torch.addmm(bias, z, w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, w = ctx.saved_tensors
+        ctx.tape.append((z, grad))
+        grad_w = None
+        if ctx.first and ctx.needs_input_grad[2]:
+            zs, gs = zip(*ctx.tape)
+            grad_w = torch.cat(zs).t() @ torch.cat(gs)
+            ctx.tape.clear()
+        grad_z = grad @ w.t() if ctx.needs_input_grad[1] else None
+        return grad, grad_z, grad_w, None, None
 
 
 def _cell(gates: torch.Tensor, c: torch.Tensor, hid: int) -> tuple[torch.Tensor, torch.Tensor]:
