@@ -51,7 +51,7 @@ _U9 = np.linspace(-1.0, 1.0, 9)  # curve parameter of brows
 _U7 = np.linspace(-1.0, 1.0, 7)
 _U13_RAMP = np.linspace(0.0, 1.0, 13)
 _Z_LIPS = 0.06 * (1 - _U13 * _U13)  # lips stand off the face surface
-_Z_LIPS3 = np.tile(_Z_LIPS, 3)
+_Z_LIPS_OUTER = np.concatenate([_Z_LIPS, _Z_LIPS[::-1][1:-1]])  # closed outer lip outline
 _CURL_ANGLES = np.linspace(math.pi * 0.92, math.pi * 2.08, 17)
 _CURL_RADII = 0.2 + 0.05 * np.random.default_rng(7).uniform(size=17)
 _CURL_FRONT = np.linspace(-0.6, 0.6, 6)
@@ -314,7 +314,8 @@ def _landmark_depth(nose_size: float) -> np.ndarray:
                            zl[_OUTER_UP], zl[_OUTER_LO], zl[_INNER], zl[_INNER_REV]])
 
 
-def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
+def _landmark_points(style, g: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The 49 landmarks in face units (49, 2) and their depth offsets (49,)."""
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
     xy = np.concatenate([
         brows[-1][::2], brows[1][::2], g["bridge"], g["base"],
@@ -322,7 +323,11 @@ def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
         mouth["outer_up"][_OUTER_UP], mouth["outer_lo"][_OUTER_LO],
         mouth["inner_up"][_INNER], mouth["inner_lo"][_INNER_REV],
     ])
-    lm = view.face(xy, _landmark_depth(style.nose_size))  # one projection for all 49 points
+    return xy, _landmark_depth(style.nose_size)
+
+
+def _landmarks(style, g: dict, view: _View, ss: int) -> np.ndarray:
+    lm = view.face(*_landmark_points(style, g))  # one projection for all 49 points
     return ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
 
 
@@ -545,17 +550,19 @@ class _UnitView:
 class _Recorder:
     """Records drawing calls with their points in face units, to project them all at once.
 
-    Used for the rig-independent silhouette parts (long hair, ears, horns, hair cap): they
-    depend on the character and the image size only, so they are recorded once; a frame
-    then projects all their points in one `_View.shell` call and replays the calls on its
-    `_Painter`. `_FaceBatch` does the same within one frame for points on the face surface.
-    Projections are row-wise, so one call gives the same coordinates as many.
+    Silhouette parts that do not depend on the rig (long hair, ears, horns, hair cap) are
+    recorded once per character look and image size; a frame projects all their points in
+    one `_View.shell` call and replays the calls on its `_Painter`. The facial features of
+    a frame are recorded the same way and projected, with the landmarks, in one
+    `_View.face` call (`_project_features`). Projections work row by row, so one call
+    gives exactly the coordinates that many calls would.
     """
 
     view = _UnitView
 
     def __init__(self, p: _Painter):
-        self.s, self.r, self.px, self.lw, self.fine = p.s, p.r, p.px, p.lw, p.fine
+        self.s, self.r, self.px, self.ss = p.s, p.r, p.px, p.ss
+        self.lw, self.fine = p.lw, p.fine
         self.skin, self.ink, self.edge = p.skin, p.ink, p.edge
         self.pts: list[np.ndarray] = []
         self.zs: list = []  # depth offset (scalar or per point) of each part
@@ -577,29 +584,45 @@ class _Recorder:
         a = self._add(pts, z)
         self.ops.append((_Painter.line, a, self.n, (fill, width)))
 
+    def closed_line(self, pts, fill, width, z=0.0):
+        a = self._add(pts, z)
+        self.ops.append((_Painter.closed_line, a, self.n, (fill, width)))
+
     def dot(self, p, rad, fill, outline=None, width=0, z=0.0):
         a = self._add(p, z)
         self.ops.append((_Painter.dot, a, None, (rad, fill, outline, width)))
+
+    def call(self, draw, pts, *args, z=0.0):
+        """Record `draw(painter, projected pts, *args)`: for shapes built in pixels from
+        projected points."""
+        a = self._add(pts, z)
+        self.ops.append((draw, a, self.n, args))
 
     def units(self) -> np.ndarray:
         return np.concatenate(self.pts) if self.pts else np.zeros((0, 2))
 
 
-class _FaceBatch(_Recorder):
-    """Drawing calls on the face surface of one frame, projected together by `flush`."""
+_ZEROS = np.zeros(512)
+_ZEROS.flags.writeable = False
 
-    def __init__(self, p: _Painter):
-        super().__init__(p)
-        self.painter = p
 
-    def flush(self) -> None:
-        if not self.ops:
-            return
-        z = 0.0
-        if any(z.__class__ is not float or z != 0.0 for z in self.zs):
-            z = np.concatenate([np.full(len(pts), z) if np.ndim(z) == 0 else np.asarray(z, dtype=float)
-                                for pts, z in zip(self.pts, self.zs)])
-        _replay(self.painter, self.ops, self.painter.view.face(self.units(), z), 0)
+def _project_features(view: _View, recorders: list[_Recorder], xy: np.ndarray,
+                      z: np.ndarray) -> np.ndarray:
+    """Project the recorded face-surface points of `recorders`, then `xy` (depth `z`), in
+    one `_View.face` call: rows in that order."""
+    parts, depths = [], []
+    for rec in recorders:
+        for pts, d in zip(rec.pts, rec.zs):
+            parts.append(pts)
+            if d.__class__ is np.ndarray and d.ndim == 1:
+                depths.append(d)
+            elif d == 0.0 and len(pts) <= len(_ZEROS):
+                depths.append(_ZEROS[:len(pts)])
+            else:
+                depths.append(np.full(len(pts), float(d)))
+    parts.append(xy)
+    depths.append(z)
+    return view.face(np.concatenate(parts), np.concatenate(depths))
 
 
 def _replay(p: _Painter, ops: list[tuple], proj: np.ndarray, offset: int) -> None:
@@ -809,7 +832,7 @@ def _draw_hair_front(p: _Painter) -> None:
             p.line(v.shell(strand), hair_line, p.fine)
 
 
-def _draw_cheeks_and_extras(p: _FaceBatch, eyes: dict, mouth: dict) -> None:
+def _draw_cheeks_and_extras(p: _Recorder, eyes: dict, mouth: dict) -> None:
     s, r = p.s, p.r
     if "muzzle" in s.extras:
         cy = (s.nose_y + s.mouth_y) / 2 + 0.04 + 0.4 * mouth["jaw"]
@@ -837,7 +860,7 @@ def _draw_cheeks_and_extras(p: _FaceBatch, eyes: dict, mouth: dict) -> None:
             p.poly(_ellipse(cx, cy, rr, rr * 0.8, 14), fill=col)
 
 
-def _draw_wrinkles(p: _FaceBatch, eyes: dict, brows: dict, mouth: dict, base: np.ndarray) -> None:
+def _draw_wrinkles(p: _Recorder, eyes: dict, brows: dict, mouth: dict, base: np.ndarray) -> None:
     """Expression lines that make AUs read: forehead (AU1+2), furrow (AU4), nose (AU9), folds."""
     s, r = p.s, p.r
     if s.family == "standin_human":
@@ -881,23 +904,21 @@ def _draw_wrinkles(p: _FaceBatch, eyes: dict, brows: dict, mouth: dict, base: np
         p.line(arc, col, p.fine)
 
 
-def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
-    s, v = p.s, p.view
+def _draw_eye(p: _Recorder, eye: dict, side: int) -> None:
+    s = p.s
     up, lo = eye["upper"], eye["lower"]
     ex, eu, el = up[:, 0], up[:, 1], lo[:, 1]
     ix, iy = eye["iris"]
     ir = eye["iris_r"]
     ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
-    # Centres of pupil / highlight discs, projected with the lids in one call.
+    # Centres of pupil / highlight discs.
     if s.eye_style == "anime":
         centres = [(ix - 0.4 * ir, iy - 0.45 * ry), (ix + 0.4 * ir, iy + 0.42 * ry)]
     elif s.eye_style == "dot":
         centres = [(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"])]
     else:
         centres = [(ix, iy), (ix - 0.38 * ir, iy - 0.4 * ir)]
-    proj = v.face(np.concatenate([up, lo, np.array(centres)]))
-    up_px, lo_px, centre_px = proj[:13], proj[13:26], proj[26:]
-    poly = np.concatenate([up_px, lo_px[::-1][1:-1]])
+    poly = np.concatenate([up, lo[::-1][1:-1]])
     iris_col = _rgb(s.iris_color)
     lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
     tiny = eye["open"] * p.px < 2.2 * p.ss
@@ -906,14 +927,14 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
     # clip curves or None). Indexed discs that fit between the lids are plain dots.
     if s.eye_style == "dot":
         if tiny:
-            p.line(up_px, iris_col, max(lash, 2))
+            p.line(up, iris_col, max(lash, 2))
             return
         p.poly(poly, fill=iris_col)
         rad = 0.22 * ir + 0.02
         discs = [(*centres[0], rad, rad, white, 0, None)]
     else:
         if tiny:
-            p.line(up_px, p.ink, lash)
+            p.line(up, p.ink, lash)
             return
         p.poly(poly, fill=_rgb(s.sclera))
         discs = [(ix, iy, ir, ry, iris_col, None, None)]
@@ -927,59 +948,57 @@ def _draw_eye(p: _Painter, eye: dict, side: int) -> None:
         else:
             discs += [(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0, None),
                       (*centres[1], 0.26 * ir, 0.26 * ir, white, 1, None)]
-    extra = None
-    if s.eye_style == "anime" and not tiny:  # heavy lash line, thickest at the outer corner
-        th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
-        extra = np.concatenate([_thick_curve(up, th)[:13], up[::-1]])
-    _draw_discs(p, discs, ex, eu, el, centre_px, extra)
+    _draw_discs(p, discs, ex, eu, el, centres)
     if s.eye_style == "dot":
         return
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
         p.closed_line(poly, p.ink, width)
-        p.line(up_px, p.ink, int(width * 1.4))
+        p.line(up, p.ink, int(width * 1.4))
     elif s.eye_style == "almond":
-        p.line(lo_px, _mix(p.ink, p.skin, 0.4), p.fine)
-        ext = up_px[0] if side < 0 else up_px[-1]
-        prev = up_px[1] if side < 0 else up_px[-2]
-        flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
-        pts = np.concatenate([up_px, [flick]]) if side > 0 else np.concatenate([[flick], up_px])
-        p.line(pts, p.ink, lash)
-    else:  # anime: the lash band (drawn with the discs) and a short lower lid mark
-        p.line(lo_px[3:10], _mix(p.ink, p.skin, 0.3), p.fine)
+        p.line(lo, _mix(p.ink, p.skin, 0.4), p.fine)
+        p.call(_draw_almond_lash, up, side, lash)
+    else:  # anime: heavy lash line, thickest at the outer corner, and a short lower lid mark
+        th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
+        p.poly(np.concatenate([_thick_curve(up, th)[:13], up[::-1]]), fill=p.ink)
+        p.line(lo[3:10], _mix(p.ink, p.skin, 0.3), p.fine)
 
 
-def _draw_discs(p: _Painter, discs: list, ex, eu, el, centre_px, extra) -> None:
-    """Draw discs clipped to the eye, back to front, then the `extra` ink polygon (face
-    units) if any.
+def _draw_almond_lash(p: _Painter, up_px: np.ndarray, side: int, lash: int) -> None:
+    """Upper lid line of almond eyes with a flick past the outer corner (in pixels)."""
+    ext = up_px[0] if side < 0 else up_px[-1]
+    prev = up_px[1] if side < 0 else up_px[-2]
+    flick = ext + (ext - prev) * 1.6 + np.array([0, -0.2 * (ext - prev)[0] * side])
+    pts = np.concatenate([up_px, [flick]]) if side > 0 else np.concatenate([[flick], up_px])
+    p.line(pts, p.ink, lash)
+
+
+def _draw_discs(p: _Recorder, discs: list, ex, eu, el, centres: list) -> None:
+    """Draw discs clipped to the eye, back to front.
 
     Each disc is (cx, cy, rx, ry, fill, centre index or None, clip curves or None). A disc
     with a centre index that fits between the lids is a plain dot; the others are clipped
-    to the lids (`_disc_in`, computed for all discs at once) and projected in one call.
+    to the lids (`_disc_in`, computed for all discs at once).
     """
     exl, eul, ell = ex.tolist(), eu.tolist(), el.tolist()
-    plan = []  # per disc: a centre (pixels) to draw a dot at, or its row in `clipped`
+    plan = []  # per disc: the index of its centre (a dot), or its row in `outlines`
     rows = []
     for disc in discs:
         k = disc[5]
         if k is not None and _inside(disc[0], disc[1], disc[2], exl, eul, ell):
-            plan.append(centre_px[k])
+            plan.append(("dot", k))
         else:
-            plan.append(len(rows))
+            plan.append(("band", len(rows)))
             rows.append(disc)
-    outlines, spans = _discs_in(rows, ex, eu, el) if rows else (np.zeros((0, 2)), [])
-    parts = [outlines] if extra is None else [outlines, extra]
-    proj = p.view.face(np.concatenate(parts) if len(parts) > 1 else outlines)
+    outlines, spans = _discs_in(rows, ex, eu, el) if rows else (None, [])
     n = 2 * len(_G)  # points per disc row of `outlines`
-    for disc, step in zip(discs, plan):
-        if step.__class__ is not int:
-            p.dot(step, disc[2] * p.px, disc[4])
-        elif spans[step] is not None:
-            a, b = spans[step]
-            o = step * n
-            p.poly(np.concatenate([proj[o + a:o + b], proj[o + n - b:o + n - a]]), fill=disc[4])
-    if extra is not None:
-        p.poly(proj[len(outlines):], fill=p.ink)
+    for disc, (kind, i) in zip(discs, plan):
+        if kind == "dot":
+            p.dot(centres[i], disc[2] * p.px, disc[4])
+        elif spans[i] is not None:
+            a, b = spans[i]
+            o = i * n
+            p.poly(np.concatenate([outlines[o + a:o + b], outlines[o + n - b:o + n - a]]), fill=disc[4])
 
 
 def _discs_in(discs: list, ex, eu, el) -> tuple[np.ndarray, list]:
@@ -1035,79 +1054,99 @@ def _brow_profile(brow_style: str, side: int) -> np.ndarray:
     return 0.3 + 0.7 * w_in
 
 
-def _draw_brow(p: _Painter, brow: np.ndarray, side: int) -> None:
+def _draw_brow(p: _Recorder, brow: np.ndarray, side: int) -> None:
     s = p.s
     if s.brow_style == "none":
         return
     half = s.brow_thickness * _brow_profile(s.brow_style, side)
     poly = _thick_curve(brow, half)
     col = _rgb(s.brow_color)
-    pts = p.view.face(poly)
-    if s.brow_style == "bushy":
-        # a jagged upper edge: alternate the top points up
-        n = len(brow)
-        pts[:n] += _xy(np.zeros(n), -0.02 * p.px * (np.arange(n) % 2))
     out = _mix(col, (0, 0, 0), 0.3) if s.brow_style in ("block", "bushy") else None
-    p.poly(pts, fill=col, outline=out, width=p.fine if out else 0)
+    if s.brow_style == "bushy":
+        p.call(_draw_bushy_brow, poly, len(brow), col, out, p.fine)
+    else:
+        p.poly(poly, fill=col, outline=out, width=p.fine if out else 0)
 
 
-def _draw_nose(p: _Painter, bridge: np.ndarray, base: np.ndarray, mouth_top_y: float) -> None:
-    s, v, r = p.s, p.view, p.r
+def _draw_bushy_brow(p: _Painter, pts: np.ndarray, n: int, col, out, width: int) -> None:
+    """A bushy brow: its upper edge made jagged by lifting every other top point."""
+    pts = pts.copy()
+    pts[:n] += _xy(np.zeros(n), -0.02 * p.px * (np.arange(n) % 2))
+    p.poly(pts, fill=col, outline=out, width=width)
+
+
+def _draw_nose(p: _Recorder, bridge: np.ndarray, base: np.ndarray, mouth_top_y: float) -> None:
+    s, r = p.s, p.r
     ns = s.nose_size
     zb, zs = _z_bridge(s), _z_base(s)
-    tip = v.face(bridge[3:4], zb[3:4])[0]
+    tip, z_tip = bridge[3:4], zb[3:4]
     if s.nose_style == "none":
         return
     if s.nose_style == "dot":
-        p.dot(tip + np.array([0, 0.03 * p.px]), 0.035 * ns * p.px, _mix(p.skin, p.ink, 0.6))
+        p.call(_draw_dot_at, tip, np.array([0, 0.03 * p.px]), 0.035 * ns * p.px,
+               _mix(p.skin, p.ink, 0.6), z=z_tip)
     elif s.nose_style == "button":
-        c = v.face(np.array([[0, s.nose_y + 0.03 - 0.04 * r["AU9"]]]), 0.25 * ns)[0]
         rad = 0.1 * ns * (1 + 0.15 * r["AU9"]) * p.px
-        p.dot(c, rad, _rgb(s.nose_color), _mix(_rgb(s.nose_color), p.ink, 0.5), p.fine)
-        hl = c + np.array([-0.35, -0.4]) * rad
-        p.dot(hl, rad * 0.25, _mix(_rgb(s.nose_color), (255, 255, 255), 0.6))
+        p.call(_draw_button_nose, np.array([[0, s.nose_y + 0.03 - 0.04 * r["AU9"]]]), rad,
+               _rgb(s.nose_color), _mix(_rgb(s.nose_color), p.ink, 0.5), p.fine,
+               _mix(_rgb(s.nose_color), (255, 255, 255), 0.6), z=0.25 * ns)
     elif s.nose_style == "long":
         pts = np.array([[0.015, s.eye_y + 0.06], [0.04, s.nose_y - 0.05], [0.075, s.nose_y + 0.04],
                         [0.02, base[2, 1] + 0.005]])
         z = np.array([0.08, 0.24, 0.28, 0.15]) * ns
-        p.line(v.face(pts, z), _mix(p.skin, p.ink, 0.75), max(p.fine, p.lw))
+        p.line(pts, _mix(p.skin, p.ink, 0.75), max(p.fine, p.lw), z=z)
         nos = np.array([[-0.07, base[1, 1]], [-0.03, base[2, 1] + 0.005]])
-        p.line(v.face(nos, zs[1:3]), _mix(p.skin, p.ink, 0.6), p.fine)
+        p.line(nos, _mix(p.skin, p.ink, 0.6), p.fine, z=zs[1:3])
     elif s.nose_style == "animal":
         w = 0.11 * ns * (1 + 0.15 * r["AU9"])
         top_y = s.nose_y - 0.03 - 0.04 * r["AU9"]
         tri = np.array([[-w, top_y], [w, top_y], [w * 0.5, top_y + 0.08 * ns], [0, top_y + 0.11 * ns],
                         [-w * 0.5, top_y + 0.08 * ns]])
-        p.poly(v.face(tri, 0.25 * ns), fill=_mix(p.ink, (40, 30, 30), 0.5))
-        p.dot(v.face(np.array([[-w * 0.35, top_y + 0.025]]), 0.26 * ns)[0], 0.025 * p.px,
-              (230, 220, 220))
+        p.poly(tri, fill=_mix(p.ink, (40, 30, 30), 0.5), z=0.25 * ns)
+        p.dot(np.array([[-w * 0.35, top_y + 0.025]]), 0.025 * p.px, (230, 220, 220), z=0.26 * ns)
     elif s.nose_style == "realistic":
         shade = _mix(p.skin, p.ink, 0.35)
         side_line = np.array([[0.05, s.eye_y + 0.1], [0.065, s.nose_y - 0.05], [0.08, s.nose_y + 0.02]])
-        p.line(v.face(side_line, np.array([0.1, 0.22, 0.24]) * ns), shade, p.fine)
+        p.line(side_line, shade, p.fine, z=np.array([0.1, 0.22, 0.24]) * ns)
         for k, sgn in ((0, -1), (4, 1)):
             wing = np.array([[base[k, 0] + sgn * 0.01, base[k, 1] - 0.06 * ns],
                              [base[k, 0] + sgn * 0.025, base[k, 1] - 0.02 * ns],
                              [base[k, 0], base[k, 1]], [base[k, 0] - sgn * 0.04, base[k, 1] + 0.01]])
-            p.line(v.face(wing, zs[k] + 0.02), _mix(p.skin, p.ink, 0.5), p.fine)
+            p.line(wing, _mix(p.skin, p.ink, 0.5), p.fine, z=zs[k] + 0.02)
         for k in (1, 3):
-            c = v.face(base[k:k + 1] + np.array([[0, -0.005]]), zs[k:k + 1])[0]
-            p.poly(np.array([c + np.array([np.cos(a) * 0.028, np.sin(a) * 0.013]) * p.px
-                             for a in np.linspace(0, 2 * math.pi, 10, endpoint=False)]),
-                   fill=_mix(p.skin, (40, 20, 20), 0.55))
-        p.dot(tip + np.array([-0.02, -0.03]) * p.px, 0.025 * p.px, _mix(p.skin, (255, 255, 255), 0.3))
+            p.call(_draw_nostril, base[k:k + 1] + np.array([[0, -0.005]]),
+                   _mix(p.skin, (40, 20, 20), 0.55), z=zs[k:k + 1])
+        p.call(_draw_dot_at, tip, np.array([-0.02, -0.03]) * p.px, 0.025 * p.px,
+               _mix(p.skin, (255, 255, 255), 0.3), z=z_tip)
     if "muzzle" in s.extras and s.nose_style == "animal":
         top_lip = mouth_top_y
         philtrum = np.array([[0, s.nose_y + 0.08 * ns], [0, (base[2, 1] + top_lip) / 2], [0, top_lip]])
-        p.line(v.face(philtrum, np.array([0.2, 0.1, 0.05])), p.ink, p.fine)
+        p.line(philtrum, p.ink, p.fine, z=np.array([0.2, 0.1, 0.05]))
 
 
-def _draw_mouth(p: _Painter, m: dict) -> None:
-    s, v, r = p.s, p.view, p.r
+def _draw_dot_at(p: _Painter, pts: np.ndarray, offset: np.ndarray, rad: float, fill) -> None:
+    """A dot at a projected point moved by `offset` pixels."""
+    p.dot(pts[0] + offset, rad, fill)
+
+
+def _draw_button_nose(p: _Painter, pts: np.ndarray, rad: float, fill, outline, width: int,
+                      highlight) -> None:
+    c = pts[0]
+    p.dot(c, rad, fill, outline, width)
+    p.dot(c + np.array([-0.35, -0.4]) * rad, rad * 0.25, highlight)
+
+
+def _draw_nostril(p: _Painter, pts: np.ndarray, fill) -> None:
+    c = pts[0]
+    p.poly(np.array([c + np.array([np.cos(a) * 0.028, np.sin(a) * 0.013]) * p.px
+                     for a in np.linspace(0, 2 * math.pi, 10, endpoint=False)]), fill=fill)
+
+
+def _draw_mouth(p: _Recorder, m: dict) -> None:
+    s, r = p.s, p.r
     zl = _Z_LIPS
     iu_u, il_u = m["inner_up"], m["inner_lo"]
-    proj = v.face(np.concatenate([iu_u, m["outer_up"], m["outer_lo"]]), _Z_LIPS3)
-    iu, ou, ol = proj[:13], proj[13:26], proj[26:]
+    ou, ol = m["outer_up"], m["outer_lo"]
     lip = _rgb(s.lip_color)
     open_px = (il_u[6, 1] - iu_u[6, 1]) * p.px
     is_open = open_px > 1.5 * p.ss
@@ -1119,67 +1158,66 @@ def _draw_mouth(p: _Painter, m: dict) -> None:
     if grin:  # a closed toothy grin still shows a band of teeth under the upper lip line
         bot = top + 0.08 * max(r["AU12"], r["AU10"]) * (1 - _U13 ** 2)
         is_open = True
+    outer_z = _Z_LIPS_OUTER
     if s.mouth_style == "lips":
-        p.poly(np.concatenate([ou, ol[::-1][1:-1]]), fill=lip)
+        p.poly(np.concatenate([ou, ol[::-1][1:-1]]), fill=lip, z=outer_z)
         if not is_open:  # pressed lips (AU23/24) get a heavier parting line
             press = max(r["AU23"], r["AU24"])
-            p.line(iu, _mix(lip, (0, 0, 0), 0.55 + 0.2 * press), int(round(p.fine * (1 + press))))
-        hl = v.face(m["outer_lo"][5:8] + np.array([[0, -0.015]]), zl[5:8])
-        p.line(hl, _mix(lip, (255, 255, 255), 0.3), p.fine)
+            p.line(iu_u, _mix(lip, (0, 0, 0), 0.55 + 0.2 * press), int(round(p.fine * (1 + press))),
+                   z=zl)
+        p.line(ol[5:8] + np.array([[0, -0.015]]), _mix(lip, (255, 255, 255), 0.3), p.fine, z=zl[5:8])
     if is_open:
-        cavity_u = _band(xs, top, bot)
-        if cavity_u is None:
+        cavity = _band(xs, top, bot)
+        if cavity is None:
             return
-        cavity = v.face(cavity_u)
         p.poly(cavity, fill=_rgb(s.mouth_inside))
         gap = bot - top
         teeth_h = 0.05 + 0.025 * r["AU10"]
         tooth_prof = 1 - _U13 ** 6
         band = _band(xs, top, np.minimum(top + teeth_h * tooth_prof, bot))
         if band is not None:
-            p.poly(v.face(band), fill=(250, 250, 244))
+            p.poly(band, fill=(250, 250, 244))
         if r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or grin:
             band = _band(xs, np.maximum(bot - 0.8 * teeth_h * tooth_prof, top), bot)
             if band is not None:
-                p.poly(v.face(band), fill=(238, 238, 230))
+                p.poly(band, fill=(238, 238, 230))
         if gap.max() > 2.0 * teeth_h and not grin:
             tw = 0.6 * m["w"]
             h = 0.45 * gap.max() * np.sqrt(np.maximum(1 - (xs / tw) ** 2, 0))
             band = _band(xs, np.maximum(bot - h, top + teeth_h), bot)
             if band is not None:
-                p.poly(v.face(band), fill=_mix(lip, (255, 110, 120), 0.35))
+                p.poly(band, fill=_mix(lip, (255, 110, 120), 0.35))
         if grin:
-            p.line(v.face(_xy(xs, (top + bot) / 2)[1:-1]), (170, 170, 165), max(1, p.fine // 2))
+            p.line(_xy(xs, (top + bot) / 2)[1:-1], (170, 170, 165), max(1, p.fine // 2))
         edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
         p.closed_line(cavity, edge, max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width)
     elif s.mouth_style != "lips":
         press = max(r["AU23"], r["AU24"])
-        p.line(iu, p.ink, int(round(width * (1 + 0.5 * press))))
+        p.line(iu_u, p.ink, int(round(width * (1 + 0.5 * press))), z=zl)
         press = max(r["AU23"], r["AU24"])
         if r["AU12"] > 0.4 or r["AU15"] > 0.5 or press > 0.5:  # corner marks read at small sizes
             dy = -0.035 if r["AU12"] > max(r["AU15"], press) else 0.035
             for k, sgn in ((0, -1), (-1, 1)):
                 c = iu_u[k]
                 mark = np.array([[c[0] - sgn * 0.015, c[1] - dy * 0.7], [c[0] + sgn * 0.03, c[1] + dy]])
-                p.line(v.face(mark), p.ink, max(1, int(width * 0.8)))
+                p.line(mark, p.ink, max(1, int(width * 0.8)))
     if s.mouth_style == "lips" and p.lw and s.family != "standin_human":
-        outer = np.concatenate([ou, ol[::-1][1:-1]])
-        p.closed_line(outer, _mix(lip, (0, 0, 0), 0.4), max(1, p.fine // 2))
+        p.closed_line(np.concatenate([ou, ol[::-1][1:-1]]), _mix(lip, (0, 0, 0), 0.4),
+                      max(1, p.fine // 2), z=outer_z)
 
 
-def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
-    s, v = p.s, p.view
+def _draw_front_extras(p: _Recorder, eyes: dict, mouth: dict) -> None:
+    s = p.s
     if "whiskers" in s.extras:
         # Whiskers start outside the widest mouth so they never hide the lip corners.
         col = _mix(p.ink, p.skin, 0.35)
         y0 = (s.nose_y + s.mouth_y) / 2 - 0.03
         x0 = s.mouth_width * 1.45 + 0.04
-        segs = [np.array([[side * x0, y0 + dy * 0.4], [side * (x0 + 0.3), y0 + dy - 0.015 * (1 - k)],
-                          [side * (x0 + 0.6), y0 + dy * 1.6]])
-                for side in (-1, 1) for k, dy in enumerate((-0.05, 0.02, 0.09))]
-        proj = v.face(np.concatenate(segs))
-        for k in range(len(segs)):
-            p.line(proj[3 * k:3 * k + 3], col, p.fine)
+        for side in (-1, 1):
+            for k, dy in enumerate((-0.05, 0.02, 0.09)):
+                seg = np.array([[side * x0, y0 + dy * 0.4], [side * (x0 + 0.3), y0 + dy - 0.015 * (1 - k)],
+                                [side * (x0 + 0.6), y0 + dy * 1.6]])
+                p.line(seg, col, p.fine)
     if "glasses" in s.extras:
         col = _mix(p.ink, (60, 60, 60), 0.5)
         rim = max(p.fine, p.lw)
@@ -1187,12 +1225,11 @@ def _draw_front_extras(p: _Painter, eyes: dict, mouth: dict) -> None:
             e = eyes[side]
             c = (side * s.eye_spacing, s.eye_y)
             ring = _ellipse(c[0], c[1], e["ew"] * 1.45, max(e["eh"], 0.12) * 1.45, 28)
-            pts = v.face(ring)
-            p.closed_line(pts, col, rim)
+            p.closed_line(ring, col, rim)
         ew = eyes[1]["ew"]
         bridge = np.array([[-s.eye_spacing + ew * 1.45, s.eye_y - 0.02], [0, s.eye_y - 0.05],
                            [s.eye_spacing - ew * 1.45, s.eye_y - 0.02]])
-        p.line(v.face(bridge), col, rim)
+        p.line(bridge, col, rim)
 
 
 def render_face(style: CharacterStyle, rig: dict, size: int = 256,
@@ -1221,21 +1258,28 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     p = _Painter(style, r, size, ss)
     g = _geometry(style, r)
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
-    # Back to front: body, things behind the head, head, skin marks, expression lines,
-    # hair, eyes, brows (over the fringe, as in anime), nose, mouth, whiskers/glasses.
-    _draw_body(p)
-    hair, hair_ops, offset = _draw_silhouette(p, mouth["jaw"])  # back hair, ears, head
-    marks = _FaceBatch(p)  # cheeks, skin marks and expression lines: one projection
+    # Record the face-surface drawing (skin marks and expression lines; then eyes, brows
+    # over the fringe as in anime, nose, mouth, whiskers/glasses) and project it with the
+    # landmarks in one call.
+    marks, features = _Recorder(p), _Recorder(p)
     _draw_cheeks_and_extras(marks, eyes, mouth)
     _draw_wrinkles(marks, eyes, brows, mouth, g["base"])
-    marks.flush()
+    for side in (-1, 1):
+        _draw_eye(features, eyes[side], side)
+    for side in (-1, 1):
+        _draw_brow(features, brows[side], side)
+    _draw_nose(features, g["bridge"], g["base"], mouth["outer_up"][6, 1])
+    _draw_mouth(features, mouth)
+    _draw_front_extras(features, eyes, mouth)
+    lm_xy, lm_z = _landmark_points(style, g)
+    proj = _project_features(p.view, [marks, features], lm_xy, lm_z)
+    # Back to front: body, things behind the head, head, skin marks, expression lines,
+    # hair, then the features.
+    _draw_body(p)
+    hair, hair_ops, offset = _draw_silhouette(p, mouth["jaw"])  # back hair, ears, head
+    _replay(p, marks.ops, proj, 0)
     _replay(p, hair_ops, hair, offset)  # the hair in front
-    for side in (-1, 1):
-        _draw_eye(p, eyes[side], side)
-    for side in (-1, 1):
-        _draw_brow(p, brows[side], side)
-    _draw_nose(p, g["bridge"], g["base"], mouth["outer_up"][6, 1])
-    _draw_mouth(p, mouth)
-    _draw_front_extras(p, eyes, mouth)
+    _replay(p, features.ops, proj, marks.n)
     img = p.img.reduce(ss) if ss > 1 else p.img
-    return img, _landmarks(style, g, p.view, ss)
+    lm = proj[marks.n + features.n:]
+    return img, ((lm - (ss - 1) / 2.0) / ss).astype(np.float32)
