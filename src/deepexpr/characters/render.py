@@ -413,6 +413,16 @@ def _thick_curve(center: np.ndarray, half: np.ndarray) -> np.ndarray:
     return out
 
 
+def _coord_at_angle(coord, angle: float, width: int) -> tuple[float, ...]:
+    """A point near the rim of a wide line's joint (as ImageDraw.line computes it)."""
+    x, y = coord
+    angle -= 90
+    distance = width / 2 - 1
+    return tuple(p + (math.floor(p_d) if p_d > 0 else math.ceil(p_d))
+                 for p, p_d in ((x, distance * math.cos(math.radians(angle))),
+                                (y, distance * math.sin(math.radians(angle)))))
+
+
 _MASKS: dict = {}
 
 
@@ -434,8 +444,6 @@ class _Painter:
     The primitives do what `ImageDraw.polygon / line / ellipse` do, pixel for pixel, but
     call PIL's core drawing object directly with each colour's ink looked up once: the
     public wrappers re-parse the colour on every call, a sizeable share of a 128 px frame.
-    Wide polylines (width > 4, whose curve joints PIL draws in Python) still go through
-    `ImageDraw`.
     """
 
     def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
@@ -497,10 +505,36 @@ class _Painter:
         self.polyline(xy + xy[:2], fill, width)
 
     def polyline(self, xy: list, fill, width: int) -> None:
-        if width > 4:  # PIL draws curve joints of wide lines
-            self.draw.line(xy, fill=fill, width=width, joint="curve")
-        else:
-            self.core.draw_lines(xy, self._ink(fill), width)
+        ink = self._ink(fill)
+        self.core.draw_lines(xy, ink, width)
+        if width > 4:
+            self._curve_joints(xy, ink, width)
+
+    def _curve_joints(self, xy: list, ink: int, width: int) -> None:
+        """Round joints of a wide polyline: `ImageDraw.line(..., joint="curve")`'s own
+        arithmetic and calls, minus its per-joint wrapper overhead."""
+        points = [(xy[i], xy[i + 1]) for i in range(0, len(xy), 2)]
+        half = width / 2
+        for i in range(1, len(points) - 1):
+            point = points[i]
+            angles = [math.degrees(math.atan2(end[0] - start[0], start[1] - end[1])) % 360
+                      for start, end in ((points[i - 1], point), (point, points[i + 1]))]
+            if angles[0] == angles[1]:  # a straight line: no joint
+                continue
+            flipped = ((angles[1] > angles[0] and angles[1] - 180 > angles[0])
+                       or (angles[1] < angles[0] and angles[1] + 180 > angles[0]))
+            coords = [(point[0] - half + 1, point[1] - half + 1),
+                      (point[0] + half - 1, point[1] + half - 1)]
+            if flipped:
+                start, end = (angles[1] + 90, angles[0] + 90)
+            else:
+                start, end = (angles[0] - 90, angles[1] - 90)
+            self.core.draw_pieslice(coords, start - 90, end - 90, ink, 1)
+            if width > 8:  # cover potential gaps between the line and the joint
+                turn = 90 if flipped else -90
+                gap = [_coord_at_angle(point, angles[0] + turn, width), point,
+                       _coord_at_angle(point, angles[1] + turn, width)]
+                self.core.draw_lines(gap, ink, 3)
 
     def dot(self, p, rad, fill, outline=None, width=0):
         x, y = float(p[0]), float(p[1])
