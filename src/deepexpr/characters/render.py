@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+import threading
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -423,16 +424,17 @@ def _coord_at_angle(coord, angle: float, width: int) -> tuple[float, ...]:
                                 (y, distance * math.sin(math.radians(angle)))))
 
 
-_MASKS: dict = {}
+_MASKS = threading.local()  # per thread: canvas size -> (mask image, its core drawing object)
 
 
 def _outline_mask(size: tuple[int, int]) -> tuple[Image.Image, object]:
     """A cleared mode "1" canvas and its core drawing object (ImageDraw.polygon makes a new
     one for every wide outline)."""
-    got = _MASKS.get(size)
+    masks = _MASKS.__dict__.setdefault("by_size", {})
+    got = masks.get(size)
     if got is None:
         mask = Image.new("1", size)
-        got = _MASKS[size] = (mask, ImageDraw.Draw(mask).draw)
+        got = masks[size] = (mask, ImageDraw.Draw(mask).draw)
     else:
         got[0].paste(0, (0, 0, *size))
     return got
