@@ -606,7 +606,8 @@ class _Recorder:
         self.ops: list[tuple] = []
 
     def _add(self, pts, z) -> int:
-        pts = _UnitView.shell(pts)
+        if pts.__class__ is not np.ndarray or pts.ndim != 2 or pts.dtype != np.float64:
+            pts = _UnitView.shell(pts)
         self.pts.append(pts)
         self.zs.append(z)
         self.n += len(pts)

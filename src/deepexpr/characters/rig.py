@@ -110,18 +110,22 @@ def neutral_rig() -> dict[str, float]:
     return {c: 0.0 for c in RIG_CONTROLS}
 
 
+_NEUTRAL = {c: 0.0 for c in RIG_CONTROLS}
+
+
 def check_rig(rig: dict) -> dict[str, float]:
     """A full rig dict: missing controls are 0, values clipped to `LIMITS`.
 
     Raises:
         InputError: an unknown control name.
     """
-    unknown = [k for k in rig if k not in LIMITS]
-    if unknown:
-        raise InputError(f"rig: unknown control(s) {unknown}; valid: {', '.join(RIG_CONTROLS)}")
-    out = neutral_rig()
+    out = dict(_NEUTRAL)
     for key, value in rig.items():
-        lo, hi = LIMITS[key]
+        limits = LIMITS.get(key)
+        if limits is None:
+            unknown = [k for k in rig if k not in LIMITS]
+            raise InputError(f"rig: unknown control(s) {unknown}; valid: {', '.join(RIG_CONTROLS)}")
+        lo, hi = limits
         out[key] = float(min(hi, max(lo, float(value))))
     return out
 
