@@ -183,14 +183,10 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
             "open": open_up * eh + open_lo * eh * lo_ratio}
 
 
-def _eye_landmarks(eye: dict, side: int) -> np.ndarray:
+def _eye_landmark_parts(eye: dict) -> tuple[np.ndarray, np.ndarray]:
     """Six eye points in 49-point order: the curves run image-left -> right, so for both
     eyes the order is corner, two upper points, corner, two lower points (right eye: outer
     first; left eye: inner first). u = -1, -1/3, 1/3, 1 are curve indices 0, 4, 8, 12."""
-    return np.concatenate(_eye_landmark_parts(eye))
-
-
-def _eye_landmark_parts(eye: dict) -> tuple[np.ndarray, np.ndarray]:
     return eye["upper"][::4], eye["lower"][8:3:-4]  # upper 0, 4, 8, 12; lower 8, 4
 
 
