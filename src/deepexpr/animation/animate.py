@@ -35,7 +35,7 @@ class AnimateConfig:
     out: str = "animate"  # output folder
     fmt: str = "mp4"  # obj, glb, mp4 or gif
     falloff: bool = True  # RBF boundary falloff (see rbf.py)
-    condition: str = "mean"  # network's neutral input: 'mean' training shape or the 'face'
+    condition: str = "face"  # network's neutral input: the mesh's own 'face' or the 'mean' training shape
 
     size: int = 320  # preview size (pixels)
     fps: float = 25.0  # frames per second (BU-4DFE: 25)
@@ -119,15 +119,15 @@ def load_generator(expression: str, weights: str | None = None):
 
 
 def generate_landmarks(model, neutral: np.ndarray, steps: int = 135,
-                       condition: str = "mean") -> np.ndarray:
+                       condition: str = "face") -> np.ndarray:
     """(steps, 83, 3) landmark positions generated from `neutral` (83, 3), in its units.
 
     Args:
-        condition: what the network is shown as the neutral face. "mean": the training mean
-            shape (robust: the bundled small models over-fit the ~100 training faces and
-            react erratically to a face 0.5 mm away from them); "face": `neutral` itself
-            (per-face variation, the paper's set-up). Either way the generated
-            displacements are added to `neutral`.
+        condition: what the network is shown as the neutral face. "face": `neutral` itself
+            (scaled to the model's eye distance), the paper's set-up: the sequence adapts to
+            the face (e.g. a larger face moves more). "mean": the training mean shape, one
+            sequence for every face; on held-out faces this is worse than "face" (RESULTS).
+            Either way the generated displacements are added to `neutral`.
     """
     import torch
 

@@ -73,8 +73,9 @@ def register(commands, groups) -> None:
     a.add_argument("--format", default="mp4", choices=["obj", "glb", "mp4", "gif"])
     a.add_argument("--no-falloff", action="store_true", help="plain RBF (no boundary falloff)")
     a.add_argument("--size", type=int, default=320, help="preview video size in pixels (multiple of 16)")
-    a.add_argument("--condition", default="mean", choices=["mean", "face"],
-                   help="neutral shown to the LSTM: training mean shape (default, robust) or the mesh's own")
+    a.add_argument("--condition", default="face", choices=["face", "mean"],
+                   help="neutral shown to the LSTM: the mesh's own landmarks (default) or the "
+                   "training mean shape")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=run_animate)
 

@@ -12,9 +12,11 @@ config; every 5th subject by default):
 - one-step error: teacher-forced next-displacement RMSE (mm) over the block.
 - baselines, both also applied to the held-out neutral face: the mean training block of the
   expression, and the training sequence whose neutral face is nearest (centred landmarks).
-- the model is run twice: conditioned on each held-out face ("face"), and once on the
-  training mean shape with the displacements added to each face ("mean shape", what
-  `deepexpr animate` does by default).
+  Both use every non-held-out subject (including the model's validation subjects, which
+  the model did not train on), the same smoothed tracks and the same block alignment.
+- the model is run twice: conditioned on each held-out face ("face", what `deepexpr
+  animate` does by default), and once on the training mean shape with the displacements
+  added to each face ("mean shape", `--condition mean`).
 - recognition: a small classifier (multinomial logistic regression on per-landmark mean and
   extreme displacement from the neutral, after removing the head translation) trained on the
   training subjects' real sequences of all six expressions; its accuracy on real held-out
