@@ -134,31 +134,20 @@ def _save_png(img, path: Path, compress_level: int) -> None:
     os.replace(tmp, path)
 
 
-_POSE_CACHE: dict = {}
-
-
-def _poses(style: CharacterStyle, expr: str, n: int, seed: int):
-    key = (json.dumps(style.to_dict(), sort_keys=True), expr, n, seed)
-    if key not in _POSE_CACHE:
-        _POSE_CACHE.clear()
-        _POSE_CACHE[key] = sample_poses(style, expr, n, seed)
-    return _POSE_CACHE[key]
-
-
 def _render_chunk(task) -> list[tuple[str, str, int, str]]:
     """Worker: render frames [start, stop) of one (character, expression) and write them.
 
-    Returns (character, expression, N, CSV line) per frame: the lines are formatted here,
-    in the workers, so the parent only sorts and joins them.
+    The task carries those frames' rigs (sampled once per character and expression by
+    the parent, not once per worker). Returns (character, expression, N, CSV line) per
+    frame: the lines are formatted here, in the workers, so the parent only sorts and
+    joins them.
     """
-    style_dict, expr, n_total, start, stop, root, size, seed, ss, level = task
+    style_dict, expr, start, rigs, root, size, ss, level = task
     style = CharacterStyle.from_dict(style_dict)
-    poses = _poses(style, expr, n_total, seed)
     rows = []
-    for i in range(start, stop):
+    for i, rig in enumerate(rigs, start):
         rel = frame_path(style.name, expr, i + 1)
         path = Path(root) / rel
-        rig = poses[i]
         if _nonempty_file(path):
             lm = face_landmarks(style, rig, size, supersample=ss)
         else:
@@ -166,6 +155,18 @@ def _render_chunk(task) -> list[tuple[str, str, int, str]]:
             _save_png(img, path, level)
         rows.append((style.name, expr, i + 1, _csv_line(rel, style.name, expr, lm, rig)))
     return rows
+
+
+def _tasks(styles: list[CharacterStyle], exprs: list[str], cfg: ExportSettings, root: Path,
+           compress_level: int):
+    """Chunks of CHUNK frames, generated lazily (a pool draws them while workers render)."""
+    for s in styles:
+        style_dict = s.to_dict()
+        for e in exprs:
+            poses = sample_poses(s, e, cfg.per_expression, cfg.seed)
+            for start in range(0, cfg.per_expression, CHUNK):
+                yield (style_dict, e, start, poses[start:start + CHUNK], str(root), cfg.size,
+                       cfg.supersample, compress_level)
 
 
 def _nonempty_file(path: Path) -> bool:
@@ -247,14 +248,10 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
                 "synthetic": True, "complete": False, "settings": settings,
                 "versions": render_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json(out / "manifest.json", manifest)
-    tasks = []
     for s in styles:
         for e in exprs:
             (out / s.name / f"{s.name}_{e}").mkdir(parents=True, exist_ok=True)
-            for start in range(0, cfg.per_expression, CHUNK):
-                stop = min(start + CHUNK, cfg.per_expression)
-                tasks.append((s.to_dict(), e, cfg.per_expression, start, stop, str(out), cfg.size,
-                              cfg.seed, cfg.supersample, int(compress_level)))
+    tasks = _tasks(styles, exprs, cfg, out, int(compress_level))
     total = len(styles) * len(exprs) * cfg.per_expression
     rows: list[tuple] = []
     t0 = time.perf_counter()
