@@ -79,10 +79,10 @@ echo "bundled models written to src/deepexpr/weights/"
 # (c) sequence LSTMs seq_<expr> (paper 003) on the SYNTHETIC corpus: seqlstm_small (3x64, so
 # the six fp16 files stay ~3.5 MB), batch 5 and Adam 1e-3 as in the paper; teacher forcing,
 # then free-running training, each phase stopped at convergence (validation plateau, 1%,
-# 10 epochs), neutral faces jittered by 2 mm in training. No time limit, so a re-run trains
-# the same number of epochs; the committed weights were trained before free_run's batched
-# weight gradient (same maths, other rounding), so a re-run gives equivalent, not bit-identical
-# weights. ~25 min of one CPU core for all six.
+# 10 epochs), neutral faces jittered by 2 mm in training; no time limit. The committed
+# weights were trained before free_run's batched weight gradient (same maths, other
+# rounding), so a re-run gives equivalent, not bit-identical weights (early stopping may
+# stop an epoch or two elsewhere). ~25 min of one CPU core for all six.
 deepexpr sequences make --out "$DATA/sequences" --subjects 150 --seed 0 --quiet
 deepexpr train sequences --data "$DATA/sequences" --expression all --out "$RUNS/sequences" \
     --model seqlstm_small --epochs 300 --free-run-epochs 200 --early-stop --patience 10 \
