@@ -11,6 +11,11 @@ shape, scaled) are concatenated to every input step. This keeps the Fig. 3 block
 Normalisation constants (displacement scale, mean shape, shape scale) are buffers, so they
 travel with the weights in the safetensors checkpoint.
 
+Three ways to run the same network: `forward` (teacher forcing: real inputs, the paper's
+training), `free_run` (differentiable unrolling on its own outputs, for free-running
+training, see `deepexpr.train.sequences`) and `generate` (the same unrolling, fast and
+without gradients). All three agree (tested).
+
     >>> net = create_model("test_seqlstm")
     >>> block = net.generate(neutral, steps=135)       # (B, 135, 249) displacements (mm)
 """
