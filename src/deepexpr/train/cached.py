@@ -22,6 +22,7 @@ exactly as without the cache.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -94,32 +95,31 @@ def prefix_outputs(model, images: torch.Tensor, k: int, preprocess: dict, views:
     return torch.stack(out)
 
 
+@dataclass
 class FeatureCache:
-    """Cached prefix outputs of a training and a validation table, and how to train on them.
+    """Cached prefix outputs of a training and a validation table, and how to train on them."""
 
-    Attributes:
-        k: number of cached (frozen) stages.
-        train_feats: (V, N, ...) float16; train_labels: (N,) int64.
-        val_feats: (N_val, ...) float16 (view 0 only); val_labels: (N_val,).
-    """
-
-    def __init__(self, model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig, k: int):
-        pre = cfg.preprocess()
-        views = 1 if cfg.augment == "none" else 2 if cfg.augment == "flip" else max(1, cfg.feature_views)
-        self.k = k
-        self.train_feats = prefix_outputs(model, train.images, k, pre, views, cfg.augment, cfg.seed,
-                                          desc="caching frozen layers (train)")
-        self.train_labels = train.labels
-        has_val = val is not None and len(val) > 0
-        self.val_feats = prefix_outputs(model, val.images, k, pre, desc="caching frozen layers (val)")[0] \
-            if has_val else None
-        self.val_labels = val.labels if has_val else np.zeros(0, np.int64)
+    k: int  # number of cached (frozen) stages
+    train_feats: torch.Tensor  # (V, N, ...) float16 prefix outputs of V views per image
+    train_labels: np.ndarray  # (N,) int64
+    val_feats: torch.Tensor | None  # (N_val, ...) float16 (the images themselves), or None
+    val_labels: np.ndarray  # (N_val,) int64
 
     @classmethod
     def build(cls, model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig):
         """A cache when `model` has a frozen prefix and `cfg.cache_features`; else None."""
         k = frozen_prefix(model) if cfg.cache_features else 0
-        return cls(model, train, val, cfg, k) if k > 0 else None
+        if k == 0:
+            return None
+        pre = cfg.preprocess()
+        views = {"none": 1, "flip": 2}.get(cfg.augment, max(1, cfg.feature_views))
+        train_feats = prefix_outputs(model, train.images, k, pre, views, cfg.augment, cfg.seed,
+                                     desc="caching frozen layers (train)")
+        has_val = val is not None and len(val) > 0
+        val_feats = prefix_outputs(model, val.images, k, pre, desc="caching frozen layers (val)")[0] \
+            if has_val else None
+        return cls(k, train_feats, train.labels, val_feats,
+                   val.labels if has_val else np.zeros(0, np.int64))
 
     def train_one_epoch(self, model, optimizer, cfg: TrainConfig, epoch: int, weights,
                         frozen=(), show: bool | None = None) -> dict:
