@@ -40,6 +40,8 @@ def main() -> None:
           f"{q['reference']['judge_on_real_renders']:.1%})")
     print(f"character identity: {q['character_id']:.1%}  target >= 95%: {ok(q['character_id'], 0.95)}")
     print(f"D^e accuracy on drawings: {q['de_accuracy_generated']:.1%}")
+    if q.get("encoder_accuracy") is not None:
+        print(f"G's encoder expression head on the held-out faces: {q['encoder_accuracy']:.1%}")
     print(f"L1 to neutral: {q['l1_to_neutral']:.3f} (real renders {q['reference']['l1_real_to_neutral']:.3f})")
     print(f"Frechet distance: {q['frechet_distance']:.1f} (real vs real {q['reference']['frechet_real_vs_real']:.1f})")
     for name, v in q["per_character"].items():

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 
-def step_rate(size: int, batch: int, characters: int, seconds: float) -> float:
+def step_rate(size: int, batch: int, characters: int, seconds: float) -> tuple[float, float]:
+    """(steps per wall-clock second, steps per CPU second of this process)."""
     from deepexpr.train.hagan import HaganTrainConfig, build_models, make_optimizers, train_step
 
     cfg = HaganTrainConfig(image_size=size, batch_size=batch)
@@ -26,13 +27,13 @@ def step_rate(size: int, batch: int, characters: int, seconds: float) -> float:
     opt_g, opt_d = make_optimizers(g, d, cfg)
     b = {"human": torch.randn(batch, 3, size, size), "label": torch.randint(0, 7, (batch,)),
          "character": torch.randint(0, characters, (batch,)), "real": torch.rand(batch, 3, size, size) * 2 - 1,
-         "neutral": torch.rand(batch, 3, size, size) * 2 - 1}
+         "neutral": torch.rand(batch, 3, size, size) * 2 - 1, "matched": torch.rand(batch, 3, size, size) * 2 - 1}
     train_step(g, d, opt_g, opt_d, b, cfg)  # warm-up
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         train_step(g, d, opt_g, opt_d, b, cfg)
         n += 1
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), n / max(time.process_time() - c0, 1e-9)
 
 
 def translate_latency(weights, repeats: int = 20) -> tuple[float, float | None]:
@@ -78,9 +79,9 @@ def main() -> None:
     base = None
     print(f"G+D training step, batch {args.batch}, {args.characters} characters:")
     for s in args.sizes:
-        r = step_rate(s, args.batch, args.characters, args.seconds)
+        r, r_cpu = step_rate(s, args.batch, args.characters, args.seconds)
         base = base or r
-        print(f"  {s:3d} px: {r:6.2f} steps/s  ({r * args.batch:6.0f} images/s; "
+        print(f"  {s:3d} px: {r:6.2f} steps/s wall, {r_cpu:6.2f} steps per CPU second  ({r * args.batch:6.0f} images/s; "
               f"time per step x{base / r:.2f} of {args.sizes[0]} px; pixels x{(s / args.sizes[0]) ** 2:.2f})")
     core, full = translate_latency(args.weights)
     print(f"translate, warm, one face: G + D^e {core:.1f} ms" + (f"; whole translate() on the astronaut "

@@ -81,6 +81,7 @@ def test_noise_and_character_change_the_drawing():
 def test_paper_size_and_odd_sizes():
     g = create_model("hagan_g_paper", num_characters=1).eval()
     d = create_model("hagan_d_paper").eval()
+    assert d.cfg.fc_dim == 1024 and create_model("hagan_d").cfg.fc_dim < 1024  # paper's FC; smaller CPU default
     y = g(torch.randn(1, 3, 75, 75), torch.tensor([0]))
     assert y.shape == (1, 3, 75, 75)
     assert d(y)[1].shape == (1, 7)
@@ -128,6 +129,80 @@ def test_generator_loss_weights_terms():
     assert total.item() == pytest.approx(math.log(2) + 2 * math.log(7) + 10)
 
 
+def test_generator_loss_matched_l1_and_encoder_term():
+    gen, neu, same = torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.5)
+    code_logits = torch.tensor([[0.0] * 7])
+    total, parts = generator_loss(torch.zeros(1), torch.zeros(1, 7), torch.tensor([0]), gen, neu,
+                                  l1_weight=1.0, expr_weight=1.0, matched=same, match_weight=4.0,
+                                  code_logits=code_logits, cls_weight=3.0)
+    assert parts["match"] == pytest.approx(0.5) and parts["cls"] == pytest.approx(math.log(7))
+    assert total.item() == pytest.approx(math.log(2) + math.log(7) + 1.0 + 4 * 0.5 + 3 * math.log(7))
+    _, plain = generator_loss(torch.zeros(1), torch.zeros(1, 7), torch.tensor([0]), gen, neu)
+    assert "match" not in plain and "cls" not in plain
+
+
+def test_decoder_blocks_and_encoder_expression_head():
+    resize = create_model("test_hagan_g", num_characters=2)
+    transpose = create_model("test_hagan_g", num_characters=2, upsample="transpose")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in resize.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in transpose.modules())
+    x = torch.randn(3, 3, 16, 16)
+    assert transpose(x, torch.tensor([0, 1, 0])).shape == resize(x, torch.tensor([0, 1, 0])).shape
+    code = resize.encode(x)
+    assert resize.expression(code).shape == (3, 7)
+    # The decoder is conditioned on the head's prediction: changing the head changes the drawing.
+    resize.eval()
+    z = torch.randn(3, 4)
+    before = resize.decode(code, torch.tensor([0, 1, 0]), z)
+    with torch.no_grad():
+        resize.expr_head.bias += torch.arange(7.0) * 3
+    assert not torch.allclose(before, resize.decode(code, torch.tensor([0, 1, 0]), z))
+    paperish = create_model("test_hagan_g", expr_head=False, expr_condition=False, templates=False)
+    assert paperish.expr_head is None
+    with pytest.raises(ValueError, match="no expression head"):
+        paperish.expression(paperish.encode(x))
+
+
+def test_templates_start_the_drawing_as_the_character_and_expression():
+    g = create_model("test_hagan_g", num_characters=2).eval()
+    torch.nn.init.zeros_(g.to_image[0].weight)
+    torch.nn.init.zeros_(g.to_image[0].bias)  # decoder adds nothing: the drawing is the template
+    t = torch.rand(2, 7, 3, 16, 16) * 1.6 - 0.8
+    g.set_templates(t)
+    with torch.no_grad():
+        g.expr_head.weight.zero_()
+        g.expr_head.bias.copy_(torch.tensor([0, 0, 0, 50.0, 0, 0, 0]))  # encoder says "joy"
+    y = g(torch.randn(2, 3, 16, 16), torch.tensor([1, 0]))
+    assert torch.allclose(y[0], t[1, 3], atol=1e-4) and torch.allclose(y[1], t[0, 3], atol=1e-4)
+    with pytest.raises(ValueError, match="templates must be"):
+        g.set_templates(torch.zeros(3, 7, 3, 16, 16))
+
+
+def test_training_starts_templates_from_expression_medians(tiny_data, tmp_path):
+    from deepexpr.models.checkpoint import load_model
+    from deepexpr.train.hagan import ema_decay_at, expression_medians, to_tensor
+
+    med = expression_medians(tiny_data)
+    assert med.shape == (2, 7, 3, 16, 16)
+    pick = (tiny_data.char_ids == 1) & (tiny_data.char_labels == 5)
+    assert torch.allclose(med[1, 5], to_tensor(np.median(tiny_data.char_images[pick], 0).astype(np.uint8)[None])[0])
+    res = train_hagan(tiny_data, _cfg(steps=1, lr=1e-6), tmp_path / "r", quiet=True)
+    g = load_model(res.generator)[0]
+    assert torch.allclose(torch.tanh(g.templates), med, atol=0.03)
+    # The moving average warms up: early steps follow the model, later ones average.
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay_at(0.999, 100) < 0.95 and ema_decay_at(0.999, 100000) == 0.999
+
+
+def test_bundled_weights_stay_small():
+    from pathlib import Path
+
+    import deepexpr
+
+    files = list((Path(deepexpr.__file__).parent / "weights").glob("hagan_*.safetensors"))
+    assert files and all(f.stat().st_size < 3 * 2**20 for f in files)
+
+
 def test_paper_augmentation_views():
     img = np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)
     rng = np.random.default_rng(0)
@@ -151,7 +226,7 @@ def test_one_training_step_changes_both_networks(tiny_data):
     opt_g, opt_d = make_optimizers(g, d, cfg)
     batch = PairSampler(tiny_data, 16, "light", np.random.default_rng(0)).batch(6)
     losses = train_step(g, d, opt_g, opt_d, batch, cfg)
-    assert {"loss_d", "loss_g", "adv", "expr", "l1"} <= set(losses)
+    assert {"loss_d", "loss_g", "adv", "expr", "l1", "match", "cls", "code_acc"} <= set(losses)
     assert any(not torch.equal(a, b) for a, b in zip(before_g, g.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_d, d.parameters()))
 

@@ -29,14 +29,24 @@ def _register_train(train) -> None:
                    help="'standin' (default) or a labelled human set: FER2013 .csv or a folder of class folders")
     p.add_argument("--characters", default=None,
                    help="target characters, comma-separated (default: all built-in characters)")
-    p.add_argument("--steps", type=int, default=4000, help="G+D updates in total (default 4000)")
+    p.add_argument("--steps", type=int, default=3000, help="G+D updates in total (default 3000)")
     p.add_argument("--batch-size", type=int, default=32, help="batch size (paper: 130; default 32)")
     p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
                    help="model sizes: default (64 px), paper (75 px), test (tiny)")
     p.add_argument("--image-size", type=int, default=None, help="override the preset's image side")
     p.add_argument("--augment", default="light", choices=["none", "light", "paper"],
                    help="human-side augmentation (paper: 5 crops x 11 rotations x flip)")
-    p.add_argument("--l1-weight", type=float, default=30.0, help="weight of the L1 to the neutral character (Eq. 4)")
+    p.add_argument("--l1-weight", type=float, default=5.0,
+                   help="weight of the L1 to the neutral character (Eq. 4; default 5, the paper's objective: 30)")
+    p.add_argument("--match-weight", type=float, default=100.0,
+                   help="weight of the L1 to a real frame of the character with the same expression "
+                   "(not in the paper; 0 turns it off)")
+    p.add_argument("--adv-weight", type=float, default=0.1,
+                   help="weight of G's adversarial (D^R) term of Eq. 3 (default 0.1; paper 1)")
+    p.add_argument("--expr-weight", type=float, default=0.1,
+                   help="weight of G's expression (D^e) term of Eq. 3 (default 0.1; paper 1)")
+    p.add_argument("--cls-weight", type=float, default=1.0,
+                   help="weight of the encoder's auxiliary expression loss (not in the paper; 0 turns it off)")
     p.add_argument("--identities", type=int, default=24, help="stand-in: number of drawn people")
     p.add_argument("--per-expression", type=int, default=10, help="stand-in: frames per person and expression")
     p.add_argument("--char-per-expression", type=int, default=40, help="character frames per expression")
@@ -126,6 +136,8 @@ def run_train(args) -> int:
             raise InputError(f"{args.data}: fewer than two expression classes; HA-GAN needs labelled faces")
     cfg = HaganTrainConfig(preset=args.preset, image_size=args.image_size, steps=args.steps,
                            batch_size=args.batch_size, l1_weight=args.l1_weight, augment=args.augment,
+                           match_weight=args.match_weight, cls_weight=args.cls_weight,
+                           adv_weight=args.adv_weight, expr_weight=args.expr_weight,
                            sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
                            seed=args.seed, threads=args.threads)
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "

@@ -31,9 +31,12 @@ from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
 from deepexpr.progress import progress
+from deepexpr.recognition import BUNDLED_CHARACTER
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-CHARACTER_MODELS = ("character_transfer.safetensors", "character_cnn.safetensors")
+# The judge: the project's default character expression model first (recognition's order,
+# character_cnn), so the figures here judge with the model `deepexpr recognize` uses.
+CHARACTER_MODELS = tuple(f"{n}.safetensors" for n in BUNDLED_CHARACTER)
 PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
 
 
@@ -267,6 +270,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     gen, y, ch, de = np.concatenate(gens), np.concatenate(labels), np.concatenate(chars), np.concatenate(de_probs)
     judged = judge.probs(gen).argmax(1)
     ids = predict(charid, gen).argmax(1)
+    encoder = encoder_accuracy(model, hx, hy)
     real_judged = judge.probs(rx).argmax(1)
     real_ids = predict(charid, render_targets(styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
     l1 = np.abs(gen.astype(np.float32) - neutral[ch].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
@@ -290,6 +294,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "intended_expression": accuracy(y, judged),
         "character_id": accuracy(ch, ids),
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
+        "encoder_accuracy": encoder,
         "l1_to_neutral": float(l1.mean()),
         "frechet_distance": fid,
         "reference": {"judge_on_real_renders": accuracy(ry, real_judged),
@@ -305,6 +310,22 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         rows.append([human_view(hx[i : i + 1], size)[0]] + [gens[c][i] for c in range(len(styles))])
     save_image(out_dir / "hagan_grid.png", tile(rows))
     return q
+
+
+def encoder_accuracy(model, humans: np.ndarray, labels: np.ndarray) -> float | None:
+    """Accuracy of G's encoder expression head on (N, L, L, 3) aligned faces (None: no head).
+
+    An upper bound of sorts for the drawings: what the decoder is told about the expression.
+    """
+    from deepexpr.train.hagan import human_view, to_tensor
+
+    g = model.generator
+    if getattr(g, "expr_head", None) is None:
+        return None
+    g.eval()
+    with torch.inference_mode():
+        logits = g.expression(g.encode(to_tensor(human_view(humans, model.image_size))))
+    return accuracy(labels, logits.argmax(1).numpy())
 
 
 # ---------------------------------------------------------------------------------------
@@ -345,6 +366,8 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             f"| character identity (character-ID classifier) | {q['character_id']:.1%} | "
             f"{r['character_id_on_real_renders']:.1%} |",
             f"| D^e accuracy on generated images | {q['de_accuracy_generated']:.1%} | |",
+            *([f"| G's encoder expression head on the human faces | {q['encoder_accuracy']:.1%} | |"]
+              if q.get("encoder_accuracy") is not None else []),
             f"| L1 to the character's neutral image ([-1,1] units) | {q['l1_to_neutral']:.3f} | "
             f"{r['l1_real_to_neutral']:.3f} |",
             f"| Fréchet distance, character-model features | {q['frechet_distance']:.2f} | "
