@@ -91,7 +91,10 @@ def main() -> None:
     ap.add_argument("--full", action="store_true",
                     help="also render the 56k set (8 chars x 7 x 1000 at 128 px) for real")
     args = ap.parse_args()
-    print(f"loadavg(1 min) at start: {loadavg()}  cores: {os.cpu_count()}")
+    from deepexpr.characters.export import RENDERER_VERSION
+
+    print(f"loadavg(1 min) at start: {loadavg()}  cores: {os.cpu_count()}  "
+          f"renderer v{RENDERER_VERSION}")
     ref0 = reference_ms()
     print(f"reference job: {ref0:.2f} ms")
     for size in (128, 256):
