@@ -18,8 +18,9 @@ Choices the paper leaves open (written down here):
   non-rigid motion (a jaw drop tilts the forehead up). The per-frame motion is split into
   the best rigid fit (Kabsch) of the landmarks, or of the stable ones given as
   `rigid_landmarks` (nose bridge, eye corners, temples), plus the non-rigid rest; the non-rigid part
-  is multiplied by a smoothstep weight that is 1 within `falloff_inner` x sigma of the
-  nearest landmark and 0 beyond `falloff_outer` x sigma. Head motion is kept everywhere.
+  is multiplied by a smoothstep weight that is 1 within `falloff_inner` x sigma (1.5) of the
+  nearest landmark and 0 beyond `falloff_outer` x sigma (4.5); a steeper ramp (1 to 3)
+  creased the chin under a jaw drop. Head motion is kept everywhere.
   With the falloff on, rigid motions stay exact everywhere, other linear motions only near
   the landmarks.
 
@@ -41,8 +42,9 @@ from deepexpr.errors import InputError
 class RBFConfig:
     sigma: float | None = None  # Gaussian width in mesh units; None: mean NN landmark spacing
     falloff: bool = False  # fade non-rigid motion away from the landmarks (boundary remedy)
-    falloff_inner: float = 1.0  # full motion within this many sigmas of the nearest landmark
-    falloff_outer: float = 3.0  # only rigid motion beyond this many sigmas
+    falloff_inner: float = 1.5  # full motion within this many sigmas of the nearest landmark
+    falloff_outer: float = 4.5  # only rigid motion beyond this many sigmas (1 and 3 made
+    # creases on the chin under a jaw drop: the chin lies beyond 1 sigma of the contour)
     rigid_landmarks: tuple | None = None  # landmark rows that move only with the head (nose
     # bridge, eye corners, temples) for the rigid fit of the falloff; None: all landmarks
     dtype: str = "float32"  # evaluation matrix precision; float32 halves the memory traffic
