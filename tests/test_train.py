@@ -258,8 +258,9 @@ def test_stages_compose_to_forward(name, size, chans):
 
 
 def _grey_cfg(**kw):
-    return _cfg(size=32, grayscale=True, mean=[0.5], std=[0.5], channels_last=False, lr=0.01,
-                optimizer="adam", augment="none", epochs=2, **kw)
+    base = dict(size=32, grayscale=True, mean=[0.5], std=[0.5], channels_last=False, lr=0.01,
+                optimizer="adam", augment="none", epochs=2)
+    return _cfg(**{**base, **kw})
 
 
 def _minixception_transfer(unfreeze, cache):
@@ -293,3 +294,19 @@ def test_cache_stops_at_the_first_trainable_stage():
     from deepexpr.train.cached import frozen_prefix
 
     assert frozen_prefix(first) == 0
+
+
+def test_cached_transfer_resumes_to_the_same_weights(tmp_path):
+    def run(epochs, out, resume=False):
+        torch.manual_seed(0)
+        net = create_model("test_minixception")
+        groups, frozen = setup_transfer(net, unfreeze=0)
+        ck = {"model": "test_minixception", "overrides": {}}
+        fit(net, _table(), None, _grey_cfg(epochs=epochs, augment="random", feature_views=3),
+            out, ck, groups, frozen, resume=resume)
+        return net
+
+    straight = run(3, tmp_path / "a")
+    run(1, tmp_path / "b")  # "interrupted" after epoch 1
+    resumed = run(3, tmp_path / "b", resume=True)
+    assert torch.allclose(straight.classifier.weight, resumed.classifier.weight, atol=1e-6)
