@@ -74,6 +74,11 @@ for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done
+# HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): stand-in humans -> six built-in
+# characters, 3000 G+D steps, 1 thread (~22 CPU-minutes); --export writes fp16 G (moving average) and D.
+deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --steps 3000 --threads $THREADS \
+    --out "$RUNS/hagan" --export src/deepexpr/weights --quiet
+
 echo "bundled models written to src/deepexpr/weights/"
 
 # (c) sequence LSTMs seq_<expr> (paper 003) on the SYNTHETIC corpus: seqlstm_small (3x64, so
