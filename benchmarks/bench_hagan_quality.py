@@ -42,6 +42,11 @@ def main() -> None:
     print(f"D^e accuracy on drawings: {q['de_accuracy_generated']:.1%}")
     if q.get("encoder_accuracy") is not None:
         print(f"G's encoder expression head on the held-out faces: {q['encoder_accuracy']:.1%}")
+    ab = q.get("decoder_ablation")
+    if ab:
+        print(f"what the decoder adds: judge {ab['judge_full']:.1%} on G's drawings vs "
+              f"{ab['judge_templates_only']:.1%} with the decoder's output zeroed (templates only); "
+              f"mean |full - templates| {ab['l1_decoder']:.3f}, |seed 0 - seed 1| {ab['l1_noise']:.3f}")
     print(f"L1 to neutral: {q['l1_to_neutral']:.3f} (real renders {q['reference']['l1_real_to_neutral']:.3f})")
     print(f"Frechet distance: {q['frechet_distance']:.1f} (real vs real {q['reference']['frechet_real_vs_real']:.1f})")
     for name, v in q["per_character"].items():

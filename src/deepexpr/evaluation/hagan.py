@@ -271,6 +271,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     judged = judge.probs(gen).argmax(1)
     ids = predict(charid, gen).argmax(1)
     encoder = encoder_accuracy(model, hx, hy)
+    ablation = decoder_ablation(model, hx, hy, judge, cfg.seed)
     real_judged = judge.probs(rx).argmax(1)
     real_ids = predict(charid, render_targets(styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
     l1 = np.abs(gen.astype(np.float32) - neutral[ch].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
@@ -295,6 +296,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "character_id": accuracy(ch, ids),
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
         "encoder_accuracy": encoder,
+        "decoder_ablation": ablation,
         "l1_to_neutral": float(l1.mean()),
         "frechet_distance": fid,
         "reference": {"judge_on_real_renders": accuracy(ry, real_judged),
@@ -310,6 +312,42 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         rows.append([human_view(hx[i : i + 1], size)[0]] + [gens[c][i] for c in range(len(styles))])
     save_image(out_dir / "hagan_grid.png", tile(rows))
     return q
+
+
+def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: CharacterJudge,
+                     seed: int = 0) -> dict | None:
+    """What G's decoder adds over its templates (None for a generator without templates).
+
+    Draws every face as every character twice more: with the decoder's output zeroed (the
+    templates mixed by the encoder's probabilities only) and with another noise seed.
+
+    Returns:
+        {"judge_full", "judge_templates_only"} accuracies of the independent judge, and
+        {"l1_decoder", "l1_noise"}: mean |full - templates only| and |seed - (seed + 1)| in
+        [-1, 1] units.
+    """
+    import copy
+
+    from deepexpr.translate import HaganModel
+
+    if getattr(model.generator, "templates", None) is None:
+        return None
+    flat = copy.deepcopy(model.generator)
+    with torch.no_grad():
+        flat.to_image[0].weight.zero_()
+        flat.to_image[0].bias.zero_()
+    flat_model = HaganModel(flat, model.discriminator, model.characters, model.classes,
+                            model.image_size, model.load_size, model.config, model.path)
+
+    def draw(m, s):
+        return np.concatenate([m.run(humans, [c] * len(humans), seed=s)[0] for c in range(len(model.characters))])
+
+    full, other, flat_img = draw(model, seed), draw(model, seed + 1), draw(flat_model, seed)
+    y = np.tile(labels, len(model.characters))
+    l1 = lambda a, b: float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() / 127.5)  # noqa: E731
+    return {"judge_full": accuracy(y, judge.probs(full).argmax(1)),
+            "judge_templates_only": accuracy(y, judge.probs(flat_img).argmax(1)),
+            "l1_decoder": l1(full, flat_img), "l1_noise": l1(full, other)}
 
 
 def encoder_accuracy(model, humans: np.ndarray, labels: np.ndarray) -> float | None:
@@ -368,6 +406,8 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             f"| D^e accuracy on generated images | {q['de_accuracy_generated']:.1%} | |",
             *([f"| G's encoder expression head on the human faces | {q['encoder_accuracy']:.1%} | |"]
               if q.get("encoder_accuracy") is not None else []),
+            *([f"| intended expression with G's decoder output zeroed (templates only) | "
+               f"{q['decoder_ablation']['judge_templates_only']:.1%} | |"] if q.get("decoder_ablation") else []),
             f"| L1 to the character's neutral image ([-1,1] units) | {q['l1_to_neutral']:.3f} | "
             f"{r['l1_real_to_neutral']:.3f} |",
             f"| Fréchet distance, character-model features | {q['frechet_distance']:.2f} | "
