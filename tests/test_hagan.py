@@ -186,6 +186,10 @@ def test_training_starts_templates_from_expression_medians(tiny_data, tmp_path):
     assert med.shape == (2, 7, 3, 16, 16)
     pick = (tiny_data.char_ids == 1) & (tiny_data.char_labels == 5)
     assert torch.allclose(med[1, 5], to_tensor(np.median(tiny_data.char_images[pick], 0).astype(np.uint8)[None])[0])
+    medoid = expression_medians(tiny_data, "medoid")[1, 5]  # a real frame of that class, not a blend
+    assert any(torch.equal(medoid, to_tensor(im[None])[0]) for im in tiny_data.char_images[pick])
+    with pytest.raises(InputError):
+        expression_medians(tiny_data, "mean")
     res = train_hagan(tiny_data, _cfg(steps=1, lr=1e-6), tmp_path / "r", quiet=True)
     g = load_model(res.generator)[0]
     assert torch.allclose(torch.tanh(g.templates), med, atol=0.03)

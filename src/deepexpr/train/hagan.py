@@ -186,18 +186,29 @@ class HaganData:
                     )
 
 
-def expression_medians(data: HaganData) -> torch.Tensor:
-    """Per-pixel median of each character's images of each expression: (C, 7, 3, S, S) in [-1, 1].
+def expression_medians(data: HaganData, kind: str = "median") -> torch.Tensor:
+    """Each character's picture of each expression: (C, 7, 3, S, S) in [-1, 1].
 
-    The starting point of G's templates (`HaganGenerator.set_templates`); an expression with
-    no image of the character falls back to its neutral image.
+    The starting point of G's templates (`HaganGenerator.set_templates`). kind "median": the
+    per-pixel median of the character's images of that expression; "medoid": the real image
+    nearest (L1) to that median (a sharp frame, not a blend). An expression with no image of
+    the character falls back to its neutral image.
     """
+    if kind not in ("median", "medoid"):
+        raise InputError(f"template init {kind!r}: expected median or medoid")
     out = []
     for c in range(len(data.characters)):
         row = []
         for e in range(len(EXPRESSIONS)):
             sel = data.char_images[(data.char_ids == c) & (data.char_labels == e)]
-            row.append(np.median(sel, axis=0).astype(np.uint8) if len(sel) else data.neutral_images[c])
+            if not len(sel):
+                row.append(data.neutral_images[c])
+                continue
+            med = np.median(sel, axis=0)
+            if kind == "medoid":
+                row.append(sel[np.abs(sel.astype(np.float32) - med).mean(axis=(1, 2, 3)).argmin()])
+            else:
+                row.append(med.astype(np.uint8))
         out.append(to_tensor(np.stack(row)))
     return torch.stack(out)
 
@@ -311,6 +322,7 @@ class HaganTrainConfig:
     l1_weight: float = 5.0  # weight of Eq. 4 (L1 to the character's neutral image); see the module docstring
     match_weight: float = 100.0  # L1 to a real image of the character with the same expression (ours; 0: off)
     cls_weight: float = 1.0  # CE of the encoder's expression head on the human labels (ours; 0: off)
+    template_init: str = "median"  # G's templates start from the "median" or the "medoid" frame per expression
     encoder_lr_mult: float = 5.0  # learning rate of G's encoder and expression head / lr
     adv_weight: float = 0.1  # weight of Eq. 3's adversarial (D^R) term for G (paper: 1; see the module docstring)
     expr_weight: float = 0.1  # weight of Eq. 3's expression (D^e) term on G's images (paper: 1)
@@ -522,7 +534,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         raise InputError(f"character images are {data.char_images.shape[1]} px but the model draws "
                          f"{size} px; render them at {size}")
     if getattr(g, "templates", None) is not None:
-        g.set_templates(expression_medians(data))  # resumed runs load their learned ones below
+        g.set_templates(expression_medians(data, cfg.template_init))  # resumed runs load their learned ones below
     opt_g, opt_d = make_optimizers(g, d, cfg)
     start = 0
     ema_path, ema_state = out / "hagan_g_ema.safetensors", None
