@@ -78,8 +78,8 @@ for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done
 # HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): stand-in humans -> six built-in
-# characters, 3000 G+D steps, 1 thread (~22 CPU-minutes); --export writes fp16 G (moving average) and D.
-deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --steps 3000 --threads $THREADS \
+# characters, 1000 G+D steps, 1 thread (~8 CPU-minutes); --export writes fp16 G (moving average) and D.
+deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --steps 1000 --template-init medoid --threads $THREADS \
     --out "$RUNS/hagan" --export src/deepexpr/weights --quiet
 
 echo "bundled models written to src/deepexpr/weights/"

@@ -29,7 +29,7 @@ def _register_train(train) -> None:
                    help="'standin' (default) or a labelled human set: FER2013 .csv or a folder of class folders")
     p.add_argument("--characters", default=None,
                    help="target characters, comma-separated (default: all built-in characters)")
-    p.add_argument("--steps", type=int, default=3000, help="G+D updates in total (default 3000)")
+    p.add_argument("--steps", type=int, default=1000, help="G+D updates in total (default 1000)")
     p.add_argument("--batch-size", type=int, default=32, help="batch size (paper: 130; default 32)")
     p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
                    help="model sizes: default (64 px), paper (75 px), test (tiny)")
@@ -45,6 +45,8 @@ def _register_train(train) -> None:
                    help="weight of G's adversarial (D^R) term of Eq. 3 (default 0.1; paper 1)")
     p.add_argument("--expr-weight", type=float, default=0.1,
                    help="weight of G's expression (D^e) term of Eq. 3 (default 0.1; paper 1)")
+    p.add_argument("--template-init", default="medoid", choices=["median", "medoid"],
+                   help="G's per-expression templates start from the median image or the medoid frame")
     p.add_argument("--cls-weight", type=float, default=1.0,
                    help="weight of the encoder's auxiliary expression loss (not in the paper; 0 turns it off)")
     p.add_argument("--identities", type=int, default=24, help="stand-in: number of drawn people")
@@ -138,6 +140,7 @@ def run_train(args) -> int:
                            batch_size=args.batch_size, l1_weight=args.l1_weight, augment=args.augment,
                            match_weight=args.match_weight, cls_weight=args.cls_weight,
                            adv_weight=args.adv_weight, expr_weight=args.expr_weight,
+                           template_init=args.template_init,
                            sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
                            seed=args.seed, threads=args.threads)
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "

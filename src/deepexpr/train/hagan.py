@@ -314,7 +314,7 @@ class PairSampler:
 class HaganTrainConfig:
     preset: str = "default"  # model pair from deepexpr.models.hagan.PRESETS (default, paper, test)
     image_size: int | None = None  # override the preset's image side (None: the preset's)
-    steps: int = 3000  # G+D updates in total (a resumed run continues up to this number)
+    steps: int = 1000  # G+D updates in total (a resumed run continues up to this number)
     batch_size: int = 32  # paper: 130 (GPU); 32 keeps a step ~0.3 s on 2 CPU cores
     lr: float = 2e-4  # Adam learning rate for G and D (paper)
     beta1: float = 0.5  # Adam beta1 (paper: "momentum 0.5")
@@ -322,7 +322,7 @@ class HaganTrainConfig:
     l1_weight: float = 5.0  # weight of Eq. 4 (L1 to the character's neutral image); see the module docstring
     match_weight: float = 100.0  # L1 to a real image of the character with the same expression (ours; 0: off)
     cls_weight: float = 1.0  # CE of the encoder's expression head on the human labels (ours; 0: off)
-    template_init: str = "median"  # G's templates start from the "median" or the "medoid" frame per expression
+    template_init: str = "medoid"  # G's templates start from the "median" or the "medoid" frame per expression
     encoder_lr_mult: float = 5.0  # learning rate of G's encoder and expression head / lr
     adv_weight: float = 0.1  # weight of Eq. 3's adversarial (D^R) term for G (paper: 1; see the module docstring)
     expr_weight: float = 0.1  # weight of Eq. 3's expression (D^e) term on G's images (paper: 1)
