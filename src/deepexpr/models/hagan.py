@@ -38,10 +38,11 @@ Choices the paper leaves open (written down here, as DESIGN.md asks):
   and is also a human-side classifier one can read (`expression(encode(x))`).
 - The decoder draws on learned per-(character, expression) images (`templates`): output =
   tanh(decoder + sum_e p_e T[character, e]), p the encoder head's probabilities, T a learned
-  (C, 7, 3, S, S) parameter that training starts from the per-pixel median of the character's
-  renders of each expression (`set_templates`). Still a function of the one-hot and the
-  encoded human face only (no image is looked up at run time), but the drawing starts as the
-  clean character making the predicted expression and the decoder (code + z) learns the rest.
+  (C, 7, 3, S, S) parameter that training starts from a render of the character making each
+  expression (`set_templates`; the medoid frame by default, see deepexpr.train.hagan). Still
+  a function of the one-hot and the encoded human face only (no image is looked up at run
+  time), but the drawing starts as the clean character making the predicted expression and
+  the decoder (code + z) learns the rest; measured, it adds almost nothing (RESULTS.md).
   Without it (zeros), Adam at 2e-4 moves a weight at most ~2e-4 per step: after 800 CPU
   steps the drawings were still noisy and the judge read 19.8%; with a per-character neutral
   base only, 45.6%. The per-scale `identity_maps` of the earlier model are off by default
@@ -218,7 +219,7 @@ class HaganGenerator(nn.Module):
 
     @torch.no_grad()
     def set_templates(self, images: torch.Tensor) -> None:
-        """Start the (character, expression) images from pictures (per-pixel medians of renders).
+        """Start the (character, expression) images from pictures (e.g. medoid renders).
 
         Args:
             images: (num_characters, 7, out_channels, S, S) in [-1, 1]; stored pre-tanh.
