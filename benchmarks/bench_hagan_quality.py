@@ -1,7 +1,7 @@
 """HA-GAN quality on never-seen stand-in people, against the issue's targets.
 
     python benchmarks/bench_hagan_quality.py [--weights runs/hagan] [--people 12]
-        [--character-model PATH] [--history runs/hagan/history.csv]
+        [--character-model PATH] [--history runs/hagan/history.csv] [--heldout-seed 1000]
 
 Draws every held-out stand-in face as every target character of the model and prints:
 intended-expression accuracy by the independent character model (target >= 90%),
@@ -26,9 +26,12 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=12, help="never-seen stand-in identities")
     ap.add_argument("--character-model", default=None)
     ap.add_argument("--history", default=None, help="history.csv of the training run")
+    ap.add_argument("--heldout-seed", type=int, default=1000,
+                    help="stand-in seed of the never-seen people (training draws seed 0)")
     args = ap.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores)")
-    cfg = HaganEvalConfig(folds=0, heldout_identities=args.people, character_model=args.character_model)
+    cfg = HaganEvalConfig(folds=0, heldout_identities=args.people, character_model=args.character_model,
+                          heldout_seed=args.heldout_seed)
     with tempfile.TemporaryDirectory() as tmp:
         q = quality(cfg, __import__("pathlib").Path(tmp), args.weights, quiet=True)
     print(f"human side: {q['human_side']}")
