@@ -21,19 +21,15 @@ exactly as without the cache.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from deepexpr.progress import progress
 from deepexpr.train.augment import augment_batch, to_input
 from deepexpr.train.config import TrainConfig
-from deepexpr.train.schedule import schedule_lr, set_lr
 from deepexpr.train.table import ImageTable
-from deepexpr.train.transfer import train_mode
 
 
 def frozen_prefix(model) -> int:
@@ -124,39 +120,14 @@ class FeatureCache:
     def train_one_epoch(self, model, optimizer, cfg: TrainConfig, epoch: int, weights,
                         frozen=(), show: bool | None = None) -> dict:
         """One pass over the cached training views; same contract as `loop.train_one_epoch`."""
-        from deepexpr.train.loop import epoch_order
+        from deepexpr.train.loop import run_epoch
 
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        order = epoch_order(self.train_labels, cfg.balance, gen)
-        view = torch.randint(0, self.train_feats.shape[0], (len(order),), generator=gen)
-        labels = torch.from_numpy(self.train_labels)
-        train_mode(model, list(frozen))
-        steps = (len(order) + cfg.batch_size - 1) // cfg.batch_size
-        if cfg.max_steps_per_epoch > 0:
-            steps = min(steps, cfg.max_steps_per_epoch)
-        total_loss, correct, seen = 0.0, 0, 0
-        t0 = time.perf_counter()
-        bar = progress(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs} (cached)",
-                       disable=None if show is None else not show)
-        for step in bar:
-            if cfg.schedule != "step":
-                set_lr(optimizer, schedule_lr(cfg, epoch + step / steps))
-            sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
-            idx = order[sl]
-            x = self.train_feats[view[sl], idx].float()
-            y = labels[idx]
-            logits = run_stages(model, x, self.k)
-            loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(idx)
-        seconds = time.perf_counter() - t0
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
-                "images": seen, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9)}
+        def make_forward(order, gen):
+            view = torch.randint(0, self.train_feats.shape[0], (len(order),), generator=gen)
+            return lambda sl, idx: run_stages(model, self.train_feats[view[sl], idx].float(), self.k)
+
+        return run_epoch(model, optimizer, cfg, epoch, self.train_labels, make_forward, weights,
+                         frozen, show, desc=" (cached)")
 
     @torch.no_grad()
     def val_logits(self, model, batch_size: int = 1024) -> np.ndarray:

@@ -84,30 +84,40 @@ def _loss_acc(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return loss, float((logits.argmax(1) == labels).mean())
 
 
-def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch: int,
-                    weights: torch.Tensor | None, frozen=(), show: bool | None = None) -> dict:
-    """One pass over `table`; returns loss, accuracy, images and images/s."""
+def run_epoch(model, optimizer, cfg: TrainConfig, epoch: int, labels: np.ndarray, make_forward,
+              weights: torch.Tensor | None, frozen=(), show: bool | None = None,
+              desc: str = "") -> dict:
+    """The body of every training epoch: seeds, sample order, per-step lr, loss, metrics.
+
+    Args:
+        labels: (N,) training labels.
+        make_forward: `make_forward(order, gen) -> forward`, called once after the order is
+            drawn; `forward(sl, idx)` returns the (B, K) logits of the samples `order[sl]`
+            (= `idx`). Drawing from `gen` keeps an epoch reproducible from its seed.
+
+    Returns:
+        train_loss, train_acc, images, seconds, images_per_s.
+    """
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout of this epoch
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-    order = epoch_order(table.labels, cfg.balance, gen)
-    labels = torch.from_numpy(table.labels)
-    preprocess = cfg.preprocess()
+    order = epoch_order(labels, cfg.balance, gen)
+    forward = make_forward(order, gen)
+    label_t = torch.from_numpy(labels)
     train_mode(model, list(frozen))
     steps = (len(order) + cfg.batch_size - 1) // cfg.batch_size
     if cfg.max_steps_per_epoch > 0:
         steps = min(steps, cfg.max_steps_per_epoch)
     total_loss, correct, seen = 0.0, 0, 0
     t0 = time.perf_counter()
-    bar = progress(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+    bar = progress(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}{desc}",
                    disable=None if show is None else not show)
     for step in bar:
         if cfg.schedule != "step":  # per-step annealing
             set_lr(optimizer, schedule_lr(cfg, epoch + step / steps))
-        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-        x = to_input(augment_batch(table.images[idx], cfg.augment, gen), preprocess,
-                     cfg.channels_last)
-        y = labels[idx]
-        logits = model(x)
+        sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+        idx = order[sl]
+        y = label_t[idx]
+        logits = forward(sl, idx)
         loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,6 +130,18 @@ def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch
     seconds = time.perf_counter() - t0
     return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
             "images": seen, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9)}
+
+
+def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch: int,
+                    weights: torch.Tensor | None, frozen=(), show: bool | None = None) -> dict:
+    """One pass over `table` (images augmented per batch); returns `run_epoch`'s metrics."""
+    preprocess = cfg.preprocess()
+
+    def make_forward(order, gen):
+        return lambda sl, idx: model(to_input(augment_batch(table.images[idx], cfg.augment, gen),
+                                              preprocess, cfg.channels_last))
+
+    return run_epoch(model, optimizer, cfg, epoch, table.labels, make_forward, weights, frozen, show)
 
 
 # ---------------------------------------------------------------- training state (resume)
