@@ -50,6 +50,9 @@ def main() -> None:
         print(f"what the decoder adds: judge {ab['judge_full']:.1%} on G's drawings vs "
               f"{ab['judge_templates_only']:.1%} with the decoder's output zeroed (templates only); "
               f"mean |full - templates| {ab['l1_decoder']:.3f}, |seed 0 - seed 1| {ab['l1_noise']:.3f}")
+        if ab.get("l1_paired_full") is not None:
+            print(f"L1 to the ideal drawing (the character drawn with the face's own rig): G {ab['l1_paired_full']:.3f}, "
+                  f"templates only {ab['l1_paired_templates']:.3f}")
     print(f"L1 to neutral: {q['l1_to_neutral']:.3f} (real renders {q['reference']['l1_real_to_neutral']:.3f})")
     print(f"Frechet distance: {q['frechet_distance']:.1f} (real vs real {q['reference']['frechet_real_vs_real']:.1f})")
     for name, v in q["per_character"].items():

@@ -390,3 +390,17 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
     assert (out / "hagan_grid.png").is_file() and (out / "kfold.csv").is_file()
     assert (out / "quality.csv").is_file()
     assert main(["evaluate", "hagan", "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatch):
+    from deepexpr.evaluation.hagan import HaganEvalConfig, kfold
+
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+    base = dict(folds=2, fold_steps=2, preset="test", identities=2, per_expression=1, judge_model=False)
+    serial = kfold(HaganEvalConfig(**base), tmp_path / "serial", ("pip", "mika"))
+    pooled = kfold(HaganEvalConfig(**base, workers=2), tmp_path / "pooled", ("pip", "mika"))
+    assert [r["fold"] for r in pooled] == [0, 1] and (tmp_path / "pooled" / "kfold.csv").is_file()
+    for a, b in zip(serial, pooled):
+        assert a["test_people"] == b["test_people"] == 1
+        for key in ("hagan_acc", "cnn_acc", "encoder_acc"):
+            assert a[key] == pytest.approx(b[key])

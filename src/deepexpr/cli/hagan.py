@@ -47,6 +47,10 @@ def _register_train(train) -> None:
                    help="weight of G's expression (D^e) term of Eq. 3 (default 0.1; paper 1)")
     p.add_argument("--template-init", default="medoid", choices=["median", "medoid"],
                    help="G's per-expression templates start from the median image or the medoid frame")
+    p.add_argument("--pairing", default="rig", choices=["rig", "expression"],
+                   help="target of the matched L1: rig = the character drawn making this very face (drawn "
+                   "stand-in only; real sets fall back to expression), expression = a random frame of the "
+                   "character with the same expression")
     p.add_argument("--cls-weight", type=float, default=1.0,
                    help="weight of the encoder's auxiliary expression loss (not in the paper; 0 turns it off)")
     p.add_argument("--identities", type=int, default=24, help="stand-in: number of drawn people")
@@ -102,6 +106,7 @@ def _register_evaluate(evaluate) -> None:
                    help="independent character expression model (default: the bundled one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="k-fold: folds trained at once, one process each")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_evaluate)
 
@@ -140,11 +145,14 @@ def run_train(args) -> int:
                            batch_size=args.batch_size, l1_weight=args.l1_weight, augment=args.augment,
                            match_weight=args.match_weight, cls_weight=args.cls_weight,
                            adv_weight=args.adv_weight, expr_weight=args.expr_weight,
-                           template_init=args.template_init,
+                           template_init=args.template_init, pairing=args.pairing,
                            sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
                            seed=args.seed, threads=args.threads)
+    from deepexpr.train.hagan import effective_pairing
+
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "
-          f"{len(data.char_images)} character images of {', '.join(data.characters)}", file=sys.stderr)
+          f"{len(data.char_images)} character images of {', '.join(data.characters)}; "
+          f"matched-L1 pairing: {effective_pairing(cfg, data)}", file=sys.stderr)
     result = train_hagan(data, cfg, args.out, resume=args.resume, quiet=args.quiet)
     last = result.history[-1] if result.history else {}
     print(f"hagan: {result.steps} steps, {result.steps_per_second:.2f} steps/s; "
@@ -201,6 +209,7 @@ def run_evaluate(args) -> int:
                           target_per_expression=args.target_per_expression,
                           identities=args.identities, heldout_identities=args.heldout_identities,
                           character_model=args.character_model, seed=args.seed, threads=args.threads,
+                          workers=args.workers,
                           characters=_characters(args.characters), judge_model=not args.kfold_only)
     report = evaluate_hagan(cfg, args.out, weights=args.weights, quiet=args.quiet)
     print(report.markdown)

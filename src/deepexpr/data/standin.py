@@ -97,7 +97,7 @@ class StandinConfig:
     def key(self) -> str:
         """Cache key: these settings + the source of the character renderer (a changed
         renderer draws different images, so a cache made by an older one is not reused)."""
-        text = json.dumps({**self.to_dict(), "v": 1, "renderer": renderer_fingerprint()},
+        text = json.dumps({**self.to_dict(), "v": 2, "renderer": renderer_fingerprint()},
                           sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -115,15 +115,16 @@ def renderer_fingerprint() -> str:
 
 
 def render_humans(styles, per_expression: int, load_size: int, render_size: int, seed: int = 0,
-                  expressions=EXPRESSIONS):
+                  expressions=EXPRESSIONS, with_rigs: bool = False):
     """Draw and align stand-in faces.
 
     Returns:
-        images (N, load_size, load_size, 3) uint8, labels (N,), identity index (N,) into `styles`.
+        images (N, load_size, load_size, 3) uint8, labels (N,), identity index (N,) into
+        `styles`; with `with_rigs`, also the rig of each face (N, len(RIG_CONTROLS)) float32.
     """
     from deepexpr.characters import render_face, sample_poses
 
-    images, labels, ids = [], [], []
+    images, labels, ids, rigs = [], [], [], []
     for i, style in enumerate(styles):
         for expr in expressions:
             for rig in sample_poses(style, expr, per_expression, seed=seed):
@@ -131,7 +132,52 @@ def render_humans(styles, per_expression: int, load_size: int, render_size: int,
                 images.append(align_face(img, lms, load_size))
                 labels.append(INDEX[expr])
                 ids.append(i)
-    return np.stack(images), np.array(labels, np.int64), np.array(ids, np.int64)
+                rigs.append(rig_vector(rig))
+    out = (np.stack(images), np.array(labels, np.int64), np.array(ids, np.int64))
+    return (*out, np.stack(rigs)) if with_rigs else out
+
+
+def rig_vector(rig: dict) -> np.ndarray:
+    """A rig dict -> (len(RIG_CONTROLS),) float32 in RIG_CONTROLS order (missing controls 0)."""
+    from deepexpr.characters.rig import RIG_CONTROLS
+
+    return np.array([float(rig.get(c, 0.0)) for c in RIG_CONTROLS], np.float32)
+
+
+def paired_rig(vector: np.ndarray, flipped: bool = False) -> dict[str, float]:
+    """The rig a target character is drawn with to make *this* human face (rig pairing).
+
+    The human's AUs, head yaw/pitch and gaze; head roll 0, because `align_face` levels the
+    eyes, so the aligned face G sees carries no roll to copy. `flipped`: the face was
+    mirrored (augmentation), so yaw, roll and horizontal gaze change sign (the rig's AUs are
+    bilateral).
+    """
+    from deepexpr.characters.rig import RIG_CONTROLS
+
+    rig = {c: float(v) for c, v in zip(RIG_CONTROLS, vector)}
+    rig["head_roll"] = 0.0
+    if flipped:
+        rig["head_yaw"], rig["gaze_x"] = -rig["head_yaw"], -rig["gaze_x"]
+    return rig
+
+
+def render_paired(styles, rigs: np.ndarray, characters: np.ndarray, size: int,
+                  flipped: np.ndarray | None = None) -> np.ndarray:
+    """Each target character making the face of the matching human frame.
+
+    Args:
+        styles: the target CharacterStyles (one-hot order).
+        rigs: (N, len(RIG_CONTROLS)) rigs of the human frames (`render_humans(with_rigs=True)`).
+        characters: (N,) index into `styles` per frame.
+        flipped: (N,) bool, the human view was mirrored.
+    Returns:
+        (N, size, size, 3) uint8 renders.
+    """
+    from deepexpr.characters import render_face
+
+    flipped = np.zeros(len(rigs), bool) if flipped is None else flipped
+    return np.stack([render_face(styles[int(c)], paired_rig(r, bool(f)), size)[0]
+                     for r, c, f in zip(rigs, characters, flipped)])
 
 
 def render_targets(styles, per_expression: int, size: int, seed: int = 0, expressions=EXPRESSIONS):
@@ -183,9 +229,10 @@ def build_standin_data(cfg: StandinConfig, use_cache: bool = True):
         arrays = {k: z[k] for k in z.files}
     else:
         humans = standin_humans(cfg.identities, seed=cfg.seed)
-        hi, hl, hid = render_humans(humans, cfg.per_expression, cfg.load_size, cfg.render_size, cfg.seed)
+        hi, hl, hid, hr = render_humans(humans, cfg.per_expression, cfg.load_size, cfg.render_size, cfg.seed,
+                                        with_rigs=True)
         ci, cl, cid, neutral = render_targets(styles, cfg.char_per_expression, cfg.image_size, cfg.seed)
-        arrays = {"human_images": hi, "human_labels": hl, "human_ids": hid, "char_images": ci,
+        arrays = {"human_images": hi, "human_labels": hl, "human_ids": hid, "human_rigs": hr, "char_images": ci,
                   "char_labels": cl, "char_ids": cid, "neutral_images": neutral}
         if use_cache:
             from deepexpr.io import atomic_path
@@ -193,7 +240,7 @@ def build_standin_data(cfg: StandinConfig, use_cache: bool = True):
             with atomic_path(cache) as tmp:
                 np.savez(tmp, **arrays)
     source = f"stand-in: {cfg.identities} drawn realistic-human-style identities (standin_{cfg.seed}_*)"
-    return HaganData(characters=names, source=source, **arrays)
+    return HaganData(characters=names, source=source, target_styles=styles, **arrays)
 
 
 def identity_folds(ids: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -57,7 +57,8 @@ class HaganEvalConfig:
     target_per_expression: int = 30  # real renders per character and expression (ID training, FID)
     characters: tuple[str, ...] | None = None  # k-fold targets (None: the judged model's / built-ins)
     seed: int = 0  # everything random follows from it
-    threads: int = 1  # torch threads
+    threads: int = 1  # torch threads (per k-fold worker)
+    workers: int = 1  # k-fold folds run in this many processes at once
     fid_samples: int = 1000  # at most this many images per side for the Fréchet distance
     judge_model: bool = True  # run part 2 (judge a trained model); False = k-fold only
 
@@ -196,43 +197,73 @@ class CharacterJudge:
 
 
 def kfold(cfg: HaganEvalConfig, out_dir: Path, characters, quiet: bool = True) -> list[dict]:
-    """Identity-independent k-fold: HA-GAN (D^e on G's drawings) vs cnn_small, per fold."""
-    from deepexpr.models.registry import create_model
-    from deepexpr.train.hagan import HaganTrainConfig, human_view, train_hagan
-    from deepexpr.translate import HaganModel
+    """Identity-independent k-fold: HA-GAN (D^e on G's drawings) vs cnn_small, per fold.
 
+    With `cfg.workers` > 1 the folds run in that many processes (each one torch thread; the
+    folds are independent, so the figures do not depend on the number of workers).
+    """
+    data = _kfold_data(cfg, characters)
+    n_folds = len(identity_folds(data.human_ids, cfg.folds, cfg.seed)[: cfg.max_folds or cfg.folds])
+    rows: list[dict] = []
+    bar = progress(total=n_folds, desc="k-fold", disable=True if quiet else None)
+    if cfg.workers > 1 and n_folds > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ProcessPoolExecutor(min(cfg.workers, n_folds), mp_context=ctx) as pool:
+            jobs = [pool.submit(run_fold, cfg, characters, f, out_dir) for f in range(n_folds)]
+            for job in as_completed(jobs):
+                rows.append(job.result())
+                _write_csv(out_dir / "kfold.csv", sorted(rows, key=lambda r: r["fold"]))
+                bar.update(1)
+    else:
+        for f in range(n_folds):
+            rows.append(run_fold(cfg, characters, f, out_dir, data, quiet))
+            _write_csv(out_dir / "kfold.csv", rows)
+            bar.update(1)
+    bar.close()
+    return sorted(rows, key=lambda r: r["fold"])
+
+
+def _kfold_data(cfg: HaganEvalConfig, characters):
     size = PRESET_SIZES[cfg.preset]
-    data = build_standin_data(StandinConfig(identities=cfg.identities, per_expression=cfg.per_expression,
+    return build_standin_data(StandinConfig(identities=cfg.identities, per_expression=cfg.per_expression,
                                             characters=characters, image_size=size,
                                             load_size=int(round(size * 1.125)), seed=cfg.seed))
-    folds = identity_folds(data.human_ids, cfg.folds, cfg.seed)[: cfg.max_folds or cfg.folds]
-    rows = []
-    for f, (train_mask, test_mask) in enumerate(folds):
-        t0 = time.perf_counter()
-        train = data.subset_humans(train_mask)
-        tcfg = HaganTrainConfig(preset=cfg.preset, steps=cfg.fold_steps, batch_size=cfg.batch_size, seed=cfg.seed + f,
-                                sample_every=0, checkpoint_every=0, threads=cfg.threads)
-        res = train_hagan(train, tcfg, out_dir / "folds" / f"fold_{f}", quiet=quiet)
-        from deepexpr.translate import load_hagan
 
-        model: HaganModel = load_hagan(res.generator)
-        test_x, test_y = data.human_images[test_mask], data.human_labels[test_mask]
-        # D^e reads G's drawing of each test face, one per target character; the paper uses
-        # one character, we report the first and the mean over characters.
-        accs = [accuracy(test_y, model.run(test_x, [c] * len(test_x), seed=cfg.seed)[1].argmax(1))
-                for c in range(len(model.characters))]
-        cnn = create_model("test_cnn_small" if cfg.preset == "test" else "cnn_small",
-                           num_classes=len(EXPRESSIONS), input_size=model.image_size)
-        fit_classifier(cnn, train.human_images, train.human_labels, cfg.fold_steps, cfg.batch_size,
-                       lr=2e-4 * 5, augment=tcfg.augment, crop=model.image_size, seed=cfg.seed + f, quiet=quiet,
-                       desc=f"cnn fold {f}")
-        cnn_acc = accuracy(test_y, predict(cnn, human_view(test_x, model.image_size)).argmax(1))
-        rows.append({"fold": f, "test_people": int(len(np.unique(data.human_ids[test_mask]))),
-                     "test_images": int(test_mask.sum()), "hagan_acc": accs[0],
-                     "hagan_acc_mean_characters": float(np.mean(accs)), "cnn_acc": cnn_acc,
-                     "seconds": round(time.perf_counter() - t0, 1)})
-        _write_csv(out_dir / "kfold.csv", rows)
-    return rows
+
+def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None, quiet: bool = True) -> dict:
+    """Fold `f` of the k-fold: train HA-GAN and the CNN on the other people, test on fold f's."""
+    from deepexpr.models.registry import create_model
+    from deepexpr.train.hagan import HaganTrainConfig, human_view, train_hagan
+    from deepexpr.translate import load_hagan
+
+    torch.set_num_threads(max(1, cfg.threads))
+    data = data if data is not None else _kfold_data(cfg, characters)
+    train_mask, test_mask = identity_folds(data.human_ids, cfg.folds, cfg.seed)[f]
+    t0 = time.perf_counter()
+    train = data.subset_humans(train_mask)
+    tcfg = HaganTrainConfig(preset=cfg.preset, steps=cfg.fold_steps, batch_size=cfg.batch_size, seed=cfg.seed + f,
+                            sample_every=0, checkpoint_every=0, threads=cfg.threads)
+    res = train_hagan(train, tcfg, out_dir / "folds" / f"fold_{f}", quiet=quiet)
+    model = load_hagan(res.generator)
+    test_x, test_y = data.human_images[test_mask], data.human_labels[test_mask]
+    # D^e reads G's drawing of each test face, one per target character; the paper uses
+    # one character, we report the first and the mean over characters.
+    accs = [accuracy(test_y, model.run(test_x, [c] * len(test_x), seed=cfg.seed)[1].argmax(1))
+            for c in range(len(model.characters))]
+    cnn = create_model("test_cnn_small" if cfg.preset == "test" else "cnn_small",
+                       num_classes=len(EXPRESSIONS), input_size=model.image_size)
+    fit_classifier(cnn, train.human_images, train.human_labels, cfg.fold_steps, cfg.batch_size,
+                   lr=2e-4 * 5, augment=tcfg.augment, crop=model.image_size, seed=cfg.seed + f, quiet=quiet,
+                   desc=f"cnn fold {f}")
+    cnn_acc = accuracy(test_y, predict(cnn, human_view(test_x, model.image_size)).argmax(1))
+    return {"fold": f, "test_people": int(len(np.unique(data.human_ids[test_mask]))),
+            "test_images": int(test_mask.sum()), "hagan_acc": accs[0],
+            "hagan_acc_mean_characters": float(np.mean(accs)),
+            "encoder_acc": encoder_accuracy(model, test_x, test_y), "cnn_acc": cnn_acc,
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -243,7 +274,7 @@ def kfold(cfg: HaganEvalConfig, out_dir: Path, characters, quiet: bool = True) -
 def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
     """Intended expression, identity, L1 to neutral and Fréchet distance of a model's drawings."""
     from deepexpr.characters import standin_humans
-    from deepexpr.data.standin import render_humans, render_targets, target_styles
+    from deepexpr.data.standin import render_humans, render_paired, render_targets, target_styles
     from deepexpr.models.registry import create_model
     from deepexpr.train.hagan import human_view, tile
     from deepexpr.translate import load_hagan
@@ -251,8 +282,11 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     model = load_hagan(weights)
     size, load = model.image_size, model.load_size
     people = standin_humans(cfg.heldout_identities, seed=cfg.heldout_seed)
-    hx, hy, hid = render_humans(people, cfg.heldout_per_expression, load, 128, seed=cfg.heldout_seed)
+    hx, hy, hid, hrig = render_humans(people, cfg.heldout_per_expression, load, 128, seed=cfg.heldout_seed,
+                                      with_rigs=True)
     styles = target_styles(model.characters)
+    # Ground truth the stand-in allows: each character drawn making each held-out face.
+    paired = np.concatenate([render_paired(styles, hrig, np.full(len(hx), c), size) for c in range(len(styles))])
     # Real renders of the targets, drawn with another seed than training used.
     rx, ry, rc, neutral = render_targets(styles, cfg.target_per_expression, size, seed=cfg.heldout_seed)
     judge = CharacterJudge(cfg.character_model)
@@ -271,7 +305,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     judged = judge.probs(gen).argmax(1)
     ids = predict(charid, gen).argmax(1)
     encoder = encoder_accuracy(model, hx, hy)
-    ablation = decoder_ablation(model, hx, hy, judge, cfg.seed)
+    ablation = decoder_ablation(model, hx, hy, judge, cfg.seed, paired)
     real_judged = judge.probs(rx).argmax(1)
     real_ids = predict(charid, render_targets(styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
     l1 = np.abs(gen.astype(np.float32) - neutral[ch].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
@@ -315,16 +349,22 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
 
 
 def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: CharacterJudge,
-                     seed: int = 0) -> dict | None:
+                     seed: int = 0, paired: np.ndarray | None = None) -> dict | None:
     """What G's decoder adds over its templates (None for a generator without templates).
 
     Draws every face as every character twice more: with the decoder's output zeroed (the
     templates mixed by the encoder's probabilities only) and with another noise seed.
 
+    Args:
+        paired: (C * N, S, S, 3) uint8, optional: each character (outer) drawn making each
+            face (inner) with the face's own rig (`render_paired`), the drawing a perfect
+            G would make.
+
     Returns:
-        {"judge_full", "judge_templates_only"} accuracies of the independent judge, and
-        {"l1_decoder", "l1_noise"}: mean |full - templates only| and |seed - (seed + 1)| in
-        [-1, 1] units.
+        {"judge_full", "judge_templates_only"} accuracies of the independent judge,
+        {"l1_decoder", "l1_noise"}: mean |full - templates only| and |seed - (seed + 1)|, and
+        with `paired`, {"l1_paired_full", "l1_paired_templates"}: mean |drawing - paired|;
+        all L1 in [-1, 1] units.
     """
     import copy
 
@@ -345,9 +385,12 @@ def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: Chara
     full, other, flat_img = draw(model, seed), draw(model, seed + 1), draw(flat_model, seed)
     y = np.tile(labels, len(model.characters))
     l1 = lambda a, b: float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() / 127.5)  # noqa: E731
-    return {"judge_full": accuracy(y, judge.probs(full).argmax(1)),
-            "judge_templates_only": accuracy(y, judge.probs(flat_img).argmax(1)),
-            "l1_decoder": l1(full, flat_img), "l1_noise": l1(full, other)}
+    out = {"judge_full": accuracy(y, judge.probs(full).argmax(1)),
+           "judge_templates_only": accuracy(y, judge.probs(flat_img).argmax(1)),
+           "l1_decoder": l1(full, flat_img), "l1_noise": l1(full, other)}
+    if paired is not None:
+        out.update(l1_paired_full=l1(full, paired), l1_paired_templates=l1(flat_img, paired))
+    return out
 
 
 def encoder_accuracy(model, humans: np.ndarray, labels: np.ndarray) -> float | None:
@@ -408,6 +451,9 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
               if q.get("encoder_accuracy") is not None else []),
             *([f"| intended expression with G's decoder output zeroed (templates only) | "
                f"{q['decoder_ablation']['judge_templates_only']:.1%} | |"] if q.get("decoder_ablation") else []),
+            *([f"| L1 to the character drawn with the face's own rig (the ideal drawing): G / templates only | "
+               f"{q['decoder_ablation']['l1_paired_full']:.3f} / {q['decoder_ablation']['l1_paired_templates']:.3f} | |"]
+              if (q.get("decoder_ablation") or {}).get("l1_paired_full") is not None else []),
             f"| L1 to the character's neutral image ([-1,1] units) | {q['l1_to_neutral']:.3f} | "
             f"{r['l1_real_to_neutral']:.3f} |",
             f"| Fréchet distance, character-model features | {q['frechet_distance']:.2f} | "
@@ -429,11 +475,13 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             f"| CNN baseline (cnn_small, same human images) | {c.mean():.1%} ± {c.std():.1%} |",
             f"| HA-GAN (D^e on G's drawings, first character) | {h.mean():.1%} ± {h.std():.1%} |",
             f"| HA-GAN (mean over target characters) | {hm.mean():.1%} ± {hm.std():.1%} |", "",
-            "| fold | test people | test images | HA-GAN | CNN | seconds |", "|---|---|---|---|---|---|",
+            "| fold | test people | test images | HA-GAN | G's encoder head | CNN | seconds |",
+            "|---|---|---|---|---|---|---|",
         ]
         for f in report.folds:
+            enc = f"{f['encoder_acc']:.1%}" if f.get("encoder_acc") is not None else "-"
             lines.append(f"| {f['fold']} | {f['test_people']} | {f['test_images']} | {f['hagan_acc']:.1%} | "
-                         f"{f['cnn_acc']:.1%} | {f['seconds']} |")
+                         f"{enc} | {f['cnn_acc']:.1%} | {f['seconds']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -165,12 +165,22 @@ class HaganData:
     neutral_images: np.ndarray  # (C, S, S, 3) uint8 the neutral image of each character (Eq. 4)
     characters: list[str]  # target character names, one-hot order
     source: str = "unknown"  # where the human images come from (stand-in, fer2013, ...)
+    # Drawn humans only: the rig of each face (N, len(RIG_CONTROLS)) and the target styles,
+    # so a character can be drawn making exactly that face (rig pairing). None for real sets.
+    human_rigs: np.ndarray | None = None
+    target_styles: list | None = None
 
     def subset_humans(self, mask: np.ndarray) -> HaganData:
         """The same characters with only the human rows where `mask` is true."""
+        rigs = self.human_rigs[mask] if self.human_rigs is not None else None
         return HaganData(self.human_images[mask], self.human_labels[mask], self.human_ids[mask],
                          self.char_images, self.char_labels, self.char_ids, self.neutral_images,
-                         self.characters, self.source)
+                         self.characters, self.source, rigs, self.target_styles)
+
+    @property
+    def can_pair_rigs(self) -> bool:
+        """True when every human face has a rig and the targets can be drawn (stand-in)."""
+        return self.human_rigs is not None and self.target_styles is not None
 
     def check(self) -> None:
         """Raise InputError when a class has no character image for some character."""
@@ -227,12 +237,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 PAPER_ANGLES = (0, -150, -120, -90, -60, -30, 30, 60, 90, 120, 150)  # 0 = the unrotated crop
 
 
-def augment_human(image: np.ndarray, size: int, mode: str, rng: np.random.Generator) -> np.ndarray:
+def augment_human(image: np.ndarray, size: int, mode: str, rng: np.random.Generator,
+                  flip: bool | None = None) -> np.ndarray:
     """One augmented `size` x `size` view of an (L, L, 3) human face.
 
     Modes: "none" = center crop; "paper" = one of the paper's 110 views (five crops: four
     corners + center, x 11 rotations: 0 and +-30..150 degrees, x horizontal flip);
     "light" = random crop, rotation in +-10 degrees, flip (what suits aligned faces best).
+    `flip`: mirror or not (None: a coin toss); ignored by mode "none".
     """
     import cv2
 
@@ -253,7 +265,7 @@ def augment_human(image: np.ndarray, size: int, mode: str, rng: np.random.Genera
     if angle:
         m = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, 1.0)
         crop = cv2.warpAffine(crop, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if rng.random() < 0.5:
+    if (rng.random() < 0.5) if flip is None else flip:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop)
 
@@ -275,11 +287,22 @@ def human_view(images: np.ndarray, size: int) -> np.ndarray:
 
 class PairSampler:
     """Draws batches: human faces, a target character each, a real character image of the
-    same character and expression (for D), another one (the target of the matched L1), and
-    that character's neutral image (Eq. 4)."""
+    same character and expression (for D), the target of the matched L1, and that
+    character's neutral image (Eq. 4).
 
-    def __init__(self, data: HaganData, image_size: int, augment: str, rng: np.random.Generator):
-        self.data, self.size, self.augment, self.rng = data, image_size, augment, rng
+    The matched target: with `pairing="rig"` (drawn humans only) the target character drawn
+    with the human face's own rig, mirrored with the face (the character making exactly this
+    face: intensity, head pose, gaze); with "expression" another random real frame of the
+    character with the same expression (all a real labelled set allows).
+    """
+
+    def __init__(self, data: HaganData, image_size: int, augment: str, rng: np.random.Generator,
+                 pairing: str = "expression"):
+        if pairing not in ("rig", "expression"):
+            raise InputError(f"pairing {pairing!r}: expected rig or expression")
+        if pairing == "rig" and not data.can_pair_rigs:
+            raise InputError("pairing rig needs drawn humans with rigs (the stand-in); use --pairing expression")
+        self.data, self.size, self.augment, self.rng, self.pairing = data, image_size, augment, rng, pairing
         self.pool: dict[tuple[int, int], np.ndarray] = {}
         for c in range(len(data.characters)):
             for e in range(len(EXPRESSIONS)):
@@ -293,14 +316,22 @@ class PairSampler:
         labels = d.human_labels[hi].astype(np.int64)
         chars = rng.integers(0, len(d.characters), size=n)
         real_idx = np.array([rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)])
-        match_idx = np.array([rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)])
-        humans = np.stack([augment_human(d.human_images[i], self.size, self.augment, rng) for i in hi])
+        flips = rng.random(n) < 0.5
+        humans = np.stack([augment_human(d.human_images[i], self.size, self.augment, rng, bool(f))
+                           for i, f in zip(hi, flips)])
+        if self.pairing == "rig":
+            from deepexpr.data.standin import render_paired
+
+            matched = render_paired(d.target_styles, d.human_rigs[hi], chars, self.size,
+                                    flips & (self.augment != "none"))
+        else:
+            matched = d.char_images[[rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)]]
         return {
             "human": to_tensor(humans),
             "label": torch.from_numpy(labels),
             "character": torch.from_numpy(chars.astype(np.int64)),
             "real": to_tensor(d.char_images[real_idx]),
-            "matched": to_tensor(d.char_images[match_idx]),
+            "matched": to_tensor(matched),
             "neutral": to_tensor(d.neutral_images[chars]),
         }
 
@@ -322,6 +353,7 @@ class HaganTrainConfig:
     l1_weight: float = 5.0  # weight of Eq. 4 (L1 to the character's neutral image); see the module docstring
     match_weight: float = 100.0  # L1 to a real image of the character with the same expression (ours; 0: off)
     cls_weight: float = 1.0  # CE of the encoder's expression head on the human labels (ours; 0: off)
+    pairing: str = "rig"  # matched-L1 target: "rig" (the character making this face; drawn humans only) or "expression"
     template_init: str = "medoid"  # G's templates start from the "median" or the "medoid" frame per expression
     encoder_lr_mult: float = 5.0  # learning rate of G's encoder and expression head / lr
     adv_weight: float = 0.1  # weight of Eq. 3's adversarial (D^R) term for G (paper: 1; see the module docstring)
@@ -557,7 +589,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         g_ema = copy.deepcopy(g).eval()
         if ema_state is not None:
             g_ema.load_state_dict(ema_state)
-    sampler = PairSampler(data, size, cfg.augment, rng)
+    sampler = PairSampler(data, size, cfg.augment, rng, effective_pairing(cfg, data))
     grid_humans = _grid_humans(data)
     history: list[dict] = _read_history(out / "history.csv") if resume else []
     samples: list[Path] = []
@@ -602,6 +634,11 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
     g.eval()
     d.eval()
     return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples)
+
+
+def effective_pairing(cfg: HaganTrainConfig, data: HaganData) -> str:
+    """cfg.pairing, except "rig" falls back to "expression" for human sets without rigs."""
+    return "rig" if cfg.pairing == "rig" and data.can_pair_rigs else "expression"
 
 
 def ema_decay_at(decay: float, step: int) -> float:
