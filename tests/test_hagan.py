@@ -46,7 +46,7 @@ def tiny_data():
 
 
 def _cfg(**kw):
-    base = dict(preset="test", steps=4, batch_size=6, sample_every=0, checkpoint_every=0, seed=3)
+    base = dict(preset="test", steps=4, batch_size=6, sample_every=0, checkpoint_every=0, seed=3, encoder_pretrain=3)
     return HaganTrainConfig(**{**base, **kw})
 
 
@@ -341,13 +341,13 @@ def test_cli_train_on_standin(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
-                 "--batch-size", "4", "--out", str(out), "--quiet"])
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(out), "--quiet"])
     assert code == 0
     assert "STAND-IN" in capsys.readouterr().err
     assert (out / "hagan_g.safetensors").is_file() and (out / "state.safetensors").is_file()
     code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "3",
-                 "--batch-size", "4", "--out", str(out), "--quiet", "--resume"])
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(out), "--quiet", "--resume"])
     assert code == 0 and "3 steps" in capsys.readouterr().out
     assert main(["train", "hagan", "--preset", "test", "--characters", "nobody", "--out", str(out)]) == 2
 
@@ -374,7 +374,7 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     assert main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
-                 "--batch-size", "4", "--out", str(run), "--quiet"]) == 0
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(run), "--quiet"]) == 0
     judge = tmp_path / "judge.safetensors"
     save_model(judge, create_model("test_cnn_small").eval(),
                {"model": "test_cnn_small", "overrides": {}, "classes": ["anger", "disgust", "fear", "joy",
@@ -382,7 +382,7 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
     out = tmp_path / "report"
     code = main(["evaluate", "hagan", "--weights", str(run), "--character-model", str(judge),
                  "--heldout-identities", "1", "--folds", "2", "--max-folds", "1", "--fold-steps", "2",
-                 "--identities", "2", "--preset", "test", "--charid-steps", "20",
+                 "--identities", "2", "--preset", "test", "--charid-steps", "20", "--encoder-pretrain", "3",
                  "--target-per-expression", "3", "--out", str(out), "--quiet"])
     assert code == 0
     text = (out / "report.md").read_text()
@@ -396,7 +396,8 @@ def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatc
     from deepexpr.evaluation.hagan import HaganEvalConfig, kfold
 
     monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
-    base = dict(folds=2, fold_steps=2, preset="test", identities=2, per_expression=1, judge_model=False)
+    base = dict(folds=2, fold_steps=2, preset="test", identities=2, per_expression=1, judge_model=False,
+                encoder_pretrain=3)
     serial = kfold(HaganEvalConfig(**base), tmp_path / "serial", ("pip", "mika"))
     pooled = kfold(HaganEvalConfig(**base, workers=2), tmp_path / "pooled", ("pip", "mika"))
     assert [r["fold"] for r in pooled] == [0, 1] and (tmp_path / "pooled" / "kfold.csv").is_file()
@@ -404,3 +405,28 @@ def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatc
         assert a["test_people"] == b["test_people"] == 1
         for key in ("hagan_acc", "cnn_acc", "encoder_acc"):
             assert a[key] == pytest.approx(b[key])
+
+
+def test_encoder_pretraining_trains_only_the_encoder(tiny_data):
+    from deepexpr.train.hagan import pretrain_encoder
+
+    cfg = _cfg(encoder_pretrain=60)
+    g, _, *_ = build_models(cfg, 2)
+    before = {n: p.detach().clone() for n, p in g.named_parameters()}
+    losses = pretrain_encoder(g, tiny_data, cfg, 16, np.random.default_rng(0))
+    assert len(losses) == 60 and np.mean(losses[-10:]) < np.mean(losses[:10])
+    changed = {n for n, p in g.named_parameters() if not torch.equal(before[n], p)}
+    assert changed and all(n.startswith(("encoder.", "expr_head.")) for n in changed)
+
+
+def test_learning_rate_groups_and_frozen_templates(tiny_data):
+    from deepexpr.train.hagan import PairSampler
+
+    cfg = _cfg(decoder_lr_mult=3.0, template_lr_mult=0.0, encoder_lr_mult=2.0)
+    g, d, *_ = build_models(cfg, 2)
+    opt_g, _ = make_optimizers(g, d, cfg)
+    assert [grp["lr"] for grp in opt_g.param_groups] == pytest.approx([cfg.lr * 2, cfg.lr * 3, 0.0])
+    templates = g.templates.detach().clone()
+    opt_g, opt_d = make_optimizers(g, d, cfg)
+    train_step(g, d, opt_g, opt_d, PairSampler(tiny_data, 16, "light", np.random.default_rng(0)).batch(6), cfg)
+    assert torch.equal(templates, g.templates)

@@ -51,9 +51,15 @@ def _register_train(train) -> None:
                    help="target of the matched L1: rig = the character drawn making this very face (drawn "
                    "stand-in only; real sets fall back to expression), expression = a random frame of the "
                    "character with the same expression")
+    p.add_argument("--encoder-pretrain", type=int, default=3000,
+                   help="updates of G's encoder + expression head alone before the GAN (default 3000, about "
+                   "2 CPU-minutes; not in the paper; 0 turns it off)")
+    p.add_argument("--decoder-lr-mult", type=float, default=1.0, help="G decoder learning rate / --lr")
+    p.add_argument("--template-lr-mult", type=float, default=1.0,
+                   help="G template learning rate / --lr (0: the templates stay the renders they start from)")
     p.add_argument("--cls-weight", type=float, default=1.0,
                    help="weight of the encoder's auxiliary expression loss (not in the paper; 0 turns it off)")
-    p.add_argument("--identities", type=int, default=24, help="stand-in: number of drawn people")
+    p.add_argument("--identities", type=int, default=64, help="stand-in: number of drawn people (default 64)")
     p.add_argument("--per-expression", type=int, default=10, help="stand-in: frames per person and expression")
     p.add_argument("--char-per-expression", type=int, default=40, help="character frames per expression")
     p.add_argument("--sample-every", type=int, default=250, help="write a sample grid every N steps")
@@ -90,10 +96,11 @@ def _register_evaluate(evaluate) -> None:
     p.add_argument("--weights", default=None, help="model to judge (default: bundled)")
     p.add_argument("--folds", type=int, default=10, help="k of the k-fold (paper: 10; 0 skips the k-fold)")
     p.add_argument("--max-folds", type=int, default=None, help="run only the first N folds (speed)")
-    p.add_argument("--fold-steps", type=int, default=1500, help="HA-GAN steps per fold")
+    p.add_argument("--encoder-pretrain", type=int, default=3000, help="per fold: G's encoder pretraining updates")
+    p.add_argument("--fold-steps", type=int, default=1000, help="HA-GAN steps per fold (default 1000, as the bundled model)")
     p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
                    help="HA-GAN sizes trained in the k-fold")
-    p.add_argument("--identities", type=int, default=24, help="stand-in people in the k-fold")
+    p.add_argument("--identities", type=int, default=64, help="stand-in people in the k-fold (default 64)")
     p.add_argument("--heldout-identities", type=int, default=12,
                    help="never-seen stand-in people used to judge --weights")
     p.add_argument("--characters", default=None,
@@ -146,6 +153,8 @@ def run_train(args) -> int:
                            match_weight=args.match_weight, cls_weight=args.cls_weight,
                            adv_weight=args.adv_weight, expr_weight=args.expr_weight,
                            template_init=args.template_init, pairing=args.pairing,
+                           encoder_pretrain=args.encoder_pretrain, decoder_lr_mult=args.decoder_lr_mult,
+                           template_lr_mult=args.template_lr_mult,
                            sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
                            seed=args.seed, threads=args.threads)
     from deepexpr.train.hagan import effective_pairing
@@ -205,6 +214,7 @@ def run_evaluate(args) -> int:
     from deepexpr.evaluation.hagan import HaganEvalConfig, evaluate_hagan
 
     cfg = HaganEvalConfig(folds=args.folds, max_folds=args.max_folds, fold_steps=args.fold_steps,
+                          encoder_pretrain=args.encoder_pretrain,
                           preset=args.preset, charid_steps=args.charid_steps,
                           target_per_expression=args.target_per_expression,
                           identities=args.identities, heldout_identities=args.heldout_identities,

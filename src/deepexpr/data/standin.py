@@ -82,7 +82,7 @@ def _scale(m: np.ndarray) -> float:
 
 @dataclass
 class StandinConfig:
-    identities: int = 24  # stand-in people drawn (standin_humans(identities, seed))
+    identities: int = 64  # stand-in people drawn (standin_humans(identities, seed)); 24 under-trained the encoder
     per_expression: int = 10  # frames per person and expression
     char_per_expression: int = 40  # frames per target character and expression
     characters: tuple[str, ...] | None = None  # target characters; None = all built-ins

@@ -5,7 +5,7 @@ Two parts, one report (report.md + CSVs + a sample grid):
 1. The paper's protocol (Tables 1-3): identity-independent k-fold over the human set. Per
    fold, HA-GAN is trained on the training people and D^e reads G's drawings of the test
    people; a plain CNN (`cnn_small`) trained on the same human images with the same
-   augmentation and the same number of updates is the baseline.
+   augmentation and as many updates as G's encoder got (its pretraining + the GAN steps) is the baseline.
 2. A trained model (bundled by default) on people it never saw (stand-in identities of
    another seed): an *independent* character expression model (not D^e) labels the
    drawings, and the share labelled with the human's expression is reported; a
@@ -44,10 +44,11 @@ PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
 class HaganEvalConfig:
     folds: int = 10  # k of the identity-independent k-fold (paper: 10); 0 skips part 1
     max_folds: int | None = None  # run only the first N folds (speed); None = all k
-    fold_steps: int = 1500  # HA-GAN G+D updates per fold (the baseline gets as many updates)
+    encoder_pretrain: int = 3000  # per fold: G's encoder pretraining updates (as `deepexpr train hagan`)
+    fold_steps: int = 1000  # HA-GAN G+D updates per fold (+ the encoder pretraining: the baseline gets that many updates)
     preset: str = "default"  # HA-GAN sizes trained in the k-fold (default 64 px, paper 75, test 16)
     batch_size: int = 32  # batch of both HA-GAN and the baseline
-    identities: int = 24  # stand-in people in the k-fold
+    identities: int = 64  # stand-in people in the k-fold
     per_expression: int = 10  # stand-in frames per person and expression
     heldout_identities: int = 12  # never-seen stand-in people used to judge a trained model
     heldout_seed: int = 1000  # stand-in seed of those people (training uses other seeds)
@@ -245,7 +246,8 @@ def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None,
     t0 = time.perf_counter()
     train = data.subset_humans(train_mask)
     tcfg = HaganTrainConfig(preset=cfg.preset, steps=cfg.fold_steps, batch_size=cfg.batch_size, seed=cfg.seed + f,
-                            sample_every=0, checkpoint_every=0, threads=cfg.threads)
+                            sample_every=0, checkpoint_every=0, threads=cfg.threads,
+                            encoder_pretrain=cfg.encoder_pretrain)
     res = train_hagan(train, tcfg, out_dir / "folds" / f"fold_{f}", quiet=quiet)
     model = load_hagan(res.generator)
     test_x, test_y = data.human_images[test_mask], data.human_labels[test_mask]
@@ -255,7 +257,8 @@ def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None,
             for c in range(len(model.characters))]
     cnn = create_model("test_cnn_small" if cfg.preset == "test" else "cnn_small",
                        num_classes=len(EXPRESSIONS), input_size=model.image_size)
-    fit_classifier(cnn, train.human_images, train.human_labels, cfg.fold_steps, cfg.batch_size,
+    # As many classifier updates as G's encoder got (its pretraining + the GAN steps).
+    fit_classifier(cnn, train.human_images, train.human_labels, cfg.fold_steps + tcfg.encoder_pretrain, cfg.batch_size,
                    lr=2e-4 * 5, augment=tcfg.augment, crop=model.image_size, seed=cfg.seed + f, quiet=quiet,
                    desc=f"cnn fold {f}")
     cnn_acc = accuracy(test_y, predict(cnn, human_view(test_x, model.image_size)).argmax(1))

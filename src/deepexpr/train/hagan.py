@@ -356,6 +356,9 @@ class HaganTrainConfig:
     pairing: str = "rig"  # matched-L1 target: "rig" (the character making this face; drawn humans only) or "expression"
     template_init: str = "medoid"  # G's templates start from the "median" or the "medoid" frame per expression
     encoder_lr_mult: float = 5.0  # learning rate of G's encoder and expression head / lr
+    decoder_lr_mult: float = 1.0  # learning rate of G's decoder (everything but encoder and templates) / lr
+    template_lr_mult: float = 1.0  # learning rate of G's templates / lr (0: they stay the renders they start from)
+    encoder_pretrain: int = 3000  # updates of G's encoder + expression head alone on the human labels before the GAN (ours; 0: off)
     adv_weight: float = 0.1  # weight of Eq. 3's adversarial (D^R) term for G (paper: 1; see the module docstring)
     expr_weight: float = 0.1  # weight of Eq. 3's expression (D^e) term on G's images (paper: 1)
     d_expr_weight: float = 1.0  # weight of D^e's term in Eq. 5 (see the module docstring)
@@ -421,13 +424,18 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[s
 
 
 def make_optimizers(g, d, cfg: HaganTrainConfig):
-    """Adam for G (two groups: encoder + expression head at lr * encoder_lr_mult, the rest at
-    lr) and for D (lr)."""
+    """Adam for G (three groups: encoder + expression head at lr * encoder_lr_mult, templates
+    at lr * template_lr_mult, the decoder at lr * decoder_lr_mult) and for D (lr)."""
     betas = (cfg.beta1, cfg.beta2)
     enc_names = ("encoder.", "expr_head.")
-    enc = [p for n, p in g.named_parameters() if n.startswith(enc_names)]
-    rest = [p for n, p in g.named_parameters() if not n.startswith(enc_names)]
-    groups = [{"params": enc, "lr": cfg.lr * cfg.encoder_lr_mult}, {"params": rest, "lr": cfg.lr}]
+    named = list(g.named_parameters())
+    enc = [p for n, p in named if n.startswith(enc_names)]
+    tmpl = [p for n, p in named if n == "templates"]
+    rest = [p for n, p in named if not n.startswith(enc_names) and n != "templates"]
+    groups = [{"params": enc, "lr": cfg.lr * cfg.encoder_lr_mult},
+              {"params": rest, "lr": cfg.lr * cfg.decoder_lr_mult}]
+    if tmpl:
+        groups.append({"params": tmpl, "lr": cfg.lr * cfg.template_lr_mult})
     return (torch.optim.Adam(groups, lr=cfg.lr, betas=betas),
             torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas))
 
@@ -608,6 +616,10 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         samples.append(path)
 
     t0 = time.perf_counter()
+    if start == 0 and cfg.encoder_pretrain > 0:
+        pretrain_encoder(g, data, cfg, size, rng, quiet)
+        if g_ema is not None:
+            g_ema.load_state_dict(g.state_dict())
     running: dict[str, float] = {}
     bar = progress(range(start, cfg.steps), total=cfg.steps, initial=start, desc="hagan",
                    disable=True if quiet else None)
@@ -634,6 +646,32 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
     g.eval()
     d.eval()
     return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples)
+
+
+def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: np.random.Generator,
+                     quiet: bool = True) -> list[float]:
+    """Train G's encoder + expression head alone (cross-entropy on the human labels).
+
+    About 10x cheaper per update than a G+D step (no decoder, no D), so the expression code
+    is good before the GAN starts: measured on never-seen stand-in people, 2000 such updates
+    read 96% of the faces where 1000 GAN steps left the head at 87-94% (RESULTS.md).
+    Returns the per-update losses.
+    """
+    if g.expr_head is None:
+        raise InputError("encoder pretraining needs G's expression head (expr_head=True)")
+    params = [*g.encoder.parameters(), *g.expr_head.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
+    g.train()
+    losses = []
+    for _ in progress(range(cfg.encoder_pretrain), desc="hagan encoder", disable=True if quiet else None):
+        idx = rng.integers(0, len(data.human_images), size=cfg.batch_size)
+        x = to_tensor(np.stack([augment_human(data.human_images[i], size, cfg.augment, rng) for i in idx]))
+        loss = expression_loss(g.expression(g.encode(x)), torch.from_numpy(data.human_labels[idx].astype(np.int64)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
 
 
 def effective_pairing(cfg: HaganTrainConfig, data: HaganData) -> str:
