@@ -22,10 +22,6 @@ Choices the paper leaves open (written down here, as DESIGN.md asks):
 - D sees the character image only (not the human image beside it, unlike the cGAN form of
   Eq. 5): D^e must recognise expressions from the generated character image alone, which
   is the whole point of the method (FER on the "purer" character images).
-- The character one-hot enters the decoder twice: with the code and noise at the bottleneck
-  (paper), and through a learned linear map of the one-hot to a small feature map at every
-  decoder scale (`identity_maps`; a per-character "template" the decoder can copy). Still a
-  function of the one-hot only; it makes identity learn in hundreds of steps, not thousands.
 - Classes: the project's seven (six basic expressions + neutral), not the paper's six.
 - Decoder blocks upsample by nearest-neighbour x2 + 3x3 conv (`upsample="resize"`), not
   transposed convolutions: with 4x4 stride-2 transposed convs the drawings kept a
@@ -42,11 +38,14 @@ Choices the paper leaves open (written down here, as DESIGN.md asks):
   expression (`set_templates`; the medoid frame by default, see deepexpr.train.hagan). Still
   a function of the one-hot and the encoded human face only (no image is looked up at run
   time), but the drawing starts as the clean character making the predicted expression and
-  the decoder (code + z) learns the rest; measured, it adds almost nothing (RESULTS.md).
-  Without it (zeros), Adam at 2e-4 moves a weight at most ~2e-4 per step: after 800 CPU
-  steps the drawings were still noisy and the judge read 19.8%; with a per-character neutral
-  base only, 45.6%. The per-scale `identity_maps` of the earlier model are off by default
-  (the templates carry identity at full resolution).
+  the decoder (code + z) learns the rest; measured, it adds almost nothing (RESULTS.md),
+  even when trained against the character drawn with the human face's own rig, with the
+  templates frozen or with 5x its learning rate. Without templates (zeros), Adam at 2e-4
+  moves a weight at most ~2e-4 per step: after 800 CPU steps the drawings were still noisy
+  and the judge read 19.8%; with a per-character neutral base only, 45.6%; with the
+  templates faded out over the first 700 of 1000 steps (the decoder then draws alone),
+  blurry faces the judge read 55%. (The per-scale learned identity maps of an earlier model were removed:
+  the templates carry identity at full resolution.)
 - D's shared FC is 256 wide in the CPU default (`hagan_d`), 1024 as in the paper in
   `hagan_d_paper`: at 1024 the FC alone holds 2M of D's 2.9M weights (a 5.6 MB bundled
   file, where bundled files must stay under 3 MiB).
@@ -74,7 +73,6 @@ class HaganGConfig:
     code_dim: int = 128  # expression code from the encoder
     enc_channels: tuple[int, ...] = (16, 32, 64, 128)  # encoder conv blocks, each halves the side
     dec_channels: tuple[int, ...] = (128, 64, 32, 16)  # decoder blocks, each doubles the side
-    identity_maps: int = 0  # channels of a learned per-character map joined at every decoder scale (0: none)
     upsample: str = "resize"  # decoder blocks: "resize" (nearest x2 + 3x3 conv) or "transpose" (4x4 stride 2)
     expr_head: bool = True  # encoder also predicts the expression (auxiliary loss in training)
     expr_condition: bool = True  # the decoder also gets that prediction (softmax) at the bottleneck
@@ -168,17 +166,11 @@ class HaganGenerator(nn.Module):
             nn.ReLU(True),
         )
         dec = (*cfg.dec_channels, cfg.dec_channels[-1])
-        k = cfg.identity_maps
-        self.ups = nn.ModuleList([_up(a + k, b, cfg.upsample) for a, b in zip(dec[:-1], dec[1:])])
-        self.to_image = nn.Sequential(nn.Conv2d(cfg.dec_channels[-1] + k, cfg.out_channels, 3, 1, 1))
+        self.ups = nn.ModuleList([_up(a, b, cfg.upsample) for a, b in zip(dec[:-1], dec[1:])])
+        self.to_image = nn.Sequential(nn.Conv2d(cfg.dec_channels[-1], cfg.out_channels, 3, 1, 1))
         # Per-(character, expression) images, pre-tanh (zeros = grey until `set_templates`).
         self.templates = nn.Parameter(torch.zeros(cfg.num_characters, NUM_CLASSES, cfg.out_channels,
                                                   cfg.image_size, cfg.image_size)) if cfg.templates else None
-        # One learned (k, r, r) map per character and decoder scale r (one-hot @ table).
-        sides = [self.start * 2**i for i in range(len(cfg.dec_channels) + 1)]
-        self.identity = nn.ParameterList(
-            [nn.Parameter(torch.zeros(cfg.num_characters, k, r, r)) for r in sides] if k else []
-        )
 
     def encode(self, human: torch.Tensor) -> torch.Tensor:
         """(N, C, S, S) human faces -> (N, code_dim) expression codes."""
@@ -209,9 +201,9 @@ class HaganGenerator(nn.Module):
         h = self.project(torch.cat([*parts, self.one_hot(character).to(code), z], dim=1))
         h = h.view(n, self.cfg.dec_channels[0], self.start, self.start)
         onehot = self.one_hot(character).to(code)
-        for i, up in enumerate(self.ups):
-            h = up(self._with_identity(h, onehot, i))
-        h = center_crop(self.to_image(self._with_identity(h, onehot, len(self.ups))), self.cfg.image_size)
+        for up in self.ups:
+            h = up(h)
+        h = center_crop(self.to_image(h), self.cfg.image_size)
         if self.templates is not None:
             # The character's picture for each expression, mixed by the encoder's probabilities.
             h = h + torch.einsum("nc,ne,ceshw->nshw", onehot, probs, self.templates)
@@ -229,12 +221,6 @@ class HaganGenerator(nn.Module):
         if images.shape != self.templates.shape:
             raise ValueError(f"templates must be {tuple(self.templates.shape)}, got {tuple(images.shape)}")
         self.templates.copy_(torch.atanh(images.float().clamp(-0.98, 0.98)))
-
-    def _with_identity(self, h: torch.Tensor, onehot: torch.Tensor, scale: int) -> torch.Tensor:
-        if not self.cfg.identity_maps:
-            return h
-        maps = torch.einsum("nc,ckhw->nkhw", onehot, self.identity[scale])
-        return torch.cat([h, maps], dim=1)
 
     def forward(self, human, character, z=None):
         return self.decode(self.encode(human), character, z)

@@ -17,10 +17,16 @@ Departures from the paper's objective (all switchable; the paper's is
 `l1_weight=30, match_weight=0, cls_weight=0, expr_weight=1`), because on CPU budgets the
 paper's objective left the drawings' expressions faint (22.8% for the independent judge
 after 3250 steps, RESULTS.md):
-- matched L1 (`match_weight`): L1 between G's image and a *random real frame of the target
-  character with the same expression* (the data has them: characters are labelled). Its
-  minimiser is the per-pixel median of that character's frames of that expression, i.e. a
-  clear expression; the adversarial term sharpens it.
+- matched L1 (`match_weight`): L1 between G's image and the target character making the
+  same face. With the drawn stand-in (`pairing="rig"`, the default) that is the character
+  drawn with the human face's own rig: same AUs at the same intensities, same head yaw and
+  pitch and gaze (mirrored with the view), the drawing a perfect G would make. With a real
+  labelled set (no rigs) it is a *random real frame of the target character with the same
+  expression* (`pairing="expression"`), whose L1 minimiser is the per-pixel median of that
+  character's frames of that expression, i.e. a clear expression.
+- encoder pretraining (`encoder_pretrain`): G's encoder + expression head alone on the human
+  labels before the GAN starts (cheap: no decoder, no D), so the code reads expressions
+  from the first GAN step.
 - the neutral L1 of Eq. 4 is kept but weaker (`l1_weight` 5, was 30): pulling every drawing
   towards the neutral face works against every other expression.
 - `cls_weight`: cross-entropy of the encoder's expression head on the human labels (see
