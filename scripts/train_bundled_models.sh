@@ -9,7 +9,7 @@
 # The committed weights were made with these commands; the renderer changed during their
 # training (stages 1-2 saw renderer version 2, stages 3-5 version 5), so a re-run gives
 # equivalent, not bit-identical weights. ~2 h of one CPU core for the character models,
-# ~22 min for HA-GAN, ~25 min for the sequence LSTMs.
+# ~10 min for HA-GAN, ~25 min for the sequence LSTMs.
 # Usage: bash scripts/train_bundled_models.sh [DATA_DIR] [RUNS_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,9 +77,11 @@ for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done
-# HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): stand-in humans -> six built-in
-# characters, 1000 G+D steps, 1 thread (~8 CPU-minutes); --export writes fp16 G (moving average) and D.
-deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --steps 1000 --template-init medoid --threads $THREADS \
+# HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): 64 stand-in people -> six built-in
+# characters; 3000 encoder-only updates, then 1000 G+D steps with rig pairing, 1 thread (~10
+# CPU-minutes); --export writes fp16 G (moving average) and D.
+deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --identities 64 --encoder-pretrain 3000 \
+    --pairing rig --steps 1000 --template-init medoid --threads $THREADS \
     --out "$RUNS/hagan" --export src/deepexpr/weights --quiet
 
 echo "bundled models written to src/deepexpr/weights/"

@@ -164,6 +164,8 @@ def run_train(args) -> int:
           f"matched-L1 pairing: {effective_pairing(cfg, data)}", file=sys.stderr)
     result = train_hagan(data, cfg, args.out, resume=args.resume, quiet=args.quiet)
     last = result.history[-1] if result.history else {}
+    if result.pretrain_seconds:
+        print(f"hagan: encoder pretraining: {cfg.encoder_pretrain} updates in {result.pretrain_seconds:.0f} s")
     print(f"hagan: {result.steps} steps, {result.steps_per_second:.2f} steps/s; "
           f"D^e accuracy on generated images (training batches) {last.get('de_acc_fake', float('nan')):.2f}")
     print(f"hagan: wrote {result.generator}, {result.discriminator}"

@@ -554,10 +554,11 @@ class TrainResult:
     generator: Path  # generator checkpoint (.safetensors, config .json beside it)
     discriminator: Path  # discriminator checkpoint
     steps: int  # steps done in total
-    seconds: float  # wall-clock of this call
+    seconds: float  # wall-clock of this call's G+D steps
     steps_per_second: float  # G+D updates per second in this call
     history: list[dict]  # per logged step: losses and D^e accuracies
     samples: list[Path]  # sample grids written
+    pretrain_seconds: float = 0.0  # wall-clock of the encoder pretraining (not in `seconds`)
 
 
 def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, resume: bool = False,
@@ -621,11 +622,14 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         save_image(path, sample_grid(g_ema or g, grid_humans, data.characters, size, seed=cfg.seed))
         samples.append(path)
 
-    t0 = time.perf_counter()
+    pretrain_seconds = 0.0
     if start == 0 and cfg.encoder_pretrain > 0:
+        t0 = time.perf_counter()
         pretrain_encoder(g, data, cfg, size, rng, quiet)
+        pretrain_seconds = time.perf_counter() - t0
         if g_ema is not None:
             g_ema.load_state_dict(g.state_dict())
+    t0 = time.perf_counter()
     running: dict[str, float] = {}
     bar = progress(range(start, cfg.steps), total=cfg.steps, initial=start, desc="hagan",
                    disable=True if quiet else None)
@@ -651,7 +655,8 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
     save(final)
     g.eval()
     d.eval()
-    return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples)
+    return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples,
+                       pretrain_seconds)
 
 
 def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: np.random.Generator,
