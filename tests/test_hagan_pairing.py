@@ -75,3 +75,28 @@ def test_rig_pairing_needs_rigs_and_falls_back_for_real_sets():
         PairSampler(plain, 16, "light", np.random.default_rng(0), pairing="x")
     rows = _data(with_rigs=True).subset_humans(np.arange(14) < 7)
     assert rows.human_rigs.shape == (7, len(RIG_CONTROLS)) and rows.can_pair_rigs
+
+
+def test_decoder_ablation_measures_distance_to_the_paired_drawing(tmp_path):
+    from types import SimpleNamespace
+
+    from deepexpr.evaluation.hagan import decoder_ablation
+    from deepexpr.train.hagan import train_hagan
+    from deepexpr.translate import load_hagan
+
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(7), 2)
+    data = HaganData(rng.integers(0, 255, (14, 18, 18, 3), dtype=np.uint8), labels, np.repeat(np.arange(2), 7),
+                     rng.integers(0, 255, (14, 16, 16, 3), dtype=np.uint8), labels, np.repeat(np.arange(2), 7),
+                     rng.integers(0, 255, (2, 16, 16, 3), dtype=np.uint8), ["a", "b"], "fixture")
+    cfg = HaganTrainConfig(preset="test", steps=2, batch_size=4, sample_every=0, checkpoint_every=0,
+                           encoder_pretrain=2)
+    model = load_hagan(train_hagan(data, cfg, tmp_path / "run", quiet=True).generator)
+    humans = data.human_images[:5]
+    judge = SimpleNamespace(probs=lambda images: np.eye(7)[np.zeros(len(images), int)])  # always "anger"
+    paired = rng.integers(0, 255, (2 * 5, 16, 16, 3), dtype=np.uint8)
+    out = decoder_ablation(model, humans, labels[:5], judge, seed=0, paired=paired)
+    full = np.concatenate([model.run(humans, [c] * 5, seed=0)[0] for c in range(2)]).astype(np.float32)
+    assert out["l1_paired_full"] == pytest.approx(np.abs(full - paired).mean() / 127.5, rel=1e-5)
+    assert out["judge_full"] == pytest.approx(0.2)  # one of the five labels is anger
+    assert "l1_paired_full" not in decoder_ablation(model, humans, labels[:5], judge, seed=0)
