@@ -430,3 +430,9 @@ def test_learning_rate_groups_and_frozen_templates(tiny_data):
     opt_g, opt_d = make_optimizers(g, d, cfg)
     train_step(g, d, opt_g, opt_d, PairSampler(tiny_data, 16, "light", np.random.default_rng(0)).batch(6), cfg)
     assert torch.equal(templates, g.templates)
+
+
+def test_training_config_rejects_negative_rates_and_weights():
+    for bad in ({"template_lr_mult": -1.0}, {"match_weight": -5.0}, {"encoder_pretrain": -1}, {"batch_size": 0}):
+        with pytest.raises(InputError, match="must be >= "):
+            HaganTrainConfig(**bad)

@@ -377,6 +377,15 @@ class HaganTrainConfig:
     g_overrides: dict = field(default_factory=dict)  # HaganGConfig fields to change
     d_overrides: dict = field(default_factory=dict)  # HaganDConfig fields to change
 
+    def __post_init__(self):
+        # Adam checks only its default lr: a negative group multiplier would silently ascend.
+        for name in ("lr", "encoder_lr_mult", "decoder_lr_mult", "template_lr_mult", "l1_weight", "match_weight",
+                     "cls_weight", "adv_weight", "expr_weight", "d_expr_weight", "encoder_pretrain", "steps"):
+            if getattr(self, name) < 0:
+                raise InputError(f"hagan training: {name} = {getattr(self, name)} must be >= 0")
+        if self.batch_size < 1:
+            raise InputError(f"hagan training: batch_size = {self.batch_size} must be >= 1")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
