@@ -357,7 +357,7 @@ class HaganTrainConfig:
     beta1: float = 0.5  # Adam beta1 (paper: "momentum 0.5")
     beta2: float = 0.999  # Adam beta2 (PyTorch default)
     l1_weight: float = 5.0  # weight of Eq. 4 (L1 to the character's neutral image); see the module docstring
-    match_weight: float = 100.0  # L1 to a real image of the character with the same expression (ours; 0: off)
+    match_weight: float = 100.0  # L1 to the character making the same face (see `pairing`; ours; 0: off)
     cls_weight: float = 1.0  # CE of the encoder's expression head on the human labels (ours; 0: off)
     pairing: str = "rig"  # matched-L1 target: "rig" (the character making this face; drawn humans only) or "expression"
     template_init: str = "medoid"  # G's templates start from the "median" or the "medoid" frame per expression
@@ -673,8 +673,8 @@ def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: 
     """Train G's encoder + expression head alone (cross-entropy on the human labels).
 
     About 10x cheaper per update than a G+D step (no decoder, no D), so the expression code
-    is good before the GAN starts: measured on never-seen stand-in people, 2000 such updates
-    read 96% of the faces where 1000 GAN steps left the head at 87-94% (RESULTS.md).
+    is good before the GAN starts: measured on never-seen stand-in people, 2000-6000 such
+    updates read 89-97% of the faces where 1000 GAN steps left the head at 86-94% (RESULTS.md).
     Returns the per-update losses.
     """
     if g.expr_head is None:
