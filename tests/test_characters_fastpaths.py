@@ -11,7 +11,9 @@ from PIL import Image, ImageDraw
 
 from deepexpr.characters import get_character, key_poses, render_face
 from deepexpr.characters.export import encode_png
-from deepexpr.characters.render import _disc_in, _discs_in, _inside, _Painter
+from deepexpr.characters.features import _discs_in
+from deepexpr.characters.geometry import _disc_in, _inside
+from deepexpr.characters.painter import _Painter
 
 
 def _painter(size=64):
