@@ -47,6 +47,36 @@ def _coord_at_angle(coord, angle: float, width: int) -> tuple[float, ...]:
 # starts from a copy; `silhouette._draw_body` fills it.
 _BODY_CACHE: dict = {}
 
+# ---- the private-PIL fast path: the only place that touches PIL's core drawing object ----
+def _core_works() -> bool:
+    """Whether this Pillow's core drawing object (`ImageDraw.Draw(img).draw`, private API)
+    takes every call and signature the painter's fast path makes.
+
+    Why a probe: the fast path saves a sizeable share of a frame, but a private API may
+    change in any Pillow release (pyproject bounds the major version). A failed call here
+    means the painter uses the public ImageDraw calls instead, which draw the same pixels
+    (tests/test_characters_fastpaths.py checks the two paths against each other).
+    """
+    try:
+        img, mask = Image.new("RGB", (8, 8)), Image.new("1", (8, 8))
+        core = ImageDraw.Draw(img).draw
+        ink = core.draw_ink((1, 2, 3))
+        xy = [1.0, 1.0, 6.0, 1.0, 6.0, 6.0]
+        core.draw_polygon(xy, ink, 1)
+        core.draw_polygon(xy, ink, 0, 1)
+        core.draw_polygon(xy, ink, 0, 3, mask.im)
+        core.draw_lines(xy, ink, 3)
+        core.draw_ellipse((1.0, 1.0, 5.0, 5.0), ink, 1)
+        core.draw_ellipse((1.0, 1.0, 5.0, 5.0), ink, 0, 2)
+        core.draw_pieslice([(1.0, 1.0), (5.0, 5.0)], 0.0, 90.0, ink, 1)
+        ImageDraw.Draw(mask).draw.draw_ink(1)
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+PIL_CORE = _core_works()  # False: draw through the public ImageDraw API (slower, same pixels)
+
 _MASKS = threading.local()  # per thread: canvas size -> (mask image, its core drawing object)
 
 
@@ -66,9 +96,10 @@ def _outline_mask(size: tuple[int, int]) -> tuple[Image.Image, object]:
 class _Painter:
     """The canvas of one frame and its drawing primitives.
 
-    The primitives do what `ImageDraw.polygon / line / ellipse` do, pixel for pixel, but
-    call PIL's core drawing object directly with each colour's ink looked up once: the
-    public wrappers re-parse the colour on every call, a sizeable share of a 128 px frame.
+    The primitives do what `ImageDraw.polygon / line(joint="curve") / ellipse` do, pixel
+    for pixel. When `PIL_CORE` holds they call PIL's core drawing object directly with each
+    colour's ink looked up once (the public wrappers re-parse the colour on every call, a
+    sizeable share of a 128 px frame); otherwise they call the public wrappers.
     """
 
     def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
@@ -84,7 +115,7 @@ class _Painter:
         self.img = body.copy() if body is not None else Image.new("RGB", (size * ss, size * ss),
                                                                   _rgb(style.background))
         self.draw = ImageDraw.Draw(self.img)
-        self.core = self.draw.draw  # PIL's ImagingDraw
+        self.core = self.draw.draw if PIL_CORE else None  # PIL's ImagingDraw (private)
         self._inks: dict = {}
         self.skin = _rgb(style.skin)
         self.ink = _rgb(style.line_color)
@@ -100,6 +131,9 @@ class _Painter:
     # -- primitives --
     def poly(self, pts, fill=None, outline=None, width=0):
         xy = pts.ravel().tolist()
+        if self.core is None:
+            self.draw.polygon(xy, fill=fill, outline=outline, width=max(width, 0))
+            return
         fill_ink = None
         if fill is not None:
             fill_ink = self._ink(fill)
@@ -119,10 +153,8 @@ class _Painter:
     def line(self, pts, fill, width):
         self.polyline(pts.ravel().tolist(), fill, max(1, int(width)))
         if width >= 4:  # round caps
-            rad = width / 2.0
-            ink = self._ink(fill)
-            for x, y in (pts[0].tolist(), pts[-1].tolist()):
-                self.core.draw_ellipse((x - rad, y - rad, x + rad, y + rad), ink, 1)
+            self.dot(pts[0], width / 2.0, fill)
+            self.dot(pts[-1], width / 2.0, fill)
 
     def closed_line(self, pts, fill, width):
         """Outline of a closed polygon (a polyline back to its first point)."""
@@ -130,6 +162,9 @@ class _Painter:
         self.polyline(xy + xy[:2], fill, width)
 
     def polyline(self, xy: list, fill, width: int) -> None:
+        if self.core is None:
+            self.draw.line(xy, fill=fill, width=width, joint="curve")
+            return
         ink = self._ink(fill)
         self.core.draw_lines(xy, ink, width)
         if width > 4:
@@ -164,6 +199,9 @@ class _Painter:
     def dot(self, p, rad, fill, outline=None, width=0):
         x, y = float(p[0]), float(p[1])
         box = (x - rad, y - rad, x + rad, y + rad)
+        if self.core is None:
+            self.draw.ellipse(box, fill=fill, outline=outline, width=max(width, 0))
+            return
         fill_ink = self._ink(fill)
         self.core.draw_ellipse(box, fill_ink, 1)
         if outline is not None and width > 0:
