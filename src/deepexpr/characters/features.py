@@ -33,6 +33,7 @@ from deepexpr.characters.geometry import (
     _z_bridge,
 )
 from deepexpr.characters.painter import _mix, _Painter, _Recorder, _rgb
+from deepexpr.characters.style import CharacterStyle
 
 
 def _draw_cheeks_and_extras(p: _Recorder, eyes: dict, mouth: dict) -> None:
@@ -108,52 +109,61 @@ def _draw_wrinkles(p: _Recorder, eyes: dict, brows: dict, mouth: dict, base: np.
 
 
 def _draw_eye(p: _Recorder, eye: dict, side: int) -> None:
+    """One eye (`geometry._eye_geometry`'s output): white or iris fill, the discs of iris,
+    pupil and highlights clipped to the lids, then the lid lines of the eye style. A closed
+    (tiny) eye is one line."""
     s = p.s
     up, lo = eye["upper"], eye["lower"]
-    ex, eu, el = up[:, 0], up[:, 1], lo[:, 1]
-    ix, iy = eye["iris"]
-    ir = eye["iris_r"]
-    ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
-    # Centres of pupil / highlight discs.
-    if s.eye_style == "anime":
-        centres = [(ix - 0.4 * ir, iy - 0.45 * ry), (ix + 0.4 * ir, iy + 0.42 * ry)]
-    elif s.eye_style == "dot":
-        centres = [(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"])]
-    else:
-        centres = [(ix, iy), (ix - 0.38 * ir, iy - 0.4 * ir)]
     poly = np.concatenate([up, lo[::-1][1:-1]])
     iris_col = _rgb(s.iris_color)
     lash = max(p.fine, int(round(p.lw * 1.3))) if p.lw else p.fine
-    tiny = eye["open"] * p.px < 2.2 * p.ss
-    white = (255, 255, 255)
-    # Discs inside the eye, back to front: (cx, cy, rx, ry, fill, centre index or None,
-    # clip curves or None). Indexed discs that fit between the lids are plain dots.
-    if s.eye_style == "dot":
-        if tiny:
+    if eye["open"] * p.px < 2.2 * p.ss:  # too narrow to show anything inside
+        if s.eye_style == "dot":
             p.line(up, iris_col, max(lash, 2))
-            return
-        p.poly(poly, fill=iris_col)
-        rad = 0.22 * ir + 0.02
-        discs = [(*centres[0], rad, rad, white, 0, None)]
-    else:
-        if tiny:
-            p.line(up, p.ink, lash)
-            return
-        p.poly(poly, fill=_rgb(s.sclera))
-        discs = [(ix, iy, ir, ry, iris_col, None, None)]
-        if s.eye_style == "anime":
-            # darker upper half of the iris, a dark pupil and two highlights
-            discs += [(ix, iy, ir, ry, _mix(iris_col, (0, 0, 0), 0.4), None,
-                       (np.maximum(eu, -9), np.minimum(el, iy))),
-                      (ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75), None, None),
-                      (*centres[0], 0.32 * ir, 0.32 * ir, white, 0, None),
-                      (*centres[1], 0.16 * ir, 0.16 * ir, white, 1, None)]
         else:
-            discs += [(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0, None),
-                      (*centres[1], 0.26 * ir, 0.26 * ir, white, 1, None)]
-    _draw_discs(p, discs, ex, eu, el, centres)
-    if s.eye_style == "dot":
+            p.line(up, p.ink, lash)
         return
+    p.poly(poly, fill=iris_col if s.eye_style == "dot" else _rgb(s.sclera))
+    discs, centres = _eye_discs(s, eye, iris_col)
+    _draw_discs(p, discs, up[:, 0], up[:, 1], lo[:, 1], centres)
+    _draw_lids(p, up, lo, poly, side, lash)
+
+
+def _eye_discs(s: CharacterStyle, eye: dict, iris_col: tuple) -> tuple[list, list]:
+    """The discs inside an eye, back to front, and the centres of pupil/highlight discs.
+
+    Each disc is (cx, cy, rx, ry, fill, centre index or None, clip curves or None); an
+    indexed disc that fits between the lids is drawn as a plain dot (`_draw_discs`).
+    """
+    eu, el = eye["upper"][:, 1], eye["lower"][:, 1]
+    ix, iy = eye["iris"]
+    ir = eye["iris_r"]
+    ry = ir * (1.18 if s.eye_style == "anime" else 1.0)
+    white = (255, 255, 255)
+    if s.eye_style == "dot":  # the eye is the iris; one highlight
+        centres = [(ix - 0.3 * eye["ew"], iy - 0.3 * eye["eh"])]
+        rad = 0.22 * ir + 0.02
+        return [(*centres[0], rad, rad, white, 0, None)], centres
+    discs = [(ix, iy, ir, ry, iris_col, None, None)]
+    if s.eye_style == "anime":
+        # darker upper half of the iris, a dark pupil and two highlights
+        centres = [(ix - 0.4 * ir, iy - 0.45 * ry), (ix + 0.4 * ir, iy + 0.42 * ry)]
+        discs += [(ix, iy, ir, ry, _mix(iris_col, (0, 0, 0), 0.4), None,
+                   (np.maximum(eu, -9), np.minimum(el, iy))),
+                  (ix, iy, 0.5 * ir, 0.6 * ry, _mix(iris_col, (0, 0, 0), 0.75), None, None),
+                  (*centres[0], 0.32 * ir, 0.32 * ir, white, 0, None),
+                  (*centres[1], 0.16 * ir, 0.16 * ir, white, 1, None)]
+    else:
+        centres = [(ix, iy), (ix - 0.38 * ir, iy - 0.4 * ir)]
+        discs += [(*centres[0], 0.48 * ir, 0.48 * ir, (15, 12, 12), 0, None),
+                  (*centres[1], 0.26 * ir, 0.26 * ir, white, 1, None)]
+    return discs, centres
+
+
+def _draw_lids(p: _Recorder, up: np.ndarray, lo: np.ndarray, poly: np.ndarray, side: int,
+               lash: int) -> None:
+    """Lid lines over an open eye, per eye style ("dot" eyes have none)."""
+    s = p.s
     if s.eye_style == "round":
         width = max(p.fine, p.lw)
         p.closed_line(poly, p.ink, width)
@@ -161,7 +171,7 @@ def _draw_eye(p: _Recorder, eye: dict, side: int) -> None:
     elif s.eye_style == "almond":
         p.line(lo, _mix(p.ink, p.skin, 0.4), p.fine)
         p.call(_draw_almond_lash, up, side, lash)
-    else:  # anime: heavy lash line, thickest at the outer corner, and a short lower lid mark
+    elif s.eye_style == "anime":  # heavy lash line, thickest at the outer corner; lower lid mark
         th = 0.035 * s.eye_size * (0.5 + 0.5 * _U13_RAMP[::-side])
         p.poly(np.concatenate([_thick_curve(up, th)[:13], up[::-1]]), fill=p.ink)
         p.line(lo[3:10], _mix(p.ink, p.skin, 0.3), p.fine)
@@ -346,6 +356,8 @@ def _draw_nostril(p: _Painter, pts: np.ndarray, fill) -> None:
 
 
 def _draw_mouth(p: _Recorder, m: dict) -> None:
+    """The mouth: lips (mouth_style "lips"), then the open cavity with teeth and tongue, or
+    the closed line with corner marks; `m` is `geometry._mouth_geometry`'s output."""
     s, r = p.s, p.r
     zl = _Z_LIPS
     iu_u, il_u = m["inner_up"], m["inner_lo"]
@@ -355,8 +367,7 @@ def _draw_mouth(p: _Recorder, m: dict) -> None:
     is_open = open_px > 1.5 * p.ss
     scale = {"small": 1.35, "line": 1.2, "toothy": 1.2}.get(s.mouth_style, 1.0)
     width = max(p.fine, int(round(max(p.lw, p.fine) * scale)))
-    xs, top = iu_u[:, 0], iu_u[:, 1]
-    bot = il_u[:, 1]
+    top, bot = iu_u[:, 1], il_u[:, 1]
     grin = s.mouth_style == "toothy" and not is_open and max(r["AU12"], r["AU10"]) > 0.45
     if grin:  # a closed toothy grin still shows a band of teeth under the upper lip line
         bot = top + 0.08 * max(r["AU12"], r["AU10"]) * (1 - _U13 ** 2)
@@ -370,43 +381,59 @@ def _draw_mouth(p: _Recorder, m: dict) -> None:
                    z=zl)
         p.line(ol[5:8] + np.array([[0, -0.015]]), _mix(lip, (255, 255, 255), 0.3), p.fine, z=zl[5:8])
     if is_open:
-        cavity = _band(xs, top, bot)
-        if cavity is None:
+        if not _draw_open_mouth(p, m, iu_u[:, 0], top, bot, grin, width):
             return
-        p.poly(cavity, fill=_rgb(s.mouth_inside))
-        gap = bot - top
-        teeth_h = 0.05 + 0.025 * r["AU10"]
-        tooth_prof = 1 - _U13 ** 6
-        band = _band(xs, top, np.minimum(top + teeth_h * tooth_prof, bot))
-        if band is not None:
-            p.poly(band, fill=(250, 250, 244))
-        if r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or grin:
-            band = _band(xs, np.maximum(bot - 0.8 * teeth_h * tooth_prof, top), bot)
-            if band is not None:
-                p.poly(band, fill=(238, 238, 230))
-        if gap.max() > 2.0 * teeth_h and not grin:
-            tw = 0.6 * m["w"]
-            h = 0.45 * gap.max() * np.sqrt(np.maximum(1 - (xs / tw) ** 2, 0))
-            band = _band(xs, np.maximum(bot - h, top + teeth_h), bot)
-            if band is not None:
-                p.poly(band, fill=_mix(lip, (255, 110, 120), 0.35))
-        if grin:
-            p.line(_xy(xs, (top + bot) / 2)[1:-1], (170, 170, 165), max(1, p.fine // 2))
-        edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
-        p.closed_line(cavity, edge, max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width)
     elif s.mouth_style != "lips":
-        press = max(r["AU23"], r["AU24"])
-        p.line(iu_u, p.ink, int(round(width * (1 + 0.5 * press))), z=zl)
-        press = max(r["AU23"], r["AU24"])
-        if r["AU12"] > 0.4 or r["AU15"] > 0.5 or press > 0.5:  # corner marks read at small sizes
-            dy = -0.035 if r["AU12"] > max(r["AU15"], press) else 0.035
-            for k, sgn in ((0, -1), (-1, 1)):
-                c = iu_u[k]
-                mark = np.array([[c[0] - sgn * 0.015, c[1] - dy * 0.7], [c[0] + sgn * 0.03, c[1] + dy]])
-                p.line(mark, p.ink, max(1, int(width * 0.8)))
+        _draw_closed_mouth(p, iu_u, width)
     if s.mouth_style == "lips" and p.lw and s.family != "standin_human":
         p.closed_line(np.concatenate([ou, ol[::-1][1:-1]]), _mix(lip, (0, 0, 0), 0.4),
                       max(1, p.fine // 2), z=outer_z)
+
+
+def _draw_open_mouth(p: _Recorder, m: dict, xs: np.ndarray, top: np.ndarray, bot: np.ndarray,
+                     grin: bool, width: int) -> bool:
+    """The cavity between the inner lip curves `top` and `bot` (13 points at `xs`) with
+    upper and lower teeth and the tongue, and its outline; False if the mouth is shut."""
+    s, r = p.s, p.r
+    lip = _rgb(s.lip_color)
+    cavity = _band(xs, top, bot)
+    if cavity is None:
+        return False
+    p.poly(cavity, fill=_rgb(s.mouth_inside))
+    gap = bot - top
+    teeth_h = 0.05 + 0.025 * r["AU10"]
+    tooth_prof = 1 - _U13 ** 6
+    band = _band(xs, top, np.minimum(top + teeth_h * tooth_prof, bot))
+    if band is not None:
+        p.poly(band, fill=(250, 250, 244))
+    if r["AU16"] > 0.3 or r["AU10"] > 0.5 or r["AU20"] > 0.6 or grin:
+        band = _band(xs, np.maximum(bot - 0.8 * teeth_h * tooth_prof, top), bot)
+        if band is not None:
+            p.poly(band, fill=(238, 238, 230))
+    if gap.max() > 2.0 * teeth_h and not grin:  # the tongue
+        tw = 0.6 * m["w"]
+        h = 0.45 * gap.max() * np.sqrt(np.maximum(1 - (xs / tw) ** 2, 0))
+        band = _band(xs, np.maximum(bot - h, top + teeth_h), bot)
+        if band is not None:
+            p.poly(band, fill=_mix(lip, (255, 110, 120), 0.35))
+    if grin:
+        p.line(_xy(xs, (top + bot) / 2)[1:-1], (170, 170, 165), max(1, p.fine // 2))
+    edge = _mix(lip, (0, 0, 0), 0.5) if s.mouth_style == "lips" else p.ink
+    p.closed_line(cavity, edge, max(1, p.fine // 2 + 1) if s.mouth_style == "lips" else width)
+    return True
+
+
+def _draw_closed_mouth(p: _Recorder, inner_up: np.ndarray, width: int) -> None:
+    """A closed mouth drawn as a line (heavier when pressed), with corner marks."""
+    r = p.r
+    press = max(r["AU23"], r["AU24"])
+    p.line(inner_up, p.ink, int(round(width * (1 + 0.5 * press))), z=_Z_LIPS)
+    if r["AU12"] > 0.4 or r["AU15"] > 0.5 or press > 0.5:  # corner marks read at small sizes
+        dy = -0.035 if r["AU12"] > max(r["AU15"], press) else 0.035
+        for k, sgn in ((0, -1), (-1, 1)):
+            c = inner_up[k]
+            mark = np.array([[c[0] - sgn * 0.015, c[1] - dy * 0.7], [c[0] + sgn * 0.03, c[1] + dy]])
+            p.line(mark, p.ink, max(1, int(width * 0.8)))
 
 
 def _draw_front_extras(p: _Recorder, eyes: dict, mouth: dict) -> None:

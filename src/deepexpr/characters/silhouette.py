@@ -164,7 +164,23 @@ def _draw_head(p: _Painter, units: np.ndarray, head: np.ndarray) -> np.ndarray:
     return head
 
 
+def _draw_curls(p: _Painter, hairline: float, hair: tuple, hair_line: tuple) -> None:
+    """Curly hair: curls round the crown, then a row over the forehead."""
+    hv, H = p.s.hair_volume, p.s.head_height
+    tt = _CURL_ANGLES
+    cx = (1.0 + hv * 0.3) * np.cos(tt)
+    cy = np.minimum(-(H + hv * 0.2) * np.abs(np.sin(tt)) ** 0.9,
+                    hairline + 0.05 * (np.arange(len(tt)) % 2))
+    fx = _CURL_FRONT
+    centres = p.view.shell(np.concatenate([_xy(cx, cy),
+                                           _xy(fx, hairline - 0.05 - 0.15 * (1 - fx * fx))]))
+    radii = np.concatenate([_CURL_RADII, np.full(len(fx), 0.17)]) * p.px
+    for c, rad in zip(centres.tolist(), radii.tolist(), strict=True):
+        p.dot(c, rad, hair, hair_line, max(1, p.lw))
+
+
 def _draw_hair_front(p: _Painter) -> None:
+    """The hair over the forehead: a cap with a fringe per hair style (or curls, a strip)."""
     s, v = p.s, p.view
     if s.hair_style in ("none",):
         return
@@ -180,16 +196,8 @@ def _draw_hair_front(p: _Painter) -> None:
     cap_top = _xy((1 + hv) * np.cos(t), -(H + hv) * np.abs(np.sin(t)) ** (2 / s.top_exponent))
     side_y = hairline + 0.25
     w = p.lw if p.lw else 0
-    if s.hair_style == "curly":  # curls round the crown, then a row over the forehead
-        tt = _CURL_ANGLES
-        cx = (1.0 + hv * 0.3) * np.cos(tt)
-        cy = np.minimum(-(H + hv * 0.2) * np.abs(np.sin(tt)) ** 0.9,
-                        hairline + 0.05 * (np.arange(len(tt)) % 2))
-        fx = _CURL_FRONT
-        centres = v.shell(np.concatenate([_xy(cx, cy), _xy(fx, hairline - 0.05 - 0.15 * (1 - fx * fx))]))
-        radii = np.concatenate([_CURL_RADII, np.full(len(fx), 0.17)]) * p.px
-        for c, rad in zip(centres.tolist(), radii.tolist()):
-            p.dot(c, rad, hair, hair_line, max(1, w))
+    if s.hair_style == "curly":
+        _draw_curls(p, hairline, hair, hair_line)
         return
     if s.hair_style == "mohawk":
         xs = np.linspace(-0.18, 0.18, 7)
