@@ -44,7 +44,7 @@ def face_variants(crop: np.ndarray, n: int, rng) -> list[np.ndarray]:
 def other_crops(n: int, rng) -> list[np.ndarray]:
     from skimage import data
 
-    from deepexpr.models.preprocess import to_rgb_uint8
+    from deepexpr.io import to_rgb_uint8
 
     pics = [to_rgb_uint8(p) for p in (data.chelsea(), data.coffee(), data.camera(), data.rocket())]
     out = []

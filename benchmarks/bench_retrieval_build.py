@@ -23,7 +23,8 @@ def main() -> None:
 
     import torch
 
-    from deepexpr.retrieval.embed import features_and_probs, load_recognizer_for, read_image
+    from deepexpr.io import read_image
+    from deepexpr.retrieval.embed import features_and_probs, load_recognizer_for
     from deepexpr.retrieval.index import build_index, scan_images
 
     torch.set_num_threads(args.threads)

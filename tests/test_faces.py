@@ -14,9 +14,9 @@ from deepexpr.faces import (
     detect_faces,
     fit_affine,
     fit_similarity,
-    load_image,
 )
 from deepexpr.faces.align import MIRROR49
+from deepexpr.io import read_image
 
 
 @pytest.fixture(scope="module")
@@ -24,31 +24,6 @@ def astronaut():
     from skimage import data
 
     return data.astronaut()
-
-
-def test_load_image_modes_and_exif(tmp_path):
-    grey = np.tile(np.arange(40, dtype=np.uint8), (30, 1))
-    Image.fromarray(grey).save(tmp_path / "g.png")
-    assert load_image(tmp_path / "g.png").shape == (30, 40, 3)
-    rgba = np.zeros((10, 12, 4), np.uint8)
-    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")  # fully transparent -> white
-    assert (load_image(tmp_path / "a.png") == 255).all()
-    Image.fromarray(grey.astype(np.uint16) * 256).save(tmp_path / "d.png")
-    deep = load_image(tmp_path / "d.png")
-    assert deep.dtype == np.uint8 and deep.shape == (30, 40, 3) and deep.max() > 200
-    im = Image.fromarray(np.zeros((20, 50, 3), np.uint8))
-    exif = im.getexif()
-    exif[0x0112] = 6  # orientation: rotate 90 degrees
-    im.save(tmp_path / "r.jpg", exif=exif)
-    assert load_image(tmp_path / "r.jpg").shape == (50, 20, 3)
-
-
-def test_load_image_errors(tmp_path):
-    with pytest.raises(InputError, match="no such file"):
-        load_image(tmp_path / "missing.jpg")
-    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
-    with pytest.raises(InputError, match="not a readable image"):
-        load_image(tmp_path / "bad.png")
 
 
 def test_similarity_and_affine_recover_known_transforms():
@@ -111,7 +86,7 @@ def test_astronaut_rgba_16bit_rotated_and_two_faces(astronaut, tmp_path):
     exif = im.getexif()
     exif[0x0112] = 6
     im.save(tmp_path / "rot.jpg", exif=exif, quality=95)
-    assert len(detect_faces(load_image(tmp_path / "rot.jpg"))) == 1
+    assert len(detect_faces(read_image(tmp_path / "rot.jpg"))) == 1
     pair = np.concatenate([astronaut[:300, 100:400], astronaut[:300, 100:400]], axis=1)
     faces = detect_faces(pair)
     assert len(faces) == 2 and faces[0].box[0] < faces[1].box[0]

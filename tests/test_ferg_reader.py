@@ -5,9 +5,10 @@ import pytest
 from PIL import Image
 
 from deepexpr.characters import render_dataset
-from deepexpr.data.ferg import FergDataset, load_image, random_split, split_by_character
+from deepexpr.data.ferg import FergDataset, random_split, split_by_character
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, INDEX
+from deepexpr.io import read_image
 
 CHARS = ("aia", "bonnie", "ray")
 
@@ -96,7 +97,7 @@ def test_bad_inputs_name_the_file(tmp_path, ferg):
     empty = ferg / "aia" / "aia_joy" / "aia_joy_2.png"
     empty.write_bytes(b"")
     ds = FergDataset(ferg, characters="aia", expressions="joy")
-    with pytest.raises(InputError, match="aia_joy_1.png: unreadable"):
+    with pytest.raises(InputError, match="aia_joy_1.png: not a readable image"):
         ds[0]
     with pytest.raises(InputError, match="aia_joy_2.png: empty"):
-        load_image(empty)
+        read_image(empty)

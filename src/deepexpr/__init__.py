@@ -5,8 +5,8 @@ imported on first use.
 """
 
 from deepexpr.expressions import EXPRESSIONS, NUM_CLASSES
+from deepexpr.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["EXPRESSIONS", "NUM_CLASSES", "__version__", "predict_emotion"]
 
 

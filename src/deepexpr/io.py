@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes and version stamps recorded in every output."""
+"""Small file helpers: the one image reader, atomic writes and the version stamp recorded in
+every output."""
 
 from __future__ import annotations
 
@@ -76,24 +77,23 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def versions() -> dict[str, str]:
+def versions(dists=("numpy", "torch", "pillow", "mediapipe")) -> dict[str, str]:
     """Versions of the software that made an output (recorded in manifests and checkpoints).
 
     Read from package metadata, not by importing: importing torch and mediapipe costs seconds.
+
+    Args:
+        dists: the distributions to record besides deepexpr and Python.
     """
     from importlib import metadata
 
-    out = {"deepexpr": _own_version(), "python": platform.python_version()}
-    for dist in ("numpy", "torch", "pillow", "mediapipe"):
+    from deepexpr.version import __version__
+
+    out = {"deepexpr": __version__, "python": platform.python_version()}
+    for dist in dists:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
     return out
-
-
-def _own_version() -> str:
-    from deepexpr import __version__
-
-    return __version__
 
 
 def cache_dir() -> Path:
@@ -107,3 +107,103 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+MAX_PIXELS = 50_000_000  # default pixel cap of `read_image` (50 MP: larger photos are refused)
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS):
+    """Read an image file as RGB uint8 (H, W, 3), upright as its EXIF orientation says.
+
+    The one image reader of the package: any format PIL reads; grey, palette, 16-bit and
+    float images brought to 8-bit RGB (`to_rgb_uint8`); transparency composited on white.
+
+    Args:
+        path: the image file.
+        max_pixels: refuse images with more pixels than this (None: PIL's own
+            decompression-bomb limit only).
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8.
+
+    Raises:
+        InputError: the file is missing, empty, a directory, not a readable image or too
+            large (the message names the file).
+    """
+    import numpy as np
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from deepexpr.errors import InputError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; pass an existing image (JPEG, PNG, ...)")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file; pass an image file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty image file; re-create or delete the file")
+    try:
+        with Image.open(path) as im:
+            if max_pixels is not None and im.width * im.height > max_pixels:
+                raise InputError(f"{path}: {im.width}x{im.height} pixels is more than the "
+                                 f"{max_pixels:,}-pixel limit; pass a smaller image")
+            im.load()  # decode now: truncated files fail here, not later
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                return to_rgb_uint8(np.asarray(im.convert("RGBA")))  # composited on white
+            return to_rgb_uint8(im)
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{path}: too many pixels ({err}); pass a smaller image") from err
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise InputError(f"{path}: not a readable image ({type(err).__name__}: {err}); "
+                         "pass a JPEG, PNG or other common image file") from err
+
+
+def as_rgb(image):
+    """A path, PIL image or array (grey, RGB, RGBA, 16-bit, float) -> RGB uint8 (H, W, 3).
+
+    Raises:
+        InputError: an unreadable file or an array of another shape.
+    """
+    from deepexpr.errors import InputError
+
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    try:
+        return to_rgb_uint8(image)
+    except ValueError as err:
+        raise InputError(f"image: {err}; pass an HxW, HxWx3 or HxWx4 image") from err
+
+
+def to_rgb_uint8(image):
+    """Any image (PIL, grey HxW, RGBA, 16-bit, float in [0,1]) -> RGB uint8 HxWx3.
+
+    Raises:
+        ValueError: an array that is not HxW, HxWx1, HxWx3 or HxWx4.
+    """
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        if image.mode in ("I;16", "I;16B", "I"):
+            arr = np.asarray(image, dtype=np.float64)
+            arr = arr / max(arr.max(), 1.0) * 255.0
+            image = Image.fromarray(arr.astype(np.uint8))
+        image = np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.dtype == np.uint16:
+        arr = (arr / 257.0).round().astype(np.uint8)
+    elif arr.dtype.kind == "f":
+        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0  # composite on white
+        arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)

@@ -265,7 +265,8 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         "probs": {class: p}, "error": None or a one-line message}. A bad file or a photo
         without a face gives one error entry; the others are still recognised.
     """
-    from deepexpr.faces import detect_faces, load_image
+    from deepexpr.faces import detect_faces
+    from deepexpr.io import read_image
     from deepexpr.progress import progress
 
     rec = recognizer or load_recognizer(domain, model)
@@ -281,7 +282,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
 
     for path in progress(paths, desc="recognize", unit="img", disable=None if len(paths) > 20 else True):
         try:
-            image = load_image(path)
+            image = read_image(path)
         except InputError as err:
             out.append(_entry(path, error=str(err)))
             continue
@@ -309,7 +310,8 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
 
     For "human", the first face from the left is read; InputError when there is none.
     """
-    from deepexpr.faces import as_rgb, detect_faces
+    from deepexpr.faces import detect_faces
+    from deepexpr.io import as_rgb
 
     rec = load_recognizer(domain, model)
     rgb = as_rgb(image)

@@ -155,8 +155,8 @@ def _inside(lms: np.ndarray, shape) -> bool:
 
 def read_photo(image) -> np.ndarray:
     """A path, PIL image or array -> RGB uint8 (H, W, 3); InputError for missing/corrupt files
-    (`deepexpr.faces.as_rgb`: EXIF orientation, grey / RGBA / 16-bit handled)."""
-    from deepexpr.faces import as_rgb
+    (`deepexpr.io.as_rgb`: EXIF orientation, grey / RGBA / 16-bit handled)."""
+    from deepexpr.io import as_rgb
 
     return as_rgb(image)
 
@@ -290,7 +290,7 @@ class HaganRecognizer:
     def _humans(self, items) -> np.ndarray:
         import cv2
 
-        from deepexpr.models.preprocess import to_rgb_uint8
+        from deepexpr.io import to_rgb_uint8
 
         size = self.model.load_size
         out = []

@@ -55,7 +55,7 @@ def render_versions() -> dict[str, str]:
     import platform
     from importlib import metadata
 
-    from deepexpr import __version__
+    from deepexpr.version import __version__
 
     out = {"deepexpr": __version__, "renderer": str(RENDERER_VERSION),
            "python": platform.python_version(), "numpy": np.__version__}

@@ -27,7 +27,7 @@ GROUPS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: top-level commands plus the `train` and `evaluate` groups."""
-    from deepexpr import __version__
+    from deepexpr.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="deepexpr",

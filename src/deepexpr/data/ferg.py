@@ -24,6 +24,7 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, INDEX, canonical
+from deepexpr.io import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 FERG_CHARACTERS = ("aia", "bonnie", "jules", "malcolm", "mery", "ray")
@@ -195,7 +196,7 @@ class FergDataset:
 
     def __getitem__(self, i: int) -> Sample:
         rec = self.records[i]
-        return Sample(load_image(rec.path), rec.label, rec.character, rec.landmarks, rec.path)
+        return Sample(read_image(rec.path), rec.label, rec.character, rec.landmarks, rec.path)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -221,26 +222,6 @@ class FergDataset:
 
     def __repr__(self) -> str:
         return f"FergDataset({str(self.root)!r}, {len(self)} images, characters={self.characters})"
-
-
-def load_image(path) -> np.ndarray:
-    """Read an image file as uint8 (H, W, 3) RGB.
-
-    Raises:
-        InputError: empty, missing or unreadable file (the message names it).
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    p = Path(path)
-    try:
-        if p.stat().st_size == 0:
-            raise InputError(f"{p}: empty image file; re-render the data set or delete the file")
-        with Image.open(p) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputError(f"{p}: image file is missing; re-scan the data set folder") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise InputError(f"{p}: unreadable image ({err}); re-render or delete the file") from None
 
 
 def split_by_character(ds: FergDataset, held_out) -> tuple[FergDataset, FergDataset]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import SCHEMES, canonical, to_index
+from deepexpr.io import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 SUBJECT_PATTERNS = {
@@ -52,23 +53,6 @@ class Sample:
     character: str | None  # identity (character or subject), None if unknown
     landmarks: np.ndarray | None  # (49, 2) or None
     path: str  # where the image came from
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Any image file -> RGB uint8 (H, W, 3), EXIF orientation applied.
-
-    Raises:
-        InputError: unreadable or not an image.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from deepexpr.models.preprocess import to_rgb_uint8
-
-    try:
-        with Image.open(path) as im:
-            return to_rgb_uint8(ImageOps.exif_transpose(im))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable image ({err}); remove or replace it") from err
 
 
 def label_of_folder(name: str, scheme: str | None) -> int | None:

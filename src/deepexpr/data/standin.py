@@ -273,7 +273,7 @@ def human_data_from_records(records, characters_data, load_size: int = 72, sourc
     """
     import cv2
 
-    from deepexpr.models.preprocess import to_rgb_uint8
+    from deepexpr.io import to_rgb_uint8
     from deepexpr.train.hagan import HaganData
 
     images, labels, ids = [], [], []

@@ -2,8 +2,9 @@
 the detector and the 468-point mesh model ship in the wheel), 49 IntraFace points taken
 from mesh vertices, then registration to the frontal template (`deepexpr.faces.align`).
 
-    >>> from deepexpr.faces import load_image, detect_faces
-    >>> faces = detect_faces(load_image("photo.jpg"))
+    >>> from deepexpr.faces import detect_faces
+    >>> from deepexpr.io import read_image
+    >>> faces = detect_faces(read_image("photo.jpg"))
     >>> faces[0].box, faces[0].aligned.shape        # [x0, y0, x1, y1], (256, 256, 3)
 """
 
@@ -67,7 +68,7 @@ def detect_faces(image, max_faces: int = 8, size: int = DEFAULT_SIZE, method: st
     """Every face of a photo, left to right, with mesh, 49 landmarks and an aligned crop.
 
     Args:
-        image: RGB uint8 (H, W, 3) array, or anything `deepexpr.faces.as_rgb` takes
+        image: RGB uint8 (H, W, 3) array, or anything `deepexpr.io.as_rgb` takes
             (path, PIL image, grey, RGBA, 16-bit).
         max_faces: at most this many faces.
         size: aligned crop side in pixels.
@@ -76,7 +77,7 @@ def detect_faces(image, max_faces: int = 8, size: int = DEFAULT_SIZE, method: st
     Returns:
         list of `Face` (empty when there is no face).
     """
-    from deepexpr.faces.io import as_rgb
+    from deepexpr.io import as_rgb
 
     image = as_rgb(image)
     h, w = image.shape[:2]

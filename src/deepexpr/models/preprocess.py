@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from deepexpr.io import to_rgb_uint8  # re-exported: the preprocessing of every model input
+
 
 @dataclass
 class PreprocessConfig:
@@ -29,35 +31,6 @@ class PreprocessConfig:
     @property
     def channels(self) -> int:
         return 1 if self.grayscale else 3
-
-
-def to_rgb_uint8(image) -> np.ndarray:
-    """Any image (PIL, grey HxW, RGBA, 16-bit, float in [0,1]) -> RGB uint8 HxWx3."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        if image.mode in ("I;16", "I;16B", "I"):
-            arr = np.asarray(image, dtype=np.float64)
-            arr = arr / max(arr.max(), 1.0) * 255.0
-            image = Image.fromarray(arr.astype(np.uint8))
-        image = np.asarray(image.convert("RGB"))
-    arr = np.asarray(image)
-    if arr.dtype == np.uint16:
-        arr = (arr / 257.0).round().astype(np.uint8)
-    elif arr.dtype.kind == "f":
-        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    elif arr.ndim == 3 and arr.shape[2] == 4:
-        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0  # composite on white
-        arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
-    elif arr.ndim == 3 and arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
 
 
 def prepare_batch(images, preprocess: dict | PreprocessConfig):

@@ -9,7 +9,6 @@ rig/landmarks file when known. A precomputed embedding (`.npz` or `.json` with `
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.errors import InputError
+from deepexpr.io import read_image
 from deepexpr.retrieval.geometry import geometric_features
 
 EMBEDDING_SUFFIXES = (".npz", ".json")
@@ -50,39 +50,6 @@ class Embedding:
         if with_weight and self.classifier_weight is not None:
             out["classifier_weight"] = self.classifier_weight.tolist()
         return out
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of an image file, or InputError naming the file.
-
-    Uses `deepexpr.faces.load_image` (EXIF orientation etc.) when the face pipeline is
-    installed, PIL otherwise.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; pass an existing image")
-    loader = _face_pipeline_loader()
-    if loader is not None:
-        return np.asarray(loader(path))
-    from PIL import Image, UnidentifiedImageError
-
-    from deepexpr.models.preprocess import to_rgb_uint8
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")) if im.mode in ("RGB", "P", "L") else to_rgb_uint8(im)
-    except (UnidentifiedImageError, OSError) as err:
-        raise InputError(f"{path}: not a readable image ({err}); pass a PNG or JPEG") from err
-
-
-@functools.lru_cache(maxsize=1)
-def _face_pipeline_loader():
-    """`deepexpr.faces.load_image` if available (looked up once: a failed import is slow)."""
-    try:
-        from deepexpr.faces import load_image
-    except ImportError:
-        return None
-    return load_image
 
 
 def features_and_probs(recognizer, images: list) -> tuple[np.ndarray | None, np.ndarray]:

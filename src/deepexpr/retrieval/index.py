@@ -431,7 +431,8 @@ def _reusable_rows(previous, model, domain, root, records, stats) -> list:
 
 def _load_chunk(records, ids, domain) -> tuple:
     """Read a batch of images: (good ids, images, landmarks or None each, failures)."""
-    from deepexpr.retrieval.embed import detect, read_image
+    from deepexpr.io import read_image
+    from deepexpr.retrieval.embed import detect
 
     good, images, lms_list, failed = [], [], [], []
     for rid in ids:

@@ -43,7 +43,7 @@ class ImageTable:
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    from deepexpr.models.preprocess import to_rgb_uint8
+    from deepexpr.io import to_rgb_uint8
 
     arr = to_rgb_uint8(image)
     if arr.shape[:2] != (size, size):
