@@ -23,9 +23,9 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
+from deepexpr.models.resolve import WEIGHTS_DIR
 
 DOMAINS = ("human", "character")
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Default character models, best first: the colour cnn_small beats the transfer-learned
 # mini-Xception on held-out characters (61/63 vs 56/63) and runs ~2x faster (RESULTS.md).
 BUNDLED_CHARACTER = ("character_cnn", "character_transfer")

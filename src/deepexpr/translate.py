@@ -24,8 +24,8 @@ import numpy as np
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.faces.detect import MESH_TO_49  # noqa: F401  (old name)
+from deepexpr.models.resolve import WEIGHTS_DIR
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_GENERATOR = WEIGHTS_DIR / "hagan_g.safetensors"
 
 

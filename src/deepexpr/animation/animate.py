@@ -20,30 +20,38 @@ from pathlib import Path
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 
 EYE_ROWS = (0, 8)  # rows of the outer eye corners in the 83-point order (mediapipe 33, 263)
 
 
 @dataclass
 class AnimateConfig:
-    expression: str = "surprise"  # expression to generate
-    mesh: str | None = None  # OBJ/PLY/GLB path; None: the project's dense face mesh
-    landmarks: str | None = None  # 83 vertex indices or coordinates of `mesh`
-    frames: int | None = None  # frames to generate (None: 135)
-    weights: str | None = None  # seq_<expr>.safetensors; None: the bundled weights
-    out: str = "animate"  # output folder
-    fmt: str = "mp4"  # obj, glb, mp4 or gif
-    falloff: bool = True  # RBF boundary falloff (see rbf.py)
-    condition: str = "face"  # network's neutral input: the mesh's own 'face' or the 'mean' training shape
-
-    size: int = 320  # preview size (pixels)
-    fps: float = 25.0  # frames per second (BU-4DFE: 25)
+    expression: str = setting("surprise", "anger, disgust, fear, joy, sadness, surprise")
+    mesh: str | None = setting(None, "OBJ/PLY/GLB mesh (default: the project's face, ~10k vertices)")
+    landmarks: str | None = setting(None, "83 landmarks of --mesh: .txt/.bnd with 83 vertex indices "
+                                    "or 83 'x y z' lines, or .npy")
+    frames: int | None = setting(None, "frames to write (default: the generated length, 135)",
+                                 min=1, max=10000)
+    weights: str | None = setting(None, "a seq_<expr>.safetensors, a bundled name or a "
+                                  "`train sequences` --out folder (default: bundled)")
+    out: str = setting("animate", "output folder")
+    fmt: str = setting("mp4", "output format", choices=("obj", "glb", "mp4", "gif"), flag="--format")
+    falloff: bool = setting(True, "plain RBF (no boundary falloff, see rbf.py)", flag="--no-falloff")
+    condition: str = setting("face", "neutral shown to the LSTM: the mesh's own landmarks or the "
+                             "training mean shape", choices=("face", "mean"))
+    size: int = setting(320, "preview video size in pixels (multiple of 16)", min=16, max=4096)
+    fps: float = setting(25.0, "frames per second (BU-4DFE: 25)", above=0, max=240)
     show_progress: bool = True  # tqdm bars
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def weights_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "weights"
+    from deepexpr.models.resolve import WEIGHTS_DIR
+
+    return WEIGHTS_DIR
 
 
 def load_mesh(path: str | Path):

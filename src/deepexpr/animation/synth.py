@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.animation.landmarks83 import GROUPS, MEDIAPIPE_INDICES
+from deepexpr.errors import check_settings, setting
 
 SYNTH_EXPRESSIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 FPS = 25.0
@@ -82,11 +83,15 @@ HEAD_PITCH_DEG = {"surprise": 3.0, "fear": 2.0, "sadness": -4.0, "joy": 1.0, "an
 
 @dataclass
 class SynthConfig:
-    subjects: int = 100  # number of synthetic subjects
-    seed: int = 0  # random seed (same seed, same corpus)
-    noise_mm: float = 0.1  # per-frame landmark tracking noise (std, mm)
-    max_frames: int = 135  # longest sequence written (paper's length)
-    fmt: str = "npy"  # 'npy' (one file per sequence) or 'bnd' (text file per frame)
+    subjects: int = setting(100, "synthetic subjects", min=1, max=100000)
+    seed: int = setting(0, "random seed (same seed, same corpus)")
+    noise_mm: float = setting(0.1, "per-frame landmark tracking noise (std, mm)", min=0)
+    max_frames: int = setting(135, "longest sequence written (the paper's length)", min=2, max=10000)
+    fmt: str = setting("npy", "npy: one (T,83,3) file per sequence; bnd: one text file per frame",
+                       choices=("npy", "bnd"), flag="--format")
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def base_landmarks() -> np.ndarray:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
+from pathlib import Path
 
 from deepexpr.errors import DeepExprError
 
@@ -34,20 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Facial expressions of people and stylized characters.",
     )
     parser.add_argument("--version", action="version", version=f"deepexpr {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups = {}
     for name, help_text in GROUPS.items():
         group = commands.add_parser(name, help=help_text)
         groups[name] = group.add_subparsers(dest=f"{name}_command", metavar="WHAT")
         group.set_defaults(func=_group_usage(group))
-    for module in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"deepexpr.cli.{module}")
-        except ModuleNotFoundError as err:  # an area not built yet must not break the rest
-            if err.name == f"deepexpr.cli.{module}":
-                continue
-            raise
-        mod.register(commands, groups)
+    for module in COMMAND_MODULES:  # a broken module fails loudly here, never drops a command
+        importlib.import_module(f"deepexpr.cli.{module}").register(commands, groups)
     return parser
 
 
@@ -60,7 +58,12 @@ def _group_usage(group_parser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 some items failed, 2 usage/input error)."""
+    """Run the CLI; return the exit code.
+
+    0 ok; 1 a data error or some items of a batch failed; 2 a usage error (bad option or
+    input file); 130 interrupted. Expected failures (`DeepExprError`, OS errors) print one
+    line; anything else prints one line and the hint to rerun with `--debug`.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -70,11 +73,34 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DeepExprError as err:
         print(f"deepexpr: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         print("deepexpr: interrupted; finished outputs are kept, partial ones were not written",
               file=sys.stderr)
         return 130
+    except OSError as err:  # read-only, disk full, a path under a file: name the path
+        if args.debug:
+            traceback.print_exc()
+        print(f"deepexpr: error: {_os_error_line(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - the one place that turns a bug into one line
+        if args.debug:
+            traceback.print_exc()
+            return 1
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        print(f"deepexpr: unexpected error: {type(err).__name__}: {err} "
+              f"(at {Path(where.filename).name}:{where.lineno}); rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 1
+
+
+def _os_error_line(err: OSError) -> str:
+    """`PATH: reason` of an OS error (the reason without errno noise)."""
+    reason = err.strerror or str(err)
+    path = err.filename if err.filename is not None else ""
+    if err.filename2 is not None:
+        path = f"{path} -> {err.filename2}"
+    return f"{path}: {reason}" if path else reason
 
 
 if __name__ == "__main__":  # pragma: no cover

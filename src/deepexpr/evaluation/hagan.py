@@ -30,10 +30,10 @@ from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_d
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
+from deepexpr.models.resolve import WEIGHTS_DIR
 from deepexpr.progress import progress
 from deepexpr.recognition import BUNDLED_CHARACTER
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 # The judge: the project's default character expression model first (recognition's order,
 # character_cnn), so the figures here judge with the model `deepexpr recognize` uses.
 CHARACTER_MODELS = tuple(f"{n}.safetensors" for n in BUNDLED_CHARACTER)

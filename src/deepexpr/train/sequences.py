@@ -37,39 +37,44 @@ from pathlib import Path
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 
 
 @dataclass
 class SeqTrainConfig:
-    data: str = "data/sequences"  # corpus folder (reader layout, see deepexpr.data.bu3dfe)
-    expression: str = "all"  # one expression or 'all' (one model each)
-    out: str = "runs/sequences"  # output folder for checkpoints
-    model: str = "seqlstm"  # registered model name (seqlstm, seqlstm_small, test_seqlstm)
-    epochs: int = 300  # passes over the training sequences
-    batch_size: int = 5  # sequences per step (paper: 5)
-    lr: float = 1e-3  # Adam learning rate (paper: 1e-3)
-    length: int = 135  # block length (paper: 135)
-    holdout_every: int = 5  # every N-th subject is held out for evaluation (0: none)
-    seed: int = 0  # shuffling and initialisation
-    threads: int = 1  # torch threads (the machine is shared)
-    resume: bool = False  # continue from OUT's state files
-    checkpoint_every: int = 10  # epochs between checkpoints
-    smooth_frames: float = 1.5  # Gaussian temporal smoothing (sigma, frames) of the landmark
-    # tracks before differencing: frame-to-frame tracking noise otherwise dominates the
-    # displacements and the fed-back generation drifts (0: off)
-    time_limit: float = 0.0  # stop after this many seconds per expression (0: no limit)
+    data: str = setting("data/sequences", "corpus folder (SUBJECT/EXPRESSION[.npy], see deepexpr.data.bu3dfe)")
+    expression: str = setting("all", "an expression or 'all' (one model each)")
+    out: str = setting("runs/sequences", "checkpoint folder")
+    model: str = setting("seqlstm", "registered architecture: seqlstm (paper 3x128), seqlstm_small "
+                         "(3x64, bundled), test_seqlstm")
+    epochs: int = setting(300, "teacher-forced epochs (the paper's training)", min=1, max=1_000_000)
+    batch_size: int = setting(5, "sequences per step (paper: 5)", min=1, max=100_000)
+    lr: float = setting(1e-3, "Adam learning rate (paper: 1e-3)", above=0)
+    length: int = setting(135, "block length (paper: 135)", min=2, max=100_000)
+    holdout_every: int = setting(5, "every N-th subject is held out for evaluation (0: none)", min=0)
+    seed: int = setting(0, "shuffling and initialisation")
+    threads: int = setting(1, "torch threads (the machine is shared)", min=1)
+    resume: bool = setting(False, "continue from the checkpoints in --out")
+    checkpoint_every: int = setting(10, "epochs between checkpoints", min=1)
+    # Tracking noise otherwise dominates the frame differences and the fed-back generation drifts.
+    smooth_frames: float = setting(1.5, "Gaussian temporal smoothing (sigma, frames) of the landmark "
+                                   "tracks before differencing (0: off)", min=0)
+    time_limit: float = setting(0.0, "seconds per expression, then checkpoint and stop (0: none)", min=0)
     show_progress: bool = True  # tqdm bar
-    free_run_epochs: int = 0  # epochs of free-running training after the teacher-forced
-    # ones (0: teacher forcing only, as in the paper)
-    early_stop: bool = False  # stop each phase at convergence (plateau rule, module doc)
-    patience: int = 15  # epochs without a > min_improvement gain before a phase stops
-    min_improvement: float = 0.01  # relative gain over the best validation loss that counts
-    val_every: int = 8  # every N-th training subject validates (early_stop only; 0: none)
-    neutral_jitter: float = 0.0  # std (mm) of Gaussian noise added to the neutral landmarks
-    # the network is conditioned on, per training batch: a regulariser (like localisation
-    # noise on the first frame) so the net keys on robust traits (face size) rather than
-    # memorising each training face (0: off)
+    free_run_epochs: int = setting(0, "then epochs of free-running training: the model is unrolled on "
+                                   "its own outputs, MSE on the whole sequence (fixes exposure bias)", min=0)
+    early_stop: bool = setting(False, "stop each phase at convergence: validation loss not improved by "
+                               "more than --min-improvement for --patience epochs; best weights kept")
+    patience: int = setting(15, "epochs without a > --min-improvement gain before a phase stops", min=1)
+    min_improvement: float = setting(0.01, "relative improvement of the validation loss that counts", min=0)
+    val_every: int = setting(8, "with --early-stop, every N-th training subject validates (0: none)", min=0)
+    # A regulariser (like localisation noise on the first frame) so the net keys on robust
+    # traits (face size) rather than memorising each training face.
+    neutral_jitter: float = setting(0.0, "std (mm) of noise added to the conditioning neutral face "
+                                    "in training (0: off)", min=0)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def split_subjects(subjects: list[str], holdout_every: int) -> tuple[list[str], list[str]]:

@@ -1,0 +1,150 @@
+"""CLI options generated from config dataclasses: the configs are the single source.
+
+Each field of a config becomes `--field-name` with the field's type and default, and the
+help text, choices and bounds of its `deepexpr.errors.setting(...)` metadata. The config's
+`__post_init__` validates, so a bad value is one line from the same place for the CLI and
+the Python API. `--help` shows every default (`HelpFormatter`).
+
+    p = commands.add_parser("x", formatter_class=HelpFormatter)
+    add_options(p, SeqTrainConfig, exclude=("length",))
+    cfg = config_from_args(SeqTrainConfig, args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+
+from deepexpr.errors import InputError, option_name
+
+# The shared options: one definition of their spelling and help for every command. A config
+# field of this name gets the help when its metadata has none; a command without such a
+# field adds the option with `add_shared`.
+SHARED_HELP = {
+    "out": "output file or folder",
+    "seed": "random seed (the same seed gives the same result)",
+    "threads": "torch threads (0: torch's default; keep it low on a shared machine)",
+    "quiet": "no progress bar or per-epoch lines",
+}
+PROGRESS_FIELD = "show_progress"  # a config's progress switch is the shared `--quiet`
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default (unless its help already says it, the option is a
+    switch, or it has none) and keeps descriptions/epilogs as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = "default" in text or action.required or action.default in (None, argparse.SUPPRESS)
+        if shown or action.nargs == 0 or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _base_type(annotation):
+    """(type, is_tuple) of a field annotation: int | None -> int, tuple[str, ...] -> str."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return _base_type(args[0]) if len(args) == 1 else (str, False)
+    if typing.get_origin(annotation) is tuple:
+        return (args[0] if args else str), True
+    return annotation, False
+
+
+def _comma_list(item_type):
+    def parse(text: str):
+        values = [t.strip() for t in text.split(",") if t.strip()]
+        return tuple(item_type(v) for v in values) or None
+
+    parse.__name__ = f"comma-separated {item_type.__name__}"
+    return parse
+
+
+def field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def cli_fields(config_cls, exclude=()) -> list[dataclasses.Field]:
+    """The fields of `config_cls` that become options (plain types, `cli` not turned off)."""
+    hints = typing.get_type_hints(config_cls)
+    keep = []
+    for f in dataclasses.fields(config_cls):
+        base, _ = _base_type(hints[f.name])
+        if f.name in exclude or not f.metadata.get("cli", True) or base not in (int, float, str, bool):
+            continue
+        keep.append(f)
+    return keep
+
+
+def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, required=()) -> None:
+    """Add one option per CLI field of `config_cls` to `parser`.
+
+    Args:
+        exclude: field names the command sets itself (or does not offer).
+        defaults: command-specific defaults that differ from the config's (e.g. a
+            report folder); everything else shows the config's own default.
+        required: field names the user must give.
+    """
+    hints = typing.get_type_hints(config_cls)
+    for f in cli_fields(config_cls, exclude):
+        base, is_tuple = _base_type(hints[f.name])
+        default = (defaults or {}).get(f.name, field_default(f))
+        help_text = f.metadata.get("help") or SHARED_HELP.get(f.name) or f.name.replace("_", " ")
+        kwargs = {"dest": f.name, "help": help_text}
+        if f.name == PROGRESS_FIELD:
+            parser.add_argument("--quiet", dest=f.name, action="store_false", default=default,
+                                help=SHARED_HELP["quiet"])
+            continue
+        if base is bool:
+            action = "store_false" if default else "store_true"
+            parser.add_argument(option_name(f) if not default or f.metadata.get("flag") else
+                                "--no-" + f.name.replace("_", "-"), action=action, default=default, **kwargs)
+            continue
+        kwargs["type"] = _comma_list(base) if is_tuple else base
+        if f.metadata.get("choices"):
+            kwargs["choices"] = f.metadata["choices"]
+        if f.name in required:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = ",".join(map(str, default)) if is_tuple and default else default
+        parser.add_argument(option_name(f), **kwargs)
+
+
+def config_from_args(config_cls, args, **fixed):
+    """`config_cls` from the parsed options of its fields, plus `fixed` values."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    return config_cls(**{**values, **fixed})
+
+
+def add_shared(parser, **defaults) -> None:
+    """The shared options a command offers without a config field for them.
+
+    `add_shared(p, out="reports/x", seed=0, quiet=False)` adds --out, --seed and --quiet with
+    those defaults; `out=None` with `required` semantics is spelled `out=REQUIRED`.
+    """
+    for name, default in defaults.items():
+        if name == "quiet":
+            parser.add_argument("--quiet", action="store_true", help=SHARED_HELP["quiet"])
+            continue
+        kwargs = {"help": SHARED_HELP[name]}
+        if default is REQUIRED:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = default
+        parser.add_argument(f"--{name}", type=int if name in ("seed", "threads") else str, **kwargs)
+
+
+REQUIRED = object()
+
+
+def check_positive(name: str, value, minimum=1) -> None:
+    """One-line refusal of a count below `minimum` for options that have no config field."""
+    if value is not None and value < minimum:
+        raise InputError(f"{name} {value}: must be at least {minimum}")
