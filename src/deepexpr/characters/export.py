@@ -221,56 +221,24 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
             different data set.
     """
     from deepexpr.io import write_json
-    from deepexpr.progress import progress
 
-    if int(per_expression) < 1:
-        raise InputError(f"--per-expression {per_expression}: must be >= 1")
-    if not 16 <= int(size) <= 2048:
-        raise InputError(f"--size {size}: must be between 16 and 2048 pixels")
-    if int(workers) < 1:
-        raise InputError(f"--workers {workers}: must be >= 1")
-    styles = resolve_characters(characters, seed)
-    try:
-        exprs = [canonical(e) for e in (expressions or EXPRESSIONS)]
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    styles, exprs = _check_arguments(characters, per_expression, size, seed, workers, expressions)
     out = Path(out_dir)
     cfg = ExportSettings([s.name for s in styles], int(per_expression), int(size), int(seed),
                          exprs, int(supersample))
     settings = {**cfg.__dict__, "styles": {s.name: s.to_dict() for s in styles}}
     settings = json.loads(json.dumps(settings))
-    resumed = _check_out_dir(out, settings)
-    out.mkdir(parents=True, exist_ok=True)
-    if resumed:  # temporary files of an interrupted run are never valid frames
-        for stale in out.glob("*/*/.*.png.tmp"):
-            stale.unlink(missing_ok=True)
-    manifest = {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
+    resumed = _prepare_out_dir(out, settings)
+    manifest = {"format": "deepexpr-characters/1",
+                "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
                 "synthetic": True, "complete": False, "settings": settings,
-                "versions": render_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    write_json(out / "manifest.json", manifest)
-    for s in styles:
-        for e in exprs:
-            (out / s.name / f"{s.name}_{e}").mkdir(parents=True, exist_ok=True)
-    tasks = _tasks(styles, exprs, cfg, out, int(compress_level))
+                "versions": render_versions(), "started": _now()}
+    write_json(out / "manifest.json", manifest)  # first: a non-empty folder needs a manifest
+    _make_frame_dirs(out, styles, exprs)
     total = len(styles) * len(exprs) * cfg.per_expression
-    rows: list[tuple] = []
     t0 = time.perf_counter()
-    bar = progress(total=total, desc="rendering", unit="img", disable=None if show_progress is None
-                   else not show_progress)
-    try:
-        if int(workers) == 1:
-            for task in tasks:
-                got = _render_chunk(task)
-                rows += got
-                bar.update(len(got))
-        else:
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-            with ctx.Pool(int(workers)) as pool:
-                for got in pool.imap_unordered(_render_chunk, tasks):
-                    rows += got
-                    bar.update(len(got))
-    finally:
-        bar.close()
+    rows = _render_all(_tasks(styles, exprs, cfg, out, int(compress_level)), total, int(workers),
+                       show_progress)
     seconds = time.perf_counter() - t0
     order = {n: i for i, n in enumerate(cfg.characters)}
     eorder = {e: i for i, e in enumerate(exprs)}
@@ -282,7 +250,70 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
         "counts": {"total": total, "per_character": {s.name: len(exprs) * cfg.per_expression
                                                       for s in styles},
                    "per_expression": {e: len(styles) * cfg.per_expression for e in exprs}},
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished": _now(),
     })
     write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _check_arguments(characters, per_expression, size, seed, workers,
+                     expressions) -> tuple[list[CharacterStyle], list[str]]:
+    """The styles and canonical expression names of a `render_dataset` call, or InputError."""
+    if int(per_expression) < 1:
+        raise InputError(f"--per-expression {per_expression}: must be >= 1")
+    if not 16 <= int(size) <= 2048:
+        raise InputError(f"--size {size}: must be between 16 and 2048 pixels")
+    if int(workers) < 1:
+        raise InputError(f"--workers {workers}: must be >= 1")
+    styles = resolve_characters(characters, seed)
+    try:
+        exprs = [canonical(e) for e in (expressions or EXPRESSIONS)]
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    return styles, exprs
+
+
+def _prepare_out_dir(out: Path, settings: dict) -> bool:
+    """Check `out` (see `_check_out_dir`), create it, drop stale temporary files of an
+    interrupted run; True when resuming."""
+    resumed = _check_out_dir(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    if resumed:  # temporary files of an interrupted run are never valid frames
+        for stale in out.glob("*/*/.*.png.tmp"):
+            stale.unlink(missing_ok=True)
+    return resumed
+
+
+def _make_frame_dirs(out: Path, styles: list[CharacterStyle], exprs: list[str]) -> None:
+    for s in styles:
+        for e in exprs:
+            (out / s.name / f"{s.name}_{e}").mkdir(parents=True, exist_ok=True)
+
+
+def _render_all(tasks, total: int, workers: int, show_progress: bool | None) -> list[tuple]:
+    """Run `_render_chunk` over `tasks` (in this process or a pool of `workers`); the rows
+    of all frames, in completion order."""
+    from deepexpr.progress import progress
+
+    rows: list[tuple] = []
+    bar = progress(total=total, desc="rendering", unit="img", disable=None if show_progress is None
+                   else not show_progress)
+    try:
+        if workers == 1:
+            for task in tasks:
+                got = _render_chunk(task)
+                rows += got
+                bar.update(len(got))
+        else:
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(workers) as pool:
+                for got in pool.imap_unordered(_render_chunk, tasks):
+                    rows += got
+                    bar.update(len(got))
+    finally:
+        bar.close()
+    return rows
