@@ -59,7 +59,7 @@ def check_settings(config) -> None:
     """Refuse values outside the bounds and choices declared with `setting` (and NaN).
 
     Raises:
-        InputError: `--batch-size 0: must be at least 1` (one line, names the option).
+        InputError: `--batch-size 0: must be >= 1` (one line, names the option).
     """
     for f in dataclasses.fields(config):
         value, meta = getattr(config, f.name), f.metadata
@@ -73,8 +73,8 @@ def check_settings(config) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{name} {value}: must be a finite number")
         if meta.get("min") is not None and value < meta["min"]:
-            raise InputError(f"{name} {value}: must be at least {meta['min']}")
+            raise InputError(f"{name} {value}: must be >= {meta['min']}")
         if meta.get("above") is not None and value <= meta["above"]:
-            raise InputError(f"{name} {value}: must be greater than {meta['above']}")
+            raise InputError(f"{name} {value}: must be > {meta['above']}")
         if meta.get("max") is not None and value > meta["max"]:
-            raise InputError(f"{name} {value}: must be at most {meta['max']}")
+            raise InputError(f"{name} {value}: must be <= {meta['max']}")

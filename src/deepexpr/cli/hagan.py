@@ -11,6 +11,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deepexpr.cli.options import HelpFormatter, add_options, add_shared, config_from_args
+
+# the generator in a training run folder: the moving average of G first (cleaner drawings)
+GENERATOR_FILE = ("hagan_g_ema.safetensors", "hagan_g.safetensors")
+
 
 def register(commands, groups) -> None:
     _register_train(groups["train"])
@@ -21,53 +26,20 @@ def register(commands, groups) -> None:
 
 
 def _register_train(train) -> None:
+    from deepexpr.data.standin import StandinConfig
+    from deepexpr.train.hagan import HaganTrainConfig
+
     p = train.add_parser("hagan", help="train HA-GAN (human face -> character with the same expression)",
+                         formatter_class=HelpFormatter,
                          description="Train HA-GAN's generator and two-headed discriminator. Without "
                          "--data the human side is the drawn STAND-IN (realistic-human-style faces).")
-    p.add_argument("--out", default="runs/hagan", help="output directory (checkpoints, samples/, history.csv)")
     p.add_argument("--data", default="standin",
-                   help="'standin' (default) or a labelled human set: FER2013 .csv or a folder of class folders")
-    p.add_argument("--characters", default=None,
-                   help="target characters, comma-separated (default: all built-in characters)")
-    p.add_argument("--steps", type=int, default=1000, help="G+D updates in total (default 1000)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (paper: 130; default 32)")
-    p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
-                   help="model sizes: default (64 px), paper (75 px), test (tiny)")
-    p.add_argument("--image-size", type=int, default=None, help="override the preset's image side")
-    p.add_argument("--augment", default="light", choices=["none", "light", "paper"],
-                   help="human-side augmentation (paper: 5 crops x 11 rotations x flip)")
-    p.add_argument("--l1-weight", type=float, default=5.0,
-                   help="weight of the L1 to the neutral character (Eq. 4; default 5, the paper's objective: 30)")
-    p.add_argument("--match-weight", type=float, default=100.0,
-                   help="weight of the L1 to a real frame of the character with the same expression "
-                   "(not in the paper; 0 turns it off)")
-    p.add_argument("--adv-weight", type=float, default=0.1,
-                   help="weight of G's adversarial (D^R) term of Eq. 3 (default 0.1; paper 1)")
-    p.add_argument("--expr-weight", type=float, default=0.1,
-                   help="weight of G's expression (D^e) term of Eq. 3 (default 0.1; paper 1)")
-    p.add_argument("--template-init", default="medoid", choices=["median", "medoid"],
-                   help="G's per-expression templates start from the median image or the medoid frame")
-    p.add_argument("--pairing", default="rig", choices=["rig", "expression"],
-                   help="target of the matched L1: rig = the character drawn making this very face (drawn "
-                   "stand-in only; real sets fall back to expression), expression = a random frame of the "
-                   "character with the same expression")
-    p.add_argument("--encoder-pretrain", type=int, default=3000,
-                   help="updates of G's encoder + expression head alone before the GAN (default 3000, about "
-                   "2 CPU-minutes; not in the paper; 0 turns it off)")
-    p.add_argument("--decoder-lr-mult", type=float, default=1.0, help="G decoder learning rate / --lr")
-    p.add_argument("--template-lr-mult", type=float, default=1.0,
-                   help="G template learning rate / --lr (0: the templates stay the renders they start from)")
-    p.add_argument("--cls-weight", type=float, default=1.0,
-                   help="weight of the encoder's auxiliary expression loss (not in the paper; 0 turns it off)")
-    p.add_argument("--identities", type=int, default=64, help="stand-in: number of drawn people (default 64)")
-    p.add_argument("--per-expression", type=int, default=10, help="stand-in: frames per person and expression")
-    p.add_argument("--char-per-expression", type=int, default=40, help="character frames per expression")
-    p.add_argument("--sample-every", type=int, default=250, help="write a sample grid every N steps")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="write checkpoints every N steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared machine)")
+                   help="'standin' or a labelled human set: FER2013 .csv or a folder of class folders")
+    add_shared(p, out="runs/hagan", quiet=False)
+    add_options(p, HaganTrainConfig)
+    # the stand-in's image side and seed follow the training config's
+    add_options(p, StandinConfig, exclude=("image_size", "load_size", "render_size", "seed"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies of G and D to DIR (e.g. src/deepexpr/weights)")
     p.set_defaults(func=run_train)
@@ -75,51 +47,39 @@ def _register_train(train) -> None:
 
 def _register_translate(commands) -> None:
     p = commands.add_parser("translate", help="redraw each face of a photo as a character (HA-GAN)",
+                            formatter_class=HelpFormatter,
                             description="Each face is redrawn as the character, side by side with the "
                             "input, with the expression D^e reads on the drawing.")
     p.add_argument("path", help="photo (JPEG/PNG)")
     p.add_argument("--character", default="all",
-                   help="target character name, comma-separated names, or 'all' (default)")
-    p.add_argument("--out", default=None, help="output PNG (default: PHOTO_hagan.png beside the photo)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+                   help="target character name, comma-separated names, or 'all'")
+    add_shared(p, out=None, seed=0)
     p.add_argument("--weights", default=None,
-                   help="a hagan_g.safetensors or a training --out directory (default: bundled)")
+                   help="a hagan_g.safetensors, a bundled name or a training --out folder (default: bundled)")
     p.set_defaults(func=run_translate)
 
 
 def _register_evaluate(evaluate) -> None:
+    from deepexpr.evaluation.hagan import HaganEvalConfig
+
     p = evaluate.add_parser("hagan", help="HA-GAN: identity-independent k-fold vs a CNN, image quality",
+                            formatter_class=HelpFormatter,
                             description="Identity-independent k-fold accuracy of D^e on generated images "
                             "vs a plain CNN on the same human images; and, for a trained model, whether "
                             "held-out people's drawings show the intended expression and identity.")
-    p.add_argument("--out", default="reports/hagan", help="output directory (report.md, *.csv, grid PNG)")
-    p.add_argument("--weights", default=None, help="model to judge (default: bundled)")
-    p.add_argument("--folds", type=int, default=10, help="k of the k-fold (paper: 10; 0 skips the k-fold)")
-    p.add_argument("--max-folds", type=int, default=None, help="run only the first N folds (speed)")
-    p.add_argument("--encoder-pretrain", type=int, default=3000, help="per fold: G's encoder pretraining updates")
-    p.add_argument("--fold-steps", type=int, default=1000, help="HA-GAN steps per fold (default 1000, as the bundled model)")
-    p.add_argument("--preset", default="default", choices=["default", "paper", "test"],
-                   help="HA-GAN sizes trained in the k-fold")
-    p.add_argument("--identities", type=int, default=64, help="stand-in people in the k-fold (default 64)")
-    p.add_argument("--heldout-identities", type=int, default=12,
-                   help="never-seen stand-in people used to judge --weights")
-    p.add_argument("--characters", default=None,
-                   help="k-fold target characters, comma-separated (default: the judged model's)")
-    p.add_argument("--charid-steps", type=int, default=300, help="updates of the character-ID classifier")
-    p.add_argument("--target-per-expression", type=int, default=30,
-                   help="real renders per character and expression (character-ID training, Frechet)")
-    p.add_argument("--kfold-only", action="store_true", help="skip judging a trained model (part 2)")
-    p.add_argument("--character-model", default=None,
-                   help="independent character expression model (default: the bundled one)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--workers", type=int, default=1, help="k-fold: folds trained at once, one process each")
-    p.add_argument("--quiet", action="store_true")
+    add_shared(p, out="reports/hagan", quiet=False)
+    p.add_argument("--weights", default=None,
+                   help="model to judge: a hagan_g.safetensors, bundled name or run folder (default: bundled)")
+    add_options(p, HaganEvalConfig)
     p.set_defaults(func=run_evaluate)
 
 
-def _characters(spec) -> tuple[str, ...] | None:
-    return tuple(s.strip() for s in spec.split(",") if s.strip()) if spec else None
+def preset_image_size(preset: str) -> int:
+    """The image side of a preset's generator (as registered with the model)."""
+    from deepexpr.models import create_model
+    from deepexpr.models.hagan import PRESETS
+
+    return create_model(PRESETS[preset].generator).cfg.image_size
 
 
 def run_train(args) -> int:
@@ -130,14 +90,12 @@ def run_train(args) -> int:
         human_data_from_records,
     )
     from deepexpr.errors import InputError
-    from deepexpr.train.hagan import HaganTrainConfig, train_hagan
+    from deepexpr.train.hagan import HaganTrainConfig, effective_pairing, train_hagan
 
-    sizes = {"default": 64, "paper": 75, "test": 16}
-    size = args.image_size or sizes[args.preset]
-    scfg = StandinConfig(identities=args.identities, per_expression=args.per_expression,
-                         char_per_expression=args.char_per_expression,
-                         characters=_characters(args.characters), image_size=size,
-                         load_size=int(round(size * 1.125)), seed=args.seed)
+    cfg = config_from_args(HaganTrainConfig, args)
+    size = cfg.image_size or preset_image_size(cfg.preset)
+    scfg = config_from_args(StandinConfig, args, image_size=size, load_size=int(round(size * 1.125)),
+                            seed=cfg.seed)
     print(f"hagan: preparing data ({size} px, characters: {', '.join(scfg.characters or ['all built-ins'])})",
           file=sys.stderr)
     data = build_standin_data(scfg)
@@ -148,17 +106,6 @@ def run_train(args) -> int:
         data = human_data_from_records(records, data, scfg.load_size, source=str(args.data))
         if len(set(data.human_labels.tolist())) < 2:
             raise InputError(f"{args.data}: fewer than two expression classes; HA-GAN needs labelled faces")
-    cfg = HaganTrainConfig(preset=args.preset, image_size=args.image_size, steps=args.steps,
-                           batch_size=args.batch_size, l1_weight=args.l1_weight, augment=args.augment,
-                           match_weight=args.match_weight, cls_weight=args.cls_weight,
-                           adv_weight=args.adv_weight, expr_weight=args.expr_weight,
-                           template_init=args.template_init, pairing=args.pairing,
-                           encoder_pretrain=args.encoder_pretrain, decoder_lr_mult=args.decoder_lr_mult,
-                           template_lr_mult=args.template_lr_mult,
-                           sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                           seed=args.seed, threads=args.threads)
-    from deepexpr.train.hagan import effective_pairing
-
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "
           f"{len(data.char_images)} character images of {', '.join(data.characters)}; "
           f"matched-L1 pairing: {effective_pairing(cfg, data)}", file=sys.stderr)
@@ -179,29 +126,21 @@ def run_train(args) -> int:
 
 def _read_records(path: Path):
     """FER2013 csv or image folders, through the shared readers."""
+    from deepexpr.cli.training import load_dataset
     from deepexpr.errors import InputError
 
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; pass 'standin', a FER2013 .csv or a folder")
-    if path.suffix.lower() == ".csv":
-        from deepexpr.data import fer2013
-
-        reader = getattr(fer2013, "Fer2013Dataset", None) or getattr(fer2013, "FER2013Dataset", None)
-    else:
-        from deepexpr.data import folders
-
-        reader = getattr(folders, "ImageFolderDataset", None) or getattr(folders, "FolderDataset", None)
-    if reader is None:
-        raise InputError(f"{path}: no reader for this format is installed")
-    return list(reader(path))
+    return list(load_dataset("human", str(path)))
 
 
 def run_translate(args) -> int:
     from deepexpr.io import save_image
+    from deepexpr.models.resolve import weights_file
     from deepexpr.translate import load_hagan, side_by_side, translate
 
-    model = load_hagan(args.weights)
-    names = None if args.character == "all" else _characters(args.character)
+    model = load_hagan(weights_file(args.weights, run_file=GENERATOR_FILE, option="--weights"))
+    names = None if args.character == "all" else [c.strip() for c in args.character.split(",") if c.strip()]
     results = translate(args.path, names, seed=args.seed, model=model)
     out = Path(args.out) if args.out else Path(args.path).with_name(Path(args.path).stem + "_hagan.png")
     save_image(out, side_by_side(results))
@@ -214,16 +153,12 @@ def run_translate(args) -> int:
 
 def run_evaluate(args) -> int:
     from deepexpr.evaluation.hagan import HaganEvalConfig, evaluate_hagan
+    from deepexpr.models.resolve import weights_file
 
-    cfg = HaganEvalConfig(folds=args.folds, max_folds=args.max_folds, fold_steps=args.fold_steps,
-                          encoder_pretrain=args.encoder_pretrain,
-                          preset=args.preset, charid_steps=args.charid_steps,
-                          target_per_expression=args.target_per_expression,
-                          identities=args.identities, heldout_identities=args.heldout_identities,
-                          character_model=args.character_model, seed=args.seed, threads=args.threads,
-                          workers=args.workers,
-                          characters=_characters(args.characters), judge_model=not args.kfold_only)
-    report = evaluate_hagan(cfg, args.out, weights=args.weights, quiet=args.quiet)
+    cfg = config_from_args(HaganEvalConfig, args, character_model=weights_file(args.character_model,
+                                                                                option="--character-model"))
+    weights = weights_file(args.weights, run_file=GENERATOR_FILE, option="--weights")
+    report = evaluate_hagan(cfg, args.out, weights=weights, quiet=args.quiet)
     print(report.markdown)
     print(f"wrote {report.out_dir}")
     return 0

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS, INDEX
 from deepexpr.landmarks import LEFT_EYE, NOSE_BASE, RIGHT_EYE
 
@@ -82,14 +82,20 @@ def _scale(m: np.ndarray) -> float:
 
 @dataclass
 class StandinConfig:
-    identities: int = 64  # stand-in people drawn (standin_humans(identities, seed)); 24 under-trained the encoder
-    per_expression: int = 10  # frames per person and expression
-    char_per_expression: int = 40  # frames per target character and expression
-    characters: tuple[str, ...] | None = None  # target characters; None = all built-ins
-    image_size: int = 64  # model side (character images are drawn at this size)
-    load_size: int = 72  # aligned human face side (augmentation crops image_size out of it)
-    render_size: int = 128  # stand-in faces are drawn at this size, then aligned down
+    # 24 identities under-trained the encoder
+    identities: int = setting(64, "stand-in: number of drawn people", min=1, max=100_000)
+    per_expression: int = setting(10, "stand-in: frames per person and expression", min=1, max=100_000)
+    char_per_expression: int = setting(40, "character frames per expression", min=1, max=100_000)
+    characters: tuple[str, ...] | None = setting(None, "target characters, comma-separated (default: all "
+                                                 "built-in characters)")
+    image_size: int = setting(64, "model side (character images are drawn at this size)", min=8, max=1024)
+    load_size: int = setting(72, "aligned human face side (augmentation crops image_size out of it)",
+                             min=8, max=2048)
+    render_size: int = setting(128, "stand-in faces are drawn at this size, then aligned down", min=8, max=2048)
     seed: int = 0  # identities, poses and frames all follow from it
+
+    def __post_init__(self):
+        check_settings(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

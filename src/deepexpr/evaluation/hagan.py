@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_data, identity_folds
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
+from deepexpr.models.hagan import PRESETS
 from deepexpr.models.resolve import WEIGHTS_DIR
 from deepexpr.progress import progress
 from deepexpr.recognition import BUNDLED_CHARACTER
@@ -42,26 +43,36 @@ PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
 
 @dataclass
 class HaganEvalConfig:
-    folds: int = 10  # k of the identity-independent k-fold (paper: 10); 0 skips part 1
-    max_folds: int | None = None  # run only the first N folds (speed); None = all k
-    encoder_pretrain: int = 3000  # per fold: G's encoder pretraining updates (as `deepexpr train hagan`)
-    fold_steps: int = 1000  # HA-GAN G+D updates per fold (+ the encoder pretraining: the baseline gets that many updates)
-    preset: str = "default"  # HA-GAN sizes trained in the k-fold (default 64 px, paper 75, test 16)
-    batch_size: int = 32  # batch of both HA-GAN and the baseline
-    identities: int = 64  # stand-in people in the k-fold
-    per_expression: int = 10  # stand-in frames per person and expression
-    heldout_identities: int = 12  # never-seen stand-in people used to judge a trained model
-    heldout_seed: int = 1000  # stand-in seed of those people (training uses other seeds)
-    heldout_per_expression: int = 4  # frames per held-out person and expression
-    character_model: str | None = None  # independent character expression model; None = bundled
-    charid_steps: int = 300  # updates of the character-ID classifier
-    target_per_expression: int = 30  # real renders per character and expression (ID training, FID)
-    characters: tuple[str, ...] | None = None  # k-fold targets (None: the judged model's / built-ins)
-    seed: int = 0  # everything random follows from it
-    threads: int = 1  # torch threads (per k-fold worker)
-    workers: int = 1  # k-fold folds run in this many processes at once
-    fid_samples: int = 1000  # at most this many images per side for the Fréchet distance
-    judge_model: bool = True  # run part 2 (judge a trained model); False = k-fold only
+    folds: int = setting(10, "k of the identity-independent k-fold (paper: 10; 0 skips the k-fold)",
+                         min=0, max=1000)
+    max_folds: int | None = setting(None, "run only the first N folds (speed; default: all k)", min=1)
+    encoder_pretrain: int = setting(3000, "per fold: G's encoder pretraining updates (as `deepexpr train "
+                                    "hagan`)", min=0)
+    # The baseline gets fold_steps + encoder_pretrain updates.
+    fold_steps: int = setting(1000, "HA-GAN G+D updates per fold (as the bundled model)", min=1)
+    preset: str = setting("default", "HA-GAN sizes trained in the k-fold", choices=tuple(PRESETS))
+    batch_size: int = setting(32, "batch of both HA-GAN and the baseline", min=1, max=100_000)
+    identities: int = setting(64, "stand-in people in the k-fold", min=2, max=100_000)
+    per_expression: int = setting(10, "stand-in frames per person and expression", min=1, max=100_000)
+    heldout_identities: int = setting(12, "never-seen stand-in people used to judge --weights", min=1,
+                                      max=100_000)
+    heldout_seed: int = setting(1000, "stand-in seed of those people (training uses other seeds)")
+    heldout_per_expression: int = setting(4, "frames per held-out person and expression", min=1)
+    character_model: str | None = setting(None, "independent character expression model (default: the "
+                                          "bundled one)")
+    charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
+    target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
+                                         "training, Frechet)", min=1, max=100_000)
+    characters: tuple[str, ...] | None = setting(None, "k-fold target characters, comma-separated "
+                                                 "(default: the judged model's)")
+    seed: int = setting(0, "everything random follows from it")
+    threads: int = setting(1, "torch threads (per k-fold worker)", min=1)
+    workers: int = setting(1, "k-fold: folds trained at once, one process each", min=1, max=64)
+    fid_samples: int = setting(1000, "at most this many images per side for the Frechet distance", min=2)
+    judge_model: bool = setting(True, "skip judging a trained model (part 2)", flag="--kfold-only")
+
+    def __post_init__(self):
+        check_settings(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

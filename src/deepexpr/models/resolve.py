@@ -51,14 +51,14 @@ def list_bundled() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
-def resolve_model(ref: str | Path, *, kinds=KINDS, run_file: str = "model.safetensors",
+def resolve_model(ref: str | Path, *, kinds=KINDS, run_file: str | tuple[str, ...] = "model.safetensors",
                   option: str = "--model") -> ModelRef:
     """What `ref` names, among the accepted `kinds`.
 
     Args:
         ref: the user's reference.
         kinds: the kinds the caller accepts (a trainer: "architecture"; inference: the others).
-        run_file: the weights file looked up in a run folder.
+        run_file: the weights file looked up in a run folder, or several, preferred first.
         option: the option's name, for the message.
 
     Raises:
@@ -66,11 +66,13 @@ def resolve_model(ref: str | Path, *, kinds=KINDS, run_file: str = "model.safete
     """
     text = str(ref)
     path = Path(text).expanduser()
+    run_files = (run_file,) if isinstance(run_file, str) else tuple(run_file)
     if "run" in kinds and path.is_dir():
-        if (path / run_file).is_file():
-            return ModelRef("run", path.name, path / run_file)
-        raise InputError(f"{option} {text}: folder has no {run_file}; pass the training command's --out "
-                         "of a finished run or a .safetensors file")
+        for name in run_files:
+            if (path / name).is_file():
+                return ModelRef("run", path.name, path / name)
+        raise InputError(f"{option} {text}: folder has no {' or '.join(run_files)}; pass the training "
+                         "command's --out of a finished run or a .safetensors file")
     if "file" in kinds and path.is_file():
         return ModelRef("file", path.stem, path)
     if "architecture" in kinds:
@@ -85,7 +87,7 @@ def resolve_model(ref: str | Path, *, kinds=KINDS, run_file: str = "model.safete
             return ModelRef("bundled", text, Path(default_human_checkpoint()))
         if "/" not in text and bundled_path(text).is_file():
             return ModelRef("bundled", text, bundled_path(text))
-    raise InputError(f"{option} {text}: not found; accepted: {accepted(kinds, run_file)}")
+    raise InputError(f"{option} {text}: not found; accepted: {accepted(kinds, run_files[-1])}")
 
 
 def accepted(kinds=KINDS, run_file: str = "model.safetensors") -> str:
@@ -104,7 +106,7 @@ def accepted(kinds=KINDS, run_file: str = "model.safetensors") -> str:
     return "; ".join(parts)
 
 
-def weights_file(ref: str | Path | None, *, run_file: str = "model.safetensors",
+def weights_file(ref: str | Path | None, *, run_file: str | tuple[str, ...] = "model.safetensors",
                  option: str = "--model") -> str | None:
     """The weights file of a bundled name, checkpoint file or run folder (None stays None:
     the caller's default)."""

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json
 from deepexpr.models.checkpoint import load_model, read_config, save_model
@@ -349,42 +349,49 @@ class PairSampler:
 
 @dataclass
 class HaganTrainConfig:
-    preset: str = "default"  # model pair from deepexpr.models.hagan.PRESETS (default, paper, test)
-    image_size: int | None = None  # override the preset's image side (None: the preset's)
-    steps: int = 1000  # G+D updates in total (a resumed run continues up to this number)
-    batch_size: int = 32  # paper: 130 (GPU); 32 keeps a step ~0.3 s on 2 CPU cores
-    lr: float = 2e-4  # Adam learning rate for G and D (paper)
-    beta1: float = 0.5  # Adam beta1 (paper: "momentum 0.5")
-    beta2: float = 0.999  # Adam beta2 (PyTorch default)
-    l1_weight: float = 5.0  # weight of Eq. 4 (L1 to the character's neutral image); see the module docstring
-    match_weight: float = 100.0  # L1 to the character making the same face (see `pairing`; ours; 0: off)
-    cls_weight: float = 1.0  # CE of the encoder's expression head on the human labels (ours; 0: off)
-    pairing: str = "rig"  # matched-L1 target: "rig" (the character making this face; drawn humans only) or "expression"
-    template_init: str = "medoid"  # G's templates start from the "median" or the "medoid" frame per expression
-    encoder_lr_mult: float = 5.0  # learning rate of G's encoder and expression head / lr
-    decoder_lr_mult: float = 1.0  # learning rate of G's decoder (everything but encoder and templates) / lr
-    template_lr_mult: float = 1.0  # learning rate of G's templates / lr (0: they stay the renders they start from)
-    encoder_pretrain: int = 3000  # updates of G's encoder + expression head alone on the human labels before the GAN (ours; 0: off)
-    adv_weight: float = 0.1  # weight of Eq. 3's adversarial (D^R) term for G (paper: 1; see the module docstring)
-    expr_weight: float = 0.1  # weight of Eq. 3's expression (D^e) term on G's images (paper: 1)
-    d_expr_weight: float = 1.0  # weight of D^e's term in Eq. 5 (see the module docstring)
-    augment: str = "light"  # human-side augmentation: none, light, paper (5 crops x 11 rotations x flip)
-    sample_every: int = 250  # write a sample grid PNG every N steps (0: only at the end)
-    checkpoint_every: int = 500  # write checkpoints every N steps (always at the end)
-    ema_decay: float = 0.999  # exponential moving average of G's weights, saved as hagan_g_ema (0: off)
-    seed: int = 0  # numpy + torch seed
-    threads: int = 1  # torch threads (1 on the shared 2-core machine)
+    # Bounds: Adam checks only its default lr, a negative group multiplier would silently ascend.
+    preset: str = setting("default", "model sizes from deepexpr.models.hagan.PRESETS: default (64 px), "
+                          "paper (75 px), test (tiny)", choices=tuple(PRESETS))
+    image_size: int | None = setting(None, "override the preset's image side", min=8, max=1024)
+    steps: int = setting(1000, "G+D updates in total (a resumed run continues up to this number)", min=0)
+    batch_size: int = setting(32, "batch size (paper: 130 on a GPU; 32 keeps a step ~0.3 s on 2 CPU cores)",
+                              min=1, max=100_000)
+    lr: float = setting(2e-4, "Adam learning rate for G and D (paper)", min=0)
+    beta1: float = setting(0.5, "Adam beta1 (paper: 'momentum 0.5')", min=0, max=1)
+    beta2: float = setting(0.999, "Adam beta2 (PyTorch default)", min=0, max=1)
+    l1_weight: float = setting(5.0, "weight of the L1 to the neutral character (Eq. 4; the paper's "
+                               "objective: 30)", min=0)
+    match_weight: float = setting(100.0, "weight of the L1 to a real frame of the character with the same "
+                                  "expression (see --pairing; not in the paper; 0: off)", min=0)
+    cls_weight: float = setting(1.0, "weight of the encoder's auxiliary expression loss (not in the paper; "
+                                "0: off)", min=0)
+    pairing: str = setting("rig", "target of the matched L1: rig = the character drawn making this very face "
+                           "(drawn stand-in only; real sets fall back to expression), expression = a random "
+                           "frame of the character with the same expression", choices=("rig", "expression"))
+    template_init: str = setting("medoid", "G's per-expression templates start from the median image or the "
+                                 "medoid frame", choices=("median", "medoid"))
+    encoder_lr_mult: float = setting(5.0, "G encoder and expression head learning rate / --lr", min=0)
+    decoder_lr_mult: float = setting(1.0, "G decoder learning rate / --lr", min=0)
+    template_lr_mult: float = setting(1.0, "G template learning rate / --lr (0: the templates stay the "
+                                      "renders they start from)", min=0)
+    encoder_pretrain: int = setting(3000, "updates of G's encoder + expression head alone before the GAN "
+                                    "(about 2 CPU-minutes; not in the paper; 0: off)", min=0)
+    adv_weight: float = setting(0.1, "weight of G's adversarial (D^R) term of Eq. 3 (paper: 1)", min=0)
+    expr_weight: float = setting(0.1, "weight of G's expression (D^e) term of Eq. 3 (paper: 1)", min=0)
+    d_expr_weight: float = setting(1.0, "weight of D^e's term in Eq. 5", min=0)
+    augment: str = setting("light", "human-side augmentation (paper: 5 crops x 11 rotations x flip)",
+                           choices=("none", "light", "paper"))
+    sample_every: int = setting(250, "write a sample grid every N steps (0: only at the end)", min=0)
+    checkpoint_every: int = setting(500, "write checkpoints every N steps (always at the end; 0: only then)", min=0)
+    ema_decay: float = setting(0.999, "moving average of G's weights, saved as hagan_g_ema (0: off)",
+                               min=0, max=1)
+    seed: int = setting(0, "numpy + torch seed")
+    threads: int = setting(1, "torch threads (1 on the shared 2-core machine)", min=1)
     g_overrides: dict = field(default_factory=dict)  # HaganGConfig fields to change
     d_overrides: dict = field(default_factory=dict)  # HaganDConfig fields to change
 
     def __post_init__(self):
-        # Adam checks only its default lr: a negative group multiplier would silently ascend.
-        for name in ("lr", "encoder_lr_mult", "decoder_lr_mult", "template_lr_mult", "l1_weight", "match_weight",
-                     "cls_weight", "adv_weight", "expr_weight", "d_expr_weight", "encoder_pretrain", "steps"):
-            if getattr(self, name) < 0:
-                raise InputError(f"hagan training: {name} = {getattr(self, name)} must be >= 0")
-        if self.batch_size < 1:
-            raise InputError(f"hagan training: batch_size = {self.batch_size} must be >= 1")
+        check_settings(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
