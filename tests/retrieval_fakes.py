@@ -49,6 +49,11 @@ class FakeRecognizer:
         mean = np.stack([np.asarray(im, dtype=np.float32).reshape(-1, 3).mean(0) for im in images]) / 255.0
         return np.maximum(mean @ self.proj, 0.0) + 0.1 * np.abs(mean @ self.proj)
 
+    takes_faces = False
+
+    def features_and_probs(self, images):
+        return self.features(images), self.probs(images)
+
     def features(self, images):
         self.calls += len(images)
         return self._feats(images)

@@ -97,7 +97,9 @@ def test_cli_bad_model_is_a_one_line_error(files, capsys):
 def test_plugin_recognizer_gets_faces(files, monkeypatch):
     seen = []
 
-    class Fake:
+    class Fake:  # a `recognition.Recognizer` that aligns faces itself
+        takes_faces = True
+
         def probs(self, items):
             seen.extend(items)
             return np.tile(np.eye(7)[EXPRESSIONS.index("surprise")], (len(items), 1))
@@ -138,3 +140,13 @@ def test_recognize_paths_in_small_batches_keeps_order(files, tiny_checkpoint, mo
     for a, b in zip(whole, batched):
         assert a["label"] == b["label"] and (a["probs"] is None or
                                               np.allclose(list(a["probs"].values()), list(b["probs"].values())))
+
+
+def test_hagan_recognizer_through_load_recognizer():
+    """`--model hagan` reaches translate's recognizer (translate never imports recognition)."""
+    rec = recognition.load_recognizer("human", "hagan")
+    assert rec.takes_faces and rec.classifier_weight is None
+    crops = [np.full((40, 40, 3), v, np.uint8) for v in (30, 200)]
+    feats, probs = rec.features_and_probs(crops)
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.allclose(probs, rec.probs(crops)) and np.allclose(feats, rec.features(crops))

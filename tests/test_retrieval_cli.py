@@ -146,14 +146,14 @@ def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys):
     """A project checkpoint works as the embedding model (`--model PATH`)."""
     from deepexpr.models.checkpoint import save_model
     from deepexpr.models.registry import create_model
-    from deepexpr.retrieval.embed import CheckpointRecognizer
+    from deepexpr.recognition import from_checkpoint
 
     model = create_model("test_cnn_small")
     ckpt = tmp_path / "tiny.safetensors"
     save_model(ckpt, model, {"model": "test_cnn_small", "overrides": {},
                              "preprocess": {"size": model.cfg.input_size, "grayscale": False,
                                             "mean": [0.5] * 3, "std": [0.5] * 3}})
-    rec = CheckpointRecognizer(ckpt)
+    rec = from_checkpoint(ckpt)
     feats, probs = rec.features_and_probs([np.zeros((40, 40, 3), np.uint8)])
     assert feats.shape[0] == 1 and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert rec.classifier_weight.shape == (7, feats.shape[1])

@@ -7,17 +7,19 @@
     >>> import deepexpr; deepexpr.predict_emotion("cartoon.png")   # "joy"
 
 A recognizer takes RGB uint8 images: aligned face crops (`deepexpr.faces.detect_faces`) for
-the human domain, whole images for the character domain. Other recognizers (HA-GAN's
-`--model hagan`) plug in with `register_recognizer(name, loader)`; such a loader's
-recognizer is given the detected `Face` objects themselves, not the crops.
+the human domain, whole images for the character domain. Every recognizer satisfies the
+`Recognizer` protocol; HA-GAN's (`--model hagan`, `deepexpr.translate`) and other plug-ins
+(`register_recognizer(name, loader)`) may set `takes_faces` to be given the detected `Face`
+objects themselves, not the crops.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -35,8 +37,35 @@ BATCH = 256  # images per forward pass (bounds memory on big batches)
 _LOADERS: dict[str, Callable] = {}
 
 
+class Recognizer(Protocol):
+    """What every expression recognizer offers (the checkpoint one, HA-GAN's, plug-ins, fakes).
+
+    Attributes:
+        name: short name for reports.
+        takes_faces: True: `probs` etc. want detected `Face` objects (the recognizer aligns
+            them itself); False: aligned face crops (human) or whole images (character).
+        classifier_weight: (7, D) float32 last linear layer in EXPRESSIONS order, or None
+            when the recognizer has no linear head over its features.
+    """
+
+    name: str
+    takes_faces: ClassVar[bool]
+
+    @property
+    def classifier_weight(self) -> np.ndarray | None: ...
+
+    def features_and_probs(self, items: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """N items -> ((N, D) float32 features, (N, 7) probabilities in EXPRESSIONS order)."""
+
+    def probs(self, items: Sequence) -> np.ndarray:
+        """(N, 7) probabilities."""
+
+    def features(self, items: Sequence) -> np.ndarray:
+        """(N, D) features."""
+
+
 @dataclass
-class Recognizer:
+class CheckpointRecognizer:
     """A project checkpoint ready for inference: images -> features and probabilities.
 
     Attributes:
@@ -54,6 +83,7 @@ class Recognizer:
     path: str | None = None
     _order: list[int] = field(default_factory=list, repr=False)  # model output index of each EXPRESSIONS class
     _fast: object = field(default=None, repr=False)  # inference copy of `model` (see `_inference_model`)
+    takes_faces: ClassVar[bool] = False  # aligned crops / whole images
 
     def __post_init__(self):
         classes = [canonical(c) for c in self.config.get("classes", EXPRESSIONS)]
@@ -163,7 +193,7 @@ def register_recognizer(name: str, loader: Callable) -> None:
     _LOADERS[name] = loader
 
 
-def from_checkpoint(path: str | Path, domain: str | None = None) -> Recognizer:
+def from_checkpoint(path: str | Path, domain: str | None = None) -> CheckpointRecognizer:
     """A `Recognizer` from a project checkpoint (`.safetensors` + `.json`)."""
     from deepexpr.models.checkpoint import load_model
 
@@ -172,7 +202,8 @@ def from_checkpoint(path: str | Path, domain: str | None = None) -> Recognizer:
     if "preprocess" not in config:
         raise InputError(f"{path}: checkpoint config has no 'preprocess'; re-save it with the training command")
     model.float().eval()
-    return Recognizer(model, config, domain or config.get("domain", "character"), path.stem, str(path))
+    return CheckpointRecognizer(model, config, domain or config.get("domain", "character"), path.stem,
+                                str(path))
 
 
 def default_checkpoint(domain: str) -> Path:
@@ -188,7 +219,7 @@ def default_checkpoint(domain: str) -> Path:
                      f"train them with `{TRAIN_SCRIPT}` or pass --model FILE")
 
 
-def load_recognizer(domain: str = "human", model: str | Path | None = None):
+def load_recognizer(domain: str = "human", model: str | Path | None = None) -> Recognizer:
     """The recognizer of a domain.
 
     Args:
@@ -214,13 +245,12 @@ def load_recognizer(domain: str = "human", model: str | Path | None = None):
 def _load_cached(domain: str, model: str | None):
     if model is None:
         return from_checkpoint(default_checkpoint(domain), domain)
-    if model == "hagan" and "hagan" not in _LOADERS:
-        # HA-GAN's adapter registers itself
-        from deepexpr.translate import register_with_recognition
-
-        register_with_recognition()
     if model in _LOADERS:
         return _LOADERS[model](domain=domain, model=model)
+    if model == "hagan":  # translate is an application beside this one; it never imports us
+        from deepexpr.translate import load_hagan_recognizer
+
+        return load_hagan_recognizer(domain=domain, model=model)
     if model in ("fer", "default"):
         return from_checkpoint(default_checkpoint("human"), domain)
     if model in BUNDLED_CHARACTER:
@@ -235,11 +265,6 @@ def _load_cached(domain: str, model: str | None):
     raise InputError(f"{model}: neither a checkpoint file nor a known model; known: {', '.join(known)}")
 
 
-def _takes_faces(recognizer) -> bool:
-    """Plug-in recognizers (not `Recognizer`) get whole `Face` objects, ours get crops."""
-    return not isinstance(recognizer, Recognizer)
-
-
 def _probs_dict(p: np.ndarray) -> dict[str, float]:
     return {c: round(float(v), 6) for c, v in zip(EXPRESSIONS, p)}
 
@@ -252,7 +277,7 @@ def _entry(path: str, face=None, probs=None, error: str | None = None) -> dict:
 
 
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
-                    recognizer=None) -> list[dict]:
+                    recognizer: Recognizer | None = None) -> list[dict]:
     """Recognise every image (and every face, for humans) of a list of files.
 
     Args:
@@ -296,7 +321,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
                 out.append(_entry(path, error=f"{path}: no face found; use a photo with a visible, "
                                               "roughly frontal face"))
             for face in faces:
-                items.append(face if _takes_faces(rec) else face.aligned)
+                items.append(face if rec.takes_faces else face.aligned)
                 owners.append(len(out))
                 out.append(_entry(path, [round(v, 1) for v in face.box]))
         if len(items) >= BATCH:
@@ -320,7 +345,7 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
         if not faces:
             where = image if isinstance(image, (str, Path)) else "image"
             raise InputError(f"{where}: no face found; use a photo with a visible, roughly frontal face")
-        item = faces[0] if _takes_faces(rec) else faces[0].aligned
+        item = faces[0] if rec.takes_faces else faces[0].aligned
     else:
         item = rgb
     return EXPRESSIONS[int(np.argmax(rec.probs([item])[0]))]

@@ -279,6 +279,8 @@ class HaganRecognizer:
     """
 
     domain = "human"
+    takes_faces = True  # aligns each detected face to the HA-GAN frame itself
+    classifier_weight = None  # D^e is not a linear head over `features`
 
     def __init__(self, model: HaganModel | None = None, character: str | None = None, seed: int = 0):
         self.model = model or load_hagan()
@@ -310,33 +312,17 @@ class HaganRecognizer:
 
     def features(self, items) -> np.ndarray:
         """(N, fc_dim) D's shared features of the drawings (D^e reads these)."""
-        import torch
-
-        from deepexpr.train.hagan import to_tensor
-
-        gen, _ = self.model.run(self._humans(items), [self.character], self.seed)
-        with torch.inference_mode():
-            return self.model.discriminator.forward_features(to_tensor(gen)).numpy()
+        return self.features_and_probs(items)[0]
 
 
 def load_hagan_recognizer(domain: str = "human", model: str | None = None, **_) -> HaganRecognizer:
-    """Loader for `deepexpr recognize --model hagan` (registered with `register_recognizer`)."""
+    """Loader for `deepexpr recognize --model hagan` (`deepexpr.recognition.load_recognizer`)."""
     if domain not in (None, "human"):
         raise InputError(f"HA-GAN recognises human faces, not the {domain!r} domain")
     path = None if model in (None, "hagan") else model
     return HaganRecognizer(load_hagan(path))
 
 
-def register_with_recognition() -> bool:
-    """Register "hagan" with `deepexpr.recognition` when that module exists."""
-    try:
-        from deepexpr.recognition import register_recognizer
-    except ImportError:
-        return False
-    register_recognizer("hagan", load_hagan_recognizer)
-    return True
-
-
 __all__ = ["EXPRESSIONS", "HaganModel", "HaganRecognizer", "Translation", "aligned_human",
            "load_hagan", "load_hagan_recognizer", "read_photo", "recognize_faces",
-           "register_with_recognition", "side_by_side", "translate"]
+           "side_by_side", "translate"]

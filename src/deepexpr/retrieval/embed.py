@@ -53,27 +53,17 @@ class Embedding:
 
 
 def features_and_probs(recognizer, images: list) -> tuple[np.ndarray | None, np.ndarray]:
-    """(N, D) features and (N, 7) probabilities of `images` from one recognizer.
-
-    Uses the recognizer's single-pass method when it has one (`features_and_probs`), else
-    `.features` and `.probs`.
-    """
-    if hasattr(recognizer, "features_and_probs"):
-        f, p = recognizer.features_and_probs(images)
-    else:
-        f, p = recognizer.features(images), recognizer.probs(images)
+    """(N, D) float32 features and (N, 7) probabilities of `images` from one recognizer
+    (`deepexpr.recognition.Recognizer`)."""
+    f, p = recognizer.features_and_probs(images)
     f = None if f is None else np.asarray(f, dtype=np.float32).reshape(len(images), -1)
     return f, np.asarray(p, dtype=np.float32).reshape(len(images), -1)
 
 
 def classifier_weight(recognizer) -> np.ndarray | None:
     """(7, D) float32 final linear weight of a recognizer, or None."""
-    w = getattr(recognizer, "classifier_weight", None)
-    if w is None:
-        return None
-    if hasattr(w, "detach"):
-        w = w.detach().cpu().numpy()
-    return np.asarray(w, dtype=np.float32)
+    w = recognizer.classifier_weight
+    return None if w is None else np.asarray(w, dtype=np.float32)
 
 
 def safe_geometry(landmarks) -> np.ndarray | None:
@@ -155,47 +145,6 @@ def load_recognizer_for(domain: str, model: str | None = None):
     from deepexpr.recognition import load_recognizer
 
     return load_recognizer(domain, model=model)
-
-
-class CheckpointRecognizer:
-    """A project checkpoint (`deepexpr.models.checkpoint`) as a recognizer: features + probs.
-
-    Needs a model with `forward_features` (N, D) and a linear `classifier` (the project's CNNs).
-    """
-
-    def __init__(self, path: str | Path):
-        from deepexpr.models.checkpoint import load_model
-
-        self.model, self.config = load_model(path)
-        self.path, self.name = str(path), str(self.config.get("model", Path(path).stem))
-        if "preprocess" not in self.config:
-            raise InputError(f"{path}: checkpoint config has no 'preprocess'; re-save it with the training command")
-        classifier = getattr(self.model, "classifier", None)
-        self.classifier_weight = (classifier.weight.detach().cpu().numpy().astype(np.float32)
-                                  if hasattr(classifier, "weight") else None)
-
-    def features_and_probs(self, images: list) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
-        from deepexpr.models.preprocess import prepare_batch
-
-        threads = torch.get_num_threads()
-        if len(images) < 8:  # a single query: thread start-up costs more than it saves
-            torch.set_num_threads(1)
-        try:
-            with torch.no_grad():
-                x = prepare_batch([np.asarray(im) for im in images], self.config["preprocess"])
-                feats = self.model.forward_features(x)
-                probs = torch.softmax(self.model.classifier(feats), dim=1)
-        finally:
-            torch.set_num_threads(threads)
-        return feats.numpy(), probs.numpy()
-
-    def features(self, images: list) -> np.ndarray:
-        return self.features_and_probs(images)[0]
-
-    def probs(self, images: list) -> np.ndarray:
-        return self.features_and_probs(images)[1]
 
 
 def find_character_landmarks(path: str | Path) -> np.ndarray | None:
