@@ -306,6 +306,17 @@ class HaganRecognizer:
                            cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
         return np.stack(out)
 
+    def features_and_probs(self, items) -> tuple[np.ndarray, np.ndarray]:
+        """((N, fc_dim) D's shared features of G's drawings of the N faces (D^e reads these),
+        (N, K) D^e probabilities)."""
+        import torch
+
+        from deepexpr.train.hagan import to_tensor
+
+        gen, probs = self.model.run(self._humans(items), [self.character], self.seed)
+        with torch.inference_mode():
+            return self.model.discriminator.forward_features(to_tensor(gen)).numpy(), probs
+
     def probs(self, items) -> np.ndarray:
         """(N, K) D^e probabilities on G's drawings of the N faces."""
         return self.model.run(self._humans(items), [self.character], self.seed)[1]
