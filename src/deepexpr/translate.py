@@ -54,7 +54,7 @@ class HaganModel:
         (generated (N, S, S, 3) uint8, D^e probabilities (N, K))."""
         import torch
 
-        from deepexpr.train.hagan import human_view, to_tensor, to_uint8
+        from deepexpr.data.hagan import human_view, to_tensor, to_uint8
 
         x = to_tensor(human_view(humans, self.image_size))
         chars = torch.as_tensor(np.asarray(characters), dtype=torch.long).reshape(-1)
@@ -199,7 +199,7 @@ def translate(image, character: str | list[str] | None = None, seed: int | None 
     out = []
     for name, idx in zip(names, indices):
         gen, probs = model.run(humans, [idx] * len(humans), seed)
-        from deepexpr.train.hagan import human_view
+        from deepexpr.data.hagan import human_view
 
         views = human_view(humans, model.image_size)
         for i, face in enumerate(faces):
@@ -311,7 +311,7 @@ class HaganRecognizer:
         (N, K) D^e probabilities)."""
         import torch
 
-        from deepexpr.train.hagan import to_tensor
+        from deepexpr.data.hagan import to_tensor
 
         gen, probs = self.model.run(self._humans(items), [self.character], self.seed)
         with torch.inference_mode():

@@ -221,11 +221,11 @@ def build_standin_data(cfg: StandinConfig, use_cache: bool = True):
     """The default HA-GAN training data: stand-in humans + target characters (cached on disk).
 
     Returns:
-        a `deepexpr.train.hagan.HaganData` with `source` "stand-in ..." and human_ids = identity.
+        a `deepexpr.data.hagan.HaganData` with `source` "stand-in ..." and human_ids = identity.
     """
     from deepexpr.characters import standin_humans
     from deepexpr.io import cache_dir
-    from deepexpr.train.hagan import HaganData
+    from deepexpr.data.hagan import HaganData
 
     styles = target_styles(cfg.characters)
     names = [s.name for s in styles]
@@ -280,7 +280,7 @@ def human_data_from_records(records, characters_data, load_size: int = 72, sourc
     import cv2
 
     from deepexpr.io import to_rgb_uint8
-    from deepexpr.train.hagan import HaganData
+    from deepexpr.data.hagan import HaganData
 
     images, labels, ids = [], [], []
     names: dict = {}

@@ -127,9 +127,10 @@ def fit_classifier(model, images: np.ndarray, labels: np.ndarray, steps: int, ba
     """Train `model` (logits out) on uint8 images with Adam; returns it in eval mode.
 
     Images are (N, L, L, 3); with `augment` ("none", "light", "paper") and `crop` the same
-    human-side views as HA-GAN are drawn (see `deepexpr.train.hagan.augment_human`).
+    human-side views as HA-GAN are drawn (see `deepexpr.train.hagan_data.augment_human`).
     """
-    from deepexpr.train.hagan import augment_human, to_tensor
+    from deepexpr.data.hagan import to_tensor
+    from deepexpr.train.hagan_data import augment_human
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -149,7 +150,7 @@ def fit_classifier(model, images: np.ndarray, labels: np.ndarray, steps: int, ba
 
 def predict(model, images: np.ndarray, batch: int = 128, features: bool = False) -> np.ndarray:
     """Probabilities (N, K) (or `forward_features` (N, D)) of uint8 images, [-1, 1] input."""
-    from deepexpr.train.hagan import to_tensor
+    from deepexpr.data.hagan import to_tensor
 
     outs = []
     with torch.inference_mode():
@@ -247,8 +248,9 @@ def _kfold_data(cfg: HaganEvalConfig, characters):
 
 def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None, quiet: bool = True) -> dict:
     """Fold `f` of the k-fold: train HA-GAN and the CNN on the other people, test on fold f's."""
+    from deepexpr.data.hagan import human_view
     from deepexpr.models.registry import create_model
-    from deepexpr.train.hagan import HaganTrainConfig, human_view, train_hagan
+    from deepexpr.train.hagan import HaganTrainConfig, train_hagan
     from deepexpr.translate import load_hagan
 
     torch.set_num_threads(max(1, cfg.threads))
@@ -288,9 +290,10 @@ def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None,
 def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
     """Intended expression, identity, L1 to neutral and Fréchet distance of a model's drawings."""
     from deepexpr.characters import standin_humans
+    from deepexpr.data.hagan import human_view
     from deepexpr.data.standin import render_humans, render_paired, render_targets, target_styles
     from deepexpr.models.registry import create_model
-    from deepexpr.train.hagan import human_view, tile
+    from deepexpr.train.hagan_export import tile
     from deepexpr.translate import load_hagan
 
     model = load_hagan(weights)
@@ -412,7 +415,7 @@ def encoder_accuracy(model, humans: np.ndarray, labels: np.ndarray) -> float | N
 
     An upper bound of sorts for the drawings: what the decoder is told about the expression.
     """
-    from deepexpr.train.hagan import human_view, to_tensor
+    from deepexpr.data.hagan import human_view, to_tensor
 
     g = model.generator
     if getattr(g, "expr_head", None) is None:

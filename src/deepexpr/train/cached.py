@@ -29,6 +29,7 @@ import torch
 from deepexpr.progress import progress
 from deepexpr.train.augment import augment_batch, to_input
 from deepexpr.train.config import TrainConfig
+from deepexpr.train.epoch import run_epoch
 from deepexpr.train.table import ImageTable
 
 
@@ -120,8 +121,6 @@ class FeatureCache:
     def train_one_epoch(self, model, optimizer, cfg: TrainConfig, epoch: int, weights,
                         frozen=(), show: bool | None = None) -> dict:
         """One pass over the cached training views; same contract as `loop.train_one_epoch`."""
-        from deepexpr.train.loop import run_epoch
-
         def make_forward(order, gen):
             view = torch.randint(0, self.train_feats.shape[0], (len(order),), generator=gen)
             return lambda sl, idx: run_stages(model, self.train_feats[view[sl], idx].float(), self.k)

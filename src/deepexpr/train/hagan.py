@@ -1,4 +1,8 @@
-"""Training HA-GAN: the losses of Eqs. 3-5 as plain functions, a sampler of paired data, the loop.
+"""Training HA-GAN: the configuration, one G+D step, the loop, resume.
+
+The pieces live beside it: losses (Eqs. 3-5) in `hagan_losses`, augmentation and the pair
+sampler in `hagan_data`, sample grids and the fp16 bundle in `hagan_export`; `HaganData`
+and the image conversions in `deepexpr.data.hagan` (translation uses them too).
 
 Losses (paper Sec. 3.1, 5.1):
 - G (Eq. 3, non-saturating): maximise log D^R(G(x)) and log D^e_E(G(x)) -> minimise
@@ -34,6 +38,10 @@ after 3250 steps, RESULTS.md):
 - `expr_weight` (Eq. 3's D^e term on G's images): D^e never sees G's images in training, so
   G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
+Resume: every checkpoint writes the one training state (`state.safetensors`,
+train/state.py: G, D, the moving average, both optimizers, step, history, every RNG and
+the settings) atomically, then the weights for inference and history.csv.
+
     >>> from deepexpr.train.hagan import HaganTrainConfig, train_hagan
     >>> result = train_hagan(data, HaganTrainConfig(steps=100), out_dir="runs/hagan")
 """
@@ -42,305 +50,31 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from deepexpr.data.hagan import HaganData, human_view, to_tensor, to_uint8
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
-from deepexpr.io import atomic_path, save_image, write_json
-from deepexpr.models.checkpoint import load_model, read_config, save_model
+from deepexpr.io import atomic_path, save_image
+from deepexpr.models.checkpoint import save_model
 from deepexpr.models.hagan import PRESETS
 from deepexpr.models.registry import create_model
 from deepexpr.progress import progress
-
-# ---------------------------------------------------------------------------------------
-# Losses (plain functions on logits; every tensor is float32)
-# ---------------------------------------------------------------------------------------
-
-
-def generator_adversarial_loss(fake_real_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating G loss of Eq. 3: -log D^R(G(x)), mean over the batch.
-
-    Args:
-        fake_real_logits: (N,) D^R logits on generated images.
-    """
-    return F.binary_cross_entropy_with_logits(fake_real_logits, torch.ones_like(fake_real_logits))
-
-
-def expression_loss(expr_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """-log D^e_E(image): cross-entropy of (N, K) logits against (N,) class indices."""
-    return F.cross_entropy(expr_logits, labels)
-
-
-def neutral_l1_loss(generated: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
-    """Eq. 4: mean |I_AN - G(x)| over pixels, both (N, C, S, S) in the same range."""
-    return (generated - neutral).abs().mean()
-
-
-def discriminator_loss(
-    real_logits_real: torch.Tensor,
-    real_logits_fake: torch.Tensor,
-    expr_logits_real: torch.Tensor,
-    labels: torch.Tensor,
-    expr_weight: float = 1.0,
-) -> torch.Tensor:
-    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + w CE(D^e(real), E)) / 2.
-
-    Args:
-        real_logits_real: (N,) D^R logits on real character images.
-        real_logits_fake: (M,) D^R logits on generated images (detached from G).
-        expr_logits_real: (N, K) D^e logits on the real character images.
-        labels: (N,) expression indices of the real character images.
-        expr_weight: w, the weight of the expression term (Eq. 5 sums them: w = 1).
-    """
-    adv = F.binary_cross_entropy_with_logits(real_logits_real, torch.ones_like(real_logits_real))
-    adv = adv + F.binary_cross_entropy_with_logits(real_logits_fake, torch.zeros_like(real_logits_fake))
-    return 0.5 * (adv + expr_weight * expression_loss(expr_logits_real, labels))
-
-
-def generator_loss(
-    fake_real_logits: torch.Tensor,
-    fake_expr_logits: torch.Tensor,
-    labels: torch.Tensor,
-    generated: torch.Tensor,
-    neutral: torch.Tensor,
-    l1_weight: float = 30.0,
-    expr_weight: float = 1.0,
-    matched: torch.Tensor | None = None,
-    match_weight: float = 0.0,
-    code_logits: torch.Tensor | None = None,
-    cls_weight: float = 0.0,
-    adv_weight: float = 1.0,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 3 + l1_weight * Eq. 4 (+ the two terms of ours, when given).
-
-    Args:
-        fake_real_logits: (N,) D^R logits on G's images.
-        fake_expr_logits: (N, K) D^e logits on G's images.
-        labels: (N,) the human faces' expression indices.
-        generated, neutral: (N, C, S, S) G's images and the target character's neutral image.
-        matched: (N, C, S, S) a real image of the target character with the *same* expression
-            (not in the paper): `match_weight` * L1(generated, matched).
-        code_logits: (N, K) the encoder's auxiliary expression logits (not in the paper):
-            `cls_weight` * CE(code_logits, labels).
-
-    Returns:
-        (total loss, {"adv", "expr", "l1"[, "match"][, "cls"]} as floats).
-    """
-    adv = generator_adversarial_loss(fake_real_logits)
-    expr = expression_loss(fake_expr_logits, labels)
-    l1 = neutral_l1_loss(generated, neutral)
-    total = adv_weight * adv + expr_weight * expr + l1_weight * l1
-    parts = {"adv": float(adv.detach()), "expr": float(expr.detach()), "l1": float(l1.detach())}
-    if matched is not None:
-        match = neutral_l1_loss(generated, matched)
-        total = total + match_weight * match
-        parts["match"] = float(match.detach())
-    if code_logits is not None:
-        cls = expression_loss(code_logits, labels)
-        total = total + cls_weight * cls
-        parts["cls"] = float(cls.detach())
-    return total, parts
-
-
-# ---------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class HaganData:
-    """Everything a run trains on, as uint8 arrays in memory (small at 64 px).
-
-    Human images are stored at `load_size` (>= the model's image size) so the paper's
-    corner/center crops have room; character images at the model's image size.
-    """
-
-    human_images: np.ndarray  # (N, L, L, 3) uint8 aligned human faces
-    human_labels: np.ndarray  # (N,) expression index (EXPRESSIONS order)
-    human_ids: np.ndarray  # (N,) identity of the person (for identity-independent splits)
-    char_images: np.ndarray  # (M, S, S, 3) uint8 target-character images
-    char_labels: np.ndarray  # (M,) expression index
-    char_ids: np.ndarray  # (M,) index into `characters`
-    neutral_images: np.ndarray  # (C, S, S, 3) uint8 the neutral image of each character (Eq. 4)
-    characters: list[str]  # target character names, one-hot order
-    source: str = "unknown"  # where the human images come from (stand-in, fer2013, ...)
-    # Drawn humans only: the rig of each face (N, len(RIG_CONTROLS)) and the target styles,
-    # so a character can be drawn making exactly that face (rig pairing). None for real sets.
-    human_rigs: np.ndarray | None = None
-    target_styles: list | None = None
-
-    def subset_humans(self, mask: np.ndarray) -> HaganData:
-        """The same characters with only the human rows where `mask` is true."""
-        rigs = self.human_rigs[mask] if self.human_rigs is not None else None
-        return HaganData(self.human_images[mask], self.human_labels[mask], self.human_ids[mask],
-                         self.char_images, self.char_labels, self.char_ids, self.neutral_images,
-                         self.characters, self.source, rigs, self.target_styles)
-
-    @property
-    def can_pair_rigs(self) -> bool:
-        """True when every human face has a rig and the targets can be drawn (stand-in)."""
-        return self.human_rigs is not None and self.target_styles is not None
-
-    def check(self) -> None:
-        """Raise InputError when a class has no character image for some character."""
-        if len(self.human_images) == 0:
-            raise InputError("training data: no human images; pass a data set with labelled faces")
-        present = {(int(c), int(e)) for c, e in zip(self.char_ids, self.char_labels)}
-        for e in np.unique(self.human_labels):
-            for c, name in enumerate(self.characters):
-                if (c, int(e)) not in present:
-                    raise InputError(
-                        f"character {name!r}: no images of {EXPRESSIONS[int(e)]}; "
-                        "every character needs every expression the humans show"
-                    )
-
-
-def expression_medians(data: HaganData, kind: str = "median") -> torch.Tensor:
-    """Each character's picture of each expression: (C, 7, 3, S, S) in [-1, 1].
-
-    The starting point of G's templates (`HaganGenerator.set_templates`). kind "median": the
-    per-pixel median of the character's images of that expression; "medoid": the real image
-    nearest (L1) to that median (a sharp frame, not a blend). An expression with no image of
-    the character falls back to its neutral image.
-    """
-    if kind not in ("median", "medoid"):
-        raise InputError(f"template init {kind!r}: expected median or medoid")
-    out = []
-    for c in range(len(data.characters)):
-        row = []
-        for e in range(len(EXPRESSIONS)):
-            sel = data.char_images[(data.char_ids == c) & (data.char_labels == e)]
-            if not len(sel):
-                row.append(data.neutral_images[c])
-                continue
-            med = np.median(sel, axis=0)
-            if kind == "medoid":
-                row.append(sel[np.abs(sel.astype(np.float32) - med).mean(axis=(1, 2, 3)).argmin()])
-            else:
-                row.append(med.astype(np.uint8))
-        out.append(to_tensor(np.stack(row)))
-    return torch.stack(out)
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(N, S, S, 3) uint8 -> (N, 3, S, S) float in [-1, 1] (the [0.5]/[0.5] normalisation)."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, S, S) float in [-1, 1] -> (N, S, S, 3) uint8."""
-    x = ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().byte()
-    return x.permute(0, 2, 3, 1).cpu().numpy()
-
-
-PAPER_ANGLES = (0, -150, -120, -90, -60, -30, 30, 60, 90, 120, 150)  # 0 = the unrotated crop
-
-
-def augment_human(image: np.ndarray, size: int, mode: str, rng: np.random.Generator,
-                  flip: bool | None = None) -> np.ndarray:
-    """One augmented `size` x `size` view of an (L, L, 3) human face.
-
-    Modes: "none" = center crop; "paper" = one of the paper's 110 views (five crops: four
-    corners + center, x 11 rotations: 0 and +-30..150 degrees, x horizontal flip);
-    "light" = random crop, rotation in +-10 degrees, flip (what suits aligned faces best).
-    `flip`: mirror or not (None: a coin toss); ignored by mode "none".
-    """
-    import cv2
-
-    L = image.shape[0]
-    margin = L - size
-    if mode == "none" or margin < 0:
-        return _resize_center(image, size)
-    if mode == "paper":
-        top, left = [(0, 0), (0, margin), (margin, 0), (margin, margin),
-                     (margin // 2, margin // 2)][rng.integers(5)]
-        angle = float(PAPER_ANGLES[rng.integers(len(PAPER_ANGLES))])
-    elif mode == "light":
-        top, left = rng.integers(0, margin + 1, size=2)
-        angle = float(rng.uniform(-10, 10))
-    else:
-        raise InputError(f"augment mode {mode!r}: expected none, light or paper")
-    crop = image[top : top + size, left : left + size]
-    if angle:
-        m = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, 1.0)
-        crop = cv2.warpAffine(crop, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if (rng.random() < 0.5) if flip is None else flip:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(crop)
-
-
-def _resize_center(image: np.ndarray, size: int) -> np.ndarray:
-    L = image.shape[0]
-    if L >= size:
-        top = (L - size) // 2
-        return np.ascontiguousarray(image[top : top + size, top : top + size])
-    import cv2
-
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
-
-
-def human_view(images: np.ndarray, size: int) -> np.ndarray:
-    """Test-time view of human faces at load size: the center `size` crop."""
-    return np.stack([_resize_center(im, size) for im in images])
-
-
-class PairSampler:
-    """Draws batches: human faces, a target character each, a real character image of the
-    same character and expression (for D), the target of the matched L1, and that
-    character's neutral image (Eq. 4).
-
-    The matched target: with `pairing="rig"` (drawn humans only) the target character drawn
-    with the human face's own rig, mirrored with the face (the character making exactly this
-    face: intensity, head pose, gaze); with "expression" another random real frame of the
-    character with the same expression (all a real labelled set allows).
-    """
-
-    def __init__(self, data: HaganData, image_size: int, augment: str, rng: np.random.Generator,
-                 pairing: str = "expression"):
-        if pairing not in ("rig", "expression"):
-            raise InputError(f"pairing {pairing!r}: expected rig or expression")
-        if pairing == "rig" and not data.can_pair_rigs:
-            raise InputError("pairing rig needs drawn humans with rigs (the stand-in); use --pairing expression")
-        self.data, self.size, self.augment, self.rng, self.pairing = data, image_size, augment, rng, pairing
-        self.pool: dict[tuple[int, int], np.ndarray] = {}
-        for c in range(len(data.characters)):
-            for e in range(len(EXPRESSIONS)):
-                idx = np.flatnonzero((data.char_ids == c) & (data.char_labels == e))
-                if len(idx):
-                    self.pool[(c, e)] = idx
-
-    def batch(self, n: int) -> dict[str, torch.Tensor]:
-        d, rng = self.data, self.rng
-        hi = rng.integers(0, len(d.human_images), size=n)
-        labels = d.human_labels[hi].astype(np.int64)
-        chars = rng.integers(0, len(d.characters), size=n)
-        real_idx = np.array([rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)])
-        flips = rng.random(n) < 0.5
-        humans = np.stack([augment_human(d.human_images[i], self.size, self.augment, rng, bool(f))
-                           for i, f in zip(hi, flips)])
-        if self.pairing == "rig":
-            from deepexpr.data.standin import render_paired
-
-            matched = render_paired(d.target_styles, d.human_rigs[hi], chars, self.size,
-                                    flips & (self.augment != "none"))
-        else:
-            matched = d.char_images[[rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)]]
-        return {
-            "human": to_tensor(humans),
-            "label": torch.from_numpy(labels),
-            "character": torch.from_numpy(chars.astype(np.int64)),
-            "real": to_tensor(d.char_images[real_idx]),
-            "matched": to_tensor(matched),
-            "neutral": to_tensor(d.neutral_images[chars]),
-        }
-
+from deepexpr.train.hagan_data import PAPER_ANGLES, PairSampler, augment_human, expression_medians
+from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
+from deepexpr.train.hagan_losses import (
+    discriminator_loss,
+    expression_loss,
+    generator_adversarial_loss,
+    generator_loss,
+    neutral_l1_loss,
+)
+from deepexpr.train.state import load_state, save_state
 
 # ---------------------------------------------------------------------------------------
 # Training
@@ -462,47 +196,6 @@ def make_optimizers(g, d, cfg: HaganTrainConfig):
             torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas))
 
 
-def sample_grid(g, humans: np.ndarray, characters: list[str], image_size: int, seed: int = 0,
-                labels: list[str] | None = None) -> np.ndarray:
-    """A picture to judge the GAN by: one row per human face (input, then each character).
-
-    Args:
-        humans: (R, L, L, 3) uint8 faces (center-cropped to the model size).
-    Returns:
-        (R * S, (1 + C) * S, 3) uint8 grid, 2-px gaps.
-    """
-    g.eval()
-    x = to_tensor(human_view(humans, image_size))
-    gen = torch.Generator().manual_seed(seed)
-    cols = [to_uint8(x)]
-    with torch.no_grad():
-        code = g.encode(x)
-        for c in range(len(characters)):
-            z = torch.randn(len(x), g.cfg.z_dim, generator=gen)
-            cols.append(to_uint8(g.decode(code, torch.full((len(x),), c, dtype=torch.long), z)))
-    return tile([[col[r] for col in cols] for r in range(len(x))])
-
-
-def tile(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
-    """Tile equal-sized HxWx3 images into a white-gapped grid."""
-    h, w = rows[0][0].shape[:2]
-    ncol = max(len(r) for r in rows)
-    out = np.full((len(rows) * (h + gap) - gap, ncol * (w + gap) - gap, 3), 255, np.uint8)
-    for i, row in enumerate(rows):
-        for j, im in enumerate(row):
-            out[i * (h + gap) : i * (h + gap) + h, j * (w + gap) : j * (w + gap) + w] = im
-    return out
-
-
-def _grid_humans(data: HaganData, per_class: int = 1) -> np.ndarray:
-    """One face per expression (first occurrence), for a stable sample grid."""
-    picks = []
-    for e in range(len(EXPRESSIONS)):
-        idx = np.flatnonzero(data.human_labels == e)[:per_class]
-        picks.extend(idx.tolist())
-    return data.human_images[picks]
-
-
 # ---- checkpoints ----------------------------------------------------------------------
 
 
@@ -523,48 +216,6 @@ def checkpoint_config(name: str, overrides: dict, data: HaganData, cfg: HaganTra
     }
 
 
-def save_training_state(path: Path, opt_g, opt_d, step: int, rng: np.random.Generator) -> None:
-    """Optimizer moments of G and D (safetensors) + step and RNG state (JSON beside)."""
-    from safetensors.torch import save_file
-
-    tensors, meta = {}, {"step": step, "rng": rng.bit_generator.state, "optimizers": {}}
-    for key, opt in (("g", opt_g), ("d", opt_d)):
-        sd = opt.state_dict()
-        meta["optimizers"][key] = {"param_groups": sd["param_groups"], "scalars": {}}
-        for pid, st in sd["state"].items():
-            for name, val in st.items():
-                if torch.is_tensor(val) and val.ndim > 0:
-                    tensors[f"{key}.{pid}.{name}"] = val.contiguous()
-                else:
-                    meta["optimizers"][key]["scalars"][f"{pid}.{name}"] = float(val)
-    tensors["torch_rng"] = torch.get_rng_state()
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
-    write_json(path.with_suffix(".json"), meta)
-
-
-def load_training_state(path: Path, opt_g, opt_d, rng: np.random.Generator) -> int:
-    """Restore what `save_training_state` wrote; returns the step to continue from."""
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(path))
-    meta = json.loads(path.with_suffix(".json").read_text())
-    for key, opt in (("g", opt_g), ("d", opt_d)):
-        m = meta["optimizers"][key]
-        state: dict[int, dict] = {}
-        for name, val in tensors.items():
-            if name.startswith(f"{key}."):
-                _, pid, field_name = name.split(".", 2)
-                state.setdefault(int(pid), {})[field_name] = val
-        for name, val in m["scalars"].items():
-            pid, field_name = name.split(".", 1)
-            state.setdefault(int(pid), {})[field_name] = torch.tensor(val)
-        opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
-    torch.set_rng_state(tensors["torch_rng"])
-    rng.bit_generator.state = meta["rng"]
-    return int(meta["step"])
-
-
 @dataclass
 class TrainResult:
     generator: Path  # generator checkpoint (.safetensors, config .json beside it)
@@ -577,102 +228,149 @@ class TrainResult:
     pretrain_seconds: float = 0.0  # wall-clock of the encoder pretraining (not in `seconds`)
 
 
+# ---- the run ---------------------------------------------------------------------------
+
+# Settings a resumed run may change: more steps, other thread count, other output cadence.
+EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every")
+G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
+                                        "hagan_g_ema.safetensors", "state.safetensors")
+
+
+def resume_settings(cfg: HaganTrainConfig, data: HaganData) -> dict:
+    """What a resumed run must share with the run it continues (checked by `load_state`)."""
+    return {**cfg.to_dict(), "characters": list(data.characters),
+            "human_images": int(len(data.human_images)), "human_source": data.source}
+
+
+class HaganRun:
+    """G, D (and G's moving average), their optimizers, the sampler and the files of one run."""
+
+    def __init__(self, data: HaganData, cfg: HaganTrainConfig, out: Path):
+        self.data, self.cfg, self.out = data, cfg, out
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.g, self.d, self.g_spec, self.d_spec = build_models(cfg, len(data.characters))
+        self.size = size = self.g.cfg.image_size
+        if data.char_images.shape[1] != size or data.neutral_images.shape[1] != size:
+            raise InputError(f"character images are {data.char_images.shape[1]} px but the model "
+                             f"draws {size} px; render them at {size}")
+        if getattr(self.g, "templates", None) is not None:
+            self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
+        self.opt_g, self.opt_d = make_optimizers(self.g, self.d, cfg)
+        # The moving average of G is what people see: GAN weights jitter step to step and
+        # the average draws cleaner images (Karras et al.; Yazici et al. 2019).
+        self.g_ema = copy.deepcopy(self.g).eval() if cfg.ema_decay > 0 else None
+        self.sampler = PairSampler(data, size, cfg.augment, self.rng, effective_pairing(cfg, data))
+        self.grid_humans = _grid_humans(data)
+        self.step, self.history, self.running = 0, [], {}
+        self.samples: list[Path] = []
+
+    def _state_parts(self):
+        modules = {"g": self.g, "d": self.d, **({"g_ema": self.g_ema} if self.g_ema else {})}
+        return modules, {"g": self.opt_g, "d": self.opt_d}, {"sampler": self.rng}
+
+    def resume(self) -> None:
+        """Continue from the run's training state (InputError when there is none)."""
+        path = self.out / STATE_NAME
+        if not path.is_file():
+            raise InputError(f"{self.out}: nothing to resume (no {STATE_NAME}); drop --resume")
+        modules, optimizers, generators = self._state_parts()
+        restored = load_state(path, modules, optimizers, resume_settings(self.cfg, self.data),
+                              EXTENDABLE, generators)
+        self.step = int(restored.progress["step"])
+        self.history = list(restored.progress["history"])
+        self.running = dict(restored.progress["running"])
+
+    def save(self, step: int) -> None:
+        """The training state first (what resume reads), then the weights and history.csv."""
+        modules, optimizers, generators = self._state_parts()
+        save_state(self.out / STATE_NAME, modules, optimizers,
+                   {"step": step, "history": self.history, "running": self.running},
+                   resume_settings(self.cfg, self.data), generators)
+        for model, name, (arch, over), role in ((self.g, G_NAME, self.g_spec, "generator"),
+                                                (self.g_ema, EMA_NAME, self.g_spec, "generator"),
+                                                (self.d, D_NAME, self.d_spec, "discriminator")):
+            if model is not None:
+                save_model(self.out / name, model, checkpoint_config(
+                    arch, over, self.data, self.cfg, role, step, self.size))
+        _write_history(self.out / "history.csv", self.history)
+
+    def grid(self, step: int) -> None:
+        """Write samples/step_NNNNNN.png (drawn by the moving average when there is one)."""
+        path = self.out / "samples" / f"step_{step:06d}.png"
+        save_image(path, sample_grid(self.g_ema or self.g, self.grid_humans, self.data.characters,
+                                     self.size, seed=self.cfg.seed))
+        self.samples.append(path)
+
+    def pretrain(self, quiet: bool) -> float:
+        """Encoder pretraining of a new run; returns its seconds."""
+        if self.step or self.cfg.encoder_pretrain <= 0:
+            return 0.0
+        t0 = time.perf_counter()
+        pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
+        if self.g_ema is not None:
+            self.g_ema.load_state_dict(self.g.state_dict())
+        return time.perf_counter() - t0
+
+    def train_step(self, step: int) -> None:
+        """One G+D update, the moving average, the running losses."""
+        losses = train_step(self.g, self.d, self.opt_g, self.opt_d,
+                            self.sampler.batch(self.cfg.batch_size), self.cfg)
+        if self.g_ema is not None:
+            update_ema(self.g_ema, self.g, ema_decay_at(self.cfg.ema_decay, step))
+        for k, v in losses.items():
+            self.running[k] = 0.9 * self.running.get(k, v) + 0.1 * v
+
+
 def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, resume: bool = False,
                 quiet: bool = False, log_every: int = 25) -> TrainResult:
     """Train G and D on `data`; write checkpoints, training state, sample grids, history.csv.
 
-    Files in `out_dir`: hagan_g.safetensors/.json, hagan_d.safetensors/.json,
-    state.safetensors/.json (optimizers, step, RNG: what `resume=True` reads),
+    Files in `out_dir`: state.safetensors (the training state `resume=True` reads),
+    hagan_g.safetensors/.json, hagan_g_ema.safetensors/.json, hagan_d.safetensors/.json,
     samples/step_NNNNNN.png, history.csv.
     """
     data.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, cfg.threads))
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    g, d, (g_name, g_over), (d_name, d_over) = build_models(cfg, len(data.characters))
-    size = g.cfg.image_size
-    if data.char_images.shape[1] != size or data.neutral_images.shape[1] != size:
-        raise InputError(f"character images are {data.char_images.shape[1]} px but the model draws "
-                         f"{size} px; render them at {size}")
-    if getattr(g, "templates", None) is not None:
-        g.set_templates(expression_medians(data, cfg.template_init))  # resumed runs load their learned ones below
-    opt_g, opt_d = make_optimizers(g, d, cfg)
-    start = 0
-    ema_path, ema_state = out / "hagan_g_ema.safetensors", None
-    g_path, d_path, state_path = out / "hagan_g.safetensors", out / "hagan_d.safetensors", out / "state.safetensors"
+    run = HaganRun(data, cfg, out)
     if resume:
-        if not (g_path.is_file() and d_path.is_file() and state_path.is_file()):
-            raise InputError(f"{out}: nothing to resume (no hagan_g/hagan_d/state checkpoints); drop --resume")
-        old = read_config(g_path)
-        if old.get("characters") != list(data.characters):
-            raise InputError(f"{g_path}: trained for characters {old.get('characters')}, "
-                             f"not {list(data.characters)}; use the same --characters to resume")
-        g.load_state_dict(load_model(g_path)[0].state_dict())
-        d.load_state_dict(load_model(d_path)[0].state_dict())
-        ema_state = load_model(ema_path)[0].state_dict() if ema_path.is_file() else None
-        start = load_training_state(state_path, opt_g, opt_d, rng)  # last: loading models draws random numbers
-    g_ema = None
-    if cfg.ema_decay > 0:
-        # The moving average of G is what people see: GAN weights jitter step to step and
-        # the average draws cleaner images (Karras et al.; Yazici et al. 2019).
-        g_ema = copy.deepcopy(g).eval()
-        if ema_state is not None:
-            g_ema.load_state_dict(ema_state)
-    sampler = PairSampler(data, size, cfg.augment, rng, effective_pairing(cfg, data))
-    grid_humans = _grid_humans(data)
-    history: list[dict] = _read_history(out / "history.csv") if resume else []
-    samples: list[Path] = []
-
-    def save(step: int) -> None:
-        save_model(g_path, g, checkpoint_config(g_name, g_over, data, cfg, "generator", step, size))
-        if g_ema is not None:
-            save_model(ema_path, g_ema, checkpoint_config(g_name, g_over, data, cfg, "generator", step, size))
-        save_model(d_path, d, checkpoint_config(d_name, d_over, data, cfg, "discriminator", step, size))
-        save_training_state(state_path, opt_g, opt_d, step, rng)
-        _write_history(out / "history.csv", history)
-
-    def grid(step: int) -> None:
-        path = out / "samples" / f"step_{step:06d}.png"
-        save_image(path, sample_grid(g_ema or g, grid_humans, data.characters, size, seed=cfg.seed))
-        samples.append(path)
-
-    pretrain_seconds = 0.0
-    if start == 0 and cfg.encoder_pretrain > 0:
-        t0 = time.perf_counter()
-        pretrain_encoder(g, data, cfg, size, rng, quiet)
-        pretrain_seconds = time.perf_counter() - t0
-        if g_ema is not None:
-            g_ema.load_state_dict(g.state_dict())
+        run.resume()
+    start = run.step
+    pretrain_seconds = run.pretrain(quiet)
     t0 = time.perf_counter()
-    running: dict[str, float] = {}
     bar = progress(range(start, cfg.steps), total=cfg.steps, initial=start, desc="hagan",
                    disable=True if quiet else None)
     for step in bar:
-        losses = train_step(g, d, opt_g, opt_d, sampler.batch(cfg.batch_size), cfg)
-        if g_ema is not None:
-            update_ema(g_ema, g, ema_decay_at(cfg.ema_decay, step))
-        for k, v in losses.items():
-            running[k] = 0.9 * running.get(k, v) + 0.1 * v
+        run.train_step(step)
         done = step + 1
         if done % log_every == 0 or done == cfg.steps:
-            history.append({"step": done, "seconds": round(time.perf_counter() - t0, 2),
-                            **{k: round(v, 4) for k, v in running.items()}})
-            bar.set_postfix(d=f"{running['loss_d']:.2f}", g=f"{running['loss_g']:.2f}",
-                            acc=f"{running['de_acc_fake']:.2f}")
+            run.history.append({"step": done, "seconds": round(time.perf_counter() - t0, 2),
+                                **{k: round(v, 4) for k, v in run.running.items()}})
+            bar.set_postfix(d=f"{run.running['loss_d']:.2f}", g=f"{run.running['loss_g']:.2f}",
+                            acc=f"{run.running['de_acc_fake']:.2f}")
         if cfg.sample_every and done % cfg.sample_every == 0 and done != cfg.steps:
-            grid(done)
+            run.grid(done)
         if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != cfg.steps:
-            save(done)
+            run.save(done)
     seconds = time.perf_counter() - t0
     final = max(start, cfg.steps)
-    grid(final)
-    save(final)
-    g.eval()
-    d.eval()
-    return TrainResult(g_path, d_path, final, seconds, (final - start) / max(seconds, 1e-9), history, samples,
+    run.grid(final)
+    run.save(final)
+    run.g.eval()
+    run.d.eval()
+    return TrainResult(out / G_NAME, out / D_NAME, final, seconds,
+                       (final - start) / max(seconds, 1e-9), run.history, run.samples,
                        pretrain_seconds)
+
+
+def _grid_humans(data: HaganData, per_class: int = 1) -> np.ndarray:
+    """One face per expression (first occurrence), for a stable sample grid."""
+    picks = []
+    for e in range(len(EXPRESSIONS)):
+        picks.extend(np.flatnonzero(data.human_labels == e)[:per_class].tolist())
+    return data.human_images[picks]
 
 
 def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: np.random.Generator,
@@ -735,48 +433,9 @@ def _write_history(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
-def _read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def generate(g, humans: torch.Tensor, characters: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
-    """G in eval mode with reproducible noise: (N, 3, S, S) humans -> (N, 3, S, S) characters."""
-    g.eval()
-    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    z = torch.randn(len(humans), g.cfg.z_dim, generator=gen)
-    with torch.no_grad():
-        return g(humans, characters, z)
-
-
 __all__ = [
-    "HaganData", "HaganTrainConfig", "PairSampler", "TrainResult", "augment_human",
-    "discriminator_loss", "expression_loss", "generate", "generator_adversarial_loss",
-    "generator_loss", "human_view", "neutral_l1_loss", "sample_grid", "to_tensor", "to_uint8",
-    "train_hagan", "train_step",
+    "PAPER_ANGLES", "HaganData", "HaganRun", "HaganTrainConfig", "PairSampler", "TrainResult",
+    "augment_human", "discriminator_loss", "expression_loss", "expression_medians", "export_bundle",
+    "generate", "generator_adversarial_loss", "generator_loss", "human_view", "neutral_l1_loss",
+    "sample_grid", "tile", "to_tensor", "to_uint8", "train_hagan", "train_step",
 ]
-
-
-def export_bundle(run_dir: str | Path, weights_dir: str | Path, half: bool = True) -> list[Path]:
-    """Copy a run's G and D into `weights_dir` (fp16 by default: half the size, same output
-    to within fp16 rounding; `load_model` casts back to float32 when loading).
-
-    Returns the written .safetensors paths (their .json configs are written beside them).
-    """
-    run, dst = Path(run_dir), Path(weights_dir)
-    written = []
-    for name in ("hagan_g", "hagan_d"):
-        src = run / f"{name}.safetensors"
-        if name == "hagan_g" and (run / "hagan_g_ema.safetensors").is_file():
-            src = run / "hagan_g_ema.safetensors"  # the moving average draws cleaner images
-        model, config = load_model(src)
-        if half:
-            model = model.half()
-        config = {k: v for k, v in config.items() if k != "versions"}
-        config["exported_from"] = str(src)
-        config["dtype"] = "float16" if half else "float32"
-        save_model(dst / f"{name}.safetensors", model, config)
-        written.append(dst / f"{name}.safetensors")
-    return written

@@ -1,19 +1,18 @@
 """The supervised training loop: SGD with step decay, class balancing, per-epoch
 validation, metrics to CSV/JSON, safetensors checkpoints and resume after an interrupt.
 
-Determinism and resume: every epoch seeds its own generators from (seed, epoch), so the
-sample order, augmentation and dropout of epoch e do not depend on what ran before.
-After each epoch the model (`last.safetensors`) and the optimizer state
-(`train_state.safetensors` + `train_state.json`: momentum buffers, epoch, history) are
-saved atomically; `fit(..., resume=True)` continues from the last finished epoch and
-reaches the same weights as an uninterrupted run.
+Determinism and resume: every epoch seeds its own generators from (seed, epoch)
+(train/epoch.py). After each epoch the one training state (`train_state.safetensors`,
+train/state.py: weights, momentum buffers, epoch, history, RNG states, settings) is
+written atomically, then the model for inference (`last.safetensors` + .json) and the
+metrics; `fit(..., resume=True)` continues from the last finished epoch and reaches the
+same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
 
@@ -22,33 +21,17 @@ import torch
 import torch.nn.functional as F
 
 from deepexpr.expressions import EXPRESSIONS
-from deepexpr.progress import progress
+from deepexpr.models.checkpoint import save_model
 from deepexpr.train.augment import augment_batch, to_input
+from deepexpr.train.cached import FeatureCache
 from deepexpr.train.config import TrainConfig
+from deepexpr.train.epoch import class_weights, epoch_order, run_epoch  # noqa: F401 (re-exported)
 from deepexpr.train.schedule import schedule_lr, set_lr
+from deepexpr.train.state import load_state, save_state
 from deepexpr.train.table import ImageTable
-from deepexpr.train.transfer import train_mode
 
-STATE_NAME = "train_state"
+STATE_NAME = "train_state.safetensors"  # the one training state (train/state.py)
 LAST_NAME = "last.safetensors"
-
-
-def class_weights(labels: np.ndarray, num_classes: int = len(EXPRESSIONS)) -> torch.Tensor:
-    """Inverse-frequency weights N / (K * n_c) for the K classes present (0 for absent ones)."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(num_classes)
-    w[present] = counts.sum() / (present.sum() * counts[present])
-    return torch.tensor(w, dtype=torch.float32)
-
-
-def epoch_order(labels: np.ndarray, balance: str, gen: torch.Generator) -> torch.Tensor:
-    """Sample order of one epoch: a permutation, or class-balanced draws with replacement."""
-    n = len(labels)
-    if balance == "sampler":
-        w = class_weights(labels)[torch.from_numpy(labels)]
-        return torch.multinomial(w.double(), n, replacement=True, generator=gen)
-    return torch.randperm(n, generator=gen)
 
 
 def make_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -84,54 +67,6 @@ def _loss_acc(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return loss, float((logits.argmax(1) == labels).mean())
 
 
-def run_epoch(model, optimizer, cfg: TrainConfig, epoch: int, labels: np.ndarray, make_forward,
-              weights: torch.Tensor | None, frozen=(), show: bool | None = None,
-              desc: str = "") -> dict:
-    """The body of every training epoch: seeds, sample order, per-step lr, loss, metrics.
-
-    Args:
-        labels: (N,) training labels.
-        make_forward: `make_forward(order, gen) -> forward`, called once after the order is
-            drawn; `forward(sl, idx)` returns the (B, K) logits of the samples `order[sl]`
-            (= `idx`). Drawing from `gen` keeps an epoch reproducible from its seed.
-
-    Returns:
-        train_loss, train_acc, images, seconds, images_per_s.
-    """
-    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout of this epoch
-    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-    order = epoch_order(labels, cfg.balance, gen)
-    forward = make_forward(order, gen)
-    label_t = torch.from_numpy(labels)
-    train_mode(model, list(frozen))
-    steps = (len(order) + cfg.batch_size - 1) // cfg.batch_size
-    if cfg.max_steps_per_epoch > 0:
-        steps = min(steps, cfg.max_steps_per_epoch)
-    total_loss, correct, seen = 0.0, 0, 0
-    t0 = time.perf_counter()
-    bar = progress(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}{desc}",
-                   disable=None if show is None else not show)
-    for step in bar:
-        if cfg.schedule != "step":  # per-step annealing
-            set_lr(optimizer, schedule_lr(cfg, epoch + step / steps))
-        sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
-        idx = order[sl]
-        y = label_t[idx]
-        logits = forward(sl, idx)
-        loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += loss.item() * len(idx)
-        correct += int((logits.argmax(1) == y).sum())
-        seen += len(idx)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-    seconds = time.perf_counter() - t0
-    return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
-            "images": seen, "seconds": seconds, "images_per_s": seen / max(seconds, 1e-9)}
-
-
 def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch: int,
                     weights: torch.Tensor | None, frozen=(), show: bool | None = None) -> dict:
     """One pass over `table` (images augmented per batch); returns `run_epoch`'s metrics."""
@@ -144,44 +79,7 @@ def train_one_epoch(model, optimizer, table: ImageTable, cfg: TrainConfig, epoch
     return run_epoch(model, optimizer, cfg, epoch, table.labels, make_forward, weights, frozen, show)
 
 
-# ---------------------------------------------------------------- training state (resume)
-
-def save_train_state(out_dir: Path, optimizer, epoch: int, history: list[dict]) -> None:
-    """Optimizer tensors to train_state.safetensors, the rest to train_state.json (atomic)."""
-    from safetensors.torch import save_file
-
-    from deepexpr.io import atomic_path, write_json
-
-    sd = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for pid, state in sd["state"].items():
-        for key, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"state.{pid}.{key}"] = value.detach().contiguous().cpu()
-            else:
-                scalars.setdefault(str(pid), {})[key] = value
-    groups = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-    with atomic_path(out_dir / f"{STATE_NAME}.safetensors") as tmp:
-        save_file(tensors, str(tmp))
-    write_json(out_dir / f"{STATE_NAME}.json", {"epoch": epoch, "param_groups": groups,
-                                                "scalars": scalars, "history": history})
-
-
-def load_train_state(out_dir: Path, optimizer) -> tuple[int, list[dict]]:
-    """Restore the optimizer; returns (epochs done, history)."""
-    from safetensors.torch import load_file
-
-    meta = json.loads((out_dir / f"{STATE_NAME}.json").read_text())
-    tensors = load_file(str(out_dir / f"{STATE_NAME}.safetensors"))
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        _, pid, key = name.split(".", 2)
-        state.setdefault(int(pid), {})[key] = value
-    for pid, extra in meta["scalars"].items():
-        state.setdefault(int(pid), {}).update(extra)
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    return int(meta["epoch"]), list(meta["history"])
-
+# ---------------------------------------------------------------- metrics files
 
 def write_history(out_dir: Path, history: list[dict]) -> None:
     """metrics.csv (one row per epoch) and metrics_history.json."""
@@ -198,6 +96,16 @@ def write_history(out_dir: Path, history: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- fit
+
+# Settings a resumed run may change: more (or fewer) epochs, another thread count.
+EXTENDABLE = ("epochs", "threads")
+
+
+def resume_settings(cfg: TrainConfig, train: ImageTable, val: ImageTable | None) -> dict:
+    """What a resumed run must share with the run it continues (checked by `load_state`)."""
+    return {**cfg.to_dict(), "train_images": len(train),
+            "val_images": 0 if val is None else len(val)}
+
 
 def fit(model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig,
         out_dir: str | Path | None = None, checkpoint_config: dict | None = None,
@@ -221,8 +129,6 @@ def fit(model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig,
         The history: one dict per epoch (epoch, lr, train_loss, train_acc, val_loss,
         val_acc, images_per_s, seconds).
     """
-    from deepexpr.models.checkpoint import save_model
-
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     if cfg.channels_last:
@@ -232,50 +138,56 @@ def fit(model, train: ImageTable, val: ImageTable | None, cfg: TrainConfig,
     optimizer = make_optimizer(groups, cfg)
     weights = class_weights(train.labels) if cfg.balance == "loss" else None
     out = Path(out_dir) if out_dir is not None else None
+    settings = resume_settings(cfg, train, val)
     start, history = 0, []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        if resume and (out / f"{STATE_NAME}.json").is_file() and (out / LAST_NAME).is_file():
-            _load_weights(model, out / LAST_NAME)
-            start, history = load_train_state(out, optimizer)
+        if resume and (out / STATE_NAME).is_file():
+            progress_ = load_state(out / STATE_NAME, {"model": model}, {"optimizer": optimizer},
+                                   settings, EXTENDABLE).progress
+            start, history = int(progress_["epoch"]), list(progress_["history"])
             if log:
                 log(f"resuming after epoch {start} from {out}")
-    cache = None
-    if frozen and start < cfg.epochs:  # transfer: run the frozen layers once (train/cached.py)
-        from deepexpr.train.cached import FeatureCache
-
-        cache = FeatureCache.build(model, train, val, cfg)
-        if cache is not None and log:
-            log(f"frozen layers cached: first {cache.k} stages, "
-                f"{cache.train_feats.shape[0]} views of {cache.train_feats.shape[1]} images")
+    cache = _feature_cache(model, train, val, cfg, frozen, log) if start < cfg.epochs else None
     for epoch in range(start, cfg.epochs):
-        lr = set_lr(optimizer, schedule_lr(cfg, epoch))
-        row = {"epoch": epoch + 1, "lr": lr}
-        if cache is not None:
-            row.update(cache.train_one_epoch(model, optimizer, cfg, epoch, weights, frozen,
-                                             show_progress))
-        else:
-            row.update(train_one_epoch(model, optimizer, train, cfg, epoch, weights, frozen,
-                                       show_progress))
-        if val is not None and len(val):
-            logits = cache.val_logits(model) if cache is not None else predict_logits(
-                model, val, cfg.preprocess(), channels_last=cfg.channels_last)
-            row["val_loss"], row["val_acc"] = _loss_acc(logits, val.labels)
-        history.append(row)
+        history.append(_train_epoch(model, optimizer, train, val, cfg, epoch, weights, frozen,
+                                    cache, show_progress))
         if log:
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in row.items()))
+                         for k, v in history[-1].items()))
         if out is not None:
+            save_state(out / STATE_NAME, {"model": model}, {"optimizer": optimizer},
+                       {"epoch": epoch + 1, "history": history}, settings)
             save_model(out / LAST_NAME, model, {**checkpoint_config, "epochs_done": epoch + 1})
-            save_train_state(out, optimizer, epoch + 1, history)
             write_history(out, history)
     return history
 
 
-def _load_weights(model, path: Path) -> None:
-    from safetensors.torch import load_file
+def _feature_cache(model, train, val, cfg: TrainConfig, frozen, log) -> FeatureCache | None:
+    """Transfer: run the frozen layers once (train/cached.py); None without frozen layers."""
+    if not frozen:
+        return None
+    cache = FeatureCache.build(model, train, val, cfg)
+    if cache is not None and log:
+        log(f"frozen layers cached: first {cache.k} stages, "
+            f"{cache.train_feats.shape[0]} views of {cache.train_feats.shape[1]} images")
+    return cache
 
-    model.load_state_dict(load_file(str(path)))
+
+def _train_epoch(model, optimizer, train: ImageTable, val: ImageTable | None, cfg: TrainConfig,
+                 epoch: int, weights, frozen, cache: FeatureCache | None, show) -> dict:
+    """Set the epoch's rate, train one epoch, validate; returns the epoch's history row."""
+    lr = set_lr(optimizer, schedule_lr(cfg, epoch))
+    row = {"epoch": epoch + 1, "lr": lr}
+    if cache is not None:
+        row.update(cache.train_one_epoch(model, optimizer, cfg, epoch, weights, frozen, show))
+    else:
+        row.update(train_one_epoch(model, optimizer, train, cfg, epoch, weights, frozen, show))
+    if val is not None and len(val):
+        logits = cache.val_logits(model) if cache is not None else predict_logits(
+            model, val, cfg.preprocess(), channels_last=cfg.channels_last)
+        row["val_loss"], row["val_acc"] = _loss_acc(logits, val.labels)
+    return row
 
 
 def bare_step_rate(model, x: torch.Tensor, y: torch.Tensor, steps: int = 20,

@@ -1,0 +1,128 @@
+"""HA-GAN training data: augmentation of the human faces, the pair sampler, G's template init.
+
+`HaganData` and the image conversions live in `deepexpr.data.hagan` (translation needs
+them too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from deepexpr.data.hagan import HaganData, center_crop, to_tensor
+from deepexpr.errors import InputError
+from deepexpr.expressions import EXPRESSIONS
+
+
+def expression_medians(data: HaganData, kind: str = "median") -> torch.Tensor:
+    """Each character's picture of each expression: (C, 7, 3, S, S) in [-1, 1].
+
+    The starting point of G's templates (`HaganGenerator.set_templates`). kind "median": the
+    per-pixel median of the character's images of that expression; "medoid": the real image
+    nearest (L1) to that median (a sharp frame, not a blend). An expression with no image of
+    the character falls back to its neutral image.
+    """
+    if kind not in ("median", "medoid"):
+        raise InputError(f"template init {kind!r}: expected median or medoid")
+    out = []
+    for c in range(len(data.characters)):
+        row = []
+        for e in range(len(EXPRESSIONS)):
+            sel = data.char_images[(data.char_ids == c) & (data.char_labels == e)]
+            if not len(sel):
+                row.append(data.neutral_images[c])
+                continue
+            med = np.median(sel, axis=0)
+            if kind == "medoid":
+                row.append(sel[np.abs(sel.astype(np.float32) - med).mean(axis=(1, 2, 3)).argmin()])
+            else:
+                row.append(med.astype(np.uint8))
+        out.append(to_tensor(np.stack(row)))
+    return torch.stack(out)
+
+
+PAPER_ANGLES = (0, -150, -120, -90, -60, -30, 30, 60, 90, 120, 150)  # 0 = the unrotated crop
+
+
+def augment_human(image: np.ndarray, size: int, mode: str, rng: np.random.Generator,
+                  flip: bool | None = None) -> np.ndarray:
+    """One augmented `size` x `size` view of an (L, L, 3) human face.
+
+    Modes: "none" = center crop; "paper" = one of the paper's 110 views (five crops: four
+    corners + center, x 11 rotations: 0 and +-30..150 degrees, x horizontal flip);
+    "light" = random crop, rotation in +-10 degrees, flip (what suits aligned faces best).
+    `flip`: mirror or not (None: a coin toss); ignored by mode "none".
+    """
+    import cv2
+
+    L = image.shape[0]
+    margin = L - size
+    if mode == "none" or margin < 0:
+        return center_crop(image, size)
+    if mode == "paper":
+        top, left = [(0, 0), (0, margin), (margin, 0), (margin, margin),
+                     (margin // 2, margin // 2)][rng.integers(5)]
+        angle = float(PAPER_ANGLES[rng.integers(len(PAPER_ANGLES))])
+    elif mode == "light":
+        top, left = rng.integers(0, margin + 1, size=2)
+        angle = float(rng.uniform(-10, 10))
+    else:
+        raise InputError(f"augment mode {mode!r}: expected none, light or paper")
+    crop = image[top : top + size, left : left + size]
+    if angle:
+        m = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, 1.0)
+        crop = cv2.warpAffine(crop, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if (rng.random() < 0.5) if flip is None else flip:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
+class PairSampler:
+    """Draws batches: human faces, a target character each, a real character image of the
+    same character and expression (for D), the target of the matched L1, and that
+    character's neutral image (Eq. 4).
+
+    The matched target: with `pairing="rig"` (drawn humans only) the target character drawn
+    with the human face's own rig, mirrored with the face (the character making exactly this
+    face: intensity, head pose, gaze); with "expression" another random real frame of the
+    character with the same expression (all a real labelled set allows).
+    """
+
+    def __init__(self, data: HaganData, image_size: int, augment: str, rng: np.random.Generator,
+                 pairing: str = "expression"):
+        if pairing not in ("rig", "expression"):
+            raise InputError(f"pairing {pairing!r}: expected rig or expression")
+        if pairing == "rig" and not data.can_pair_rigs:
+            raise InputError("pairing rig needs drawn humans with rigs (the stand-in); use --pairing expression")
+        self.data, self.size, self.augment, self.rng, self.pairing = data, image_size, augment, rng, pairing
+        self.pool: dict[tuple[int, int], np.ndarray] = {}
+        for c in range(len(data.characters)):
+            for e in range(len(EXPRESSIONS)):
+                idx = np.flatnonzero((data.char_ids == c) & (data.char_labels == e))
+                if len(idx):
+                    self.pool[(c, e)] = idx
+
+    def batch(self, n: int) -> dict[str, torch.Tensor]:
+        d, rng = self.data, self.rng
+        hi = rng.integers(0, len(d.human_images), size=n)
+        labels = d.human_labels[hi].astype(np.int64)
+        chars = rng.integers(0, len(d.characters), size=n)
+        real_idx = np.array([rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)])
+        flips = rng.random(n) < 0.5
+        humans = np.stack([augment_human(d.human_images[i], self.size, self.augment, rng, bool(f))
+                           for i, f in zip(hi, flips)])
+        if self.pairing == "rig":
+            from deepexpr.data.standin import render_paired
+
+            matched = render_paired(d.target_styles, d.human_rigs[hi], chars, self.size,
+                                    flips & (self.augment != "none"))
+        else:
+            matched = d.char_images[[rng.choice(self.pool[(int(c), int(e))]) for c, e in zip(chars, labels)]]
+        return {
+            "human": to_tensor(humans),
+            "label": torch.from_numpy(labels),
+            "character": torch.from_numpy(chars.astype(np.int64)),
+            "real": to_tensor(d.char_images[real_idx]),
+            "matched": to_tensor(matched),
+            "neutral": to_tensor(d.neutral_images[chars]),
+        }

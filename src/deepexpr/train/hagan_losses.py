@@ -1,0 +1,101 @@
+"""The HA-GAN losses of Eqs. 3-5 as plain functions on logits (every tensor float32).
+
+- G (Eq. 3, non-saturating): maximise log D^R(G(x)) and log D^e_E(G(x)) -> minimise
+  BCE(D^R(G(x)), real) + CE(D^e(G(x)), E).
+- G (Eq. 4): L1 between G(x) and the neutral image of the target character.
+- D (Eq. 5): D^e classifies real character images of expression E; D^R tells real character
+  images from G's images. The whole objective is divided by two (lowers D's learning rate
+  relative to G's, as the paper does).
+The terms of ours (matched L1, the encoder's expression head) are described in
+`deepexpr.train.hagan`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def generator_adversarial_loss(fake_real_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating G loss of Eq. 3: -log D^R(G(x)), mean over the batch.
+
+    Args:
+        fake_real_logits: (N,) D^R logits on generated images.
+    """
+    return F.binary_cross_entropy_with_logits(fake_real_logits, torch.ones_like(fake_real_logits))
+
+
+def expression_loss(expr_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log D^e_E(image): cross-entropy of (N, K) logits against (N,) class indices."""
+    return F.cross_entropy(expr_logits, labels)
+
+
+def neutral_l1_loss(generated: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: mean |I_AN - G(x)| over pixels, both (N, C, S, S) in the same range."""
+    return (generated - neutral).abs().mean()
+
+
+def discriminator_loss(
+    real_logits_real: torch.Tensor,
+    real_logits_fake: torch.Tensor,
+    expr_logits_real: torch.Tensor,
+    labels: torch.Tensor,
+    expr_weight: float = 1.0,
+) -> torch.Tensor:
+    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + w CE(D^e(real), E)) / 2.
+
+    Args:
+        real_logits_real: (N,) D^R logits on real character images.
+        real_logits_fake: (M,) D^R logits on generated images (detached from G).
+        expr_logits_real: (N, K) D^e logits on the real character images.
+        labels: (N,) expression indices of the real character images.
+        expr_weight: w, the weight of the expression term (Eq. 5 sums them: w = 1).
+    """
+    adv = F.binary_cross_entropy_with_logits(real_logits_real, torch.ones_like(real_logits_real))
+    adv = adv + F.binary_cross_entropy_with_logits(real_logits_fake, torch.zeros_like(real_logits_fake))
+    return 0.5 * (adv + expr_weight * expression_loss(expr_logits_real, labels))
+
+
+def generator_loss(
+    fake_real_logits: torch.Tensor,
+    fake_expr_logits: torch.Tensor,
+    labels: torch.Tensor,
+    generated: torch.Tensor,
+    neutral: torch.Tensor,
+    l1_weight: float = 30.0,
+    expr_weight: float = 1.0,
+    matched: torch.Tensor | None = None,
+    match_weight: float = 0.0,
+    code_logits: torch.Tensor | None = None,
+    cls_weight: float = 0.0,
+    adv_weight: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 3 + l1_weight * Eq. 4 (+ the two terms of ours, when given).
+
+    Args:
+        fake_real_logits: (N,) D^R logits on G's images.
+        fake_expr_logits: (N, K) D^e logits on G's images.
+        labels: (N,) the human faces' expression indices.
+        generated, neutral: (N, C, S, S) G's images and the target character's neutral image.
+        matched: (N, C, S, S) a real image of the target character with the *same* expression
+            (not in the paper): `match_weight` * L1(generated, matched).
+        code_logits: (N, K) the encoder's auxiliary expression logits (not in the paper):
+            `cls_weight` * CE(code_logits, labels).
+
+    Returns:
+        (total loss, {"adv", "expr", "l1"[, "match"][, "cls"]} as floats).
+    """
+    adv = generator_adversarial_loss(fake_real_logits)
+    expr = expression_loss(fake_expr_logits, labels)
+    l1 = neutral_l1_loss(generated, neutral)
+    total = adv_weight * adv + expr_weight * expr + l1_weight * l1
+    parts = {"adv": float(adv.detach()), "expr": float(expr.detach()), "l1": float(l1.detach())}
+    if matched is not None:
+        match = neutral_l1_loss(generated, matched)
+        total = total + match_weight * match
+        parts["match"] = float(match.detach())
+    if code_logits is not None:
+        cls = expression_loss(code_logits, labels)
+        total = total + cls_weight * cls
+        parts["cls"] = float(cls.detach())
+    return total, parts
