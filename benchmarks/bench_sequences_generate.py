@@ -34,8 +34,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from deepexpr.animation.animate import default_mesh, load_generator
+    from deepexpr.animation.animate import default_mesh
     from deepexpr.models import create_model
+    from deepexpr.models.seqlstm import load_generator
 
     torch.set_num_threads(1)
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores, shared)")

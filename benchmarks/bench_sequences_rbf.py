@@ -26,10 +26,10 @@ def main() -> None:
     from scipy.interpolate import RBFInterpolator
     from scipy.spatial import cKDTree
 
-    from deepexpr.animation.facemesh import dense_mesh
-    from deepexpr.animation.landmarks83 import MEDIAPIPE_INDICES as LANDMARK_VERTICES
-    from deepexpr.animation.landmarks83 import STABLE_ROWS
     from deepexpr.animation.rbf import RBFWarp, rbf_warp
+    from deepexpr.faces.facemesh import dense_mesh
+    from deepexpr.landmarks83 import MEDIAPIPE_INDICES as LANDMARK_VERTICES
+    from deepexpr.landmarks83 import STABLE_ROWS
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores, shared)")
     mesh = dense_mesh()

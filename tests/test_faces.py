@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from deepexpr import landmarks as L
-from deepexpr.errors import InputError
 from deepexpr.faces import (
     TEMPLATE49,
     align_face,

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from deepexpr.animation.sequences import (
+from deepexpr.data.bu3dfe import read_frame_file, read_sequences, write_sequence
+from deepexpr.data.sequences import (
     from_block,
     input_target,
     normalise_length,
     to_block,
 )
-from deepexpr.data.bu3dfe import read_frame_file, read_sequences, write_sequence
 from deepexpr.errors import InputError
 
 

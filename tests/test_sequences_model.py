@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from deepexpr.animation import synth
+from deepexpr.data import synthetic_sequences as synth
 from deepexpr.models import create_model
 from deepexpr.models.checkpoint import load_model
 from deepexpr.train.sequences import SeqTrainConfig, split_subjects, train_sequences

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from deepexpr.animation import synth
-from deepexpr.animation.landmarks83 import group_slices
+from deepexpr.data import synthetic_sequences as synth
 from deepexpr.data.bu3dfe import read_sequences
+from deepexpr.landmarks83 import group_slices
 
 
 def test_corpus_round_trip(tmp_path):
@@ -37,7 +37,7 @@ def test_expressions_move_the_right_parts():
 
 
 def _row(mediapipe_index):
-    from deepexpr.animation.landmarks83 import MEDIAPIPE_INDICES
+    from deepexpr.landmarks83 import MEDIAPIPE_INDICES
 
     return int(np.nonzero(MEDIAPIPE_INDICES == mediapipe_index)[0][0])
 

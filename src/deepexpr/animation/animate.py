@@ -48,12 +48,6 @@ class AnimateConfig:
         check_settings(self)
 
 
-def weights_dir() -> Path:
-    from deepexpr.models.resolve import WEIGHTS_DIR
-
-    return WEIGHTS_DIR
-
-
 def load_mesh(path: str | Path):
     """Read an OBJ/PLY/GLB/... with trimesh -> (vertices (V, 3), faces (F, 3))."""
     import trimesh
@@ -76,7 +70,7 @@ def load_mesh(path: str | Path):
 
 def load_landmarks(path: str | Path, vertices: np.ndarray) -> np.ndarray:
     """83 landmarks from .npy / text: vertex indices (83,) or coordinates (83, 3)."""
-    from deepexpr.animation.landmarks83 import N_LANDMARKS
+    from deepexpr.landmarks83 import N_LANDMARKS
 
     path = Path(path)
     if not path.is_file():
@@ -102,28 +96,11 @@ def load_landmarks(path: str | Path, vertices: np.ndarray) -> np.ndarray:
 
 def default_mesh():
     """(vertices, faces, landmarks) of the project's dense face (mm)."""
-    from deepexpr.animation.facemesh import dense_mesh
-    from deepexpr.animation.landmarks83 import MEDIAPIPE_INDICES
+    from deepexpr.faces.facemesh import dense_mesh
+    from deepexpr.landmarks83 import MEDIAPIPE_INDICES
 
     m = dense_mesh()
     return m.vertices, m.faces, m.vertices[MEDIAPIPE_INDICES]
-
-
-def load_generator(expression: str, weights: str | None = None):
-    """(model, config) of an expression's LSTM (bundled unless `weights` is given)."""
-    from deepexpr.expressions import canonical
-    from deepexpr.models.checkpoint import load_model
-
-    try:
-        expression = canonical(expression)
-    except ValueError as err:
-        raise InputError(f"--expression: {err}") from err
-    path = Path(weights) if weights else weights_dir() / f"seq_{expression}.safetensors"
-    if not path.is_file():
-        raise InputError(f"{path}: no sequence weights for {expression!r}; train them with "
-                         "`deepexpr train sequences` and pass --weights")
-    model, cfg = load_model(path)
-    return model.float(), cfg
 
 
 def generate_landmarks(model, neutral: np.ndarray, steps: int = 135,
@@ -139,7 +116,7 @@ def generate_landmarks(model, neutral: np.ndarray, steps: int = 135,
     """
     import torch
 
-    from deepexpr.animation.sequences import from_block
+    from deepexpr.data.sequences import from_block
 
     mean = model.shape_mean.double().numpy().reshape(-1, 3)
     ref = np.linalg.norm(mean[EYE_ROWS[0]] - mean[EYE_ROWS[1]])
@@ -156,8 +133,9 @@ def generate_landmarks(model, neutral: np.ndarray, steps: int = 135,
 
 def animate(config: AnimateConfig) -> list[Path]:
     """Generate, warp and write; returns the written paths."""
-    from deepexpr.animation.landmarks83 import STABLE_ROWS
     from deepexpr.animation.rbf import RBFWarp
+    from deepexpr.landmarks83 import STABLE_ROWS
+    from deepexpr.models.seqlstm import load_generator
 
     if config.fmt not in ("obj", "glb", "mp4", "gif"):
         raise InputError(f"--format: {config.fmt!r} is not one of obj, glb, mp4, gif")

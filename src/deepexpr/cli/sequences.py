@@ -15,7 +15,7 @@ from deepexpr.cli.options import REQUIRED, HelpFormatter, add_options, add_share
 
 def register(commands, groups) -> None:
     from deepexpr.animation.animate import AnimateConfig
-    from deepexpr.animation.synth import SynthConfig
+    from deepexpr.data.synthetic_sequences import SynthConfig
     from deepexpr.train.sequences import SeqTrainConfig
 
     p = commands.add_parser("sequences", help="3D landmark sequence data (synthetic corpus)")
@@ -52,7 +52,7 @@ def register(commands, groups) -> None:
 
 
 def run_make(args) -> int:
-    from deepexpr.animation.synth import SynthConfig, make_corpus
+    from deepexpr.data.synthetic_sequences import SynthConfig, make_corpus
 
     m = make_corpus(args.out, config_from_args(SynthConfig, args), show_progress=not args.quiet)
     print(f"wrote {m['subjects']} SYNTHETIC subjects x {len(m['expressions'])} expressions "

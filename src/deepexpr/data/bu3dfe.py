@@ -87,7 +87,7 @@ def _frame_key(path: Path):
 
 def read_sequence(path: str | Path) -> np.ndarray:
     """A sequence folder of frame files or a .npy file -> (T, 83, 3)."""
-    from deepexpr.animation.sequences import check_frames
+    from deepexpr.data.sequences import check_frames
 
     path = Path(path)
     if path.suffix == ".npy":

@@ -224,8 +224,8 @@ def build_standin_data(cfg: StandinConfig, use_cache: bool = True):
         a `deepexpr.data.hagan.HaganData` with `source` "stand-in ..." and human_ids = identity.
     """
     from deepexpr.characters import standin_humans
-    from deepexpr.io import cache_dir
     from deepexpr.data.hagan import HaganData
+    from deepexpr.io import cache_dir
 
     styles = target_styles(cfg.characters)
     names = [s.name for s in styles]
@@ -279,8 +279,8 @@ def human_data_from_records(records, characters_data, load_size: int = 72, sourc
     """
     import cv2
 
-    from deepexpr.io import to_rgb_uint8
     from deepexpr.data.hagan import HaganData
+    from deepexpr.io import to_rgb_uint8
 
     images, labels, ids = [], [], []
     names: dict = {}

@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deepexpr.animation.landmarks83 import GROUPS, MEDIAPIPE_INDICES
 from deepexpr.errors import check_settings, setting
+from deepexpr.landmarks83 import GROUPS, MEDIAPIPE_INDICES
 
 SYNTH_EXPRESSIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 FPS = 25.0
-SYNTHETIC_NOTE = ("SYNTHETIC data made by deepexpr (deepexpr.animation.synth): not BU-3DFE/"
+SYNTHETIC_NOTE = ("SYNTHETIC data made by deepexpr (deepexpr.data.synthetic_sequences): not BU-3DFE/"
                   "BU-4DFE; AU-driven deformations of one mediapipe face mesh of "
                   "skimage.data.astronaut(). Do not report results on it as results on real "
                   "faces.")
@@ -96,7 +96,7 @@ class SynthConfig:
 
 def base_landmarks() -> np.ndarray:
     """(83, 3) rest landmarks of the base face (mm)."""
-    from deepexpr.animation.facemesh import base_mesh
+    from deepexpr.faces.facemesh import base_mesh
 
     return base_mesh().vertices[MEDIAPIPE_INDICES].copy()
 
@@ -110,7 +110,7 @@ def au_field(au: int, points: np.ndarray, anchors_xyz: np.ndarray | None = None)
         anchors_xyz: (468, 3) base mesh vertices (default: the base face); anchors are looked
             up there and moved with the subject via the landmark offset of the nearest point.
     """
-    from deepexpr.animation.facemesh import base_mesh
+    from deepexpr.faces.facemesh import base_mesh
 
     if au in JAW_AUS:
         lip_y = points[_row(13), 1]
@@ -247,7 +247,7 @@ def make_corpus(out: str | Path, config: SynthConfig | None = None, show_progres
                 "expressions": list(SYNTH_EXPRESSIONS), "fps": FPS, "landmarks": 83,
                 "units": "mm", "seed": config.seed, "noise_mm": config.noise_mm,
                 "format": config.fmt, "frames_min": int(min(lengths)),
-                "frames_max": int(max(lengths)), "generator": "deepexpr.animation.synth"}
+                "frames_max": int(max(lengths)), "generator": "deepexpr.data.synthetic_sequences"}
     write_text(out / "SYNTHETIC.txt", SYNTHETIC_NOTE + "\n")
     write_json(out / "manifest.json", manifest)
     return manifest

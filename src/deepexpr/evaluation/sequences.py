@@ -48,7 +48,7 @@ def landmark_rmse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def positions(block: np.ndarray, neutral: np.ndarray) -> np.ndarray:
-    from deepexpr.animation.sequences import from_block
+    from deepexpr.data.sequences import from_block
 
     return from_block(block, neutral)
 
@@ -56,7 +56,7 @@ def positions(block: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 def features(pos: np.ndarray) -> np.ndarray:
     """(T, 83, 3) positions -> 498 features: mean and extreme (signed) displacement from frame 0,
     after removing each frame's translation of the stable points (nose bridge, eye corners)."""
-    from deepexpr.animation.landmarks83 import STABLE_ROWS
+    from deepexpr.landmarks83 import STABLE_ROWS
 
     rel = pos - pos[:, list(STABLE_ROWS)].mean(1, keepdims=True)
     d = (rel - rel[:1]).reshape(len(pos), -1)
@@ -93,7 +93,7 @@ class SequenceClassifier:
 
 
 def _models(models_dir: str | None, expressions):
-    from deepexpr.animation.animate import load_generator
+    from deepexpr.models.seqlstm import load_generator
 
     found = {}
     for e in expressions:
@@ -111,8 +111,8 @@ def evaluate_sequences(data: str, models_dir: str | None = None, out: str | None
     """Run the whole evaluation; returns (and optionally writes) the report dict."""
     import torch
 
-    from deepexpr.animation.synth import SYNTH_EXPRESSIONS
     from deepexpr.data.bu3dfe import read_sequences
+    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
     from deepexpr.progress import progress
     from deepexpr.train.sequences import blocks_of, split_subjects
 

@@ -1,7 +1,7 @@
 """LSTM that generates 3D landmark displacement sequences (paper 003: Seo & Luo).
 
 One network per expression. At step t it reads the displacement block row x_t (L*3 numbers,
-the first row zero, see `deepexpr.animation.sequences`) and predicts x_{t+1}. Generation
+the first row zero, see `deepexpr.data.sequences`) and predicts x_{t+1}. Generation
 starts from zero and feeds every output back as the next input, for the full length.
 
 Choice the paper leaves open: how the neutral face enters. The paper "feeds the neutral
@@ -306,3 +306,28 @@ def test_seqlstm(**overrides) -> SeqLSTM:
 
 def config_dict(model: SeqLSTM) -> dict:
     return asdict(model.config)
+
+
+def load_generator(expression: str, weights: str | None = None):
+    """(model, config) of an expression's LSTM (bundled unless `weights` is given).
+
+    Raises:
+        InputError: an unknown expression or a missing weights file.
+    """
+    from pathlib import Path
+
+    from deepexpr.errors import InputError
+    from deepexpr.expressions import canonical
+    from deepexpr.models.checkpoint import load_model
+    from deepexpr.models.resolve import WEIGHTS_DIR
+
+    try:
+        expression = canonical(expression)
+    except ValueError as err:
+        raise InputError(f"--expression: {err}") from err
+    path = Path(weights) if weights else WEIGHTS_DIR / f"seq_{expression}.safetensors"
+    if not path.is_file():
+        raise InputError(f"{path}: no sequence weights for {expression!r}; train them with "
+                         "`deepexpr train sequences` and pass --weights")
+    model, cfg = load_model(path)
+    return model.float(), cfg

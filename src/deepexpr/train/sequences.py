@@ -97,7 +97,7 @@ def smooth_tracks(frames: np.ndarray, sigma: float) -> np.ndarray:
 
 def blocks_of(sequences, length: int, smooth: float = 0.0):
     """Sequences -> (blocks (N, S, L*3) float32, neutrals (N, L, 3) float32)."""
-    from deepexpr.animation.sequences import to_block
+    from deepexpr.data.sequences import to_block
 
     tracks = [smooth_tracks(s.frames, smooth) for s in sequences]
     blocks = np.stack([to_block(t, length) for t in tracks]).astype(np.float32)
@@ -306,7 +306,7 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
     """Train one model per requested expression; returns their summaries."""
     import torch
 
-    from deepexpr.animation.synth import SYNTH_EXPRESSIONS
+    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
     from deepexpr.data.bu3dfe import read_sequences
     from deepexpr.expressions import canonical
 
@@ -337,11 +337,12 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
             raise InputError(f"{config.data}: no training sequences for {expr!r}")
         results.append(train_expression(config, expr, seqs, held, provenance, val))
     return results
+    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
 
 
 def export_fp16(src: str | Path, dst: str | Path, expressions=None) -> list[Path]:
     """Copy trained seq_<expr> checkpoints from `src` to `dst` with fp16 weights (bundling)."""
-    from deepexpr.animation.synth import SYNTH_EXPRESSIONS
+    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
     from deepexpr.models.checkpoint import load_model, save_model
 
     written = []
