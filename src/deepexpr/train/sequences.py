@@ -22,8 +22,10 @@ than `min_improvement` (relative, 1%) for `patience` epochs. The phase then stop
 best weights are restored.
 
 Per expression E, OUT/seq_E.safetensors + .json hold the model (loadable with
-`deepexpr.models.checkpoint.load_model`); OUT/seq_E.state.safetensors + .json hold the
-optimizer state and epoch so `resume=True` continues where a run stopped.
+`deepexpr.models.checkpoint.load_model`); OUT/seq_E.state.safetensors is the one training
+state (train/state.py: weights, Adam, the shuffling generator and torch's RNG, epoch
+counters, history, the early-stopping plateau, settings), so `resume=True` continues
+exactly where a run stopped.
 Subjects are split once, deterministically: every `holdout_every`-th subject (sorted by
 name) is held out for `deepexpr evaluate sequences`; the split is written to the config.
 """
@@ -38,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.errors import InputError, check_settings, setting
+from deepexpr.models.checkpoint import save_model
+from deepexpr.train.state import load_state, save_state
 
 
 @dataclass
@@ -103,40 +107,6 @@ def blocks_of(sequences, length: int, smooth: float = 0.0):
     blocks = np.stack([to_block(t, length) for t in tracks]).astype(np.float32)
     neutrals = np.stack([t[0] for t in tracks]).astype(np.float32)
     return blocks, neutrals
-
-
-def _save_state(path: Path, optimizer, st: dict) -> None:
-    """Adam state as safetensors (flat keys) + JSON (epoch, phase, step counts, history)."""
-    import torch
-    from safetensors.torch import save_file
-
-    from deepexpr.io import atomic_path, write_json
-
-    tensors, steps = {}, {}
-    for i, s in optimizer.state_dict()["state"].items():
-        tensors[f"{i}.exp_avg"] = s["exp_avg"].contiguous()
-        tensors[f"{i}.exp_avg_sq"] = s["exp_avg_sq"].contiguous()
-        steps[str(i)] = float(s["step"]) if torch.is_tensor(s["step"]) else s["step"]
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
-    write_json(path.with_suffix(".json"), {**st, "steps": steps})
-
-
-def _load_state(path: Path, optimizer) -> dict:
-    """Restore the Adam state; returns the training progress dict saved with it."""
-    import torch
-    from safetensors.torch import load_file
-
-    meta = json.loads(path.with_suffix(".json").read_text())
-    tensors = load_file(str(path))
-    sd = optimizer.state_dict()
-    for i in sd["param_groups"][0]["params"]:
-        if f"{i}.exp_avg" in tensors:
-            sd["state"][i] = {"step": torch.tensor(meta["steps"][str(i)]),
-                              "exp_avg": tensors[f"{i}.exp_avg"],
-                              "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
-    optimizer.load_state_dict(sd)
-    return {k: v for k, v in meta.items() if k != "steps"}
 
 
 def teacher_forced_loss(model, blocks, neutrals):
@@ -205,109 +175,169 @@ def _tensors(seqs, config):
     return torch.from_numpy(blocks), torch.from_numpy(neutrals)
 
 
+# Settings a resumed run may change: longer phases, the time budget, where files are, how
+# it runs; every other setting (and the subjects) must be the run's own.
+EXTENDABLE = ("epochs", "free_run_epochs", "time_limit", "checkpoint_every", "threads", "resume",
+              "show_progress", "data", "out", "expression")
+
+
+def resume_settings(config: SeqTrainConfig, expression: str, train_seqs, val_seqs) -> dict:
+    """What a resumed run must share with the run it continues (checked by `load_state`)."""
+    return {**asdict(config), "trained_expression": expression,
+            "train_subjects": [s.subject for s in train_seqs],
+            "val_subjects": [s.subject for s in val_seqs]}
+
+
+@dataclass
+class Plateau:
+    """Early-stopping bookkeeping of the running phase (saved with the training state)."""
+
+    best: float | None = None  # best validation loss of the phase
+    ref: float | None = None  # last loss that beat the previous reference by min_improvement
+    since: int = 0  # epochs since `ref` was set
+    best_state: dict | None = None  # the model's state_dict at `best`
+
+    def update(self, val: float, model, min_improvement: float) -> None:
+        import copy
+
+        if self.best is None or val < self.best:
+            self.best, self.best_state = val, copy.deepcopy(model.state_dict())
+        if self.ref is None or val < self.ref * (1 - min_improvement):
+            self.ref, self.since = val, 0
+        else:
+            self.since += 1
+
+    def scalars(self) -> dict:
+        return {"best": self.best, "ref": self.ref, "since": self.since}
+
+
+class SeqRun:
+    """One expression's model, optimizer, shuffling generator and progress, and their files."""
+
+    def __init__(self, config: SeqTrainConfig, expression: str, train_seqs, val_seqs, meta: dict):
+        import torch
+
+        from deepexpr.models import create_model
+
+        out = Path(config.out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.config, self.expression, self.meta = config, expression, meta
+        self.weights = out / f"seq_{expression}.safetensors"
+        self.state_file = out / f"seq_{expression}.state.safetensors"
+        self.settings = resume_settings(config, expression, train_seqs, val_seqs)
+        torch.manual_seed(config.seed)
+        self.x_all, self.n_all = _tensors(train_seqs, config)
+        self.x_val, self.n_val = _tensors(val_seqs, config) if len(val_seqs) else (None, None)
+        self.model = create_model(config.model)
+        self.model.set_normalisation(self.x_all, self.n_all)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.rng = np.random.default_rng(config.seed)  # restored with the state, never reseeded
+        self.st = {"epoch": 0, "phase": "teacher", "done": {"teacher": 0, "free": 0},
+                   "history": [], "val": [], "converged": {}}
+        self.plateau = Plateau()
+
+    def resume(self) -> None:
+        """Continue exactly from the training state (settings checked)."""
+        restored = load_state(self.state_file, {"model": self.model}, {"adam": self.opt},
+                              self.settings, EXTENDABLE, {"shuffle": self.rng})
+        self.st = restored.progress["run"]
+        best = {k[len("best."):]: v for k, v in restored.extra.items() if k.startswith("best.")}
+        self.plateau = Plateau(**restored.progress["plateau"], best_state=best or None)
+
+    def save(self) -> None:
+        """The training state first (what resume reads), then the weights for inference."""
+        best = {f"best.{k}": v for k, v in (self.plateau.best_state or {}).items()}
+        save_state(self.state_file, {"model": self.model}, {"adam": self.opt},
+                   {"run": self.st, "plateau": self.plateau.scalars()}, self.settings,
+                   {"shuffle": self.rng}, best)
+        save_model(self.weights, self.model, self._weights_config())
+
+    def _weights_config(self) -> dict:
+        st, config = self.st, self.config
+        return {"model": config.model, "overrides": asdict(self.model.config),
+                "expression": self.expression, "classes": [self.expression],
+                "length": config.length, "epochs": st["epoch"], "phase": st["phase"],
+                "converged": st["converged"],
+                "final_mse": st["history"][-1] if st["history"] else None,
+                "final_val": st["val"][-1] if st["val"] else None,
+                "training": {k: v for k, v in asdict(config).items()
+                             if k not in ("show_progress", "resume")},
+                **self.meta}
+
+    def epoch(self, phase: str) -> tuple[float, float]:
+        """One training epoch of `phase` and its validation; returns (train, val) losses."""
+        loss_fn = LOSSES[phase]
+        train_loss = _epoch(self.model, self.opt, loss_fn, self.x_all, self.n_all,
+                            self.config.batch_size, self.rng, self.config.neutral_jitter)
+        has_val = self.x_val is not None
+        val = _validate(self.model, loss_fn, self.x_val, self.n_val) if has_val else train_loss
+        self.st["epoch"] += 1
+        self.st["done"][phase] += 1
+        self.st["history"].append(train_loss)
+        self.st["val"].append(val if has_val else None)
+        self.plateau.update(val, self.model, self.config.min_improvement)
+        return train_loss, val
+
+    def run_phase(self, phase: str, bar, out_of_time) -> bool:
+        """Train `phase` up to its budget or convergence; True when the time ran out."""
+        config, st = self.config, self.st
+        budget = config.epochs if phase == "teacher" else config.free_run_epochs
+        if phase in st["converged"] or st["done"][phase] >= budget:
+            return False
+        if st["phase"] != phase:  # a new phase starts its own plateau
+            st["phase"], self.plateau = phase, Plateau()
+        while st["done"][phase] < budget:
+            train_loss, val = self.epoch(phase)
+            bar.update(1)
+            bar.set_postfix(phase=phase, loss=f"{train_loss:.4f}", val=f"{val:.4f}")
+            if config.early_stop and self.plateau.since >= config.patience:
+                self.model.load_state_dict(self.plateau.best_state)  # the plateau's best epoch
+                st["converged"][phase] = st["epoch"]
+                return False
+            if out_of_time():
+                return True
+            if st["epoch"] % config.checkpoint_every == 0:
+                self.save()
+        return False
+
+
 def train_expression(config: SeqTrainConfig, expression: str, train_seqs, held: list[str],
                      provenance: dict, val_seqs=()) -> dict:
     """Train one expression's LSTM (teacher-forced, then free-running); returns a summary."""
-    import copy
-
-    import torch
-
-    from deepexpr.models import create_model
-    from deepexpr.models.checkpoint import load_model, save_model
     from deepexpr.progress import progress
 
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    weights = out / f"seq_{expression}.safetensors"
-    state_file = out / f"seq_{expression}.state.safetensors"
-    torch.manual_seed(config.seed)
-    x_all, n_all = _tensors(train_seqs, config)
-    x_val, n_val = _tensors(val_seqs, config) if len(val_seqs) else (None, None)
-    st = {"epoch": 0, "phase": "teacher", "done": {"teacher": 0, "free": 0}, "history": [],
-          "val": [], "converged": {}}
-    if config.resume and weights.is_file() and state_file.is_file():
-        model, _ = load_model(weights)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-        st = {**st, **_load_state(state_file, opt)}
-    else:
-        model = create_model(config.model)
-        model.set_normalisation(x_all, n_all)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    budgets = {"teacher": config.epochs, "free": config.free_run_epochs}
-    rng = np.random.default_rng(config.seed + st["epoch"])
+    meta = {"held_out_subjects": held, "validation_subjects": [s.subject for s in val_seqs],
+            "data": provenance}
+    run = SeqRun(config, expression, train_seqs, val_seqs, meta)
+    if config.resume and run.state_file.is_file():
+        run.resume()
+    st = run.st
     began, cpu0 = time.time(), time.process_time()
-    bar = progress(total=sum(budgets.values()), initial=sum(st["done"].values()),
+    bar = progress(total=config.epochs + config.free_run_epochs, initial=sum(st["done"].values()),
                    desc=f"train {expression}", disable=None if config.show_progress else True)
 
-    def save():
-        _checkpoint(save_model, _save_state, weights, state_file, model, opt, config,
-                    expression, held, provenance, st, [s.subject for s in val_seqs])
+    def out_of_time() -> bool:
+        return bool(config.time_limit and time.time() - began > config.time_limit)
 
-    out_of_time = False
     for phase in ("teacher", "free"):  # a resumed run continues unfinished phases
-        if phase in st["converged"] or st["done"][phase] >= budgets[phase]:
-            continue
-        st["phase"], loss_fn = phase, LOSSES[phase]
-        best, ref, since, best_state = None, None, 0, None
-        while st["done"][phase] < budgets[phase]:
-            train_loss = _epoch(model, opt, loss_fn, x_all, n_all, config.batch_size, rng,
-                                config.neutral_jitter)
-            val = _validate(model, loss_fn, x_val, n_val) if x_val is not None else train_loss
-            st["epoch"] += 1
-            st["done"][phase] += 1
-            st["history"].append(train_loss)
-            st["val"].append(val if x_val is not None else None)
-            if best is None or val < best:
-                best, best_state = val, copy.deepcopy(model.state_dict())
-            if ref is None or val < ref * (1 - config.min_improvement):
-                ref, since = val, 0
-            else:
-                since += 1
-            bar.update(1)
-            bar.set_postfix(phase=phase, loss=f"{train_loss:.4f}", val=f"{val:.4f}")
-            out_of_time = bool(config.time_limit and time.time() - began > config.time_limit)
-            if config.early_stop and since >= config.patience:
-                model.load_state_dict(best_state)  # the best epoch of the plateau
-                st["converged"][phase] = st["epoch"]
-                break
-            if out_of_time:
-                break
-            if st["epoch"] % config.checkpoint_every == 0:
-                save()
-        if out_of_time:
+        if run.run_phase(phase, bar, out_of_time):
             break
     bar.close()
-    save()
-    return {"expression": expression, "epochs": st["epoch"], "train_sequences": len(x_all),
+    run.save()
+    return {"expression": expression, "epochs": st["epoch"], "train_sequences": len(run.x_all),
             "val_sequences": len(val_seqs), "final_mse": st["history"][-1] if st["history"]
             else None, "final_val": st["val"][-1] if st["val"] else None,
             "converged": dict(st["converged"]), "phase": st["phase"], "done": dict(st["done"]),
             "seconds": round(time.time() - began, 1),
-            "cpu_seconds": round(time.process_time() - cpu0, 1), "weights": str(weights)}
-
-
-def _checkpoint(save_model, save_state, weights, state_file, model, opt, config, expression,
-                held, provenance, st, val_subjects):
-    overrides = asdict(model.config)
-    save_model(weights, model, {
-        "model": config.model, "overrides": overrides, "expression": expression,
-        "classes": [expression], "length": config.length, "epochs": st["epoch"],
-        "phase": st["phase"], "converged": st["converged"],
-        "final_mse": st["history"][-1] if st["history"] else None,
-        "final_val": st["val"][-1] if st["val"] else None,
-        "training": {k: v for k, v in asdict(config).items()
-                     if k not in ("show_progress", "resume")},
-        "held_out_subjects": held, "validation_subjects": val_subjects, "data": provenance,
-    })
-    save_state(state_file, opt, st)
+            "cpu_seconds": round(time.process_time() - cpu0, 1), "weights": str(run.weights)}
 
 
 def train_sequences(config: SeqTrainConfig) -> list[dict]:
     """Train one model per requested expression; returns their summaries."""
     import torch
 
-    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
     from deepexpr.data.bu3dfe import read_sequences
+    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
     from deepexpr.expressions import canonical
 
     torch.set_num_threads(max(1, config.threads))
@@ -337,7 +367,6 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
             raise InputError(f"{config.data}: no training sequences for {expr!r}")
         results.append(train_expression(config, expr, seqs, held, provenance, val))
     return results
-    from deepexpr.data.synthetic_sequences import SYNTH_EXPRESSIONS
 
 
 def export_fp16(src: str | Path, dst: str | Path, expressions=None) -> list[Path]:
