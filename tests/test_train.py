@@ -68,7 +68,9 @@ def test_cosine_schedule_anneals_per_step_to_zero():
     assert schedule_lr(cfg, 1.5) == pytest.approx(cosine_lr(0.01, 1.5, 4))
     hist = fit(create_model("test_cnn_small"), _table(), None, cfg)
     assert [h["lr"] for h in hist] == pytest.approx([cosine_lr(0.01, e, 4) for e in range(4)])
-    with pytest.raises(ValueError, match="schedule"):
+    from deepexpr.errors import InputError
+
+    with pytest.raises(InputError, match="schedule"):  # the config refuses it before any training
         schedule_lr(_cfg(schedule="linear"), 0)
 
 

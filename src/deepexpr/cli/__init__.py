@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from pathlib import Path
 
+from deepexpr.cli.options import Parser
 from deepexpr.errors import DeepExprError
 
 # Modules that add commands; each defines `register(commands, groups)`.
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser: top-level commands plus the `train` and `evaluate` groups."""
     from deepexpr.version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="deepexpr",
         description="Facial expressions of people and stylized characters.",
     )
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print("deepexpr: interrupted; finished outputs are kept, partial ones were not written",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deepexpr ... | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        return 1
     except OSError as err:  # read-only, disk full, a path under a file: name the path
         if args.debug:
             traceback.print_exc()

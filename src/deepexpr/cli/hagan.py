@@ -26,9 +26,6 @@ def register(commands, groups) -> None:
 
 
 def _register_train(train) -> None:
-    from deepexpr.data.standin import StandinConfig
-    from deepexpr.train.hagan import HaganTrainConfig
-
     p = train.add_parser("hagan", help="train HA-GAN (human face -> character with the same expression)",
                          formatter_class=HelpFormatter,
                          description="Train HA-GAN's generator and two-headed discriminator. Without "
@@ -36,9 +33,9 @@ def _register_train(train) -> None:
     p.add_argument("--data", default="standin",
                    help="'standin' or a labelled human set: FER2013 .csv or a folder of class folders")
     add_shared(p, out="runs/hagan", quiet=False)
-    add_options(p, HaganTrainConfig)
+    add_options(p, "deepexpr.train.hagan:HaganTrainConfig")
     # the stand-in's image side and seed follow the training config's
-    add_options(p, StandinConfig, exclude=("image_size", "load_size", "render_size", "seed"))
+    add_options(p, "deepexpr.data.standin:StandinConfig", exclude=("image_size", "load_size", "render_size", "seed"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies of G and D to DIR (e.g. src/deepexpr/weights)")
@@ -60,8 +57,6 @@ def _register_translate(commands) -> None:
 
 
 def _register_evaluate(evaluate) -> None:
-    from deepexpr.evaluation.hagan import HaganEvalConfig
-
     p = evaluate.add_parser("hagan", help="HA-GAN: identity-independent k-fold vs a CNN, image quality",
                             formatter_class=HelpFormatter,
                             description="Identity-independent k-fold accuracy of D^e on generated images "
@@ -70,7 +65,7 @@ def _register_evaluate(evaluate) -> None:
     add_shared(p, out="reports/hagan", quiet=False)
     p.add_argument("--weights", default=None,
                    help="model to judge: a hagan_g.safetensors, bundled name or run folder (default: bundled)")
-    add_options(p, HaganEvalConfig)
+    add_options(p, "deepexpr.evaluation.hagan:HaganEvalConfig")
     p.set_defaults(func=run_evaluate)
 
 

@@ -82,15 +82,58 @@ def cli_fields(config_cls, exclude=()) -> list[dataclasses.Field]:
     return keep
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser that adds its config options when first used (parse or help), so
+    that building the whole CLI imports no config module (`train hagan`'s imports torch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pending = []
+
+    def defer(self, build) -> None:
+        self._pending.append(build)
+
+    def materialize(self) -> None:
+        """Run the deferred option builders (also for tests that walk every parser)."""
+        while self._pending:
+            self._pending.pop(0)()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.materialize()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self):
+        self.materialize()
+        return super().format_help()
+
+    def format_usage(self):
+        self.materialize()
+        return super().format_usage()
+
+
+def _import(path: str):
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, required=()) -> None:
     """Add one option per CLI field of `config_cls` to `parser`.
 
     Args:
+        config_cls: the dataclass, or "module:Class" to import it only when `parser` is
+            used (a `Parser` defers the options until then).
         exclude: field names the command sets itself (or does not offer).
         defaults: command-specific defaults that differ from the config's (e.g. a
             report folder); everything else shows the config's own default.
         required: field names the user must give.
     """
+    if isinstance(config_cls, str):
+        if isinstance(parser, Parser):
+            parser.defer(lambda: add_options(parser, _import(config_cls), exclude, defaults, required))
+            return
+        config_cls = _import(config_cls)
     hints = typing.get_type_hints(config_cls)
     for f in cli_fields(config_cls, exclude):
         base, is_tuple = _base_type(hints[f.name])
@@ -117,9 +160,14 @@ def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, re
 
 
 def config_from_args(config_cls, args, **fixed):
-    """`config_cls` from the parsed options of its fields, plus `fixed` values."""
+    """`config_cls` from the parsed options of its fields, plus `fixed` values.
+
+    An option left at None for a field whose default is not None (a command-specific "ask
+    the model" default, e.g. `--size`) gives the config's own default.
+    """
+    keep_none = {f.name for f in dataclasses.fields(config_cls) if field_default(f) is None}
     names = {f.name for f in dataclasses.fields(config_cls)}
-    values = {k: v for k, v in vars(args).items() if k in names}
+    values = {k: v for k, v in vars(args).items() if k in names and (v is not None or k in keep_none)}
     return config_cls(**{**values, **fixed})
 
 

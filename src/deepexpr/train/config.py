@@ -4,44 +4,60 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from deepexpr.errors import InputError, check_settings, setting
+
 
 @dataclass
 class TrainConfig:
     # model
-    model: str = "cnn_small"  # registered architecture name
+    model: str = setting("cnn_small", "registered architecture")
     overrides: dict = field(default_factory=dict)  # config overrides passed to create_model
     # input (becomes the checkpoint's "preprocess" for prepare_batch)
-    size: int = 64  # square input side in pixels; images are resized to it once and cached
+    size: int = setting(64, "square input side in pixels; images are resized to it once and cached "
+                        "(the CLI's default: the model's own)", min=8, max=1024)
     grayscale: bool = False  # one luminance channel instead of RGB
     mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])  # per-channel mean, [0,1] units
     std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])  # per-channel std
     # optimisation: the paper's SGD schedule by default
-    epochs: int = 30  # passes over the training set
-    batch_size: int = 50  # the paper's batch size
-    lr: float = 0.01  # base learning rate (paper: 0.01 from scratch, 0.001 for transfer)
-    optimizer: str = "sgd"  # "sgd" (the paper's) or "adam" (faster start on small CPU runs)
-    momentum: float = 0.9  # SGD momentum (Adam: beta1)
-    weight_decay: float = 5e-4  # L2 weight decay
-    lr_step: int = 10  # divide the rate by 1/lr_gamma every lr_step epochs
-    lr_gamma: float = 0.1  # factor applied every lr_step epochs
-    schedule: str = "step"  # "step" (the paper's, lr_step/lr_gamma) or "cosine" (per-step annealing to 0)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (0: the paper's plain loss)
-    head_lr_mult: float = 10.0  # transfer: rate multiplier of the newly initialised last layer
-    new_head: bool = True  # transfer: re-initialise the last layer (False: keep it, continue training)
-    unfreeze: int = 1  # transfer: how many layers before the new head are fine-tuned (0: head only, -1: all)
+    epochs: int = setting(30, "passes over the training set", min=1, max=100_000)
+    batch_size: int = setting(50, "images per step (the paper's 50)", min=1, max=100_000)
+    lr: float = setting(0.01, "base learning rate (paper: 0.01 from scratch, 0.001 for transfer)", above=0)
+    optimizer: str = setting("sgd", "sgd: the paper's (momentum 0.9, weight decay 5e-4); adam: faster start",
+                             choices=("sgd", "adam"))
+    momentum: float = setting(0.9, "SGD momentum (Adam: beta1)", min=0, max=1)
+    weight_decay: float = setting(5e-4, "L2 weight decay", min=0)
+    lr_step: int = setting(10, "divide the rate by 1/--lr-gamma every N epochs", min=1)
+    lr_gamma: float = setting(0.1, "factor applied every --lr-step epochs", above=0, max=1)
+    schedule: str = setting("step", "step: the paper's decay (--lr-step); cosine: anneal to 0 over --epochs",
+                            choices=("step", "cosine"))
+    label_smoothing: float = setting(0.0, "cross-entropy label smoothing (0: the paper's loss)", min=0, max=0.99)
+    head_lr_mult: float = setting(10.0, "rate multiplier of the newly initialised last layer", min=0)
+    new_head: bool = setting(True, "keep the source's last layer (continue training a character model)",
+                             flag="--keep-head")
+    unfreeze: int = setting(1, "layers before the new last layer to fine-tune (0: head only, -1: all)", min=-1)
     # data
-    augment: str = "random"  # "fivecrop" (paper: 5 crops 227/256 + mirrors), "random" (shift+flip),
-    #   "mild" (small rotation/scale/shift + brightness/contrast/saturation + flip), "flip", "none"
-    balance: str = "loss"  # "loss" (inverse-frequency class weights), "sampler" (balanced sampling), "none"
-    val_fraction: float = 0.1  # part of the training identities' images held out for per-epoch validation
-    test_fraction: float = 0.1  # "random" protocol: part of all images held out for the final test
+    augment: str = setting("random", "fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
+                           "mild: small rotation/zoom/shift + colour jitter + mirror",
+                           choices=("fivecrop", "random", "mild", "flip", "none"))
+    balance: str = setting("loss", "class balancing: loss weights, balanced sampler, or none",
+                           choices=("loss", "sampler", "none"))
+    val_fraction: float = setting(0.1, "part of the training identities' images held out for per-epoch "
+                                  "validation, in [0, 1)", min=0)
+    test_fraction: float = setting(0.1, "random protocol: part of all images held out for the final test, "
+                                   "in (0, 1)", above=0)
     # run
-    seed: int = 0  # seeds splits, sampling, augmentation and initialisation
-    threads: int = 0  # torch threads (0: leave torch's default)
-    channels_last: bool = True  # memory format for conv nets (faster on CPU for small nets)
-    max_steps_per_epoch: int = 0  # >0: cut epochs short (smoke tests, benchmarks)
-    cache_features: bool = True  # transfer: precompute the frozen layers' output once (train/cached.py)
-    feature_views: int = 4  # cached views per training image (original, mirror, augmented ones)
+    seed: int = setting(0, "seeds splits, sampling, augmentation and initialisation")
+    threads: int = setting(0, "torch threads (0: torch's default)", min=0)
+    channels_last: bool = setting(True, "memory format for conv nets (faster on CPU for small nets)", cli=False)
+    max_steps_per_epoch: int = setting(0, "cut epochs short after N steps (0: no cut; smoke tests)", min=0)
+    cache_features: bool = setting(True, "transfer: precompute the frozen layers' output once", cli=False)
+    feature_views: int = setting(4, "cached views per training image (original, mirror, augmented ones)",
+                                 min=1, cli=False)
+
+    def __post_init__(self):
+        check_settings(self)
+        if self.val_fraction >= 1 or self.test_fraction >= 1:
+            raise InputError("--val-fraction must be in [0, 1) and --test-fraction in (0, 1)")
 
     def to_dict(self) -> dict:
         return asdict(self)
