@@ -22,7 +22,7 @@ def register(commands, groups) -> None:
                        description="AU-driven sequences of one real face shape (mediapipe mesh "
                        "of skimage's astronaut photo), clearly labelled synthetic.")
     add_shared(m, out=REQUIRED, quiet=False)
-    add_options(m, "deepexpr.animation.synth:SynthConfig")
+    add_options(m, "deepexpr.data.synthetic_sequences:SynthConfig")
     m.set_defaults(func=run_make)
 
     t = groups["train"].add_parser("sequences", help="train per-expression landmark LSTMs",
@@ -48,7 +48,7 @@ def register(commands, groups) -> None:
 
 
 def run_make(args) -> int:
-    from deepexpr.animation.synth import SynthConfig, make_corpus
+    from deepexpr.data.synthetic_sequences import SynthConfig, make_corpus
 
     m = make_corpus(args.out, config_from_args(SynthConfig, args), show_progress=not args.quiet)
     print(f"wrote {m['subjects']} SYNTHETIC subjects x {len(m['expressions'])} expressions "
