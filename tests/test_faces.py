@@ -7,14 +7,14 @@ import pytest
 from PIL import Image
 
 from deepexpr import landmarks as L
+from deepexpr.errors import InputError
 from deepexpr.faces import (
     TEMPLATE49,
     align_face,
     detect_faces,
     fit_affine,
-    fit_similarity,
 )
-from deepexpr.faces.align import MIRROR49
+from deepexpr.faces.align import HAGAN_ANCHORS, MIRROR49, anchor_points
 from deepexpr.io import read_image
 
 
@@ -25,13 +25,9 @@ def astronaut():
     return data.astronaut()
 
 
-def test_similarity_and_affine_recover_known_transforms():
+def test_affine_recovers_a_known_transform():
     rng = np.random.default_rng(0)
     src = rng.normal(size=(20, 2))
-    ang, s, t = 0.3, 1.7, np.array([4.0, -2.0])
-    rot = s * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-    m = fit_similarity(src, src @ rot.T + t)
-    np.testing.assert_allclose(m, np.c_[rot, t], atol=1e-9)
     aff = np.array([[1.2, 0.3, 1.0], [-0.2, 0.8, 2.0]])
     np.testing.assert_allclose(fit_affine(src, src @ aff[:, :2].T + aff[:, 2]), aff, atol=1e-9)
 
@@ -50,6 +46,22 @@ def test_template_is_symmetric_and_align_any_size():
         np.testing.assert_allclose(crop_pts, TEMPLATE49 * size, atol=1e-3)
     with pytest.raises(ValueError):
         align_face(photo, pts[:10], 64)
+
+
+def test_hagan_frame_puts_eyes_and_nose_at_the_anchors():
+    photo = np.zeros((300, 400, 3), np.uint8)
+    ang = np.radians(-15)
+    rot = 0.8 * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    pts = (TEMPLATE49 * 256) @ rot.T + [120, 40]
+    crop, crop_pts, m = align_face(photo, pts, 72, frame="hagan")
+    assert crop.shape == (72, 72, 3)
+    anchors = anchor_points(crop_pts)
+    np.testing.assert_allclose(anchors, HAGAN_ANCHORS * 72, atol=1.0)  # 3-point least squares
+    assert abs(anchors[0, 1] - anchors[1, 1]) < 1e-3  # the roll is gone: eyes level
+    with pytest.raises(InputError, match="degenerate"):
+        align_face(photo, np.zeros((49, 2)), 72, frame="hagan")
+    with pytest.raises(ValueError, match="frame"):
+        align_face(photo, pts, 72, frame="nope")
 
 
 def test_no_face_gives_empty_list():

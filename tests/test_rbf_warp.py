@@ -96,18 +96,3 @@ def test_batched_sequence_equals_per_frame(scene, falloff):
         bad = frames.copy()
         bad[3, 0, 0] = np.inf
         w.warp_sequence(bad)
-
-
-def test_rigid_fit_stack_equals_single():
-    from deepexpr.animation.rbf import rigid_fit
-
-    rng = np.random.default_rng(2)
-    rest = rng.normal(size=(12, 3))
-    moved = np.stack([rest @ np.linalg.qr(rng.normal(size=(3, 3)))[0].T + rng.normal(size=3)
-                      for _ in range(4)])
-    r_all, t_all = rigid_fit(rest, moved)
-    for k in range(4):
-        r, t = rigid_fit(rest, moved[k])
-        np.testing.assert_allclose(r_all[k], r, atol=1e-12)
-        np.testing.assert_allclose(t_all[k], t, atol=1e-12)
-        assert np.linalg.det(r) > 0  # a rotation, never a reflection

@@ -61,3 +61,40 @@ def check_landmarks(points: np.ndarray, name: str = "landmarks") -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: contains NaN or infinite coordinates")
     return arr
+
+
+def fit_similarity(src, dst, scale: bool = True) -> np.ndarray:
+    """Least-squares similarity transform (Umeyama 1991) mapping points `src` onto `dst`.
+
+    The one similarity / Procrustes fit of the package: face alignment (2D), the HA-GAN
+    human frame (2D) and the rigid part of the RBF mesh warp (3D, rotation only) use it.
+    Rotations are proper (no reflection).
+
+    Args:
+        src: (..., K, D) points, D = 2 or 3; leading dimensions are a batch.
+        dst: (..., K, D) corresponding points (same batch shape as `src`, or broadcastable).
+        scale: fit a uniform scale (False: rotation and shift only, a rigid fit).
+
+    Returns:
+        (..., D, D + 1) float64 matrix M with dst ~ M[..., :D] @ p + M[..., D].
+
+    Raises:
+        ValueError: `src` has all its points at one place (no transform is defined).
+
+    Example:
+        >>> m = fit_similarity(src, 2.0 * src + 1.0)    # m[:, :2] == 2 I, m[:, 2] == 1
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    ms, md = src.mean(-2, keepdims=True), dst.mean(-2, keepdims=True)
+    a, b = src - ms, dst - md
+    spread = a.var(-2).sum(-1)  # mean squared distance to the centroid
+    if np.any(spread < 1e-12):
+        raise ValueError("landmarks are degenerate (all at one point); no transform fits them")
+    u, s, vt = np.linalg.svd(np.swapaxes(b, -1, -2) @ a / src.shape[-2])
+    sign = np.ones(s.shape)
+    sign[..., -1] = np.sign(np.linalg.det(u @ vt))  # flip the weakest axis: no reflection
+    rot = (u * sign[..., None, :]) @ vt
+    k = (s * sign).sum(-1) / spread if scale else np.ones(spread.shape)
+    linear = k[..., None, None] * rot
+    shift = md[..., 0, :] - (linear @ ms[..., 0, :, None])[..., 0]
+    return np.concatenate([linear, shift[..., None]], axis=-1)

@@ -5,7 +5,7 @@
     ...     t.image, t.label, t.probs        # (S, S, 3) uint8, "joy", (7,) D^e probabilities
 
 Each face found by the face pipeline (`deepexpr.faces.detect_faces`) is aligned to the HA-GAN
-human frame (`deepexpr.data.standin.align_face`, eyes and nose base at fixed places), center
+human frame (`deepexpr.faces.align_face(frame="hagan")`, eyes and nose base at fixed places), center
 cropped to the model size, passed through G with the character's one-hot and seeded noise,
 and D^e reads the generated image (the paper's recognition path; the D^R leg is unused).
 
@@ -124,7 +124,10 @@ def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.n
     aligned crop with `aligned_landmarks` (or with `landmarks49` when those lie in the crop);
     a face without landmarks is resized as it is.
     """
-    from deepexpr.data.standin import align_face
+    from deepexpr.faces.align import align_face
+
+    def to_frame(img, points):
+        return align_face(img, points, load_size, frame="hagan")[0]
 
     lms = getattr(face, "landmarks49", None)
     crop = getattr(face, "aligned", None)
@@ -132,14 +135,14 @@ def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.n
         lms = np.asarray(lms, np.float32)
         if image is not None and _inside(lms, image.shape):
             try:
-                return align_face(image, lms, load_size)
+                return to_frame(image, lms)
             except InputError:
                 pass
         crop_lms = getattr(face, "aligned_landmarks", None)
         if crop is not None and crop_lms is not None:  # `deepexpr.faces.Face` without the photo
-            return align_face(crop, np.asarray(crop_lms, np.float32), load_size)
+            return to_frame(crop, np.asarray(crop_lms, np.float32))
         if crop is not None and _inside(lms, crop.shape):
-            return align_face(crop, lms, load_size)
+            return to_frame(crop, lms)
     if crop is None:
         raise InputError("face has neither landmarks nor an aligned crop; cannot translate it")
     import cv2

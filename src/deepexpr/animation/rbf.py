@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepexpr.errors import InputError
+from deepexpr.landmarks import fit_similarity
 
 
 @dataclass
@@ -124,21 +125,6 @@ def smoothstep_falloff(vertices, rest, inner: float, outer: float) -> np.ndarray
     return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
-def rigid_fit(rest: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares rotation R (3, 3) and translation t (3,) with moved ~ rest @ R.T + t.
-
-    `moved` may also be a stack (T, K, 3); then R is (T, 3, 3) and t (T, 3).
-    """
-    mr, mm = rest.mean(-2), moved.mean(-2)
-    h = np.swapaxes(rest - mr, -1, -2) @ (moved - mm[..., None, :])
-    u, _, vt = np.linalg.svd(h)
-    v, ut = np.swapaxes(vt, -1, -2), np.swapaxes(u, -1, -2)
-    flip = np.ones((*h.shape[:-2], 3))
-    flip[..., 2] = np.sign(np.linalg.det(v @ ut))  # no reflections
-    r = (v * flip[..., None, :]) @ ut
-    return r, mm - (mr @ np.swapaxes(r, -1, -2))
-
-
 class RBFWarp:
     """Factor-once RBF warp of one mesh (scikit-learn style: `fit` returns self).
 
@@ -183,7 +169,8 @@ class RBFWarp:
         if self.weight_ is None:
             return d
         keep = list(self.config.rigid_landmarks or range(len(self.rest_)))
-        r, t = rigid_fit(self.rest_[keep], moved[..., keep, :])
+        m = fit_similarity(self.rest_[keep], moved[..., keep, :], scale=False)
+        r, t = m[..., :3], m[..., 3]
         lin = np.swapaxes(r, -1, -2) - np.eye(3)
         return np.concatenate([d, lin, t[..., None, :]], axis=-2)
 

@@ -7,8 +7,9 @@ lips) that is kept out of the target characters. They are drawings, not photos: 
 number measured on them says "stand-in". Identities are separate people
 ("standin_<seed>_<i>"), so folds can hold people out.
 
-Human faces, drawn or photographed, go through one alignment (`align_face`): a similarity
-transform that puts the eye centres and the nose base at fixed places in an L x L crop,
+Human faces, drawn or photographed, go through one alignment (`deepexpr.faces.align_face`
+with `frame="hagan"`): a similarity transform that puts the eye centres and the nose base at
+fixed places in an L x L crop,
 from the 49 landmarks. The renderer gives the landmarks of drawn faces exactly; the face
 pipeline gives them for photos. So G sees photos framed like its training faces.
 
@@ -25,60 +26,9 @@ import numpy as np
 
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS, INDEX
-from deepexpr.landmarks import LEFT_EYE, NOSE_BASE, RIGHT_EYE
 
 STANDIN_NOTICE = ("human side: STAND-IN data (drawn realistic-human-style faces, not photos; "
                   "no labelled human set is available here)")
-
-# Where align_face puts the subject's right eye (image left), left eye and nose base,
-# as fractions of the crop side.
-ALIGN_TEMPLATE = np.array([[0.34, 0.40], [0.66, 0.40], [0.50, 0.60]], dtype=np.float32)
-
-
-def anchor_points(landmarks49: np.ndarray) -> np.ndarray:
-    """(49, 2) landmarks -> (3, 2): right-eye centre, left-eye centre, nose-base centre.
-
-    Eyes and nose base barely move with expression (the mouth and brows do), so the
-    alignment does not depend on the expression it is meant to preserve.
-    """
-    p = np.asarray(landmarks49, dtype=np.float32)
-    return np.stack([p[RIGHT_EYE].mean(0), p[LEFT_EYE].mean(0), p[NOSE_BASE].mean(0)])
-
-
-def align_face(image: np.ndarray, landmarks49: np.ndarray, size: int) -> np.ndarray:
-    """Warp a face to the HA-GAN human frame: (H, W, 3) uint8 + (49, 2) -> (size, size, 3).
-
-    Least-squares similarity (rotation, uniform scale, shift) from `anchor_points` to
-    `ALIGN_TEMPLATE * size`; borders replicate the edge pixels.
-    """
-    import cv2
-
-    src = anchor_points(landmarks49)
-    dst = ALIGN_TEMPLATE * size
-    m = similarity(src, dst)
-    return cv2.warpAffine(np.ascontiguousarray(image), m, (size, size), flags=cv2.INTER_AREA
-                          if _scale(m) < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares similarity transform taking points `src` (K, 2) onto `dst` (K, 2)."""
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    denom = (s**2).sum()
-    if denom < 1e-9:
-        raise InputError("face landmarks are degenerate (all at one point); cannot align the face")
-    a = (s * d).sum() / denom  # s·d
-    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / denom  # s x d
-    r = np.array([[a, -b], [b, a]])
-    t = mu_d - r @ mu_s
-    return np.hstack([r, t[:, None]]).astype(np.float32)
-
-
-def _scale(m: np.ndarray) -> float:
-    return float(np.hypot(m[0, 0], m[1, 0]))
-
 
 @dataclass
 class StandinConfig:
@@ -129,13 +79,14 @@ def render_humans(styles, per_expression: int, load_size: int, render_size: int,
         `styles`; with `with_rigs`, also the rig of each face (N, len(RIG_CONTROLS)) float32.
     """
     from deepexpr.characters import render_face, sample_poses
+    from deepexpr.faces.align import align_face
 
     images, labels, ids, rigs = [], [], [], []
     for i, style in enumerate(styles):
         for expr in expressions:
             for rig in sample_poses(style, expr, per_expression, seed=seed):
                 img, lms = render_face(style, rig, render_size)
-                images.append(align_face(img, lms, load_size))
+                images.append(align_face(img, lms, load_size, frame="hagan")[0])
                 labels.append(INDEX[expr])
                 ids.append(i)
                 rigs.append(rig_vector(rig))
@@ -153,7 +104,7 @@ def rig_vector(rig: dict) -> np.ndarray:
 def paired_rig(vector: np.ndarray, flipped: bool = False) -> dict[str, float]:
     """The rig a target character is drawn with to make *this* human face (rig pairing).
 
-    The human's AUs, head yaw/pitch and gaze; head roll 0, because `align_face` levels the
+    The human's AUs, head yaw/pitch and gaze; head roll 0, because the HA-GAN frame levels the
     eyes, so the aligned face G sees carries no roll to copy. `flipped`: the face was
     mirrored (augmentation), so yaw, roll and horizontal gaze change sign (the rig's AUs are
     bilateral).

@@ -7,8 +7,7 @@ landmarks, register them to a frontal template and crop.
     ...     face.box, face.landmarks49.shape, face.aligned.shape   # [x0,y0,x1,y1], (49,2), (256,256,3)
 """
 
-from deepexpr.faces.align import TEMPLATE49, align_face, fit_affine, fit_similarity
+from deepexpr.faces.align import TEMPLATE49, align_face, fit_affine
 from deepexpr.faces.detect import MESH_TO_49, Face, detect_faces
 
-__all__ = ["MESH_TO_49", "TEMPLATE49", "Face", "align_face", "detect_faces", "fit_affine",
-           "fit_similarity"]
+__all__ = ["MESH_TO_49", "TEMPLATE49", "Face", "align_face", "detect_faces", "fit_affine"]

@@ -14,6 +14,11 @@ face"):
   only pose and size are normalised. `method="affine"` fits a full 6-parameter affine.
 * Points used for the fit: the rigid ones (eye corners and lids, nose bridge and base),
   `RIGID49`, so an open mouth or raised brows do not pull the registration.
+
+Two frames, one function (`align_face(..., frame=)`): "face", the crop above, for the
+expression CNNs and retrieval; "hagan", HA-GAN's human frame (eye centres and nose base at
+`HAGAN_ANCHORS`), for drawn stand-in faces and photos alike, so G sees photos framed like
+its training faces. The similarity fit is `deepexpr.landmarks.fit_similarity`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepexpr import landmarks as L
+from deepexpr.errors import InputError
 
 TEMPLATE49 = np.array([
     (0.1601, 0.2325), (0.1939, 0.2006), (0.2487, 0.1849), (0.3222, 0.1888), (0.4088, 0.1996),
@@ -47,34 +53,18 @@ RIGID49 = L.NOSE_BRIDGE + L.NOSE_BASE + L.RIGHT_EYE + L.LEFT_EYE
 
 DEFAULT_SIZE = 256
 
+# HA-GAN's human frame: where the subject's right eye centre (image left), left eye centre
+# and nose-base centre go, as fractions of the crop side.
+HAGAN_ANCHORS = np.array([[0.34, 0.40], [0.66, 0.40], [0.50, 0.60]], dtype=np.float32)
+FRAMES = ("face", "hagan")
+
 
 @dataclass
 class AlignConfig:
     size: int = DEFAULT_SIZE  # side of the aligned square crop in pixels
     method: str = "similarity"  # "similarity" (keeps face shape) or "affine" (6 parameters)
     rigid_only: bool = True  # fit on eyes + nose only (RIGID49), not brows and mouth
-
-
-def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform (Umeyama 1991) mapping `src` onto `dst`.
-
-    Args:
-        src, dst: (K, 2) corresponding points.
-
-    Returns:
-        (2, 3) float64 matrix M with dst ~ M @ [x, y, 1].
-    """
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, s, vt = np.linalg.svd(b.T @ a / len(src))
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ d @ vt
-    scale = np.trace(np.diag(s) @ d) / max(a.var(0).sum(), 1e-12)
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * rot
-    m[:, 2] = md - m[:, :2] @ ms
-    return m
+    frame: str = "face"  # "face" (TEMPLATE49) or "hagan" (HAGAN_ANCHORS, similarity only)
 
 
 def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -85,17 +75,43 @@ def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return sol.T
 
 
+def anchor_points(landmarks49: np.ndarray) -> np.ndarray:
+    """(49, 2) landmarks -> (3, 2) float32: right-eye centre, left-eye centre, nose-base centre.
+
+    Eyes and nose base barely move with expression (the mouth and brows do), so the HA-GAN
+    frame does not depend on the expression it is meant to preserve.
+    """
+    p = np.asarray(landmarks49, dtype=np.float32)
+    return np.stack([p[L.RIGHT_EYE].mean(0), p[L.LEFT_EYE].mean(0), p[L.NOSE_BASE].mean(0)])
+
+
 def registration(landmarks49: np.ndarray, cfg: AlignConfig | None = None) -> np.ndarray:
-    """The (2, 3) transform from photo pixels to the aligned crop of side `cfg.size`."""
+    """The (2, 3) transform from photo pixels to the aligned crop of side `cfg.size`.
+
+    Raises:
+        ValueError: landmarks of the wrong shape, an unknown method or frame.
+        InputError: degenerate landmarks (all at one point).
+    """
     cfg = cfg or AlignConfig()
+    if cfg.frame not in FRAMES:
+        raise ValueError(f"unknown alignment frame {cfg.frame!r}; use one of {', '.join(FRAMES)}")
     pts = L.check_landmarks(landmarks49).astype(np.float64)
+    if cfg.frame == "hagan":  # float32 like the frames the bundled HA-GAN was trained on
+        return _fit(anchor_points(pts), HAGAN_ANCHORS * cfg.size).astype(np.float32)
     target = TEMPLATE49 * cfg.size
     idx = RIGID49 if cfg.rigid_only else slice(None)
     if cfg.method == "similarity":
-        return fit_similarity(pts[idx], target[idx])
+        return _fit(pts[idx], target[idx])
     if cfg.method == "affine":
         return fit_affine(pts[idx], target[idx])
     raise ValueError(f"unknown registration method {cfg.method!r}; use 'similarity' or 'affine'")
+
+
+def _fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    try:
+        return L.fit_similarity(src, dst)
+    except ValueError as err:
+        raise InputError(f"face landmarks: {err}; cannot align the face") from err
 
 
 def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -105,22 +121,29 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def align_face(image: np.ndarray, landmarks49: np.ndarray, size: int = DEFAULT_SIZE,
-               method: str = "similarity") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Register a face to the frontal template, crop and resize.
+               method: str = "similarity", frame: str = "face") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Register a face to a frame, crop and resize (the one face alignment of the package).
 
     Args:
-        image: (H, W, 3) uint8 photo.
-        landmarks49: (49, 2) photo pixel coordinates.
+        image: (H, W, 3) uint8 photo or drawing.
+        landmarks49: (49, 2) image pixel coordinates.
         size: aligned crop side (any size; 256 by default).
-        method: "similarity" or "affine".
+        method: "similarity" or "affine" (the "face" frame only).
+        frame: "face" (the frontal template) or "hagan" (HA-GAN's human frame).
 
     Returns:
-        (aligned (size, size, 3) uint8, aligned landmarks (49, 2) float32, affine (2, 3) float64)
+        (aligned (size, size, 3) uint8, aligned landmarks (49, 2) float32, affine (2, 3))
+
+    Raises:
+        ValueError: landmarks of the wrong shape, an unknown method or frame.
+        InputError: degenerate landmarks.
     """
     import cv2
 
-    m = registration(landmarks49, AlignConfig(size=int(size), method=method))
-    src, warp = _shrunk(image, m)
+    m = registration(landmarks49, AlignConfig(size=int(size), method=method, frame=frame))
+    # HA-GAN's frame is warped without the pre-reduction: its weights were trained so (the
+    # INTER_AREA flag it once passed is bilinear in cv2.warpAffine too).
+    src, warp = (np.ascontiguousarray(image), m) if frame == "hagan" else _shrunk(image, m)
     crop = cv2.warpAffine(src, warp, (int(size), int(size)), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
     return crop, apply_affine(landmarks49, m), m
