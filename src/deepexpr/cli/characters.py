@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import sys
 
+from deepexpr.cli.options import check_range
+
+MAX_NEW_INDEX = 10_000  # `new` draws every character up to --index: bound its time and memory
+
 
 def register(commands, groups) -> None:
     """Add the `characters` command and its sub-commands."""
@@ -94,8 +98,7 @@ def _new(args) -> int:
 
     if not args.out.lower().endswith(".json"):
         raise InputError(f"{args.out}: give a .json path for the character file")
-    if args.index < 0:
-        raise InputError(f"--index {args.index}: must be >= 0")
+    check_range("--index", args.index, 0, MAX_NEW_INDEX)
     make = standin_humans if args.standin else random_characters
     style = make(args.index + 1, args.seed)[args.index]
     style.to_json(args.out)

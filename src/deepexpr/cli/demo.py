@@ -17,39 +17,41 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from deepexpr.cli.options import add_options, add_shared, config_from_args
+from deepexpr.errors import check_settings, setting
+
 
 @dataclass
 class DemoConfig:
     """Settings of the main job."""
 
-    characters: str = "all"  # characters in the default index ("all" = the built-ins)
-    per_expression: int = 40  # rendered frames per character and expression
-    size: int = 128  # rendered image side in pixels
-    seed: int = 0  # frame sampling seed
-    workers: int = 2  # render worker processes
-    top: int = 3  # matches per character
-    rebuild: bool = False  # re-embed the default index even if cached
-    character_model: str | None = None  # character checkpoint (None: the bundled/default one)
+    characters: str = setting("all", "characters of the default index (all: the built-ins)")
+    per_expression: int = setting(40, "rendered frames per character and expression", min=1, max=10_000)
+    size: int = setting(128, "rendered character image size", min=32, max=1024)
+    seed: int = setting(0, "frame sampling seed")
+    workers: int = setting(2, "render worker processes", min=1, max=64)
+    top: int = setting(3, "matches per character", min=1, max=1000)
+    rebuild: bool = setting(False, "rebuild the cached default index")
+    character_model: str | None = setting(None, "character model: a bundled name, checkpoint or run folder "
+                                          "(default: bundled)")
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 def register(commands, groups) -> None:
     p = commands.add_parser("demo", help="the main job: retrieve character expressions for photos")
     p.add_argument("photos", nargs="*", metavar="PHOTO", help="extra photos (the astronaut is always done)")
-    p.add_argument("--out", default="out", help="output folder")
-    p.add_argument("--characters", default="all", help="characters of the default index")
-    p.add_argument("--per-expression", type=int, default=40, help="frames per character and expression")
-    p.add_argument("--size", type=int, default=128, help="rendered character image size")
-    p.add_argument("--top", type=int, default=3, help="matches per character")
-    p.add_argument("--workers", type=int, default=2, help="render worker processes")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the cached default index")
-    p.add_argument("--character-model", default=None, help="character model checkpoint (default: bundled)")
+    add_shared(p, out="out")
+    add_options(p, DemoConfig)
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
-    cfg = DemoConfig(characters=args.characters, per_expression=args.per_expression, size=args.size,
-                     workers=args.workers, top=args.top, rebuild=args.rebuild,
-                     character_model=args.character_model)
+    from deepexpr.cli.perception import recognizer_model
+
+    cfg = config_from_args(DemoConfig, args, character_model=recognizer_model(args.character_model,
+                                                                              "--character-model"))
     return run_demo(args.photos, args.out, cfg)
 
 

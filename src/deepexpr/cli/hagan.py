@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from deepexpr.cli.options import HelpFormatter, add_options, add_shared, config_from_args
+from deepexpr.cli.options import add_options, add_shared, config_from_args
 
 # the generator in a training run folder: the moving average of G first (cleaner drawings)
 GENERATOR_FILE = ("hagan_g_ema.safetensors", "hagan_g.safetensors")
@@ -27,7 +27,6 @@ def register(commands, groups) -> None:
 
 def _register_train(train) -> None:
     p = train.add_parser("hagan", help="train HA-GAN (human face -> character with the same expression)",
-                         formatter_class=HelpFormatter,
                          description="Train HA-GAN's generator and two-headed discriminator. Without "
                          "--data the human side is the drawn STAND-IN (realistic-human-style faces).")
     p.add_argument("--data", default="standin",
@@ -44,7 +43,6 @@ def _register_train(train) -> None:
 
 def _register_translate(commands) -> None:
     p = commands.add_parser("translate", help="redraw each face of a photo as a character (HA-GAN)",
-                            formatter_class=HelpFormatter,
                             description="Each face is redrawn as the character, side by side with the "
                             "input, with the expression D^e reads on the drawing.")
     p.add_argument("path", help="photo (JPEG/PNG)")
@@ -58,7 +56,6 @@ def _register_translate(commands) -> None:
 
 def _register_evaluate(evaluate) -> None:
     p = evaluate.add_parser("hagan", help="HA-GAN: identity-independent k-fold vs a CNN, image quality",
-                            formatter_class=HelpFormatter,
                             description="Identity-independent k-fold accuracy of D^e on generated images "
                             "vs a plain CNN on the same human images; and, for a trained model, whether "
                             "held-out people's drawings show the intended expression and identity.")

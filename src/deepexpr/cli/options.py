@@ -37,7 +37,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        shown = "default" in text or action.required or action.default in (None, argparse.SUPPRESS)
+        shown = "(default" in text or action.required or action.default in (None, argparse.SUPPRESS)
         if shown or action.nargs == 0 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
@@ -70,13 +70,15 @@ def field_default(f: dataclasses.Field):
     return None
 
 
-def cli_fields(config_cls, exclude=()) -> list[dataclasses.Field]:
+def cli_fields(config_cls, exclude=(), only=None) -> list[dataclasses.Field]:
     """The fields of `config_cls` that become options (plain types, `cli` not turned off)."""
     hints = typing.get_type_hints(config_cls)
     keep = []
     for f in dataclasses.fields(config_cls):
         base, _ = _base_type(hints[f.name])
-        if f.name in exclude or not f.metadata.get("cli", True) or base not in (int, float, str, bool):
+        if f.name in exclude or (only is not None and f.name not in only):
+            continue
+        if not f.metadata.get("cli", True) or base not in (int, float, str, bool):
             continue
         keep.append(f)
     return keep
@@ -87,6 +89,7 @@ class Parser(argparse.ArgumentParser):
     that building the whole CLI imports no config module (`train hagan`'s imports torch)."""
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)  # every sub-command shows its defaults
         super().__init__(*args, **kwargs)
         self._pending = []
 
@@ -118,45 +121,47 @@ def _import(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, required=()) -> None:
+def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, required=(), only=None) -> None:
     """Add one option per CLI field of `config_cls` to `parser`.
 
     Args:
         config_cls: the dataclass, or "module:Class" to import it only when `parser` is
             used (a `Parser` defers the options until then).
         exclude: field names the command sets itself (or does not offer).
+        only: offer just these fields (None: all).
         defaults: command-specific defaults that differ from the config's (e.g. a
             report folder); everything else shows the config's own default.
         required: field names the user must give.
     """
     if isinstance(config_cls, str):
         if isinstance(parser, Parser):
-            parser.defer(lambda: add_options(parser, _import(config_cls), exclude, defaults, required))
+            parser.defer(lambda: add_options(parser, _import(config_cls), exclude, defaults, required, only))
             return
         config_cls = _import(config_cls)
     hints = typing.get_type_hints(config_cls)
-    for f in cli_fields(config_cls, exclude):
+    for f in cli_fields(config_cls, exclude, only):
         base, is_tuple = _base_type(hints[f.name])
         default = (defaults or {}).get(f.name, field_default(f))
         help_text = f.metadata.get("help") or SHARED_HELP.get(f.name) or f.name.replace("_", " ")
         kwargs = {"dest": f.name, "help": help_text}
         if f.name == PROGRESS_FIELD:
-            parser.add_argument("--quiet", dest=f.name, action="store_false", default=default,
-                                help=SHARED_HELP["quiet"])
-            continue
-        if base is bool:
-            action = "store_false" if default else "store_true"
-            parser.add_argument(option_name(f) if not default or f.metadata.get("flag") else
-                                "--no-" + f.name.replace("_", "-"), action=action, default=default, **kwargs)
-            continue
-        kwargs["type"] = _comma_list(base) if is_tuple else base
-        if f.metadata.get("choices"):
-            kwargs["choices"] = f.metadata["choices"]
-        if f.name in required:
-            kwargs["required"] = True
+            action = parser.add_argument("--quiet", dest=f.name, action="store_false", default=default,
+                                         help=SHARED_HELP["quiet"])
+        elif base is bool:
+            flag = option_name(f) if not default or f.metadata.get("flag") else "--no-" + f.name.replace("_", "-")
+            action = parser.add_argument(flag, action="store_false" if default else "store_true",
+                                         default=default, **kwargs)
         else:
-            kwargs["default"] = ",".join(map(str, default)) if is_tuple and default else default
-        parser.add_argument(option_name(f), **kwargs)
+            kwargs["type"] = _comma_list(base) if is_tuple else base
+            if f.metadata.get("choices"):
+                kwargs["choices"] = f.metadata["choices"]
+            if f.name in required:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = ",".join(map(str, default)) if is_tuple and default else default
+            action = parser.add_argument(option_name(f), **kwargs)
+        # where the option comes from (tests check that every default is the config's)
+        action.config_field = (config_cls, f.name, f.name in (defaults or {}) or f.name in required)
 
 
 def config_from_args(config_cls, args, **fixed):
@@ -192,7 +197,9 @@ def add_shared(parser, **defaults) -> None:
 REQUIRED = object()
 
 
-def check_positive(name: str, value, minimum=1) -> None:
-    """One-line refusal of a count below `minimum` for options that have no config field."""
+def check_range(name: str, value, minimum=1, maximum=None) -> None:
+    """One-line refusal of a number outside [minimum, maximum] for options without a config field."""
     if value is not None and value < minimum:
-        raise InputError(f"{name} {value}: must be at least {minimum}")
+        raise InputError(f"{name} {value}: must be >= {minimum}")
+    if value is not None and maximum is not None and value > maximum:
+        raise InputError(f"{name} {value}: must be <= {maximum}")

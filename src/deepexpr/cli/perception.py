@@ -45,13 +45,28 @@ def cmd_setup(args) -> int:
 def cmd_recognize(args) -> int:
     from deepexpr.recognition import recognize_paths
 
-    rows = recognize_paths(args.paths, args.domain, args.model)
+    rows = recognize_paths(args.paths, args.domain, recognizer_model(args.model))
     text = {"table": format_table, "json": format_json, "csv": format_csv}[args.format](rows)
     sys.stdout.write(text)
     for r in rows:
         if r["error"]:
             print(f"deepexpr: error: {r['error']}", file=sys.stderr)
     return 1 if any(r["error"] for r in rows) else 0
+
+
+def recognizer_model(ref: str | None, option: str = "--model") -> str | None:
+    """A recognizer's `--model` through the one resolver: a bundled name, checkpoint file or
+    run folder becomes its weights file; a plug-in name (`hagan`) goes on to the recognizer
+    loader, which lists the names it knows if it is none of them."""
+    from deepexpr.errors import InputError
+    from deepexpr.models.resolve import weights_file
+
+    try:
+        return weights_file(ref, option=option)
+    except InputError:
+        if "/" in str(ref) or "." in str(ref):  # meant as a path: the resolver's line says what is accepted
+            raise
+        return ref
 
 
 def format_json(rows: list[dict]) -> str:

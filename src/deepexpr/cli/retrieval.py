@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from deepexpr.cli.options import add_options, check_range, config_from_args
+from deepexpr.cli.perception import recognizer_model
+
+SEARCH_CONFIG = "deepexpr.retrieval.search:SearchConfig"
 
 RETRIEVE_EXAMPLES = """examples:
   deepexpr index build --data data/chars --out chars.idx.safetensors
@@ -20,7 +24,8 @@ def register(commands, groups) -> None:
     b = isub.add_parser("build", help="embed a labelled image folder into an index file")
     b.add_argument("--data", required=True, help="image folder (FERG-DB layout or <class>/ folders)")
     b.add_argument("--out", required=True, help="index file to write (.safetensors)")
-    b.add_argument("--model", default=None, help="checkpoint of the embedding model (default: the domain's)")
+    b.add_argument("--model", default=None, help="embedding model: a name, checkpoint or run folder "
+                   "(default: the domain's)")
     b.add_argument("--domain", choices=("character", "human"), default="character",
                    help="character: whole images, character model; human: largest face, human model")
     b.add_argument("--batch-size", type=int, default=64)
@@ -32,7 +37,7 @@ def register(commands, groups) -> None:
     i.set_defaults(func=cmd_index_info)
 
     r = commands.add_parser("retrieve", help="character expressions that read like a face",
-                            epilog=RETRIEVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            epilog=RETRIEVE_EXAMPLES)
     r.add_argument("paths", nargs="+", metavar="PATH", help="photo(s), character image(s) or embeddings (.npz/.json)")
     r.add_argument("--index", required=True, help="index file from `deepexpr index build`")
     add_search_args(r)
@@ -55,8 +60,7 @@ def register(commands, groups) -> None:
                    help="distribution choices to compare (comma-separated)")
     e.add_argument("--exclude-same-character", action="store_true",
                    help="leave the query's own character out of the index (held-out characters)")
-    e.add_argument("--alpha", type=float, default=1.0)
-    e.add_argument("--beta", type=float, default=0.05)
+    add_options(e, SEARCH_CONFIG, only=("alpha", "beta"))
     e.add_argument("--max-queries", type=int, default=None, help="evaluate a class-balanced subset")
     e.add_argument("--out", default="out/eval_retrieval", help="folder for the CSV and the plot")
     e.set_defaults(func=cmd_evaluate_retrieval)
@@ -75,16 +79,7 @@ def register(commands, groups) -> None:
 
 
 def add_search_args(p) -> None:
-    p.add_argument("--top", type=int, default=5, help="matches per character (or overall)")
-    p.add_argument("--per-character", action="store_true", help="top matches of every character")
-    p.add_argument("--alpha", type=float, default=1.0, help="Eq. 3 weight of the JS distance")
-    p.add_argument("--beta", type=float, default=0.05, help="Eq. 3 weight of the geometric distance")
-    p.add_argument("--distribution", default="softmax", choices=("evidence", "weighted", "softmax", "relu"),
-                   help="distribution compared by JS (default softmax; evidence = the paper's FC6 reading)")
-    p.add_argument("--label-from", choices=("query", "nearest"), default="query",
-                   help="matched label: the query's own prediction or its JS-nearest row's label")
-    p.add_argument("--approximate", type=int, default=0, metavar="C",
-                   help="big indexes: exact JS only for C candidates of a Hellinger IVF first stage")
+    add_options(p, SEARCH_CONFIG)
 
 
 # ----------------------------------------------------------------------------- index
@@ -96,7 +91,8 @@ def cmd_index_build(args) -> int:
     from deepexpr.retrieval.embed import load_recognizer_for
     from deepexpr.retrieval.index import build_index, load_index, save_index
 
-    recognizer = load_recognizer_for(args.domain, args.model)
+    check_range("--batch-size", args.batch_size)
+    recognizer = load_recognizer_for(args.domain, recognizer_model(args.model))
     previous = None
     if Path(args.out).is_file() and not args.rebuild:
         try:
@@ -136,9 +132,7 @@ def cmd_index_info(args) -> int:
 def search_config(args):
     from deepexpr.retrieval.search import SearchConfig
 
-    return SearchConfig(method=args.distribution, alpha=args.alpha, beta=args.beta, top=args.top,
-                        per_character=args.per_character, label_from=args.label_from,
-                        approximate=args.approximate)
+    return config_from_args(SearchConfig, args)
 
 
 def cmd_retrieve(args) -> int:
@@ -149,11 +143,10 @@ def cmd_retrieve(args) -> int:
     from deepexpr.retrieval.index import load_index
     from deepexpr.retrieval.search import search
 
-    if args.top < 1:
-        raise InputError(f"--top {args.top}: must be at least 1")
-    index = load_index(args.index)
-    retriever = QueryEmbedder(index, args.query_domain, args.model, args.index_model, args.index)
     cfg = search_config(args)
+    index = load_index(args.index)
+    retriever = QueryEmbedder(index, args.query_domain, recognizer_model(args.model),
+                              recognizer_model(args.index_model, "--index-model"), args.index)
     results, failed = [], []
     for path in args.paths:
         try:
@@ -273,6 +266,8 @@ def cmd_evaluate_retrieval(args) -> int:
     from deepexpr.retrieval.evaluate import evaluate_retrieval, write_report
     from deepexpr.retrieval.index import load_index
 
+    check_range("--max-queries", args.max_queries)
+    cfg = search_config(args)
     index = load_index(args.index)
     if str(args.queries).endswith(".safetensors") or Path(args.queries).is_file():
         queries = load_index(args.queries)
@@ -280,13 +275,14 @@ def cmd_evaluate_retrieval(args) -> int:
         from deepexpr.retrieval.embed import load_recognizer_for
         from deepexpr.retrieval.index import build_index
 
-        queries, report = build_index(args.queries, load_recognizer_for(args.query_domain, args.model),
+        queries, report = build_index(args.queries, load_recognizer_for(args.query_domain,
+                                                                        recognizer_model(args.model)),
                                       domain=args.query_domain)
         for path, reason in report.failed:
             print(f"deepexpr: skipped {path}: {reason}", file=sys.stderr)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     table = evaluate_retrieval(queries, index, methods=methods, exclude_same_character=args.exclude_same_character,
-                               alpha=args.alpha, beta=args.beta, max_queries=args.max_queries)
+                               alpha=cfg.alpha, beta=cfg.beta, max_queries=args.max_queries)
     markdown = write_report(table, args.out)
     print(markdown)
     print(f"\nwrote {Path(args.out) / 'retrieval_scores.csv'} and {Path(args.out) / 'retrieval_scores.png'}")
@@ -304,7 +300,7 @@ def cmd_evaluate_ranking(args) -> int:
         from deepexpr.retrieval.index import load_index
 
         index = load_index(args.index)
-        embedder = QueryEmbedder(index, args.query_domain, args.model, None, args.index)
+        embedder = QueryEmbedder(index, args.query_domain, recognizer_model(args.model), None, args.index)
         n = add_system_rankings(rankings, index, embedder.embed, search_config(args), args.system,
                                 base=Path(args.rankings).parent)
         print(f"ranked the candidates of {n} queries with {args.system} ({args.index})", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from deepexpr.cli.options import REQUIRED, HelpFormatter, add_options, add_shared, config_from_args
+from deepexpr.cli.options import REQUIRED, add_options, add_shared, config_from_args
 
 
 def register(commands, groups) -> None:
@@ -18,29 +18,25 @@ def register(commands, groups) -> None:
     sub = p.add_subparsers(dest="sequences_command", metavar="WHAT")
     p.set_defaults(func=lambda _a: (p.print_help(sys.stderr), 2)[1])
     m = sub.add_parser("make", help="write the SYNTHETIC 83-landmark corpus (not BU-4DFE)",
-                       formatter_class=HelpFormatter,
                        description="AU-driven sequences of one real face shape (mediapipe mesh "
                        "of skimage's astronaut photo), clearly labelled synthetic.")
     add_shared(m, out=REQUIRED, quiet=False)
     add_options(m, "deepexpr.data.synthetic_sequences:SynthConfig")
     m.set_defaults(func=run_make)
 
-    t = groups["train"].add_parser("sequences", help="train per-expression landmark LSTMs",
-                                   formatter_class=HelpFormatter)
+    t = groups["train"].add_parser("sequences", help="train per-expression landmark LSTMs")
     add_options(t, "deepexpr.train.sequences:SeqTrainConfig", required=("data",))
     t.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies to DIR (e.g. src/deepexpr/weights)")
     t.set_defaults(func=run_train)
 
     a = commands.add_parser("animate", help="animate a face mesh with a generated expression",
-                            formatter_class=HelpFormatter,
                             description="Generate a landmark sequence with the expression's LSTM "
                             "and carry it to every vertex with the RBF warp.")
     add_options(a, "deepexpr.animation.animate:AnimateConfig", required=("expression",), defaults={"out": None})
     a.set_defaults(func=run_animate)
 
-    e = groups["evaluate"].add_parser("sequences", help="held-out error, baselines, classifier accuracy",
-                                      formatter_class=HelpFormatter)
+    e = groups["evaluate"].add_parser("sequences", help="held-out error, baselines, classifier accuracy")
     e.add_argument("--data", required=True, help="corpus folder")
     e.add_argument("--models", default=None, help="folder of seq_<expr>.safetensors (default: bundled)")
     add_shared(e, out=None, threads=1, quiet=False)

@@ -12,18 +12,16 @@ import sys
 
 from deepexpr.cli.options import (
     REQUIRED,
-    HelpFormatter,
     add_options,
     add_shared,
-    check_positive,
+    check_range,
     config_from_args,
 )
 
 
 def register(commands, groups) -> None:
     train = groups["train"]
-    p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)",
-                         formatter_class=HelpFormatter)
+    p = train.add_parser("human", help="train a human expression CNN (FER2013 csv or class folders)")
     p.add_argument("--data", required=True, nargs="+",
                    help="FER2013 csv, or a folder of class folders (several are joined)")
     p.add_argument("--scheme", default=None,
@@ -33,14 +31,12 @@ def register(commands, groups) -> None:
     _common(p, grayscale=True)
     p.set_defaults(func=_train, task="human")
 
-    p = train.add_parser("character", help="train a character expression CNN from scratch",
-                         formatter_class=HelpFormatter)
+    p = train.add_parser("character", help="train a character expression CNN from scratch")
     _character_data(p)
     _common(p, grayscale=False)
     p.set_defaults(func=_train, task="character")
 
-    p = train.add_parser("transfer", help="fine-tune a human model on characters (paper's transfer)",
-                         formatter_class=HelpFormatter)
+    p = train.add_parser("transfer", help="fine-tune a human model on characters (paper's transfer)")
     _character_data(p)
     p.add_argument("--from", dest="source", default="fer",
                    help="human checkpoint (.safetensors), or 'fer' for the converted fer model")
@@ -48,8 +44,7 @@ def register(commands, groups) -> None:
     p.set_defaults(func=_train, task="transfer")
 
     ev = groups["evaluate"]
-    p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model",
-                      formatter_class=HelpFormatter)
+    p = ev.add_parser("recognition", help="accuracy, per-class accuracy and confusion of a model")
     p.add_argument("--model", required=True,
                    help="the model to judge: a bundled name, a .safetensors file or a training run folder")
     p.add_argument("--data", required=True, nargs="+",
@@ -197,8 +192,8 @@ def _train(args) -> int:
     from deepexpr.train.run import build_model, resolve_source, run_protocol
 
     cfg = _config_from_args(args)
-    check_positive("--folds", args.folds, 2)
-    check_positive("--max-images", args.max_images, 0)
+    check_range("--folds", args.folds, 2)
+    check_range("--max-images", args.max_images, 0)
     if cfg.threads > 0:
         import torch
 
@@ -254,9 +249,9 @@ def _evaluate(args) -> int:
     from deepexpr.models.checkpoint import load_model, read_config
     from deepexpr.models.resolve import weights_file
 
-    check_positive("--folds", args.folds, 2)
-    check_positive("--epochs", args.epochs)
-    check_positive("--threads", args.threads, 0)
+    check_range("--folds", args.folds, 2)
+    check_range("--epochs", args.epochs)
+    check_range("--threads", args.threads, 0)
     if args.threads > 0:
         import torch
 

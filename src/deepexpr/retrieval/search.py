@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
-from deepexpr.retrieval.distributions import DEFAULT_METHOD, to_distribution
+from deepexpr.retrieval.distributions import DEFAULT_METHOD, METHODS, to_distribution
 from deepexpr.retrieval.embed import Embedding
 from deepexpr.retrieval.geometry import geometric_distance
 from deepexpr.retrieval.index import RetrievalIndex
@@ -33,16 +33,24 @@ from deepexpr.retrieval.js import js_distance_matrix
 class SearchConfig:
     """How to rank (defaults = the main job's)."""
 
-    method: str = DEFAULT_METHOD  # distribution choice (see retrieval.distributions)
-    alpha: float = 1.0  # Eq. 3 weight of the JS distance (nats^½, range 0..0.83)
-    beta: float = 0.05  # Eq. 3 weight of the geometric distance (index-std units, ~0..10)
-    top: int = 5  # matches returned (per character when per_character)
-    per_character: bool = False  # top matches of each character instead of overall
-    label_from: str = "query"  # matched label: "query" (its own probs) or "nearest" (JS-nearest row)
-    depth: int | None = None  # re-order only within the first `depth` rows by JS (None = all)
-    scale_geometry: bool = True  # divide geometric differences by the index's per-feature std
-    order_by: str = "combined"  # "combined" (Eq. 3), "js" (DeepExpr only) or "geometry" (only)
-    approximate: int = 0  # > 0: exact JS only for this many Hellinger-IVF candidates (big indexes)
+    method: str = setting(DEFAULT_METHOD, "distribution compared by JS (evidence = the paper's FC6 reading)",
+                          choices=METHODS, flag="--distribution")
+    alpha: float = setting(1.0, "Eq. 3 weight of the JS distance (nats^1/2, range 0..0.83)", min=0)
+    beta: float = setting(0.05, "Eq. 3 weight of the geometric distance (index-std units, ~0..10)", min=0)
+    top: int = setting(5, "matches per character (or overall)", min=1, max=100_000)
+    per_character: bool = setting(False, "top matches of every character")
+    label_from: str = setting("query", "matched label: the query's own prediction or its JS-nearest row's "
+                              "label", choices=("query", "nearest"))
+    depth: int | None = setting(None, "re-order only within the first N rows by JS (default: all)", min=1)
+    scale_geometry: bool = setting(True, "divide geometric differences by the index's per-feature std",
+                                   cli=False)
+    order_by: str = setting("combined", "combined (Eq. 3), js (DeepExpr only) or geometry (only)",
+                            choices=("combined", "js", "geometry"), cli=False)
+    approximate: int = setting(0, "big indexes: exact JS only for C candidates of a Hellinger IVF first "
+                               "stage (0: exact)", min=0)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 @dataclass
