@@ -28,6 +28,7 @@ import torch
 
 from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_data, identity_folds
 from deepexpr.errors import InputError, check_settings, setting
+from deepexpr.evaluation.classification import accuracy
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
 from deepexpr.models.hagan import PRESETS
@@ -108,12 +109,6 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     sb = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
     covmean = np.real(linalg.sqrtm(sa @ sb))
     return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * np.trace(covmean))
-
-
-def accuracy(y_true, y_pred) -> float:
-    """Share of equal entries (0 for empty input)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float((y_true == y_pred).mean()) if len(y_true) else 0.0
 
 
 # ---------------------------------------------------------------------------------------

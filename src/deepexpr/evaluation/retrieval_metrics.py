@@ -68,39 +68,6 @@ def retrieval_scores(distances: np.ndarray, query_labels: np.ndarray, index_labe
     return out
 
 
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of `values` (ascending), ties sharing their mean rank."""
-    v = np.asarray(values, dtype=np.float64)
-    order = np.argsort(v, kind="stable")
-    ranks = np.empty(len(v))
-    sorted_v = v[order]
-    start = 0
-    for end in range(1, len(v) + 1):
-        if end == len(v) or sorted_v[end] != sorted_v[start]:
-            ranks[order[start:end]] = 0.5 * (start + end - 1) + 1
-            start = end
-    return ranks
-
-
-def spearman_rho(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation of two score or rank vectors of the same items."""
-    ra, rb = average_ranks(a), average_ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
-
-
-def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
-    """Kendall's τ-b of two score or rank vectors of the same items (O(n²), n is small)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    iu = np.triu_indices(len(a), k=1)
-    da = np.sign(a[:, None] - a[None, :])[iu]
-    db = np.sign(b[:, None] - b[None, :])[iu]
-    concordant_minus_discordant = (da * db).sum()
-    denom = np.sqrt((da != 0).sum() * (db != 0).sum())
-    return float(concordant_minus_discordant / denom) if denom > 0 else float("nan")
-
-
 def best_rank_agreement(reference_orders: list, system_orders: list) -> dict:
     """How well a system agrees with a reference (expert, crowd) on the best match.
 
@@ -125,11 +92,17 @@ def best_rank_agreement(reference_orders: list, system_orders: list) -> dict:
 
 
 def order_agreement(reference_order: list, system_order: list) -> tuple[float, float]:
-    """Spearman ρ and Kendall τ between two orderings of the same candidates."""
+    """Spearman ρ and Kendall τ-b between two orderings of the same candidates (scipy.stats;
+    NaN for fewer than two candidates)."""
     ref = list(reference_order)
     if sorted(map(str, ref)) != sorted(map(str, system_order)):
         raise ValueError("the two orderings must rank the same candidates")
+    if len(ref) < 2:
+        return float("nan"), float("nan")
+    from scipy import stats
+
     pos = {c: i for i, c in enumerate(system_order)}
     ref_ranks = np.arange(1, len(ref) + 1)
     sys_ranks = np.array([pos[c] + 1 for c in ref])
-    return spearman_rho(ref_ranks, sys_ranks), kendall_tau(ref_ranks, sys_ranks)
+    return (float(stats.spearmanr(ref_ranks, sys_ranks).statistic),
+            float(stats.kendalltau(ref_ranks, sys_ranks).statistic))  # tau-b
