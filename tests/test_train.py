@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from deepexpr.cli import main
+from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.models import create_model
 from deepexpr.train.augment import augment_batch, to_input
@@ -154,6 +155,13 @@ def _write_class_folders(root, per_class=6, size=32):
             Image.fromarray(_pattern(label, rng, size)).save(d / f"s{i % 3}_{name}_{i}.png")
 
 
+def test_each_optimizer_has_its_own_default_rate():
+    assert TrainConfig().lr == 0.01 and TrainConfig(optimizer="adam").lr == 1e-3
+    assert TrainConfig(optimizer="adam", lr=0.05).lr == 0.05  # a given rate always wins
+    with pytest.raises(InputError):
+        TrainConfig(lr=-1.0)
+
+
 def test_cli_train_human_then_evaluate(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "faces"
@@ -170,6 +178,7 @@ def test_cli_train_human_then_evaluate(tmp_path, capsys, monkeypatch):
     cfg = json.loads((out / "fold_1" / "model.json").read_text())
     assert cfg["preprocess"] == {"size": 32, "grayscale": True, "mean": [0.5], "std": [0.5]}
     assert cfg["classes"] == list(EXPRESSIONS) and cfg["training"]["momentum"] == 0.9
+    assert cfg["training"]["lr"] == 0.01  # no --lr: SGD's own default (the paper's)
     ev = tmp_path / "ev"
     code = main(["evaluate", "recognition", "--model", str(out / "fold_1" / "model.safetensors"),
                  "--data", str(data), "--out", str(ev)])

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 from deepexpr.errors import InputError, check_settings, setting
 
+# Each optimizer's rate when none is given: SGD the paper's 0.01 (from scratch), Adam the
+# 1e-3 Kingma & Ba suggest (SGD's 0.01 is ten times that).
+DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3}
+
 
 @dataclass
 class TrainConfig:
@@ -21,7 +25,8 @@ class TrainConfig:
     # optimisation: the paper's SGD schedule by default
     epochs: int = setting(30, "passes over the training set", min=1, max=100_000)
     batch_size: int = setting(50, "images per step (the paper's 50)", min=1, max=100_000)
-    lr: float = setting(0.01, "base learning rate (paper: 0.01 from scratch, 0.001 for transfer)", above=0)
+    lr: float | None = setting(None, "base learning rate (default: the optimizer's: sgd 0.01 as the paper, "
+                               "adam 0.001; transfer 0.001)", above=0)
     optimizer: str = setting("sgd", "sgd: the paper's (momentum 0.9, weight decay 5e-4); adam: faster start",
                              choices=("sgd", "adam"))
     momentum: float = setting(0.9, "SGD momentum (Adam: beta1)", min=0, max=1)
@@ -55,6 +60,8 @@ class TrainConfig:
                                  min=1, cli=False)
 
     def __post_init__(self):
+        if self.lr is None and self.optimizer in DEFAULT_LR:
+            self.lr = DEFAULT_LR[self.optimizer]
         check_settings(self)
         if self.val_fraction >= 1 or self.test_fraction >= 1:
             raise InputError("--val-fraction must be in [0, 1) and --test-fraction in (0, 1)")
