@@ -18,6 +18,14 @@ def _input(name: str, n: int = 3) -> torch.Tensor:
     return torch.randn(n, pre.channels, pre.size, pre.size, generator=torch.Generator().manual_seed(0))
 
 
+def _built(name: str):
+    """A test variant in eval mode, its features on a batch of its default input, the batch."""
+    net = create_model(name).eval()
+    x = _input(name)
+    with torch.no_grad():
+        return net, net.forward_features(x), x
+
+
 def _logits(net, x):
     out = net(x)
     return out[1] if isinstance(out, tuple) else out  # HA-GAN's D: (real/fake, D^e logits)
@@ -30,10 +38,8 @@ def _head_input(net, x):
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_forward_is_forward_head_of_the_features(name):
-    net = create_model(name).eval()
-    x = _input(name)
+    net, feats, x = _built(name)
     with torch.no_grad():
-        feats = net.forward_features(x)
         logits = _logits(net, x)
         h = _head_input(net, x)
         assert feats.shape == (3, net.num_features)
@@ -48,10 +54,8 @@ def test_forward_is_forward_head_of_the_features(name):
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_reset_classifier_changes_only_the_last_layer(name):
-    net = create_model(name).eval()
-    x = _input(name)
+    net, feats, x = _built(name)
     with torch.no_grad():
-        feats = net.forward_features(x)
         old = net.get_classifier()
         net.reset_classifier(3)
         assert net.get_classifier() is not old
