@@ -26,14 +26,13 @@ def _walk(parser, path=()):
 
 
 def test_every_generated_default_is_the_config_default():
-    checked, commands = 0, set()
+    checked = 0
     for path, parser in _walk(build_parser()):
         for action in parser._actions:
             source = getattr(action, "config_field", None)
             if source is None:
                 continue
             config_cls, name, command_specific = source
-            commands.add(" ".join(path))
             if command_specific:
                 continue
             field = next(f for f in dataclasses.fields(config_cls) if f.name == name)
@@ -43,6 +42,24 @@ def test_every_generated_default_is_the_config_default():
             assert shown == field_default(field), f"deepexpr {' '.join(path)} {action.option_strings}"
             checked += 1
     assert checked > 100
+
+
+def test_options_from_function_signatures_keep_their_defaults():
+    import inspect
+
+    checked = 0
+    for path, parser in _walk(build_parser()):
+        for action in parser._actions:
+            if getattr(action, "function_param", None):
+                function, name = action.function_param
+                assert action.default == inspect.signature(function).parameters[name].default, path
+                checked += 1
+    assert checked >= 8  # characters render/sheet, index build, evaluate sequences
+
+
+def test_every_command_has_generated_options():
+    commands = {" ".join(path) for path, parser in _walk(build_parser())
+                if any(getattr(a, "config_field", None) for a in parser._actions)}
     for command in ("train hagan", "train human", "train transfer", "train sequences", "evaluate hagan",
                     "sequences make", "animate", "retrieve", "evaluate ranking", "demo"):
         assert command in commands

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from deepexpr.cli.options import check_range
+from deepexpr.cli.options import add_function_options, check_range
 
 MAX_NEW_INDEX = 10_000  # `new` draws every character up to --index: bound its time and memory
 
@@ -25,21 +25,19 @@ def register(commands, groups) -> None:
                   "or style .json paths")
     r = sub.add_parser("render", help="write a FERG-layout labelled data set")
     r.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
-    r.add_argument("--characters", default="all", help=chars_help)
-    r.add_argument("--per-expression", type=int, default=100, help="frames per character and expression")
-    r.add_argument("--size", type=int, default=256, help="image size in pixels")
-    r.add_argument("--seed", type=int, default=0, help="seed of frame sampling and random:K characters")
-    r.add_argument("--workers", type=int, default=1, help="worker processes")
+    add_function_options(r, "deepexpr.characters.export:render_dataset",
+                         ("characters", "per_expression", "size", "seed", "workers"), helps={"characters": chars_help})
     r.add_argument("--expressions", default=None, help="comma-separated subset (default all seven)")
     r.set_defaults(func=_render)
 
     s = sub.add_parser("sheet", help="draw characters x expressions into one PNG")
     s.add_argument("--out", required=True, help="output PNG file")
     s.add_argument("--characters", default="all", help=chars_help)
-    s.add_argument("--size", type=int, default=128, help="cell size in pixels")
-    s.add_argument("--seed", type=int, default=0, help="seed for random:K characters")
-    s.add_argument("--poses", type=int, default=1, help="key poses per character (rows)")
-    s.add_argument("--landmarks", action="store_true", help="overlay the 49 landmarks")
+    add_function_options(s, "deepexpr.characters.sheet:contact_sheet", ("size", "poses", "landmarks"),
+                         helps={"size": "cell size in pixels", "poses": "key poses per character (rows)",
+                                "landmarks": "overlay the 49 landmarks"})
+    add_function_options(s, "deepexpr.characters.style:resolve_characters", ("seed",),
+                         helps={"seed": "seed for random:K characters"})
     s.set_defaults(func=_sheet)
 
     ls = sub.add_parser("list", help="print the built-in characters")

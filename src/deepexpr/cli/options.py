@@ -164,6 +164,45 @@ def add_options(parser, config_cls, exclude=(), defaults: dict | None = None, re
         action.config_field = (config_cls, f.name, f.name in (defaults or {}) or f.name in required)
 
 
+def _docstring_args(doc: str | None) -> dict[str, str]:
+    """{name: first sentence} of a Google-style docstring's `Args:` section."""
+    found, in_args = {}, False
+    for line in (doc or "").splitlines():
+        text = line.strip()
+        if text.endswith(":") and " " not in text:
+            in_args = text == "Args:"
+            continue
+        name, sep, rest = text.partition(": ")
+        if in_args and sep and name.isidentifier():
+            found[name] = rest.split(". ")[0].rstrip(".")
+    return found
+
+
+def add_function_options(parser, function, names, helps: dict | None = None, choices: dict | None = None) -> None:
+    """Options from a plain function's keyword defaults, for a command without a config
+    dataclass: type and default from the signature, help from its docstring's `Args:`
+    (or `helps`). `function` may be "module:function" (imported when `parser` is used)."""
+    import inspect
+
+    if isinstance(function, str):
+        if isinstance(parser, Parser):
+            parser.defer(lambda: add_function_options(parser, _import(function), names, helps, choices))
+            return
+        function = _import(function)
+    params = inspect.signature(function).parameters
+    texts = {**_docstring_args(function.__doc__), **(helps or {})}
+    for name in names:
+        default = params[name].default
+        if isinstance(default, bool):
+            action = parser.add_argument("--" + name.replace("_", "-"), action="store_true", default=default,
+                                         help=texts.get(name, name.replace("_", " ")))
+        else:
+            action = parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
+                                         help=texts.get(name, name.replace("_", " ")),
+                                         choices=(choices or {}).get(name))
+        action.function_param = (function, name)
+
+
 def config_from_args(config_cls, args, **fixed):
     """`config_cls` from the parsed options of its fields, plus `fixed` values.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from deepexpr.cli.options import add_options, check_range, config_from_args
+from deepexpr.cli.options import add_function_options, add_options, check_range, config_from_args
 from deepexpr.cli.perception import recognizer_model
 
 SEARCH_CONFIG = "deepexpr.retrieval.search:SearchConfig"
@@ -28,7 +28,7 @@ def register(commands, groups) -> None:
                    "(default: the domain's)")
     b.add_argument("--domain", choices=("character", "human"), default="character",
                    help="character: whole images, character model; human: largest face, human model")
-    b.add_argument("--batch-size", type=int, default=64)
+    add_function_options(b, "deepexpr.retrieval.index:build_index", ("batch_size",))
     b.add_argument("--rebuild", action="store_true", help="ignore an existing --out (default: incremental)")
     b.set_defaults(func=cmd_index_build)
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from deepexpr.cli.options import REQUIRED, add_options, add_shared, config_from_args
+from deepexpr.cli.options import (
+    REQUIRED,
+    SHARED_HELP,
+    add_function_options,
+    add_options,
+    add_shared,
+    config_from_args,
+)
 
 
 def register(commands, groups) -> None:
@@ -39,7 +46,9 @@ def register(commands, groups) -> None:
     e = groups["evaluate"].add_parser("sequences", help="held-out error, baselines, classifier accuracy")
     e.add_argument("--data", required=True, help="corpus folder")
     e.add_argument("--models", default=None, help="folder of seq_<expr>.safetensors (default: bundled)")
-    add_shared(e, out=None, threads=1, quiet=False)
+    add_shared(e, out=None, quiet=False)
+    add_function_options(e, "deepexpr.evaluation.sequences:evaluate_sequences", ("threads",),
+                         helps={"threads": SHARED_HELP["threads"]})
     e.set_defaults(func=run_evaluate)
 
 

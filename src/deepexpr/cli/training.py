@@ -12,6 +12,7 @@ import sys
 
 from deepexpr.cli.options import (
     REQUIRED,
+    add_function_options,
     add_options,
     add_shared,
     check_range,
@@ -56,7 +57,7 @@ def register(commands, groups) -> None:
                    help="how to read --data (default: from the checkpoint)")
     p.add_argument("--characters", default=None, help="comma-separated characters to keep")
     p.add_argument("--test-characters", default=None, help="loco: characters to hold out")
-    p.add_argument("--folds", type=int, default=5, help="k of k-fold")
+    add_function_options(p, RUN_PROTOCOL, ("folds",), helps={"folds": "k of k-fold"})
     p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override the recipe's epochs")
     p.add_argument("--scheme", default=None, help="label scheme of numeric class folders")
     p.add_argument("--subject-pattern", default=None, help="subject id from file names")
@@ -74,6 +75,7 @@ def _character_data(p) -> None:
 # what each task does not offer: transfer takes architecture and input from its source
 TASK_EXCLUDES = {True: ("model", "size", "grayscale"), False: ("grayscale", "head_lr_mult", "new_head", "unfreeze")}
 TRANSFER_LR = 0.001  # the paper's fine-tuning rate
+RUN_PROTOCOL = "deepexpr.evaluation.protocols:run_protocol"
 
 
 def _common(p, grayscale: bool | None) -> None:
@@ -88,9 +90,9 @@ def _common(p, grayscale: bool | None) -> None:
                        help="one luminance channel" + (" (the default here)" if grayscale else ""))
         g.add_argument("--colour", "--color", dest="grayscale", action="store_false",
                        help="RGB input" + ("" if grayscale else " (the default here)"))
-    p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
-                   help="random split, identity-independent k-fold, or leave-one-character-out")
-    p.add_argument("--folds", type=int, default=5, help="k of k-fold")
+    add_function_options(p, RUN_PROTOCOL, ("protocol", "folds"), choices={"protocol": ("random", "kfold", "loco")},
+                         helps={"protocol": "random split, identity-independent k-fold, or "
+                                "leave-one-character-out", "folds": "k of k-fold"})
     p.add_argument("--test-characters", default=None,
                    help="loco: comma-separated identities to hold out in turn (default all)")
     p.add_argument("--max-images", type=int, default=0,
@@ -189,7 +191,7 @@ def _native_size(name: str) -> int | None:
 def _train(args) -> int:
     from pathlib import Path
 
-    from deepexpr.train.run import build_model, resolve_source, run_protocol
+    from deepexpr.evaluation.protocols import build_model, resolve_source, run_protocol
 
     cfg = _config_from_args(args)
     check_range("--folds", args.folds, 2)
@@ -304,7 +306,7 @@ def _evaluate_recipe(args, ck: dict, table, out) -> int:
     from pathlib import Path
 
     from deepexpr.train.config import TrainConfig
-    from deepexpr.train.run import resolve_source, run_protocol
+    from deepexpr.evaluation.protocols import resolve_source, run_protocol
 
     cfg = TrainConfig.from_dict(ck.get("training", {}))
     cfg = replace(cfg, model=ck["model"], overrides=ck.get("overrides", {}))
