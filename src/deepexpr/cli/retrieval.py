@@ -17,25 +17,7 @@ RETRIEVE_EXAMPLES = """examples:
 
 
 def register(commands, groups) -> None:
-    index = commands.add_parser("index", help="build or inspect a retrieval index")
-    isub = index.add_subparsers(dest="index_command", metavar="WHAT")
-    index.set_defaults(func=lambda _a: (index.print_help(sys.stderr), 2)[1])
-
-    b = isub.add_parser("build", help="embed a labelled image folder into an index file")
-    b.add_argument("--data", required=True, help="image folder (FERG-DB layout or <class>/ folders)")
-    b.add_argument("--out", required=True, help="index file to write (.safetensors)")
-    b.add_argument("--model", default=None, help="embedding model: a name, checkpoint or run folder "
-                   "(default: the domain's)")
-    b.add_argument("--domain", choices=("character", "human"), default="character",
-                   help="character: whole images, character model; human: largest face, human model")
-    add_function_options(b, "deepexpr.retrieval.index:build_index", ("batch_size",))
-    b.add_argument("--rebuild", action="store_true", help="ignore an existing --out (default: incremental)")
-    b.set_defaults(func=cmd_index_build)
-
-    i = isub.add_parser("info", help="print what an index holds and how it was built")
-    i.add_argument("index")
-    i.set_defaults(func=cmd_index_info)
-
+    _register_index(commands)
     r = commands.add_parser("retrieve", help="character expressions that read like a face",
                             epilog=RETRIEVE_EXAMPLES)
     r.add_argument("paths", nargs="+", metavar="PATH", help="photo(s), character image(s) or embeddings (.npz/.json)")
@@ -44,18 +26,36 @@ def register(commands, groups) -> None:
     r.add_argument("--format", choices=("table", "json"), default="table", help="what to print")
     r.add_argument("--json", dest="json_out", default=None, help="also write the JSON result to this file")
     r.add_argument("--sheet", default=None, help="contact sheet to write (.png or .html)")
-    r.add_argument("--query-domain", choices=("human", "character"), default="human",
-                   help="which model embeds the query images")
-    r.add_argument("--model", default=None, help="checkpoint of the query model (default: the domain's)")
+    _query_model(r, "human")
     r.add_argument("--index-model", default=None,
-                   help="checkpoint the index was built with (checked against the index)")
+                   help="model the index was built with (checked against the index)")
     r.set_defaults(func=cmd_retrieve)
+    _register_evaluate(groups["evaluate"])
 
-    e = groups["evaluate"].add_parser("retrieval", help="Table 1: Eq. 6 retrieval score per expression")
+
+def _register_index(commands) -> None:
+    index = commands.add_parser("index", help="build or inspect a retrieval index")
+    isub = index.add_subparsers(dest="index_command", metavar="WHAT")
+    index.set_defaults(func=lambda _a: (index.print_help(sys.stderr), 2)[1])
+    b = isub.add_parser("build", help="embed a labelled image folder into an index file")
+    b.add_argument("--data", required=True, help="image folder (FERG-DB layout or <class>/ folders)")
+    b.add_argument("--out", required=True, help="index file to write (.safetensors)")
+    b.add_argument("--model", default=None, help=MODEL_HELP)
+    b.add_argument("--domain", choices=("character", "human"), default="character",
+                   help="character: whole images, character model; human: largest face, human model")
+    add_function_options(b, "deepexpr.retrieval.index:build_index", ("batch_size",))
+    b.add_argument("--rebuild", action="store_true", help="ignore an existing --out (default: incremental)")
+    b.set_defaults(func=cmd_index_build)
+    i = isub.add_parser("info", help="print what an index holds and how it was built")
+    i.add_argument("index")
+    i.set_defaults(func=cmd_index_info)
+
+
+def _register_evaluate(evaluate) -> None:
+    e = evaluate.add_parser("retrieval", help="Table 1: Eq. 6 retrieval score per expression")
     e.add_argument("--index", required=True, help="labelled index to search")
     e.add_argument("--queries", required=True, help="labelled query set: an index file or an image folder")
-    e.add_argument("--query-domain", choices=("human", "character"), default="character")
-    e.add_argument("--model", default=None, help="query model checkpoint when --queries is a folder")
+    _query_model(e, "character")
     e.add_argument("--methods", default="evidence,softmax,relu",
                    help="distribution choices to compare (comma-separated)")
     e.add_argument("--exclude-same-character", action="store_true",
@@ -65,17 +65,25 @@ def register(commands, groups) -> None:
     e.add_argument("--out", default="out/eval_retrieval", help="folder for the CSV and the plot")
     e.set_defaults(func=cmd_evaluate_retrieval)
 
-    k = groups["evaluate"].add_parser("ranking", help="Spearman/Kendall agreement with reference rankings")
+    k = evaluate.add_parser("ranking", help="Spearman/Kendall agreement with reference rankings")
     k.add_argument("--rankings", required=True,
                    help="CSV rows: query,ranker,candidate_1,...,candidate_n (best first)")
     k.add_argument("--system", default="deepexpr", help="the ranker name of the system's rows")
     k.add_argument("--out", default=None, help="write per-query results to this CSV")
     k.add_argument("--index", default=None,
                    help="rank each query's candidates with DeepExpr in this index (queries = image paths)")
-    k.add_argument("--query-domain", choices=("human", "character"), default="human")
-    k.add_argument("--model", default=None, help="query model checkpoint (default: the domain's)")
+    _query_model(k, "human")
     add_search_args(k)
     k.set_defaults(func=cmd_evaluate_ranking)
+
+
+MODEL_HELP = "a model name, checkpoint or run folder (default: the domain's)"
+
+
+def _query_model(p, domain: str) -> None:
+    p.add_argument("--query-domain", choices=("human", "character"), default=domain,
+                   help="which model embeds the query images")
+    p.add_argument("--model", default=None, help="query model: " + MODEL_HELP)
 
 
 def add_search_args(p) -> None:
