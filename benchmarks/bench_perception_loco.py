@@ -32,7 +32,7 @@ def run(args) -> None:
 
     from deepexpr.cli.training import load_table
     from deepexpr.train.config import TrainConfig
-    from deepexpr.train.run import default_loco_characters, run_protocol
+    from deepexpr.evaluation.protocols import default_loco_characters, run_protocol
 
     torch.set_num_threads(args.threads)
     cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, lr_step=args.lr_step,
