@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from deepexpr.characters.render import render_face_pil
 from deepexpr.characters.rig import key_poses
 from deepexpr.expressions import EXPRESSIONS
-
-
-def _font(px: int):
-    try:
-        return ImageFont.load_default(size=px)
-    except TypeError:  # Pillow < 10.1 has one bitmap size
-        return ImageFont.load_default()
+from deepexpr.sheet import Grid, draw_column_labels, draw_row_labels, font
 
 
 def contact_sheet(styles, size: int = 128, poses: int = 1, landmarks: bool = False) -> Image.Image:
@@ -34,25 +28,21 @@ def contact_sheet(styles, size: int = 128, poses: int = 1, landmarks: bool = Fal
     """
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
-    font = _font(max(10, size // 9))
+    label_font = font(max(10, size // 9))
     longest = max(len(s.name) for s in styles)
-    label_w = max(70, size * 2 // 3, int(font.getlength("m" * longest)) + 12)
-    head_h = max(18, size // 7)
+    label_w = max(70, size * 2 // 3, int(label_font.getlength("m" * longest)) + 12)
+    grid = Grid(left=label_w, top=max(18, size // 7), cell_w=size, cell_h=size)
     rows = [(s, k) for s in styles for k in range(poses)]
-    sheet = Image.new("RGB", (label_w + size * len(EXPRESSIONS), head_h + size * len(rows)), "white")
+    sheet = grid.canvas(len(rows), len(EXPRESSIONS))
     draw = ImageDraw.Draw(sheet)
-    for j, expr in enumerate(EXPRESSIONS):
-        draw.text((label_w + j * size + size // 2, head_h // 2), expr, fill="black", font=font,
-                  anchor="mm")
+    draw_column_labels(draw, grid, EXPRESSIONS, label_font)
+    draw_row_labels(draw, grid, [style.name if k == 0 else None for style, k in rows], 6, label_font)
     for i, (style, k) in enumerate(rows):
-        y = head_h + i * size
-        if k == 0:
-            draw.text((6, y + size // 2), style.name, fill="black", font=font, anchor="lm")
         for j, expr in enumerate(EXPRESSIONS):
             img, lm = render_face_pil(style, key_poses(style, expr)[k], size)
             if landmarks:
                 d = ImageDraw.Draw(img)
-                for x, yy in lm:
-                    d.point((float(x), float(yy)), fill=(255, 0, 0))
-            sheet.paste(img, (label_w + j * size, y))
+                for x, y in lm:
+                    d.point((float(x), float(y)), fill=(255, 0, 0))
+            sheet.paste(img, grid.cell(i, j))
     return sheet

@@ -18,21 +18,13 @@ import numpy as np
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, write_text
+from deepexpr.sheet import Grid, draw_row_labels, font, paste_centred, stack_vertically
 
 QUERY_SIZE = 200  # query face side (px)
 THUMB = 96  # match thumbnail side (px)
 PAD = 8
 BAR_COLORS = {"anger": (205, 50, 50), "disgust": (90, 150, 50), "fear": (130, 70, 170), "joy": (235, 175, 30),
               "neutral": (140, 140, 140), "sadness": (60, 100, 200), "surprise": (230, 110, 190)}
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
 
 
 def _thumb(path_or_image, size: int):
@@ -57,7 +49,7 @@ def draw_query(query, size: int = QUERY_SIZE):
     if query.image is None:
         return canvas
     im, scale = _thumb(np.asarray(query.image), size)
-    canvas.paste(im, ((size - im.size[0]) // 2, (size - im.size[1]) // 2))
+    paste_centred(canvas, im, 0, 0, size, size)
     if query.landmarks is not None:
         off = np.array([(size - im.size[0]) / 2, (size - im.size[1]) / 2])
         pts = np.asarray(query.landmarks) * scale + off
@@ -70,13 +62,13 @@ def draw_query(query, size: int = QUERY_SIZE):
     return canvas
 
 
-def _draw_bars(draw, probs, x: int, y: int, width: int, font) -> int:
+def _draw_bars(draw, probs, x: int, y: int, width: int, text_font) -> int:
     for name, p in zip(EXPRESSIONS, probs):
-        draw.text((x, y), f"{name}", fill=(30, 30, 30), font=font)
+        draw.text((x, y), f"{name}", fill=(30, 30, 30), font=text_font)
         bx = x + 62
         draw.rectangle([bx, y + 2, bx + width - 100, y + 12], outline=(200, 200, 200))
         draw.rectangle([bx, y + 2, bx + int((width - 100) * float(p)), y + 12], fill=BAR_COLORS[name])
-        draw.text((bx + width - 96, y), f"{float(p):.2f}", fill=(30, 30, 30), font=font)
+        draw.text((bx + width - 96, y), f"{float(p):.2f}", fill=(30, 30, 30), font=text_font)
         y += 16
     return y
 
@@ -86,25 +78,25 @@ def render_band(result, top: int):
     from PIL import Image, ImageDraw
 
     rows = result.by_character or {"all": result.matches}
-    font, small = _font(13), _font(11)
+    big, small = font(13), font(11)
     left = QUERY_SIZE + 2 * PAD
     row_h = THUMB + 34
+    grid = Grid(left=left + 90, top=28, cell_w=THUMB, cell_h=THUMB, gap_x=PAD, gap_y=row_h - THUMB)
     width = left + 90 + top * (THUMB + PAD) + PAD
     height = max(QUERY_SIZE + 7 * 16 + 48, 28 + len(rows) * row_h) + PAD
     band = Image.new("RGB", (width, height), (250, 250, 250))
     draw = ImageDraw.Draw(band)
     q = result.query
     title = f"{Path(q.source).name or 'query'}  face {q.face + 1}  perceived: {EXPRESSIONS[int(np.argmax(q.probs))]}"
-    draw.text((PAD, 6), title, fill=(0, 0, 0), font=font)
+    draw.text((PAD, 6), title, fill=(0, 0, 0), font=big)
     band.paste(draw_query(q), (PAD, 26))
     _draw_bars(draw, q.probs, PAD, 32 + QUERY_SIZE, QUERY_SIZE, small)
-    for r, (char, matches) in enumerate(rows.items()):
-        y = 28 + r * row_h
-        draw.text((left, y + THUMB // 2 - 6), char or "-", fill=(0, 0, 0), font=font)
+    draw_row_labels(draw, grid, [char or "-" for char in rows], left, big, fill=(0, 0, 0), anchor="la",
+                    dy=-6)
+    for r, matches in enumerate(rows.values()):
         for k, m in enumerate(matches[:top]):
-            x = left + 90 + k * (THUMB + PAD)
-            im, _ = _thumb(m.path, THUMB)
-            band.paste(im, (x + (THUMB - im.size[0]) // 2, y + (THUMB - im.size[1]) // 2))
+            x, y = grid.cell(r, k)
+            paste_centred(band, _thumb(m.path, THUMB)[0], x, y, THUMB, THUMB)
             ok = m.label == result.matched_label
             draw.rectangle([x - 1, y - 1, x + THUMB, y + THUMB], outline=(40, 170, 70) if ok else (170, 170, 170),
                            width=2)
@@ -116,17 +108,10 @@ def render_band(result, top: int):
 
 def contact_sheet(results: list, top: int = 5):
     """All queries' bands stacked vertically (PIL image)."""
-    from PIL import Image
 
     if not results:
         raise InputError("no query produced results; nothing to draw")
-    bands = [render_band(r, top) for r in results]
-    sheet = Image.new("RGB", (max(b.size[0] for b in bands), sum(b.size[1] for b in bands)), (255, 255, 255))
-    y = 0
-    for b in bands:
-        sheet.paste(b, (0, y))
-        y += b.size[1]
-    return sheet
+    return stack_vertically([render_band(r, top) for r in results])
 
 
 def _data_uri(image) -> str:
