@@ -50,21 +50,11 @@ class ExportSettings:
 
 
 def render_versions() -> dict[str, str]:
-    """Versions of what draws the images (read from package metadata: importing torch or
-    mediapipe just to stamp a manifest would cost seconds)."""
-    import platform
-    from importlib import metadata
+    """Versions of what draws the images: `deepexpr.io.versions` of NumPy and Pillow, plus the
+    renderer's (importing torch or mediapipe just to stamp a manifest would cost seconds)."""
+    from deepexpr.io import versions
 
-    from deepexpr.version import __version__
-
-    out = {"deepexpr": __version__, "renderer": str(RENDERER_VERSION),
-           "python": platform.python_version(), "numpy": np.__version__}
-    for dist in ("pillow",):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return {**versions(("numpy", "pillow")), "renderer": str(RENDERER_VERSION)}
 
 
 def frame_path(char: str, expr: str, n: int) -> str:
