@@ -45,6 +45,35 @@ def test_obj_sequence_and_glb(tmp_path, box):
     assert len(scene.geometry) == 1
 
 
+def _accessor(gltf: dict, binary: bytes, index: int) -> np.ndarray:
+    """Decode one float32/uint32 accessor of a GLB's binary chunk."""
+    acc = gltf["accessors"][index]
+    view = gltf["bufferViews"][acc["bufferView"]]
+    dtype = {5126: np.float32, 5125: np.uint32}[acc["componentType"]]
+    width = {"SCALAR": 1, "VEC3": 3}[acc["type"]]
+    raw = binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
+    return np.frombuffer(raw, dtype).reshape(acc["count"], width)
+
+
+def test_glb_morph_targets_decode_to_the_frames(tmp_path, box):
+    v, f = box
+    rng = np.random.default_rng(0)
+    frames = v[None] + 0.05 * rng.normal(size=(4, len(v), 3))
+    data = write_glb(frames, f, tmp_path / "m.glb", fps=10.0).read_bytes()
+    n = struct.unpack("<I", data[12:16])[0]
+    gltf, binary = json.loads(data[20:20 + n]), data[20 + n + 8:]
+    prim = gltf["meshes"][0]["primitives"][0]
+    np.testing.assert_allclose(_accessor(gltf, binary, prim["attributes"]["POSITION"]), frames[0], atol=1e-6)
+    np.testing.assert_array_equal(_accessor(gltf, binary, prim["indices"]).reshape(-1, 3), f)
+    for k, target in enumerate(prim["targets"], start=1):
+        delta = _accessor(gltf, binary, target["POSITION"])
+        np.testing.assert_allclose(frames[0] + delta, frames[k], atol=1e-5)
+    sampler = gltf["animations"][0]["samplers"][0]
+    np.testing.assert_allclose(_accessor(gltf, binary, sampler["input"]).ravel(), np.arange(4) / 10.0)
+    weights = _accessor(gltf, binary, sampler["output"]).reshape(4, 3)  # keyframe x target
+    np.testing.assert_array_equal(weights, np.eye(4, 3, k=-1))  # keyframe k shows frame k only
+
+
 def test_bad_mesh_and_landmarks(tmp_path, box):
     v, _ = box
     pc = tmp_path / "points.ply"

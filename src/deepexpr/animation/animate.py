@@ -181,59 +181,82 @@ def write_obj_sequence(frames, faces, out: Path, show_progress: bool = True) -> 
     return paths
 
 
+# glTF constants: buffer-view targets and accessor component types
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+FLOAT, UNSIGNED_INT = 5126, 5125
+
+
+class _GlbBuffer:
+    """The binary chunk of a GLB file, filled one accessor at a time (4-byte aligned)."""
+
+    def __init__(self):
+        self.chunks, self.views, self.accessors = [], [], []
+
+    def add(self, arr: np.ndarray, target: int | None, component: int, kind: str,
+            minmax: bool = False) -> int:
+        """Append `arr` (count = its first dimension) as a buffer view + accessor; its index."""
+        offset = sum(len(c) for c in self.chunks)
+        data = np.ascontiguousarray(arr).tobytes()
+        self.chunks.append(data + b"\0" * (-len(data) % 4))
+        view = {"buffer": 0, "byteOffset": offset, "byteLength": len(data)}
+        if target:
+            view["target"] = target
+        self.views.append(view)
+        acc = {"bufferView": len(self.views) - 1, "componentType": component,
+               "count": int(arr.shape[0]), "type": kind}
+        if minmax:
+            flat = arr.reshape(arr.shape[0], -1)
+            acc["min"], acc["max"] = flat.min(0).tolist(), flat.max(0).tolist()
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+    def binary(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 def write_glb(frames: np.ndarray, faces: np.ndarray, path: Path, fps: float = 25.0) -> Path:
     """One mesh (frame 0) with a morph target per later frame and a weights animation.
+
+    Keyframe k (at time k / fps) shows morph target k - 1 at weight 1 and every other at 0,
+    so a viewer plays the frames back; Blender imports the targets as shape keys.
 
     Args:
         frames: (T, V, 3) vertex positions.
         faces: (F, 3) triangles.
+        path: the .glb file to write (atomically).
+        fps: frames per second of the animation.
     """
-    from deepexpr.io import atomic_path
-
-    base = frames[0].astype(np.float32)
     deltas = (frames[1:] - frames[0]).astype(np.float32)
     t = len(deltas)
-    times = (np.arange(t + 1) / fps).astype(np.float32)
+    buf = _GlbBuffer()
+    pos = buf.add(frames[0].astype(np.float32), ARRAY_BUFFER, FLOAT, "VEC3", True)
+    idx = buf.add(faces.astype(np.uint32).reshape(-1), ELEMENT_ARRAY_BUFFER, UNSIGNED_INT, "SCALAR")
+    targets = [{"POSITION": buf.add(d, ARRAY_BUFFER, FLOAT, "VEC3", True)} for d in deltas]
     weights = np.zeros((t + 1, t), dtype=np.float32)
     weights[np.arange(1, t + 1), np.arange(t)] = 1.0  # keyframe k shows target k-1 only
-    chunks, views, accessors = [], [], []
+    t_in = buf.add((np.arange(t + 1) / fps).astype(np.float32), None, FLOAT, "SCALAR", True)
+    w_out = buf.add(weights.reshape(-1), None, FLOAT, "SCALAR")
+    mesh = {"primitives": [{"attributes": {"POSITION": pos}, "indices": idx, "targets": targets}],
+            "weights": [0.0] * t, "extras": {"targetNames": [f"frame_{k + 1:04d}" for k in range(t)]}}
+    animation = {"name": "expression",
+                 "samplers": [{"input": t_in, "output": w_out, "interpolation": "LINEAR"}],
+                 "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}]}
+    return _write_glb_file(path, mesh, animation, buf)
 
-    def add(arr, target, comp, acc_type, minmax=False):
-        offset = sum(len(c) for c in chunks)
-        data = np.ascontiguousarray(arr).tobytes()
-        chunks.append(data + b"\0" * (-len(data) % 4))
-        view = {"buffer": 0, "byteOffset": offset, "byteLength": len(data)}
-        if target:
-            view["target"] = target
-        views.append(view)
-        acc = {"bufferView": len(views) - 1, "componentType": comp, "count": int(
-            arr.shape[0]), "type": acc_type}
-        if minmax:
-            flat = arr.reshape(arr.shape[0], -1)
-            acc["min"], acc["max"] = flat.min(0).tolist(), flat.max(0).tolist()
-        accessors.append(acc)
-        return len(accessors) - 1
 
-    pos = add(base, 34962, 5126, "VEC3", True)
-    idx = add(faces.astype(np.uint32).reshape(-1), 34963, 5125, "SCALAR")
-    targets = [{"POSITION": add(d, 34962, 5126, "VEC3", True)} for d in deltas]
-    t_in = add(times, None, 5126, "SCALAR", True)
-    w_out = add(weights.reshape(-1), None, 5126, "SCALAR")
+def _write_glb_file(path: Path, mesh: dict, animation: dict, buf: _GlbBuffer) -> Path:
+    """The glTF JSON chunk (one node, one mesh, one animation) and the binary chunk, atomically."""
+    from deepexpr.io import atomic_path
+
+    binary = buf.binary()
     gltf = {
         "asset": {"version": "2.0", "generator": "deepexpr (synthetic-trained sequence LSTM)"},
         "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0, "name": "face"}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": pos}, "indices": idx,
-                                    "targets": targets}], "weights": [0.0] * t,
-                    "extras": {"targetNames": [f"frame_{k + 1:04d}" for k in range(t)]}}],
-        "animations": [{"name": "expression", "samplers": [
-            {"input": t_in, "output": w_out, "interpolation": "LINEAR"}],
-            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}]}],
-        "buffers": [{"byteLength": sum(len(c) for c in chunks)}],
-        "bufferViews": views, "accessors": accessors,
+        "meshes": [mesh], "animations": [animation], "buffers": [{"byteLength": len(binary)}],
+        "bufferViews": buf.views, "accessors": buf.accessors,
     }
     js = json.dumps(gltf, separators=(",", ":")).encode()
     js += b" " * (-len(js) % 4)
-    binary = b"".join(chunks)
     total = 12 + 8 + len(js) + 8 + len(binary)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
