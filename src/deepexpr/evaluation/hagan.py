@@ -282,62 +282,70 @@ def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None,
 # ---------------------------------------------------------------------------------------
 
 
+@dataclass
+class HeldoutFaces:
+    """Never-seen stand-in people and the targets a model is judged against (`quality`)."""
+
+    people: list  # the held-out stand-in identities
+    faces: np.ndarray  # (N, L, L, 3) uint8 aligned human faces at the model's load size
+    labels: np.ndarray  # (N,) expression index
+    styles: list  # the model's target characters
+    paired: np.ndarray  # (C * N, S, S, 3) each character drawn making each face (ground truth)
+    real: np.ndarray  # (M, S, S, 3) real renders of the targets (another seed than training)
+    real_labels: np.ndarray  # (M,) expression index
+    real_chars: np.ndarray  # (M,) character index
+    neutral: np.ndarray  # (C, S, S, 3) each character's neutral image
+
+    @classmethod
+    def render(cls, cfg: HaganEvalConfig, model) -> HeldoutFaces:
+        from deepexpr.characters import standin_humans
+        from deepexpr.data.standin import (
+            render_humans,
+            render_paired,
+            render_targets,
+            target_styles,
+        )
+
+        size = model.image_size
+        people = standin_humans(cfg.heldout_identities, seed=cfg.heldout_seed)
+        hx, hy, _, hrig = render_humans(people, cfg.heldout_per_expression, model.load_size, 128,
+                                        seed=cfg.heldout_seed, with_rigs=True)
+        styles = target_styles(model.characters)
+        paired = np.concatenate([render_paired(styles, hrig, np.full(len(hx), c), size)
+                                 for c in range(len(styles))])
+        rx, ry, rc, neutral = render_targets(styles, cfg.target_per_expression, size, seed=cfg.heldout_seed)
+        return cls(people, hx, hy, styles, paired, rx, ry, rc, neutral)
+
+
 def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
     """Intended expression, identity, L1 to neutral and Fréchet distance of a model's drawings."""
-    from deepexpr.characters import standin_humans
-    from deepexpr.data.hagan import human_view
-    from deepexpr.data.standin import render_humans, render_paired, render_targets, target_styles
-    from deepexpr.models.registry import create_model
-    from deepexpr.train.hagan_export import tile
     from deepexpr.translate import load_hagan
 
     model = load_hagan(weights)
-    size, load = model.image_size, model.load_size
-    people = standin_humans(cfg.heldout_identities, seed=cfg.heldout_seed)
-    hx, hy, hid, hrig = render_humans(people, cfg.heldout_per_expression, load, 128, seed=cfg.heldout_seed,
-                                      with_rigs=True)
-    styles = target_styles(model.characters)
-    # Ground truth the stand-in allows: each character drawn making each held-out face.
-    paired = np.concatenate([render_paired(styles, hrig, np.full(len(hx), c), size) for c in range(len(styles))])
-    # Real renders of the targets, drawn with another seed than training used.
-    rx, ry, rc, neutral = render_targets(styles, cfg.target_per_expression, size, seed=cfg.heldout_seed)
+    held = HeldoutFaces.render(cfg, model)
     judge = CharacterJudge(cfg.character_model)
-    charid = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=len(styles),
-                          input_size=size)
-    fit_classifier(charid, rx, rc, cfg.charid_steps, 32, lr=1e-3, augment="none", seed=cfg.seed,
-                   quiet=quiet, desc="character-ID")
-    gens, labels, chars, de_probs = [], [], [], []
-    for c in range(len(styles)):
-        g, p = model.run(hx, [c] * len(hx), seed=cfg.seed)
-        gens.append(g)
-        de_probs.append(p)
-        labels.append(hy)
-        chars.append(np.full(len(hx), c))
-    gen, y, ch, de = np.concatenate(gens), np.concatenate(labels), np.concatenate(chars), np.concatenate(de_probs)
+    charid = _character_id_classifier(cfg, held, model.image_size, quiet)
+    drawn = [model.run(held.faces, [c] * len(held.faces), seed=cfg.seed) for c in range(len(held.styles))]
+    gens = [g for g, _ in drawn]
+    gen, de = np.concatenate(gens), np.concatenate([p for _, p in drawn])
+    y = np.concatenate([held.labels] * len(held.styles))
+    ch = np.repeat(np.arange(len(held.styles)), len(held.faces))
     judged = judge.probs(gen).argmax(1)
     ids = predict(charid, gen).argmax(1)
-    encoder = encoder_accuracy(model, hx, hy)
-    ablation = decoder_ablation(model, hx, hy, judge, cfg.seed, paired)
-    real_judged = judge.probs(rx).argmax(1)
-    real_ids = predict(charid, render_targets(styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
-    l1 = np.abs(gen.astype(np.float32) - neutral[ch].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
-    real_l1 = np.abs(rx.astype(np.float32) - neutral[rc].astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
-    n = cfg.fid_samples
-    rng = np.random.default_rng(cfg.seed)
-    pick_r = rng.permutation(len(rx))[:n]
-    pick_g = rng.permutation(len(gen))[:n]
-    fid = frechet_distance(judge.features(rx[pick_r]), judge.features(gen[pick_g]))
-    # Reference: two halves of real renders (what "as close as real" looks like).
-    half = len(pick_r) // 2
-    fid_ref = frechet_distance(judge.features(rx[pick_r[:half]]), judge.features(rx[pick_r[half:]]))
+    encoder = encoder_accuracy(model, held.faces, held.labels)
+    ablation = decoder_ablation(model, held.faces, held.labels, judge, cfg.seed, held.paired)
+    reference = _real_reference(cfg, held, judge, charid, model.image_size)
+    l1 = _l1_to_neutral(gen, held.neutral[ch])
+    fid, reference["frechet_real_vs_real"] = _frechet_distances(cfg, judge, held.real, gen)
     per_char = {s.name: {"intended_expression": accuracy(y[ch == c], judged[ch == c]),
                          "character_id": accuracy(np.full((ch == c).sum(), c), ids[ch == c]),
                          "de_accuracy": accuracy(y[ch == c], de[ch == c].argmax(1)),
-                         "l1_to_neutral": float(l1[ch == c].mean())} for c, s in enumerate(styles)}
-    q = {
+                         "l1_to_neutral": float(l1[ch == c].mean())} for c, s in enumerate(held.styles)}
+    _save_quality_grid(out_dir / "hagan_grid.png", held, gens, model.image_size)
+    return {
         "weights": str(model.path), "human_side": STANDIN_NOTICE,
-        "heldout_people": len(people), "heldout_faces": int(len(hx)), "generated_images": int(len(gen)),
-        "character_model": str(judge.path),
+        "heldout_people": len(held.people), "heldout_faces": int(len(held.faces)),
+        "generated_images": int(len(gen)), "character_model": str(judge.path),
         "intended_expression": accuracy(y, judged),
         "character_id": accuracy(ch, ids),
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
@@ -345,19 +353,58 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "decoder_ablation": ablation,
         "l1_to_neutral": float(l1.mean()),
         "frechet_distance": fid,
-        "reference": {"judge_on_real_renders": accuracy(ry, real_judged),
-                      "character_id_on_real_renders": accuracy(np.repeat(np.arange(len(styles)), 7 * 6), real_ids),
-                      "l1_real_to_neutral": float(real_l1.mean()),
-                      "frechet_real_vs_real": fid_ref},
+        "reference": reference,
         "per_character": per_char,
     }
-    # Sample grid: one held-out face per expression, then each character.
+
+
+def _character_id_classifier(cfg: HaganEvalConfig, held: HeldoutFaces, size: int, quiet: bool):
+    """A small CNN telling the target characters apart, trained on their real renders."""
+    from deepexpr.models.registry import create_model
+
+    charid = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=len(held.styles),
+                          input_size=size)
+    fit_classifier(charid, held.real, held.real_chars, cfg.charid_steps, 32, lr=1e-3, augment="none",
+                   seed=cfg.seed, quiet=quiet, desc="character-ID")
+    return charid
+
+
+def _l1_to_neutral(images: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """(N,) mean |image - neutral| per image, in the networks' [-1, 1] units."""
+    return np.abs(images.astype(np.float32) - neutral.astype(np.float32)).mean(axis=(1, 2, 3)) / 127.5
+
+
+def _real_reference(cfg: HaganEvalConfig, held: HeldoutFaces, judge, charid, size: int) -> dict:
+    """The judges on real renders: what the figures of G's drawings compare with."""
+    from deepexpr.data.standin import render_targets
+
+    real_judged = judge.probs(held.real).argmax(1)
+    real_ids = predict(charid, render_targets(held.styles, 6, size, seed=cfg.heldout_seed + 1)[0]).argmax(1)
+    return {"judge_on_real_renders": accuracy(held.real_labels, real_judged),
+            "character_id_on_real_renders": accuracy(np.repeat(np.arange(len(held.styles)), 7 * 6), real_ids),
+            "l1_real_to_neutral": float(_l1_to_neutral(held.real, held.neutral[held.real_chars]).mean())}
+
+
+def _frechet_distances(cfg: HaganEvalConfig, judge, real: np.ndarray, gen: np.ndarray) -> tuple[float, float]:
+    """(real vs G's drawings, two halves of the real renders: what "as close as real" looks like)."""
+    rng = np.random.default_rng(cfg.seed)
+    pick_r = rng.permutation(len(real))[:cfg.fid_samples]
+    pick_g = rng.permutation(len(gen))[:cfg.fid_samples]
+    fid = frechet_distance(judge.features(real[pick_r]), judge.features(gen[pick_g]))
+    half = len(pick_r) // 2
+    return fid, frechet_distance(judge.features(real[pick_r[:half]]), judge.features(real[pick_r[half:]]))
+
+
+def _save_quality_grid(path: Path, held: HeldoutFaces, gens: list[np.ndarray], size: int) -> None:
+    """One held-out face per expression, then each character's drawing of it."""
+    from deepexpr.data.hagan import human_view
+    from deepexpr.train.hagan_export import tile
+
     rows = []
     for e in range(len(EXPRESSIONS)):
-        i = int(np.flatnonzero(hy == e)[0])
-        rows.append([human_view(hx[i : i + 1], size)[0]] + [gens[c][i] for c in range(len(styles))])
-    save_image(out_dir / "hagan_grid.png", tile(rows))
-    return q
+        i = int(np.flatnonzero(held.labels == e)[0])
+        rows.append([human_view(held.faces[i : i + 1], size)[0]] + [g[i] for g in gens])
+    save_image(path, tile(rows))
 
 
 def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: CharacterJudge,
