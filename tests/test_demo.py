@@ -16,8 +16,7 @@ from retrieval_fakes import FakeRecognizer, landmarks_for
 
 
 @pytest.fixture()
-def fake_models(monkeypatch, tmp_path):
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+def fake_models(monkeypatch, tmp_path, private_cache):
     models = {"character": FakeRecognizer(seed=0), "human": FakeRecognizer(seed=0)}
     monkeypatch.setattr(embed, "load_recognizer_for", lambda domain, model=None: models[domain])
 

@@ -18,13 +18,6 @@ from deepexpr.faces.align import HAGAN_ANCHORS, MIRROR49, anchor_points
 from deepexpr.io import read_image
 
 
-@pytest.fixture(scope="module")
-def astronaut():
-    from skimage import data
-
-    return data.astronaut()
-
-
 def test_affine_recovers_a_known_transform():
     rng = np.random.default_rng(0)
     src = rng.normal(size=(20, 2))

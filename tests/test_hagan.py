@@ -334,10 +334,9 @@ def test_cli_translate(trained, tmp_path, monkeypatch, capsys):
     assert main(["translate", str(bad), "--weights", str(trained)]) == 2
 
 
-def test_cli_train_on_standin(tmp_path, monkeypatch, capsys):
+def test_cli_train_on_standin(tmp_path, monkeypatch, capsys, private_cache):
     from deepexpr.cli import main
 
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "run"
     code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
@@ -366,11 +365,10 @@ def test_export_fp16_bundle_gives_the_same_drawings(trained, tmp_path):
     assert half.characters == ["a", "b"]
 
 
-def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
+def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys, private_cache):
     from deepexpr.cli import main
     from deepexpr.models.checkpoint import save_model
 
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     assert main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
@@ -392,10 +390,9 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys):
     assert main(["evaluate", "hagan", "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2
 
 
-def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatch):
+def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatch, private_cache):
     from deepexpr.evaluation.hagan import HaganEvalConfig, kfold
 
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     base = dict(folds=2, fold_steps=2, preset="test", identities=2, per_expression=1, judge_model=False,
                 encoder_pretrain=3)
     serial = kfold(HaganEvalConfig(**base), tmp_path / "serial", ("pip", "mika"))

@@ -84,3 +84,12 @@ def test_as_rgb_takes_paths_and_arrays(tmp_path):
     assert as_rgb(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)  # transparent -> white
     with pytest.raises(InputError, match="HxW"):
         as_rgb(np.zeros((4, 5, 2), np.uint8))
+
+
+def test_versions_stamp_names_the_package_and_the_asked_distributions():
+    from deepexpr import __version__
+    from deepexpr.io import versions
+
+    stamp = versions(("numpy",))
+    assert set(stamp) == {"deepexpr", "python", "numpy"} and stamp["deepexpr"] == __version__
+    assert stamp["numpy"] == np.__version__

@@ -14,8 +14,6 @@ from deepexpr import recognition
 from deepexpr.cli import main
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
-from deepexpr.models import create_model
-from deepexpr.models.checkpoint import save_model
 from deepexpr.models.fer_port import cache_paths
 
 HAVE_FER = cache_paths()[0].is_file()
@@ -23,11 +21,9 @@ needs_fer = pytest.mark.skipif(not HAVE_FER, reason="run `deepexpr setup` once (
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    from skimage import data
-
+def files(tmp_path_factory, astronaut):
     d = tmp_path_factory.mktemp("rec")
-    Image.fromarray(data.astronaut()).save(d / "astronaut.jpg", quality=95)
+    Image.fromarray(astronaut).save(d / "astronaut.jpg", quality=95)
     Image.fromarray(np.full((90, 120, 3), 180, np.uint8)).save(d / "wall.png")
     (d / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     rng = np.random.default_rng(0)
@@ -37,15 +33,9 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(files):
-    torch.manual_seed(0)
-    net = create_model("test_minixception", in_channels=3)
-    classes = list(reversed(EXPRESSIONS))  # a model with another class order
-    path = files / "tiny.safetensors"
-    save_model(path, net, {"model": "test_minixception", "overrides": {"in_channels": 3}, "classes": classes,
-                           "preprocess": {"size": 32, "grayscale": False, "mean": [0.5] * 3, "std": [0.5] * 3},
-                           "domain": "character"})
-    return path
+def tiny_checkpoint(files, make_checkpoint):
+    # a model with another class order
+    return make_checkpoint(files / "tiny.safetensors", classes=list(reversed(EXPRESSIONS)))
 
 
 def test_recognizer_reorders_classes_and_batches(tiny_checkpoint):
@@ -119,11 +109,23 @@ def test_setup_command_without_network(monkeypatch, tmp_path, capsys):
     assert "fer.safetensors" in capsys.readouterr().out
 
 
-@needs_fer
-def test_astronaut_is_joy_from_api_and_cli(files, capsys):
-    from skimage import data
+def test_human_pipeline_with_a_tiny_model(files, astronaut, tiny_human_model, capsys):
+    """Face pipeline + default human model + CLI without the converted fer model."""
+    assert deepexpr.predict_emotion(astronaut, domain="human") in EXPRESSIONS
+    assert main(["recognize", str(files / "astronaut.jpg"), str(files / "wall.png"), "--domain", "human",
+                 "--format", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[0]["label"] in EXPRESSIONS and len(rows[0]["face"]) == 4
+    assert "no face found" in rows[1]["error"]
+    rec = recognition.load_recognizer("human")
+    assert rec.path == str(tiny_human_model) and rec.config["preprocess"]["grayscale"]
+    with pytest.raises(InputError, match="no face"):
+        deepexpr.predict_emotion(files / "wall.png", domain="human")
 
-    assert deepexpr.predict_emotion(data.astronaut(), domain="human") == "joy"
+
+@needs_fer  # reading "joy" needs the real trained weights, not a tiny model
+def test_astronaut_is_joy_from_api_and_cli(files, astronaut, capsys):
+    assert deepexpr.predict_emotion(astronaut, domain="human") == "joy"
     assert main(["recognize", str(files / "astronaut.jpg"), str(files / "wall.png"), "--domain", "human"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert "joy" in out[1] and "ERROR" in out[2]

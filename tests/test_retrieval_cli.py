@@ -142,17 +142,11 @@ def test_reverse_direction_character_query_against_human_index(fakes, capsys):
     assert out["queries"][0]["matches"][0]["label"] == "surprise"
 
 
-def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys):
+def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys, make_checkpoint):
     """A project checkpoint works as the embedding model (`--model PATH`)."""
-    from deepexpr.models.checkpoint import save_model
-    from deepexpr.models.registry import create_model
     from deepexpr.recognition import from_checkpoint
 
-    model = create_model("test_cnn_small")
-    ckpt = tmp_path / "tiny.safetensors"
-    save_model(ckpt, model, {"model": "test_cnn_small", "overrides": {},
-                             "preprocess": {"size": model.cfg.input_size, "grayscale": False,
-                                            "mean": [0.5] * 3, "std": [0.5] * 3}})
+    ckpt = make_checkpoint(tmp_path / "tiny.safetensors", model="test_cnn_small")
     rec = from_checkpoint(ckpt)
     feats, probs = rec.features_and_probs([np.zeros((40, 40, 3), np.uint8)])
     assert feats.shape[0] == 1 and np.allclose(probs.sum(1), 1, atol=1e-5)
@@ -160,11 +154,8 @@ def test_checkpoint_recognizer_builds_an_index(tmp_path, capsys):
     root = tmp_path / "chars"
     make_ferg_tree(root, characters=("aia",), per_class=1)
     out = tmp_path / "i.safetensors"
-    try:
-        from deepexpr.recognition import load_recognizer  # noqa: F401
-    except ImportError:
-        assert main(["index", "build", "--data", str(root), "--out", str(out), "--model", str(ckpt)]) == 0
-        assert "7 images" in capsys.readouterr().out
+    assert main(["index", "build", "--data", str(root), "--out", str(out), "--model", str(ckpt)]) == 0
+    assert "7 images" in capsys.readouterr().out
 
 
 def test_evaluate_ranking_computes_the_system_order(fakes, capsys, tmp_path):

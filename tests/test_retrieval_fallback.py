@@ -78,10 +78,8 @@ def test_keras_conversion_round_trip(tmp_path):
         assert torch.allclose(source.eval()(x), target.eval()(x), atol=1e-5)
 
 
-def test_mediapipe_faces_on_astronaut_and_blank():
-    from skimage import data
-
-    faces = detect_faces(data.astronaut(), size=CROP)
+def test_mediapipe_faces_on_astronaut_and_blank(astronaut):
+    faces = detect_faces(astronaut, size=CROP)
     assert len(faces) == 1
     face = faces[0]
     assert face.aligned.shape == (CROP, CROP, 3)

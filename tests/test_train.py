@@ -162,8 +162,7 @@ def test_each_optimizer_has_its_own_default_rate():
         TrainConfig(lr=-1.0)
 
 
-def test_cli_train_human_then_evaluate(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+def test_cli_train_human_then_evaluate(tmp_path, capsys, monkeypatch, private_cache):
     data = tmp_path / "faces"
     _write_class_folders(data)
     out = tmp_path / "run"
@@ -211,8 +210,7 @@ def char_data(tmp_path_factory):
     return root / "ds"
 
 
-def test_cli_character_loco_and_transfer(char_data, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
+def test_cli_character_loco_and_transfer(char_data, tmp_path, monkeypatch, capsys, private_cache):
     out = tmp_path / "loco"
     code = main(["train", "character", "--data", str(char_data), "--out", str(out), "--model",
                  "test_cnn_small", "--size", "32", "--epochs", "1", "--batch-size", "8",
@@ -234,10 +232,9 @@ def test_cli_character_loco_and_transfer(char_data, tmp_path, monkeypatch, capsy
     assert "protocol random" in capsys.readouterr().out
 
 
-def test_cli_transfer_from_minixception_keep_head(char_data, tmp_path, monkeypatch):
+def test_cli_transfer_from_minixception_keep_head(char_data, tmp_path, monkeypatch, private_cache):
     from deepexpr.models.checkpoint import save_model
 
-    monkeypatch.setenv("DEEPEXPR_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "human.safetensors"
     torch.manual_seed(0)
     net = create_model("test_minixception")

