@@ -25,12 +25,9 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
-from deepexpr.models.resolve import WEIGHTS_DIR
+from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 
 DOMAINS = ("human", "character")
-# Default character models, best first: the colour cnn_small beats the transfer-learned
-# mini-Xception on held-out characters (61/63 vs 56/63) and runs ~2x faster (RESULTS.md).
-BUNDLED_CHARACTER = ("character_cnn", "character_transfer")
 TRAIN_SCRIPT = "bash scripts/train_bundled_models.sh"
 BATCH = 256  # images per forward pass (bounds memory on big batches)
 

@@ -305,8 +305,8 @@ def _evaluate_recipe(args, ck: dict, table, out) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from deepexpr.train.config import TrainConfig
     from deepexpr.evaluation.protocols import resolve_source, run_protocol
+    from deepexpr.train.config import TrainConfig
 
     cfg = TrainConfig.from_dict(ck.get("training", {}))
     cfg = replace(cfg, model=ck["model"], overrides=ck.get("overrides", {}))

@@ -32,9 +32,8 @@ from deepexpr.evaluation.classification import accuracy
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
 from deepexpr.models.hagan import PRESETS
-from deepexpr.models.resolve import WEIGHTS_DIR
+from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 from deepexpr.progress import progress
-from deepexpr.recognition import BUNDLED_CHARACTER
 
 # The judge: the project's default character expression model first (recognition's order,
 # character_cnn), so the figures here judge with the model `deepexpr recognize` uses.
@@ -244,9 +243,9 @@ def _kfold_data(cfg: HaganEvalConfig, characters):
 def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None, quiet: bool = True) -> dict:
     """Fold `f` of the k-fold: train HA-GAN and the CNN on the other people, test on fold f's."""
     from deepexpr.data.hagan import human_view
+    from deepexpr.models.hagan_pair import load_hagan
     from deepexpr.models.registry import create_model
     from deepexpr.train.hagan import HaganTrainConfig, train_hagan
-    from deepexpr.translate import load_hagan
 
     torch.set_num_threads(max(1, cfg.threads))
     data = data if data is not None else _kfold_data(cfg, characters)
@@ -319,7 +318,7 @@ class HeldoutFaces:
 
 def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
     """Intended expression, identity, L1 to neutral and Fréchet distance of a model's drawings."""
-    from deepexpr.translate import load_hagan
+    from deepexpr.models.hagan_pair import load_hagan
 
     model = load_hagan(weights)
     held = HeldoutFaces.render(cfg, model)
@@ -427,7 +426,7 @@ def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: Chara
     """
     import copy
 
-    from deepexpr.translate import HaganModel
+    from deepexpr.models.hagan_pair import HaganModel
 
     if getattr(model.generator, "templates", None) is None:
         return None
