@@ -4,14 +4,8 @@ The pieces live beside it: losses (Eqs. 3-5) in `hagan_losses`, augmentation and
 sampler in `hagan_data`, sample grids and the fp16 bundle in `hagan_export`; `HaganData`
 and the image conversions in `deepexpr.data.hagan` (translation uses them too).
 
-Losses (paper Sec. 3.1, 5.1):
-- G (Eq. 3, non-saturating): maximise log D^R(G(x)) and log D^e_E(G(x)) -> minimise
-  BCE(D^R(G(x)), real) + CE(D^e(G(x)), E).
-- G (Eq. 4): L1 between G(x) and the neutral image of the target character.
-- D (Eq. 5): D^e classifies real character images of expression E; D^R tells real character
-  images from G's images. The whole objective is divided by two (lowers D's learning rate
-  relative to G's, as the paper does).
-- Adam lr 2e-4, beta1 0.5 for both networks; G and D updated one after the other.
+Optimisation (paper Sec. 5.1): Adam lr 2e-4, beta1 0.5 for both networks; G and D updated
+one after the other; the losses of Eqs. 3-5 are described in `hagan_losses`.
 
 Choices the paper leaves open: D^e is trained on real character images only (Eq. 5), never
 on G's images; batch 32 on CPU instead of 130; human-side augmentation is on the fly rather
