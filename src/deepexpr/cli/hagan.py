@@ -81,7 +81,7 @@ def run_train(args) -> int:
         build_standin_data,
         human_data_from_records,
     )
-    from deepexpr.errors import InputError
+    from deepexpr.errors import DataError
     from deepexpr.train.hagan import HaganTrainConfig, effective_pairing, train_hagan
 
     cfg = config_from_args(HaganTrainConfig, args)
@@ -97,7 +97,7 @@ def run_train(args) -> int:
         records = _read_records(Path(args.data))
         data = human_data_from_records(records, data, scfg.load_size, source=str(args.data))
         if len(set(data.human_labels.tolist())) < 2:
-            raise InputError(f"{args.data}: fewer than two expression classes; HA-GAN needs labelled faces")
+            raise DataError(f"{args.data}: fewer than two expression classes; HA-GAN needs labelled faces")
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "
           f"{len(data.char_images)} character images of {', '.join(data.characters)}; "
           f"matched-L1 pairing: {effective_pairing(cfg, data)}", file=sys.stderr)
