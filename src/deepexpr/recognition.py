@@ -66,7 +66,8 @@ class CheckpointRecognizer:
     """A project checkpoint ready for inference: images -> features and probabilities.
 
     Attributes:
-        model: the network in eval mode, with `forward_features` (N, D) and `forward` logits.
+        model: the network in eval mode, with the family interface (`features_and_logits`:
+            (N, D) features and logits in one pass; see `deepexpr.models.registry`).
         config: the checkpoint's JSON config ("preprocess", "classes", ...).
         domain: "human" or "character".
         name: short name for reports (registered model name or file stem).
@@ -123,16 +124,8 @@ class CheckpointRecognizer:
     def _batch_outputs(self, x):
         import torch
 
-        m = self._inference_model()
         x = x.contiguous(memory_format=torch.channels_last)
-        if hasattr(m, "features_and_logits"):
-            return m.features_and_logits(x)
-        import torch.nn as nn
-
-        head = getattr(m, "classifier", None)
-        feats = m.forward_features(x)
-        logits = head(feats) if isinstance(head, nn.Linear) else m(x)
-        return feats, logits
+        return self._inference_model().features_and_logits(x)  # every family's interface
 
     def features_and_probs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """RGB uint8 images (list of (H, W, 3), any sizes) -> ((N, D) features, (N, 7) probabilities)."""
