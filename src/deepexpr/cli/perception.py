@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 FORMATS = ("table", "json", "csv")
 
@@ -64,7 +65,8 @@ def recognizer_model(ref: str | None, option: str = "--model") -> str | None:
     try:
         return weights_file(ref, option=option)
     except InputError:
-        if "/" in str(ref) or "." in str(ref):  # meant as a path: the resolver's line says what is accepted
+        text = str(ref)
+        if "/" in text or "." in text or Path(text).exists():  # a path: the resolver's line says what is accepted
             raise
         return ref
 
