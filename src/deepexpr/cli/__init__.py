@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DeepExprError as err:
+        if args.debug:
+            traceback.print_exc()
         print(f"deepexpr: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
