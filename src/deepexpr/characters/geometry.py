@@ -68,7 +68,7 @@ class _View:
 
     def __init__(self, style: CharacterStyle, rig: dict, size: int, ss: int):
         S = self.scale = style.head_scale * size * ss
-        self.cx = 0.5 * size * ss
+        self.cx = style.head_x * size * ss
         self.cy = style.head_y * size * ss
         yaw, pitch, roll = (math.radians(rig[k]) for k in ("head_yaw", "head_pitch", "head_roll"))
         sy, cyw = math.sin(yaw), math.cos(yaw)
@@ -116,8 +116,8 @@ class _View:
         return np.asarray(xy, dtype=np.float64).reshape(-1, 2) * self.scale + (self.cx, self.cy)
 
 
-_EYE_LOWER_RATIO = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85}
-_EYE_POWER = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6}
+_EYE_LOWER_RATIO = {"round": 1.0, "dot": 1.0, "almond": 0.7, "anime": 0.85, "bead": 1.0}
+_EYE_POWER = {"round": 0.5, "dot": 0.5, "almond": 0.85, "anime": 0.6, "bead": 0.5}
 
 
 @functools.lru_cache(maxsize=16)

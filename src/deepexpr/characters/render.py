@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from deepexpr.characters.artstyles import grid_to_output, pixel_grid, render_wide
 from deepexpr.characters.features import (
     _draw_brow,
     _draw_cheeks_and_extras,
@@ -59,6 +60,11 @@ def head_outline(style: CharacterStyle, rig: dict, size: int = 256,
     output pixels; every landmark lies inside it."""
     r = check_rig(rig)
     ss = max(1, int(supersample))
+    if style.art_style == "pixel":  # drawn on a small grid, then scaled up
+        grid = pixel_grid(style, size)
+        view = _View(style, r, grid, 1)
+        jaw = _mouth_geometry(style, r)["jaw"]
+        return grid_to_output(view.shell(_head_outline(style, jaw)), grid, int(size))
     view = _View(style, r, int(size), ss)
     jaw = _mouth_geometry(style, r)["jaw"]
     return ((view.shell(_head_outline(style, jaw)) - (ss - 1) / 2.0) / ss).astype(np.float32)
@@ -72,6 +78,10 @@ def face_landmarks(style: CharacterStyle, rig: dict, size: int = 256,
         float32 (49, 2) image coordinates in output pixels.
     """
     r = check_rig(rig)
+    if style.art_style == "pixel":  # drawn on a small grid, then scaled up
+        grid = pixel_grid(style, size)
+        lm = _landmarks(style, _geometry(style, r), _View(style, r, grid, 1), 1)
+        return grid_to_output(lm, grid, int(size))
     ss = max(1, int(supersample))
     return _landmarks(style, _geometry(style, r), _View(style, r, int(size), ss), ss)
 
@@ -99,6 +109,8 @@ def render_face_pil(style: CharacterStyle, rig: dict, size: int = 256,
     """`render_face`, returning a PIL image (saves a copy when writing files)."""
     size, ss = int(size), max(1, int(supersample))
     r = check_rig(rig)
+    if style.art_style != "classic":  # the wide style space (artstyles.py)
+        return render_wide(style, r, size, ss)
     p = _Painter(style, r, size, ss)
     g = _geometry(style, r)
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]

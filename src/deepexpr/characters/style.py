@@ -23,6 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from deepexpr.characters.widespace import (
+    ART_STYLES,
+    BACKDROPS,
+    FRAMINGS,
+    STYLE_SPACES,
+    WIDE_EYE_STYLES,
+    WIDE_MOUTH_STYLES,
+    WIDE_SHADINGS,
+    wide_overrides,
+)
 from deepexpr.errors import InputError
 
 EYE_STYLES = ("round", "dot", "almond", "anime")
@@ -102,11 +112,25 @@ class CharacterStyle:
     expressiveness: float = 1.0  # scales all key-pose intensities (0.8 subtle .. 1.2 broad)
     brow_acting: float = 1.0  # extra scale of brow motion (some characters act with brows)
     mouth_acting: float = 1.0  # extra scale of mouth motion
+    # --- wide style space (widespace.py); the defaults draw the classic renderer's frames ---
+    art_style: str = "classic"  # one of ART_STYLES (icon, flat, lineart, manga, soft3d, pixel, ...)
+    framing: str = "classic"  # "classic", "fill" (no neck/shoulders), "shoulders", "offcentre"
+    head_x: float = 0.5  # head centre across the image, as a fraction of the image size
+    backdrop: str = "flat"  # one of BACKDROPS: flat, gradient, noise, pattern
+    backdrop_color: str = "#f4f1ea"  # second backdrop colour (gradient end, pattern, noise)
+    decorations: float = 0.0  # propensity of expression decorations (tears, sweat, veins, ...)
+    pixel_grid: int = 0  # art_style "pixel": cells across the image
+    palette_size: int = 0  # art_style "pixel": colours of the palette
 
     # ---- JSON ----
     def to_dict(self) -> dict:
-        """A plain dict (JSON-ready)."""
-        return dataclasses.asdict(self)
+        """A plain dict (JSON-ready). Wide-space fields at their defaults are left out, so a
+        classic character's file and manifest entry read as before the wide space existed."""
+        data = dataclasses.asdict(self)
+        for key, default in _WIDE_DEFAULTS.items():
+            if data[key] == default:
+                del data[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "style") -> CharacterStyle:
@@ -155,9 +179,11 @@ class CharacterStyle:
 
     def validate(self, source: str = "style") -> None:
         """Raise InputError when a choice field holds an unknown value."""
-        checks = {"family": FAMILIES, "eye_style": EYE_STYLES, "brow_style": BROW_STYLES,
-                  "nose_style": NOSE_STYLES, "mouth_style": MOUTH_STYLES,
-                  "ear_style": EAR_STYLES, "hair_style": HAIR_STYLES, "shading": SHADINGS}
+        checks = {"family": FAMILIES, "eye_style": EYE_STYLES + WIDE_EYE_STYLES,
+                  "brow_style": BROW_STYLES, "nose_style": NOSE_STYLES,
+                  "mouth_style": MOUTH_STYLES + WIDE_MOUTH_STYLES, "ear_style": EAR_STYLES,
+                  "hair_style": HAIR_STYLES, "shading": SHADINGS + WIDE_SHADINGS,
+                  "art_style": ART_STYLES, "framing": FRAMINGS, "backdrop": BACKDROPS}
         for key, choices in checks.items():
             if getattr(self, key) not in choices:
                 raise InputError(f"{source}: {key}={getattr(self, key)!r} is not one of "
@@ -178,6 +204,10 @@ class CharacterStyle:
 # ----------------------------------------------------------------------------------------------
 # The built-in cast: eight targets whose styles differ the way FERG-DB's six do (and more).
 # ----------------------------------------------------------------------------------------------
+_WIDE_FIELDS = ("art_style", "framing", "head_x", "backdrop", "backdrop_color", "decorations",
+                "pixel_grid", "palette_size")
+_WIDE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CharacterStyle) if f.name in _WIDE_FIELDS}
+
 _BUILTINS: dict[str, dict] = {
     # Big-headed toddler: round head, large round eyes, dot nose, line mouth, short hair.
     "pip": dict(family="human", head_height=1.18, jaw_height=0.95, jaw_width=0.78,
@@ -283,24 +313,27 @@ def get_character(name: str | Path) -> CharacterStyle:
         return CharacterStyle(name=key, **_BUILTINS[key])
     if key.endswith(".json") or Path(key).is_file():
         return CharacterStyle.from_json(key)
-    if key.startswith(("rand_", "standin_")):
+    if key.startswith(("rand_", "standin_", "wide_")):
         parsed = _parse_generated(key)
         if parsed is not None:
             return parsed
     raise InputError(
         f"unknown character {key!r}; known: {', '.join(list_characters())} "
-        "(or random:K, rand_<seed>_<i>, standin_<seed>_<i>, or a style .json path)"
+        "(or random:K, wide:K, rand_<seed>_<i>, wide_<seed>_<i>, standin_<seed>_<i>, or a style .json path)"
     )
 
 
 def _parse_generated(name: str) -> CharacterStyle | None:
-    """Rebuild "rand_<seed>_<i>" / "standin_<seed>_<i>" from their seed and index."""
+    """Rebuild "rand_<seed>_<i>" / "wide_<seed>_<i>" / "standin_<seed>_<i>" from their seed
+    and index."""
     parts = name.split("_")
     if len(parts) != 3 or not parts[1].lstrip("-").isdigit() or not parts[2].isdigit():
         return None
     seed, i = int(parts[1]), int(parts[2])
     if parts[0] == "rand":
         return _random_style(seed, i, standin=False)
+    if parts[0] == "wide":
+        return _random_wide(seed, i)
     return _random_style(seed, i, standin=True)
 
 
@@ -422,13 +455,29 @@ def _random_stylized(rng: np.random.Generator, seed: int, i: int) -> CharacterSt
     )
 
 
-def random_characters(k: int, seed: int = 0) -> list[CharacterStyle]:
-    """`k` new random stylized characters ("rand_<seed>_<i>"), the same for the same seed.
+def _random_wide(seed: int, i: int) -> CharacterStyle:
+    """Wide-space character `i` of `seed`: a classic random character from its own seed
+    stream, changed by its art style, framing and backdrop (`widespace.wide_overrides`)."""
+    base = _random_stylized(_rng(seed, i, "wide-base"), seed, i)
+    data = {**base.to_dict(), **wide_overrides(_rng(seed, i, "wide"), base.to_dict())}
+    data["name"] = f"wide_{seed}_{i}"
+    return CharacterStyle(**data)
 
-    Families are human (60%), animal (20%) and creature (20%); "standin_human" never appears.
+
+def random_characters(k: int, seed: int = 0, space: str = "classic") -> list[CharacterStyle]:
+    """`k` new random stylized characters, the same for the same seed.
+
+    space "classic" gives "rand_<seed>_<i>": families human (60%), animal (20%) and creature
+    (20%); space "wide" gives "wide_<seed>_<i>", drawn in the wide style space (icon, flat,
+    line art, manga, soft 3D, pixel art, chibi; decorations, framings, backdrops; see
+    `deepexpr.characters.widespace`). "standin_human" never appears.
     """
     if int(k) < 0:
         raise InputError(f"random characters: k={k} must be >= 0")
+    if space not in STYLE_SPACES:
+        raise InputError(f"style space {space!r}: expected one of {', '.join(STYLE_SPACES)}")
+    if space == "wide":
+        return [_random_wide(int(seed), i) for i in range(int(k))]
     return [_random_style(int(seed), i, standin=False) for i in range(int(k))]
 
 
@@ -444,8 +493,13 @@ def standin_humans(k: int, seed: int = 0) -> list[CharacterStyle]:
     return [_random_style(int(seed), i, standin=True) for i in range(int(k))]
 
 
-def resolve_characters(spec, seed: int = 0) -> list[CharacterStyle]:
-    """Turn "all", "random:K", "a,b,c", a list of names/paths/styles into styles.
+def resolve_characters(spec, seed: int = 0, space: str = "classic") -> list[CharacterStyle]:
+    """Turn "all", "random:K", "wide:K", "a,b,c", a list of names/paths/styles into styles.
+
+    Args:
+        spec: what to resolve.
+        seed: seed of random:K / wide:K characters.
+        space: style space of random:K characters: classic or wide (wide:K is always wide).
 
     Raises:
         InputError: unknown names (listing the known ones) or a malformed random:K.
@@ -455,11 +509,11 @@ def resolve_characters(spec, seed: int = 0) -> list[CharacterStyle]:
     if spec is None or spec == "all":
         return [get_character(n) for n in list_characters()]
     if isinstance(spec, str):
-        if spec.startswith("random:"):
-            k = spec.split(":", 1)[1]
+        if spec.startswith(("random:", "wide:")):
+            kind, k = spec.split(":", 1)
             if not k.isdigit() or int(k) < 1:
-                raise InputError(f"--characters {spec!r}: expected random:K with K a positive integer")
-            return random_characters(int(k), seed)
+                raise InputError(f"--characters {spec!r}: expected {kind}:K with K a positive integer")
+            return random_characters(int(k), seed, "wide" if kind == "wide" else space)
         if spec.startswith("standin:"):
             k = spec.split(":", 1)[1]
             if not k.isdigit() or int(k) < 1:

@@ -1,0 +1,208 @@
+"""Expression decorations of the wide style space: what artists add to make a face read.
+
+Tears and tear streams, sweat drops, anger veins, blush with hatching, face tint (red for
+anger, blue for fear, green for disgust), a shadow with gloom lines over the eyes.
+
+Which decorations a frame gets follows its expression, read from the rig's action units
+(`expression_cues`), but each one is a coin toss (`plan_decorations`): sadness usually gets
+tears, yet sometimes none, and sweat or blush now and then turn up elsewhere, so a model
+cannot rely on one cue. The coin tosses come from a generator seeded by the character's name
+and the rig values (`frame_rng`): the same frame always gets the same decorations.
+
+Shapes on the face are recorded in face units on a `_Recorder` (they turn with the head);
+the tint and the shadow follow the head outline and are drawn on the `_Painter` directly.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from deepexpr.characters.geometry import _U7, _clip_halfplane, _ellipse, _xy
+from deepexpr.characters.painter import _mix, _Painter, _Recorder
+from deepexpr.characters.rig import RIG_CONTROLS
+
+DECORATIONS = ("tears", "stream", "sweat", "vein", "blush", "tint", "shadow")
+_TEAR = (150, 205, 255)
+_TEAR_EDGE = (60, 120, 200)
+_TINTS = {"anger": (230, 40, 30), "fear": (70, 110, 230), "disgust": (80, 170, 60),
+          "sadness": (90, 110, 200)}
+
+
+def frame_rng(style, rig: dict) -> np.random.Generator:
+    """The generator of one frame's decoration choices: seeded by the character's name and
+    the rig values (to 1e-3), so a frame is drawn the same way every time."""
+    key = [zlib.crc32(style.name.encode())]
+    key += [int(round(rig[k] * 1000)) & 0xFFFFFFFF for k in RIG_CONTROLS]
+    return np.random.default_rng(key)
+
+
+def expression_cues(r: dict) -> dict[str, float]:
+    """How strongly the action units show each emotion, each in [0, 1] (EMFACS prototypes:
+    joy AU12, sadness AU1+15, surprise AU1+2+5 without AU4, fear AU1+5+20, anger AU4
+    without AU1 or AU9, disgust AU9 or AU10 without AU4)."""
+    return {
+        "joy": r["AU12"] * (1 - r["AU15"]),
+        "sadness": min(r["AU1"], r["AU15"]),
+        "surprise": min(r["AU1"], r["AU2"], r["AU5"]) * (1 - r["AU4"]) * (1 - r["AU20"]),
+        "fear": min(r["AU1"], r["AU5"], r["AU20"]),
+        "anger": r["AU4"] * (1 - r["AU1"]) * (1 - r["AU9"]),
+        "disgust": max(r["AU9"], 0.8 * r["AU10"] * (1 - r["AU4"])),
+    }
+
+
+def plan_decorations(style, r: dict, rng: np.random.Generator) -> dict:
+    """The decorations of one frame: {name: parameters}, from the expression cues, the
+    character's propensity (`style.decorations`, 0 = none) and coin tosses of `rng`."""
+    d = float(style.decorations)
+    if d <= 0:
+        return {}
+    c = expression_cues(r)
+    toss = rng.uniform(size=12)  # always drawn, so one choice never shifts the others
+    plan: dict = {}
+    if toss[0] < d * (0.85 * c["sadness"] + 0.25 * c["fear"] + 0.15 * c["joy"] * r["AU6"]):
+        plan["stream" if toss[1] < 0.4 * (c["sadness"] > 0.5) + 0.1 else "tears"] = {
+            "side": 1 if toss[2] < 0.5 else -1, "both": toss[3] < 0.6}
+    if toss[4] < d * (0.7 * c["fear"] + 0.3 * c["surprise"] + 0.35 * c["disgust"]
+                      + 0.15 * c["sadness"] + 0.04):
+        plan["sweat"] = {"side": 1 if toss[5] < 0.5 else -1, "size": 0.8 + 0.5 * toss[6]}
+    if toss[7] < d * (0.7 * c["anger"] + 0.03):
+        plan["vein"] = {"side": 1 if toss[5] >= 0.5 else -1, "size": 0.8 + 0.5 * toss[6]}
+    if toss[8] < d * (0.55 * c["joy"] + 0.2 * c["surprise"] + 0.06):
+        plan["blush"] = {"hatch": toss[3] < 0.5, "strength": 0.35 + 0.3 * toss[2]}
+    tint = max(("anger", 0.5 * c["anger"]), ("fear", 0.4 * c["fear"]),
+               ("disgust", 0.5 * c["disgust"]), ("sadness", 0.12 * c["sadness"]), key=lambda kv: kv[1])
+    if toss[9] < d * tint[1]:
+        plan["tint"] = {"color": _TINTS[tint[0]], "whole": toss[10] < 0.3 or tint[0] == "disgust"}
+    if toss[11] < d * (0.3 * c["fear"] + 0.25 * c["anger"] + 0.2 * c["sadness"] + 0.2 * c["disgust"]):
+        plan["shadow"] = {"lines": toss[1] < 0.6}
+    return plan
+
+
+# ---- drawn on the painter, following the head outline (after the head, before the marks) ----
+def draw_tint_and_shadow(p: _Painter, head_units: np.ndarray, plan: dict) -> None:
+    """Face tint (a gradient from the top of the head down) and the shadow over the eyes."""
+    s = p.s
+    if "tint" in plan:
+        bottom = s.jaw_height if plan["tint"]["whole"] else s.eye_y + 0.1
+        _top_gradient(p, head_units, bottom, plan["tint"]["color"], 0.12, 0.6)
+    if "shadow" in plan:
+        eh = 0.2 * s.eye_size * s.eye_aspect
+        _top_gradient(p, head_units, s.eye_y + 0.5 * eh, (40, 30, 70), 0.15, 0.5)
+
+
+def _top_gradient(p: _Painter, head_units: np.ndarray, bottom: float, color: tuple,
+                  weakest: float, strongest: float, steps: int = 6) -> None:
+    """Bands of the head from its top down to `bottom`, mixed toward `color` more at the top."""
+    top = -p.s.head_height
+    for k in range(steps):
+        y0 = bottom - (bottom - top) * 0.8 * k / steps
+        part = _clip_halfplane(head_units, (0.0, -1.0), -y0)
+        if part is not None:
+            amount = weakest + (strongest - weakest) * k / max(steps - 1, 1)
+            p.poly(p.view.shell(part), fill=_mix(p.skin, color, amount))
+
+
+# ---- recorded on the face surface ----
+def draw_marks(p: _Recorder, plan: dict) -> None:
+    """Blush and gloom lines (under the hair and the features)."""
+    s = p.s
+    if "blush" in plan:
+        col = _mix(p.skin, (255, 90, 110), plan["blush"]["strength"])
+        eh = 0.2 * s.eye_size * s.eye_aspect
+        for side in (-1, 1):
+            cx, cy = side * (s.eye_spacing + 0.08), s.eye_y + eh + 0.16
+            p.poly(_ellipse(cx, cy, 0.17, 0.085, 18), fill=col)
+            if plan["blush"]["hatch"]:
+                for k in (-1, 0, 1):
+                    x = cx + 0.07 * k
+                    p.line(np.array([[x + 0.03, cy - 0.05], [x - 0.03, cy + 0.05]]),
+                           _mix(col, (200, 40, 60), 0.5), p.fine)
+    if "shadow" in plan and plan["shadow"]["lines"]:
+        eh = 0.2 * s.eye_size * s.eye_aspect
+        col = _mix(p.skin, (30, 20, 60), 0.6)
+        y1 = s.eye_y - eh - 0.28
+        for x in np.linspace(-0.5, 0.5, 7):
+            p.line(np.array([[x, y1 - 0.35 + 0.1 * abs(x)], [x, y1]]), col, p.fine)
+
+
+def draw_front(p: _Recorder, eyes: dict, plan: dict) -> None:
+    """Tears, streams, sweat drops and anger veins (over everything else)."""
+    s = p.s
+    width = max(p.fine, int(round(max(p.lw, p.fine) * 0.8)))
+    for kind in ("tears", "stream"):
+        if kind in plan:
+            sides = (-1, 1) if plan[kind]["both"] else (plan[kind]["side"],)
+            for side in sides:
+                eye = eyes[side]
+                start = eye["lower"][8 if side > 0 else 4]
+                if kind == "tears":
+                    _drop(p, start[0] + side * 0.04, start[1] + 0.12, 0.055, width)
+                else:
+                    _stream(p, start, s.jaw_height * 0.75, 0.045 + 0.25 * eye["ew"] * 0.3, width)
+    if "sweat" in plan:
+        side, k = plan["sweat"]["side"], plan["sweat"]["size"]
+        _drop(p, side * 0.72, -0.35 * s.head_height, 0.09 * k, width)
+    if "vein" in plan:
+        side, k = plan["vein"]["side"], plan["vein"]["size"]
+        _vein(p, side * 0.55, -0.6 * s.head_height, 0.11 * k, max(width, p.fine + 1))
+
+
+def _drop(p: _Recorder, cx: float, cy: float, rad: float, width: int) -> None:
+    """A drop: round at the bottom, pointed at the top, with a highlight."""
+    t = np.linspace(0, 2 * np.pi, 25)
+    x = cx + rad * np.sin(t) * (0.35 + 0.65 * (1 - np.cos(t)) / 2)
+    y = cy - rad * 1.2 * np.cos(t) * (np.cos(t) > 0) - rad * 0.9 * np.cos(t) * (np.cos(t) <= 0)
+    drop = _xy(x, y + 0.4 * rad)
+    p.poly(drop, fill=_TEAR, outline=_TEAR_EDGE, width=width, z=0.05)
+    p.poly(_ellipse(cx - 0.35 * rad, cy + 0.5 * rad, 0.18 * rad, 0.28 * rad, 10), fill=(240, 250, 255), z=0.05)
+
+
+def _stream(p: _Recorder, start: np.ndarray, bottom: float, half: float, width: int) -> None:
+    """A tear stream from the lower lid down the cheek, waving a little."""
+    ys = np.linspace(start[1] + 0.02, bottom, 9)
+    wave = 0.02 * np.sin(np.linspace(0, 3 * np.pi, 9))
+    grow = np.linspace(0.6, 1.0, 9)
+    left = _xy(start[0] - half * grow + wave, ys)
+    right = _xy(start[0] + half * grow + wave, ys)
+    band = np.concatenate([left, right[::-1]])
+    p.poly(band, fill=_TEAR, outline=_TEAR_EDGE, width=width, z=0.04)
+
+
+def _vein(p: _Recorder, cx: float, cy: float, size: float, width: int) -> None:
+    """The anger vein mark: four brackets bent toward a common centre."""
+    bracket = np.array([[0.3, 1.0], [0.35, 0.35], [1.0, 0.3]]) * size
+    for rot in range(4):
+        c, sn = [(1, 0), (0, 1), (-1, 0), (0, -1)][rot]
+        pts = bracket @ np.array([[c, sn], [-sn, c]])
+        p.line(pts + np.array([cx, cy]), (215, 30, 40), width, z=0.04)
+
+
+def icon_eye_kind(r: dict, eye: dict) -> str:
+    """How a "bead" eye is drawn: "happy" (an arch), "shut" (a line) or "open" (a dot)."""
+    openness = eye["open"] / max(2 * eye["eh"], 1e-6)
+    if r["AU6"] > 0.5 and r["AU12"] > 0.5 and openness < 0.8:
+        return "happy"
+    return "shut" if openness < 0.3 else "open"
+
+
+def draw_bead_eye(p: _Recorder, eye: dict, kind: str) -> None:
+    """An eye as a dark dot (its size follows the lid opening), an arch or a line."""
+    s = p.s
+    up, lo = eye["upper"], eye["lower"]
+    ew, eh = eye["ew"], eye["eh"]
+    cx, cy = float(up[6, 0]), float((up[6, 1] + lo[6, 1]) / 2)
+    col = tuple(int(s.iris_color[k:k + 2], 16) for k in (1, 3, 5))
+    lw = max(p.fine + 1, int(round(max(p.lw, p.fine) * 1.5)))
+    if kind == "happy":
+        p.line(_xy(cx + 0.75 * ew * _U7, cy + 0.25 * eh - 0.7 * eh * (1 - _U7 ** 2)), col, lw)
+        return
+    if kind == "shut":
+        p.line(_xy(cx + 0.7 * ew * _U7, np.full(7, cy)), col, lw)
+        return
+    openness = eye["open"] / max(2 * eye["eh"], 1e-6)
+    rx = 0.5 * ew * (0.85 + 0.2 * min(openness, 1.5))
+    ry = 0.62 * ew * min(openness, 1.4)
+    p.poly(_ellipse(cx, cy, rx, ry, 20), fill=col)
+    p.poly(_ellipse(cx - 0.3 * rx, cy - 0.35 * ry, 0.28 * rx, 0.28 * rx, 10), fill=(255, 255, 255))
