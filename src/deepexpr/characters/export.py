@@ -31,7 +31,9 @@ from deepexpr.characters.style import CharacterStyle, resolve_characters
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 
-RENDERER_VERSION = 5  # bump when the drawing or the rig changes what a frame looks like
+# Bump when the drawing or the rig changes what a frame looks like. v6 added the wide style
+# space (art_style != "classic"); classic frames are pixel-identical to v5.
+RENDERER_VERSION = 6
 CHUNK = 64  # frames per worker task
 COORD_COLUMNS = [f"{a}{i}" for i in range(49) for a in ("x", "y")]
 
@@ -187,7 +189,8 @@ def _write_csv(path: Path, lines: list[str]) -> None:
 
 def render_dataset(out_dir, characters="all", per_expression: int = 100, size: int = 256,
                    seed: int = 0, workers: int = 1, expressions=None, supersample: int = 2,
-                   compress_level: int = 1, show_progress: bool | None = None) -> dict:
+                   compress_level: int = 1, show_progress: bool | None = None,
+                   space: str = "classic") -> dict:
     """Render a FERG-layout data set of labelled character frames.
 
     Args:
@@ -202,6 +205,8 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
         supersample: drawing scale before the box-filter reduction.
         compress_level: PNG zlib level (1 = fast; see `encode_png`).
         show_progress: force the progress bar on/off (default: when stderr is a terminal).
+        space: style space of random:K characters: classic, or wide (icon, flat, line art,
+            manga, soft 3D, pixel art, chibi; decorations, framings, backdrops).
 
     Returns:
         The manifest dict (also written to out_dir/manifest.json).
@@ -212,7 +217,8 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
     """
     from deepexpr.io import write_json
 
-    styles, exprs = _check_arguments(characters, per_expression, size, seed, workers, expressions)
+    styles, exprs = _check_arguments(characters, per_expression, size, seed, workers, expressions,
+                                     space)
     out = Path(out_dir)
     cfg = ExportSettings([s.name for s in styles], int(per_expression), int(size), int(seed),
                          exprs, int(supersample))
@@ -251,7 +257,7 @@ def _now() -> str:
 
 
 def _check_arguments(characters, per_expression, size, seed, workers,
-                     expressions) -> tuple[list[CharacterStyle], list[str]]:
+                     expressions, space: str = "classic") -> tuple[list[CharacterStyle], list[str]]:
     """The styles and canonical expression names of a `render_dataset` call, or InputError."""
     if int(per_expression) < 1:
         raise InputError(f"--per-expression {per_expression}: must be >= 1")
@@ -259,7 +265,7 @@ def _check_arguments(characters, per_expression, size, seed, workers,
         raise InputError(f"--size {size}: must be between 16 and 2048 pixels")
     if int(workers) < 1:
         raise InputError(f"--workers {workers}: must be >= 1")
-    styles = resolve_characters(characters, seed)
+    styles = resolve_characters(characters, seed, space)
     try:
         exprs = [canonical(e) for e in (expressions or EXPRESSIONS)]
     except ValueError as err:

@@ -504,6 +504,8 @@ def resolve_characters(spec, seed: int = 0, space: str = "classic") -> list[Char
     Raises:
         InputError: unknown names (listing the known ones) or a malformed random:K.
     """
+    if space not in STYLE_SPACES:
+        raise InputError(f"--space {space!r}: expected one of {', '.join(STYLE_SPACES)}")
     if isinstance(spec, CharacterStyle):
         return [spec]
     if spec is None or spec == "all":

@@ -21,12 +21,16 @@ def register(commands, groups) -> None:
     sub = parser.add_subparsers(dest="characters_command", metavar="WHAT")
     parser.set_defaults(func=lambda _a: (parser.print_help(sys.stderr), 2)[1])
 
-    chars_help = ("all (built-ins), random:K (K new random characters), comma-separated names, "
-                  "or style .json paths")
+    chars_help = ("all (built-ins), random:K (K new random characters, of --space), wide:K (K random "
+                  "characters of the wide style space), comma-separated names, or style .json paths")
+    space_help = ("style space of random:K characters: classic, or wide (icon, flat, line art, manga, "
+                  "soft 3D, pixel art, chibi; expression decorations, framings, backdrops)")
     r = sub.add_parser("render", help="write a FERG-layout labelled data set")
     r.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
     add_function_options(r, "deepexpr.characters.export:render_dataset",
-                         ("characters", "per_expression", "size", "seed", "workers"), helps={"characters": chars_help})
+                         ("characters", "per_expression", "size", "seed", "workers", "space"),
+                         helps={"characters": chars_help, "space": space_help},
+                         choices={"space": ["classic", "wide"]})
     r.add_argument("--expressions", default=None, help="comma-separated subset (default all seven)")
     r.set_defaults(func=_render)
 
@@ -36,8 +40,9 @@ def register(commands, groups) -> None:
     add_function_options(s, "deepexpr.characters.sheet:contact_sheet", ("size", "poses", "landmarks"),
                          helps={"size": "cell size in pixels", "poses": "key poses per character (rows)",
                                 "landmarks": "overlay the 49 landmarks"})
-    add_function_options(s, "deepexpr.characters.style:resolve_characters", ("seed",),
-                         helps={"seed": "seed for random:K characters"})
+    add_function_options(s, "deepexpr.characters.style:resolve_characters", ("seed", "space"),
+                         helps={"seed": "seed for random:K characters", "space": space_help},
+                         choices={"space": ["classic", "wide"]})
     s.set_defaults(func=_sheet)
 
     ls = sub.add_parser("list", help="print the built-in characters")
@@ -48,6 +53,7 @@ def register(commands, groups) -> None:
     n.add_argument("--out", required=True, help="output .json file")
     n.add_argument("--index", type=int, default=0, help="which character of that seed")
     n.add_argument("--standin", action="store_true", help="a realistic-human stand-in style instead")
+    n.add_argument("--space", default="classic", choices=["classic", "wide"], help=space_help)
     n.set_defaults(func=_new)
 
 
@@ -56,7 +62,7 @@ def _render(args) -> int:
 
     exprs = args.expressions.split(",") if args.expressions else None
     m = render_dataset(args.out, args.characters, args.per_expression, args.size, args.seed,
-                       args.workers, expressions=exprs)
+                       args.workers, expressions=exprs, space=args.space)
     print(f"{args.out}: {m['counts']['total']} images of {len(m['settings']['characters'])} "
           f"characters ({m['images_per_second']} img/s{', resumed' if m['resumed'] else ''})")
     return 0
@@ -73,7 +79,7 @@ def _sheet(args) -> int:
         raise InputError(f"--size {args.size}: must be between 32 and 1024")
     if not 1 <= args.poses <= 18:
         raise InputError(f"--poses {args.poses}: must be between 1 and 18")
-    styles = resolve_characters(args.characters, args.seed)
+    styles = resolve_characters(args.characters, args.seed, args.space)
     sheet = contact_sheet(styles, args.size, poses=args.poses, landmarks=args.landmarks)
     save_image(args.out, sheet)
     print(f"{args.out}: {len(styles)} characters x 7 expressions")
@@ -97,8 +103,10 @@ def _new(args) -> int:
     if not args.out.lower().endswith(".json"):
         raise InputError(f"{args.out}: give a .json path for the character file")
     check_range("--index", args.index, 0, MAX_NEW_INDEX)
-    make = standin_humans if args.standin else random_characters
-    style = make(args.index + 1, args.seed)[args.index]
+    if args.standin:
+        style = standin_humans(args.index + 1, args.seed)[args.index]
+    else:
+        style = random_characters(args.index + 1, args.seed, args.space)[args.index]
     style.to_json(args.out)
     print(f"{args.out}: character {style.name} ({style.family}); edit it and render with "
           f"--characters {args.out}")
