@@ -43,11 +43,20 @@ from deepexpr.characters.silhouette import _draw_head, _silhouette_layers
 _BACKDROPS: dict = {}  # (name, backdrop fields, size) -> backdrop image
 
 
-def render_wide(style, r: dict, size: int, ss: int) -> tuple[Image.Image, np.ndarray]:
-    """One frame of a wide-space character: (RGB image, float32 (49, 2) landmarks)."""
+def render_wide(style, r: dict, size: int, ss: int, plan: dict | None = None
+                ) -> tuple[Image.Image, np.ndarray]:
+    """One frame of a wide-space character: (RGB image, float32 (49, 2) landmarks).
+
+    Args:
+        style: the character (art_style != "classic").
+        r: a checked rig (`rig.check_rig`).
+        size: output size in pixels; ss: supersampling factor.
+        plan: the decorations to draw (`decorations.plan_decorations`'s format) instead of
+            the frame's own (previews and tests).
+    """
     if style.art_style == "pixel":
-        return _render_pixel(style, r, size)
-    img, lm = _draw(style, r, size, ss)
+        return _render_pixel(style, r, size, plan)
+    img, lm = _draw(style, r, size, ss, plan)
     img = _finish(style, img, ss)
     return (img.reduce(ss) if ss > 1 else img), lm
 
@@ -63,10 +72,10 @@ def grid_to_output(points: np.ndarray, grid: int, size: int) -> np.ndarray:
     return ((points + 0.5) * (size / grid) - 0.5).astype(np.float32)
 
 
-def _render_pixel(style, r: dict, size: int) -> tuple[Image.Image, np.ndarray]:
+def _render_pixel(style, r: dict, size: int, plan: dict | None) -> tuple[Image.Image, np.ndarray]:
     """Draw on a `pixel_grid` canvas without anti-aliasing, reduce the palette, scale up."""
     grid = pixel_grid(style, size)
-    img, lm = _draw(style, r, grid, 1)
+    img, lm = _draw(style, r, grid, 1, plan)
     img = _finish(style, img, 1)
     colors = int(style.palette_size) if style.palette_size >= 2 else 16
     img = img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
@@ -74,7 +83,7 @@ def _render_pixel(style, r: dict, size: int) -> tuple[Image.Image, np.ndarray]:
     return img, grid_to_output(lm, grid, size)
 
 
-def _draw(style, r: dict, size: int, ss: int) -> tuple[Image.Image, np.ndarray]:
+def _draw(style, r: dict, size: int, ss: int, plan: dict | None = None) -> tuple[Image.Image, np.ndarray]:
     """The supersampled canvas (size * ss) and the landmarks (output pixels) of a frame.
 
     The painting order of the wide space (render.py's, plus backdrop, body per framing,
@@ -83,7 +92,8 @@ def _draw(style, r: dict, size: int, ss: int) -> tuple[Image.Image, np.ndarray]:
     _fresh_canvas(p, _backdrop(style, size * ss))
     g = _geometry(style, r)
     eyes, brows, mouth = g["eyes"], g["brows"], g["mouth"]
-    plan = deco.plan_decorations(style, r, deco.frame_rng(style, r))
+    if plan is None:
+        plan = deco.plan_decorations(style, r, deco.frame_rng(style, r))
     marks, features, front = _Recorder(p), _Recorder(p), _Recorder(p)
     _draw_cheeks_and_extras(marks, eyes, mouth)
     _draw_wrinkles(marks, eyes, brows, mouth, g["base"])
@@ -144,13 +154,14 @@ def _draw_wide_head(p: _Painter, units: np.ndarray, head: np.ndarray) -> None:
     if p.s.shading != "gradient":
         _draw_head(p, units, head)
         return
-    p.poly(head, fill=_mix(p.skin, (60, 30, 40), 0.22))
     light = np.array([-0.3, -0.35 * p.s.head_height])
-    steps = 9
-    for k in range(1, steps + 1):
-        f = 1.0 - 0.85 * k / (steps + 1)
-        layer = light + (units - light) * f
-        p.poly(p.view.shell(layer), fill=_mix(p.skin, (255, 255, 255), 0.3 * (k / steps) ** 2 - 0.22 * (1 - k / steps) ** 3))
+    steps = 14
+    for k in range(steps + 1):  # nested outlines shrinking toward the light, lighter each
+        t = k / steps
+        tone = -0.24 * (1 - t) ** 2 + 0.3 * t ** 3
+        col = _mix(p.skin, (60, 30, 40), -tone) if tone < 0 else _mix(p.skin, (255, 255, 255), tone)
+        layer = head if k == 0 else p.view.shell(light + (units - light) * (1.0 - 0.85 * t))
+        p.poly(layer, fill=col)
     hl = _ellipse(-0.42, -0.62 * p.s.head_height, 0.2, 0.11, 16)
     p.poly(p.view.shell(hl), fill=_mix(p.skin, (255, 255, 255), 0.55))
     if p.lw:
@@ -256,7 +267,7 @@ def _finish(style, img: Image.Image, ss: int) -> Image.Image:
     if style.art_style == "lineart":
         return img.convert("L").convert("RGB")
     if style.art_style == "soft3d":
-        return img.filter(ImageFilter.GaussianBlur(0.6 * ss))
+        return img.filter(ImageFilter.GaussianBlur(0.9 * ss))
     return img
 
 
