@@ -2,6 +2,11 @@
 
     python benchmarks/bench_characters_render.py --per-expression 40          # 128 + 256 px
     python benchmarks/bench_characters_render.py --per-expression 40 --full   # + the 56k set
+    python benchmarks/bench_characters_render.py --per-expression 10 --space wide  # wide space
+
+`--space wide` times 40 characters of the wide style space (`wide:40`: icon, flat, line art,
+manga, soft 3D, pixel art, chibi, with decorations, framings and backdrops) instead of the
+built-ins, and prints render_face time per art style.
 
 `--full` renders the FERG-scale set for real: 8 characters x 7 expressions x 1,000 =
 56,000 PNGs at 128 px (a few minutes), and prints whether it took under 5 minutes.
@@ -49,10 +54,18 @@ def reference_ms(reps: int = 300) -> float:
     return (time.perf_counter() - t) / reps * 1000
 
 
-def render_only_ms(size: int, n: int = 200) -> float:
-    from deepexpr.characters import get_character, list_characters, render_face, sample_poses
+def _styles(space: str):
+    from deepexpr.characters import get_character, list_characters, random_characters
 
-    styles = [get_character(c) for c in list_characters()]
+    if space == "wide":
+        return random_characters(40, 0, space="wide")
+    return [get_character(c) for c in list_characters()]
+
+
+def render_only_ms(size: int, n: int = 200, space: str = "classic") -> float:
+    from deepexpr.characters import render_face, sample_poses
+
+    styles = _styles(space)
     jobs = [(s, p) for s in styles for p in sample_poses(s, "surprise", n // len(styles) + 1, 0)][:n]
     t = time.perf_counter()
     for s, p in jobs:
@@ -66,6 +79,22 @@ def _cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def per_art_ms(size: int, per_art: int = 40) -> dict[str, float]:
+    """render_face ms per image for each art style of the wide space (1 process)."""
+    from deepexpr.characters import render_face, sample_poses
+
+    out = {}
+    for art in sorted({s.art_style for s in _styles("wide")}):
+        styles = [s for s in _styles("wide") if s.art_style == art]
+        jobs = [(s, p) for s in styles for p in sample_poses(s, "fear", per_art // len(styles) + 1, 0)][:per_art]
+        render_face(*jobs[0], size)  # backdrop and silhouette caches
+        t = time.perf_counter()
+        for s, p in jobs:
+            render_face(s, p, size)
+        out[art] = (time.perf_counter() - t) / len(jobs) * 1000
+    return out
 
 
 def dataset_rate(size: int, per_expression: int, workers: int, characters="all"):
@@ -88,6 +117,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-expression", type=int, default=40, help="frames per char x expr")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--space", choices=("classic", "wide"), default="classic",
+                    help="classic: the built-ins; wide: wide:40 (the wide style space)")
     ap.add_argument("--full", action="store_true",
                     help="also render the 56k set (8 chars x 7 x 1000 at 128 px) for real")
     args = ap.parse_args()
@@ -97,12 +128,18 @@ def main() -> None:
           f"renderer v{RENDERER_VERSION}")
     ref0 = reference_ms()
     print(f"reference job: {ref0:.2f} ms")
+    chars = "wide:40" if args.space == "wide" else "all"
+    print(f"style space: {args.space} ({chars})")
     for size in (128, 256):
-        print(f"render_face only, 1 process, {size} px: {render_only_ms(size):.2f} ms/img")
+        print(f"render_face only, 1 process, {size} px: {render_only_ms(size, space=args.space):.2f} ms/img")
+    if args.space == "wide":
+        arts = per_art_ms(128)
+        print("render_face 128 px per art style (ms/img): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in arts.items()))
     cores = min(args.workers, os.cpu_count() or 1)
     for size in (128, 256):
         load0 = loadavg()
-        rate, n, dt, cpu_ms = dataset_rate(size, args.per_expression, args.workers)
+        rate, n, dt, cpu_ms = dataset_rate(size, args.per_expression, args.workers, chars)
         cpu_rate = 1000 * cores / cpu_ms
         verdict = ""
         if size == 128:

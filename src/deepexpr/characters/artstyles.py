@@ -124,6 +124,8 @@ def _draw(style, r: dict, size: int, ss: int, plan: dict | None = None) -> tuple
     _replay(p, behind_ops, shell, 0)
     _draw_wide_head(p, units, shell[nb:nb + nh])
     deco.draw_tint_and_shadow(p, units, plan)
+    if style.art_style == "soft3d":  # soft shading and edges under crisp features
+        _fresh_canvas(p, p.img.filter(ImageFilter.GaussianBlur(1.2 * ss)))
     _replay(p, marks.ops, proj, 0)
     _replay(p, hair_ops, shell, nb + nh)
     _replay(p, features.ops, proj, marks.n)
@@ -261,13 +263,13 @@ def _pattern(kind: int, n: int, period: int) -> np.ndarray:
 # ---- finishing per art style ----
 def _finish(style, img: Image.Image, ss: int) -> Image.Image:
     """Image-space finish of an art style on the supersampled canvas (manga tones, grey
-    line art, soft 3D blur)."""
+    line art, a slight soft 3D blur)."""
     if style.art_style == "manga":
         return _manga(img, zlib.crc32(style.name.encode()) % 2 == 0, ss)
     if style.art_style == "lineart":
         return img.convert("L").convert("RGB")
     if style.art_style == "soft3d":
-        return img.filter(ImageFilter.GaussianBlur(0.9 * ss))
+        return img.filter(ImageFilter.GaussianBlur(0.3 * ss))
     return img
 
 

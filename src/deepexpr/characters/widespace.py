@@ -184,16 +184,22 @@ def _art_soft3d(rng: np.random.Generator, base: dict) -> dict:
     eye = _pick(rng, ["round", "anime", "round"])
     return dict(shading="gradient", outline=float(_pick(rng, [0.0, 0.0, 0.008])),
                 eye_style=eye, eye_size=float(rng.uniform(1.1, 1.45)),
-                line_color=_shade(base["skin"], 0.45))
+                line_color=_shade(base["skin"], 0.3))
 
 
 def _art_pixel(rng: np.random.Generator, base: dict) -> dict:
-    """Drawn on a small grid with a limited palette, shown with nearest-neighbour pixels."""
-    return dict(pixel_grid=int(rng.integers(36, 65)), palette_size=int(rng.integers(8, 17)),
+    """Drawn on a small grid with a limited palette, shown with nearest-neighbour pixels.
+    Dark lines and brows keep the features apart from the skin after the palette cut."""
+    ink = _shade(base["skin"], 0.22)
+    # Pixel avatars mostly fill the frame (features need cells); some show the shoulders.
+    frame = (dict(framing="fill", head_scale=float(rng.uniform(0.4, 0.46)), head_y=float(rng.uniform(0.5, 0.56)))
+             if rng.uniform() < 0.7 else {})
+    return dict(**frame,pixel_grid=int(rng.integers(40, 65)), palette_size=int(rng.integers(10, 21)),
                 outline=float(rng.uniform(0.035, 0.06)), shading=_pick(rng, ["flat", "shaded"]),
+                line_color=ink, brow_color=_shade(base["brow_color"], 0.6),
                 eye_style=_pick(rng, ["bead", "dot", "round", base["eye_style"]]),
-                eye_size=float(rng.uniform(1.0, 1.3)), brow_thickness=float(rng.uniform(0.04, 0.065)),
-                mouth_style=_pick(rng, ["icon", "toothy", "line"]))
+                eye_size=float(rng.uniform(1.0, 1.3)), brow_thickness=float(rng.uniform(0.045, 0.07)),
+                mouth_style=_pick(rng, ["icon", "icon", "toothy", "line"]))
 
 
 _ART_FUNCS = {"cel": _art_cel, "flat": _art_flat, "lineart": _art_lineart, "manga": _art_manga,
