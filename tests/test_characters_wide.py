@@ -13,6 +13,8 @@ from matplotlib.path import Path as PolyPath
 
 from deepexpr.characters import (
     CharacterStyle,
+    artstyles,
+    decorations,
     face_landmarks,
     get_character,
     head_outline,
@@ -23,7 +25,6 @@ from deepexpr.characters import (
     resolve_characters,
     sample_poses,
 )
-from deepexpr.characters import artstyles, decorations
 from deepexpr.characters.rig import check_rig
 from deepexpr.characters.widespace import ART_STYLES
 from deepexpr.cli import main

@@ -36,8 +36,24 @@ from deepexpr.characters.features import (
     _draw_nose,
     _draw_wrinkles,
 )
-from deepexpr.characters.geometry import _U13, _band, _ellipse, _geometry, _head_outline, _landmark_points, _xy
-from deepexpr.characters.painter import PIL_CORE, _mix, _Painter, _project_features, _Recorder, _replay, _rgb
+from deepexpr.characters.geometry import (
+    _U13,
+    _band,
+    _ellipse,
+    _geometry,
+    _head_outline,
+    _landmark_points,
+    _xy,
+)
+from deepexpr.characters.painter import (
+    PIL_CORE,
+    _mix,
+    _Painter,
+    _project_features,
+    _Recorder,
+    _replay,
+    _rgb,
+)
 from deepexpr.characters.silhouette import _draw_head, _silhouette_layers
 
 _BACKDROPS: dict = {}  # (name, backdrop fields, size) -> backdrop image

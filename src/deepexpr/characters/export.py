@@ -189,8 +189,7 @@ def _write_csv(path: Path, lines: list[str]) -> None:
 
 def render_dataset(out_dir, characters="all", per_expression: int = 100, size: int = 256,
                    seed: int = 0, workers: int = 1, expressions=None, supersample: int = 2,
-                   compress_level: int = 1, show_progress: bool | None = None,
-                   space: str = "classic") -> dict:
+                   compress_level: int = 1, show_progress: bool | None = None, space: str = "classic") -> dict:
     """Render a FERG-layout data set of labelled character frames.
 
     Args:
@@ -205,8 +204,7 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
         supersample: drawing scale before the box-filter reduction.
         compress_level: PNG zlib level (1 = fast; see `encode_png`).
         show_progress: force the progress bar on/off (default: when stderr is a terminal).
-        space: style space of random:K characters: classic, or wide (icon, flat, line art,
-            manga, soft 3D, pixel art, chibi; decorations, framings, backdrops).
+        space: style space of random:K characters: classic or wide (`characters.widespace`).
 
     Returns:
         The manifest dict (also written to out_dir/manifest.json).
@@ -217,8 +215,7 @@ def render_dataset(out_dir, characters="all", per_expression: int = 100, size: i
     """
     from deepexpr.io import write_json
 
-    styles, exprs = _check_arguments(characters, per_expression, size, seed, workers, expressions,
-                                     space)
+    styles, exprs = _check_arguments(characters, per_expression, size, seed, workers, expressions, space)
     out = Path(out_dir)
     cfg = ExportSettings([s.name for s in styles], int(per_expression), int(size), int(seed),
                          exprs, int(supersample))
