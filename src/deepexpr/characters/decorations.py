@@ -84,6 +84,8 @@ def plan_decorations(style, r: dict, rng: np.random.Generator) -> dict:
 def draw_tint_and_shadow(p: _Painter, head_units: np.ndarray, plan: dict) -> None:
     """Face tint (a gradient from the top of the head down) and the shadow over the eyes."""
     s = p.s
+    if s.art_style == "lineart":  # no fills in line art (its shadow is the gloom lines)
+        return
     if "tint" in plan:
         bottom = s.jaw_height if plan["tint"]["whole"] else s.eye_y + 0.1
         _top_gradient(p, head_units, bottom, plan["tint"]["color"], 0.12, 0.6)
@@ -130,7 +132,8 @@ def draw_marks(p: _Recorder, plan: dict) -> None:
 def draw_front(p: _Recorder, eyes: dict, plan: dict) -> None:
     """Tears, streams, sweat drops and anger veins (over everything else)."""
     s = p.s
-    width = max(p.fine, int(round(max(p.lw, p.fine) * 0.8)))
+    # thin enough to keep their shapes under thick-outline styles
+    width = max(1, min(int(round(max(p.lw, p.fine) * 0.8)), int(round(0.022 * p.px))))
     for kind in ("tears", "stream"):
         if kind in plan:
             sides = (-1, 1) if plan[kind]["both"] else (plan[kind]["side"],)
@@ -146,7 +149,7 @@ def draw_front(p: _Recorder, eyes: dict, plan: dict) -> None:
         _drop(p, side * 0.72, -0.35 * s.head_height, 0.09 * k, width)
     if "vein" in plan:
         side, k = plan["vein"]["side"], plan["vein"]["size"]
-        _vein(p, side * 0.55, -0.6 * s.head_height, 0.11 * k, max(width, p.fine + 1))
+        _vein(p, side * 0.55, -0.6 * s.head_height, 0.11 * k, max(width, int(round(0.018 * p.px))))
 
 
 def _drop(p: _Recorder, cx: float, cy: float, rad: float, width: int) -> None:
