@@ -123,7 +123,7 @@ def _draw(style, r: dict, size: int, ss: int, plan: dict | None = None) -> tuple
         _draw_brow(features, brows[side], side)
     _draw_nose(features, g["bridge"], g["base"], mouth["outer_up"][6, 1])
     if style.mouth_style == "icon":
-        _draw_icon_mouth(features, mouth, deco.frame_rng(style, r).uniform(size=2))
+        _draw_icon_mouth(features, mouth, deco.frame_rng(style, r).uniform(size=3))
     else:
         _draw_mouth(features, mouth)
     _draw_front_extras(features, eyes, mouth)
@@ -188,11 +188,17 @@ def _draw_wide_head(p: _Painter, units: np.ndarray, head: np.ndarray) -> None:
 
 def _draw_icon_mouth(p: _Recorder, m: dict, toss: np.ndarray) -> None:
     """Icon mouths: a thick line when shut; when open an open "D" (dark inside, upper
-    teeth, tongue) or, for stretched or snarling mouths, a square mouth of teeth."""
+    teeth, tongue) or, for stretched or snarling mouths, a square mouth of teeth; now and
+    then a wavy line for disgust or fear (`toss`: three uniform numbers of the frame)."""
     r = p.r
     iu, il = m["inner_up"], m["inner_lo"]
     xs, top, bot = iu[:, 0], iu[:, 1], il[:, 1]
     width = max(p.fine + 1, int(round(max(p.lw, p.fine) * 1.4)))
+    queasy = max(r["AU9"], r["AU10"] * (1 - r["AU4"]), 0.6 * r["AU20"])
+    if toss[2] < 0.45 * queasy and (bot - top).max() < 0.12:
+        wave = 0.035 * np.sin(np.linspace(0, 4 * np.pi, 13))
+        p.line(_xy(xs, (top + bot) / 2 + wave), p.ink, width)
+        return
     grimace = max(r["AU20"], r["AU10"], r["AU16"], 0.8 * max(r["AU23"], r["AU24"]) * r["AU4"])
     if toss[0] < 0.75 * grimace:
         _square_mouth(p, xs, top, bot, width, teeth_rows=2 if toss[1] < 0.6 else 1)
