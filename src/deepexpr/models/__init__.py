@@ -7,7 +7,7 @@ Importing this package registers every family; each family file calls
 `register_model` on its variant builders, with the variant's default preprocessing.
 """
 
-from deepexpr.models import cnn, hagan, seqlstm, xception  # noqa: F401  (register the families)
+from deepexpr.models import cnn, hagan, seqlstm, stylized_face, xception  # noqa: F401  (register the families)
 from deepexpr.models.registry import (
     Preprocess,
     create_model,

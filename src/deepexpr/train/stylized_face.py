@@ -1,0 +1,229 @@
+"""Train the stylized-face detector and landmark regressor on composed scenes.
+
+Two stages of one model (`models.stylized_face`), trained one after the other or in two
+processes (`stage`), each with its own training state file in the run folder
+(`state_<stage>.safetensors`, `train.state`: exact resume). `export` joins the two into one
+checkpoint (`model.safetensors` + `model.json`, fp32, ~2.7 MB).
+
+- detector: scenes of `data.scenes` (training character seeds), letterboxed to
+  `detector_input`; CenterNet targets (a Gaussian per face centre, focal loss; L1 on log
+  side, sin/cos angle and sub-cell offset at the centre cell);
+- landmarks: one character per small scene, cropped by its face square moved by a random
+  error (the detector's, or the smaller one left for the second pass), soft-argmax
+  landmarks, L1 in crop pixels / crop side.
+
+Data are made once per run (deterministic for the seed) and kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params, frame_params, face_frame
+from deepexpr.data.scenes import SceneConfig, add_character, background, character_pool, compose_scene
+from deepexpr.errors import setting
+from deepexpr.models.checkpoint import save_model
+from deepexpr.models.registry import create_model
+from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE, StylizedFaceNet, letterbox
+from deepexpr.progress import progress
+from deepexpr.train.state import load_state, save_state
+
+STAGES = ("detector", "landmarks")
+
+
+@dataclass
+class StylizedTrainConfig:
+    out: str = setting("runs/stylized_face", "run folder")
+    model: str = setting("stylized_face", "architecture")
+    stage: str = setting("detector", "which stage to train", choices=STAGES)
+    seed: int = setting(101, "character pool and data seed (evaluation uses other seeds)")
+    characters: int = setting(300, "random characters per style space", min=1)
+    scenes: int = setting(1500, "detector training scenes", min=1)
+    crops: int = setting(9000, "landmark training crops", min=1)
+    steps: int = setting(1500, "optimizer steps", min=1)
+    batch: int = setting(24, "batch size", min=1)
+    lr: float = setting(2e-3, "Adam learning rate (cosine to 2%)", above=0.0)
+    max_render: int = setting(160, "largest render side while composing", min=48)
+    threads: int = setting(1, "torch threads", min=0)
+    save_every: int = setting(100, "steps between state saves", min=1)
+    show_progress: bool = setting(True, "progress bar", cli=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def scene_config(cfg: StylizedTrainConfig) -> SceneConfig:
+    return SceneConfig(seed=cfg.seed, characters=cfg.characters, builtins=True, min_side=192,
+                       max_side=512, max_render=cfg.max_render)
+
+
+def detector_targets(faces, a: np.ndarray, side: int) -> np.ndarray:
+    """(7, side/4, side/4) float32: heat, log side, sin, cos, dx, dy, and a mask of the
+    centre cells, for faces moved by `a` (scene -> letterboxed input, a scaling)."""
+    n = side // STRIDE
+    t = np.zeros((7, n, n), np.float32)
+    ys, xs = np.mgrid[0:n, 0:n]
+    for f in faces:
+        c = apply(a, f.centre)
+        u = (c - (STRIDE - 1) / 2) / STRIDE  # cell coordinates of the centre
+        cell = np.round(u).astype(int)
+        if not (0 <= cell[0] < n and 0 <= cell[1] < n):
+            continue
+        s = f.side * a[0, 0]
+        sigma = max(0.7, s / STRIDE / 6)
+        t[0] = np.maximum(t[0], np.exp(-((xs - u[0]) ** 2 + (ys - u[1]) ** 2) / (2 * sigma ** 2)))
+        t[0, cell[1], cell[0]] = 1.0
+        t[1:7, cell[1], cell[0]] = [np.log(s / SIDE_UNIT), np.sin(f.angle), np.cos(f.angle),
+                                    u[0] - cell[0], u[1] - cell[1], 1.0]
+    return t
+
+
+def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side: int):
+    sc = scene_config(cfg)
+    images = np.zeros((cfg.scenes, side, side, 3), np.uint8)
+    targets = np.zeros((cfg.scenes, 7, side // STRIDE, side // STRIDE), np.float32)
+    for i in progress(range(cfg.scenes), desc="scenes", disable=not cfg.show_progress):
+        scene = compose_scene(sc, rng, faces=int(rng.integers(0, sc.max_faces + 1)))
+        canvas, a = letterbox(scene.image, side)
+        images[i, :canvas.shape[0], :canvas.shape[1]] = canvas
+        images[i, canvas.shape[0]:], images[i, :, canvas.shape[1]:] = 127, 127
+        targets[i] = detector_targets(scene.faces, a, side)
+    return images, targets
+
+
+def landmark_sample(sc: SceneConfig, pools, rng: np.random.Generator, crop: int):
+    """One face crop (crop, crop, 3) and its landmarks (49, 2) in crop pixels."""
+    face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
+    extent = int(face_side * 1.8)
+    scene = background(extent, extent, rng)
+    pool = pools[int(rng.uniform() < sc.wide_fraction)]
+    style = pool[int(rng.integers(len(pool)))]
+    angle = rng.normal(0, 0.3)
+    face = add_character(scene, style, rng, face_side, angle, (extent / 2, extent / 2), sc, rng.uniform() < 0.6)
+    centre, side, ang = frame_params(face_frame(face.landmarks))
+    big = rng.uniform() < 0.5  # the detector's error, or the second pass's
+    centre = centre + rng.normal(0, 0.06 if big else 0.02, 2) * side
+    side = side * np.exp(rng.normal(0, 0.08 if big else 0.03))
+    ang = ang + rng.normal(0, 0.12 if big else 0.04)
+    image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
+    return image, apply(to_crop, face.landmarks).astype(np.float32)
+
+
+def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop: int):
+    sc = scene_config(cfg)
+    pools = character_pool(sc.seed, sc.characters, sc.builtins)
+    images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
+    points = np.zeros((cfg.crops, 49, 2), np.float32)
+    for i in progress(range(cfg.crops), desc="crops", disable=not cfg.show_progress):
+        images[i], points[i] = landmark_sample(sc, pools, rng, crop)
+    return images, points
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float, mean/std 0.5 (the registered preprocessing)."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def detector_loss(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """CenterNet focal loss on the heatmap + L1 on the regressions at centre cells."""
+    heat = out[:, 0].sigmoid().clamp(1e-4, 1 - 1e-4)
+    gt = t[:, 0]
+    pos = (gt == 1).float()
+    pos_loss = -(torch.log(heat) * (1 - heat) ** 2 * pos).sum()
+    neg_loss = -(torch.log(1 - heat) * heat ** 2 * (1 - gt) ** 4 * (1 - pos)).sum()
+    n = pos.sum().clamp(min=1)
+    mask = t[:, 6:7]
+    reg = ((out[:, 1:6] - t[:, 1:6]).abs() * mask).sum() / n
+    return (pos_loss + neg_loss) / n + reg
+
+
+def _batch(cfg, data, idx, net: StylizedFaceNet):
+    images, targets = data
+    x = to_tensor(images[idx])
+    if cfg.stage == "detector":
+        return detector_loss(net.detect(x), torch.from_numpy(targets[idx]))
+    crop = images.shape[1]
+    return (net.landmarks(x) - torch.from_numpy(targets[idx])).abs().mean() / crop * 100
+
+
+def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
+    """Train one stage (see the module docstring); returns the state file."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / f"state_{cfg.stage}.safetensors"
+    torch.manual_seed(cfg.seed)
+    net = create_model(cfg.model)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed + (0 if cfg.stage == "detector" else 1))
+    progress_state = {"step": 0, "losses": [], "cpu_s": 0.0, "wall_s": 0.0}
+    if resume and state_path.is_file():
+        progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
+                                    extendable={"steps", "save_every"}, generators={"rng": rng}).progress
+    t0, c0 = time.time(), time.process_time()
+    data_rng = np.random.default_rng(cfg.seed + 7 + (0 if cfg.stage == "detector" else 1))
+    if cfg.stage == "detector":
+        data = make_detector_data(cfg, data_rng, net.cfg.detector_input)
+    else:
+        data = make_landmark_data(cfg, data_rng, net.cfg.landmark_input)
+    progress_state.setdefault("data_cpu_s", time.process_time() - c0)
+    net.train()
+    bar = progress(range(progress_state["step"], cfg.steps), desc=cfg.stage, disable=not cfg.show_progress)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * step / cfg.steps)))
+        idx = rng.integers(0, len(data[0]), cfg.batch)
+        loss = _batch(cfg, data, idx, net)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        progress_state["losses"].append(round(float(loss), 4))
+        progress_state["step"] = step + 1
+        if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
+            progress_state["cpu_s"] += time.process_time() - c0
+            progress_state["wall_s"] += time.time() - t0
+            t0, c0 = time.time(), time.process_time()
+            save_state(state_path, {"net": net}, {"opt": opt}, progress_state, _settings(cfg),
+                       generators={"rng": rng})
+            if not cfg.show_progress:
+                print(f"{cfg.stage} step {step + 1}: loss {np.mean(progress_state['losses'][-50:]):.4f}", flush=True)
+    return state_path
+
+
+def _settings(cfg: StylizedTrainConfig) -> dict:
+    d = cfg.to_dict()
+    d.pop("show_progress")
+    return d
+
+
+def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_face") -> Path:
+    """Join the two stages' weights of a run into one checkpoint `out` (.safetensors + .json)."""
+    from deepexpr.train.state import read_state
+
+    net = create_model(model)
+    state = net.state_dict()
+    meta_all = {}
+    for stage, prefix in (("detector", "det_"), ("landmarks", "lmk_")):
+        meta, tensors = read_state(Path(run) / f"state_{stage}.safetensors")
+        for k, v in tensors.items():
+            if k.startswith("model.net.") and k[len("model.net."):].startswith(prefix):
+                state[k[len("model.net."):]] = v
+        meta_all[stage] = {"steps": meta["progress"]["step"], "cpu_s": round(meta["progress"]["cpu_s"], 1),
+                           "wall_s": round(meta["progress"]["wall_s"], 1),
+                           "data_cpu_s": round(meta["progress"].get("data_cpu_s", 0.0), 1),
+                           "settings": meta["settings"]}
+    net.load_state_dict(state)
+    pre = {"size": net.cfg.landmark_input, "grayscale": False, "mean": [0.5] * 3, "std": [0.5] * 3}
+    save_model(out, net, {"model": model, "overrides": {}, "preprocess": pre, "training": meta_all})
+    return Path(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(StylizedTrainConfig().to_dict()))
