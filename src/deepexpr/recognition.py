@@ -23,7 +23,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import DataError, InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 
@@ -84,7 +84,10 @@ class CheckpointRecognizer:
     takes_faces: ClassVar[bool] = False  # aligned crops / whole images
 
     def __post_init__(self):
-        classes = [canonical(c) for c in self.config.get("classes", EXPRESSIONS)]
+        try:
+            classes = [canonical(c) for c in self.config.get("classes", EXPRESSIONS)]
+        except ValueError as err:
+            raise InputError(f"{self.path or self.name}: model classes: {err}; use a model trained on all seven") from err
         missing = [e for e in EXPRESSIONS if e not in classes]
         if missing or len(classes) != len(EXPRESSIONS):
             raise InputError(f"{self.path or self.name}: model classes {classes} are not the 7 expressions "
@@ -149,7 +152,11 @@ class CheckpointRecognizer:
                     probs.append(torch.softmax(logits.float(), dim=1).numpy()[:, self._order])
         finally:
             torch.set_num_threads(threads)
-        return np.concatenate(feats), np.concatenate(probs)
+        feats, probs = np.concatenate(feats), np.concatenate(probs)
+        if not (np.isfinite(probs).all() and np.isfinite(feats).all()):  # never a label from NaN
+            raise DataError(f"{self.path or self.name}: the model gives NaN or infinite outputs on these "
+                            "images; the model is broken, retrain it or pass another --model")
+        return feats, probs
 
     def probs(self, images) -> np.ndarray:
         """(N, 7) class probabilities in EXPRESSIONS order."""

@@ -22,7 +22,8 @@ from deepexpr.cli.options import Parser
 from deepexpr.errors import DeepExprError
 
 # Modules that add commands; each defines `register(commands, groups)`.
-COMMAND_MODULES = ("characters", "perception", "training", "retrieval", "hagan", "sequences", "demo")
+COMMAND_MODULES = ("characters", "perception", "training", "retrieval", "hagan", "sequences", "demo",
+                   "stylized")
 GROUPS = {
     "train": "train a model (human, character, transfer, hagan, sequences)",
     "evaluate": "evaluate models and reproduce the papers' tables",
@@ -85,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `deepexpr ... | head`: the reader left, nothing to report
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
         return 1
+    except UnicodeDecodeError as err:  # a binary file where text was expected (a reader missed it)
+        if args.debug:
+            traceback.print_exc()
+        print(f"deepexpr: error: an input file is not UTF-8 text ({err}); check the files you passed",
+              file=sys.stderr)
+        return 2
     except OSError as err:  # read-only, disk full, a path under a file: name the path
         if args.debug:
             traceback.print_exc()

@@ -62,8 +62,18 @@ class Fer2013Dataset:
         self.records: list[Record] = []
         self.usage: list[str] = []
         self.skipped: list[tuple[int, str]] = []
+        try:
+            images = self._read_rows(usage)
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise InputError(f"{self.path}: not a FER2013 csv text file ({type(err).__name__}: {err}); "
+                             "pass FER2013's emotion,pixels,Usage csv") from err
+        if not self.records:
+            raise InputError(f"{self.path}: no well-formed rows ({len(self.skipped)} malformed)")
+        self._images = np.stack(images)
+
+    def _read_rows(self, usage) -> list[np.ndarray]:
         images: list[np.ndarray] = []
-        with open(self.path, newline="") as fh:
+        with open(self.path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             cols = [c.strip().lower() for c in (reader.fieldnames or [])]
             if "emotion" not in cols or "pixels" not in cols:
@@ -83,9 +93,7 @@ class Fer2013Dataset:
                 self.records.append(Record(f"{self.path}#{line}", label, None))
                 self.usage.append(use)
                 images.append(img)
-        if not self.records:
-            raise InputError(f"{self.path}: no well-formed rows ({len(self.skipped)} malformed)")
-        self._images = np.stack(images)
+        return images
 
     def __len__(self) -> int:
         return len(self.records)

@@ -93,7 +93,7 @@ def _read_landmarks_csv(root: Path) -> dict[str, tuple[np.ndarray, dict]]:
         return {}
     out = {}
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader)
             xi = header.index("x0")
@@ -104,7 +104,7 @@ def _read_landmarks_csv(root: Path) -> dict[str, tuple[np.ndarray, dict]]:
                 coords = np.asarray(row[xi:xi + 98], dtype=np.float32).reshape(49, 2)
                 rig = {k: float(v) for k, v in zip(rig_cols, row[xi + 98:])}
                 out[row[0]] = (coords, rig or None)
-    except (StopIteration, ValueError, IndexError) as err:
+    except (StopIteration, ValueError, IndexError, csv.Error) as err:
         raise InputError(f"{path}: malformed landmarks file ({err}); re-render the data set "
                          "or delete landmarks.csv to read images without landmarks") from None
     return out

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import DataError, InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.train.config import TrainConfig
 from deepexpr.train.splits import (
@@ -36,6 +36,24 @@ from deepexpr.train.splits import (
 from deepexpr.train.table import ImageTable, describe
 
 PROTOCOLS = ("random", "kfold", "loco")
+MIN_PER_CLASS = 2  # images per present expression a protocol needs (one to train, one to test)
+MIN_IMAGES = 10  # and overall: fewer gives no validation or test images
+
+
+def check_enough(table: ImageTable, protocol: str) -> None:
+    """Refuse a table too small for a protocol, saying the minimum (never a silent 0%)."""
+    counts = np.bincount(np.asarray(table.labels), minlength=len(EXPRESSIONS))
+    present = counts[counts > 0]
+    if len(table) < MIN_IMAGES or len(present) < 2 or present.min() < MIN_PER_CLASS:
+        raise DataError(f"{len(table)} images ({len(present)} expressions, fewest {int(present.min()) if len(present) else 0} "
+                        f"of one) are too few for the {protocol} protocol: it needs at least {MIN_IMAGES} images, "
+                        f"2 expressions and {MIN_PER_CLASS} of each; add images or raise --max-images")
+
+
+def _check_split(n_train: int, n_test: int, name: str) -> None:
+    if n_train < 1 or n_test < 1:
+        raise DataError(f"{name}: {n_train} training and {n_test} test images; the split needs both, "
+                        "add images or change --test-fraction/--folds")
 
 
 def resolve_source(source: str | Path | None) -> Path | None:
@@ -150,8 +168,10 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
     """Run `protocol` and write its reports; returns the summary dict."""
     out = Path(out_dir)
     n = len(table)
+    check_enough(table, protocol)
     if protocol == "random":
         tr, te = stratified_split(table.labels, (1 - cfg.test_fraction, cfg.test_fraction), cfg.seed)
+        _check_split(len(tr), len(te), "random split")
         res = train_and_test(table, tr, te, cfg, out, task, source, data_info, resume, log, "random split")
         summary = {"protocol": "random", "folds": [_fold_row("random", res)],
                    "mean_accuracy": res.get("accuracy"), "std_accuracy": 0.0}
@@ -174,6 +194,8 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
     else:
         raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     results, rows = [], []
+    for name, test_idx in named:
+        _check_split(n - len(test_idx), len(test_idx), name)
     for name, test_idx in named:
         if log:
             log(f"== {name}: train {n - len(test_idx)} images, test {len(test_idx)}")

@@ -45,16 +45,55 @@ def read_config(path: str | Path) -> dict:
     if not cfg_file.is_file():
         raise InputError(f"{cfg_file}: missing config beside {path}; save checkpoints with save_model")
     try:
-        return json.loads(cfg_file.read_text())
-    except json.JSONDecodeError as err:
+        config = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{cfg_file}: not valid JSON ({err}); re-save the checkpoint") from err
+    check_config(config, cfg_file)
+    return config
 
 
-def load_model(path: str | Path, map_location: str = "cpu"):
+def check_config(config, cfg_file) -> None:
+    """Refuse a checkpoint config that is not the shape `save_model` writes.
+
+    Raises:
+        InputError: not an object, no registered `model` name, `overrides`/`preprocess` not
+            objects, unknown class names, or a preprocessing size outside 1..4096.
+    """
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.models.registry import list_models
+
+    what = f"{cfg_file}: not a deepexpr checkpoint config"
+    if not isinstance(config, dict):
+        raise InputError(f"{what} (a JSON {type(config).__name__}, expected an object); re-save the checkpoint")
+    name = config.get("model")
+    if not isinstance(name, str) or name not in list_models():
+        raise InputError(f"{cfg_file}: unknown architecture {name!r}; expected one of "
+                         f"{', '.join(m for m in list_models() if not m.startswith('test_'))}")
+    for key in ("overrides", "preprocess"):
+        if not isinstance(config.get(key, {}), dict):
+            raise InputError(f"{what} ({key!r} must be an object)")
+    classes = config.get("classes", list(EXPRESSIONS))
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise InputError(f"{what} ('classes' must be a non-empty list of names, got {str(classes)[:60]})")
+    size = config.get("preprocess", {}).get("size", 1)
+    if not isinstance(size, int) or not 1 <= size <= 4096:
+        raise InputError(f"{cfg_file}: preprocess size {size!r} must be an integer in 1..4096")
+
+
+def load_model(path: str | Path, map_location: str = "cpu", expect: type | None = None):
     """Rebuild a registered model from a checkpoint and load its weights.
+
+    Validated, never trusted: the config (`check_config`), every tensor's name, shape and
+    dtype against the rebuilt model, and finiteness (NaN/inf weights are refused).
+
+    Args:
+        expect: the model class the caller needs (e.g. `SeqLSTM`); another family is refused.
 
     Returns:
         (model in eval mode, config dict)
+
+    Raises:
+        InputError: one line naming the file and what does not fit.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -65,16 +104,37 @@ def load_model(path: str | Path, map_location: str = "cpu"):
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found; train one or pass an existing file")
     config = read_config(path)
-    model = create_model(config["model"], **config.get("overrides", {}))
+    try:
+        model = create_model(config["model"], **config.get("overrides", {}))
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{config_path(path)}: overrides do not build {config['model']!r} ({err})") from err
+    if expect is not None and not isinstance(model, expect):
+        raise InputError(f"{path}: a {config['model']!r} ({type(model).__name__}) checkpoint, but a "
+                         f"{expect.__name__} is needed here; pass the right weights file")
     try:
         state = load_file(str(path), device=map_location)
     except (SafetensorError, OSError) as err:
         raise InputError(f"{path}: not a readable safetensors file ({err})") from err
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise InputError(
-            f"{path}: weights do not fit model {config['model']!r} "
-            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
-        )
+    check_state(state, model.state_dict(), path, config["model"])
+    model.load_state_dict(state, strict=True)
     model.eval()
     return model, config
+
+
+def check_state(state: dict, expected: dict, path, name: str) -> None:
+    """Refuse weights whose names, shapes or dtypes differ from the model's, or that are
+    not finite (a NaN weight gives NaN probabilities and a meaningless label)."""
+    import torch
+
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise InputError(f"{path}: weights do not fit model {name!r} (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}); pass the checkpoint this config belongs to")
+    for key, want in expected.items():
+        got = state[key]
+        if tuple(got.shape) != tuple(want.shape) or got.dtype.is_floating_point != want.dtype.is_floating_point:
+            raise InputError(f"{path}: tensor {key!r} is {tuple(got.shape)} {got.dtype}, model {name!r} needs "
+                             f"{tuple(want.shape)} {want.dtype}; pass the checkpoint this config belongs to")
+        if got.dtype.is_floating_point and not bool(torch.isfinite(got).all()):
+            raise InputError(f"{path}: tensor {key!r} holds NaN or infinite values; the model is broken, "
+                             "retrain it or pass another checkpoint")

@@ -329,5 +329,5 @@ def load_generator(expression: str, weights: str | None = None):
     if not path.is_file():
         raise InputError(f"{path}: no sequence weights for {expression!r}; train them with "
                          "`deepexpr train sequences` and pass --weights")
-    model, cfg = load_model(path)
+    model, cfg = load_model(path, expect=SeqLSTM)
     return model.float(), cfg

@@ -28,6 +28,7 @@ from deepexpr.expressions import EXPRESSIONS, canonical
 from deepexpr.io import atomic_path, versions
 from deepexpr.retrieval.distributions import DEFAULT_METHOD, to_distribution
 from deepexpr.retrieval.geometry import NUM_FEATURES, geometric_features
+from deepexpr.retrieval.index_schema import check_index_file
 from deepexpr.retrieval.js import JSIndexTerms
 
 FORMAT = "deepexpr-index"
@@ -167,8 +168,12 @@ def load_index(path: str | Path, expect_model: dict | None = None) -> RetrievalI
         raise InputError(f"{path}: not a readable index file ({err}); rebuild it with `deepexpr index build`") from err
     try:
         header = json.loads(meta["deepexpr_index"])
-    except (KeyError, json.JSONDecodeError) as err:
+    except (KeyError, json.JSONDecodeError, TypeError) as err:
         raise InputError(f"{path}: safetensors file is not a deepexpr index; build one with `deepexpr index build`") from err
+    if not isinstance(header, dict):
+        raise InputError(f"{path}: index header is not a JSON object; rebuild it with `deepexpr index build`")
+    if header.get("format") == FORMAT:  # another format: the line below says so
+        check_index_file(path, header, tensors)
     if header.get("format") != FORMAT or int(header.get("version", 0)) > FORMAT_VERSION:
         raise InputError(f"{path}: index format {header.get('format')} v{header.get('version')} is not "
                          f"readable by this deepexpr (v{FORMAT_VERSION}); rebuild it")
