@@ -26,13 +26,13 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("train", frozenset({"train"})),
     ("evaluation", frozenset({"evaluation"})),
     ("applications", frozenset({"recognition", "retrieval", "translate", "animation",
-                                "retarget", "video"})),
+                                "retarget", "video", "stylized"})),
     # `deepexpr` is the package's own __init__ (the `predict_emotion` facade).
     ("front ends", frozenset({"cli", "studio", PACKAGE})),
 )
 # Inference: these areas must not reach `train` at all, not even through another module.
 INFERENCE_AREAS = frozenset({"recognition", "retrieval", "translate", "animation", "retarget",
-                             "video"})
+                             "video", "stylized"})
 TRAINING_AREAS = frozenset({"train"})
 
 

@@ -97,8 +97,9 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
     return images, targets
 
 
-def landmark_sample(sc: SceneConfig, pools, rng: np.random.Generator, crop: int):
-    """One face crop (crop, crop, 3) and its landmarks (49, 2) in crop pixels."""
+def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 2):
+    """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
+    moved by a random error, and their landmarks (49, 2) in crop pixels."""
     face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
     extent = int(face_side * 1.8)
     scene = background(extent, extent, rng)
@@ -106,13 +107,16 @@ def landmark_sample(sc: SceneConfig, pools, rng: np.random.Generator, crop: int)
     style = pool[int(rng.integers(len(pool)))]
     angle = rng.normal(0, 0.3)
     face = add_character(scene, style, rng, face_side, angle, (extent / 2, extent / 2), sc, rng.uniform() < 0.6)
-    centre, side, ang = frame_params(face_frame(face.landmarks))
-    big = rng.uniform() < 0.5  # the detector's error, or the second pass's
-    centre = centre + rng.normal(0, 0.06 if big else 0.02, 2) * side
-    side = side * np.exp(rng.normal(0, 0.08 if big else 0.03))
-    ang = ang + rng.normal(0, 0.12 if big else 0.04)
-    image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
-    return image, apply(to_crop, face.landmarks).astype(np.float32)
+    centre0, side0, ang0 = frame_params(face_frame(face.landmarks))
+    out = []
+    for k in range(n):
+        big = k % 2 == 0  # the detector's error, or the second pass's
+        centre = centre0 + rng.normal(0, 0.06 if big else 0.02, 2) * side0
+        side = side0 * np.exp(rng.normal(0, 0.08 if big else 0.03))
+        ang = ang0 + rng.normal(0, 0.12 if big else 0.04)
+        image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
+        out.append((image, apply(to_crop, face.landmarks).astype(np.float32)))
+    return out
 
 
 def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop: int):
@@ -120,8 +124,9 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     pools = character_pool(sc.seed, sc.characters, sc.builtins)
     images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
     points = np.zeros((cfg.crops, 49, 2), np.float32)
-    for i in progress(range(cfg.crops), desc="crops", disable=not cfg.show_progress):
-        images[i], points[i] = landmark_sample(sc, pools, rng, crop)
+    for i in progress(range(0, cfg.crops, 2), desc="crops", disable=not cfg.show_progress):
+        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(2, cfg.crops - i))):
+            images[i + k], points[i + k] = image, pts
     return images, points
 
 

@@ -1,0 +1,240 @@
+"""Faces and 49 landmarks on stylized character images (inference).
+
+    >>> from deepexpr.stylized import detect_stylized_faces
+    >>> faces = detect_stylized_faces(image)          # (H, W, 3) uint8 or a path
+    >>> faces[0].box, faces[0].score, faces[0].angle, faces[0].landmarks.shape   # (49, 2)
+
+Pipeline: the detector (`models.stylized_face`) reads the image letterboxed to its input
+side (256) and, for large images, at a finer level too (faces too small for the coarse
+level); peaks of the centre heatmap give face squares (centre, side, angle); the landmark
+regressor reads each upright face crop, then the crop re-fitted to those landmarks (a
+second, finer pass). Boxes, angles and crops all come from `data.face_frame`.
+
+`render_crop(image, face, size)` is the one alignment of a detected face for every model
+that reads characters: the face framed the way a whole character render frames it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from deepexpr.data.face_frame import aligned_crop, apply, face_frame, frame_box, frame_from_params, frame_params, invert
+from deepexpr.errors import InputError, setting
+
+BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)
+MIN_SIDE = 16  # images smaller than this have no readable face
+
+
+@dataclass
+class StylizedFace:
+    """One detected face.
+
+    Attributes:
+        box: (4,) float32 x0, y0, x1, y1: axis-aligned bounds of the turned face square.
+        score: detector confidence in [0, 1].
+        angle: in-plane angle in degrees (0 upright; positive turns clockwise on screen).
+        landmarks: (49, 2) float32 image pixels, `deepexpr.landmarks` order.
+    """
+
+    box: np.ndarray
+    score: float
+    angle: float
+    landmarks: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
+                "angle": round(self.angle, 2), "landmarks": np.round(self.landmarks, 2).tolist()}
+
+
+@dataclass
+class StylizedConfig:
+    """How faces are found."""
+
+    model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
+    threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
+    nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
+    max_faces: int = setting(32, "most faces per image", min=1)
+    passes: int = setting(2, "landmark passes (2: re-crop on the first pass's landmarks)", min=1, max=4)
+
+
+@lru_cache(maxsize=4)
+def load_stylized_model(ref: str = BUNDLED_STYLIZED):
+    """The detector + landmark model of a reference (bundled name, file or run folder)."""
+    from deepexpr.models.checkpoint import load_model
+    from deepexpr.models.resolve import resolve_model
+
+    found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--detector")
+    model, _ = load_model(found.path)
+    return model
+
+
+def _levels(h: int, w: int, base: int) -> list[tuple[int, float]]:
+    """(detector input side, largest face side kept in input pixels) per pyramid level."""
+    levels = [(base, float("inf"))]
+    side = base
+    while max(h, w) > side * 1.5 and side < 4 * base:  # faces of ~24 px stay >= ~12 px
+        side *= 2
+        levels.append((side, base * 0.35))
+    return levels
+
+
+def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, max_side: float):
+    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle)] in image pixels."""
+    from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
+
+    heat = 1 / (1 + np.exp(-maps[0]))
+    padded = np.pad(heat, 1, constant_values=0)
+    neigh = np.max([padded[dy:dy + heat.shape[0], dx:dx + heat.shape[1]] for dy in range(3) for dx in range(3)], 0)
+    ys, xs = np.nonzero((heat >= neigh) & (heat >= threshold))
+    inv = np.linalg.inv(a[:, :2])
+    out = []
+    for y, x in zip(ys, xs):
+        side = float(np.exp(maps[1, y, x]) * SIDE_UNIT)
+        if side > max_side:
+            continue
+        c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
+        centre = inv @ (c - a[:, 2])
+        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(maps[2, y, x], maps[3, y, x]))))
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max(1e-9, (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray]]:
+    """Detector only: [(score, frame (2, 3))], best first, after non-maximum suppression."""
+    import torch
+
+    from deepexpr.models.stylized_face import letterbox
+
+    h, w = image.shape[:2]
+    found = []
+    for side, max_side in _levels(h, w, model.cfg.detector_input):
+        canvas, a = letterbox(image, side)
+        x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
+        with torch.no_grad():
+            maps = model.detect(x)[0].numpy()
+        found += _decode(maps, a, cfg.threshold, max_side)
+    found.sort(key=lambda f: -f[0])
+    kept: list[tuple[float, np.ndarray, np.ndarray]] = []
+    for score, centre, side, angle in found:
+        m = frame_from_params(centre, side, angle)
+        box = frame_box(m)
+        if all(_iou(box, k[2]) <= cfg.nms_iou for k in kept):
+            kept.append((score, m, box))
+        if len(kept) >= cfg.max_faces:
+            break
+    return [(s, m) for s, m, _ in kept]
+
+
+def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2) -> list[np.ndarray]:
+    """The 49 landmarks (image pixels) of each face frame, `passes` regressor passes."""
+    import torch
+
+    size = model.cfg.landmark_input
+    points = []
+    for p in range(passes):
+        crops, maps = zip(*(aligned_crop(image, m, size) for m in frames)) if frames else ((), ())
+        if not crops:
+            return []
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        with torch.no_grad():
+            pred = model.landmarks(x).numpy().astype(np.float64)
+        points = [apply(invert(t), q) for t, q in zip(maps, pred)]
+        if p + 1 < passes:
+            frames = [face_frame(q) for q in points]
+    return [q.astype(np.float32) for q in points]
+
+
+def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) -> list[StylizedFace]:
+    """Faces and 49 landmarks on a stylized image (see the module docstring).
+
+    Args:
+        image: (H, W, 3) uint8 RGB (or anything `io.to_rgb_uint8` takes), or a file path.
+        cfg: detection settings (default `StylizedConfig()`).
+        model: a loaded model (default: `cfg.model`, cached).
+
+    Returns:
+        faces, best score first; [] for an image with none (or too small to hold one).
+    """
+    from deepexpr.io import read_image, to_rgb_uint8
+
+    cfg = cfg or StylizedConfig()
+    image = read_image(image) if isinstance(image, str) or hasattr(image, "__fspath__") else to_rgb_uint8(image)
+    if min(image.shape[:2]) < MIN_SIDE:
+        return []
+    model = model if model is not None else load_stylized_model(cfg.model)
+    found = find_faces(image, model, cfg)
+    points = fit_landmarks(image, [m for _, m in found], model, cfg.passes)
+    faces = []
+    for (score, _), lm in zip(found, points):
+        m = face_frame(lm)
+        faces.append(StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm))
+    return faces
+
+
+def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 128) -> np.ndarray:
+    """The face framed like a whole character render (upright, `size` x `size` uint8): what
+    the character recognizer and the retrieval embedding read.
+
+    Args:
+        face: a `StylizedFace` or its (49, 2) landmarks.
+    """
+    lm = face.landmarks if isinstance(face, StylizedFace) else face
+    return aligned_crop(image, face_frame(lm), size, region="render")[0]
+
+
+def check_model(ref: str) -> None:
+    """Raise an InputError (one line) when `ref` names no loadable stylized-face model."""
+    try:
+        load_stylized_model(ref)
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a wrong file type: name it in one line
+        raise InputError(f"--detector {ref}: not a stylized-face model ({err})") from err
+
+
+def draw_faces(image: np.ndarray, faces: list[StylizedFace], width: int = 320):
+    """A PIL picture of `image` scaled to `width` with each face's turned square, score and
+    49 landmarks drawn."""
+    from PIL import Image, ImageDraw
+
+    from deepexpr.data.face_frame import box_corners
+    from deepexpr.landmarks import DRAW_PATHS
+
+    scale = width / image.shape[1]
+    pil = Image.fromarray(image).resize((width, max(1, round(image.shape[0] * scale))), Image.BILINEAR)
+    draw = ImageDraw.Draw(pil)
+    for face in faces:
+        centre, side, angle = frame_params(face_frame(face.landmarks))
+        corners = [tuple(p) for p in ((box_corners(centre, side, angle) + 0.5) * scale).tolist()]
+        draw.line(corners + corners[:1], fill=(255, 40, 40), width=2)
+        pts = (face.landmarks + 0.5) * scale
+        for idx, closed in DRAW_PATHS:
+            line = [tuple(p) for p in pts[idx].tolist()]
+            draw.line(line + (line[:1] if closed else []), fill=(40, 230, 40), width=1)
+        draw.text(corners[0], f"{face.score:.2f}", fill=(255, 255, 0))
+    return pil
+
+
+def faces_sheet(items: list[tuple[str, np.ndarray, list[StylizedFace]]], columns: int = 4, tile: int = 256):
+    """A contact sheet (PIL) of (caption, image, faces) items, each drawn by `draw_faces`."""
+    from PIL import Image, ImageDraw
+
+    rows = max(1, -(-len(items) // columns))
+    sheet = Image.new("RGB", (columns * tile, rows * (tile + 16)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for i, (caption, image, faces) in enumerate(items):
+        pic = draw_faces(image, faces, tile)
+        pic.thumbnail((tile, tile))
+        x, y = (i % columns) * tile, (i // columns) * (tile + 16)
+        sheet.paste(pic, (x + (tile - pic.width) // 2, y + (tile - pic.height) // 2))
+        draw.text((x + 4, y + tile + 2), f"{caption[:34]} ({len(faces)})", fill=(0, 0, 0))
+    return sheet

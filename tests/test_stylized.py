@@ -1,0 +1,147 @@
+"""Stylized-face model shapes (tiny variant), the landmark metrics against hand computations,
+the detection pipeline's contract and `deepexpr landmarks` on tiny fixtures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deepexpr.data.face_frame import TEMPLATE, face_frame, frame_box
+from deepexpr.evaluation.stylized_landmarks import (
+    box_iou,
+    detection_counts,
+    match_detections,
+    nme,
+    region_nme,
+)
+from deepexpr.models import create_model
+from deepexpr.models.stylized_face import letterbox, soft_argmax
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    torch.manual_seed(0)
+    return create_model("test_stylized_face").eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, tiny_net):
+    from deepexpr.models.checkpoint import save_model
+
+    path = tmp_path_factory.mktemp("sf") / "tiny.safetensors"
+    save_model(path, tiny_net, {"model": "test_stylized_face", "overrides": {}})
+    return path
+
+
+@pytest.fixture(scope="module")
+def character_png(tmp_path_factory):
+    from PIL import Image
+
+    from deepexpr.characters import get_character, key_poses, render_face
+
+    style = get_character("pip")
+    image, _ = render_face(style, key_poses(style, "joy")[0], 96)
+    path = tmp_path_factory.mktemp("img") / "pip.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_tiny_model_shapes(tiny_net):
+    assert tiny_net.detect(torch.zeros(2, 3, 64, 96)).shape == (2, 6, 16, 24)
+    assert tiny_net.landmarks(torch.zeros(3, 3, 32, 32)).shape == (3, 49, 2)
+    with pytest.raises(ValueError, match="multiples of 16"):
+        tiny_net.detect(torch.zeros(1, 3, 50, 64))
+    with pytest.raises(ValueError, match="landmark input"):
+        tiny_net.landmarks(torch.zeros(1, 1, 32, 32))
+    assert sum(p.numel() for p in tiny_net.parameters()) < 10_000
+
+
+def test_soft_argmax_of_a_peak_is_its_cell_centre():
+    maps = torch.full((1, 2, 8, 8), -50.0)
+    maps[0, 0, 2, 5] = 50.0
+    maps[0, 1, 7, 0] = 50.0
+    xy = soft_argmax(maps)[0]
+    assert torch.allclose(xy, torch.tensor([[5 * 4 + 1.5, 2 * 4 + 1.5], [1.5, 7 * 4 + 1.5]]))
+
+
+def test_letterbox_pads_to_multiples_and_maps_pixels():
+    image = np.zeros((100, 300, 3), np.uint8)
+    canvas, a = letterbox(image, 64)
+    assert canvas.shape[1] == 64 and canvas.shape[0] % 16 == 0
+    assert np.allclose(a @ [299.5, 99.5, 1], [63.5, 99.5 * 64 / 300 + 0.5 * 64 / 300 - 0.5])
+
+
+def test_nme_against_hand_computation():
+    gt = TEMPLATE * 100
+    iod = np.hypot(*(gt[19] - gt[28]))  # outer eye corners
+    pred = gt + [3.0, 4.0]  # every point 5 px off
+    assert np.isclose(nme(pred, gt), 5.0 / iod)
+    pred = gt.copy()
+    pred[31:49] += [0.0, 6.0]  # only the mouth moves, 6 px
+    regions = region_nme(pred, gt)
+    assert np.isclose(regions["mouth"], 6.0 / iod)
+    assert regions["brows"] == regions["eyes"] == regions["nose"] == 0
+    assert np.isclose(nme(pred, gt), 18 * 6.0 / 49 / iod)
+    batch = nme(np.stack([gt, gt + [0, 1]]), np.stack([gt, gt]))
+    assert np.allclose(batch, [0, 1 / iod])
+
+
+def test_detection_matching_against_brute_force():
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    pred = np.array([[1, 1, 11, 11], [0, 0, 10, 10], [20, 20, 29, 31], [50, 50, 60, 60]], float)
+    scores = [0.5, 0.9, 0.8, 0.7]
+    m = match_detections(pred, scores, gt)
+    assert list(m) == [-1, 0, 1, -1]  # the better-scored duplicate takes the face
+    assert detection_counts(pred, scores, gt) == (2, 4, 2)
+    assert np.isclose(box_iou([0, 0, 10, 10], [5, 0, 15, 10])[0, 0], 50 / 150)
+
+
+def test_pipeline_contract(tiny_net, character_png):
+    from deepexpr.stylized import StylizedConfig, detect_stylized_faces, render_crop
+
+    faces = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3), model=tiny_net)
+    assert 1 <= len(faces) <= 3
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+    for f in faces:
+        assert f.landmarks.shape == (49, 2) and np.isfinite(f.landmarks).all()
+        assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)
+    assert render_crop(np.zeros((96, 96, 3), np.uint8), faces[0], 64).shape == (64, 64, 3)
+    assert detect_stylized_faces(np.zeros((8, 8, 3), np.uint8), model=tiny_net) == []  # too small
+
+
+def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):
+    from deepexpr.cli import main
+
+    bad = tmp_path / "broken.png"
+    bad.write_text("not an image")
+    sheet = tmp_path / "sheet.png"
+    rc = main(["landmarks", str(character_png), str(bad), "--model", str(tiny_checkpoint),
+               "--threshold", "0", "--max-faces", "2", "--sheet", str(sheet)])
+    out, err = capsys.readouterr()
+    assert rc == 1  # the broken file is reported, the good one processed
+    rows = json.loads(out)
+    assert len(rows) == 1 and rows[0]["path"] == str(character_png)
+    assert 1 <= len(rows[0]["faces"]) <= 2 and len(rows[0]["faces"][0]["landmarks"]) == 49
+    assert "broken.png" in err and "Traceback" not in err and sheet.is_file()
+
+    rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--threshold", "1",
+               "--format", "csv", "--sheet", str(tmp_path / "missing" / "x" / "sheet.png")])
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("path,face,score") and len(out.splitlines()) == 1
+    assert "no stylized face found" in err
+    assert rc == 0
+
+
+def test_cli_landmarks_unwritable_sheet(tiny_checkpoint, character_png, tmp_path, capsys):
+    from deepexpr.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--threshold", "0",
+               "--format", "table", "--sheet", str(blocker / "sheet.png")])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "pip.png" in out
+    assert len([line for line in err.splitlines() if "sheet" in line]) == 1 and "Traceback" not in err
