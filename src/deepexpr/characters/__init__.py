@@ -1,8 +1,9 @@
 """Procedural stylized characters: styles, FACS rig, key poses, renderer, data set export.
 
-    from deepexpr.characters import get_character, key_poses, render_face
+    from deepexpr.characters import get_character, key_poses, random_characters, render_face
     style = get_character("pip")
     image, landmarks = render_face(style, key_poses(style, "joy")[0], size=256)
+    wide = random_characters(8, seed=0, space="wide")  # icon, manga, pixel art, ... (widespace.py)
 """
 
 from deepexpr.characters.render import face_landmarks, head_outline, render_face
