@@ -104,7 +104,7 @@ def test_plugin_recognizer_gets_faces(files, monkeypatch):
 def test_setup_command_without_network(monkeypatch, tmp_path, capsys):
     from deepexpr.models import fer_port
 
-    monkeypatch.setattr(fer_port, "default_human_checkpoint", lambda quiet=False: tmp_path / "fer.safetensors")
+    monkeypatch.setattr(fer_port, "setup_human_model", lambda quiet=False: (tmp_path / "fer.safetensors", "verified"))
     assert main(["setup", "--quiet"]) == 0
     assert "fer.safetensors" in capsys.readouterr().out
 

@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from deepexpr.cli.outputs import check_outputs
+
+        check_outputs(args)  # wrong kind of --out, an earlier run: refused before any work
         return int(args.func(args) or 0)
     except DeepExprError as err:
         if args.debug:

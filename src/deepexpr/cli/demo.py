@@ -1,7 +1,7 @@
 """`deepexpr demo [PHOTO...] --out DIR`: the README's main job, end to end.
 
-1. Make sure the default models exist (runs `deepexpr setup` once if the human model is
-   not prepared yet).
+1. Load the default models (the human one prepared by `deepexpr setup`; without it the
+   demo says to run it: only `setup` touches the network).
 2. Build — or reuse from the cache — a default character index: the built-in characters
    rendered by the project's renderer (FERG-DB layout, rig landmarks), embedded with the
    default (transfer-learned) character model. Cached under `deepexpr.io.cache_dir()`,
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepexpr.cli.options import add_options, add_shared, config_from_args
+from deepexpr.cli.outputs import declare_outputs
 from deepexpr.errors import check_settings, setting
 
 
@@ -44,6 +45,7 @@ def register(commands, groups) -> None:
     p.add_argument("photos", nargs="*", metavar="PHOTO", help="extra photos (the astronaut is always done)")
     add_shared(p, out="out")
     add_options(p, DemoConfig)
+    declare_outputs(p, out="folder")
     p.set_defaults(func=cmd_demo)
 
 
@@ -56,20 +58,11 @@ def cmd_demo(args) -> int:
 
 
 def ensure_models(character_model: str | None = None):
-    """(human recognizer, character recognizer); runs `deepexpr setup` once if needed."""
-    from deepexpr.errors import DeepExprError, InputError
+    """(human recognizer, character recognizer). Only `deepexpr setup` touches the network:
+    a missing or damaged human model is an error that says to run it."""
     from deepexpr.retrieval.embed import load_recognizer_for
 
-    try:
-        human = load_recognizer_for("human")
-    except DeepExprError as err:
-        print(f"deepexpr: preparing the default models ({err})", file=sys.stderr)
-        from deepexpr.cli import main
-
-        if main(["setup"]) != 0:
-            raise InputError("`deepexpr setup` failed; run it by hand to see why") from err
-        human = load_recognizer_for("human")
-    return human, load_recognizer_for("character", character_model)
+    return load_recognizer_for("human"), load_recognizer_for("character", character_model)
 
 
 def default_index(character_model, cfg: DemoConfig):

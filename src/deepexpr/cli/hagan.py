@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from deepexpr.cli.options import add_options, add_shared, config_from_args
+from deepexpr.cli.outputs import declare_outputs
 
 # the generator in a training run folder: the moving average of G first (cleaner drawings)
 GENERATOR_FILE = ("hagan_g_ema.safetensors", "hagan_g.safetensors")
@@ -36,6 +37,7 @@ def _register_train(train) -> None:
     # the stand-in's image side and seed follow the training config's
     add_options(p, "deepexpr.data.standin:StandinConfig", exclude=("image_size", "load_size", "render_size", "seed"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    declare_outputs(p, ("state.safetensors", "hagan_g.safetensors"), overwrite=True, out="folder", export="folder")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies of G and D to DIR (e.g. src/deepexpr/weights)")
     p.set_defaults(func=run_train)
@@ -60,6 +62,7 @@ def _register_evaluate(evaluate) -> None:
                             "vs a plain CNN on the same human images; and, for a trained model, whether "
                             "held-out people's drawings show the intended expression and identity.")
     add_shared(p, out="reports/hagan", quiet=False)
+    declare_outputs(p, out="folder")
     p.add_argument("--weights", default=None,
                    help="model to judge: a hagan_g.safetensors, bundled name or run folder (default: bundled)")
     add_options(p, "deepexpr.evaluation.hagan:HaganEvalConfig")

@@ -30,11 +30,11 @@ def register(commands, groups) -> None:
 
 
 def cmd_setup(args) -> int:
-    from deepexpr.models.fer_port import default_human_checkpoint
+    from deepexpr.models.fer_port import setup_human_model
     from deepexpr.recognition import BUNDLED_CHARACTER, TRAIN_SCRIPT, WEIGHTS_DIR
 
-    path = default_human_checkpoint(quiet=args.quiet)
-    print(f"human model: {path}")
+    path, done = setup_human_model(quiet=args.quiet)
+    print(f"human model: {path} ({done})")
     found = [n for n in BUNDLED_CHARACTER if (WEIGHTS_DIR / f"{n}.safetensors").is_file()]
     if found:
         print(f"character model: {WEIGHTS_DIR / (found[0] + '.safetensors')}")

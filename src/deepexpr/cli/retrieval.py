@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from deepexpr.cli.options import add_function_options, add_options, check_range, config_from_args
+from deepexpr.cli.outputs import declare_outputs
 from deepexpr.cli.perception import recognizer_model
 
 SEARCH_CONFIG = "deepexpr.retrieval.search:SearchConfig"
@@ -21,7 +22,8 @@ def register(commands, groups) -> None:
     r = commands.add_parser("retrieve", help="character expressions that read like a face",
                             epilog=RETRIEVE_EXAMPLES)
     r.add_argument("paths", nargs="+", metavar="PATH", help="photo(s), character image(s) or embeddings (.npz/.json)")
-    r.add_argument("--index", required=True, help="index file from `deepexpr index build`")
+    r.add_argument("--index", default=None, help="index file from `deepexpr index build` (default: the "
+                   "cached default character index of `deepexpr demo`, built on first use)")
     add_search_args(r)
     r.add_argument("--format", choices=("table", "json"), default="table", help="what to print")
     r.add_argument("--json", dest="json_out", default=None, help="also write the JSON result to this file")
@@ -29,6 +31,7 @@ def register(commands, groups) -> None:
     _query_model(r, "human")
     r.add_argument("--index-model", default=None,
                    help="model the index was built with (checked against the index)")
+    declare_outputs(r, json_out="file", sheet="file")
     r.set_defaults(func=cmd_retrieve)
     _register_evaluate(groups["evaluate"])
 
@@ -45,6 +48,7 @@ def _register_index(commands) -> None:
                    help="character: whole images, character model; human: largest face, human model")
     add_function_options(b, "deepexpr.retrieval.index:build_index", ("batch_size",))
     b.add_argument("--rebuild", action="store_true", help="ignore an existing --out (default: incremental)")
+    declare_outputs(b, overwrite=True, out="file")
     b.set_defaults(func=cmd_index_build)
     i = isub.add_parser("info", help="print what an index holds and how it was built")
     i.add_argument("index")
@@ -63,6 +67,7 @@ def _register_evaluate(evaluate) -> None:
     add_options(e, SEARCH_CONFIG, only=("alpha", "beta"))
     e.add_argument("--max-queries", type=int, default=None, help="evaluate a class-balanced subset")
     e.add_argument("--out", default="out/eval_retrieval", help="folder for the CSV and the plot")
+    declare_outputs(e, out="folder")
     e.set_defaults(func=cmd_evaluate_retrieval)
 
     k = evaluate.add_parser("ranking", help="Spearman/Kendall agreement with reference rankings")
@@ -74,6 +79,7 @@ def _register_evaluate(evaluate) -> None:
                    help="rank each query's candidates with DeepExpr in this index (queries = image paths)")
     _query_model(k, "human")
     add_search_args(k)
+    declare_outputs(k, out="file")
     k.set_defaults(func=cmd_evaluate_ranking)
 
 
@@ -93,20 +99,15 @@ def add_search_args(p) -> None:
 # ----------------------------------------------------------------------------- index
 
 def cmd_index_build(args) -> int:
-    from pathlib import Path
 
-    from deepexpr.errors import InputError
     from deepexpr.retrieval.embed import load_recognizer_for
-    from deepexpr.retrieval.index import build_index, load_index, save_index
+    from deepexpr.retrieval.index import build_index, save_index
 
     check_range("--batch-size", args.batch_size)
     recognizer = load_recognizer_for(args.domain, recognizer_model(args.model))
-    previous = None
-    if Path(args.out).is_file() and not args.rebuild:
-        try:
-            previous = load_index(args.out)
-        except InputError as err:
-            print(f"deepexpr: note: not reusing {args.out} ({err})", file=sys.stderr)
+    previous = existing_index(args.out, args.data, args.domain, args.overwrite)
+    if args.rebuild:
+        previous = None
     index, report = build_index(args.data, recognizer, domain=args.domain, previous=previous,
                                 batch_size=args.batch_size)
     save_index(index, args.out)
@@ -117,6 +118,32 @@ def cmd_index_build(args) -> int:
           f"{report.reused} reused, {report.removed} dropped, {len(report.failed)} skipped); "
           f"model {index.model.get('name')} sha256 {index.model.get('sha256', '')[:12]}")
     return 1 if report.failed else 0
+
+
+def existing_index(out, data, domain: str, overwrite: bool):
+    """The index already at `out` to update incrementally (None: none, or --overwrite).
+
+    Raises:
+        InputError: `out` is not a readable index, or one of other data or another domain,
+            and --overwrite was not given (a file is never replaced by accident).
+    """
+    from pathlib import Path
+
+    from deepexpr.errors import InputError
+    from deepexpr.retrieval.index import load_index
+
+    if not Path(out).exists() or overwrite:
+        return None
+    try:
+        index = load_index(out)
+    except InputError as err:
+        raise InputError(f"--out {out}: exists and is not a usable index ({err}); pass --overwrite to replace "
+                         "it or choose another --out") from err
+    root = str(Path(data).resolve())
+    if index.domain != domain or index.data.get("root") not in (None, root):
+        raise InputError(f"--out {out}: an index of {index.data.get('root')} ({index.domain}), not of {root} "
+                         f"({domain}); pass --overwrite to replace it or choose another --out")
+    return index
 
 
 def cmd_index_info(args) -> int:
@@ -145,16 +172,23 @@ def search_config(args):
 
 def cmd_retrieve(args) -> int:
     import json
+    from pathlib import Path
 
     from deepexpr.errors import InputError
     from deepexpr.io import write_json
-    from deepexpr.retrieval.index import load_index
+    from deepexpr.retrieval.embed import EMBEDDING_SUFFIXES
     from deepexpr.retrieval.search import search
 
     cfg = search_config(args)
-    index = load_index(args.index)
+    index, args.index = _index_for(args)
     retriever = QueryEmbedder(index, args.query_domain, recognizer_model(args.model),
                               recognizer_model(args.index_model, "--index-model"), args.index)
+    if not all(Path(p).suffix.lower() in EMBEDDING_SUFFIXES for p in args.paths):
+        from deepexpr.retrieval.index import model_identity
+        from deepexpr.retrieval.index_schema import check_feature_space
+
+        check_feature_space(index.model, model_identity(retriever.recognizer, args.query_domain),
+                            cfg.method, args.index)
     results, failed = [], []
     for path in args.paths:
         try:
@@ -177,6 +211,21 @@ def cmd_retrieve(args) -> int:
     else:
         print(format_table(results))
     return 1 if failed else 0
+
+
+def _index_for(args):
+    """(index, its path): `--index`, or the cached default character index `demo` uses
+    (rendered and embedded with the bundled character model on first use)."""
+    from deepexpr.retrieval.index import load_index
+
+    if args.index:
+        return load_index(args.index), args.index
+    from deepexpr.cli.demo import DemoConfig, default_index
+    from deepexpr.retrieval.embed import load_recognizer_for
+
+    index, path = default_index(load_recognizer_for("character"), DemoConfig())
+    print(f"deepexpr: using the default character index {path} (pass --index to choose one)", file=sys.stderr)
+    return index, str(path)
 
 
 def _json_default(o):

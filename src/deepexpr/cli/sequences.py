@@ -18,6 +18,7 @@ from deepexpr.cli.options import (
     add_shared,
     config_from_args,
 )
+from deepexpr.cli.outputs import declare_outputs
 
 
 def register(commands, groups) -> None:
@@ -29,27 +30,43 @@ def register(commands, groups) -> None:
                        "of skimage's astronaut photo), clearly labelled synthetic.")
     add_shared(m, out=REQUIRED, quiet=False)
     add_options(m, "deepexpr.data.synthetic_sequences:SynthConfig")
+    declare_outputs(m, out="folder")
     m.set_defaults(func=run_make)
 
     t = groups["train"].add_parser("sequences", help="train per-expression landmark LSTMs")
     add_options(t, "deepexpr.train.sequences:SeqTrainConfig", required=("data",))
     t.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write fp16 copies to DIR (e.g. src/deepexpr/weights)")
+    declare_outputs(t, _sequence_run_files, overwrite=True, out="folder", export="folder")
     t.set_defaults(func=run_train)
 
     a = commands.add_parser("animate", help="animate a face mesh with a generated expression",
                             description="Generate a landmark sequence with the expression's LSTM "
                             "and carry it to every vertex with the RBF warp.")
     add_options(a, "deepexpr.animation.animate:AnimateConfig", required=("expression",), defaults={"out": None})
+    declare_outputs(a, out="folder")
     a.set_defaults(func=run_animate)
 
     e = groups["evaluate"].add_parser("sequences", help="held-out error, baselines, classifier accuracy")
     e.add_argument("--data", required=True, help="corpus folder")
     e.add_argument("--models", default=None, help="folder of seq_<expr>.safetensors (default: bundled)")
     add_shared(e, out=None, quiet=False)
+    declare_outputs(e, out="folder")
     add_function_options(e, "deepexpr.evaluation.sequences:evaluate_sequences", ("threads",),
                          helps={"threads": SHARED_HELP["threads"]})
     e.set_defaults(func=run_evaluate)
+
+
+def _sequence_run_files(args) -> tuple[str, ...]:
+    """The files of the expressions this `train sequences` would write (others may stay)."""
+    from deepexpr.expressions import canonical
+
+    try:
+        names = [canonical(e) for e in args.expression.split(",") if e.strip() and e.strip() != "all"]
+    except ValueError:
+        names = []  # the trainer reports the unknown name
+    names = names or ["*"]
+    return tuple(f"seq_{e}{end}" for e in names for end in (".safetensors", ".state.safetensors"))
 
 
 def run_make(args) -> int:

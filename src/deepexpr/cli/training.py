@@ -18,6 +18,7 @@ from deepexpr.cli.options import (
     check_range,
     config_from_args,
 )
+from deepexpr.cli.outputs import declare_outputs
 
 
 def register(commands, groups) -> None:
@@ -62,6 +63,7 @@ def register(commands, groups) -> None:
     p.add_argument("--scheme", default=None, help="label scheme of numeric class folders")
     p.add_argument("--subject-pattern", default=None, help="subject id from file names")
     add_shared(p, out=REQUIRED, threads=0)
+    declare_outputs(p, out="folder")
     p.set_defaults(func=_evaluate)
 
 
@@ -76,12 +78,16 @@ def _character_data(p) -> None:
 TASK_EXCLUDES = {True: ("model", "size", "grayscale"), False: ("grayscale", "head_lr_mult", "new_head", "unfreeze")}
 TRANSFER_LR = 0.001  # the paper's fine-tuning rate
 RUN_PROTOCOL = "deepexpr.evaluation.protocols:run_protocol"
+# what marks a run (finished or not) in --out: never replaced without --resume or --overwrite
+RUN_FILES = ("summary.json", "model.safetensors", "train_state.safetensors", "*/model.safetensors",
+             "*/train_state.safetensors")
 
 
 def _common(p, grayscale: bool | None) -> None:
     """TrainConfig's options plus the run's (data, protocol, resume); `grayscale` None: transfer."""
     transfer = grayscale is None
     add_shared(p, out=REQUIRED)
+    declare_outputs(p, RUN_FILES, overwrite=True, out="folder")
     add_options(p, "deepexpr.train.config:TrainConfig", exclude=TASK_EXCLUDES[transfer],
                 defaults={"lr": TRANSFER_LR} if transfer else {"size": None})
     if not transfer:

