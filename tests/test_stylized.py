@@ -145,3 +145,63 @@ def test_cli_landmarks_unwritable_sheet(tiny_checkpoint, character_png, tmp_path
     out, err = capsys.readouterr()
     assert rc == 1 and "pip.png" in out
     assert len([line for line in err.splitlines() if "sheet" in line]) == 1 and "Traceback" not in err
+
+
+def test_index_records_each_rows_geometry_source(tmp_path, monkeypatch):
+    """Rows with data-set landmarks are "rig"; without, the detected face's landmarks fill
+    the geometry ("detected"), or nothing does ("none"); the flag survives save/load,
+    subsets and incremental rebuilds."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from retrieval_fakes import TEMPLATE as FAKE_FACE
+    from retrieval_fakes import FakeRecognizer, make_ferg_tree
+
+    from deepexpr import stylized
+    from deepexpr.retrieval.index import (
+        ImageRecord,
+        build_index,
+        geometry_sources,
+        load_index,
+        save_index,
+        scan_images,
+    )
+
+    root = tmp_path / "chars"
+    lms = make_ferg_tree(root)
+    recs = sorted(scan_images(root), key=lambda r: r.path)
+    with_rig = {r.path for r in recs[::3]}
+    found = {r.path for r in recs[1::3]}
+    records = [ImageRecord(r.path, r.label, r.character, lms[r.path] if r.path in with_rig else None) for r in recs]
+    calls = []
+
+    def fake_detected(image):
+        calls.append(image.shape)
+        key = int(image[0, 0].sum())  # which file: recognised below by its first pixel
+        return FAKE_FACE.copy() if key in keys_found else None
+
+    from deepexpr.io import read_image
+
+    keys_found = {int(read_image(p)[0, 0].sum()) for p in found}
+    keys_other = {int(read_image(r.path)[0, 0].sum()) for r in recs if r.path not in found}
+    found = {p for p in found if int(read_image(p)[0, 0].sum()) not in keys_other}  # unambiguous ones
+    assert found, "fixture images must differ in their first pixel"
+    monkeypatch.setattr(stylized, "detected_landmarks", fake_detected)
+    index, _ = build_index(root, FakeRecognizer(), records=records, show_progress=False)
+    sources = dict(zip([str((root / p).resolve()) for p in index.paths], geometry_sources(index)))
+    for r in records:
+        want = "rig" if r.path in with_rig else "detected" if r.path in found else None
+        if want:
+            assert sources[str(Path(r.path).resolve())] == want
+    assert set(sources.values()) == {"rig", "detected", "none"}
+    assert len(calls) == len(records) - len(with_rig)  # detection only where the data set has none
+    rows = np.array(geometry_sources(index)) == "none"
+    assert np.isnan(index.geometry[rows]).all() and np.isfinite(index.geometry[~rows]).all()
+
+    save_index(index, tmp_path / "x.idx")
+    back = load_index(tmp_path / "x.idx")
+    assert geometry_sources(back) == geometry_sources(index)
+    assert geometry_sources(back.subset(np.array([2, 0]))) == [geometry_sources(index)[i] for i in (2, 0)]
+    again, report = build_index(root, FakeRecognizer(), previous=back, records=records, show_progress=False)
+    assert report.reused == len(records) and geometry_sources(again) == geometry_sources(index)

@@ -298,7 +298,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
     def flush():  # one model call per BATCH faces/images keeps memory bounded
         if items:
             for row, p in zip(owners, np.asarray(rec.probs(items))):
-                out[row] = _entry(out[row]["path"], out[row]["face"], p)
+                out[row] = {**out[row], **_entry(out[row]["path"], out[row]["face"], p)}
             items.clear()
             owners.clear()
 
@@ -308,10 +308,13 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         except InputError as err:
             out.append(_entry(path, error=str(err)))
             continue
-        if domain == "character":
-            items.append(image)
-            owners.append(len(out))
-            out.append(_entry(path, [0.0, 0.0, float(image.shape[1]), float(image.shape[0])]))
+        if domain == "character":  # each detected stylized face, else the whole image (flagged)
+            from deepexpr.stylized import character_crops
+
+            for box, crop, source in character_crops(image):
+                items.append(crop)
+                owners.append(len(out))
+                out.append({**_entry(path, box), "crop": source})
         else:
             faces = detect_faces(image)
             if not faces:

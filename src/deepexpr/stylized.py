@@ -238,3 +238,34 @@ def faces_sheet(items: list[tuple[str, np.ndarray, list[StylizedFace]]], columns
         sheet.paste(pic, (x + (tile - pic.width) // 2, y + (tile - pic.height) // 2))
         draw.text((x + 4, y + tile + 2), f"{caption[:34]} ({len(faces)})", fill=(0, 0, 0))
     return sheet
+
+
+def stylized_available(ref: str = BUNDLED_STYLIZED) -> bool:
+    """Whether the stylized-face model `ref` can be loaded (the bundled weights exist)."""
+    try:
+        load_stylized_model(ref)
+    except InputError:
+        return False
+    return True
+
+
+def detected_landmarks(image: np.ndarray) -> np.ndarray | None:
+    """The 49 landmarks (float32 (49, 2)) of the largest detected face, for geometry; None
+    when no face is found or no stylized-face model is installed."""
+    if not stylized_available():
+        return None
+    faces = detect_stylized_faces(image)
+    if not faces:
+        return None
+    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))).landmarks
+
+
+def character_crops(image: np.ndarray, size: int = 128) -> list[tuple[list[float], np.ndarray, str]]:
+    """What character models read from one image: [(box, crop, source)], one per detected
+    face, left to right, each its `render_crop` (source "face"); or the whole image when no
+    face is found or no model is installed (source "whole image", box = the image)."""
+    faces = detect_stylized_faces(image) if stylized_available() else []
+    if not faces:
+        return [([0.0, 0.0, float(image.shape[1]), float(image.shape[0])], image, "whole image")]
+    faces.sort(key=lambda f: float(f.box[0]))
+    return [([round(float(v), 1) for v in f.box], render_crop(image, f, size), "face") for f in faces]

@@ -111,10 +111,15 @@ def embed_human_photo(image_or_path, recognizer) -> list[Embedding]:
 
 
 def embed_character_image(image_or_path, recognizer, landmarks=None) -> Embedding:
-    """Embedding of a whole character image (character model), geometry from `landmarks`."""
+    """Embedding of a whole character image (character model), geometry from `landmarks`
+    (default: the detected stylized face's landmarks)."""
     source = str(image_or_path) if isinstance(image_or_path, (str, Path)) else ""
     image = read_image(image_or_path) if source else np.asarray(image_or_path)
     feats, probs = features_and_probs(recognizer, [image])
+    if landmarks is None:  # no rig landmarks: the detected face's (None when there is none)
+        from deepexpr.stylized import detected_landmarks
+
+        landmarks = detected_landmarks(image)
     lms = None if landmarks is None else np.asarray(landmarks, dtype=np.float32)
     return Embedding(None if feats is None else feats[0], probs[0], safe_geometry(lms), lms, image,
                      source, 0, [0, 0, image.shape[1], image.shape[0]], "character",

@@ -120,7 +120,9 @@ class RetrievalIndex:
             self.features[rows], self.probs[rows], self.labels[rows], self.geometry[rows],
             [self.paths[i] for i in rows], [self.characters[i] for i in rows], dict(self.model),
             self.classifier_weight, self.domain, dict(self.data),
-            None if self.file_stats is None else self.file_stats[rows], dict(self.meta))
+            None if self.file_stats is None else self.file_stats[rows],
+            {**self.meta, **({"geometry_source": [geometry_sources(self)[i] for i in rows]}
+                             if "geometry_source" in self.meta else {})})
 
 
 # ----------------------------------------------------------------------------- save / load
@@ -439,6 +441,10 @@ def _load_chunk(records, ids, domain) -> tuple:
         try:
             img = read_image(rec.path)
             lms = rec.landmarks
+            if domain == "character" and lms is None:  # no rig landmarks: detect them
+                from deepexpr.stylized import detected_landmarks
+
+                lms = detected_landmarks(img)
             if domain == "human":
                 face = max(detect(img, rec.path), key=lambda f: _box_area(f.box))
                 img, lms = np.asarray(face.aligned), getattr(face, "aligned_landmarks", None)
@@ -505,7 +511,30 @@ def _assemble(records, keep, reuse, rows, previous, stats, root, model, domain, 
         characters=[records[i].character for i in keep], model=model,
         classifier_weight=None if weight is None else np.asarray(weight, dtype=np.float32),
         domain=domain, data=data_manifest(root, len(keep)), file_stats=stats[keep],
+        meta={"geometry_source": [_geometry_source(records[i], reuse[i], previous, geos[k], domain)
+                                  for k, i in enumerate(keep)]},
     )
+
+
+GEOMETRY_SOURCES = ("rig", "detected", "none")  # where a row's landmarks came from
+
+
+def _geometry_source(record, reused, previous, geometry, domain: str) -> str:
+    """"rig" (the data set's landmarks), "detected" (found in the image) or "none"."""
+    if reused is not None and "geometry_source" in previous.meta:
+        return geometry_sources(previous)[reused]
+    if not np.isfinite(geometry).all():
+        return "none"
+    return "rig" if record.landmarks is not None and domain == "character" else "detected"
+
+
+def geometry_sources(index: RetrievalIndex) -> list[str]:
+    """Per row: where its geometry came from (`GEOMETRY_SOURCES`); indexes built before this
+    was recorded give "rig" for rows with geometry, "none" without."""
+    known = index.meta.get("geometry_source")
+    if isinstance(known, list) and len(known) == len(index):
+        return list(known)
+    return ["rig" if np.isfinite(g).all() else "none" for g in index.geometry]
 
 
 def _relative(path: str, root: Path) -> str:

@@ -44,12 +44,12 @@ class StylizedTrainConfig:
     stage: str = setting("detector", "which stage to train", choices=STAGES)
     seed: int = setting(101, "character pool and data seed (evaluation uses other seeds)")
     characters: int = setting(300, "random characters per style space", min=1)
-    scenes: int = setting(1500, "detector training scenes", min=1)
-    crops: int = setting(9000, "landmark training crops", min=1)
-    steps: int = setting(1500, "optimizer steps", min=1)
-    batch: int = setting(24, "batch size", min=1)
+    scenes: int = setting(600, "detector training scenes", min=1)
+    crops: int = setting(3000, "landmark training crops", min=1)
+    steps: int = setting(500, "optimizer steps", min=1)
+    batch: int = setting(16, "batch size", min=1)
     lr: float = setting(2e-3, "Adam learning rate (cosine to 2%)", above=0.0)
-    max_render: int = setting(160, "largest render side while composing", min=48)
+    max_render: int = setting(128, "largest render side while composing", min=48)
     threads: int = setting(1, "torch threads", min=0)
     save_every: int = setting(100, "steps between state saves", min=1)
     show_progress: bool = setting(True, "progress bar", cli=False)
@@ -97,7 +97,7 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
     return images, targets
 
 
-def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 2):
+def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4):
     """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
     moved by a random error, and their landmarks (49, 2) in crop pixels."""
     face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
@@ -124,8 +124,8 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     pools = character_pool(sc.seed, sc.characters, sc.builtins)
     images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
     points = np.zeros((cfg.crops, 49, 2), np.float32)
-    for i in progress(range(0, cfg.crops, 2), desc="crops", disable=not cfg.show_progress):
-        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(2, cfg.crops - i))):
+    for i in progress(range(0, cfg.crops, 4), desc="crops", disable=not cfg.show_progress):
+        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i))):
             images[i + k], points[i + k] = image, pts
     return images, points
 
