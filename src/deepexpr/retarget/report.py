@@ -1,0 +1,163 @@
+"""`deepexpr evaluate retarget`: the rig estimator on held-out ground truth.
+
+* Per-AU MAE and Pearson r, head-pose MAE (degrees), gaze MAE, on held-out stand-in people
+  (`TruthConfig.seed` differs from training's, so no person was seen), with the population
+  neutral and with each person's neutral image as calibration.
+* Agreement: the character model's reading of the driven character against the human
+  model's reading of the face (and against the known expression of the rig).
+* skimage's astronaut (a real photo): its AUs and the driven character's reading.
+* A contact sheet (face | driven character).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepexpr.characters.rig import AUS, PROTOTYPES, RIG_CONTROLS
+from deepexpr.data.rig_truth import TruthConfig, collect_meshes, truth_items
+from deepexpr.evaluation.retarget import agreement, mae_per_column, pearson_per_column
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.io import atomic_path, cache_dir, write_json, write_text
+from deepexpr.retarget.drive import drive
+from deepexpr.retarget.estimate import calibrate, estimate_rig, load_default_rigmap
+
+# AUs the seven expression prototypes use (the targets of the issue's numbers)
+PROTOTYPE_AUS = tuple(a for a in AUS if any(a in v for vs in PROTOTYPES.values() for v in vs))
+
+
+@dataclass
+class RetargetEvalConfig:
+    out: str = "reports/retarget"
+    identities: int = 20  # held-out stand-in people
+    per_identity: int = 30
+    seed: int = 200  # != the training seeds (100, 101)
+    character: str = "pip"  # the driven character for agreement and the sheet
+    agreement_items: int = 140  # expression-labelled items used for agreement
+    sheet_items: int = 10
+    weights: str | None = None  # a rig map other than the bundled one
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _estimates(ms, model) -> dict[str, np.ndarray]:
+    """Predicted rigs (N, 23) of every non-calibration row, population and calibrated."""
+    own = {str(ms.identity[i]): calibrate(ms.meshes[i], model) for i in np.nonzero(ms.calibration)[0]}
+    rows = [i for i in range(len(ms.meshes)) if not ms.calibration[i]]
+    out = {"rows": np.array(rows), "population": [], "calibrated": []}
+    for i in rows:
+        out["population"].append([estimate_rig(ms.meshes[i], None, model).values[c] for c in RIG_CONTROLS])
+        neutral = own.get(str(ms.identity[i]))
+        out["calibrated"].append([estimate_rig(ms.meshes[i], neutral, model).values[c] for c in RIG_CONTROLS])
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def accuracy_table(pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, float]]:
+    """{control: {"mae", "r"}} over the 23 controls."""
+    mae, r = mae_per_column(pred, true), pearson_per_column(pred, true)
+    return {c: {"mae": round(float(m), 4), "r": round(float(v), 4)} for c, m, v in zip(RIG_CONTROLS, mae, r)}
+
+
+def _agreement(cfg: RetargetEvalConfig, model) -> tuple[dict, list]:
+    """Character reading of the driven character vs human reading of the face / true label."""
+    from deepexpr.faces import detect_faces
+    from deepexpr.faces.rigface import find_rig_faces
+    from deepexpr.recognition import load_recognizer
+
+    human, character = load_recognizer("human"), load_recognizer("character")
+    truth = TruthConfig(identities=cfg.identities, per_identity=cfg.per_identity, seed=cfg.seed)
+    faces, drawn, labels, sheet = [], [], [], []
+    for item in truth_items(truth):
+        if item.expression in ("random", "neutral") and not item.is_calibration:
+            continue
+        found, crops = find_rig_faces(item.image, 1), detect_faces(item.image, max_faces=1)
+        if not found or not crops:
+            continue
+        rig = estimate_rig(found[0], None, model)
+        image = drive(cfg.character, rig, 256)
+        faces.append(crops[0].aligned)
+        drawn.append(image)
+        labels.append(item.expression)
+        if len(sheet) < cfg.sheet_items and item.identity not in [s[2] for s in sheet]:
+            sheet.append((item.image, image, item.identity))
+        if len(labels) >= cfg.agreement_items:
+            break
+    to_label = lambda p: [EXPRESSIONS[k] for k in np.argmax(p, 1)]  # noqa: E731
+    read_face, read_char = to_label(human.probs(faces)), to_label(character.probs(drawn))
+    return {"items": len(labels), "character_vs_human_model": round(agreement(read_char, read_face), 4),
+            "character_vs_true_label": round(agreement(read_char, labels), 4),
+            "human_model_vs_true_label": round(agreement(read_face, labels), 4)}, sheet
+
+
+def _astronaut(cfg: RetargetEvalConfig, model) -> tuple[dict, tuple]:
+    """The rig of skimage's astronaut and how the character model reads the driven drawing."""
+    from skimage import data
+
+    from deepexpr.faces.rigface import find_rig_faces
+    from deepexpr.recognition import load_recognizer
+
+    photo = data.astronaut()
+    rig = estimate_rig(find_rig_faces(photo)[0], None, model)
+    image = drive(cfg.character, rig, 256)
+    probs = load_recognizer("character").probs([image])[0]
+    values = {a: round(rig.values[a], 3) for a in AUS}
+    return {"aus": values, "head": {c: round(rig.values[c], 2) for c in RIG_CONTROLS[len(AUS):]},
+            "character_reading": EXPRESSIONS[int(np.argmax(probs))],
+            "character_probs": {e: round(float(p), 3) for e, p in zip(EXPRESSIONS, probs)}}, (photo, image)
+
+
+def sheet_image(pairs: list[tuple[np.ndarray, np.ndarray]], cell: int = 160, cols: int = 4) -> np.ndarray:
+    """Contact sheet: (face | driven character) pairs in a grid, `cols` pairs a row."""
+    from PIL import Image
+
+    rows = (len(pairs) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * 2 * cell, rows * cell), "white")
+    for k, (face, drawn) in enumerate(pairs):
+        x, y = (k % cols) * 2 * cell, (k // cols) * cell
+        for j, im in enumerate((face, drawn)):
+            sheet.paste(Image.fromarray(im).resize((cell, cell), Image.BILINEAR), (x + j * cell, y))
+    return np.asarray(sheet)
+
+
+def evaluate_retarget(cfg: RetargetEvalConfig) -> dict:
+    """Run the evaluation; writes metrics.json, table.md and sheet.png under `cfg.out`."""
+    from PIL import Image
+
+    from deepexpr.models.rigmap import load_rigmap
+
+    model = load_rigmap(cfg.weights) if cfg.weights else load_default_rigmap()
+    truth = TruthConfig(identities=cfg.identities, per_identity=cfg.per_identity, seed=cfg.seed)
+    ms = collect_meshes(truth, cache_dir=cache_dir() / "retarget", quiet=cfg.quiet)
+    est = _estimates(ms, model)
+    true = ms.rigs[est["rows"]]
+    result = {"config": asdict(cfg), "truth": asdict(truth), "faces_found": list(ms.found),
+              "prototype_aus": list(PROTOTYPE_AUS),
+              "population": accuracy_table(est["population"], true),
+              "calibrated": accuracy_table(est["calibrated"], true),
+              "rigmap": {k: model.config.get(k) for k in ("train", "people", "rows", "truth")}}
+    result["agreement"], pairs = _agreement(cfg, model)
+    result["astronaut"], astro = _astronaut(cfg, model)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "sheet.png") as tmp:
+        Image.fromarray(sheet_image([astro] + [(a, b) for a, b, _ in pairs])).save(tmp)
+    write_json(out / "metrics.json", result)
+    write_text(out / "table.md", markdown_table(result))
+    return result
+
+
+def _met(v: dict) -> str:
+    return "yes" if v["r"] >= 0.8 and v["mae"] <= 0.10 else "no"
+
+
+def markdown_table(result: dict) -> str:
+    """The per-control table (population / calibrated) as Markdown."""
+    lines = ["| control | MAE | r | MAE calibrated | r calibrated | r >= 0.8 and MAE <= 0.10 |",
+             "|---|---|---|---|---|---|"]
+    for c in RIG_CONTROLS:
+        p, k = result["population"][c], result["calibrated"][c]
+        met = _met(p) if c in PROTOTYPE_AUS else "-"
+        lines.append(f"| {c} | {p['mae']:.3f} | {p['r']:.2f} | {k['mae']:.3f} | {k['r']:.2f} | {met} |")
+    return "\n".join(lines) + "\n"
