@@ -276,3 +276,31 @@ def test_cli_retarget_video_goes_on_without_faces(photos, tmp_path):
 def test_rig_neutral_helper():
     r = Rig.neutral("x")
     assert r.flags == ["x"] and r.quality == 0.0 and set(r.values) == set(RIG_CONTROLS)
+
+
+@pytest.mark.slow
+def test_rendered_faces_carry_their_rig():
+    """The 3D ground truth: the AU model moves the mesh as labelled, the render is a face."""
+    from deepexpr.animation.landmarks83 import MEDIAPIPE_INDICES
+    from deepexpr.animation.render_truth import (
+        RENDERED_AUS,
+        RenderTruthConfig,
+        _base,
+        deform,
+        render_truth_items,
+    )
+    from deepexpr.animation.synth import make_subject
+
+    _, _, verts, _ = _base()
+    subject = make_subject(np.random.default_rng(0), verts[MEDIAPIPE_INDICES])
+    rest = deform({}, subject)
+    assert np.allclose(rest[MEDIAPIPE_INDICES], subject["neutral"], atol=1e-6)  # RBF is exact there
+    chin, corner = 152, 61
+    assert deform({"AU26": 1.0}, subject)[chin, 1] < rest[chin, 1] - 5.0  # the jaw drops (mm)
+    assert deform({"AU12": 1.0}, subject)[corner, 1] > rest[corner, 1] + 1.0  # the corner rises
+    assert "AU24" not in RENDERED_AUS
+    items = list(render_truth_items(RenderTruthConfig(identities=1, per_identity=2, size=192, seed=9)))
+    assert items[0].is_calibration and len(items) == 3
+    for item in items:
+        assert item.rig["AU24"] == 0.0 and item.rig["gaze_x"] == 0.0
+        assert _face(item.image).quality > 0.5

@@ -38,6 +38,9 @@ def register(commands, groups) -> None:
     t.add_argument("--identities", type=int, default=60, help="stand-in people per seed")
     t.add_argument("--per-identity", type=int, default=40, help="images per person")
     t.add_argument("--seeds", default="100,101", help="people seeds (held-out evaluation uses 200)")
+    t.add_argument("--renders", default="24,25,300", metavar="IDS,PER,SEED",
+                   help="rendered 3D faces (calibrated rows only): identities, images each, seed; "
+                   "'0' turns them off (held-out evaluation uses seed 400)")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--hidden", type=int, default=256)
     t.add_argument("--threads", type=int, default=1)
@@ -63,6 +66,7 @@ def cmd_retarget(args) -> int:
 
 
 def cmd_train_rigmap(args) -> int:
+    from dataclasses import asdict
     from pathlib import Path
 
     from deepexpr.data.rig_truth import TruthConfig, collect_meshes
@@ -79,11 +83,21 @@ def cmd_train_rigmap(args) -> int:
         print("deepexpr: note: seed 200 is the held-out evaluation set", file=sys.stderr)
     truths = [TruthConfig(identities=args.identities, per_identity=args.per_identity, seed=s) for s in seeds]
     sets = [collect_meshes(t, cache_dir=cache_dir() / "retarget", quiet=args.quiet) for t in truths]
-    cfg = RigMapTrainConfig(epochs=args.epochs, hidden=args.hidden, threads=args.threads)
-    from dataclasses import asdict
+    renders, render_cfg = None, None
+    if str(args.renders).strip() not in ("", "0"):
+        from deepexpr.animation.render_truth import RenderTruthConfig, render_truth_items
 
-    model = fit_rigmap(concat_mesh_sets(sets), cfg, {"truth": [asdict(t) for t in truths],
-                                                     "command": "deepexpr train rigmap"})
+        try:
+            ids, per, seed = (int(v) for v in str(args.renders).split(","))
+        except ValueError:
+            raise InputError(f"--renders {args.renders}: use IDS,PER,SEED (e.g. 24,25,300) or 0") from None
+        render_cfg = RenderTruthConfig(identities=ids, per_identity=per, seed=seed)
+        renders = collect_meshes(render_cfg, cache_dir=cache_dir() / "retarget", quiet=args.quiet,
+                                 items=render_truth_items(render_cfg))
+    cfg = RigMapTrainConfig(epochs=args.epochs, hidden=args.hidden, threads=args.threads)
+    provenance = {"truth": [asdict(t) for t in truths], "renders": asdict(render_cfg) if render_cfg else None,
+                  "command": "deepexpr train rigmap"}
+    model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders)
     path = save_rigmap(model, Path(args.export) / "rigmap.safetensors")
     val = model.config["validation"]
     print(f"{path}: {model.config['rows']} images of {model.config['people']} people "

@@ -111,8 +111,15 @@ class MeshSet:
     found: tuple[int, int]
 
 
-def collect_meshes(cfg: TruthConfig, cache_dir: str | Path | None = None, quiet: bool = False) -> MeshSet:
-    """Ground-truth meshes for a config (read from / written to `cache_dir` when given)."""
+def collect_meshes(cfg, cache_dir: str | Path | None = None, quiet: bool = False,
+                   items: Iterator[TruthItem] | None = None) -> MeshSet:
+    """Ground-truth meshes: every item through the face pipeline (cached in `cache_dir`).
+
+    Args:
+        cfg: a `TruthConfig` (or another ground-truth config dataclass with `identities`,
+            `per_identity`; it names the cache file).
+        items: the ground-truth images (default: `truth_items(cfg)`).
+    """
     from deepexpr.characters.rig import RIG_CONTROLS
     from deepexpr.faces.rigface import find_rig_faces
     from deepexpr.progress import progress
@@ -120,14 +127,16 @@ def collect_meshes(cfg: TruthConfig, cache_dir: str | Path | None = None, quiet:
     cache = None
     if cache_dir is not None:
         key = json.dumps({**asdict(cfg), "v": CACHE_VERSION}, sort_keys=True)
-        cache = Path(cache_dir) / f"rigtruth_{zlib.crc32(key.encode()):08x}.npz"
+        prefix = "rigtruth" if isinstance(cfg, TruthConfig) else type(cfg).__name__.lower()
+        cache = Path(cache_dir) / f"{prefix}_{zlib.crc32(key.encode()):08x}.npz"
         if cache.is_file():
             z = np.load(cache, allow_pickle=False)
             return MeshSet(z["meshes"], z["rigs"], z["identity"], z["expression"], z["calibration"],
                            tuple(int(v) for v in z["found"]))
     rows, drawn = [], 0
     total = cfg.identities * (cfg.per_identity + 1)
-    for item in progress(truth_items(cfg), total=total, desc="rig ground truth", disable=quiet):
+    items = truth_items(cfg) if items is None else items
+    for item in progress(items, total=total, desc="rig ground truth", disable=quiet):
         drawn += 1
         faces = find_rig_faces(item.image, max_faces=1)
         if not faces or faces[0].mesh.shape[0] < 478:

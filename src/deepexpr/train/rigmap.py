@@ -104,11 +104,14 @@ def _train_mlp(x: np.ndarray, y: np.ndarray, cfg: RigMapTrainConfig) -> list[tup
     return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
 
 
-def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: dict | None = None) -> RigMap:
+def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: dict | None = None,
+               calibrated_only: MeshSet | None = None) -> RigMap:
     """Fit the rig map on a `MeshSet`, holding out `cfg.val_fraction` of the people.
 
     Every image gives two training rows: features relative to the population neutral and
-    relative to the person's own neutral (calibrated flag on).
+    relative to the person's own neutral (calibrated flag on). `calibrated_only` images
+    (the rendered 3D faces, whose AU labels are relative to the photo's own expression)
+    give only the calibrated row.
 
     Returns:
         a `RigMap`; `reliability_` holds the held-out people's Pearson r per control
@@ -124,6 +127,15 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     val = np.array([str(p) in val_people for p in ms.identity[d["rows"]]])
     x_train = np.concatenate([d["population"][~val], d["calibrated"][~val]])
     y_train = np.concatenate([y[~val], y[~val]])
+    extra = {}
+    if calibrated_only is not None:
+        dc = design(calibrated_only, reference)
+        yc = calibrated_only.rigs[dc["rows"]].astype(np.float32)
+        ids = calibrated_only.identity[dc["rows"]]
+        held = set(rng.choice(np.unique(ids), max(1, int(len(np.unique(ids)) * cfg.val_fraction)), replace=False))
+        vc = np.array([str(p) in held for p in ids])
+        x_train, y_train = np.concatenate([x_train, dc["calibrated"][~vc]]), np.concatenate([y_train, yc[~vc]])
+        extra = {"x": dc["calibrated"][vc], "y": yc[vc], "people": sorted(str(p) for p in held)}
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     scale = np.array([1.0] * len(AUS) + [25.0, 15.0, 12.0, 1.0, 1.0], np.float32)
     layers = _train_mlp((x_train - mean) / std, y_train / scale, cfg)
@@ -135,6 +147,12 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     model.config = {**(provenance or {}), "train": asdict(cfg), "rows": int(len(y)), "people": int(len(people)),
                     "validation_people": sorted(str(p) for p in val_people), "faces_found": list(ms.found),
                     "validation": {c: round(float(v), 4) for c, v in zip(OUTPUTS, mae)}}
+    if extra:
+        pred = model.forward(extra["x"])
+        pred[:, :len(AUS)] = np.clip(pred[:, :len(AUS)], 0, 1)
+        model.config["validation_calibrated_only"] = {
+            "people": extra["people"], "faces_found": list(calibrated_only.found),
+            "mae": {c: round(float(v), 4) for c, v in zip(OUTPUTS, np.abs(pred - extra["y"]).mean(0))}}
     return model
 
 
