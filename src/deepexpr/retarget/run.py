@@ -17,12 +17,13 @@ from deepexpr.retarget.drive import (
     StreamFrame,
     as_character,
     compose,
+    drive,
     retarget_stream,
     rig_row,
     write_rig_csv,
     write_rig_json,
 )
-from deepexpr.retarget.estimate import calibrate
+from deepexpr.retarget.estimate import calibrate, estimate_rig
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -167,8 +168,9 @@ def _photo(cfg, photo: Path, index: int, neutral, target: Path, rows, records, s
     if cfg.face is not None and not 0 <= cfg.face < len(faces):
         raise InputError(f"{photo}: --face {cfg.face} but the photo has {len(faces)} face(s) "
                          f"(0..{len(faces) - 1}, left to right)")
-    frame = next(retarget_stream([image], cfg.character, cfg.size, neutral=neutral, face=cfg.face))
-    frame.index = index
+    chosen = faces if cfg.face is None else [faces[cfg.face]]
+    rigs = [estimate_rig(f, neutral) for f in chosen]
+    frame = StreamFrame(index, 0.0, chosen, rigs, [drive(cfg.character, r, cfg.size) for r in rigs])
     r, rec = _records(frame, cfg.arkit, str(photo))
     rows += r
     records += rec
@@ -184,17 +186,22 @@ def _video(cfg, frames_in, fps: float, neutral, out: Path, rows, records, sender
     """A video: every frame, smoothed; frames without a face hold or fall back (flagged)."""
     from deepexpr.animation.preview import write_video
 
-    pictures = []
+    pictures, current = [], {}
     face = 0 if cfg.face is None else cfg.face  # a video drives one character (one track)
-    frames = list(frames_in)
-    if not frames:
-        raise InputError(f"{cfg.inputs}: the video has no frames")
-    for frame in retarget_stream(frames, cfg.character, cfg.size, fps=fps, neutral=neutral, face=face):
+
+    def tap():  # keeps the frame being processed for the side-by-side picture
+        for image in frames_in:
+            current["image"] = image
+            yield image
+
+    for frame in retarget_stream(tap(), cfg.character, cfg.size, fps=fps, neutral=neutral, face=face):
         r, rec = _records(frame, cfg.arkit, str(cfg.inputs))
         rows += r
         records += rec
         if sender is not None:
             sender.send(frame.rigs[0].values, frame.time)
-        pictures.append(compose(frames[frame.index], frame, cfg.size, cfg.side_by_side))
+        pictures.append(compose(current["image"], frame, cfg.size, cfg.side_by_side))
+    if not pictures:
+        raise InputError(f"{cfg.inputs}: the video has no frames")
     write_video(pictures, out, fps)
     return len(pictures)
