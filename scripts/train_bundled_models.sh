@@ -100,8 +100,9 @@ deepexpr train sequences --data "$DATA/sequences" --expression all --out "$RUNS/
     --neutral-jitter 2 --threads "$THREADS" --quiet --export src/deepexpr/weights
 
 # (d) face -> character rig map (`deepexpr retarget`): 120 drawn stand-in people (seeds 100,
-# 101; 40 images each, known rigs) through the real face pipeline, then a small MLP on the
-# frontalised mesh (~3 min of mediapipe + ~3 min of one core; `evaluate retarget` holds out
-# seed 200's people).
-deepexpr train rigmap --identities 60 --per-identity 40 --seeds 100,101 --epochs 60 \
-    --threads "$THREADS" --quiet --export src/deepexpr/weights
+# 101; 40 images each, known rigs) and 24 rendered 3D identities (seed 300, 25 each;
+# calibrated rows only) through the real face pipeline, then a small MLP on the frontalised
+# mesh (~3 + ~7 min of rendering and mediapipe, ~4 min of one core; `evaluate retarget`
+# holds out seeds 200 and 400).
+deepexpr train rigmap --identities 60 --per-identity 40 --seeds 100,101 --renders 24,25,300 \
+    --epochs 60 --threads "$THREADS" --quiet --export src/deepexpr/weights
