@@ -6,6 +6,7 @@ same faces, plus rig files (CSV/JSON, optional ARKit names) and a VMC stream.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def run_retarget(cfg: RetargetConfig, report=print) -> int:
                     if kind != "folder":
                         raise
                     failed += 1
-                    report(f"{photo}: skipped: {err}")
+                    print(f"deepexpr: skipped {photo}: {err}", file=sys.stderr)
     finally:
         if sender is not None:
             sender.close()
