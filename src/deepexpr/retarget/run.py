@@ -145,7 +145,7 @@ def run_retarget(cfg: RetargetConfig, report=print) -> int:
                     if kind != "folder":
                         raise
                     failed += 1
-                    print(f"deepexpr: skipped {photo}: {err}", file=sys.stderr)
+                    print(f"deepexpr: skipped: {err}", file=sys.stderr)  # the error names the photo
     finally:
         if sender is not None:
             sender.close()
