@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepexpr.faces.align import DEFAULT_SIZE, align_face
+from deepexpr.faces.quiet import native_logs_silenced  # sets the log levels before mediapipe loads
 
 # mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
 # brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
@@ -44,15 +45,13 @@ class Face:
 @functools.lru_cache(maxsize=4)
 def _face_mesh(max_faces: int, refine: bool):
     """One FaceMesh per settings for the process (building the graph costs ~50 ms)."""
-    import os
-    import warnings
-
-    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ info/warning lines
-    warnings.filterwarnings("ignore", message=".*SymbolDatabase.GetPrototype.*")
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
-                                           refine_landmarks=refine, min_detection_confidence=0.5)
+    with native_logs_silenced():  # the graph prints its start-up lines on the first run
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
+                                               refine_landmarks=refine, min_detection_confidence=0.5)
+        mesh.process(np.zeros((64, 64, 3), np.uint8))
+    return mesh
 
 
 def mesh_points(image: np.ndarray, max_faces: int = 8) -> list[np.ndarray]:
