@@ -172,6 +172,8 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     if resume and state_path.is_file():
         progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
                                     extendable={"steps", "save_every"}, generators={"rng": rng}).progress
+    if progress_state["step"] >= cfg.steps:  # finished (e.g. `--resume --export`): nothing to train
+        return state_path
     t0, c0 = time.time(), time.process_time()
     data_rng = np.random.default_rng(cfg.seed + 7 + (0 if cfg.stage == "detector" else 1))
     if cfg.stage == "detector":
