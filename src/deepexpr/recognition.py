@@ -23,6 +23,7 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
+from deepexpr.inputs import DEFAULT_MAX_PIXELS
 
 DOMAINS = ("human", "character")
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -244,28 +245,40 @@ def _probs_dict(p: np.ndarray) -> dict[str, float]:
     return {c: round(float(v), 6) for c, v in zip(EXPRESSIONS, p)}
 
 
-def _entry(path: str, face=None, probs=None, error: str | None = None) -> dict:
+def _entry(path: str, face=None, probs=None, error: str | None = None, quality: dict | None = None) -> dict:
     if probs is None:
-        return {"path": path, "face": face, "label": None, "probs": None, "error": error}
+        return {"path": path, "face": face, "label": None, "probs": None, "error": error, **(quality or {})}
     return {"path": path, "face": face, "label": EXPRESSIONS[int(np.argmax(probs))],
-            "probs": _probs_dict(probs), "error": None}
+            "probs": _probs_dict(probs), "error": None, **(quality or {})}
+
+
+def _quality(face) -> dict:
+    """The face pipeline's quality fields of a detected face, for a result row."""
+    return {"score": round(float(face.score), 4), "iod": round(float(face.iod), 1),
+            "yaw": round(float(face.yaw), 1), "pitch": round(float(face.pitch), 1),
+            "roll": round(float(face.roll), 1), "low_confidence": bool(face.low_confidence),
+            "reason": face.reason}
 
 
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
-                    recognizer=None) -> list[dict]:
+                    recognizer=None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[dict]:
     """Recognise every image (and every face, for humans) of a list of files.
 
     Args:
         paths: image files.
         domain: "human" (faces are detected, one entry per face, left to right) or "character".
         model: see `load_recognizer`; ignored when `recognizer` is given.
+        max_pixels: images with more pixels are refused (one error entry) before decoding.
 
     Returns:
         one dict per face/image: {"path", "face": [x0, y0, x1, y1] or None, "label",
-        "probs": {class: p}, "error": None or a one-line message}. A bad file or a photo
-        without a face gives one error entry; the others are still recognised.
+        "probs": {class: p}, "error": None or a one-line message}; human faces add the face
+        pipeline's quality fields ("score", "iod", "yaw", "pitch", "roll",
+        "low_confidence", "reason"). A bad file or a photo without a face gives one error
+        entry; the others are still recognised.
     """
     from deepexpr.faces import detect_faces, load_image
+    from deepexpr.inputs import check_image_pixels
     from deepexpr.progress import progress
 
     rec = recognizer or load_recognizer(domain, model)
@@ -275,12 +288,13 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
     def flush():  # one model call per BATCH faces/images keeps memory bounded
         if items:
             for row, p in zip(owners, np.asarray(rec.probs(items))):
-                out[row] = _entry(out[row]["path"], out[row]["face"], p)
+                out[row] = {**out[row], **_entry(out[row]["path"], out[row]["face"], p)}
             items.clear()
             owners.clear()
 
     for path in progress(paths, desc="recognize", unit="img", disable=None if len(paths) > 20 else True):
         try:
+            check_image_pixels(path, max_pixels)
             image = load_image(path)
         except InputError as err:
             out.append(_entry(path, error=str(err)))
@@ -297,7 +311,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
             for face in faces:
                 items.append(face if _takes_faces(rec) else face.aligned)
                 owners.append(len(out))
-                out.append(_entry(path, [round(v, 1) for v in face.box]))
+                out.append(_entry(path, [round(v, 1) for v in face.box], quality=_quality(face)))
         if len(items) >= BATCH:
             flush()
     flush()

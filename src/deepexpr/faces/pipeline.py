@@ -305,7 +305,8 @@ def quality(face: Face, keypoints: np.ndarray | None, image_shape, cfg: Pipeline
     if keypoints is not None:
         lm = face.landmarks49
         ours = np.stack([lm[L.RIGHT_EYE].mean(0), lm[L.LEFT_EYE].mean(0), face.mesh468[1, :2]])
-        err = np.linalg.norm(ours - keypoints[:3], axis=1).max() / max(face.iod, 1.0)
+        # detector keypoints are a few pixels off on small faces: floor the scale at tiny_iod
+        err = np.linalg.norm(ours - keypoints[:3], axis=1).max() / max(face.iod, cfg.tiny_iod)
         if err > cfg.max_keypoint_error:
             reasons.append(f"landmarks disagree with the detector by {err:.2f} eye distances (occluded?)")
     h, w = image_shape[:2]
@@ -371,8 +372,8 @@ class FacePipeline:
         x1, y1 = previous.mesh468[:, :2].max(0)
         side = 1.5 * max(x1 - x0, y1 - y0)
         mesh = mesh_in_square(image, (x0 + x1) / 2, (y0 + y1) / 2, side, self.config.mesh_size)
-        if mesh is None:
-            return None
+        if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), previous.box, 0.0):
+            return None  # lost, or the mesh jumped to a neighbour
         return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
 
     def stream(self, max_gap: int = 15):
