@@ -137,5 +137,5 @@ def check_frame_size(path, width: int, height: int, max_pixels: int | None = DEF
     if width <= 0 or height <= 0:
         raise InputError(f"{path}: frame size {width}x{height} is empty; pass a valid image or video")
     if max_pixels and width * height > max_pixels:
-        raise InputError(f"{path}: {width}x{height} = {width * height / 1e6:.1f} MP exceeds --max-pixels "
-                         f"{max_pixels / 1e6:g} MP; downscale it or raise --max-pixels")
+        raise InputError(f"{path}: {width}x{height} = {width * height:,} pixels exceeds --max-pixels "
+                         f"{max_pixels:,}; downscale it or raise --max-pixels")
