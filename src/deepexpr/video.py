@@ -39,7 +39,7 @@ class VideoConfig:
 
     every: int = 1  # analyse every N-th frame
     smooth: float = 0.0  # EMA weight of the past per track (0 = off, 0.7 = strong)
-    max_gap_seconds: float = 0.5  # a face back within this keeps its track id
+    max_gap_seconds: float = 1.0  # a face back within this keeps its track id
     detect_every: int = 10  # run the full detector every N analysed frames (and when a face is lost)
     min_iod: float = 20.0  # smallest inter-ocular distance searched for (px)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames larger than this are refused

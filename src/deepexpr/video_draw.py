@@ -42,14 +42,15 @@ def annotate_frame(image: np.ndarray, result) -> np.ndarray:
 
     out = np.ascontiguousarray(image).copy()
     h, w = out.shape[:2]
-    scale = max(0.35, min(1.0, w / 1280))
+    scale = max(0.6, min(1.2, w / 1000))
     for face in result.faces:
         x0, y0, x1, y1 = (int(round(v)) for v in face.box)
-        colour = (150, 150, 150) if face.low_confidence else _track_colour(face.track_id)
+        colour = (200, 200, 200) if face.low_confidence else _track_colour(face.track_id)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, max(1, int(2 * scale)))
         text = f"#{face.track_id} {face.label}{'?' if face.low_confidence else ''}"
-        cv2.putText(out, text, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour,
-                    max(1, int(2 * scale)), cv2.LINE_AA)
+        for ink, width in (((0, 0, 0), 4), (colour, 2)):  # dark outline keeps it readable on any background
+            cv2.putText(out, text, (x0, max(14, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, ink,
+                        max(1, int(width * scale)), cv2.LINE_AA)
         _bars(out, face.probs, x1 + 4 if x1 + 4 + 90 * scale < w else max(0, x0 - int(94 * scale)), y0, scale)
     return out
 
@@ -122,8 +123,13 @@ def plot_timeline(df, path: str | Path, title: str = "") -> None:
     fig, axes = plt.subplots(n, 1, figsize=(8, 1.9 * n + 0.6), sharex=True, squeeze=False)
     for ax, track in zip(axes[:, 0], tracks):
         rows = df[df["track"] == track].sort_values("time")
+        times = rows["time"].to_numpy(float)
+        step = np.median(np.diff(np.unique(df["time"]))) if df["time"].nunique() > 1 else 1.0
+        breaks = np.flatnonzero(np.diff(times) > 1.5 * step) + 1  # the face was not seen: no line across
         for name in EXPRESSIONS:
-            ax.plot(rows["time"], rows[name], color=np.array(COLOURS[name]) / 255, label=name, lw=1.4)
+            values = rows[name].to_numpy(float)
+            ax.plot(np.insert(times, breaks, np.nan), np.insert(values, breaks, np.nan),
+                    color=np.array(COLOURS[name]) / 255, label=name, lw=1.4)
         low = rows[rows["low_confidence"].astype(bool)]
         if len(low):
             ax.scatter(low["time"], np.full(len(low), 1.03), marker="|", color="grey", s=12)

@@ -35,6 +35,7 @@ class FaceSource:
     image: np.ndarray  # (h, w, 3) uint8 RGB head-and-shoulders crop
     eyes: np.ndarray  # (2, 2) float eye centres (image-left eye first), crop pixels
     name: str = ""
+    max_iod: float = float("inf")  # largest size to paste it at (a low-resolution face blurs)
 
     @property
     def iod(self) -> float:
@@ -70,8 +71,13 @@ def background(name: str, height: int, width: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(img[..., :3]), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def paste_face(canvas: np.ndarray, source: FaceSource, iod: float, x: int, y: int) -> dict:
+def paste_face(canvas: np.ndarray, source: FaceSource, iod: float, x: int, y: int,
+               roll: float = 0.0, gain: float = 1.0) -> dict:
     """Paste `source` scaled to an inter-ocular distance of `iod` px with its top-left at (x, y).
+
+    Args:
+        roll: in-plane rotation of the face about its crop centre (degrees, + = clockwise).
+        gain: brightness factor (lighting varies between people in a photo).
 
     Returns:
         truth {"eyes" (2, 2), "iod", "box" [x0, y0, x1, y1] of the pasted crop, "source"}.
@@ -82,16 +88,23 @@ def paste_face(canvas: np.ndarray, source: FaceSource, iod: float, x: int, y: in
     h, w = source.image.shape[:2]
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     face = cv2.resize(source.image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    eyes = source.eyes * [nw / w, nh / h]
+    if roll:
+        m = cv2.getRotationMatrix2D(((nw - 1) / 2, (nh - 1) / 2), -roll, 1.0)
+        face = cv2.warpAffine(face, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        eyes = eyes @ m[:, :2].T + m[:, 2]
+    if gain != 1.0:
+        face = np.clip(face.astype(np.float32) * gain, 0, 255).astype(np.uint8)
     H, W = canvas.shape[:2]
     nh, nw = min(nh, H - y), min(nw, W - x)
     canvas[y:y + nh, x:x + nw] = face[:nh, :nw]
-    return {"eyes": source.eyes * s + [x, y], "iod": float(iod), "box": [x, y, x + nw, y + nh],
-            "source": source.name}
+    return {"eyes": eyes + [x, y], "iod": float(iod), "box": [x, y, x + nw, y + nh], "source": source.name}
 
 
 def make_group_photo(rng: np.random.Generator, n_faces: int = 5, iod_range=(20.0, 200.0),
                      size=(1080, 1920), sources: list[FaceSource] | None = None,
-                     backdrop: str | None = None, tries: int = 200) -> tuple[np.ndarray, list[dict]]:
+                     backdrop: str | None = None, tries: int = 200, max_roll: float = 0.0,
+                     gain_range=(1.0, 1.0)) -> tuple[np.ndarray, list[dict]]:
     """A photo with up to `n_faces` real faces at random sizes and places, no two overlapping.
 
     Args:
@@ -100,6 +113,8 @@ def make_group_photo(rng: np.random.Generator, n_faces: int = 5, iod_range=(20.0
         size: (height, width) of the photo.
         sources: faces to draw from (default: `astronaut_sources()`).
         backdrop: a name from `BACKGROUNDS` (random when None).
+        max_roll: in-plane rotations drawn uniformly in [-max_roll, max_roll] degrees.
+        gain_range: brightness factors drawn uniformly in this range.
 
     Returns:
         (image (H, W, 3) uint8, truth list as `paste_face` returns, left to right). Fewer
@@ -113,7 +128,7 @@ def make_group_photo(rng: np.random.Generator, n_faces: int = 5, iod_range=(20.0
     for _ in range(n_faces):
         src = sources[rng.integers(len(sources))]
         for _ in range(tries):
-            iod = float(np.exp(rng.uniform(lo, hi)))
+            iod = float(np.exp(rng.uniform(lo, min(hi, np.log(src.max_iod)))))
             s = iod / src.iod
             fh, fw = round(src.image.shape[0] * s), round(src.image.shape[1] * s)
             if fh >= h or fw >= w:
@@ -122,7 +137,8 @@ def make_group_photo(rng: np.random.Generator, n_faces: int = 5, iod_range=(20.0
             box = (x, y, x + fw, y + fh)
             if all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1] for b in placed):
                 placed.append(box)
-                truth.append(paste_face(canvas, src, iod, x, y))
+                truth.append(paste_face(canvas, src, iod, x, y, float(rng.uniform(-max_roll, max_roll)),
+                                        float(rng.uniform(*gain_range))))
                 break
     return canvas, sorted(truth, key=lambda t: t["eyes"][:, 0].mean())
 

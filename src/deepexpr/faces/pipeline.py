@@ -145,7 +145,7 @@ def plan_windows(height: int, width: int, min_iod: float = 20.0, level_ratio: fl
     finest = max(BOX_PER_IOD * min_iod / MIN_FACE_FRACTION, DETECT_INPUT)
     windows = [(0, 0, long_side)]
     side = float(long_side)
-    while side > finest * 1.05:
+    while side > finest * 1.25:  # 1.25: the coarser level still sees min_iod faces at ~0.084 of its side
         coarse_min = side * MIN_FACE_FRACTION * 1.25  # smallest face the coarser level surely finds
         side = max(side / level_ratio, finest)
         overlap = min(coarse_min, side / 2)
@@ -355,15 +355,18 @@ class FacePipeline:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 (H, W, 3) image, left to right."""
+        faces = [self.mesh_detection(image, *det) for det in detect_boxes(image, self.config)]
+        return sorted((f for f in faces if f is not None), key=lambda f: f.box[0])
+
+    def mesh_detection(self, image: np.ndarray, box, score: float, keypoints) -> Face | None:
+        """The `Face` of one detection (box, score, (6, 2) keypoints), or None when the mesh
+        finds no face there or latches onto a neighbour."""
         cfg = self.config
-        faces = []
-        for box, score, kp in detect_boxes(image, cfg):
-            side = cfg.crop_scale * max(box[2] - box[0], box[3] - box[1])
-            mesh = mesh_in_square(image, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, cfg.mesh_size)
-            if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), box):
-                continue  # no face here, or the mesh latched onto a neighbour
-            faces.append(face_from_mesh(image, mesh, cfg, score, box, kp))
-        return sorted(faces, key=lambda f: f.box[0])
+        side = cfg.crop_scale * max(box[2] - box[0], box[3] - box[1])
+        mesh = mesh_in_square(image, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, cfg.mesh_size)
+        if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), box):
+            return None
+        return face_from_mesh(image, mesh, cfg, score, box, keypoints)
 
     def refine(self, image: np.ndarray, previous: Face) -> Face | None:
         """The face of `previous` in a new frame, meshed in a window around its last mesh
@@ -384,9 +387,10 @@ class FacePipeline:
 class FaceStream:
     """Faces of consecutive frames with track ids, reusing state between frames.
 
-    The full detector runs on the first frame, every `config.detect_every` frames and
-    whenever a tracked face is lost; other frames mesh each tracked face in a window around
-    its previous mesh. Ids come from `deepexpr.faces.tracking.FaceTracker`.
+    Each tracked face is meshed in a window around its previous mesh; the full detector runs
+    every `config.detect_every` frames, on frames without a face and whenever a tracked face
+    is lost, and only detections away from the tracked faces are meshed as new faces. Ids
+    come from `deepexpr.faces.tracking.FaceTracker`.
 
     Args:
         pipeline: the `FacePipeline` to use.
@@ -404,13 +408,24 @@ class FaceStream:
     def process(self, frame: np.ndarray) -> list[Face]:
         """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
         every = max(int(self.pipeline.config.detect_every), 1)
-        faces = None
-        if self._previous and self.frame_index % every:
-            faces = [self.pipeline.refine(frame, f) for f in self._previous]
-            if any(f is None for f in faces):
-                faces = None  # a face was lost: look for everything again
-        if faces is None:
-            faces = self.pipeline.detect(frame)
+        tracked = [self.pipeline.refine(frame, f) for f in self._previous]
+        faces = [f for f in tracked if f is not None]
+        if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
+            # look for new faces (and lost ones); a detection on a tracked face keeps the
+            # tracked mesh, so a face's crop does not jump every `every` frames
+            cfg = self.pipeline.config
+            for box, score, kp in detect_boxes(frame, cfg):
+                centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                known = [f for f in faces if _inside(centre, f.box, 0.0)]
+                if known:  # refresh the tracked face's detector-based quality
+                    f = known[0]
+                    f.score, f.detection_box = float(score), [float(v) for v in box]
+                    reasons = quality(f, kp, frame.shape, cfg)
+                    f.low_confidence, f.reason = bool(reasons), "; ".join(reasons)
+                    continue
+                face = self.pipeline.mesh_detection(frame, box, score, kp)
+                if face is not None:
+                    faces.append(face)
         ids = self.tracker.update([f.box for f in faces], [f.landmarks49 for f in faces])
         for face, tid in zip(faces, ids):
             face.track_id = tid
