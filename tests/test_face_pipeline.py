@@ -8,6 +8,7 @@ import pytest
 from deepexpr.faces.composites import astronaut_sources, make_group_photo, match_faces, paste_face
 from deepexpr.faces.pipeline import (
     BOX_PER_IOD,
+    LEVEL_SLACK,
     MIN_FACE_FRACTION,
     FacePipeline,
     PipelineConfig,
@@ -27,7 +28,7 @@ def test_windows_hold_every_face_size(shape):
         x, y = rng.uniform(0, w - side), rng.uniform(0, h - side)
         # some window holds the whole face, big enough for the detector, not too big
         ok = [win for win in windows if win[0] <= x and win[1] <= y and x + side <= win[0] + win[2]
-              and y + side <= win[1] + win[2] and side / win[2] >= MIN_FACE_FRACTION]
+              and y + side <= win[1] + win[2] and side / win[2] >= MIN_FACE_FRACTION / LEVEL_SLACK]
         assert ok, (shape, x, y, side)
     assert len(plan_windows(h, w, min_iod=80)) <= len(windows)  # bigger faces only: fewer tiles
 

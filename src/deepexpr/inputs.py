@@ -7,8 +7,9 @@ the pixel-count guard every image passes before it is decoded.
     >>> check_image_pixels("huge.png", max_pixels=50_000_000)   # InputError when too big
 
 Folders are searched recursively, sorted, images only; a glob may match images, videos and
-folders. A folder with no image, a glob matching nothing or a missing path is a one-line
-error in `errors`; the other inputs are still returned.
+folders. A folder with no image or a glob matching nothing is a one-line
+error in `errors`; the other inputs are still returned. A missing file is kept as an item:
+its reader reports it in its place among the results.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def expand_inputs(args, videos: bool = True) -> tuple[list[InputItem], list[str]
                               "pass a folder of photos")
             for p in found:
                 add(p)
-        elif os.path.exists(arg):
-            add(arg)
-        elif _GLOB_CHARS & set(arg):
+        elif os.path.exists(arg) or not _GLOB_CHARS & set(arg):
+            add(arg)  # a missing file stays an item: its reader reports it in that item's row
+        else:
             matches = sorted(glob.glob(arg, recursive=True))
             files = [p for m in matches for p in (images_in_folder(m) if os.path.isdir(m) else [m])
                      if os.path.isdir(m) or Path(p).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES]
@@ -98,8 +99,6 @@ def expand_inputs(args, videos: bool = True) -> tuple[list[InputItem], list[str]
                               "(quote it so the shell does not expand it)")
             for p in files:
                 add(p)
-        else:
-            errors.append(f"{arg}: no such file or folder; pass images, videos, folders or globs")
     return items, errors
 
 

@@ -49,6 +49,7 @@ MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
 
 DETECT_INPUT = 192  # the full-range detector's input side
 MIN_FACE_FRACTION = 0.105  # detector box / window side below which it stops finding faces (measured ~0.09)
+LEVEL_SLACK = 1.25  # no finer level when this one sees min_iod faces at >= MIN_FACE_FRACTION / 1.25 (0.084)
 BOX_PER_IOD = 2.3  # detector box side / inter-ocular distance (astronaut: 104 px / 45 px)
 # mesh vertices: outer eye corners, forehead top, chin (for the head pose)
 _EYE_R, _EYE_L, _TOP, _CHIN = 33, 263, 10, 152
@@ -145,7 +146,7 @@ def plan_windows(height: int, width: int, min_iod: float = 20.0, level_ratio: fl
     finest = max(BOX_PER_IOD * min_iod / MIN_FACE_FRACTION, DETECT_INPUT)
     windows = [(0, 0, long_side)]
     side = float(long_side)
-    while side > finest * 1.25:  # 1.25: the coarser level still sees min_iod faces at ~0.084 of its side
+    while side > finest * LEVEL_SLACK:
         coarse_min = side * MIN_FACE_FRACTION * 1.25  # smallest face the coarser level surely finds
         side = max(side / level_ratio, finest)
         overlap = min(coarse_min, side / 2)
