@@ -199,6 +199,14 @@ def process_stream(frames: Iterable, recognizer=None, config: VideoConfig | None
     max_gap = max(1, int(round(cfg.max_gap_seconds * fps / max(cfg.every, 1))))
     stream = pipeline.stream(max_gap=max_gap)
     ema: dict[int, np.ndarray] = {}
+    try:
+        yield from _stream_results(frames, stream, rec, cfg, fps, keep_frames, ema)
+    finally:
+        stream.close()  # free the per-track mediapipe graphs
+
+
+def _stream_results(frames, stream, rec, cfg: VideoConfig, fps: float, keep_frames: bool, ema: dict):
+    """`process_stream`'s loop: faces, probabilities (EMA per track in `ema`), one result per frame."""
     for n, item in enumerate(frames):
         index, frame = item if isinstance(item, tuple) else (n, item)
         frame = np.ascontiguousarray(frame)

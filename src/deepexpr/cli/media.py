@@ -73,11 +73,11 @@ def run_videos(args, videos: list[str]) -> tuple[list, list[str]]:
     from deepexpr.errors import InputError
 
     _check_video_options(args)
-    sources = list(videos) + ([f"camera{args.camera}"] if args.camera is not None else [])
+    sources = [(v, False) for v in videos] + ([(f"camera{args.camera}", True)] if args.camera is not None else [])
     tables, errors = [], []
-    for source in sources:
+    for source, is_camera in sources:
         try:
-            df = _run_one(args, source, many=len(sources) > 1)
+            df = _run_one(args, source, is_camera, many=len(sources) > 1)
         except InputError as err:
             errors.append(str(err))
             continue
@@ -86,17 +86,23 @@ def run_videos(args, videos: list[str]) -> tuple[list, list[str]]:
     return tables, errors
 
 
-def _run_one(args, source: str, many: bool):
+def _run_one(args, source: str, is_camera: bool, many: bool):
     """One video or camera -> DataFrame, with the plot, the annotated video and the table files."""
     import itertools
 
     from deepexpr.recognition import load_recognizer
-    from deepexpr.video import VideoConfig, analyze_video, camera_frames, process_stream, to_dataframe
+    from deepexpr.video import (
+        VideoConfig,
+        analyze_video,
+        camera_frames,
+        process_stream,
+        to_dataframe,
+    )
 
     cfg = VideoConfig(every=args.every, smooth=args.smooth, max_pixels=args.max_pixels)
     rec = load_recognizer("human", args.model)
     annotate = _output_for(args.annotate, source, many)
-    if source.startswith("camera") and args.camera is not None and not Path(source).exists():
+    if is_camera:
         frames = itertools.islice(camera_frames(args.camera), None, None, cfg.every)
         results, fps = process_stream(frames, rec, cfg, 30.0, keep_frames=bool(annotate)), 30.0
     else:

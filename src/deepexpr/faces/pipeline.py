@@ -49,6 +49,7 @@ MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
 
 DETECT_INPUT = 192  # the full-range detector's input side
 MIN_FACE_FRACTION = 0.105  # detector box / window side below which it stops finding faces (measured ~0.09)
+MAX_TRACK_MESHERS = 4  # video-mode FaceMesh graphs a stream keeps (one per tracked face)
 LEVEL_SLACK = 1.25  # no finer level when this one sees min_iod faces at >= MIN_FACE_FRACTION / 1.25 (0.084)
 BOX_PER_IOD = 2.3  # detector box side / inter-ocular distance (astronaut: 104 px / 45 px)
 # mesh vertices: outer eye corners, forehead top, chin (for the head pose)
@@ -238,13 +239,27 @@ def nms(detections: list[tuple], iou: float = 0.3) -> list[tuple]:
 
 # --------------------------------------------------------------------------- mesh and quality
 
-def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256):
+def tracking_mesher():
+    """A FaceMesh in video mode for one face track: after its first frame it takes the face's
+    region from its previous landmarks instead of running its own detector (~40% faster)."""
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                           refine_landmarks=True, min_detection_confidence=0.3,
+                                           min_tracking_confidence=0.5)
+
+
+def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256,
+                   mesher=None):
     """The 478-point mesh of the face in a square window of an image, in image pixels.
 
     Args:
         image: (H, W, 3) uint8 RGB.
         cx, cy, side: the window's centre and side (image pixels; may run past the image).
         mesh_size: the window is resampled to this side before meshing.
+        mesher: a FaceMesh to use (e.g. a track's `tracking_mesher()`); the shared
+            static-image one when None.
 
     Returns:
         (478, 3) float32 (x, y image pixels, z in the units of x), or None when the mesh
@@ -260,7 +275,7 @@ def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_si
     crop = cv2.warpAffine(src, warp, (mesh_size, mesh_size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
     with _LOCK:
-        res = _mesher().process(crop)
+        res = (mesher or _mesher()).process(crop)
     if not res.multi_face_landmarks:
         return None
     pts = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark], np.float32) * mesh_size
@@ -369,13 +384,13 @@ class FacePipeline:
             return None
         return face_from_mesh(image, mesh, cfg, score, box, keypoints)
 
-    def refine(self, image: np.ndarray, previous: Face) -> Face | None:
+    def refine(self, image: np.ndarray, previous: Face, mesher=None) -> Face | None:
         """The face of `previous` in a new frame, meshed in a window around its last mesh
-        (no detector run); None when the mesh loses it."""
+        (no detector run); None when the mesh loses it. `mesher`: see `mesh_in_square`."""
         x0, y0 = previous.mesh468[:, :2].min(0)
         x1, y1 = previous.mesh468[:, :2].max(0)
         side = 1.5 * max(x1 - x0, y1 - y0)
-        mesh = mesh_in_square(image, (x0 + x1) / 2, (y0 + y1) / 2, side, self.config.mesh_size)
+        mesh = mesh_in_square(image, (x0 + x1) / 2, (y0 + y1) / 2, side, self.config.mesh_size, mesher)
         if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), previous.box, 0.0):
             return None  # lost, or the mesh jumped to a neighbour
         return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
@@ -405,11 +420,25 @@ class FaceStream:
         self.tracker = FaceTracker(max_gap=max_gap)
         self.frame_index = 0
         self._previous: list[Face] = []
+        self._meshers: dict = {}  # track id -> its video-mode FaceMesh
+
+    def _mesher_of(self, track_id):
+        """The track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`; others share the
+        static one)."""
+        if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
+            self._meshers[track_id] = tracking_mesher()
+        return self._meshers.get(track_id)
+
+    def close(self) -> None:
+        """Free the per-track mediapipe graphs."""
+        for m in self._meshers.values():
+            m.close()
+        self._meshers.clear()
 
     def process(self, frame: np.ndarray) -> list[Face]:
         """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
         every = max(int(self.pipeline.config.detect_every), 1)
-        tracked = [self.pipeline.refine(frame, f) for f in self._previous]
+        tracked = [self.pipeline.refine(frame, f, self._mesher_of(f.track_id)) for f in self._previous]
         faces = [f for f in tracked if f is not None]
         if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
             # look for new faces (and lost ones); a detection on a tracked face keeps the
@@ -430,6 +459,8 @@ class FaceStream:
         ids = self.tracker.update([f.box for f in faces], [f.landmarks49 for f in faces])
         for face, tid in zip(faces, ids):
             face.track_id = tid
+        for tid in set(self._meshers) - set(ids):  # a graph per visible track only (memory stays bounded)
+            self._meshers.pop(tid).close()
         self._previous = faces
         self.frame_index += 1
         return sorted(faces, key=lambda f: f.box[0])
