@@ -128,3 +128,11 @@ def test_absurd_frame_size_and_video_without_faces(media, capsys):
 
     with pytest.warns(UserWarning, match="no face"):
         assert video_dataframe(media / "wall.mp4", recognizer=load_recognizer("human", str(media / "tiny.safetensors"))).empty
+
+
+def test_missing_camera_is_one_line(media, capsys):
+    assert main(["recognize", "--camera", "57", "--model", str(media / "tiny.safetensors")]) == 1
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == ["deepexpr: error: camera 57: cannot be opened (no camera, or in use); "
+                                        "pass another --camera index"] and out == ""
+    assert main(["recognize"]) == 2 and "no input" in capsys.readouterr().err

@@ -145,24 +145,33 @@ def video_frames(path: str | Path, every: int = 1, max_pixels: int = DEFAULT_MAX
 
 
 def camera_frames(index: int = 0) -> Iterator[np.ndarray]:
-    """RGB uint8 frames of a local camera through OpenCV, until it stops.
+    """RGB uint8 frames of a local camera through OpenCV, until it stops (opened now, read lazily).
 
     Raises:
         InputError: no camera with that index can be opened.
     """
     import cv2
 
-    cap = cv2.VideoCapture(int(index))
+    level = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # silent: our one line says what is wrong
+    try:
+        cap = cv2.VideoCapture(int(index))
+    finally:
+        cv2.setLogLevel(level)
     if not cap.isOpened():
         raise InputError(f"camera {index}: cannot be opened (no camera, or in use); pass another --camera index")
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                return
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        cap.release()
+
+    def frames():
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
+    return frames()
 
 
 # --------------------------------------------------------------------------- analysis

@@ -100,10 +100,10 @@ def _run_one(args, source: str, is_camera: bool, many: bool):
     )
 
     cfg = VideoConfig(every=args.every, smooth=args.smooth, max_pixels=args.max_pixels)
-    rec = load_recognizer("human", args.model)
     annotate = _output_for(args.annotate, source, many)
     if is_camera:
         frames = itertools.islice(camera_frames(args.camera), None, None, cfg.every)
+        rec = load_recognizer("human", args.model)
         results, fps = process_stream(frames, rec, cfg, 30.0, keep_frames=bool(annotate)), 30.0
     else:
         from deepexpr.video import open_video
@@ -111,6 +111,7 @@ def _run_one(args, source: str, is_camera: bool, many: bool):
         meta, reader = open_video(source, cfg.max_pixels)  # fails early with a one-line error
         reader.close()
         fps = meta["fps"]
+        rec = load_recognizer("human", args.model)
         results = analyze_video(source, cfg, rec, keep_frames=bool(annotate))
     if args.max_frames:
         results = itertools.islice(results, args.max_frames)

@@ -62,7 +62,8 @@ def cmd_recognize(args) -> int:
     errors += [r["error"] for r in rows if r["error"]]
     if videos or args.camera is not None:
         tables, video_errors = run_videos(args, videos)
-        sys.stdout.write(format_video_rows(tables, args.format))
+        if tables:
+            sys.stdout.write(format_video_rows(tables, args.format))
         errors += video_errors
     for err in errors:
         print(f"deepexpr: error: {err}", file=sys.stderr)
