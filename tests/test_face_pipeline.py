@@ -70,6 +70,11 @@ def test_quality_flags_tiny_and_profile_faces_and_mirror_flips_pose():
     assert tiny.low_confidence and "tiny" in tiny.reason
     mirrored = FacePipeline().detect(np.ascontiguousarray(canvas[:, ::-1]))
     assert np.sign(mirrored[-1].roll) == -np.sign(big.roll) or abs(big.roll) < 1
+    # two thirds of a face hidden (a camera held in front): not found, or not a confident answer
+    hidden = np.full((400, 600, 3), 90, np.uint8)
+    (_, ly), (rx, _) = paste_face(hidden, src, 60, 100, 20)["eyes"]
+    hidden[int(ly - 60):int(ly + 120), int(rx + 36 - 0.7 * 132):int(rx + 72)] = (70, 70, 75)
+    assert all(f.low_confidence for f in FacePipeline().detect(hidden))
     # the cameraman looks down at his camera, turned away: a profile, not a confident answer
     cameraman = FacePipeline().detect(np.dstack([data.camera()] * 3))
     assert all(f.low_confidence for f in cameraman)
