@@ -66,9 +66,9 @@ def real_photo(name: str):
     return _read(path) if os.path.exists(path) else None
 
 
-def accuracy(n_photos: int, save: str | None) -> None:
+def accuracy(n_photos: int, save: str | None, config: PipelineConfig | None = None) -> None:
     sources = face_sources()
-    pipeline = FacePipeline()
+    pipeline = FacePipeline(config)
     rng = np.random.default_rng(2026)
     totals, by_size, faces_n, sizes_seen = np.zeros(3, int), {}, 0, []
     bins = [(20, 30), (30, 60), (60, 201)]
@@ -145,11 +145,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--save-examples", metavar="DIR")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--min-score", type=float, default=PipelineConfig.min_score, help="detector threshold")
     args = ap.parse_args()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}, "
           f"{os.cpu_count()} CPUs")
     if not args.skip_accuracy:
-        accuracy(args.photos, args.save_examples)
+        accuracy(args.photos, args.save_examples, PipelineConfig(min_score=args.min_score))
     print("speed (warm, one process):")
     timing(args.runs)
 

@@ -149,7 +149,8 @@ def plan_windows(height: int, width: int, min_iod: float = 20.0, level_ratio: fl
     side = float(long_side)
     while side > finest * LEVEL_SLACK:
         coarse_min = side * MIN_FACE_FRACTION * 1.25  # smallest face the coarser level surely finds
-        side = max(side / level_ratio, finest)
+        side = side / level_ratio
+        side = finest if side < finest * LEVEL_SLACK else side  # the last level: full resolution for min_iod
         overlap = min(coarse_min, side / 2)
         for y0 in _starts(height, side, overlap):
             for x0 in _starts(width, side, overlap):
