@@ -190,7 +190,7 @@ def test_training_starts_templates_from_expression_medians(tiny_data, tmp_path):
     assert any(torch.equal(medoid, to_tensor(im[None])[0]) for im in tiny_data.char_images[pick])
     with pytest.raises(InputError):
         expression_medians(tiny_data, "mean")
-    res = train_hagan(tiny_data, _cfg(steps=1, lr=1e-6), tmp_path / "r", quiet=True)
+    res = train_hagan(tiny_data, _cfg(steps=1, lr=1e-6, preset="test_templated"), tmp_path / "r", quiet=True)
     g = load_model(res.generator)[0]
     assert torch.allclose(torch.tanh(g.templates), med, atol=0.03)
     # The moving average warms up: early steps follow the model, later ones average.
@@ -289,6 +289,7 @@ def test_translate_api_and_side_by_side(trained):
     assert t.image.shape == (16, 16, 3) and t.image.dtype == np.uint8
     assert t.probs.shape == (7,) and t.probs.sum() == pytest.approx(1, abs=1e-5)
     assert t.label in t.classes
+    assert set(t.rig) >= {"AU12", "head_yaw", "gaze_x"} and 0 <= t.rig["AU12"] <= 1  # the rig G read
     again = translate(photo, "a", seed=1, model=model, faces=[_fake_face()])
     assert np.array_equal(again[0].image, t.image)
     pic = side_by_side(out)
@@ -340,13 +341,13 @@ def test_cli_train_on_standin(tmp_path, monkeypatch, capsys, private_cache):
     out = tmp_path / "run"
     code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
-                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(out), "--quiet"])
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--decoder-pretrain", "3", "--render-pool", "4", "--out", str(out), "--quiet"])
     assert code == 0
     assert "STAND-IN" in capsys.readouterr().err
     assert (out / "hagan_g.safetensors").is_file() and (out / "state.safetensors").is_file()
     code = main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "3",
-                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(out), "--quiet", "--resume"])
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--decoder-pretrain", "3", "--render-pool", "4", "--out", str(out), "--quiet", "--resume"])
     assert code == 0 and "3 steps" in capsys.readouterr().out
     assert main(["train", "hagan", "--preset", "test", "--characters", "nobody", "--out", str(out)]) == 2
 
@@ -372,7 +373,7 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys, private_cache):
     run = tmp_path / "run"
     assert main(["train", "hagan", "--preset", "test", "--characters", "pip,mika", "--identities", "2",
                  "--per-expression", "1", "--char-per-expression", "2", "--steps", "2",
-                 "--batch-size", "4", "--encoder-pretrain", "3", "--out", str(run), "--quiet"]) == 0
+                 "--batch-size", "4", "--encoder-pretrain", "3", "--decoder-pretrain", "3", "--render-pool", "4", "--out", str(run), "--quiet"]) == 0
     judge = tmp_path / "judge.safetensors"
     save_model(judge, create_model("test_cnn_small").eval(),
                {"model": "test_cnn_small", "overrides": {}, "classes": ["anger", "disgust", "fear", "joy",
@@ -381,10 +382,12 @@ def test_cli_evaluate_on_standin(tmp_path, monkeypatch, capsys, private_cache):
     code = main(["evaluate", "hagan", "--weights", str(run), "--character-model", str(judge),
                  "--heldout-identities", "1", "--folds", "2", "--max-folds", "1", "--fold-steps", "2",
                  "--identities", "2", "--preset", "test", "--charid-steps", "20", "--encoder-pretrain", "3",
+                 "--decoder-pretrain", "3", "--render-pool", "4", "--rig-judge-steps", "5",
                  "--target-per-expression", "3", "--out", str(out), "--quiet"])
     assert code == 0
     text = (out / "report.md").read_text()
     assert "STAND-IN" in text and "intended expression" in text and "CNN baseline" in text
+    assert "intensity: Pearson r" in text and "ideal drawing" in text
     assert (out / "hagan_grid.png").is_file() and (out / "kfold.csv").is_file()
     assert (out / "quality.csv").is_file()
     assert main(["evaluate", "hagan", "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2
@@ -394,7 +397,7 @@ def test_kfold_in_worker_processes_gives_the_serial_figures(tmp_path, monkeypatc
     from deepexpr.evaluation.hagan import HaganEvalConfig, kfold
 
     base = dict(folds=2, fold_steps=2, preset="test", identities=2, per_expression=1, judge_model=False,
-                encoder_pretrain=3)
+                encoder_pretrain=3, decoder_pretrain=3, render_pool=4)
     serial = kfold(HaganEvalConfig(**base), tmp_path / "serial", ("pip", "mika"))
     pooled = kfold(HaganEvalConfig(**base, workers=2), tmp_path / "pooled", ("pip", "mika"))
     assert [r["fold"] for r in pooled] == [0, 1] and (tmp_path / "pooled" / "kfold.csv").is_file()
@@ -419,7 +422,7 @@ def test_encoder_pretraining_trains_only_the_encoder(tiny_data):
 def test_learning_rate_groups_and_frozen_templates(tiny_data):
     from deepexpr.train.hagan import PairSampler
 
-    cfg = _cfg(decoder_lr_mult=3.0, template_lr_mult=0.0, encoder_lr_mult=2.0)
+    cfg = _cfg(decoder_lr_mult=3.0, template_lr_mult=0.0, encoder_lr_mult=2.0, preset="test_templated")
     g, d, *_ = build_models(cfg, 2)
     opt_g, _ = make_optimizers(g, d, cfg)
     assert [grp["lr"] for grp in opt_g.param_groups] == pytest.approx([cfg.lr * 2, cfg.lr * 3, 0.0])

@@ -25,6 +25,7 @@ import numpy as np
 
 from deepexpr.errors import DataError, InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
+from deepexpr.io import MAX_PIXELS
 from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 
 DOMAINS = ("human", "character")
@@ -266,26 +267,37 @@ def _probs_dict(p: np.ndarray) -> dict[str, float]:
     return {c: round(float(v), 6) for c, v in zip(EXPRESSIONS, p)}
 
 
-def _entry(path: str, face=None, probs=None, error: str | None = None) -> dict:
+def _entry(path: str, face=None, probs=None, error: str | None = None, quality: dict | None = None) -> dict:
     if probs is None:
-        return {"path": path, "face": face, "label": None, "probs": None, "error": error}
+        return {"path": path, "face": face, "label": None, "probs": None, "error": error, **(quality or {})}
     return {"path": path, "face": face, "label": EXPRESSIONS[int(np.argmax(probs))],
-            "probs": _probs_dict(probs), "error": None}
+            "probs": _probs_dict(probs), "error": None, **(quality or {})}
+
+
+def _quality(face) -> dict:
+    """The face pipeline's quality fields of a detected face, for a result row."""
+    return {"score": round(float(face.score), 4), "iod": round(float(face.iod), 1),
+            "yaw": round(float(face.yaw), 1), "pitch": round(float(face.pitch), 1),
+            "roll": round(float(face.roll), 1), "low_confidence": bool(face.low_confidence),
+            "reason": face.reason}
 
 
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
-                    recognizer: Recognizer | None = None) -> list[dict]:
+                    recognizer: Recognizer | None = None, max_pixels: int | None = MAX_PIXELS) -> list[dict]:
     """Recognise every image (and every face, for humans) of a list of files.
 
     Args:
         paths: image files.
         domain: "human" (faces are detected, one entry per face, left to right) or "character".
         model: see `load_recognizer`; ignored when `recognizer` is given.
+        max_pixels: images with more pixels are refused (one error entry) before decoding.
 
     Returns:
         one dict per face/image: {"path", "face": [x0, y0, x1, y1] or None, "label",
-        "probs": {class: p}, "error": None or a one-line message}. A bad file or a photo
-        without a face gives one error entry; the others are still recognised.
+        "probs": {class: p}, "error": None or a one-line message}; human faces add the face
+        pipeline's quality fields ("score", "iod", "yaw", "pitch", "roll",
+        "low_confidence", "reason"). A bad file or a photo without a face gives one error
+        entry; the others are still recognised.
     """
     from deepexpr.faces import detect_faces
     from deepexpr.io import read_image
@@ -304,7 +316,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
 
     for path in progress(paths, desc="recognize", unit="img", disable=None if len(paths) > 20 else True):
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels=max_pixels)
         except InputError as err:
             out.append(_entry(path, error=str(err)))
             continue
@@ -323,7 +335,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
             for face in faces:
                 items.append(face if rec.takes_faces else face.aligned)
                 owners.append(len(out))
-                out.append(_entry(path, [round(v, 1) for v in face.box]))
+                out.append(_entry(path, [round(v, 1) for v in face.box], quality=_quality(face)))
         if len(items) >= BATCH:
             flush()
     flush()

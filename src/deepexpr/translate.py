@@ -37,6 +37,7 @@ class Translation:
     probs: np.ndarray  # (K,) D^e expression probabilities on the generated image
     label: str  # argmax expression
     classes: list[str]  # names of the probabilities
+    rig: dict | None = None  # the rig G read on the face (AUs 0..1, head yaw/pitch in degrees, gaze), rig-code G only
 
 
 def aligned_human(face, load_size: int, image: np.ndarray | None = None) -> np.ndarray:
@@ -121,6 +122,9 @@ def translate(image, character: str | list[str] | None = None, seed: int | None 
         where = image if isinstance(image, (str, Path)) else "image"
         raise InputError(f"{where}: no face found; use a photo with a visible, roughly frontal face")
     humans = np.stack([aligned_human(f, model.load_size, photo) for f in faces])
+    from deepexpr.data.hagan import rig_dict
+
+    rigs = model.rig(humans)
     out = []
     for name, idx in zip(names, indices):
         gen, probs = model.run(humans, [idx] * len(humans), seed)
@@ -131,7 +135,7 @@ def translate(image, character: str | list[str] | None = None, seed: int | None 
             box = getattr(face, "box", None)
             out.append(Translation(tuple(int(v) for v in box) if box is not None else None, views[i],
                                    name, gen[i], probs[i], model.classes[int(probs[i].argmax())],
-                                   model.classes))
+                                   model.classes, rig_dict(rigs[i]) if rigs is not None else None))
     return out
 
 

@@ -140,7 +140,7 @@ def _render_chunk(task) -> list[tuple[str, str, int, str]]:
     for i, rig in enumerate(rigs, start):
         rel = frame_path(style.name, expr, i + 1)
         path = Path(root) / rel
-        if _nonempty_file(path):
+        if _whole_png(path, size):
             lm = face_landmarks(style, rig, size, supersample=ss)
         else:
             img, lm = render_face_pil(style, rig, size, ss)
@@ -161,10 +161,18 @@ def _tasks(styles: list[CharacterStyle], exprs: list[str], cfg: ExportSettings, 
                        cfg.supersample, compress_level)
 
 
-def _nonempty_file(path: Path) -> bool:
+def _whole_png(path: Path, size: int) -> bool:
+    """A frame an earlier run finished: it decodes completely at the set's size (a truncated
+    or damaged PNG from a kill or a full disk is rendered again, never kept)."""
+    from PIL import Image
+
     try:
-        return os.stat(path).st_size > 0
-    except FileNotFoundError:
+        with Image.open(path) as im:
+            if im.size != (size, size) or im.format != "PNG":
+                return False
+            im.load()
+        return True
+    except (OSError, ValueError, SyntaxError):
         return False
 
 

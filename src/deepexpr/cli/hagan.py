@@ -98,7 +98,9 @@ def run_train(args) -> int:
         print(f"hagan: {STANDIN_NOTICE}", file=sys.stderr)
     else:
         records = _read_records(Path(args.data))
+        styles = data.target_styles
         data = human_data_from_records(records, data, scfg.load_size, source=str(args.data))
+        data.target_styles = styles  # a rig-code G's decoder still learns from the renderer
         if len(set(data.human_labels.tolist())) < 2:
             raise DataError(f"{args.data}: fewer than two expression classes; HA-GAN needs labelled faces")
     print(f"hagan: {len(data.human_images)} human faces ({data.source}); "

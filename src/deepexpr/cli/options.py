@@ -113,6 +113,11 @@ class Parser(argparse.ArgumentParser):
         self.materialize()
         return super().format_usage()
 
+    def error(self, message):
+        """A usage error as one line (not the whole usage block), exit 2."""
+
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
 
 def _import(path: str):
     import importlib

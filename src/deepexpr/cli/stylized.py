@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from deepexpr.cli.options import add_options, add_shared
+from deepexpr.cli.outputs import declare_outputs
 
 FORMATS = ("json", "csv", "table")
 
@@ -27,6 +28,7 @@ def register(commands, groups) -> None:
     t = groups["train"].add_parser("stylized-face", help="train the stylized-face detector / landmark stage")
     add_options(t, "deepexpr.train.stylized_face:StylizedTrainConfig")
     t.add_argument("--resume", action="store_true", help="continue the stage's run from its state file")
+    declare_outputs(t, out="folder", run_files=lambda a: (f"state_{a.stage}.safetensors",), overwrite=True)
     t.add_argument("--export", default=None, metavar="FILE",
                    help="after training, join both stages of --out into this .safetensors (+ .json)")
     t.set_defaults(func=run_train)
@@ -36,7 +38,11 @@ def register(commands, groups) -> None:
     e.add_argument("--sizes", default="64,128,256,512", help="render sizes of the NME test (comma-separated)")
     e.add_argument("--per-size", type=int, default=60, help="faces per render size")
     e.add_argument("--scenes", type=int, default=100, help="composed scenes of the detection test")
+    e.add_argument("--retrieval-data", default=None, metavar="DIR",
+                   help="a labelled character data set with rig landmarks (FERG layout): also score "
+                        "retrieval (Eq. 6) with detected against rig landmarks")
     add_shared(e, out=None, seed=9001)
+    declare_outputs(e, out="file")
     e.set_defaults(func=run_evaluate)
 
 
@@ -151,6 +157,11 @@ def run_evaluate(args) -> int:
     report = {"model": args.model, "seed": args.seed,
               "landmarks": landmark_protocol(detect, sizes, args.per_size, args.seed),
               "detection": detection_protocol(detect, args.scenes, args.seed) if args.scenes else None}
+    if args.retrieval_data:
+        from deepexpr.recognition import load_recognizer
+        from deepexpr.retrieval.geometry_sources import compare_geometry_sources
+
+        report["retrieval"] = compare_geometry_sources(args.retrieval_data, load_recognizer("character"))
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

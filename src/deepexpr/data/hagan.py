@@ -64,6 +64,46 @@ class HaganData:
                     )
 
 
+def rig_scale() -> np.ndarray:
+    """(len(RIG_CONTROLS),) the largest magnitude of each rig control (AUs 1, head angles in
+    degrees, gaze 1): dividing by it puts every control of a rig vector in [-1, 1]."""
+    from deepexpr.characters.rig import LIMITS, RIG_CONTROLS
+
+    return np.array([max(abs(LIMITS[c][0]), abs(LIMITS[c][1])) for c in RIG_CONTROLS], np.float32)
+
+
+def rig_targets(rigs: np.ndarray, flipped: np.ndarray | None = None) -> np.ndarray:
+    """What G's rig head predicts for a face: its rig as the paired character is drawn with it.
+
+    Head roll 0 (the HA-GAN alignment levels the eyes), yaw and horizontal gaze negated for a
+    mirrored view (`deepexpr.data.standin.paired_rig`), every control divided by `rig_scale`.
+
+    Args:
+        rigs: (N, len(RIG_CONTROLS)) raw rig vectors (`render_humans(with_rigs=True)`).
+        flipped: (N,) bool, the view was mirrored.
+    Returns:
+        (N, len(RIG_CONTROLS)) float32, AUs in [0, 1], pose and gaze in [-1, 1].
+    """
+    from deepexpr.characters.rig import RIG_CONTROLS
+
+    out = np.array(rigs, np.float32, copy=True)
+    out[:, RIG_CONTROLS.index("head_roll")] = 0.0
+    if flipped is not None:
+        f = np.asarray(flipped, bool)
+        for c in ("head_yaw", "gaze_x"):
+            out[f, RIG_CONTROLS.index(c)] *= -1.0
+    return out / rig_scale()
+
+
+def rig_dict(target: np.ndarray) -> dict[str, float]:
+    """A normalised rig vector (a `rig_targets` row, or G's rig head) -> a rig dict, clipped to
+    the controls' limits (what `deepexpr.characters.render_face` takes)."""
+    from deepexpr.characters.rig import LIMITS, RIG_CONTROLS
+
+    raw = np.asarray(target, np.float32) * rig_scale()
+    return {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(RIG_CONTROLS, raw)}
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(N, S, S, 3) uint8 -> (N, 3, S, S) float in [-1, 1] (the [0.5]/[0.5] normalisation)."""
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)

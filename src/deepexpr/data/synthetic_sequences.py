@@ -217,6 +217,40 @@ def make_sequence(subject: dict, expression: str, noise_mm: float = 0.1,
     return out
 
 
+def check_existing_corpus(out: Path, settings: dict) -> None:
+    """Refuse to write into `out` unless it is empty or a corpus made with the same settings
+    (then it is rewritten: generation is deterministic, so an interrupted run resumes and a
+    finished one stays the same; never a mix of two settings).
+
+    Raises:
+        InputError: `out` holds other files, or a corpus with other settings (named).
+    """
+    import json
+
+    from deepexpr.errors import InputError
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        ours = manifest.get("generator") == "deepexpr.data.synthetic_sequences"
+        made = manifest.get("settings") if ours else None
+        if made is None and ours:  # made before settings were recorded
+            made = {k: manifest.get(k, settings[k]) for k in ("subjects", "seed", "noise_mm", "format")}
+            made["max_frames"] = settings["max_frames"] if manifest.get("frames_max", 0) <= settings["max_frames"] \
+                else manifest.get("frames_max")
+    except (OSError, ValueError, AttributeError):
+        made = None
+    if not isinstance(made, dict):
+        raise InputError(f"--out {out}: not empty and not a corpus of `deepexpr sequences make`; "
+                         "choose a new or empty folder")
+    changed = sorted(k for k in settings if made.get(k) != settings[k])
+    if changed:
+        was = ", ".join(f"{k} {made.get(k)} -> {settings[k]}" for k in changed)
+        raise InputError(f"--out {out}: a corpus made with other settings ({was}); writing into it would mix "
+                         "two corpora; choose another --out or delete it")
+
+
 def make_corpus(out: str | Path, config: SynthConfig | None = None, show_progress: bool = True
                 ) -> dict:
     """Write `config.subjects` x 6 synthetic sequences to `out` in the reader's layout.
@@ -232,7 +266,12 @@ def make_corpus(out: str | Path, config: SynthConfig | None = None, show_progres
 
     config = config or SynthConfig()
     out = Path(out)
+    settings = {"subjects": config.subjects, "seed": config.seed, "noise_mm": config.noise_mm,
+                "format": config.fmt, "max_frames": config.max_frames}
+    check_existing_corpus(out, settings)
     out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "manifest.json", {"synthetic": True, "complete": False, "settings": settings,
+                                       "generator": "deepexpr.data.synthetic_sequences"})
     base = base_landmarks()
     rng = np.random.default_rng(config.seed)
     lengths = []
@@ -247,7 +286,8 @@ def make_corpus(out: str | Path, config: SynthConfig | None = None, show_progres
                 "expressions": list(SYNTH_EXPRESSIONS), "fps": FPS, "landmarks": 83,
                 "units": "mm", "seed": config.seed, "noise_mm": config.noise_mm,
                 "format": config.fmt, "frames_min": int(min(lengths)),
-                "frames_max": int(max(lengths)), "generator": "deepexpr.data.synthetic_sequences"}
+                "frames_max": int(max(lengths)), "generator": "deepexpr.data.synthetic_sequences",
+                "complete": True, "settings": settings}
     write_text(out / "SYNTHETIC.txt", SYNTHETIC_NOTE + "\n")
     write_json(out / "manifest.json", manifest)
     return manifest

@@ -46,10 +46,13 @@ class HaganEvalConfig:
     folds: int = setting(10, "k of the identity-independent k-fold (paper: 10; 0 skips the k-fold)",
                          min=0, max=1000)
     max_folds: int | None = setting(None, "run only the first N folds (speed; default: all k)", min=1)
-    encoder_pretrain: int = setting(3000, "per fold: G's encoder pretraining updates (as `deepexpr train "
+    encoder_pretrain: int = setting(1500, "per fold: G's encoder pretraining updates (as `deepexpr train "
                                     "hagan`)", min=0)
+    decoder_pretrain: int = setting(1200, "per fold: a rig-code G's decoder pretraining updates (as `deepexpr "
+                                    "train hagan`)", min=0)
+    render_pool: int = setting(1000, "per fold: renders per target character for that decoder", min=1)
     # The baseline gets fold_steps + encoder_pretrain updates.
-    fold_steps: int = setting(1000, "HA-GAN G+D updates per fold (as the bundled model)", min=1)
+    fold_steps: int = setting(300, "HA-GAN G+D updates per fold (as the bundled model)", min=1)
     preset: str = setting("default", "HA-GAN sizes trained in the k-fold", choices=tuple(PRESETS))
     batch_size: int = setting(32, "batch of both HA-GAN and the baseline", min=1, max=100_000)
     identities: int = setting(64, "stand-in people in the k-fold", min=2, max=100_000)
@@ -60,6 +63,8 @@ class HaganEvalConfig:
     heldout_per_expression: int = setting(4, "frames per held-out person and expression", min=1)
     character_model: str | None = setting(None, "independent character expression model (default: the "
                                           "bundled one)")
+    rig_judge_steps: int = setting(600, "updates of the independent rig judge (intensity agreement; 0: skip)",
+                                   min=0)
     charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
     target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
                                          "training, Frechet)", min=1, max=100_000)
@@ -254,7 +259,8 @@ def run_fold(cfg: HaganEvalConfig, characters, f: int, out_dir: Path, data=None,
     train = data.subset_humans(train_mask)
     tcfg = HaganTrainConfig(preset=cfg.preset, steps=cfg.fold_steps, batch_size=cfg.batch_size, seed=cfg.seed + f,
                             sample_every=0, checkpoint_every=0, threads=cfg.threads,
-                            encoder_pretrain=cfg.encoder_pretrain)
+                            encoder_pretrain=cfg.encoder_pretrain, decoder_pretrain=cfg.decoder_pretrain,
+                            render_pool=cfg.render_pool)
     res = train_hagan(train, tcfg, out_dir / "folds" / f"fold_{f}", quiet=quiet)
     model = load_hagan(res.generator)
     test_x, test_y = data.human_images[test_mask], data.human_labels[test_mask]
@@ -294,6 +300,7 @@ class HeldoutFaces:
     real_labels: np.ndarray  # (M,) expression index
     real_chars: np.ndarray  # (M,) character index
     neutral: np.ndarray  # (C, S, S, 3) each character's neutral image
+    rigs: np.ndarray  # (N, len(RIG_CONTROLS)) each face's own rig (raw)
 
     @classmethod
     def render(cls, cfg: HaganEvalConfig, model) -> HeldoutFaces:
@@ -313,7 +320,7 @@ class HeldoutFaces:
         paired = np.concatenate([render_paired(styles, hrig, np.full(len(hx), c), size)
                                  for c in range(len(styles))])
         rx, ry, rc, neutral = render_targets(styles, cfg.target_per_expression, size, seed=cfg.heldout_seed)
-        return cls(people, hx, hy, styles, paired, rx, ry, rc, neutral)
+        return cls(people, hx, hy, styles, paired, rx, ry, rc, neutral, hrig)
 
 
 def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = True) -> dict:
@@ -336,6 +343,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     reference = _real_reference(cfg, held, judge, charid, model.image_size)
     l1 = _l1_to_neutral(gen, held.neutral[ch])
     fid, reference["frechet_real_vs_real"] = _frechet_distances(cfg, judge, held.real, gen)
+    l1_paired = float(np.abs(gen.astype(np.float32) - held.paired.astype(np.float32)).mean() / 127.5)
     per_char = {s.name: {"intended_expression": accuracy(y[ch == c], judged[ch == c]),
                          "character_id": accuracy(np.full((ch == c).sum(), c), ids[ch == c]),
                          "de_accuracy": accuracy(y[ch == c], de[ch == c].argmax(1)),
@@ -350,11 +358,28 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
         "encoder_accuracy": encoder,
         "decoder_ablation": ablation,
+        "l1_to_ideal": l1_paired,
+        "intensity": _intensity(cfg, held, gen, model.image_size, quiet),
         "l1_to_neutral": float(l1.mean()),
         "frechet_distance": fid,
         "reference": reference,
         "per_character": per_char,
     }
+
+
+def _intensity(cfg: HaganEvalConfig, held: HeldoutFaces, gen: np.ndarray, size: int, quiet: bool) -> dict | None:
+    """Face AU intensity vs the same AU read on G's drawing (and on the ideal drawing) by an
+    independent rig judge (`deepexpr.evaluation.hagan_intensity`)."""
+    if not cfg.rig_judge_steps:
+        return None
+    from deepexpr.data.hagan import rig_targets
+    from deepexpr.evaluation.hagan_intensity import fit_rig_judge, intensity_agreement, read_rigs
+
+    judge = fit_rig_judge(held.styles, size, steps=cfg.rig_judge_steps, seed=cfg.seed, quiet=quiet)
+    face = np.tile(rig_targets(held.rigs), (len(held.styles), 1))
+    labels = np.tile(held.labels, len(held.styles))
+    return {"generated": intensity_agreement(face, read_rigs(judge, gen), labels),
+            "ideal_drawing": intensity_agreement(face, read_rigs(judge, held.paired), labels)}
 
 
 def _character_id_classifier(cfg: HaganEvalConfig, held: HeldoutFaces, size: int, quiet: bool):
@@ -408,7 +433,7 @@ def _save_quality_grid(path: Path, held: HeldoutFaces, gens: list[np.ndarray], s
 
 def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: CharacterJudge,
                      seed: int = 0, paired: np.ndarray | None = None) -> dict | None:
-    """What G's decoder adds over its templates (None for a generator without templates).
+    """What G's decoder adds over its templates or character base (None: it has neither).
 
     Draws every face as every character twice more: with the decoder's output zeroed (the
     templates mixed by the encoder's probabilities only) and with another noise seed.
@@ -428,7 +453,7 @@ def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: Chara
 
     from deepexpr.models.hagan_pair import HaganModel
 
-    if getattr(model.generator, "templates", None) is None:
+    if getattr(model.generator, "templates", None) is None and getattr(model.generator, "base", None) is None:
         return None
     flat = copy.deepcopy(model.generator)
     with torch.no_grad():
@@ -509,9 +534,11 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
               if q.get("encoder_accuracy") is not None else []),
             *([f"| intended expression with G's decoder output zeroed (templates only) | "
                f"{q['decoder_ablation']['judge_templates_only']:.1%} | |"] if q.get("decoder_ablation") else []),
-            *([f"| L1 to the character drawn with the face's own rig (the ideal drawing): G / templates only | "
-               f"{q['decoder_ablation']['l1_paired_full']:.3f} / {q['decoder_ablation']['l1_paired_templates']:.3f} | |"]
+            f"| L1 to the character drawn with the face's own rig (the ideal drawing) | {q['l1_to_ideal']:.3f} | |",
+            *([f"| same, G's decoder output zeroed (templates or character base only) | "
+               f"{q['decoder_ablation']['l1_paired_templates']:.3f} | |"]
               if (q.get("decoder_ablation") or {}).get("l1_paired_full") is not None else []),
+            *_intensity_rows(q.get("intensity")),
             f"| L1 to the character's neutral image ([-1,1] units) | {q['l1_to_neutral']:.3f} | "
             f"{r['l1_real_to_neutral']:.3f} |",
             f"| Fréchet distance, character-model features | {q['frechet_distance']:.2f} | "
@@ -541,6 +568,18 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             lines.append(f"| {f['fold']} | {f['test_people']} | {f['test_images']} | {f['hagan_acc']:.1%} | "
                          f"{enc} | {f['cnn_acc']:.1%} | {f['seconds']} |")
     return "\n".join(lines) + "\n"
+
+
+def _intensity_rows(q: dict | None) -> list[str]:
+    if not q:
+        return []
+    g, i = q["generated"], q["ideal_drawing"]
+    return [f"| intensity: Pearson r, face AU vs the AU the rig judge reads on the drawing (mean over AUs) | "
+            f"{g['mean_r']:.3f} | {i['mean_r']:.3f} (ideal drawing) |",
+            f"| same within each expression (class means removed) | {g['within_mean_r']:.3f} | "
+            f"{i['within_mean_r']:.3f} (ideal drawing) |",
+            f"| head yaw / pitch: Pearson r | {g['pose']['head_yaw']:.3f} / {g['pose']['head_pitch']:.3f} | "
+            f"{i['pose']['head_yaw']:.3f} / {i['pose']['head_pitch']:.3f} |"]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from deepexpr.errors import DeepExprError
+from deepexpr.faces.quiet import native_logs_silenced  # sets the log levels before mediapipe loads
 
 OUTER_CANTHI_MM = 90.0  # exocanthion distance the mesh is scaled to (adult average, mm)
 TARGET_VERTICES = 10_000  # vertex count the dense default mesh aims at
@@ -65,7 +66,7 @@ def detect_468(image: np.ndarray) -> np.ndarray:
     """
     from mediapipe.python.solutions import face_mesh
 
-    with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as fm:
+    with native_logs_silenced(), face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as fm:
         result = fm.process(np.ascontiguousarray(image))
     if not result.multi_face_landmarks:
         raise DeepExprError("image: mediapipe found no face; pass a frontal face photo")

@@ -58,6 +58,21 @@ class HaganModel:
         return to_uint8(fake), probs.numpy()
 
 
+    def rig(self, humans: np.ndarray) -> np.ndarray | None:
+        """Aligned faces (N, L, L, 3) uint8 -> (N, 23) the rig G reads on each face
+        (normalised controls, `deepexpr.data.hagan.rig_dict` turns a row into a rig dict),
+        or None for a generator without a rig head."""
+        import torch
+
+        from deepexpr.data.hagan import human_view, to_tensor
+
+        g = self.generator
+        if getattr(g, "rig_head", None) is None:
+            return None
+        with torch.inference_mode():
+            return g.rig(g.encode(to_tensor(human_view(humans, self.image_size)))).numpy()
+
+
 def load_hagan(path: str | Path | None = None) -> HaganModel:
     """Load a generator checkpoint and the discriminator beside it (`hagan_d.safetensors`).
 

@@ -59,7 +59,8 @@ from deepexpr.models.checkpoint import save_model
 from deepexpr.models.hagan import PRESETS
 from deepexpr.models.registry import create_model
 from deepexpr.progress import progress
-from deepexpr.train.hagan_data import PAPER_ANGLES, PairSampler, augment_human, expression_medians
+from deepexpr.data.hagan import rig_targets
+from deepexpr.train.hagan_data import PAPER_ANGLES, PairSampler, RenderPool, augment_human, expression_medians
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
@@ -67,6 +68,7 @@ from deepexpr.train.hagan_losses import (
     generator_adversarial_loss,
     generator_loss,
     neutral_l1_loss,
+    rig_loss,
 )
 from deepexpr.train.state import load_state, save_state
 
@@ -81,14 +83,14 @@ class HaganTrainConfig:
     preset: str = setting("default", "model sizes from deepexpr.models.hagan.PRESETS: default (64 px), "
                           "paper (75 px), test (tiny)", choices=tuple(PRESETS))
     image_size: int | None = setting(None, "override the preset's image side", min=8, max=1024)
-    steps: int = setting(1000, "G+D updates in total (a resumed run continues up to this number)", min=0)
+    steps: int = setting(300, "G+D updates in total (a resumed run continues up to this number)", min=0)
     batch_size: int = setting(32, "batch size (paper: 130 on a GPU; 32 keeps a step ~0.3 s on 2 CPU cores)",
                               min=1, max=100_000)
     lr: float = setting(2e-4, "Adam learning rate for G and D (paper)", min=0)
     beta1: float = setting(0.5, "Adam beta1 (paper: 'momentum 0.5')", min=0, max=1)
     beta2: float = setting(0.999, "Adam beta2 (PyTorch default)", min=0, max=1)
-    l1_weight: float = setting(5.0, "weight of the L1 to the neutral character (Eq. 4; the paper's "
-                               "objective: 30)", min=0)
+    l1_weight: float = setting(0.0, "weight of the L1 to the neutral character (Eq. 4; the paper's "
+                               "objective: 30; it pulls every drawing towards neutral, so 0 since issue 18)", min=0)
     match_weight: float = setting(100.0, "weight of the L1 to a real frame of the character with the same "
                                   "expression (see --pairing; not in the paper; 0: off)", min=0)
     cls_weight: float = setting(1.0, "weight of the encoder's auxiliary expression loss (not in the paper; "
@@ -102,8 +104,18 @@ class HaganTrainConfig:
     decoder_lr_mult: float = setting(1.0, "G decoder learning rate / --lr", min=0)
     template_lr_mult: float = setting(1.0, "G template learning rate / --lr (0: the templates stay the "
                                       "renders they start from)", min=0)
-    encoder_pretrain: int = setting(3000, "updates of G's encoder + expression head alone before the GAN "
+    encoder_pretrain: int = setting(1500, "updates of G's encoder + expression head alone before the GAN "
                                     "(about 2 CPU-minutes; not in the paper; 0: off)", min=0)
+    rig_weight: float = setting(10.0, "weight of the MSE of G's rig head against the face's rig (rig-code "
+                                "G on the stand-in; not in the paper)", min=0)
+    decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
+                                    "render pairs before the GAN (not in the paper; 0: off)", min=0)
+    render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
+                               "intensity, drawn once per run)", min=1)
+    render_weight: float = setting(100.0, "weight of the L1 on render-pool pairs during the GAN (keeps the "
+                                   "decoder a renderer of every rig; 0: off)", min=0)
+    d_fake_expr_weight: float = setting(1.0, "weight of D^e's cross-entropy on G's drawings labelled with the "
+                                        "human's expression (AC-GAN; not in Eq. 5; 0: off)", min=0)
     adv_weight: float = setting(0.1, "weight of G's adversarial (D^R) term of Eq. 3 (paper: 1)", min=0)
     expr_weight: float = setting(0.1, "weight of G's expression (D^e) term of Eq. 3 (paper: 1)", min=0)
     d_expr_weight: float = setting(1.0, "weight of D^e's term in Eq. 5", min=0)
@@ -139,21 +151,24 @@ def build_models(cfg: HaganTrainConfig, num_characters: int):
     return g, d, (pair.generator, g_over), (pair.discriminator, d_over)
 
 
-def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[str, float]:
+def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: RenderPool | None = None) -> dict[str, float]:
     """One D update then one G update (the paper's alternating scheme). Returns the losses."""
     g.train()
     d.train()
     code = g.encode(batch["human"])
-    fake = g.decode(code, batch["character"])
-    # D: real character images (with their expression) vs G's images.
+    rig_pred = g.rig(code) if getattr(g, "rig_head", None) is not None else None
+    fake = g.draw(rig_pred, batch["character"]) if g.cfg.rig_code else g.decode(code, batch["character"])
+    # D: real character images (with their expression) vs G's images; D^e also reads G's
+    # images as the human's expression (AC-GAN, ours).
     real_logit, real_expr = d(batch["real"])
-    fake_logit, _ = d(fake.detach())
-    loss_d = discriminator_loss(real_logit, fake_logit, real_expr, batch["label"], cfg.d_expr_weight)
+    fake_logit, fake_expr_d = d(fake.detach())
+    loss_d = discriminator_loss(real_logit, fake_logit, real_expr, batch["label"], cfg.d_expr_weight,
+                                fake_expr_d, batch["label"], cfg.d_fake_expr_weight)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     # G: fool D^R, make D^e read the human's expression, stay close to the neutral character
-    # (paper); ours: close to a real frame of the same expression, and a code that classifies.
+    # (paper); ours: close to the matched drawing, a code that classifies and reads the rig.
     fake_logit, fake_expr = d(fake)
     use_match = cfg.match_weight > 0 and "matched" in batch
     code_logits = g.expression(code) if cfg.cls_weight > 0 and g.expr_head is not None else None
@@ -161,6 +176,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[s
                                    cfg.l1_weight, cfg.expr_weight,
                                    batch["matched"] if use_match else None, cfg.match_weight,
                                    code_logits, cfg.cls_weight, cfg.adv_weight)
+    loss_g = loss_g + _rig_terms(g, rig_pred, batch, pool, cfg, parts)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -173,11 +189,27 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig) -> dict[s
     return out
 
 
+def _rig_terms(g, rig_pred, batch: dict, pool: RenderPool | None, cfg: HaganTrainConfig,
+               parts: dict) -> torch.Tensor:
+    """G's rig-head MSE and the decoder's L1 on render-pool pairs (0 when not applicable)."""
+    total = torch.zeros(())
+    if rig_pred is not None and "rig" in batch and cfg.rig_weight > 0:
+        rig = rig_loss(rig_pred, batch["rig"])
+        total = total + cfg.rig_weight * rig
+        parts["rig"] = float(rig.detach())
+    if pool is not None and g.cfg.rig_code and cfg.render_weight > 0:
+        rigs, chars, images = pool.batch(max(1, cfg.batch_size // 2))
+        render = neutral_l1_loss(g.draw(rigs, chars), images)
+        total = total + cfg.render_weight * render
+        parts["render"] = float(render.detach())
+    return total
+
+
 def make_optimizers(g, d, cfg: HaganTrainConfig):
     """Adam for G (three groups: encoder + expression head at lr * encoder_lr_mult, templates
     at lr * template_lr_mult, the decoder at lr * decoder_lr_mult) and for D (lr)."""
     betas = (cfg.beta1, cfg.beta2)
-    enc_names = ("encoder.", "expr_head.")
+    enc_names = ("encoder.", "expr_head.", "rig_head.")
     named = list(g.named_parameters())
     enc = [p for n, p in named if n.startswith(enc_names)]
     tmpl = [p for n, p in named if n == "templates"]
@@ -250,6 +282,9 @@ class HaganRun:
                              f"draws {size} px; render them at {size}")
         if getattr(self.g, "templates", None) is not None:
             self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
+        if getattr(self.g, "base", None) is not None:
+            self.g.set_base(to_tensor(data.neutral_images))
+        self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, cfg)
         # The moving average of G is what people see: GAN weights jitter step to step and
         # the average draws cleaner images (Karras et al.; Yazici et al. 2019).
@@ -274,6 +309,7 @@ class HaganRun:
         self.step = int(restored.progress["step"])
         self.history = list(restored.progress["history"])
         self.running = dict(restored.progress["running"])
+        self.pool = self._render_pool()
 
     def save(self, step: int) -> None:
         """The training state first (what resume reads), then the weights and history.csv."""
@@ -296,12 +332,24 @@ class HaganRun:
                                      self.size, seed=self.cfg.seed))
         self.samples.append(path)
 
+    def _render_pool(self) -> RenderPool | None:
+        """The (rig, character) -> render pairs of a rig-code G (same seed: same pool on resume)."""
+        if (not self.g.cfg.rig_code or self.data.target_styles is None
+                or (self.cfg.decoder_pretrain <= 0 and self.cfg.render_weight <= 0)):
+            return None
+        return RenderPool(self.data.target_styles, self.cfg.render_pool, self.size,
+                          np.random.default_rng(self.cfg.seed + 17))
+
     def pretrain(self, quiet: bool) -> float:
-        """Encoder pretraining of a new run; returns its seconds."""
-        if self.step or self.cfg.encoder_pretrain <= 0:
+        """Encoder, then decoder pretraining of a new run; returns their seconds."""
+        if self.step:
             return 0.0
         t0 = time.perf_counter()
-        pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
+        if self.cfg.encoder_pretrain > 0 and self.g.expr_head is not None:
+            pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
+        self.pool = self._render_pool()
+        if self.pool is not None and self.cfg.decoder_pretrain > 0:
+            pretrain_decoder(self.g, self.pool, self.cfg, quiet)
         if self.g_ema is not None:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
@@ -309,7 +357,7 @@ class HaganRun:
     def train_step(self, step: int) -> None:
         """One G+D update, the moving average, the running losses."""
         losses = train_step(self.g, self.d, self.opt_g, self.opt_d,
-                            self.sampler.batch(self.cfg.batch_size), self.cfg)
+                            self.sampler.batch(self.cfg.batch_size), self.cfg, self.pool)
         if self.g_ema is not None:
             update_ema(self.g_ema, self.g, ema_decay_at(self.cfg.ema_decay, step))
         for k, v in losses.items():
@@ -369,23 +417,51 @@ def _grid_humans(data: HaganData, per_class: int = 1) -> np.ndarray:
 
 def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: np.random.Generator,
                      quiet: bool = True) -> list[float]:
-    """Train G's encoder + expression head alone (cross-entropy on the human labels).
+    """Train G's encoder + expression head (+ rig head) alone: cross-entropy on the human
+    labels (+ `rig_weight` x MSE to the faces' rigs, when G has a rig head and the data rigs).
 
-    About 10x cheaper per update than a G+D step (no decoder, no D), so the expression code
-    is good before the GAN starts: measured on never-seen stand-in people, 2000-6000 such
-    updates read 89-97% of the faces where 1000 GAN steps left the head at 86-94% (RESULTS.md).
+    About 10x cheaper per update than a G+D step (no decoder, no D), so the code is good
+    before the GAN starts: measured on never-seen stand-in people, 2000-6000 such updates
+    read 89-97% of the faces where 1000 GAN steps left the head at 86-94% (RESULTS.md).
     Returns the per-update losses.
     """
     if g.expr_head is None:
         raise InputError("encoder pretraining needs G's expression head (expr_head=True)")
-    params = [*g.encoder.parameters(), *g.expr_head.parameters()]
+    use_rig = getattr(g, "rig_head", None) is not None and data.human_rigs is not None and cfg.rig_weight > 0
+    heads = [g.expr_head, *([g.rig_head] if use_rig else [])]
+    params = [*g.encoder.parameters(), *(p for h in heads for p in h.parameters())]
     opt = torch.optim.Adam(params, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
     g.train()
     losses = []
     for _ in progress(range(cfg.encoder_pretrain), desc="hagan encoder", disable=True if quiet else None):
         idx = rng.integers(0, len(data.human_images), size=cfg.batch_size)
-        x = to_tensor(np.stack([augment_human(data.human_images[i], size, cfg.augment, rng) for i in idx]))
-        loss = expression_loss(g.expression(g.encode(x)), torch.from_numpy(data.human_labels[idx].astype(np.int64)))
+        flips = (rng.random(len(idx)) < 0.5) & (cfg.augment != "none")
+        x = to_tensor(np.stack([augment_human(data.human_images[i], size, cfg.augment, rng, bool(f))
+                                for i, f in zip(idx, flips)]))
+        code = g.encode(x)
+        loss = expression_loss(g.expression(code), torch.from_numpy(data.human_labels[idx].astype(np.int64)))
+        if use_rig:
+            target = torch.from_numpy(rig_targets(data.human_rigs[idx], flips))
+            loss = loss + cfg.rig_weight * rig_loss(g.rig(code), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = True) -> list[float]:
+    """Train a rig-code G's decoder alone as a renderer: L1 between `g.draw(rig, character)`
+    and the project's render of that character with that rig (`pool`), at the heads' rate
+    (lr x encoder_lr_mult). No encoder, no D. Returns the per-update L1."""
+    dec = [p for n, p in g.named_parameters()
+           if not n.startswith(("encoder.", "expr_head.", "rig_head.", "templates"))]
+    opt = torch.optim.Adam(dec, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
+    g.train()
+    losses = []
+    for _ in progress(range(cfg.decoder_pretrain), desc="hagan decoder", disable=True if quiet else None):
+        rigs, chars, images = pool.batch(cfg.batch_size)
+        loss = neutral_l1_loss(g.draw(rigs, chars), images)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -431,5 +507,6 @@ __all__ = [
     "PAPER_ANGLES", "HaganData", "HaganRun", "HaganTrainConfig", "PairSampler", "TrainResult",
     "augment_human", "discriminator_loss", "expression_loss", "expression_medians", "export_bundle",
     "generate", "generator_adversarial_loss", "generator_loss", "human_view", "neutral_l1_loss",
+    "pretrain_decoder", "pretrain_encoder", "rig_loss",
     "sample_grid", "tile", "to_tensor", "to_uint8", "train_hagan", "train_step",
 ]

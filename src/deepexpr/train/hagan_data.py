@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepexpr.data.hagan import HaganData, center_crop, to_tensor
+from deepexpr.data.hagan import HaganData, center_crop, rig_targets, to_tensor
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 
@@ -111,6 +111,9 @@ class PairSampler:
         flips = rng.random(n) < 0.5
         humans = np.stack([augment_human(d.human_images[i], self.size, self.augment, rng, bool(f))
                            for i, f in zip(hi, flips)])
+        extra = {}
+        if d.human_rigs is not None:  # what G's rig head should read on each (mirrored) view
+            extra["rig"] = torch.from_numpy(rig_targets(d.human_rigs[hi], flips & (self.augment != "none")))
         if self.pairing == "rig":
             from deepexpr.data.standin import render_paired
 
@@ -125,4 +128,65 @@ class PairSampler:
             "real": to_tensor(d.char_images[real_idx]),
             "matched": to_tensor(matched),
             "neutral": to_tensor(d.neutral_images[chars]),
+            **extra,
         }
+
+
+def random_rigs(styles, per_character: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rigs to teach G's decoder to draw every face, not only the labelled poses.
+
+    Per character: a third of the rigs are its own expression poses (`sample_poses`) at a
+    random intensity (AUs scaled by U(0, 1.1)); a third those poses as they are; a third
+    random AU mixtures (each AU on with probability 0.3, at U(0, 1)). Head yaw, pitch and gaze
+    are uniform over 80% of their range in the random third, the poses' own otherwise; head
+    roll is always 0 (the aligned human faces carry none).
+
+    Returns:
+        raw rigs (C * per_character, len(RIG_CONTROLS)) float32 and their character indices.
+    """
+    from deepexpr.characters import sample_poses
+    from deepexpr.characters.rig import AUS, LIMITS, RIG_CONTROLS
+    from deepexpr.data.standin import rig_vector
+
+    n_aus, rigs, chars = len(AUS), [], []
+    for c, style in enumerate(styles):
+        per_expr = -(-per_character // len(EXPRESSIONS))
+        poses = [rig_vector(r) for e in EXPRESSIONS
+                 for r in sample_poses(style, e, per_expr, seed=int(rng.integers(1 << 30)))]
+        poses = np.stack(poses)[rng.permutation(len(poses))[:per_character]]
+        kind = np.arange(per_character) % 3
+        scaled = kind == 0
+        poses[scaled, :n_aus] *= rng.uniform(0, 1.1, size=(scaled.sum(), 1))
+        mix = kind == 2
+        poses[mix, :n_aus] = rng.uniform(0, 1, (mix.sum(), n_aus)) * (rng.random((mix.sum(), n_aus)) < 0.3)
+        for name in ("head_yaw", "head_pitch", "gaze_x", "gaze_y"):
+            lo, hi = LIMITS[name]
+            poses[mix, RIG_CONTROLS.index(name)] = rng.uniform(0.8 * lo, 0.8 * hi, mix.sum())
+        poses[:, :n_aus] = poses[:, :n_aus].clip(0, 1)
+        poses[:, RIG_CONTROLS.index("head_roll")] = 0.0
+        rigs.append(poses)
+        chars.append(np.full(per_character, c))
+    return np.concatenate(rigs).astype(np.float32), np.concatenate(chars).astype(np.int64)
+
+
+class RenderPool:
+    """(rig, character) -> render pairs drawn once by the project's renderer, for G's decoder.
+
+    The decoder of a rig-code G is a neural renderer of the target characters; this pool is
+    its training set (rigs of every intensity from `random_rigs`, exact renders).
+    """
+
+    def __init__(self, styles, per_character: int, size: int, rng: np.random.Generator):
+        from deepexpr.characters import render_face
+        from deepexpr.data.hagan import rig_dict
+
+        self.rng = rng
+        raw, self.chars = random_rigs(styles, per_character, rng)
+        self.rigs = rig_targets(raw)
+        self.images = np.stack([render_face(styles[int(c)], rig_dict(r), size)[0]
+                                for r, c in zip(self.rigs, self.chars)])
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1])."""
+        i = self.rng.integers(0, len(self.rigs), size=n)
+        return (torch.from_numpy(self.rigs[i]), torch.from_numpy(self.chars[i]), to_tensor(self.images[i]))

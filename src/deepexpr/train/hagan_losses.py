@@ -6,8 +6,8 @@
 - D (Eq. 5): D^e classifies real character images of expression E; D^R tells real character
   images from G's images. The whole objective is divided by two (lowers D's learning rate
   relative to G's, as the paper does).
-The terms of ours (matched L1, the encoder's expression head) are described in
-`deepexpr.train.hagan`.
+The terms of ours (matched L1, the encoder's expression and rig heads, D^e on G's images as
+an AC-GAN's auxiliary classifier) are described in `deepexpr.train.hagan`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,25 @@ def neutral_l1_loss(generated: torch.Tensor, neutral: torch.Tensor) -> torch.Ten
     return (generated - neutral).abs().mean()
 
 
+def rig_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between (N, R) predicted and true normalised rig vectors."""
+    if predicted.shape != target.shape:
+        raise ValueError(f"rig shapes differ: {tuple(predicted.shape)} vs {tuple(target.shape)}")
+    return F.mse_loss(predicted, target)
+
+
 def discriminator_loss(
     real_logits_real: torch.Tensor,
     real_logits_fake: torch.Tensor,
     expr_logits_real: torch.Tensor,
     labels: torch.Tensor,
     expr_weight: float = 1.0,
+    expr_logits_fake: torch.Tensor | None = None,
+    fake_labels: torch.Tensor | None = None,
+    fake_expr_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + w CE(D^e(real), E)) / 2.
+    """Eq. 5 as a loss, halved: (BCE(D^R(real), 1) + BCE(D^R(fake), 0) + w CE(D^e(real), E)) / 2,
+    plus (ours, AC-GAN) w_f CE(D^e(G(x)), E_human) / 2 when `expr_logits_fake` is given.
 
     Args:
         real_logits_real: (N,) D^R logits on real character images.
@@ -50,10 +61,15 @@ def discriminator_loss(
         expr_logits_real: (N, K) D^e logits on the real character images.
         labels: (N,) expression indices of the real character images.
         expr_weight: w, the weight of the expression term (Eq. 5 sums them: w = 1).
+        expr_logits_fake: (M, K) D^e logits on G's (detached) images; fake_labels (M,) the
+            expression of the human face each was drawn from; fake_expr_weight: w_f.
     """
     adv = F.binary_cross_entropy_with_logits(real_logits_real, torch.ones_like(real_logits_real))
     adv = adv + F.binary_cross_entropy_with_logits(real_logits_fake, torch.zeros_like(real_logits_fake))
-    return 0.5 * (adv + expr_weight * expression_loss(expr_logits_real, labels))
+    total = adv + expr_weight * expression_loss(expr_logits_real, labels)
+    if expr_logits_fake is not None and fake_expr_weight > 0:
+        total = total + fake_expr_weight * expression_loss(expr_logits_fake, fake_labels)
+    return 0.5 * total
 
 
 def generator_loss(

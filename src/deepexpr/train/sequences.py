@@ -33,6 +33,7 @@ name) is held out for `deepexpr evaluate sequences`; the split is written to the
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -349,6 +350,9 @@ def train_sequences(config: SeqTrainConfig) -> list[dict]:
         except ValueError as err:
             raise InputError(f"--expression: {err}") from err
     corpus = read_sequences(config.data, wanted)
+    if corpus.skipped:  # on the terminal, not only in the run's JSON
+        print(f"deepexpr: skipped {len(corpus.skipped)} unreadable or invalid sequence(s) of {config.data} "
+              f"(first: {corpus.skipped[0]})", file=sys.stderr)
     train_subj, held = split_subjects(corpus.subjects(), config.holdout_every)
     manifest = Path(config.data) / "manifest.json"
     provenance = {"path": str(config.data), "synthetic": None, "skipped": len(corpus.skipped)}

@@ -52,7 +52,7 @@ class StylizedTrainConfig:
     max_render: int = setting(128, "largest render side while composing", min=48)
     threads: int = setting(1, "torch threads", min=0)
     save_every: int = setting(100, "steps between state saves", min=1)
-    show_progress: bool = setting(True, "progress bar", cli=False)
+    show_progress: bool = setting(True, "progress bar")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -172,6 +172,8 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     if resume and state_path.is_file():
         progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
                                     extendable={"steps", "save_every"}, generators={"rng": rng}).progress
+    if progress_state["step"] >= cfg.steps:  # finished (e.g. `--resume --export`): nothing to train
+        return state_path
     t0, c0 = time.time(), time.process_time()
     data_rng = np.random.default_rng(cfg.seed + 7 + (0 if cfg.stage == "detector" else 1))
     if cfg.stage == "detector":
@@ -189,7 +191,7 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        progress_state["losses"].append(round(float(loss), 4))
+        progress_state["losses"].append(round(loss.item(), 4))
         progress_state["step"] = step + 1
         if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
             progress_state["cpu_s"] += time.process_time() - c0

@@ -66,6 +66,30 @@ def _table_key(dataset, size: int) -> str:
     return h.hexdigest()[:20]
 
 
+def _digest(arr: np.ndarray) -> str:
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(arr)).cast("B"), digest_size=16).hexdigest()
+
+
+def _read_cached(path, shape: tuple) -> np.ndarray | None:
+    """The cached table at `path` if it is whole: the expected shape and dtype and the hash
+    recorded beside it. A damaged one (truncated, edited, no record) is deleted, with a note,
+    and rebuilt by the caller: it never fails a run, now or later."""
+    import sys
+
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+        arr = np.load(path, allow_pickle=False)
+        if arr.shape == shape and arr.dtype == np.uint8 and record.get("blake2b") == _digest(arr):
+            return arr
+    except (OSError, ValueError, EOFError, AttributeError):
+        pass
+    print(f"deepexpr: note: decoded-image cache {path} is damaged or unverified; rebuilding it", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    return None
+
+
 def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
                 desc: str = "decoding") -> ImageTable:
     """Decode every sample of `dataset` (FergDataset, FolderDataset, Fer2013Dataset...).
@@ -79,7 +103,7 @@ def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
     Returns:
         An `ImageTable`. Unreadable images raise `InputError` naming the file.
     """
-    from deepexpr.io import atomic_path, cache_dir
+    from deepexpr.io import atomic_path, cache_dir, write_json
 
     n = len(dataset)
     labels = np.array([r.label for r in dataset.records], dtype=np.int64)
@@ -89,10 +113,9 @@ def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
     if cache:
         folder = cache_dir() / "tables"
         cached = folder / f"{_table_key(dataset, size)}.npy"
-        if cached.is_file():
-            arr = np.load(cached, mmap_mode="r")
-            if arr.shape == (n, 3, size, size):
-                return ImageTable(torch.from_numpy(np.array(arr)), labels, groups, paths)
+        arr = _read_cached(cached, (n, 3, size, size))
+        if arr is not None:
+            return ImageTable(torch.from_numpy(arr), labels, groups, paths)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
 
     def load(i: int) -> None:
@@ -105,8 +128,9 @@ def build_table(dataset, size: int, workers: int = 2, cache: bool = True,
     if cached is not None:
         with atomic_path(cached) as tmp:
             np.save(tmp, chw)
-        (cached.with_suffix(".json")).write_text(json.dumps(
-            {"size": size, "n": n, "first": paths[:1], "root": str(getattr(dataset, "root", ""))}))
+        write_json(cached.with_suffix(".json"),  # written last: a table without it is not trusted
+                   {"size": size, "n": n, "first": paths[:1], "root": str(getattr(dataset, "root", "")),
+                    "blake2b": _digest(chw)})
     return ImageTable(torch.from_numpy(chw), labels, groups, paths)
 
 

@@ -1,0 +1,135 @@
+"""Stylized faces: NME, detection P/R, speed, crops vs whole renders, Eq. 6, and the sheet.
+
+    python benchmarks/bench_stylized_landmarks.py [--model stylized_face] [--per-size 60]
+        [--scenes 100] [--sheet docs/stylized_landmarks_sheet.png]
+
+Everything is held out: random characters of seed 9001 (the bundled model saw seed 101 and
+the built-ins), composed scenes of that pool, a FERG-layout set of seed 9003 for retrieval.
+Speed: faces per second of `detect_stylized_faces` (detection + two landmark passes) on the
+held-out scenes, wall and CPU time, one torch thread. The sheet draws detections on
+held-out wide-space characters, composed scenes, and DiceBear avatars / EmojiOne icons when
+they are present on this machine (never used for training or tuning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def speed(detect, scenes: int, seed: int) -> dict:
+    from deepexpr.data.scenes import SceneConfig, compose_scene
+
+    cfg = SceneConfig(seed=seed, characters=60)
+    rng = np.random.default_rng(seed + 2)
+    images = [compose_scene(cfg, rng).image for _ in range(scenes)]
+    detect(images[0])  # warm-up
+    t0, c0, faces = time.perf_counter(), time.process_time(), 0
+    for image in images:
+        faces += len(detect(image))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"images": scenes, "faces": faces, "faces_per_s_wall": faces / wall, "faces_per_s_cpu": faces / cpu,
+            "ms_per_image_wall": 1000 * wall / scenes, "ms_per_image_cpu": 1000 * cpu / scenes}
+
+
+def crops_vs_whole(per_expression: int, seed: int, space: str) -> dict:
+    """Bundled character model accuracy on whole renders vs render crops of the detected face."""
+    from deepexpr.characters import random_characters, render_face, sample_poses
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.recognition import load_recognizer
+    from deepexpr.stylized import detect_stylized_faces, render_crop
+
+    rec = load_recognizer("character")
+    whole, crops, labels, missed = [], [], [], 0
+    for style in random_characters(8, seed, space=space):
+        for label, expr in enumerate(EXPRESSIONS):
+            for rig in sample_poses(style, expr, per_expression, seed):
+                image, _ = render_face(style, rig, 128)
+                faces = detect_stylized_faces(image)
+                if not faces:
+                    missed += 1
+                    continue
+                whole.append(image)
+                crops.append(render_crop(image, faces[0], 128))
+                labels.append(label)
+    labels = np.array(labels)
+    acc = lambda imgs: float((np.asarray(rec.probs(imgs)).argmax(1) == labels).mean())  # noqa: E731
+    return {"space": space, "images": len(labels), "no_face": missed, "whole": acc(whole), "crop": acc(crops)}
+
+
+def sheet(path: str, seed: int) -> None:
+    from deepexpr.characters import random_characters, render_face
+    from deepexpr.data.scenes import SceneConfig, compose_scene, random_pose
+    from deepexpr.io import read_image, save_image
+    from deepexpr.stylized import detect_stylized_faces, faces_sheet
+
+    rng = np.random.default_rng(seed)
+    items = []
+    for style in random_characters(12, seed, space="wide")[:8]:
+        image, _ = render_face(style, random_pose(style, rng)[0], 192)
+        items.append((f"{style.name} {style.art_style}", image))
+    cfg = SceneConfig(seed=seed, characters=40)
+    items += [(f"scene {k}", compose_scene(cfg, rng).image) for k in range(4)]
+    avatars = sorted(glob.glob(os.path.expanduser("/tmp/av/ds1/*/*_joy/*_1.png")))
+    avatars += sorted(glob.glob(os.path.expanduser("/tmp/av/ds1/*/*_anger/*_2.png")))
+    items += [(f"dicebear {Path(p).parent.name}", read_image(p)) for p in avatars[:12]]
+    emojione = os.path.expanduser("~/.cache/deepexpr/realart_npm/node_modules/emoji-datasource-emojione/img/emojione/64")
+    for code in ("1f600", "1f620", "1f622", "1f631", "1f92e", "1f610", "1f60d", "1f62d"):
+        if os.path.isfile(f"{emojione}/{code}.png"):
+            items.append((f"emojione {code}", read_image(f"{emojione}/{code}.png")))
+    drawn = [(name, image, detect_stylized_faces(image)) for name, image in items]
+    save_image(path, faces_sheet(drawn, columns=6, tile=200))
+    print(f"sheet: {path} ({len(drawn)} images, {sum(len(f) for _, _, f in drawn)} faces)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="stylized_face")
+    ap.add_argument("--per-size", type=int, default=60)
+    ap.add_argument("--scenes", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=9001)
+    ap.add_argument("--sheet", default=None)
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: nme,detection,speed,crops,retrieval")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from deepexpr.evaluation.stylized_landmarks import detection_protocol, landmark_protocol
+    from deepexpr.stylized import StylizedConfig, detect_stylized_faces
+
+    cfg = StylizedConfig(model=args.model)
+    detect = lambda image: detect_stylized_faces(image, cfg)  # noqa: E731
+    skip = set(args.skip.split(","))
+    print(f"load average at start: {os.getloadavg()}")
+    out = {}
+    if "nme" not in skip:
+        out["landmarks"] = landmark_protocol(detect, (64, 128, 256, 512), args.per_size, args.seed)
+    if "detection" not in skip:
+        out["detection"] = detection_protocol(detect, args.scenes, args.seed)
+    if "speed" not in skip:
+        out["speed"] = speed(detect, 50, args.seed)
+    if "crops" not in skip:
+        out["crops_vs_whole"] = [crops_vs_whole(3, 9004, "classic"), crops_vs_whole(3, 9004, "wide")]
+    if "retrieval" not in skip:
+        from deepexpr.characters import render_dataset
+        from deepexpr.recognition import load_recognizer
+        from deepexpr.retrieval.geometry_sources import compare_geometry_sources
+
+        with tempfile.TemporaryDirectory() as tmp:
+            render_dataset(Path(tmp) / "set", characters="random:8", per_expression=5, size=128, seed=9003,
+                           show_progress=False)
+            out["retrieval"] = compare_geometry_sources(Path(tmp) / "set", load_recognizer("character"))
+    print(json.dumps(out, indent=1))
+    print(f"load average at end: {os.getloadavg()}")
+    if args.sheet:
+        sheet(args.sheet, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Does a drawing carry the face's intensity? An independent rig judge and the agreement metric.
+
+The judge is a small CNN (`cnn_small` as a regressor: 23 outputs) trained here on real
+renders of the target characters with rigs drawn at random (another seed and another rig
+sampler than HA-GAN's render pool: each AU on with probability 0.5 at U(0, 1), head and gaze
+uniform), never on G's drawings. It reads the normalised rig (`deepexpr.data.hagan.rig_targets`
+units) off a character image. On the held-out stand-in faces we compare the face's own AU
+intensities with the judge's reading of G's drawing of that face, and with its reading of
+the ideal drawing (the character rendered with the face's rig: the judge's own ceiling).
+
+Two agreements, both Pearson r (`intensity_agreement`):
+- per AU over all faces (mean over the AUs the faces use): includes *which* expression;
+  a model that draws one picture per class already scores well on it;
+- within expression: the per-class mean of both sides removed first, so only the variation
+  of intensity among faces of the same expression counts (what a template cannot carry).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from deepexpr.progress import progress
+
+
+def random_judge_rigs(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, len(RIG_CONTROLS)) raw rigs for the judge: each AU on with p 0.5 at U(0, 1),
+    yaw, pitch and gaze uniform over their range, roll 0."""
+    from deepexpr.characters.rig import AUS, LIMITS, RIG_CONTROLS
+
+    rigs = np.zeros((n, len(RIG_CONTROLS)), np.float32)
+    rigs[:, : len(AUS)] = rng.uniform(0, 1, (n, len(AUS))) * (rng.random((n, len(AUS))) < 0.5)
+    for name in ("head_yaw", "head_pitch", "gaze_x", "gaze_y"):
+        rigs[:, RIG_CONTROLS.index(name)] = rng.uniform(*LIMITS[name], n)
+    return rigs
+
+
+def fit_rig_judge(styles, size: int, per_character: int = 400, steps: int = 600, seed: int = 0,
+                  quiet: bool = True):
+    """Train the rig judge on fresh renders of `styles`; returns it in eval mode.
+
+    Args:
+        styles: the target CharacterStyles.
+        size: image side S of the renders (the HA-GAN model's).
+    """
+    from deepexpr.characters import render_face
+    from deepexpr.data.hagan import rig_dict, rig_targets, to_tensor
+    from deepexpr.models.registry import create_model
+
+    rng = np.random.default_rng(seed + 99991)
+    torch.manual_seed(seed)
+    rigs = rig_targets(random_judge_rigs(per_character * len(styles), rng))
+    chars = np.repeat(np.arange(len(styles)), per_character)
+    images = np.stack([render_face(styles[int(c)], rig_dict(r), size)[0] for r, c in zip(rigs, chars)])
+    model = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=rigs.shape[1],
+                         input_size=size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in progress(range(steps), desc="rig judge", disable=True if quiet else None):
+        i = rng.integers(0, len(images), size=32)
+        loss = torch.nn.functional.mse_loss(model(to_tensor(images[i])), torch.from_numpy(rigs[i]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def read_rigs(judge, images: np.ndarray, batch: int = 128) -> np.ndarray:
+    """(N, S, S, 3) uint8 character images -> (N, R) normalised rigs read by the judge."""
+    from deepexpr.data.hagan import to_tensor
+
+    with torch.inference_mode():
+        outs = [judge(to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat(outs).numpy()
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two (N,) arrays (nan when either is constant)."""
+    a, b = np.asarray(a, np.float64) - np.mean(a), np.asarray(b, np.float64) - np.mean(b)
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def intensity_agreement(face: np.ndarray, drawn: np.ndarray, labels: np.ndarray,
+                        min_active: float = 0.05) -> dict:
+    """Pearson r between the faces' AU intensities and the same AUs read on the drawings.
+
+    Args:
+        face: (N, R) the faces' normalised rigs (the truth); drawn: (N, R) read on drawings;
+            labels: (N,) expression index of each face.
+        min_active: an AU counts when more than this share of faces has it above 0.1.
+
+    Returns:
+        {"per_au": {AU: r}, "mean_r": mean of per_au, "within_per_au": {AU: r after removing
+        each expression's mean on both sides}, "within_mean_r", "pose": {control: r} for head
+        yaw, pitch and gaze}.
+    """
+    from deepexpr.characters.rig import AUS, RIG_CONTROLS
+
+    labels = np.asarray(labels)
+    centred = [np.array(x, np.float64, copy=True) for x in (face, drawn)]
+    for e in np.unique(labels):
+        for x in centred:
+            x[labels == e] -= x[labels == e].mean(0)
+    used = [j for j in range(len(AUS)) if (face[:, j] > 0.1).mean() > min_active]
+    per_au = {AUS[j]: pearson(face[:, j], drawn[:, j]) for j in used}
+    within = {AUS[j]: pearson(centred[0][:, j], centred[1][:, j]) for j in used}
+    pose = {c: pearson(face[:, RIG_CONTROLS.index(c)], drawn[:, RIG_CONTROLS.index(c)])
+            for c in ("head_yaw", "head_pitch", "gaze_x", "gaze_y")}
+    return {"per_au": per_au, "mean_r": float(np.nanmean(list(per_au.values()))) if per_au else float("nan"),
+            "within_per_au": within,
+            "within_mean_r": float(np.nanmean(list(within.values()))) if within else float("nan"),
+            "pose": pose}

@@ -1,0 +1,478 @@
+"""The face pipeline: every face of a photo, a video frame or a webcam frame.
+
+Steps (mediapipe 0.10.14 `solutions`, offline: the models ship in the wheel):
+
+1. **Detect** with the *full-range* face detector (`face_detection`, `model_selection=1`,
+   192x192 input). It finds faces down to ~18 px of its input, so a big photo is searched as
+   an image pyramid of square tiles (`plan_windows`): the whole image, then tiles of
+   decreasing side down to the side at which a face of `min_iod` pixels between the eyes is
+   still ~20 px wide in the detector's input. Tiles overlap by the smallest face the coarser
+   level finds, a detection cut by an inner tile edge is dropped (a neighbouring tile or a
+   coarser level holds the whole face), and duplicates are merged by non-maximum suppression.
+2. **Mesh** each face: its expanded square crop, resized to `mesh_size`, goes through the
+   478-point face mesh (`face_mesh`, `refine_landmarks=True`, static image mode); points are
+   mapped back to image pixels. A detection on which the mesh finds no face (or a different
+   face) is dropped: the mesh verifies the detector.
+3. **Quality**: detection score, yaw/pitch/roll from the mesh, inter-ocular distance, and
+   `low_confidence` with a reason (profile, tiny, low score, landmarks that disagree with the
+   detector: occlusion, cut off by the border).
+4. **Align**: 49 IntraFace points (`MESH_TO_49`) registered to the frontal template.
+
+Video and streams reuse state (`FaceStream`): the full detector runs every
+`detect_every` frames or when a face is lost, and in between each tracked face is meshed
+in a crop around its previous mesh; `deepexpr.faces.tracking` keeps the track ids.
+
+    >>> from deepexpr.faces.pipeline import FacePipeline
+    >>> faces = FacePipeline().detect(image)          # left to right
+    >>> faces[0].box, faces[0].score, faces[0].yaw, faces[0].low_confidence, faces[0].reason
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deepexpr import landmarks as L
+from deepexpr.faces.align import DEFAULT_SIZE, align_face
+
+# mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
+# brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
+MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+              168, 197, 5, 4, 98, 97, 2, 326, 327,
+              33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+              61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,
+              81, 13, 311, 402, 14, 178)
+
+DETECT_INPUT = 192  # the full-range detector's input side
+MIN_FACE_FRACTION = 0.105  # detector box / window side below which it stops finding faces (measured ~0.09)
+MAX_TRACK_MESHERS = 4  # video-mode FaceMesh graphs a stream keeps (one per tracked face)
+LEVEL_SLACK = 1.25  # no finer level when this one sees min_iod faces at >= MIN_FACE_FRACTION / 1.25 (0.084)
+BOX_PER_IOD = 2.3  # detector box side / inter-ocular distance (astronaut: 104 px / 45 px)
+# mesh vertices: outer eye corners, forehead top, chin (for the head pose)
+_EYE_R, _EYE_L, _TOP, _CHIN = 33, 263, 10, 152
+
+
+@dataclass
+class PipelineConfig:
+    """Settings of the face pipeline (photos and streams)."""
+
+    min_iod: float = 20.0  # smallest inter-ocular distance (image px) searched for; smaller = more tiles
+    min_score: float = 0.5  # detector score threshold
+    nms_iou: float = 0.3  # detections overlapping more than this (IoU or 70% of the smaller) merge
+    level_ratio: float = 2.5  # tile side ratio between pyramid levels
+    max_faces: int = 64  # at most this many faces per image (highest scores)
+    crop_scale: float = 2.0  # mesh crop side / detector box side
+    mesh_size: int = 256  # mesh crop resized to this side
+    size: int = DEFAULT_SIZE  # aligned crop side
+    method: str = "similarity"  # registration ("similarity" or "affine")
+    confident_score: float = 0.75  # below: low_confidence "low detection score"
+    tiny_iod: float = 24.0  # below (px): low_confidence "tiny"
+    profile_yaw: float = 40.0  # |yaw| above (degrees): low_confidence "profile"
+    max_keypoint_error: float = 0.35  # mesh vs detector eye/nose points, in inter-ocular units
+    detect_every: int = 10  # streams: full detection every N frames (and when a face is lost)
+
+
+@dataclass
+class Face:
+    """One face of an image. The first six fields are the original `detect_faces` API."""
+
+    box: list[float]  # [x0, y0, x1, y1] image pixels: extent of the mesh, clipped to the image
+    mesh468: np.ndarray  # (468, 3) float32 mesh: x, y image pixels; z depth in the units of x
+    landmarks49: np.ndarray  # (49, 2) float32 IntraFace points in image pixels
+    aligned: np.ndarray  # (S, S, 3) uint8 crop registered to the frontal template
+    aligned_landmarks: np.ndarray  # (49, 2) float32 the 49 points in crop pixels
+    affine: np.ndarray  # (2, 3) float64 image pixels -> crop pixels
+    score: float = 1.0  # detector score (0-1)
+    detection_box: list[float] = field(default_factory=list)  # the detector's [x0, y0, x1, y1]
+    mesh478: np.ndarray | None = None  # (478, 3) float32 mesh with the 10 iris points
+    yaw: float = 0.0  # degrees, + = face turned toward the image's right
+    pitch: float = 0.0  # degrees, + = chin down
+    roll: float = 0.0  # degrees, + = head tilted clockwise in the image
+    iod: float = 0.0  # inter-ocular distance (eye centres) in image pixels
+    low_confidence: bool = False  # profile, tiny, occluded or low score: not a confident answer
+    reason: str = ""  # why low_confidence ("" when confident); several joined by "; "
+    track_id: int | None = None  # streams: the face's track
+
+
+# --------------------------------------------------------------------------- mediapipe graphs
+
+_LOCK = threading.Lock()  # the solutions graphs are not re-entrant; one call at a time
+
+
+def _quiet_mediapipe():
+    import os
+    import warnings
+
+    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ info/warning lines
+    warnings.filterwarnings("ignore", message=".*SymbolDatabase.GetPrototype.*")
+
+
+@functools.lru_cache(maxsize=2)
+def _detector(min_score: float):
+    """One full-range FaceDetection per threshold for the process (graph build ~50 ms)."""
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+
+
+@functools.lru_cache(maxsize=1)
+def _mesher():
+    """One FaceMesh (one face per crop, irises refined) for the process."""
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                           refine_landmarks=True, min_detection_confidence=0.3)
+
+
+# --------------------------------------------------------------------------- detection
+
+def plan_windows(height: int, width: int, min_iod: float = 20.0, level_ratio: float = 2.5) -> list[tuple]:
+    """Square search windows (x0, y0, side) of an image pyramid, coarse to fine.
+
+    The first window is the whole image. Each finer level uses tiles `level_ratio` times
+    smaller, down to the side at which a face of `min_iod` px still fills
+    `MIN_FACE_FRACTION` of the detector input; tiles overlap by the smallest face the
+    coarser level finds, so every face lies whole inside a window that can find it.
+
+    Returns:
+        list of (x0, y0, side) tuples; a window may run past the image (it is clipped).
+    """
+    long_side = max(height, width)
+    finest = max(BOX_PER_IOD * min_iod / MIN_FACE_FRACTION, DETECT_INPUT)
+    windows = [(0, 0, long_side)]
+    side = float(long_side)
+    while side > finest * LEVEL_SLACK:
+        coarse_min = side * MIN_FACE_FRACTION * 1.25  # smallest face the coarser level surely finds
+        side = side / level_ratio
+        side = finest if side < finest * LEVEL_SLACK else side  # the last level: full resolution for min_iod
+        overlap = min(coarse_min, side / 2)
+        for y0 in _starts(height, side, overlap):
+            for x0 in _starts(width, side, overlap):
+                windows.append((x0, y0, int(round(side))))
+    return windows
+
+
+def _starts(length: int, side: float, overlap: float) -> list[int]:
+    if length <= side:
+        return [0]
+    n = math.ceil((length - overlap) / (side - overlap))
+    return [int(round(i * (length - side) / max(n - 1, 1))) for i in range(n)]
+
+
+def _run_detector(image: np.ndarray, min_score: float) -> list[tuple]:
+    """Detections of one window: [(box (4,), score, keypoints (6, 2))] in window pixels."""
+    import cv2
+
+    h, w = image.shape[:2]
+    f = DETECT_INPUT / max(h, w)
+    if f < 1.0:  # the detector shrinks to 192 anyway: area-averaging first is cheaper and sharper
+        image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    with _LOCK:
+        res = _detector(float(min_score)).process(np.ascontiguousarray(image))
+    out = []
+    for d in res.detections or []:
+        rb = d.location_data.relative_bounding_box
+        box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
+        kp = np.array([[k.x * w, k.y * h] for k in d.location_data.relative_keypoints], np.float32)
+        out.append((box, float(d.score[0]), kp))
+    return out
+
+
+def detect_boxes(image: np.ndarray, cfg: PipelineConfig | None = None) -> list[tuple]:
+    """Face detections of a whole image, over the pyramid of `plan_windows`, merged.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+
+    Returns:
+        [(box [x0, y0, x1, y1] float64, score, keypoints (6, 2) float32)] image pixels, best
+        score first. Keypoints: right eye, left eye, nose tip, mouth, right ear, left ear.
+    """
+    cfg = cfg or PipelineConfig()
+    h, w = image.shape[:2]
+    found = []
+    for x0, y0, side in plan_windows(h, w, cfg.min_iod, cfg.level_ratio):
+        x1, y1 = min(x0 + side, w), min(y0 + side, h)
+        inner = (x0 > 0, y0 > 0, x1 < w, y1 < h)  # window edges inside the image
+        for box, score, kp in _run_detector(image[y0:y1, x0:x1], cfg.min_score):
+            if _cut_by_edge(box, x1 - x0, y1 - y0, inner):
+                continue
+            found.append((box + [x0, y0, x0, y0], score, kp + [x0, y0]))
+    return nms(found, cfg.nms_iou)[: cfg.max_faces]
+
+
+def _cut_by_edge(box, w, h, inner) -> bool:
+    """A box reaching an inner window edge is (part of) a face cut by the tile."""
+    margin = 0.02 * max(box[2] - box[0], 1.0)
+    return ((inner[0] and box[0] <= margin) or (inner[1] and box[1] <= margin)
+            or (inner[2] and box[2] >= w - margin) or (inner[3] and box[3] >= h - margin))
+
+
+def box_iou(a, b) -> tuple[float, float]:
+    """(IoU, intersection / smaller area) of two [x0, y0, x1, y1] boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    area_a = max(a[2] - a[0], 0) * max(a[3] - a[1], 0)
+    area_b = max(b[2] - b[0], 0) * max(b[3] - b[1], 0)
+    union = area_a + area_b - inter
+    return (inter / union if union > 0 else 0.0), (inter / max(min(area_a, area_b), 1e-9))
+
+
+def nms(detections: list[tuple], iou: float = 0.3) -> list[tuple]:
+    """Greedy non-maximum suppression of (box, score, ...) tuples, best score first.
+
+    Two boxes are the same face when their IoU exceeds `iou` or the smaller lies 70%
+    inside the larger (one level saw the whole face, another a part of it).
+    """
+    kept = []
+    for det in sorted(detections, key=lambda d: -d[1]):
+        if all(max(box_iou(det[0], k[0])[0] / iou, box_iou(det[0], k[0])[1] / 0.7) < 1.0 for k in kept):
+            kept.append(det)
+    return kept
+
+
+# --------------------------------------------------------------------------- mesh and quality
+
+def tracking_mesher():
+    """A FaceMesh in video mode for one face track: after its first frame it takes the face's
+    region from its previous landmarks instead of running its own detector (~40% faster)."""
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                           refine_landmarks=True, min_detection_confidence=0.3,
+                                           min_tracking_confidence=0.5)
+
+
+def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256,
+                   mesher=None):
+    """The 478-point mesh of the face in a square window of an image, in image pixels.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        cx, cy, side: the window's centre and side (image pixels; may run past the image).
+        mesh_size: the window is resampled to this side before meshing.
+        mesher: a FaceMesh to use (e.g. a track's `tracking_mesher()`); the shared
+            static-image one when None.
+
+    Returns:
+        (478, 3) float32 (x, y image pixels, z in the units of x), or None when the mesh
+        finds no face in the window.
+    """
+    import cv2
+
+    from deepexpr.faces.align import _shrunk
+
+    s = mesh_size / max(float(side), 1.0)
+    m = np.array([[s, 0.0, mesh_size / 2 - s * cx], [0.0, s, mesh_size / 2 - s * cy]])
+    src, warp = _shrunk(image, m)  # area-average first when shrinking a big face
+    crop = cv2.warpAffine(src, warp, (mesh_size, mesh_size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    with _LOCK:
+        res = (mesher or _mesher()).process(crop)
+    if not res.multi_face_landmarks:
+        return None
+    pts = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark], np.float32) * mesh_size
+    pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
+    pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
+    pts[:, 2] /= s
+    return pts
+
+
+def head_pose(mesh: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from a face mesh (N >= 468, 3).
+
+    From the eye-corner axis (subject's right -> left outer corner) and the forehead ->
+    chin axis: yaw + when the face turns toward the image's right, pitch + chin down,
+    roll + head tilted clockwise in the image. Approximate (the mesh's z is a relative depth).
+    """
+    right = mesh[_EYE_L].astype(np.float64) - mesh[_EYE_R]
+    down = mesh[_CHIN].astype(np.float64) - mesh[_TOP]
+    right /= max(np.linalg.norm(right), 1e-9)
+    down = down - right * (down @ right)
+    down /= max(np.linalg.norm(down), 1e-9)
+    yaw = math.degrees(math.atan2(right[2], math.hypot(right[0], right[1])))
+    pitch = math.degrees(math.atan2(down[2], math.hypot(down[0], down[1])))
+    roll = math.degrees(math.atan2(right[1], right[0]))
+    return yaw, pitch, roll
+
+
+def quality(face: Face, keypoints: np.ndarray | None, image_shape, cfg: PipelineConfig) -> list[str]:
+    """Reasons a face is not a confident answer ([] when it is).
+
+    Args:
+        face: a meshed face (box, landmarks49, mesh468, score, yaw, iod set).
+        keypoints: (6, 2) detector keypoints (right eye, left eye, nose tip, ...) or None.
+        image_shape: (H, W, ...) of the image.
+    """
+    reasons = []
+    if face.score < cfg.confident_score:
+        reasons.append(f"low detection score {face.score:.2f}")
+    if face.iod < cfg.tiny_iod:
+        reasons.append(f"tiny ({face.iod:.0f} px between the eyes)")
+    if abs(face.yaw) > cfg.profile_yaw:
+        reasons.append(f"profile (yaw {face.yaw:+.0f} deg)")
+    if keypoints is not None:
+        lm = face.landmarks49
+        ours = np.stack([lm[L.RIGHT_EYE].mean(0), lm[L.LEFT_EYE].mean(0), face.mesh468[1, :2]])
+        # detector keypoints are a few pixels off on small faces: floor the scale at tiny_iod
+        err = np.linalg.norm(ours - keypoints[:3], axis=1).max() / max(face.iod, cfg.tiny_iod)
+        if err > cfg.max_keypoint_error:
+            reasons.append(f"landmarks disagree with the detector by {err:.2f} eye distances (occluded?)")
+    h, w = image_shape[:2]
+    xy = face.mesh468[:, :2]
+    outside = np.mean((xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] >= w) | (xy[:, 1] >= h))
+    if outside > 0.1:
+        reasons.append(f"cut off by the image border ({outside:.0%} of the mesh outside)")
+    return reasons
+
+
+def face_from_mesh(image: np.ndarray, mesh: np.ndarray, cfg: PipelineConfig, score: float = 1.0,
+                   detection_box=None, keypoints=None) -> Face:
+    """A `Face` (49 points, aligned crop, pose, quality) from a (478, 3) mesh in image pixels."""
+    h, w = image.shape[:2]
+    pts = mesh[list(MESH_TO_49), :2].copy()
+    crop, crop_pts, m = align_face(image, pts, cfg.size, cfg.method)
+    x0, y0 = np.clip(mesh[:468, :2].min(0), 0, [w, h])
+    x1, y1 = np.clip(mesh[:468, :2].max(0), 0, [w, h])
+    yaw, pitch, roll = head_pose(mesh)
+    iod = float(np.linalg.norm(pts[L.RIGHT_EYE].mean(0) - pts[L.LEFT_EYE].mean(0)))
+    face = Face([float(x0), float(y0), float(x1), float(y1)], np.ascontiguousarray(mesh[:468]), pts,
+                crop, crop_pts, m, score=float(score),
+                detection_box=[float(v) for v in (detection_box if detection_box is not None else (x0, y0, x1, y1))],
+                mesh478=mesh, yaw=yaw, pitch=pitch, roll=roll, iod=iod)
+    reasons = quality(face, keypoints, image.shape, cfg)
+    face.low_confidence, face.reason = bool(reasons), "; ".join(reasons)
+    return face
+
+
+def _inside(point, box, grow: float = 0.25) -> bool:
+    gw, gh = grow * (box[2] - box[0]), grow * (box[3] - box[1])
+    return box[0] - gw <= point[0] <= box[2] + gw and box[1] - gh <= point[1] <= box[3] + gh
+
+
+# --------------------------------------------------------------------------- photos and streams
+
+class FacePipeline:
+    """Detector + mesh + quality for photos; `stream()` for video frames.
+
+    Args:
+        config: `PipelineConfig` (defaults when None).
+    """
+
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face of an RGB uint8 (H, W, 3) image, left to right."""
+        faces = [self.mesh_detection(image, *det) for det in detect_boxes(image, self.config)]
+        return sorted((f for f in faces if f is not None), key=lambda f: f.box[0])
+
+    def mesh_detection(self, image: np.ndarray, box, score: float, keypoints) -> Face | None:
+        """The `Face` of one detection (box, score, (6, 2) keypoints), or None when the mesh
+        finds no face there or latches onto a neighbour."""
+        cfg = self.config
+        side = cfg.crop_scale * max(box[2] - box[0], box[3] - box[1])
+        mesh = mesh_in_square(image, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, cfg.mesh_size)
+        if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), box):
+            return None
+        return face_from_mesh(image, mesh, cfg, score, box, keypoints)
+
+    def refine(self, image: np.ndarray, previous: Face, mesher=None) -> Face | None:
+        """The face of `previous` in a new frame, meshed in a window around its last mesh
+        (no detector run); None when the mesh loses it. `mesher`: see `mesh_in_square`."""
+        x0, y0 = previous.mesh468[:, :2].min(0)
+        x1, y1 = previous.mesh468[:, :2].max(0)
+        side = 1.5 * max(x1 - x0, y1 - y0)
+        mesh = mesh_in_square(image, (x0 + x1) / 2, (y0 + y1) / 2, side, self.config.mesh_size, mesher)
+        if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), previous.box, 0.0):
+            return None  # lost, or the mesh jumped to a neighbour
+        return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
+
+    def stream(self, max_gap: int = 15):
+        """A `FaceStream` over this pipeline (state for consecutive frames)."""
+        return FaceStream(self, max_gap)
+
+
+class FaceStream:
+    """Faces of consecutive frames with track ids, reusing state between frames.
+
+    Each tracked face is meshed in a window around its previous mesh; the full detector runs
+    every `config.detect_every` frames, on frames without a face and whenever a tracked face
+    is lost, and only detections away from the tracked faces are meshed as new faces. Ids
+    come from `deepexpr.faces.tracking.FaceTracker`.
+
+    Args:
+        pipeline: the `FacePipeline` to use.
+        max_gap: frames a lost face's id is kept for when it comes back.
+    """
+
+    def __init__(self, pipeline: FacePipeline | None = None, max_gap: int = 15):
+        from deepexpr.faces.tracking import FaceTracker
+
+        self.pipeline = pipeline or FacePipeline()
+        self.tracker = FaceTracker(max_gap=max_gap)
+        self.frame_index = 0
+        self._previous: list[Face] = []
+        self._meshers: dict = {}  # track id -> its video-mode FaceMesh
+
+    def _mesher_of(self, track_id):
+        """The track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`; others share the
+        static one)."""
+        if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
+            self._meshers[track_id] = tracking_mesher()
+        return self._meshers.get(track_id)
+
+    def close(self) -> None:
+        """Free the per-track mediapipe graphs."""
+        for m in self._meshers.values():
+            m.close()
+        self._meshers.clear()
+
+    def process(self, frame: np.ndarray) -> list[Face]:
+        """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
+        every = max(int(self.pipeline.config.detect_every), 1)
+        tracked = [self.pipeline.refine(frame, f, self._mesher_of(f.track_id)) for f in self._previous]
+        faces = [f for f in tracked if f is not None]
+        if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
+            # look for new faces (and lost ones); a detection on a tracked face keeps the
+            # tracked mesh, so a face's crop does not jump every `every` frames
+            cfg = self.pipeline.config
+            for box, score, kp in detect_boxes(frame, cfg):
+                centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                known = [f for f in faces if _inside(centre, f.box, 0.0)]
+                if known:  # refresh the tracked face's detector-based quality
+                    f = known[0]
+                    f.score, f.detection_box = float(score), [float(v) for v in box]
+                    reasons = quality(f, kp, frame.shape, cfg)
+                    f.low_confidence, f.reason = bool(reasons), "; ".join(reasons)
+                    continue
+                face = self.pipeline.mesh_detection(frame, box, score, kp)
+                if face is not None:
+                    faces.append(face)
+        ids = self.tracker.update([f.box for f in faces], [f.landmarks49 for f in faces])
+        for face, tid in zip(faces, ids):
+            face.track_id = tid
+        for tid in set(self._meshers) - set(ids):  # a graph per visible track only (memory stays bounded)
+            self._meshers.pop(tid).close()
+        self._previous = faces
+        self.frame_index += 1
+        return sorted(faces, key=lambda f: f.box[0])
+
+
+@functools.lru_cache(maxsize=4)
+def default_pipeline(min_iod: float = 20.0) -> FacePipeline:
+    """A shared `FacePipeline` per smallest face size (photos)."""
+    return FacePipeline(PipelineConfig(min_iod=float(min_iod)))
+
+
+def detect_faces(image: np.ndarray, config: PipelineConfig | None = None) -> list[Face]:
+    """Every face of an RGB uint8 (H, W, 3) image, left to right (see `FacePipeline.detect`)."""
+    return (FacePipeline(config) if config is not None else default_pipeline()).detect(image)

@@ -1,0 +1,59 @@
+"""Face tracks: ids across a synthetic sequence, through a short gap, and on real frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepexpr.faces.tracking import FaceTracker
+
+
+def _square(cx, cy, s=60):
+    return [cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2]
+
+
+def test_ids_follow_faces_through_a_gap_and_expire_after_it():
+    tr = FaceTracker(max_gap=5)
+    seen = []
+    for t in range(30):
+        boxes = [_square(100 + 4 * t, 100)]           # face A walks right
+        if not 10 <= t < 14:                          # face B hidden for 4 frames
+            boxes.append(_square(400 - 3 * t, 260))
+        seen.append(tr.update(boxes[::-1] if t % 2 else boxes))  # order of faces does not matter
+    a_ids = {ids[0] if t % 2 == 0 else ids[-1] for t, ids in enumerate(seen)}
+    b_ids = {(ids[1] if t % 2 == 0 else ids[0]) for t, ids in enumerate(seen) if len(ids) == 2}
+    assert a_ids == {0} and b_ids == {1}
+    for _ in range(7):                                 # B gone longer than max_gap
+        tr.update([_square(220, 100)])
+    assert tr.update([_square(220, 100), _square(310, 260)]) == [0, 2]
+
+
+def test_neighbours_crossing_keep_ids_by_landmark_shape():
+    rng = np.random.default_rng(0)
+    shape_a, shape_b = rng.normal(size=(49, 2)), rng.normal(size=(49, 2))
+    tr = FaceTracker(max_gap=3)
+    for t in range(20):
+        xa, xb = 100 + 10 * t, 290 - 10 * t           # they pass each other around t = 9-10
+        boxes = [_square(xa, 100), _square(xb, 104)]
+        marks = [shape_a * 10 + [xa, 100], shape_b * 10 + [xb, 104]]
+        ids = tr.update(boxes, marks)
+        assert ids == [0, 1], t
+
+
+def test_stream_keeps_one_id_for_a_face_that_leaves_briefly():
+    from skimage import data
+
+    from deepexpr.faces.pipeline import FacePipeline, PipelineConfig
+
+    face = data.astronaut()[10:290, 95:375]
+    small = face[::2, ::2]
+    stream = FacePipeline(PipelineConfig(detect_every=4)).stream(max_gap=5)
+    ids = []
+    for t in range(14):
+        frame = np.full((240, 400, 3), 70, np.uint8)
+        if not 6 <= t < 9:
+            x = 10 + 8 * t
+            frame[40:40 + small.shape[0], x:x + small.shape[1]] = small
+        faces = stream.process(frame)
+        ids.append([f.track_id for f in faces])
+    assert all(i == [] for i in ids[6:9])
+    assert {tuple(i) for t, i in enumerate(ids) if not 6 <= t < 9} == {(0,)}
