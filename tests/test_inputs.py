@@ -1,4 +1,4 @@
-"""Inputs: files, folders and globs expanded; the max-pixels guard (incl. decompression bombs)."""
+"""Inputs: files, folders and globs expanded; io's max-pixels guard (header only, incl. decompression bombs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from deepexpr.errors import InputError
-from deepexpr.inputs import check_image_pixels, expand_inputs
+from deepexpr.inputs import expand_inputs
+from deepexpr.io import check_pixels, read_image
 
 
 def _png_header_only(path, width: int, height: int) -> None:
@@ -44,15 +45,21 @@ def test_expand_folders_globs_and_videos(tmp_path):
 
 def test_max_pixels_guard_and_bomb(tmp_path):
     _png_header_only(tmp_path / "big.png", 10_000, 6_000)  # 60 MP declared, tiny file
-    with pytest.raises(InputError, match="exceeds --max-pixels"):
-        check_image_pixels(tmp_path / "big.png", 50_000_000)
-    assert check_image_pixels(tmp_path / "big.png", 100_000_000) == (10_000, 6_000)
+    with pytest.raises(InputError, match="10000x6000 pixels is more than the 50,000,000-pixel limit"):
+        read_image(tmp_path / "big.png", max_pixels=50_000_000)  # refused from the header, nothing decoded
+    with pytest.raises(InputError, match="not a readable image"):  # allowed: decoding the fake data fails
+        read_image(tmp_path / "big.png", max_pixels=100_000_000)
     _png_header_only(tmp_path / "bomb.png", 40_000, 40_000)  # 1.6 GP: PIL calls it a bomb
-    with pytest.raises(InputError, match="decompression bomb|exceeds"):
-        check_image_pixels(tmp_path / "bomb.png", None)
+    with pytest.raises(InputError, match="too many pixels|pixel limit"):
+        read_image(tmp_path / "bomb.png", max_pixels=None)
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(InputError, match="not a readable image"):
-        check_image_pixels(tmp_path / "bad.png")
+        read_image(tmp_path / "bad.png")
+    with pytest.raises(InputError, match="frame: 0x4 is empty|frame size 0x4 is empty"):
+        check_pixels("frame", 0, 4)
+    check_pixels("frame", 100, 100, max_pixels=10_000)  # exactly at the limit is allowed
+    with pytest.raises(InputError, match="--max-pixels"):
+        check_pixels("frame", 101, 100, max_pixels=10_000)
 
 
 def test_recognize_batch_goes_on_past_an_oversized_file(tmp_path, capsys):
@@ -64,5 +71,5 @@ def test_recognize_batch_goes_on_past_an_oversized_file(tmp_path, capsys):
                  "--max-pixels", "1000000"])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "big.png: 9000x9000" in err and "exceeds --max-pixels" in err and len(err.strip().splitlines()) == 1
+    assert "big.png: 9000x9000" in err and "pixel limit" in err and len(err.strip().splitlines()) == 1
     assert any(line.startswith(str(tmp_path / "ok.png")) and ",," not in line.split(",")[5] for line in out.splitlines())

@@ -20,19 +20,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 # its own layer and the layers before it; within one layer, areas must not form a cycle.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("leaf helpers", frozenset({"expressions", "landmarks", "landmarks83", "errors", "io",
-                                "progress", "sheet", "version"})),
+                                "inputs", "progress", "sheet", "version"})),
     ("inputs", frozenset({"data", "characters", "faces"})),
     ("models", frozenset({"models"})),
     ("train", frozenset({"train"})),
     ("evaluation", frozenset({"evaluation"})),
     ("applications", frozenset({"recognition", "retrieval", "translate", "animation",
-                                "retarget", "video", "stylized"})),
+                                "retarget", "video", "video_draw", "stylized"})),
     # `deepexpr` is the package's own __init__ (the `predict_emotion` facade).
     ("front ends", frozenset({"cli", "studio", PACKAGE})),
 )
 # Inference: these areas must not reach `train` at all, not even through another module.
 INFERENCE_AREAS = frozenset({"recognition", "retrieval", "translate", "animation", "retarget",
-                             "video", "stylized"})
+                             "video", "video_draw", "stylized"})
 TRAINING_AREAS = frozenset({"train"})
 
 

@@ -1,15 +1,14 @@
-"""Command inputs: files, folders and globs expanded into a list of images and videos, and
-the pixel-count guard every image passes before it is decoded.
+"""Command inputs: files, folders and globs expanded into a list of images and videos.
 
-    >>> from deepexpr.inputs import expand_inputs, check_image_pixels
+    >>> from deepexpr.inputs import expand_inputs
     >>> items, errors = expand_inputs(["photos/", "clips/*.mp4", "me.jpg"])
     >>> [(i.path, i.kind) for i in items]           # kind: "image" or "video"
-    >>> check_image_pixels("huge.png", max_pixels=50_000_000)   # InputError when too big
 
 Folders are searched recursively, sorted, images only; a glob may match images, videos and
 folders. A folder with no image or a glob matching nothing is a one-line
 error in `errors`; the other inputs are still returned. A missing file is kept as an item:
-its reader reports it in its place among the results.
+its reader reports it in its place among the results. Pixel limits are `deepexpr.io`'s
+(`read_image(path, max_pixels=...)`, `check_pixels` for video frames).
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepexpr.errors import InputError
-
-DEFAULT_MAX_PIXELS = 50_000_000  # 50 MP: bigger images are refused before decoding
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                             ".ppm", ".pgm", ".pbm", ".pnm", ".jfif", ".jp2", ".tga", ".ico"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg",
@@ -100,41 +96,3 @@ def expand_inputs(args, videos: bool = True) -> tuple[list[InputItem], list[str]
             for p in files:
                 add(p)
     return items, errors
-
-
-def check_image_pixels(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
-    """Read only an image's header and refuse it when it has more than `max_pixels` pixels.
-
-    Decompression bombs (a small file declaring a huge image) are caught here, before any
-    decoding.
-
-    Returns:
-        (width, height) from the header.
-
-    Raises:
-        InputError: more pixels than `max_pixels`, or a header PIL cannot read.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except Image.DecompressionBombError as err:
-        raise InputError(f"{path}: refused as a decompression bomb ({err}); "
-                         "pass a smaller image") from err
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: no such file; pass an existing image (JPEG, PNG, ...)") from err
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise InputError(f"{path}: not a readable image ({type(err).__name__}: {err}); "
-                         "pass a JPEG, PNG or other common image file") from err
-    check_frame_size(path, width, height, max_pixels)
-    return width, height
-
-
-def check_frame_size(path, width: int, height: int, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
-    """InputError when an image or video frame of width x height exceeds `max_pixels`."""
-    if width <= 0 or height <= 0:
-        raise InputError(f"{path}: frame size {width}x{height} is empty; pass a valid image or video")
-    if max_pixels and width * height > max_pixels:
-        raise InputError(f"{path}: {width}x{height} = {width * height:,} pixels exceeds --max-pixels "
-                         f"{max_pixels:,}; downscale it or raise --max-pixels")

@@ -112,6 +112,21 @@ def cache_dir() -> Path:
 MAX_PIXELS = 50_000_000  # default pixel cap of `read_image` (50 MP: larger photos are refused)
 
 
+def check_pixels(name, width: int, height: int, max_pixels: int | None = MAX_PIXELS) -> None:
+    """The one pixel guard of images and video frames (checked from headers, before decoding).
+
+    Raises:
+        InputError: an empty frame size, or more than `max_pixels` pixels (None: no limit).
+    """
+    from deepexpr.errors import InputError
+
+    if width <= 0 or height <= 0:
+        raise InputError(f"{name}: frame size {width}x{height} is empty; pass a valid image or video")
+    if max_pixels and width * height > max_pixels:
+        raise InputError(f"{name}: {width}x{height} pixels is more than the {max_pixels:,}-pixel limit; "
+                         "downscale it or raise --max-pixels")
+
+
 def read_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS):
     """Read an image file as RGB uint8 (H, W, 3), upright as its EXIF orientation says.
 
@@ -144,9 +159,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS):
         raise InputError(f"{path}: empty image file; re-create or delete the file")
     try:
         with Image.open(path) as im:
-            if max_pixels is not None and im.width * im.height > max_pixels:
-                raise InputError(f"{path}: {im.width}x{im.height} pixels is more than the "
-                                 f"{max_pixels:,}-pixel limit; pass a smaller image")
+            check_pixels(path, im.width, im.height, max_pixels)  # from the header, before decoding
             im.load()  # decode now: truncated files fail here, not later
             im = ImageOps.exif_transpose(im)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):

@@ -274,14 +274,6 @@ def _entry(path: str, face=None, probs=None, error: str | None = None, quality: 
             "probs": _probs_dict(probs), "error": None, **(quality or {})}
 
 
-def _quality(face) -> dict:
-    """The face pipeline's quality fields of a detected face, for a result row."""
-    return {"score": round(float(face.score), 4), "iod": round(float(face.iod), 1),
-            "yaw": round(float(face.yaw), 1), "pitch": round(float(face.pitch), 1),
-            "roll": round(float(face.roll), 1), "low_confidence": bool(face.low_confidence),
-            "reason": face.reason}
-
-
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
                     recognizer: Recognizer | None = None, max_pixels: int | None = MAX_PIXELS) -> list[dict]:
     """Recognise every image (and every face, for humans) of a list of files.
@@ -335,7 +327,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
             for face in faces:
                 items.append(face if rec.takes_faces else face.aligned)
                 owners.append(len(out))
-                out.append(_entry(path, [round(v, 1) for v in face.box], quality=_quality(face)))
+                out.append(_entry(path, [round(v, 1) for v in face.box], quality=face.quality()))
         if len(items) >= BATCH:
             flush()
     flush()

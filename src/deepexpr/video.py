@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deepexpr.errors import InputError
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
-from deepexpr.inputs import DEFAULT_MAX_PIXELS, check_frame_size
+from deepexpr.io import MAX_PIXELS, check_pixels
 
 COLUMNS = ("frame", "time", "track", "x0", "y0", "x1", "y1", "score", "yaw", "pitch", "roll", "iod",
            "low_confidence", "reason", *EXPRESSIONS, "label")
@@ -35,14 +35,19 @@ COLUMNS = ("frame", "time", "track", "x0", "y0", "x1", "y1", "score", "yaw", "pi
 
 @dataclass
 class VideoConfig:
-    """Settings of video and stream analysis."""
+    """Settings of video and stream analysis (the `recognize` options are generated from it)."""
 
-    every: int = 1  # analyse every N-th frame
-    smooth: float = 0.0  # EMA weight of the past per track (0 = off, 0.7 = strong)
-    max_gap_seconds: float = 1.0  # a face back within this keeps its track id
-    detect_every: int = 10  # run the full detector every N analysed frames (and when a face is lost)
-    min_iod: float = 20.0  # smallest inter-ocular distance searched for (px)
-    max_pixels: int = DEFAULT_MAX_PIXELS  # frames larger than this are refused
+    every: int = setting(1, "analyse every N-th frame", min=1)
+    smooth: float = setting(0.0, "smooth probabilities per face track: EMA weight of the past "
+                                 "(0 = off, 0.7 = strong)", min=0.0, max=0.95)
+    max_gap_seconds: float = setting(1.0, "a face back within this many seconds keeps its track id", min=0.0)
+    detect_every: int = setting(10, "run the full face detector every N analysed frames "
+                                    "(and whenever a face is lost)", min=1)
+    min_iod: float = setting(20.0, "smallest inter-ocular distance searched for, in pixels", above=0.0)
+    max_pixels: int = setting(MAX_PIXELS, "refuse images and video frames with more pixels", min=1)
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 @dataclass
@@ -90,7 +95,7 @@ def _ffmpeg_problem(err: Exception) -> str:
     return lines[-1] if lines else type(err).__name__
 
 
-def open_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict, Iterator[bytes]]:
+def open_video(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[dict, Iterator[bytes]]:
     """Open a video with ffmpeg (imageio-ffmpeg): (meta {"size", "fps", "duration", "nframes"}, frames).
 
     Raises:
@@ -108,7 +113,7 @@ def open_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
         raise InputError(f"{path}: cannot read video: {_ffmpeg_problem(err)}; pass a video ffmpeg can decode") from err
     size = meta.get("size") or (0, 0)
     try:
-        check_frame_size(path, int(size[0]), int(size[1]), max_pixels)
+        check_pixels(path, int(size[0]), int(size[1]), max_pixels)
     except InputError:
         reader.close()
         raise
@@ -119,7 +124,7 @@ def open_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
     return meta, reader
 
 
-def video_frames(path: str | Path, every: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS):
+def video_frames(path: str | Path, every: int = 1, max_pixels: int = MAX_PIXELS):
     """(meta, generator of (frame index, RGB uint8 (H, W, 3))) for every `every`-th frame.
 
     The generator raises InputError when the video has no frame or breaks off with an error.
@@ -177,11 +182,9 @@ def camera_frames(index: int = 0) -> Iterator[np.ndarray]:
 # --------------------------------------------------------------------------- analysis
 
 def _probs_of(recognizer, faces) -> np.ndarray:
-    from deepexpr.recognition import Recognizer
-
     if not faces:
         return np.zeros((0, len(EXPRESSIONS)), np.float32)
-    items = [f.aligned for f in faces] if isinstance(recognizer, Recognizer) else faces
+    items = faces if recognizer.takes_faces else [f.aligned for f in faces]
     return np.asarray(recognizer.probs(items), np.float32)
 
 
@@ -219,7 +222,7 @@ def _stream_results(frames, stream, rec, cfg: VideoConfig, fps: float, keep_fram
     for n, item in enumerate(frames):
         index, frame = item if isinstance(item, tuple) else (n, item)
         frame = np.ascontiguousarray(frame)
-        check_frame_size("frame", frame.shape[1], frame.shape[0], cfg.max_pixels)
+        check_pixels("frame", frame.shape[1], frame.shape[0], cfg.max_pixels)
         faces = stream.process(frame)
         probs = _probs_of(rec, faces)
         out = []

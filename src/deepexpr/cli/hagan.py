@@ -134,16 +134,21 @@ def _read_records(path: Path):
 def run_translate(args) -> int:
     from deepexpr.io import save_image
     from deepexpr.models.resolve import weights_file
-    from deepexpr.translate import load_hagan, side_by_side, translate
+    from deepexpr.translate import find_faces, load_hagan, read_photo, side_by_side, translate
 
     model = load_hagan(weights_file(args.weights, run_file=GENERATOR_FILE, option="--weights"))
     names = None if args.character == "all" else [c.strip() for c in args.character.split(",") if c.strip()]
-    results = translate(args.path, names, seed=args.seed, model=model)
+    photo = read_photo(args.path)
+    faces = find_faces(photo)  # kept: each result line carries its face's quality
+    results = translate(photo if faces else args.path, names, seed=args.seed, model=model, faces=faces)
     out = Path(args.out) if args.out else Path(args.path).with_name(Path(args.path).stem + "_hagan.png")
     save_image(out, side_by_side(results))
+    by_box = {tuple(int(v) for v in f.box): f for f in faces}
     for t in results:
+        face = by_box.get(t.box)
         probs = " ".join(f"{c}={p:.2f}" for c, p in zip(t.classes, t.probs))
-        print(f"face {t.box}: {t.character}: {t.label} ({probs})")
+        unsure = f"?  (low confidence: {face.reason})" if getattr(face, "low_confidence", False) else ""
+        print(f"face {t.box}: {t.character}: {t.label}{unsure} ({probs})")
     print(f"wrote {out}")
     return 0
 

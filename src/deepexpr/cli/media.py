@@ -13,25 +13,32 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deepexpr.cli.options import add_options, check_range, config_from_args
+
 VIDEO_TABLE_FORMATS = ("csv", "parquet", "json")
 
 
 def add_media_arguments(p) -> None:
-    """Options for folders/globs, the pixel guard, and video/stream analysis."""
-    from deepexpr.inputs import DEFAULT_MAX_PIXELS
+    """Options for folders/globs, the pixel guard, and video/stream analysis.
 
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"refuse images and video frames with more pixels (default: {DEFAULT_MAX_PIXELS:,})")
-    v = p.add_argument_group("video and camera (human faces)")
-    v.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: 1)")
-    v.add_argument("--smooth", type=float, default=0.0, metavar="A",
-                   help="smooth probabilities per face track: EMA weight of the past, 0-0.95 (default: 0, off)")
+    The analysis settings (--every, --smooth, --max-pixels, ...) are generated from
+    `deepexpr.video.VideoConfig`; the output files and the camera are this command's own.
+    """
+    add_options(p, "deepexpr.video:VideoConfig")
+    v = p.add_argument_group("video and camera outputs (human faces)")
     v.add_argument("--plot", metavar="PNG", help="draw each track's probabilities over time")
     v.add_argument("--annotate", metavar="MP4", help="write the video with boxes, labels and bars")
     for fmt in VIDEO_TABLE_FORMATS:
         v.add_argument(f"--{fmt}", metavar="FILE", help=f"write the per-frame table as {fmt}")
     v.add_argument("--camera", type=int, metavar="INDEX", help="analyse a local camera (OpenCV) instead of files")
     v.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0 = all)")
+
+
+def video_config(args):
+    """The `VideoConfig` of the parsed options (bad values: one line naming the option)."""
+    from deepexpr.video import VideoConfig
+
+    return config_from_args(VideoConfig, args)
 
 
 def split_inputs(args) -> tuple[list[str], list[str], list[str]]:
@@ -44,13 +51,9 @@ def split_inputs(args) -> tuple[list[str], list[str], list[str]]:
     return images, videos, errors
 
 
-def _check_video_options(args) -> None:
+def _check_outputs(args) -> None:
     from deepexpr.errors import InputError
 
-    if args.every < 1:
-        raise InputError(f"--every {args.every}: must be 1 or more")
-    if not 0.0 <= args.smooth < 1.0:
-        raise InputError(f"--smooth {args.smooth}: must be in [0, 1)")
     for opt in ("annotate", "plot", *VIDEO_TABLE_FORMATS):
         if getattr(args, opt) and Path(getattr(args, opt)).is_dir():
             raise InputError(f"--{opt} {getattr(args, opt)}: is a folder; pass a file name")
@@ -72,12 +75,14 @@ def run_videos(args, videos: list[str]) -> tuple[list, list[str]]:
     """
     from deepexpr.errors import InputError
 
-    _check_video_options(args)
+    _check_outputs(args)
+    check_range("--max-frames", args.max_frames, minimum=0)
+    cfg = video_config(args)
     sources = [(v, False) for v in videos] + ([(f"camera{args.camera}", True)] if args.camera is not None else [])
     tables, errors = [], []
     for source, is_camera in sources:
         try:
-            df = _run_one(args, source, is_camera, many=len(sources) > 1)
+            df = _run_one(args, cfg, source, is_camera, many=len(sources) > 1)
         except InputError as err:
             errors.append(str(err))
             continue
@@ -86,20 +91,18 @@ def run_videos(args, videos: list[str]) -> tuple[list, list[str]]:
     return tables, errors
 
 
-def _run_one(args, source: str, is_camera: bool, many: bool):
+def _run_one(args, cfg, source: str, is_camera: bool, many: bool):
     """One video or camera -> DataFrame, with the plot, the annotated video and the table files."""
     import itertools
 
     from deepexpr.recognition import load_recognizer
     from deepexpr.video import (
-        VideoConfig,
         analyze_video,
         camera_frames,
         process_stream,
         to_dataframe,
     )
 
-    cfg = VideoConfig(every=args.every, smooth=args.smooth, max_pixels=args.max_pixels)
     annotate = _output_for(args.annotate, source, many)
     if is_camera:
         frames = itertools.islice(camera_frames(args.camera), None, None, cfg.every)

@@ -299,7 +299,8 @@ def format_table(results) -> str:
     for r in results:
         q = r.query
         probs = " ".join(f"{n[:3]} {p:.2f}" for n, p in zip(_names(), q.probs))
-        lines.append(f"{q.source or 'query'} face {q.face + 1}: matched label {r.matched_label}  [{probs}]")
+        unsure = f"?  (low confidence: {q.quality['reason']})" if q.low_confidence else ""
+        lines.append(f"{q.source or 'query'} face {q.face + 1}: matched label {r.matched_label}{unsure}  [{probs}]")
         groups = r.by_character or {"(all)": r.matches}
         lines.append(f"  {'character':<12} {'rank':>4}  {'label':<9} {'js':>6} {'geo':>6}  path")
         for char, matches in groups.items():

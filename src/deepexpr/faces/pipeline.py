@@ -97,6 +97,13 @@ class Face:
     reason: str = ""  # why low_confidence ("" when confident); several joined by "; "
     track_id: int | None = None  # streams: the face's track
 
+    def quality(self) -> dict:
+        """The quality fields every result row of a face carries (recognize, retrieve, translate)."""
+        return {"score": round(float(self.score), 4), "iod": round(float(self.iod), 1),
+                "yaw": round(float(self.yaw), 1), "pitch": round(float(self.pitch), 1),
+                "roll": round(float(self.roll), 1), "low_confidence": bool(self.low_confidence),
+                "reason": self.reason}
+
 
 # --------------------------------------------------------------------------- mediapipe graphs
 

@@ -36,6 +36,12 @@ class Embedding:
     box: list | None = None  # [x0, y0, x1, y1] of the face in the photo
     domain: str = "human"  # which model embedded it
     classifier_weight: np.ndarray | None = None  # (7, D) final layer of the model that embedded it
+    quality: dict | None = None  # a photo face's quality (`Face.quality()`: low_confidence, reason, ...)
+
+    @property
+    def low_confidence(self) -> bool:
+        """True when the face pipeline says this face is no confident answer (profile, tiny, ...)."""
+        return bool((self.quality or {}).get("low_confidence"))
 
     def to_dict(self, with_weight: bool = False) -> dict:
         """JSON-ready form (what `load_embedding` reads back)."""
@@ -47,6 +53,8 @@ class Embedding:
             out["landmarks"] = self.landmarks.tolist()
         if self.geometry is not None:
             out["geometry"] = self.geometry.tolist()
+        if self.quality is not None:
+            out.update(self.quality)
         if with_weight and self.classifier_weight is not None:
             out["classifier_weight"] = self.classifier_weight.tolist()
         return out
@@ -106,8 +114,13 @@ def embed_human_photo(image_or_path, recognizer) -> list[Embedding]:
         lms = None if lms is None else np.asarray(lms, dtype=np.float32)
         out.append(Embedding(None if feats is None else feats[i], probs[i], safe_geometry(lms), lms,
                              crops[i], source, i, np.asarray(face.box, dtype=float).ravel().tolist(), "human",
-                             classifier_weight(recognizer)))
+                             classifier_weight(recognizer), _quality(face)))
     return out
+
+
+def _quality(face) -> dict | None:
+    """A pipeline face's quality fields; None for a face from elsewhere (a plug-in detector)."""
+    return face.quality() if hasattr(face, "quality") else None
 
 
 def embed_character_image(image_or_path, recognizer, landmarks=None) -> Embedding:
