@@ -176,7 +176,7 @@ def _puppets(engine: Engine, rgb, key, character: str, size: int) -> list[dict]:
     for r in engine.recognize(rgb, key):
         out.append({"box": r.box, "label": r.label, "probs": probs_dict(r.probs),
                     "rig": {k: round(v, 4) for k, v in engine.puppet_rig(r.probs, character).items()},
-                    "image": data_url(engine.puppet(r.probs, character, size))})
+                    "image": data_url(engine.puppet(r.probs, character, size, supersample=2))})
     return out
 
 

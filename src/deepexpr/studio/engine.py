@@ -277,11 +277,14 @@ class Engine:
         w = w / max(w.sum(), 1e-9)
         return {c: float(v) for c, v in zip(RIG_CONTROLS, w @ self._rig_table(name))}
 
-    def puppet(self, probs: np.ndarray, name: str, size: int = 192) -> np.ndarray:
-        """The character making the face: (size, size, 3) uint8 (see PUPPET_SOURCE)."""
+    def puppet(self, probs: np.ndarray, name: str, size: int = 192, supersample: int = 1) -> np.ndarray:
+        """The character making the face: (size, size, 3) uint8 (see PUPPET_SOURCE).
+
+        supersample=1 keeps the live loop fast (~2 ms); photos use 2 (smoother lines)."""
         from deepexpr.characters import render_face
 
-        return render_face(self.style(name), self.puppet_rig(probs, name), size=int(size), supersample=1)[0]
+        return render_face(self.style(name), self.puppet_rig(probs, name), size=int(size),
+                           supersample=int(supersample))[0]
 
     # --------------------------------------------------------------- animate
     def animate(self, expression: str, frames: int = 45) -> tuple[str, Path]:

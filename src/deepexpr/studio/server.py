@@ -36,7 +36,7 @@ class StudioConfig:
     live_max_bytes: int = 1_000_000  # one live frame message cap (the socket closes above)
     live_max_pixels: int = 1920 * 1080  # one live frame pixel cap
     live_max_fps: float = 40.0  # live frames per second accepted per socket (more are refused)
-    puppet_size: int = 192  # live puppet frame side in pixels
+    puppet_size: int = 256  # live puppet frame side in pixels
 
 
 class WorkPool:
