@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from studio_helpers import SMALL_INDEX, astronaut, encode
 
 pytest.importorskip("fastapi")

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from studio_helpers import SMALL_INDEX, astronaut, webcam_frames, write_y4m
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

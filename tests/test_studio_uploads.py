@@ -61,5 +61,5 @@ def test_rate_limit_refuses_bursts_then_refills(monkeypatch):
     monkeypatch.setattr("deepexpr.studio.live.time.monotonic", lambda: now[0])
     limit = RateLimit(3)
     assert [limit.allow() for _ in range(4)] == [True, True, True, False]
-    now[0] += 1 / 3
+    now[0] += 0.4  # 1.2 tokens back
     assert limit.allow() and not limit.allow()
