@@ -114,15 +114,14 @@ class Engine:
     # ----------------------------------------------------------------- start-up
     def load(self, say=print) -> Engine:
         """Load every model once (and build the cached character index if missing)."""
-        from deepexpr.cli.demo import DemoConfig, default_index, ensure_models
+        from deepexpr.retrieval.embed import load_recognizer_for
 
         t0 = time.perf_counter()
         say("deepexpr studio: loading the human and character models ...")
-        self.human, self.character = ensure_models(self.config.character_model)
-        demo = DemoConfig(characters=self.config.index_characters, per_expression=self.config.index_per_expression,
-                          size=self.config.index_size, workers=1)
-        say("deepexpr studio: loading the character index (built and cached on first use) ...")
-        self.index, self.index_path = default_index(self.character, demo)
+        self.human = load_recognizer_for("human")
+        self.character = load_recognizer_for("character", self.config.character_model)
+        say("deepexpr studio: loading the character index (rendered, embedded and cached on first use) ...")
+        self.index, self.index_path = cached_index(self.character, self.config, say)
         self.loaded = {"human": getattr(self.human, "name", "human"),
                        "character": getattr(self.character, "name", "character"),
                        "index": f"{Path(self.index_path).name} ({len(self.index)} images)"}
@@ -137,13 +136,14 @@ class Engine:
         return self
 
     def _warm_up(self) -> None:
-        """One call through each path so the first request is not the slow one."""
-        from skimage import data
+        """One call through each path so the first request is not the slow one (blank
+        inputs: loading a sample photo would cost more than the warm-up saves)."""
+        from deepexpr.faces import detect_faces
+        from deepexpr.retrieval.embed import features_and_probs
 
-        photo = data.astronaut()
-        faces = self.recognize(photo)
-        if faces:
-            self.puppet(faces[0].probs, self.characters()[0], 128)
+        detect_faces(np.zeros((480, 640, 3), np.uint8))
+        features_and_probs(self.human, [np.zeros((256, 256, 3), np.uint8)])
+        self.puppet(np.full(len(EXPRESSIONS), 1 / len(EXPRESSIONS)), self.characters()[0], 128)
 
     def close(self) -> None:
         """Nothing to release today (generated animations stay cached on disk)."""
@@ -315,6 +315,46 @@ class Engine:
         if folder is None:
             raise StudioError(404, f"animation {str(job)[:20]!r}: unknown id; POST /api/animate first")
         return folder / name
+
+
+def cached_index(character_model, config: EngineConfig, say=print):
+    """(RetrievalIndex, path): the built-in characters rendered and embedded once, cached.
+
+    Same cache layout and key as `deepexpr demo`'s default index (render settings, renderer
+    version, the character model's weights hash), so the two share one file.
+    """
+    from deepexpr.characters import render_dataset
+    from deepexpr.characters.export import RENDERER_VERSION
+    from deepexpr.errors import InputError
+    from deepexpr.io import cache_dir
+    from deepexpr.retrieval.index import build_index, load_index, model_identity, save_index
+
+    ident = model_identity(character_model, "character")
+    tag = (f"{config.index_characters.replace(':', '').replace(',', '-')}-{config.index_per_expression}x"
+           f"{config.index_size}-s0-r{RENDERER_VERSION}")
+    data = cache_dir() / "data" / f"characters-{tag}"
+    path = cache_dir() / "indexes" / f"characters-{tag}-{ident['sha256'][:12] or 'nohash'}.safetensors"
+    if path.is_file() and (data / "manifest.json").is_file():
+        try:
+            return load_index(path, expect_model=ident), path
+        except InputError as err:
+            say(f"deepexpr studio: rebuilding the index ({err})")
+    if not _complete(data / "manifest.json"):
+        say(f"deepexpr studio: rendering the characters into {data}")
+        render_dataset(data, config.index_characters, config.index_per_expression, config.index_size, 0)
+    say(f"deepexpr studio: embedding the characters into {path}")
+    index, _report = build_index(data, character_model, domain="character")
+    save_index(index, path)
+    return index, path
+
+
+def _complete(manifest: Path) -> bool:
+    import json
+
+    try:
+        return bool(json.loads(manifest.read_text()).get("complete", True))
+    except (OSError, ValueError):
+        return False
 
 
 ANIMATION_FILES = {"preview.mp4": "video/mp4", "strip.png": "image/png",
