@@ -8,9 +8,11 @@
    server-side time per frame (decode, face pipeline, model, puppet drawing, JPEG encoding;
    the `server_ms` field) and the client round trip.
 5. Soak: N/2 photo clients + M sockets for --soak seconds; server memory (RSS) sampled.
+6. --stages K: the live path's stages in this process (no server), K frames, one thread:
+   where the server-side time goes.
 All: throughput, p50/p95/p99, errors.
 
-    python benchmarks/bench_studio_load.py [--clients 8] [--sockets 2] [--seconds 20] [--soak 60]
+    python benchmarks/bench_studio_load.py [--clients 8] [--sockets 2] [--seconds 20] [--soak 60] [--stages 100]
 """
 
 from __future__ import annotations
@@ -205,6 +207,43 @@ def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos:
     return out
 
 
+def stages(count: int, frames: list[bytes]) -> None:
+    """Time each stage of one live frame in-process (torch on one thread, like a worker)."""
+    import torch
+
+    from deepexpr.studio import Engine, EngineConfig
+    from deepexpr.studio.engine import face_quality
+    from deepexpr.studio.uploads import data_url, decode_image
+
+    torch.set_num_threads(1)
+    engine = Engine(EngineConfig(hagan=False)).load(say=lambda _line: None)
+    from deepexpr.faces import detect_faces
+    from deepexpr.retrieval.embed import features_and_probs
+
+    times = {k: [] for k in ("decode", "face pipeline", "expression CNN", "quality", "puppet draw", "JPEG+base64", "total")}
+    for i in range(count + 5):
+        t = [time.perf_counter()]
+        rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
+        t.append(time.perf_counter())
+        faces = detect_faces(rgb)
+        t.append(time.perf_counter())
+        _, probs = features_and_probs(engine.human, [f.aligned for f in faces])
+        t.append(time.perf_counter())
+        face_quality(faces[0])
+        t.append(time.perf_counter())
+        img = engine.puppet(probs[0], "pip", 256)
+        t.append(time.perf_counter())
+        data_url(img, "JPEG", 85)
+        t.append(time.perf_counter())
+        if i >= 5:  # warm-up frames kept out
+            for k, a, b in zip(times, t, t[1:]):
+                times[k].append(1000 * (b - a))
+            times["total"].append(1000 * (t[-1] - t[0]))
+    print(f"| live stage ({count} frames, 640x480, one thread) | p50 ms | p95 ms |\n|---|---|---|")
+    for k, v in times.items():
+        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=8, help="concurrent /api/recognize clients")
@@ -212,7 +251,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20, help="length of each phase")
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
+    ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
     args = ap.parse_args()
+    if args.stages:
+        return stages(args.stages, frames_640x480(32))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -202,3 +202,34 @@ def test_characters_and_animate_views(server, browser, tmp_path):
     assert browser.find_element(By.ID, "animate-glb").get_attribute("href").endswith("animation.glb")
     _wait(browser, "document.getElementById('animate-video').readyState >= 2", timeout=30)
     _shot(browser, tmp_path, "animate")
+
+
+def test_server_survives_clients_that_drop_mid_stream(server):
+    """Sockets closed mid-frame (politely and abruptly) and an upload cut short: the server
+    keeps serving, and its log shows no traceback (checked when the fixture stops it)."""
+    import json
+    import socket as sock
+    from urllib.parse import urlsplit
+
+    from websockets.sync.client import connect
+
+    from studio_helpers import encode
+
+    frame = encode(webcam_frames(1)[0])
+    ws_url = server.replace("http", "ws") + "/ws/live"
+    for _ in range(3):
+        with connect(ws_url) as ws:
+            ws.send(frame)  # and leave before the answer
+    with connect(ws_url) as ws:
+        ws.send(frame)
+        ws.socket.close()  # no close frame at all
+    host, port = urlsplit(server).hostname, urlsplit(server).port
+    with sock.create_connection((host, port)) as raw:
+        raw.sendall(b"POST /api/recognize HTTP/1.1\r\nHost: " + f"{host}:{port}".encode()
+                    + b"\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+                    + b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n' + frame[:4000])
+    with urllib.request.urlopen(server + "/api/health", timeout=30) as r:
+        assert r.status == 200
+    with connect(ws_url) as ws:
+        ws.send(frame)
+        assert [f["label"] for f in json.loads(ws.recv())["faces"]] == ["joy"]

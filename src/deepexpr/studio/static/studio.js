@@ -85,7 +85,7 @@ function drawPhoto(img, faces) {
   const ctx = canvas.getContext("2d");
   ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
   const line = Math.max(2, canvas.width / 300);
-  ctx.font = `${Math.max(12, Math.round(canvas.width / 45))}px system-ui, sans-serif`;
+  ctx.font = `${Math.max(14, Math.round(canvas.width / 45))}px system-ui, sans-serif`;
   faces.forEach((f, i) => {
     const [x0, y0, x1, y1] = f.box.map((v) => v * scale);
     const color = f.quality.score >= 0.6 ? "#2f9e62" : f.quality.score >= 0.3 ? "#d98a1c" : "#c8423a";
