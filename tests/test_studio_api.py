@@ -233,3 +233,19 @@ def test_serve_refuses_remote_hosts_without_the_flag(capsys):
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err
     assert main(["serve", "--port", "70000"]) == 2
+
+
+def test_page_docs_and_openapi_are_served_from_the_package(api):
+    import re
+
+    page = api.get("/")
+    assert page.status_code == 200 and "deepexpr studio" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for path in ("/", "/docs", "/static/studio.js", "/static/studio.css", "/static/docs.js"):
+        text = api.get(path).text
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), f"{path} loads something from elsewhere"
+    spec = api.get("/openapi.json").json()
+    assert {"/api/recognize", "/api/retrieve", "/api/translate", "/api/puppet", "/api/animate"} <= set(spec["paths"])
+    assert "RecognizeResponse" in spec["components"]["schemas"]
+    docs = api.get("/docs")
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text

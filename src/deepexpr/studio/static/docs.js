@@ -21,12 +21,18 @@ async function main() {
   for (const [path, ops] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       const card = node("section", "panel");
-      card.append(node("h2", "", `${method.toUpperCase()} ${path}`));
+      card.append(node("h3", "route", `${method.toUpperCase()} ${path}`));
       if (op.summary) card.append(node("p", "", op.summary));
       if (op.description) card.append(node("p", "hint", op.description));
       for (const p of op.parameters || []) card.append(node("p", "hint", `${p.in} ${p.name}: ${schemaName(p.schema)}${p.required ? " (required)" : ""}`));
       const body = op.requestBody && op.requestBody.content;
-      if (body) for (const [type, c] of Object.entries(body)) card.append(node("p", "hint", `body ${type}: ${schemaName(c.schema)}`));
+      if (body) {
+        for (const [type, c] of Object.entries(body)) {
+          const ref = c.schema && c.schema.$ref && spec.components.schemas[schemaName(c.schema)];
+          const fields = ref && ref.properties ? Object.entries(ref.properties).map(([k, v]) => `${k}: ${schemaName(v) || v.format || ""}`).join(", ") : schemaName(c.schema);
+          card.append(node("p", "hint", `body ${type}: ${fields}`));
+        }
+      }
       for (const [code, r] of Object.entries(op.responses || {})) {
         const c = r.content && Object.values(r.content)[0];
         card.append(node("p", "hint", `${code}: ${r.description || ""} ${c ? schemaName(c.schema) : ""}`));
