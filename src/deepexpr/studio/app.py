@@ -174,9 +174,9 @@ def _add_photo_routes(app: FastAPI) -> None:
 def _puppets(engine: Engine, rgb, key, character: str, size: int) -> list[dict]:
     out = []
     for r in engine.recognize(rgb, key):
+        rig, drawing = engine.drive(r, character, size, supersample=2)
         out.append({"box": r.box, "label": r.label, "probs": probs_dict(r.probs),
-                    "rig": {k: round(v, 4) for k, v in engine.puppet_rig(r.probs, character).items()},
-                    "image": data_url(engine.puppet(r.probs, character, size, supersample=2))})
+                    "rig": {k: round(v, 4) for k, v in rig.items()}, "image": data_url(drawing)})
     return out
 
 

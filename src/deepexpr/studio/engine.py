@@ -10,7 +10,13 @@ it follows the expression, not the head pose or the individual action units.
 
     >>> engine = Engine(EngineConfig()).load()
     >>> faces = engine.recognize(rgb)          # [FaceResult(box, label, probs, quality, ...)]
-    >>> frame = engine.puppet(faces[0].probs, "pip", size=192)   # (192, 192, 3) uint8
+    >>> rig, frame = engine.drive(faces[0], "pip", size=192)    # rig dict, (192, 192, 3) uint8
+
+Switching to the coming APIs touches only this module:
+- face pipeline with quality fields and `process_stream(frames)`: `detect` calls it,
+  `face_quality` returns its quality fields, `recognize_frame` keeps a stream per socket;
+- rig estimator: `rig_for` returns `estimate_rig(result.face)`, `drive` calls
+  `drive(character, rig, size)`, PUPPET_SOURCE becomes "rig-estimator".
 """
 
 from __future__ import annotations
@@ -277,14 +283,29 @@ class Engine:
         w = w / max(w.sum(), 1e-9)
         return {c: float(v) for c, v in zip(RIG_CONTROLS, w @ self._rig_table(name))}
 
+    def rig_for(self, result: FaceResult, name: str) -> dict[str, float]:
+        """The rig that makes character `name` show one face (today: the expression blend)."""
+        return self.puppet_rig(result.probs, name)
+
+    def drive(self, result: FaceResult, name: str, size: int = 192, supersample: int = 1) -> tuple[dict, np.ndarray]:
+        """(rig, (size, size, 3) uint8 drawing): the character making one face's expression."""
+        rig = self.rig_for(result, name)
+        return rig, self._draw(rig, name, size, supersample)
+
+    def _draw(self, rig: dict, name: str, size: int, supersample: int) -> np.ndarray:
+        from deepexpr.characters import render_face
+
+        return render_face(self.style(name), rig, size=int(size), supersample=int(supersample))[0]
+
+    def recognize_frame(self, image: np.ndarray) -> list[FaceResult]:
+        """One live frame (today: the photo path without the per-upload cache)."""
+        return self.recognize(image)
+
     def puppet(self, probs: np.ndarray, name: str, size: int = 192, supersample: int = 1) -> np.ndarray:
         """The character making the face: (size, size, 3) uint8 (see PUPPET_SOURCE).
 
         supersample=1 keeps the live loop fast (~2 ms); photos use 2 (smoother lines)."""
-        from deepexpr.characters import render_face
-
-        return render_face(self.style(name), self.puppet_rig(probs, name), size=int(size),
-                           supersample=int(supersample))[0]
+        return self._draw(self.puppet_rig(probs, name), name, size, supersample)
 
     # --------------------------------------------------------------- animate
     def animate(self, expression: str, frames: int = 45) -> tuple[str, Path]:

@@ -51,11 +51,11 @@ def live_frame(engine: Engine, data: bytes, character: str, config: StudioConfig
     """One frame through the whole live path; returns the message to send."""
     t0 = time.perf_counter()
     rgb = decode_image(data, config.live_max_pixels, what="frame")
-    faces = engine.recognize(rgb)
+    faces = engine.recognize_frame(rgb)
     main = max(faces, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), default=None)
     puppet = None
     if main is not None:
-        puppet = data_url(engine.puppet(main.probs, character, config.puppet_size), "JPEG", 85)
+        puppet = data_url(engine.drive(main, character, config.puppet_size)[1], "JPEG", 85)
     return {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
             "faces": [r.to_dict() for r in faces], "puppet": puppet, "puppet_source": PUPPET_SOURCE,
             "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2)}
