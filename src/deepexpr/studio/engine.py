@@ -5,7 +5,8 @@ directly, so swapping in a new face pipeline (quality fields, `process_stream`) 
 estimator (`estimate_rig(face)`, `drive(character, rig, size)`) changes a few lines here.
 
 Today's puppet is the chosen character drawn with a rig blended from its per-expression key
-poses, weighted by the face's expression probabilities (`PUPPET_SOURCE = "expression-blend"`);
+poses, weighted by the face's expression probabilities (`MAX_ANIMATIONS = 12  # generated animation folders kept on disk (oldest removed first)
+PUPPET_SOURCE = "expression-blend"`);
 it follows the expression, not the head pose or the individual action units.
 
     >>> engine = Engine(EngineConfig()).load()
@@ -36,6 +37,7 @@ import numpy as np
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.studio.uploads import StudioError
 
+MAX_ANIMATIONS = 12  # generated animation folders kept on disk (oldest removed first)
 PUPPET_SOURCE = "expression-blend"  # becomes "rig-estimator" when `estimate_rig` lands
 _GENERATED = re.compile(r"^rand_[0-9]{1,9}_[0-9]{1,3}$")  # random characters, rebuilt from their seed
 
@@ -322,10 +324,19 @@ class Engine:
         stamp = f"{expression}:{int(frames)}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}:v1"
         job = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         folder = cache_dir() / "studio" / "animations" / job
-        with self._anim_lock:  # one generation at a time; a repeat is served from the folder
+        if (folder / "done").is_file():
+            self._animations[job] = folder
+            return job, folder
+        # One generation at a time, and a second request does not park a worker on the lock.
+        if not self._anim_lock.acquire(blocking=False):
+            raise StudioError(503, "another animation is being generated; retry in a few seconds")
+        try:
             if not (folder / "done").is_file():
                 _write_animation(expression, int(frames), folder)
+                _prune(folder.parent, keep=MAX_ANIMATIONS)
             self._animations[job] = folder
+        finally:
+            self._anim_lock.release()
         return job, folder
 
     def animation_file(self, job: str, name: str) -> Path:
@@ -333,8 +344,8 @@ class Engine:
         if name not in ANIMATION_FILES:
             raise StudioError(404, f"{name[:40]!r}: not an animation file; one of {', '.join(ANIMATION_FILES)}")
         folder = self._animations.get(str(job))
-        if folder is None:
-            raise StudioError(404, f"animation {str(job)[:20]!r}: unknown id; POST /api/animate first")
+        if folder is None or not (folder / name).is_file():
+            raise StudioError(404, f"animation {str(job)[:20]!r}: unknown or expired id; POST /api/animate first")
         return folder / name
 
 
@@ -415,6 +426,13 @@ def _write_animation(expression: str, frames: int, folder: Path) -> None:
         tmp.rename(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Keep the `keep` newest generated animations (each is several MB)."""
+    done = sorted((p for p in root.iterdir() if (p / "done").is_file()), key=lambda p: p.stat().st_mtime)
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _zip(paths: list[Path], out: Path) -> None:
