@@ -199,6 +199,7 @@ async function startLive() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/live?character=${encodeURIComponent($("#puppet-character").value)}`);
   const live = { stream, ws, frames: 0, sentAt: 0, times: [], canvas: document.createElement("canvas"), running: true };
+  window.studioLiveStats = { rtt: [], server: [] };
   state.live = live;
   $("#live-start").disabled = true; $("#live-stop").disabled = false;
   ws.onopen = () => { setStatus(status, "Streaming."); sendFrame(live); };
@@ -225,6 +226,10 @@ function onLiveMessage(live, msg) {
   const now = performance.now();
   live.frames += 1;
   live.times.push(now);
+  // the last 2000 round trips and server times, for benchmarks (bench_studio_load.py --browser-live)
+  const stats = window.studioLiveStats;
+  stats.rtt.push(now - live.sentAt); stats.server.push(msg.server_ms);
+  if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); }
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();
   $("#live-frames").textContent = String(live.frames);
   $("#live-fps").textContent = live.times.length > 1 ? ((live.times.length - 1) / ((now - live.times[0]) / 1000)).toFixed(1) : "–";
