@@ -317,11 +317,12 @@ class Engine:
         if expression not in EXPRESSIONS or expression == "neutral":
             raise StudioError(422, f"expression {expression[:20]!r}: choose one of "
                                    f"{', '.join(e for e in EXPRESSIONS if e != 'neutral')}")
-        from deepexpr.animation.animate import weights_dir
+        from deepexpr import __version__
         from deepexpr.io import cache_dir
 
-        weights = weights_dir() / f"seq_{expression}.safetensors"
-        stamp = f"{expression}:{int(frames)}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}:v1"
+        weights = Path(__file__).resolve().parents[1] / "weights" / f"seq_{expression}.safetensors"
+        mark = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else ""
+        stamp = f"{expression}:{int(frames)}:{__version__}:{mark}:v2"  # new weights: new id
         job = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         folder = cache_dir() / "studio" / "animations" / job
         if (folder / "done").is_file():
@@ -394,32 +395,23 @@ ANIMATION_FILES = {"preview.mp4": "video/mp4", "strip.png": "image/png",
 
 
 def _write_animation(expression: str, frames: int, folder: Path) -> None:
-    """Generate once, write the four files into a temporary folder, rename it into place."""
-    from deepexpr.animation.animate import (
-        AnimateConfig,
-        default_mesh,
-        generate_landmarks,
-        load_generator,
-        write_glb,
-        write_obj_sequence,
-        write_preview,
-    )
-    from deepexpr.animation.landmarks83 import STABLE_ROWS
-    from deepexpr.animation.rbf import RBFWarp
+    """Write the four files into a temporary folder, then rename it into place.
 
-    verts, faces, rest = default_mesh()
-    model, _cfg = load_generator(expression)
-    landmarks = generate_landmarks(model, rest, frames)
-    sequence = RBFWarp(falloff=True, rigid_landmarks=STABLE_ROWS).fit(verts, rest).warp_sequence(landmarks)
+    Uses only `animate(AnimateConfig)`, once per format: the generation is deterministic,
+    so the three agree, and the studio does not depend on where the sequence model lives.
+    """
+    from deepexpr.animation.animate import AnimateConfig, animate
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
     try:
-        video, strip = write_preview(sequence, faces, tmp, "preview",
-                                     AnimateConfig(expression=expression, size=224, show_progress=False))
+        base = dict(expression=expression, frames=frames, size=224, show_progress=False)
+        video, strip = animate(AnimateConfig(**base, out=str(tmp), fmt="mp4"))
+        video.rename(tmp / "preview.mp4")
         strip.rename(tmp / "strip.png")
-        write_glb(sequence, faces, tmp / "animation.glb")
-        objs = write_obj_sequence(sequence, faces, tmp / "obj", show_progress=False)
-        _zip(objs, tmp / "frames_obj.zip")
+        (glb,) = animate(AnimateConfig(**base, out=str(tmp), fmt="glb"))
+        glb.rename(tmp / "animation.glb")
+        _zip(animate(AnimateConfig(**base, out=str(tmp / "obj"), fmt="obj")), tmp / "frames_obj.zip")
         shutil.rmtree(tmp / "obj")
         (tmp / "done").write_text(expression)
         shutil.rmtree(folder, ignore_errors=True)
