@@ -233,3 +233,15 @@ def test_server_survives_clients_that_drop_mid_stream(server):
     with connect(ws_url) as ws:
         ws.send(frame)
         assert [f["label"] for f in json.loads(ws.recv())["faces"]] == ["joy"]
+
+
+def test_downloads_stay_hidden_until_there_is_something_to_download(server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    _wait(browser, "document.body.dataset.ready === '1'")
+    browser.find_element(By.CSS_SELECTOR, ".tab[data-view=animate]").click()
+    for element in ("animate-glb", "animate-obj", "animate-strip"):
+        assert not browser.find_element(By.ID, element).is_displayed()
+    browser.find_element(By.CSS_SELECTOR, ".tab[data-view=characters]").click()
+    assert not browser.find_element(By.ID, "random-json").is_displayed()
