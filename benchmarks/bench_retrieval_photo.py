@@ -25,14 +25,15 @@ def main() -> None:
     ap.add_argument("--character-model", default=None, help="character checkpoint (default: bundled)")
     args = ap.parse_args()
 
-    from deepexpr.cli.demo import DemoConfig, default_index, ensure_models, write_astronaut
+    from deepexpr.cli.demo import ensure_models, write_astronaut
     from deepexpr.retrieval import embed
+    from deepexpr.retrieval.default_index import default_index
     from deepexpr.retrieval.search import SearchConfig, search
     from deepexpr.retrieval.sheet import contact_sheet
 
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores shared)")
     human, character = ensure_models(args.character_model)
-    index, path = default_index(character, DemoConfig(character_model=args.character_model))
+    index, path = default_index(character)
     print(f"index: {path.name}, {len(index)} rows, feature dim {index.features.shape[1]}")
     tmp = Path(tempfile.mkdtemp())
     photo = write_astronaut(tmp)

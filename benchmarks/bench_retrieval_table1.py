@@ -25,8 +25,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="character model checkpoint (default: the bundled one)")
     args = ap.parse_args()
 
-    from deepexpr.cli.demo import DemoConfig, default_index
     from deepexpr.io import cache_dir
+    from deepexpr.retrieval.default_index import default_index
     from deepexpr.retrieval.embed import load_recognizer_for
     from deepexpr.retrieval.evaluate import evaluate_retrieval, write_report
     from deepexpr.retrieval.index import build_index
@@ -34,7 +34,7 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores shared)")
     character = load_recognizer_for("character", args.model)
     print(f"character model: {getattr(character, 'path', '') or getattr(character, 'name', '')}")
-    index, path = default_index(character, DemoConfig())
+    index, path = default_index(character)
     if args.loco:
         queries, setting = index, "each built-in character vs the other 8 (--exclude-same-character)"
     else:

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-python -m pip install --quiet --disable-pip-version-check -e .
+python -m pip install --quiet --disable-pip-version-check -e ".[web]"
 mkdir -p out
 deepexpr setup
 deepexpr characters sheet --out out/characters_sheet.png

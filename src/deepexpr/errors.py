@@ -24,6 +24,11 @@ class InputError(DeepExprError):
     exit_code = 2
 
 
+class TooLargeError(InputError):
+    """An input over a size limit (the pixels of an image or a frame): a usage error (exit 2);
+    the web studio answers it with 413."""
+
+
 class DataError(DeepExprError):
     """The inputs were well formed but the data cannot give a result (exit 1): e.g. too few
     images for the protocol, every item of a batch unreadable."""

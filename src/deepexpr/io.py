@@ -118,12 +118,12 @@ def check_pixels(name, width: int, height: int, max_pixels: int | None = MAX_PIX
     Raises:
         InputError: an empty frame size, or more than `max_pixels` pixels (None: no limit).
     """
-    from deepexpr.errors import InputError
+    from deepexpr.errors import InputError, TooLargeError
 
     if width <= 0 or height <= 0:
         raise InputError(f"{name}: frame size {width}x{height} is empty; pass a valid image or video")
     if max_pixels and width * height > max_pixels:
-        raise InputError(f"{name}: {width}x{height} pixels is more than the {max_pixels:,}-pixel limit; "
+        raise TooLargeError(f"{name}: {width}x{height} pixels is more than the {max_pixels:,}-pixel limit; "
                          "downscale it or raise --max-pixels")
 
 
@@ -143,11 +143,8 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS):
 
     Raises:
         InputError: the file is missing, empty, a directory, not a readable image or too
-            large (the message names the file).
+            large (`TooLargeError`; the message names the file).
     """
-    import numpy as np
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     from deepexpr.errors import InputError
 
     path = Path(path)
@@ -157,18 +154,51 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS):
         raise InputError(f"{path}: not a file; pass an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty image file; re-create or delete the file")
+    return _decode_image(path, path, max_pixels)
+
+
+def read_image_bytes(data: bytes, name: str = "image", max_pixels: int | None = MAX_PIXELS,
+                     formats: list[str] | None = None):
+    """`read_image` for an image held in memory (an upload, a webcam frame): same decoding,
+    same pixel guard (checked from the header before decoding), same one-line errors.
+
+    Args:
+        data: the encoded image.
+        name: what to call it in messages ("upload", "frame").
+        max_pixels: as `read_image`.
+        formats: PIL format names to accept (None: any PIL reads).
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8.
+    """
+    import io
+
+    from deepexpr.errors import InputError
+
+    if not data:
+        raise InputError(f"{name}: empty image; send a JPEG, PNG or other common image")
+    return _decode_image(io.BytesIO(data), name, max_pixels, formats)
+
+
+def _decode_image(source, name, max_pixels: int | None, formats: list[str] | None = None):
+    """Decode a path or file object to RGB uint8 (H, W, 3) (see `read_image`)."""
+    import numpy as np
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from deepexpr.errors import InputError, TooLargeError
+
     try:
-        with Image.open(path) as im:
-            check_pixels(path, im.width, im.height, max_pixels)  # from the header, before decoding
+        with Image.open(source, formats=formats) as im:
+            check_pixels(name, im.width, im.height, max_pixels)  # from the header, before decoding
             im.load()  # decode now: truncated files fail here, not later
             im = ImageOps.exif_transpose(im)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 return to_rgb_uint8(np.asarray(im.convert("RGBA")))  # composited on white
             return to_rgb_uint8(im)
     except Image.DecompressionBombError as err:
-        raise InputError(f"{path}: too many pixels ({err}); pass a smaller image") from err
+        raise TooLargeError(f"{name}: too many pixels ({err}); pass a smaller image") from err
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise InputError(f"{path}: not a readable image ({type(err).__name__}: {err}); "
+        raise InputError(f"{name}: not a readable image ({type(err).__name__}: {err}); "
                          "pass a JPEG, PNG or other common image file") from err
 
 

@@ -2,10 +2,10 @@
 
 1. Load the default models (the human one prepared by `deepexpr setup`; without it the
    demo says to run it: only `setup` touches the network).
-2. Build — or reuse from the cache — a default character index: the built-in characters
-   rendered by the project's renderer (FERG-DB layout, rig landmarks), embedded with the
-   default (transfer-learned) character model. Cached under `deepexpr.io.cache_dir()`,
-   keyed by the render settings and the character model's weights hash.
+2. Build — or reuse from the cache — the default character index
+   (`deepexpr.retrieval.default_index`: the built-in characters rendered by the project's
+   renderer, embedded with the default character model, cached and keyed by the render
+   settings and the character model's weights hash; the studio uses the same file).
 3. Write a real photo, `skimage.data.astronaut()`, to DIR/astronaut.png.
 4. For it and every photo given: every face -> perceived expression -> per-character top
    matches; writes DIR/<stem>_retrieval.json and DIR/<stem>_retrieval.png.
@@ -65,50 +65,6 @@ def ensure_models(character_model: str | None = None):
     return load_recognizer_for("human"), load_recognizer_for("character", character_model)
 
 
-def default_index(character_model, cfg: DemoConfig):
-    """The cached default character index for `cfg` (rendered and embedded if missing)."""
-    from deepexpr.characters.export import RENDERER_VERSION
-    from deepexpr.cli import main
-    from deepexpr.errors import InputError
-    from deepexpr.io import cache_dir
-    from deepexpr.retrieval.index import build_index, load_index, model_identity, save_index
-
-    ident = model_identity(character_model, "character")
-    tag = (f"{cfg.characters.replace(':', '').replace(',', '-')}-{cfg.per_expression}x{cfg.size}"
-           f"-s{cfg.seed}-r{RENDERER_VERSION}")
-    data = cache_dir() / "data" / f"characters-{tag}"
-    path = cache_dir() / "indexes" / f"characters-{tag}-{ident['sha256'][:12] or 'nohash'}.safetensors"
-    previous = None
-    if path.is_file() and not cfg.rebuild:
-        try:
-            index = load_index(path, expect_model=ident)
-            if (data / "manifest.json").is_file():
-                return index, path
-            previous = index
-        except InputError as err:
-            print(f"deepexpr: rebuilding the default index ({err})", file=sys.stderr)
-    if not (data / "manifest.json").is_file() or not _complete(data):
-        print(f"deepexpr: rendering the default characters into {data}", file=sys.stderr)
-        code = main(["characters", "render", "--out", str(data), "--characters", cfg.characters,
-                     "--per-expression", str(cfg.per_expression), "--size", str(cfg.size),
-                     "--seed", str(cfg.seed), "--workers", str(cfg.workers)])
-        if code != 0:
-            raise InputError(f"{data}: rendering the default characters failed (exit {code})")
-    print(f"deepexpr: embedding the default characters into {path}", file=sys.stderr)
-    index, report = build_index(data, character_model, domain="character", previous=previous)
-    save_index(index, path)
-    return index, path
-
-
-def _complete(data: Path) -> bool:
-    import json
-
-    try:
-        return bool(json.loads((data / "manifest.json").read_text()).get("complete", True))
-    except (OSError, ValueError):
-        return False
-
-
 def write_astronaut(out: Path) -> Path:
     """skimage's astronaut photo (a real, smiling face) as out/astronaut.png."""
     from skimage import data
@@ -154,7 +110,10 @@ def run_demo(photos: list, out: str | Path, cfg: DemoConfig | None = None) -> in
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     human, character = ensure_models(cfg.character_model)
-    index, path = default_index(character, cfg)
+    from deepexpr.retrieval.default_index import default_index
+
+    index, path = default_index(character, cfg.characters, cfg.per_expression, cfg.size, cfg.seed,
+                                cfg.workers, cfg.rebuild)
     print(f"default character index: {path} ({len(index)} images, {len(set(index.characters))} characters)")
     failed = 0
     for photo in [write_astronaut(out), *map(Path, photos)]:

@@ -220,10 +220,10 @@ def _index_for(args):
 
     if args.index:
         return load_index(args.index), args.index
-    from deepexpr.cli.demo import DemoConfig, default_index
+    from deepexpr.retrieval.default_index import default_index
     from deepexpr.retrieval.embed import load_recognizer_for
 
-    index, path = default_index(load_recognizer_for("character"), DemoConfig())
+    index, path = default_index(load_recognizer_for("character"))
     print(f"deepexpr: using the default character index {path} (pass --index to choose one)", file=sys.stderr)
     return index, str(path)
 

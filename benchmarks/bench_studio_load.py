@@ -1,0 +1,332 @@
+"""Studio load on loopback: `deepexpr serve` in a subprocess, real HTTP and WebSocket clients.
+
+1. Start: process start -> /api/health answers (warm = models converted, index cached).
+2. Page load: Chromium (Debian's, if installed) loads `/`: navigation start -> load event.
+3. Photo endpoint: N concurrent clients POST a 640x480 face photo to /api/recognize.
+4. Live: 1 socket, then M sockets, then the page's Live view in Chromium (fake webcam), sending 640x480 JPEG webcam frames stop-and-wait
+   (the next frame leaves when the answer arrived, as the page does). Reported: the
+   server-side time per frame (decode, face pipeline, model, puppet drawing, JPEG encoding;
+   the `server_ms` field) and the client round trip.
+5. Soak: N/2 photo clients + M sockets for --soak seconds; server memory (RSS) sampled.
+6. --stages K: the live path's stages in this process (no server), K frames, one thread:
+   where the server-side time goes.
+All: throughput, p50/p95/p99, errors.
+
+    python benchmarks/bench_studio_load.py [--clients 8] [--sockets 2] [--seconds 20] [--soak 60] [--stages 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def frames_640x480(count: int = 32) -> list[bytes]:
+    """skimage's astronaut (a real face) scaled to 480 px high, padded to 640x480, as JPEG;
+    `count` different horizontal shifts, so no request is answered from the server's
+    per-upload face cache (every photo request runs the face pipeline)."""
+    import cv2
+    from PIL import Image
+    from skimage import data
+
+    face = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    out = []
+    for i in range(count):
+        dx = int(round(-60 + 120 * i / max(1, count - 1)))
+        img = cv2.copyMakeBorder(face, 0, 0, 80 + dx, 80 - dx, cv2.BORDER_REFLECT)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "JPEG", quality=80)
+        out.append(buf.getvalue())
+    return out
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def summary(name: str, lat_ms: list, errors: int, seconds: float) -> dict:
+    return {"phase": name, "n": len(lat_ms), "errors": errors, "per_s": len(lat_ms) / seconds,
+            "p50": pct(lat_ms, 50), "p95": pct(lat_ms, 95), "p99": pct(lat_ms, 99)}
+
+
+def start_server(port: int, extra: list[str]) -> tuple[subprocess.Popen, float]:
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "deepexpr.cli", "serve", "--port", str(port), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
+                return proc, time.perf_counter() - t0
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"server failed:\n{proc.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.1)
+
+
+def photo_clients(url: str, clients: int, seconds: float, photos: list[bytes]) -> dict:
+    import httpx
+
+    lat, server, errors, stop = [], [], [0], time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def worker(k: int):
+        with httpx.Client(base_url=url, timeout=60) as c:
+            while time.perf_counter() < stop:
+                k += 1
+                photo = photos[k % len(photos)]
+                t = time.perf_counter()
+                try:
+                    r = c.post("/api/recognize", files={"image": ("f.jpg", photo, "image/jpeg")})
+                    ok = r.status_code == 200 and len(r.json()["faces"]) == 1
+                except (httpx.HTTPError, ValueError):
+                    ok = False
+                with lock:
+                    if ok:
+                        lat.append(1000 * (time.perf_counter() - t))
+                        server.append(r.json()["ms"])
+                    else:
+                        errors[0] += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(7 * i,)) for i in range(clients)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    took = time.perf_counter() - t0
+    return (summary(f"/api/recognize x{clients} round trip", lat, errors[0], took),
+            summary(f"/api/recognize x{clients} server-side", server, errors[0], took))
+
+
+def live_sockets(url: str, sockets: int, seconds: float, frames: list[bytes]) -> tuple[dict, dict]:
+    from websockets.sync.client import connect
+
+    rtt, server, errors, stop = [], [], [0], time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            with connect(url.replace("http", "ws") + "/ws/live?character=pip", max_size=2**22) as ws:
+                k = 0
+                while time.perf_counter() < stop:
+                    k += 1
+                    t = time.perf_counter()
+                    ws.send(frames[k % len(frames)])
+                    msg = json.loads(ws.recv())
+                    ok = msg.get("type") == "frame" and len(msg["faces"]) == 1 and msg["puppet"]
+                    with lock:
+                        if ok:
+                            rtt.append(1000 * (time.perf_counter() - t))
+                            server.append(msg["server_ms"])
+                        else:
+                            errors[0] += 1
+        except Exception as err:  # a dropped socket counts as an error, the others go on
+            print(f"socket error: {err}", file=sys.stderr)
+            with lock:
+                errors[0] += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(sockets)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    took = time.perf_counter() - t0
+    return (summary(f"live x{sockets} round trip", rtt, errors[0], took),
+            summary(f"live x{sockets} server-side", server, errors[0], took))
+
+
+def page_load(url: str, repeats: int = 5) -> tuple[float, float] | None:
+    """(first load, median of the next `repeats`): navigation start -> load event in Debian's
+    headless Chromium (ms), or None without Chromium."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as profile:
+        driver = _chromium(profile)
+        try:
+            times = []
+            for _ in range(repeats + 1):  # the first load is cold (empty browser cache)
+                driver.get(url + "/?_=" + str(time.time()))
+                time.sleep(0.2)
+                times.append(driver.execute_script(
+                    "const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime;"))
+            return float(times[0]), float(np.median(times[1:]))
+        finally:
+            driver.quit()
+
+
+def _chromium(profile: str, extra: tuple = ()):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--window-size=1280,800", *extra):
+        opts.add_argument(arg)
+    return webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
+
+
+def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
+    """The Live view in Chromium with a fake webcam (640x480 y4m of the astronaut) for
+    `seconds`: the page's own round trips (frame sent -> answer drawn) and server times."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        return None
+    import tempfile
+
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        y4m = Path(tmp) / "cam.y4m"
+        with open(y4m, "wb") as fh:
+            fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+            for jpg in frames_640x480(30):
+                rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                fh.write(b"FRAME\n" + cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+        driver = _chromium(str(Path(tmp) / "profile"), ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                                       f"--use-file-for-fake-video-capture={y4m}"))
+        try:
+            driver.get(url + "/#live")
+            deadline = time.time() + 30
+            while driver.execute_script("return document.body.dataset.ready") != "1" and time.time() < deadline:
+                time.sleep(0.2)
+            driver.find_element("id", "live-start").click()
+            time.sleep(3)  # camera start and first frames kept out
+            driver.execute_script("window.studioLiveStats = {rtt: [], server: []};")
+            time.sleep(seconds)
+            stats = driver.execute_script("return window.studioLiveStats;")
+        finally:
+            driver.quit()
+    return (summary("browser live round trip", stats["rtt"], 0, seconds),
+            summary("browser live server-side", stats["server"], 0, seconds))
+
+
+def rss_mb(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos: list, frames: list) -> dict:
+    samples, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            samples.append((time.perf_counter(), rss_mb(pid)))
+            done.wait(5)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    out = {}
+    t = threading.Thread(target=lambda: out.update(photo=photo_clients(url, clients, seconds, photos)[0]))
+    t.start()
+    out["live"] = live_sockets(url, sockets, seconds, frames)[1]
+    t.join()
+    done.set()
+    sampler.join()
+    mem = np.array([m for _, m in samples])
+    third = max(1, len(mem) // 3)
+    out["rss"] = {"start": float(mem[0]), "end": float(mem[-1]), "max": float(mem.max()),
+                  "first_third_mean": float(mem[:third].mean()), "last_third_mean": float(mem[-third:].mean()),
+                  "samples": len(mem)}
+    return out
+
+
+def stages(count: int, frames: list[bytes]) -> None:
+    """Time each stage of one live frame in-process (torch on one thread, like a worker)."""
+    import torch
+
+    from deepexpr.studio import Engine, EngineConfig
+    from deepexpr.studio.engine import face_quality
+    from deepexpr.studio.uploads import data_url, decode_image
+
+    torch.set_num_threads(1)
+    engine = Engine(EngineConfig(hagan=False)).load(say=lambda _line: None)
+    from deepexpr.faces import detect_faces
+    from deepexpr.retrieval.embed import features_and_probs
+
+    times = {k: [] for k in ("decode", "face pipeline", "expression CNN", "quality", "puppet draw", "JPEG+base64", "total")}
+    for i in range(count + 5):
+        t = [time.perf_counter()]
+        rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
+        t.append(time.perf_counter())
+        faces = detect_faces(rgb)
+        t.append(time.perf_counter())
+        _, probs = features_and_probs(engine.human, [f.aligned for f in faces])
+        t.append(time.perf_counter())
+        face_quality(faces[0])
+        t.append(time.perf_counter())
+        img = engine.puppet(probs[0], "pip", 256)
+        t.append(time.perf_counter())
+        data_url(img, "JPEG", 85)
+        t.append(time.perf_counter())
+        if i >= 5:  # warm-up frames kept out
+            for k, a, b in zip(times, t, t[1:]):
+                times[k].append(1000 * (b - a))
+            times["total"].append(1000 * (t[-1] - t[0]))
+    print(f"| live stage ({count} frames, 640x480, one thread) | p50 ms | p95 ms |\n|---|---|---|")
+    for k, v in times.items():
+        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=8, help="concurrent /api/recognize clients")
+    ap.add_argument("--sockets", type=int, default=2, help="concurrent live sockets")
+    ap.add_argument("--seconds", type=float, default=20, help="length of each phase")
+    ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
+    ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
+    args = ap.parse_args()
+    if args.stages:
+        return stages(args.stages, frames_640x480(32))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    photos = frames_640x480(32)
+    proc, start_s = start_server(port, [])
+    try:
+        print(f"server start (process -> /api/health): {start_s:.2f} s; RSS {rss_mb(proc.pid):.0f} MB")
+        load = None if args.no_browser else page_load(url)
+        print(f"page load (Chromium): first {load[0]:.0f} ms, then median {load[1]:.0f} ms of 5" if load
+              else "page load: no chromium")
+        rows = [*photo_clients(url, 1, args.seconds / 2, photos), *photo_clients(url, args.clients, args.seconds, photos)]
+        rows += list(live_sockets(url, 1, args.seconds, photos))
+        rows += list(live_sockets(url, args.sockets, args.seconds, photos))
+        if not args.no_browser:
+            rows += list(browser_live(url, args.seconds) or [])
+        print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |")
+        if args.soak > 0:
+            s = soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos)
+            for r in (s["photo"], s["live"]):  # photo: round trip; live: server-side
+                print(f"| soak {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |")
+            m = s["rss"]
+            print(f"soak {args.soak:.0f} s server RSS: start {m['start']:.0f} MB, end {m['end']:.0f} MB, max {m['max']:.0f} MB; "
+                  f"mean first third {m['first_third_mean']:.0f} MB, last third {m['last_third_mean']:.0f} MB ({m['samples']} samples)")
+        alive = proc.poll() is None
+        print(f"server still up after the run: {alive}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+"""The studio's one door into deepexpr: every model call the web app makes goes through here.
+
+The rest of the studio (routes, live socket, page) never imports the application modules
+directly.
+
+- Faces come from the one face pipeline (`deepexpr.faces`: full-range detector, 478-point
+  mesh per face); each face carries the pipeline's quality fields (`Face.quality()`:
+  score, iod, yaw/pitch/roll, low_confidence, reason).
+- The puppet is the chosen character drawn with the rig the rig estimator reads from the
+  face's mesh (`deepexpr.retarget.estimate_rig`: FACS AUs, head pose, gaze;
+  `PUPPET_SOURCE = "rig"`). Only a face without a mesh falls back to the expression blend
+  (the character's key poses weighted by the face's expression probabilities).
+- The Live view keeps a `LiveSession` per socket: the pipeline's tracking stream
+  (`RigFaceStream`) and one smoothed rig tracker per face track (`RigTrackers`), the
+  building blocks of `deepexpr.retarget.retarget_stream`.
+
+    >>> engine = Engine(EngineConfig()).load()
+    >>> faces = engine.recognize(rgb)          # [FaceResult(box, label, probs, quality, ...)]
+    >>> puppet = engine.drive(faces[0], "pip", size=192)   # Puppet(rig, image, source, flags)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepexpr.errors import check_settings, setting
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.studio.uploads import StudioError
+
+MAX_ANIMATIONS = 12  # generated animation folders kept on disk (oldest removed first)
+PUPPET_SOURCE = "rig"  # the rig estimator on the face's mesh
+FALLBACK_SOURCE = "expression-blend"  # a face without a mesh: key poses weighted by the probabilities
+_GENERATED = re.compile(r"^rand_[0-9]{1,9}_[0-9]{1,3}$")  # random characters, rebuilt from their seed
+
+
+@dataclass
+class EngineConfig:
+    """What the studio loads at start (`deepexpr serve` options are generated from these)."""
+
+    character_model: str | None = setting(None, "character model: a bundled name, checkpoint or run folder "
+                                          "(default: bundled)")
+    index_characters: str = setting("all", "characters of the retrieval index (the demo's default index)")
+    index_per_expression: int = setting(40, "index frames per character and expression", min=1, max=10_000)
+    index_size: int = setting(128, "index image side in pixels", min=32, max=1024)
+    hagan: bool = setting(True, "load HA-GAN for /api/translate (--no-hagan: a faster start, translate answers 503)")
+    max_faces: int = setting(8, "faces per photo", min=1, max=256)
+    detect_cache: int = setting(16, "photos whose detected faces are kept between requests", min=0)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclass
+class FaceResult:
+    """One face of a photo or frame, as the studio shows it."""
+
+    box: list[float]  # [x0, y0, x1, y1] photo pixels
+    probs: np.ndarray  # (7,) float32 in EXPRESSIONS order
+    quality: dict  # the face pipeline's `Face.quality()`: score, iod, yaw, pitch, roll, low_confidence, reason
+    features: np.ndarray | None = None  # (D,) human-model features (retrieval)
+    face: object = field(default=None, repr=False)  # the face pipeline's Face
+
+    @property
+    def label(self) -> str:
+        return EXPRESSIONS[int(np.argmax(self.probs))]
+
+    def to_dict(self) -> dict:
+        """JSON form sent to clients: box, label, probs {expression: p}, quality."""
+        return {"box": self.box, "label": self.label, "probs": probs_dict(self.probs), "quality": self.quality}
+
+
+def probs_dict(probs) -> dict[str, float]:
+    """(7,) probabilities -> {expression: p} rounded for JSON."""
+    return {e: round(float(v), 4) for e, v in zip(EXPRESSIONS, probs)}
+
+
+@dataclass
+class Puppet:
+    """The character making one face: the rig it was drawn with and where the rig came from."""
+
+    rig: dict[str, float]  # {control: value} over RIG_CONTROLS
+    image: np.ndarray  # (size, size, 3) uint8
+    source: str  # PUPPET_SOURCE or FALLBACK_SOURCE
+    flags: list[str] = field(default_factory=list)  # the rig estimate's flags ("held", "low quality", ...)
+
+
+class Engine:
+    """Loaded models + the studio's operations. Thread-safe: the server calls it from a pool."""
+
+    def __init__(self, config: EngineConfig | None = None):
+        self.config = config or EngineConfig()
+        self.human = None
+        self.character = None
+        self.index = None
+        self.index_path = None
+        self.hagan = None
+        self.loaded: dict[str, str] = {}
+        self._faces: OrderedDict[str, list] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_rigs: dict[str, np.ndarray] = {}
+        self._animations: dict[str, Path] = {}
+        self._anim_lock = threading.Lock()
+
+    # ----------------------------------------------------------------- start-up
+    def load(self, say=print) -> Engine:
+        """Load every model once (and build the cached character index if missing)."""
+        from deepexpr.retrieval.embed import load_recognizer_for
+
+        t0 = time.perf_counter()
+        say("deepexpr studio: loading the human and character models ...")
+        self.human = load_recognizer_for("human")
+        self.character = load_recognizer_for("character", self.config.character_model)
+        say("deepexpr studio: loading the character index (rendered, embedded and cached on first use) ...")
+        from deepexpr.retrieval.default_index import default_index
+
+        cfg = self.config
+        self.index, self.index_path = default_index(self.character, cfg.index_characters, cfg.index_per_expression,
+                                                    cfg.index_size, say=lambda line: say(f"deepexpr studio: {line}"))
+        self.loaded = {"human": getattr(self.human, "name", "human"),
+                       "character": getattr(self.character, "name", "character"),
+                       "index": f"{Path(self.index_path).name} ({len(self.index)} images)"}
+        if self.config.hagan:
+            from deepexpr.translate import load_hagan
+
+            self.hagan = load_hagan()
+            self.loaded["hagan"] = Path(self.hagan.path).name
+        from deepexpr.retarget import load_default_rigmap
+
+        load_default_rigmap()
+        self.loaded["puppet"] = f"{PUPPET_SOURCE} (bundled rig map)"
+        self._warm_up()
+        say(f"deepexpr studio: models ready in {time.perf_counter() - t0:.1f} s ({', '.join(self.loaded)})")
+        return self
+
+    def _warm_up(self) -> None:
+        """One call through each path so the first request is not the slow one (blank
+        inputs: loading a sample photo would cost more than the warm-up saves)."""
+        from deepexpr.faces import detect_faces
+        from deepexpr.retrieval.embed import features_and_probs
+
+        detect_faces(np.zeros((480, 640, 3), np.uint8))
+        features_and_probs(self.human, [np.zeros((256, 256, 3), np.uint8)])
+        self.puppet(np.full(len(EXPRESSIONS), 1 / len(EXPRESSIONS)), self.characters()[0], 128)
+
+    def close(self) -> None:
+        """Nothing to release today (generated animations stay cached on disk)."""
+
+    # ------------------------------------------------------------- recognition
+    def detect(self, image: np.ndarray, key: str | None = None) -> list:
+        """Faces of an RGB image via the face pipeline; cached by `key` (the upload's hash)."""
+        from deepexpr.faces import detect_faces
+
+        if key is not None:
+            with self._lock:
+                if key in self._faces:
+                    self._faces.move_to_end(key)
+                    return self._faces[key]
+        faces = detect_faces(image, max_faces=self.config.max_faces)
+        if key is not None:
+            with self._lock:
+                self._faces[key] = faces
+                while len(self._faces) > self.config.detect_cache:
+                    self._faces.popitem(last=False)
+        return faces
+
+    def recognize(self, image: np.ndarray, key: str | None = None) -> list[FaceResult]:
+        """Every face of an RGB image with its expression probabilities and quality."""
+        return self.results(self.detect(image, key))
+
+    def results(self, faces: list) -> list[FaceResult]:
+        """Expression probabilities (human model, one batch) and quality of pipeline faces."""
+        from deepexpr.retrieval.embed import features_and_probs
+
+        if not faces:
+            return []
+        feats, probs = features_and_probs(self.human, [np.asarray(f.aligned) for f in faces])
+        return [FaceResult([round(float(v), 1) for v in f.box], probs[i], f.quality(),
+                           None if feats is None else feats[i], f) for i, f in enumerate(faces)]
+
+    # --------------------------------------------------------------- retrieval
+    def retrieve(self, image: np.ndarray, key: str | None = None, top: int = 3) -> list[tuple[FaceResult, object]]:
+        """Per face: (FaceResult, retrieval QueryResult with the top matches per character)."""
+        from deepexpr.retrieval.embed import Embedding, classifier_weight, safe_geometry
+        from deepexpr.retrieval.search import SearchConfig, search
+
+        out = []
+        weight = classifier_weight(self.human)
+        cfg = SearchConfig(top=top, per_character=True)
+        for i, r in enumerate(self.recognize(image, key)):
+            lms = np.asarray(r.face.aligned_landmarks, np.float32)
+            query = Embedding(r.features, r.probs, safe_geometry(lms), lms, None, "", i, r.box, "human", weight)
+            out.append((r, search(query, self.index, cfg)))
+        return out
+
+    def thumbnail_path(self, row: int) -> Path:
+        """The index image of a row (rows come from our own search results, never paths)."""
+        if not 0 <= int(row) < len(self.index):
+            raise StudioError(404, f"thumbnail {row}: no such index row (0..{len(self.index) - 1})")
+        return Path(self.index.absolute_path(int(row)))
+
+    # --------------------------------------------------------------- translate
+    def hagan_characters(self) -> list[str]:
+        return list(self.hagan.characters) if self.hagan is not None else []
+
+    def translate(self, image: np.ndarray, character: str, key: str | None = None, seed: int = 0) -> list:
+        """HA-GAN drawing of every face as `character`: [(box, drawing (S,S,3), D^e probs (7,))]."""
+        from deepexpr.translate import translate
+
+        if self.hagan is None:
+            raise StudioError(503, "HA-GAN is not loaded; start the server without --no-hagan")
+        if character not in self.hagan.characters:
+            raise StudioError(422, f"character {character!r} is not an HA-GAN target; "
+                                   f"choose one of {', '.join(self.hagan.characters)}")
+        faces = self.detect(image, key)
+        if not faces:
+            return []
+        done = translate(image, character=character, seed=seed, model=self.hagan, faces=faces)
+        order = [EXPRESSIONS.index(c) if c in EXPRESSIONS else i for i, c in enumerate(done[0].classes)]
+        out = []
+        for t in done:
+            probs = np.zeros(len(EXPRESSIONS), np.float32)
+            probs[order] = t.probs
+            out.append((list(map(float, t.box)) if t.box is not None else None, t.image, probs))
+        return out
+
+    # ------------------------------------------------------------ characters
+    def characters(self) -> list[str]:
+        from deepexpr.characters import list_characters
+
+        return list_characters()
+
+    def style(self, name: str):
+        """A character by name: a built-in or a generated "rand_<seed>_<i>" (never a path)."""
+        from deepexpr.characters import get_character
+
+        name = str(name)
+        if name not in self.characters() and not _GENERATED.match(name):
+            raise StudioError(404, f"unknown character {name[:40]!r}; known: {', '.join(self.characters())} "
+                                   "or rand_<seed>_<i>")
+        return get_character(name)
+
+    def render_character(self, name: str, expression: str, size: int = 256) -> np.ndarray:
+        """A character making an expression (its key pose 0), (size, size, 3) uint8."""
+        from deepexpr.characters import key_poses, render_face
+
+        if expression not in EXPRESSIONS:
+            raise StudioError(422, f"expression {expression[:20]!r}: choose one of {', '.join(EXPRESSIONS)}")
+        style = self.style(name)
+        return render_face(style, key_poses(style, expression)[0], size=int(size))[0]
+
+    def random_character(self, seed: int) -> tuple[str, dict]:
+        """A new random character: (name "rand_<seed>_0", its style as a JSON-ready dict)."""
+        from deepexpr.characters import random_characters
+
+        style = random_characters(1, seed=int(seed))[0]
+        return style.name, style.to_dict()
+
+    # ----------------------------------------------------------------- puppet
+    def _rig_table(self, name: str) -> np.ndarray:
+        """(7, C) key pose 0 of each expression over RIG_CONTROLS, cached per character."""
+        from deepexpr.characters import RIG_CONTROLS, key_poses
+
+        with self._lock:
+            table = self._key_rigs.get(name)
+        if table is None:
+            style = self.style(name)
+            table = np.array([[key_poses(style, e)[0].get(c, 0.0) for c in RIG_CONTROLS] for e in EXPRESSIONS])
+            with self._lock:
+                self._key_rigs[name] = table
+        return table
+
+    def puppet_rig(self, probs: np.ndarray, name: str) -> dict[str, float]:
+        """The expression-blend rig (the fallback for a face without a mesh): key poses
+        weighted by the expression probabilities."""
+        from deepexpr.characters import RIG_CONTROLS
+
+        w = np.clip(np.asarray(probs, np.float64).reshape(-1), 0, None)
+        w = w / max(w.sum(), 1e-9)
+        return {c: float(v) for c, v in zip(RIG_CONTROLS, w @ self._rig_table(name))}
+
+    def rig_for(self, result: FaceResult, name: str) -> tuple[dict[str, float], str, list[str]]:
+        """(rig, source, flags) that make character `name` show one face: the rig estimator
+        on the face's mesh, or the expression blend when the face has no mesh."""
+        from deepexpr.retarget import estimate_rig
+
+        face = result.face
+        if face is None or getattr(face, "mesh468", None) is None:
+            return self.puppet_rig(result.probs, name), FALLBACK_SOURCE, []
+        rig = estimate_rig(face)
+        return dict(rig.values), PUPPET_SOURCE, list(rig.flags)
+
+    def drive(self, result: FaceResult, name: str, size: int = 192, supersample: int = 1) -> Puppet:
+        """The character making one face (see `rig_for`)."""
+        rig, source, flags = self.rig_for(result, name)
+        return Puppet(rig, self._draw(rig, name, size, supersample), source, flags)
+
+    def _draw(self, rig: dict, name: str, size: int, supersample: int) -> np.ndarray:
+        from deepexpr.characters import render_face
+
+        return render_face(self.style(name), rig, size=int(size), supersample=int(supersample))[0]
+
+    def live_session(self) -> LiveSession:
+        """State for one webcam stream (close it when the stream ends)."""
+        return LiveSession(self)
+
+    def puppet(self, probs: np.ndarray, name: str, size: int = 192, supersample: int = 1) -> np.ndarray:
+        """The expression-blend fallback drawn: (size, size, 3) uint8.
+
+        supersample=1 keeps the live loop fast (~2 ms); photos use 2 (smoother lines)."""
+        return self._draw(self.puppet_rig(probs, name), name, size, supersample)
+
+    # --------------------------------------------------------------- animate
+    def animate(self, expression: str, frames: int = 45) -> tuple[str, Path]:
+        """Generate an expression sequence on the project's face mesh: (id, folder with
+        preview.mp4, strip.png, animation.glb, frames_obj.zip). Kept on disk per settings
+        (generation and the preview take tens of seconds on a busy 2-core machine)."""
+        if expression not in EXPRESSIONS or expression == "neutral":
+            raise StudioError(422, f"expression {expression[:20]!r}: choose one of "
+                                   f"{', '.join(e for e in EXPRESSIONS if e != 'neutral')}")
+        from deepexpr import __version__
+        from deepexpr.io import cache_dir
+
+        weights = Path(__file__).resolve().parents[1] / "weights" / f"seq_{expression}.safetensors"
+        mark = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else ""
+        stamp = f"{expression}:{int(frames)}:{__version__}:{mark}:v2"  # new weights: new id
+        job = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+        folder = cache_dir() / "studio" / "animations" / job
+        if (folder / "done").is_file():
+            self._animations[job] = folder
+            return job, folder
+        # One generation at a time, and a second request does not park a worker on the lock.
+        if not self._anim_lock.acquire(blocking=False):
+            raise StudioError(503, "another animation is being generated; retry in a few seconds")
+        try:
+            if not (folder / "done").is_file():
+                _write_animation(expression, int(frames), folder)
+                _prune(folder.parent, keep=MAX_ANIMATIONS)
+            self._animations[job] = folder
+        finally:
+            self._anim_lock.release()
+        return job, folder
+
+    def animation_file(self, job: str, name: str) -> Path:
+        """A generated file by job id and one of the fixed names (never a client path)."""
+        if name not in ANIMATION_FILES:
+            raise StudioError(404, f"{name[:40]!r}: not an animation file; one of {', '.join(ANIMATION_FILES)}")
+        folder = self._animations.get(str(job))
+        if folder is None or not (folder / name).is_file():
+            raise StudioError(404, f"animation {str(job)[:20]!r}: unknown or expired id; POST /api/animate first")
+        return folder / name
+
+
+class LiveSession:
+    """One webcam stream: the face pipeline's tracking stream and a smoothed rig tracker per
+    face track (hold the last good rig on a bad frame, then neutral)."""
+
+    def __init__(self, engine: Engine):
+        from deepexpr.faces.rigface import RigFaceStream
+        from deepexpr.retarget import RigTrackers
+
+        self.engine = engine
+        self.faces = RigFaceStream()
+        self.rigs = RigTrackers()
+
+    def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
+        """(faces left to right with probabilities and quality, the puppet of the largest face
+        or None when there is no face)."""
+        found = self.faces.process(image)
+        results = self.engine.results([f.face for f in found])
+        if not results:
+            self.rigs.update([None], time.monotonic())  # held, then neutral, when the face comes back
+            return results, None
+        main = max(range(len(found)), key=lambda k: _area(found[k].box))
+        rig = self.rigs.update([found[main]], time.monotonic())[0]
+        values = dict(rig.values)
+        puppet = Puppet(values, self.engine._draw(values, character, size, 1), PUPPET_SOURCE, list(rig.flags))
+        return results, puppet
+
+    def close(self) -> None:
+        self.faces.close()
+
+
+def _area(box) -> float:
+    return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
+ANIMATION_FILES = {"preview.mp4": "video/mp4", "strip.png": "image/png",
+                   "animation.glb": "model/gltf-binary", "frames_obj.zip": "application/zip"}
+
+
+def _write_animation(expression: str, frames: int, folder: Path) -> None:
+    """Write the four files into a temporary folder, then rename it into place.
+
+    Uses only `animate(AnimateConfig)`, once per format: the generation is deterministic,
+    so the three agree, and the studio does not depend on where the sequence model lives.
+    """
+    from deepexpr.animation.animate import AnimateConfig, animate
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    try:
+        base = dict(expression=expression, frames=frames, size=224, show_progress=False)
+        video, strip = animate(AnimateConfig(**base, out=str(tmp), fmt="mp4"))
+        video.rename(tmp / "preview.mp4")
+        strip.rename(tmp / "strip.png")
+        (glb,) = animate(AnimateConfig(**base, out=str(tmp), fmt="glb"))
+        glb.rename(tmp / "animation.glb")
+        _zip(animate(AnimateConfig(**base, out=str(tmp / "obj"), fmt="obj")), tmp / "frames_obj.zip")
+        shutil.rmtree(tmp / "obj")
+        (tmp / "done").write_text(expression)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Keep the `keep` newest generated animations (each is several MB)."""
+    done = sorted((p for p in root.iterdir() if (p / "done").is_file()), key=lambda p: p.stat().st_mtime)
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _zip(paths: list[Path], out: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for p in paths:
+            zf.write(p, arcname=p.name)

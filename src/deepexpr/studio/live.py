@@ -1,0 +1,141 @@
+"""WS /ws/live: webcam frames in, expression + puppet frame out, one message per frame.
+
+Protocol (all server messages are JSON text):
+- client -> binary: one JPEG/PNG/WebP frame (<= live_max_bytes, <= live_max_pixels);
+- client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
+- server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
+  quality}], "puppet": data URL (JPEG) of the character making the largest face (the rig
+  estimator's rig, smoothed per face track) or null, "puppet_source", "rig": {control:
+  value} or null, "rig_flags", "server_ms"}` — server_ms covers decode, face pipeline
+  (tracking stream: the full detector every few frames), model, rig, drawing and encoding;
+- server -> `{"type": "error", "error": "..."}` for a bad message; the socket stays open
+  unless the client keeps sending bad messages, floods past the rate limit or sends an
+  oversized message (closed with 1008 / 1009).
+
+The client should send the next frame when the previous answer arrived (the page does):
+frames are processed one at a time per socket, on the shared worker pool, through the
+socket's own `LiveSession` (face tracks and rig smoothing live as long as the socket).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from deepexpr.studio.engine import PUPPET_SOURCE, Engine, LiveSession
+from deepexpr.studio.server import LOG, StudioConfig
+from deepexpr.studio.uploads import StudioError, data_url, decode_image
+
+MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
+
+
+class RateLimit:
+    """Token bucket: `rate` messages per second, bursts of up to `rate` messages."""
+
+    def __init__(self, rate: float):
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.last = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig) -> dict:
+    """One frame through the whole live path; returns the message to send."""
+    t0 = time.perf_counter()
+    rgb = decode_image(data, config.live_max_pixels, what="frame")
+    faces, puppet = session.frame(rgb, character, config.puppet_size)
+    return {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
+            "faces": [r.to_dict() for r in faces],
+            "puppet": None if puppet is None else data_url(puppet.image, "JPEG", 85),
+            "puppet_source": PUPPET_SOURCE if puppet is None else puppet.source,
+            "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
+            "rig_flags": [] if puppet is None else puppet.flags,
+            "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2)}
+
+
+def add_live_route(app: FastAPI) -> None:
+    @app.websocket("/ws/live")
+    async def live(websocket: WebSocket, character: str = "pip"):
+        engine: Engine = websocket.app.state.engine
+        config: StudioConfig = websocket.app.state.config
+        pool = websocket.app.state.pool
+        await websocket.accept()
+        try:
+            character = engine.style(character).name
+        except StudioError as err:
+            await websocket.send_json({"type": "error", "error": err.message})
+            character = engine.characters()[0]
+        session = engine.live_session()
+        try:
+            await _serve(websocket, session, config, pool, character)
+        except WebSocketDisconnect:
+            pass  # the client left mid-stream
+        except _Close as close:
+            await websocket.close(code=close.code, reason=close.reason)
+        finally:
+            session.close()  # its per-track mediapipe graphs (no frame of it is running now)
+
+
+class _Close(Exception):
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason[:120]
+
+
+async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str) -> None:
+    engine = session.engine
+    limit, bad, seq = RateLimit(config.live_max_fps), 0, 0
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        data, text = message.get("bytes"), message.get("text")
+        try:
+            if not limit.allow():
+                raise StudioError(429, f"over {config.live_max_fps:g} frames per second; "
+                                       "send the next frame when the answer arrives")
+            if data is not None:
+                if len(data) > config.live_max_bytes:
+                    raise _Close(1009, f"frame over {config.live_max_bytes:,} bytes")
+                seq += 1
+                reply = await pool.run(live_frame, session, data, character, config)
+                reply["seq"] = seq
+            else:
+                character = _control(engine, text)
+                reply = {"type": "character", "character": character}
+            bad = 0
+        except StudioError as err:
+            bad += 1
+            if bad >= MAX_BAD_MESSAGES:
+                raise _Close(1008, f"{bad} bad messages in a row; last: {err.message}") from err
+            reply = {"type": "error", "error": err.message, "status": err.status}
+        except _Close:
+            raise
+        except Exception:  # never a traceback to the client; keep the socket
+            LOG.exception("studio: live frame failed")
+            bad += 1
+            reply = {"type": "error", "error": "internal error on this frame; the server log has the details"}
+        await websocket.send_text(json.dumps(reply))
+
+
+def _control(engine: Engine, text: str | None) -> str:
+    """A text message: `{"character": NAME}` -> the new character name."""
+    if not text or len(text) > 2000:
+        raise StudioError(422, "control message: send JSON like {\"character\": \"pip\"}")
+    try:
+        msg = json.loads(text)
+    except ValueError as err:
+        raise StudioError(422, "control message: not JSON; send {\"character\": \"pip\"}") from err
+    if not isinstance(msg, dict) or not isinstance(msg.get("character"), str):
+        raise StudioError(422, "control message: expected {\"character\": NAME}")
+    return engine.style(msg["character"]).name

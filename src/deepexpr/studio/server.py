@@ -1,0 +1,169 @@
+"""Server plumbing: settings, the bounded CPU pool, request limits and JSON errors.
+
+Everything here is about serving safely (loopback by default, capped bodies, same-origin
+requests, no tracebacks to clients); the routes live in `deepexpr.studio.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from deepexpr.errors import check_settings, setting
+from deepexpr.studio.uploads import StudioError
+
+LOG = logging.getLogger("deepexpr.studio")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class StudioConfig:
+    """Settings of `deepexpr serve` (the command's options are generated from these fields)."""
+
+    host: str = setting("127.0.0.1", "interface to bind (others than loopback need --allow-remote)")
+    port: int = setting(8765, "TCP port", min=1, max=65535)
+    open: bool = setting(False, "open the page in the default browser once serving")
+    allow_remote: bool = setting(False, "allow a non-loopback --host (anyone who can reach it can use the studio)")
+    workers: int = setting(0, "CPU worker threads (0: one per core)", min=0, max=256)
+    max_queue: int = setting(64, "requests waiting for a worker before new ones get 503", min=1)
+    max_upload_mb: float = setting(12.0, "request body cap in MB (413 above)", above=0)
+    max_pixels: int = setting(40_000_000, "photo pixel cap, checked before decoding (413 above)", min=1)
+    live_max_bytes: int = setting(1_000_000, "one live frame message cap in bytes (the socket closes above)",
+                                  min=1024)
+    live_max_pixels: int = setting(1920 * 1080, "one live frame pixel cap", min=1)
+    live_max_fps: float = setting(40.0, "live frames per second accepted per socket", above=0)
+    puppet_size: int = setting(256, "live puppet frame side in pixels", min=32, max=1024)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+class WorkPool:
+    """A thread pool bounded to the cores; torch intra-op threads split between workers.
+
+    Requests queue for a worker; beyond `max_queue` waiting or running, new ones are
+    refused with 503 instead of piling up.
+    """
+
+    def __init__(self, workers: int = 0, max_queue: int = 64):
+        cores = os.cpu_count() or 1
+        self.workers = max(1, int(workers) or cores)
+        self.max_queue = int(max_queue)
+        self.pending = 0
+        self._threads = max(1, cores // self.workers)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="deepexpr-studio")
+        import torch
+
+        torch.set_num_threads(self._threads)  # process-wide: workers x threads <= cores
+
+    async def run(self, fn, *args, **kwargs):
+        """Run `fn(*args, **kwargs)` on a worker; StudioError(503) when the queue is full."""
+        if self.pending >= self.max_queue:
+            raise StudioError(503, f"server busy ({self.pending} requests queued); retry in a moment")
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.pending -= 1
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def error_body(status: int, message: str) -> bytes:
+    return json.dumps({"error": message, "status": int(status)}).encode()
+
+
+class LimitsMiddleware:
+    """Pure ASGI guard in front of the app.
+
+    - Host header must be a loopback name (DNS-rebinding guard) unless remote is allowed;
+    - a request with an Origin of another host is refused (no cross-site POSTs or sockets);
+    - request bodies over `max_bytes` get 413 (from Content-Length, or while streaming).
+    """
+
+    def __init__(self, app, max_bytes: int, allowed_hosts: set[str] | None):
+        self.app = app
+        self.max_bytes = int(max_bytes)
+        self.allowed_hosts = allowed_hosts  # None: any host (--allow-remote)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        problem = self._check_origin(host, headers.get("origin"))
+        if problem:
+            return await _refuse(scope, receive, send, 403, problem)
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await _refuse(scope, receive, send, 413, f"request body over {self.max_bytes:,} bytes; "
+                                                            "send a smaller file")
+        if scope["type"] == "websocket":
+            return await self.app(scope, receive, send)
+        return await self._capped(scope, receive, send)
+
+    def _check_origin(self, host: str, origin: str | None) -> str | None:
+        name = urlsplit(f"//{host}").hostname or ""
+        if self.allowed_hosts is not None and name not in self.allowed_hosts:
+            return f"host {host[:60]!r} not served; open the studio at http://127.0.0.1"
+        if origin and origin != "null" and urlsplit(origin).netloc != host:
+            return "cross-origin request refused; use the studio page itself"
+        return None
+
+    async def _capped(self, scope, receive, send):
+        seen = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, f"request body over {self.max_bytes:,} bytes; send a smaller file")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send, status: int, message: str) -> None:
+    body = error_body(status, message)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(scope, receive, send, status: int, message: str) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # the websocket.connect event
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+        return
+    await _send_json(send, status, message)
+
+
+def allowed_hosts(config: StudioConfig) -> set[str] | None:
+    """Host names the server answers to (None = any, with --allow-remote)."""
+    if config.allow_remote:
+        return None
+    return {*LOOPBACK, "[::1]", config.host}

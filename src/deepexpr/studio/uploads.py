@@ -1,0 +1,89 @@
+"""Untrusted image bytes -> RGB arrays, with the studio's limits.
+
+The format is sniffed from the bytes (magic numbers), never taken from the file name or the
+client's content type, and only that format's decoder is tried. Decoding is the project's
+one image reader on bytes (`deepexpr.io.read_image_bytes`: the pixel cap checked from the
+header before decoding, so a decompression bomb costs nothing; EXIF orientation; grey /
+RGBA / 16-bit to RGB uint8). Its errors become 413 (too many pixels) or 422 (anything else).
+
+    >>> rgb = decode_image(data, max_pixels=40_000_000)   # (H, W, 3) uint8 or StudioError
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+# Magic numbers of the formats the studio accepts (sniffed, not trusted from names).
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+
+
+class StudioError(Exception):
+    """A client error with an HTTP status and a one-line message (sent as JSON)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = int(status)
+        self.message = message
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format of `data` from its first bytes ("JPEG", "PNG", "WEBP", ...), or None."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def decode_image(data: bytes, max_pixels: int, what: str = "image") -> np.ndarray:
+    """Decode uploaded bytes into RGB uint8 (H, W, 3).
+
+    Args:
+        data: the raw bytes as received.
+        max_pixels: width x height above which the image is refused before decoding.
+        what: name used in messages ("image", "frame").
+
+    Raises:
+        StudioError: 422 for empty, non-image or broken data; 413 when over `max_pixels`.
+    """
+    from deepexpr.errors import InputError, TooLargeError
+    from deepexpr.io import read_image_bytes
+
+    if not data:
+        raise StudioError(422, f"{what}: empty upload; send a JPEG, PNG, GIF, BMP or WebP image")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise StudioError(422, f"{what}: not an image (unrecognised content); send a JPEG, PNG, GIF, BMP or WebP image")
+    try:
+        return read_image_bytes(data, what, max_pixels, formats=[fmt])
+    except TooLargeError as err:
+        raise StudioError(413, f"{err}") from err
+    except InputError as err:
+        raise StudioError(422, f"{err}") from err
+
+
+def encode_image(image: np.ndarray, fmt: str = "PNG", quality: int = 85) -> bytes:
+    """RGB uint8 (H, W, 3) -> PNG or JPEG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    kwargs = {"quality": quality} if fmt == "JPEG" else {"compress_level": 1}
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def data_url(image: np.ndarray, fmt: str = "PNG", quality: int = 85) -> str:
+    """RGB uint8 image as a `data:` URL (small images sent inside JSON)."""
+    import base64
+
+    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(encode_image(image, fmt, quality)).decode("ascii")
