@@ -2,8 +2,9 @@
 (`deepexpr.faces.pipeline`: full-range detector over an image pyramid, 478-point mesh per
 face, 49 IntraFace points, quality fields), then registration to the frontal template.
 
-    >>> from deepexpr.faces import load_image, detect_faces
-    >>> faces = detect_faces(load_image("photo.jpg"))
+    >>> from deepexpr.faces import detect_faces
+    >>> from deepexpr.io import read_image
+    >>> faces = detect_faces(read_image("photo.jpg"))
     >>> faces[0].box, faces[0].aligned.shape        # [x0, y0, x1, y1], (256, 256, 3)
 """
 
@@ -26,7 +27,7 @@ def detect_faces(image, max_faces: int | None = None, size: int = DEFAULT_SIZE, 
     """Every face of a photo, left to right, with mesh, 49 landmarks and an aligned crop.
 
     Args:
-        image: RGB uint8 (H, W, 3) array, or anything `deepexpr.faces.as_rgb` takes
+        image: RGB uint8 (H, W, 3) array, or anything `deepexpr.io.as_rgb` takes
             (path, PIL image, grey, RGBA, 16-bit).
         max_faces: at most this many faces (the best scores; None = all).
         size: aligned crop side in pixels.
@@ -35,7 +36,7 @@ def detect_faces(image, max_faces: int | None = None, size: int = DEFAULT_SIZE, 
     Returns:
         list of `Face` (empty when there is no face).
     """
-    from deepexpr.faces.io import as_rgb
+    from deepexpr.io import as_rgb
 
     image = as_rgb(image)
     if size == DEFAULT_SIZE and method == "similarity":

@@ -38,6 +38,7 @@ import numpy as np
 
 from deepexpr import landmarks as L
 from deepexpr.faces.align import DEFAULT_SIZE, align_face
+from deepexpr.faces.quiet import native_logs_silenced  # sets the log levels before mediapipe loads
 
 # mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
 # brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
@@ -110,31 +111,28 @@ class Face:
 _LOCK = threading.Lock()  # the solutions graphs are not re-entrant; one call at a time
 
 
-def _quiet_mediapipe():
-    import os
-    import warnings
-
-    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ info/warning lines
-    warnings.filterwarnings("ignore", message=".*SymbolDatabase.GetPrototype.*")
+def _started(graph):
+    """Run a new graph once on a blank frame with native logs silenced (its start-up lines)."""
+    with native_logs_silenced():
+        graph.process(np.zeros((64, 64, 3), np.uint8))
+    return graph
 
 
 @functools.lru_cache(maxsize=2)
 def _detector(min_score: float):
     """One full-range FaceDetection per threshold for the process (graph build ~50 ms)."""
-    _quiet_mediapipe()
     import mediapipe as mp
 
-    return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+    return _started(mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score))
 
 
 @functools.lru_cache(maxsize=1)
 def _mesher():
     """One FaceMesh (one face per crop, irises refined) for the process."""
-    _quiet_mediapipe()
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
-                                           refine_landmarks=True, min_detection_confidence=0.3)
+    return _started(mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                                    refine_landmarks=True, min_detection_confidence=0.3))
 
 
 # --------------------------------------------------------------------------- detection
@@ -250,12 +248,11 @@ def nms(detections: list[tuple], iou: float = 0.3) -> list[tuple]:
 def tracking_mesher():
     """A FaceMesh in video mode for one face track: after its first frame it takes the face's
     region from its previous landmarks instead of running its own detector (~40% faster)."""
-    _quiet_mediapipe()
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
-                                           refine_landmarks=True, min_detection_confidence=0.3,
-                                           min_tracking_confidence=0.5)
+    return _started(mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                                    refine_landmarks=True, min_detection_confidence=0.3,
+                                                    min_tracking_confidence=0.5))
 
 
 def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256,
