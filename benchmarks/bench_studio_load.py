@@ -248,30 +248,31 @@ def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos:
 
 
 def stages(count: int, frames: list[bytes]) -> None:
-    """Time each stage of one live frame in-process (torch on one thread, like a worker)."""
+    """Time each stage of one live frame in-process (torch on one thread, like a worker):
+    the live session's path (tracking stream, expression CNN, rig estimate, drawing)."""
     import torch
 
     from deepexpr.studio import Engine, EngineConfig
-    from deepexpr.studio.engine import face_quality
     from deepexpr.studio.uploads import data_url, decode_image
 
     torch.set_num_threads(1)
     engine = Engine(EngineConfig(hagan=False)).load(say=lambda _line: None)
-    from deepexpr.faces import detect_faces
-    from deepexpr.retrieval.embed import features_and_probs
-
-    times = {k: [] for k in ("decode", "face pipeline", "expression CNN", "quality", "puppet draw", "JPEG+base64", "total")}
+    session = engine.live_session()  # its pipeline settings (live_min_iod)
+    stream, rigs = session.faces, session.rigs
+    names = ("decode", "face pipeline (tracking)", "expression CNN", "rig estimate", "puppet draw",
+             "JPEG+base64", "total")
+    times = {k: [] for k in names}
     for i in range(count + 5):
         t = [time.perf_counter()]
         rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
         t.append(time.perf_counter())
-        faces = detect_faces(rgb)
+        found = stream.process(rgb)
         t.append(time.perf_counter())
-        _, probs = features_and_probs(engine.human, [f.aligned for f in faces])
+        engine.results([f.face for f in found])
         t.append(time.perf_counter())
-        face_quality(faces[0])
+        rig = rigs.update(found[:1] or [None], i / 30.0)[0]
         t.append(time.perf_counter())
-        img = engine.puppet(probs[0], "pip", 256)
+        img = engine._draw(rig.values, "pip", 256, 1)
         t.append(time.perf_counter())
         data_url(img, "JPEG", 85)
         t.append(time.perf_counter())
@@ -279,6 +280,7 @@ def stages(count: int, frames: list[bytes]) -> None:
             for k, a, b in zip(times, t, t[1:]):
                 times[k].append(1000 * (b - a))
             times["total"].append(1000 * (t[-1] - t[0]))
+    session.close()
     print(f"| live stage ({count} frames, 640x480, one thread) | p50 ms | p95 ms |\n|---|---|---|")
     for k, v in times.items():
         print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} |")

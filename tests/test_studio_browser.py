@@ -139,9 +139,10 @@ def test_photo_view_shows_faces_labels_matches_drawing_and_puppet(server, browse
     assert cards[0].get_attribute("data-label") == "joy"  # the astronaut smiles
     top = cards[0].find_element(By.CSS_SELECTOR, ".bar.best").get_attribute("data-expression")
     assert top == "joy"
-    assert "quality" in cards[0].text
+    assert "quality good" in cards[0].text and "between the eyes" in cards[0].text  # the pipeline's fields
     _wait(browser, "document.querySelector('.face-card .puppet').complete && "
                    "document.querySelector('.face-card .puppet').naturalWidth > 0")
+    assert "(rig)" in cards[0].find_element(By.CSS_SELECTOR, ".puppet").get_attribute("alt")
     _wait(browser, "[...document.querySelectorAll('.match-char img')].length >= 3 && "
                    "[...document.querySelectorAll('.match-char img')].every(i => i.complete && i.naturalWidth > 0)")
     names = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".match-char > span")}
@@ -170,6 +171,7 @@ def test_live_view_processes_webcam_frames(server, browser, tmp_path):
                            "document.querySelector('#live-bars .bar.best').dataset.expression")
     assert label == "joy"
     _wait(browser, "document.getElementById('live-puppet').naturalWidth > 0")
+    assert browser.find_element(By.ID, "live-puppet-source").text == "rig"
     assert browser.find_element(By.ID, "live-fps").text != "–"
     assert browser.find_element(By.ID, "live-server").text.endswith("ms")
     _shot(browser, tmp_path, "live", full_page=True)

@@ -55,6 +55,8 @@ class EngineConfig:
     hagan: bool = setting(True, "load HA-GAN for /api/translate (--no-hagan: a faster start, translate answers 503)")
     max_faces: int = setting(8, "faces per photo", min=1, max=256)
     detect_cache: int = setting(16, "photos whose detected faces are kept between requests", min=0)
+    live_min_iod: float = setting(30.0, "smallest live face searched for (pixels between the eyes): 30 "
+                                  "searches a 640x480 frame whole; smaller adds pyramid tiles (slower)", above=0)
 
     def __post_init__(self):
         check_settings(self)
@@ -365,11 +367,12 @@ class LiveSession:
     face track (hold the last good rig on a bad frame, then neutral)."""
 
     def __init__(self, engine: Engine):
+        from deepexpr.faces import FacePipeline, PipelineConfig
         from deepexpr.faces.rigface import RigFaceStream
         from deepexpr.retarget import RigTrackers
 
         self.engine = engine
-        self.faces = RigFaceStream()
+        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod)))
         self.rigs = RigTrackers()
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:

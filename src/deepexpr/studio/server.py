@@ -31,7 +31,7 @@ class StudioConfig:
     open: bool = setting(False, "open the page in the default browser once serving")
     allow_remote: bool = setting(False, "allow a non-loopback --host (anyone who can reach it can use the studio)")
     workers: int = setting(0, "CPU worker threads (0: one per core)", min=0, max=256)
-    max_queue: int = setting(64, "requests waiting for a worker before new ones get 503", min=1)
+    max_queue: int = setting(64, "requests waiting for a worker before new ones get 503", min=0)
     max_upload_mb: float = setting(12.0, "request body cap in MB (413 above)", above=0)
     max_pixels: int = setting(40_000_000, "photo pixel cap, checked before decoding (413 above)", min=1)
     live_max_bytes: int = setting(1_000_000, "one live frame message cap in bytes (the socket closes above)",

@@ -250,7 +250,10 @@ function onLiveMessage(live, msg) {
   } else {
     setStatus($("#live-status"), "Streaming: no face in view.");
   }
-  if (msg.puppet) $("#live-puppet").src = msg.puppet;
+  if (msg.puppet) {
+    $("#live-puppet").src = msg.puppet;
+    $("#live-puppet-source").textContent = msg.puppet_source;
+  }
   sendFrame(live);  // the next frame leaves when this answer arrived: no queue builds up
 }
 
