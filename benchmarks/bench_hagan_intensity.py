@@ -5,8 +5,9 @@
 
 Never-seen stand-in people (seed 4242 by default; training draws seed 0) make one
 expression at four intensities (the AUs of one of their key poses scaled by 0.25, 0.5,
-0.75, 1; head frontal). Each row: one person and expression; each column pair: the aligned
-face, then G's drawing of it as the character. Prints, per row, the mean L1 between the
+0.75, 1; head frontal). Each row: one person and expression; each group of three columns:
+the aligned face, G's drawing of it as the character, and the ideal drawing (the
+character rendered with the face's own rig). Prints, per row, the mean L1 between the
 drawings of successive intensities (0 = the drawing ignores intensity) and, for the same
 expression at full intensity, between the drawings of different people. Also runs the
 old templated model if `--compare` names it. All on the drawn STAND-IN, not photos.
@@ -57,14 +58,19 @@ def main() -> None:
     ap.add_argument("--out", default="docs/hagan_intensity.png")
     ap.add_argument("--character", default="pip")
     ap.add_argument("--seed", type=int, default=4242, help="stand-in seed of the never-seen people")
+    ap.add_argument("--scale", type=int, default=2, help="enlarge the picture (nearest neighbour)")
     args = ap.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores); human side: drawn STAND-IN faces")
     model = load_hagan(args.weights)
     c = model.character_index(args.character)
+    from deepexpr.data.standin import render_paired, target_styles
+
+    styles = target_styles(model.characters)
     people = standin_humans(3, seed=args.seed)
     rows, full = [], {}
     for expression, who in ROWS:
-        faces, _ = faces_at_levels(people[who], expression, model.load_size)
+        faces, rigs = faces_at_levels(people[who], expression, model.load_size)
+        ideal = render_paired(styles, np.stack(rigs), np.full(len(rigs), c), model.image_size)
         drawn, probs = model.run(np.stack(faces), [c] * len(faces), seed=0)
         steps = [np.abs(drawn[i + 1].astype(float) - drawn[i]).mean() / 127.5 for i in range(len(LEVELS) - 1)]
         labels = [model.classes[int(p.argmax())] for p in probs]
@@ -72,13 +78,14 @@ def main() -> None:
               f"{' '.join(f'{s:.3f}' for s in steps)}; D^e reads {', '.join(labels)}")
         full.setdefault(expression, []).append(drawn[-1])
         view = human_view(np.stack(faces), model.image_size)
-        rows.append([im for pair in zip(view, drawn) for im in pair])
+        rows.append([im for group in zip(view, drawn, ideal) for im in group])
     for expression, drawings in full.items():
         if len(drawings) > 1:
             print(f"{expression:9s} full intensity, person A vs B: L1 "
                   f"{np.abs(drawings[0].astype(float) - drawings[1]).mean() / 127.5:.3f}")
-    save_image(args.out, tile(rows))
-    print(f"wrote {args.out} ({len(rows)} rows: face, drawing as {args.character} at intensity "
+    picture = tile(rows)
+    save_image(args.out, picture.repeat(args.scale, axis=0).repeat(args.scale, axis=1))
+    print(f"wrote {args.out} ({len(rows)} rows: face, drawing as {args.character}, ideal drawing at intensity "
           f"{', '.join(map(str, LEVELS))})")
 
 

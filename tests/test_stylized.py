@@ -205,3 +205,36 @@ def test_index_records_each_rows_geometry_source(tmp_path, monkeypatch):
     assert geometry_sources(back.subset(np.array([2, 0]))) == [geometry_sources(index)[i] for i in (2, 0)]
     again, report = build_index(root, FakeRecognizer(), previous=back, records=records, show_progress=False)
     assert report.reused == len(records) and geometry_sources(again) == geometry_sources(index)
+
+
+def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, make_checkpoint):
+    """One row per detected face (left to right, its render crop read), the whole image
+    flagged when no face is found."""
+    from PIL import Image
+
+    from deepexpr import recognition, stylized
+    from deepexpr.stylized import StylizedFace
+
+    two = tmp_path / "two.png"
+    none = tmp_path / "none.png"
+    Image.fromarray(np.full((120, 200, 3), 200, np.uint8)).save(two)
+    Image.fromarray(np.full((50, 60, 3), 90, np.uint8)).save(none)
+    faces = {}
+    for name, x in (("right", 110.0), ("left", 10.0)):
+        lm = (TEMPLATE * 80 + [x, 10]).astype(np.float32)
+        faces[name] = StylizedFace(frame_box(face_frame(lm)).astype(np.float32), 0.9, 0.0, lm)
+    seen = []
+
+    def fake_detect(image, cfg=None, model=None):
+        seen.append(image.shape)
+        return [faces["right"], faces["left"]] if image.shape[1] == 200 else []
+
+    monkeypatch.setattr(stylized, "stylized_available", lambda ref=None: True)
+    monkeypatch.setattr(stylized, "detect_stylized_faces", fake_detect)
+    checkpoint = make_checkpoint(tmp_path / "tiny.safetensors")
+    rows = recognition.recognize_paths([two, none], "character", checkpoint)
+    assert [r["crop"] for r in rows] == ["face", "face", "whole image"]
+    assert rows[0]["face"][0] < rows[1]["face"][0]  # left to right
+    assert np.allclose(rows[0]["face"], np.round(faces["left"].box, 1))
+    assert rows[2]["face"] == [0.0, 0.0, 60.0, 50.0]
+    assert all(r["label"] is not None and r["error"] is None for r in rows)

@@ -109,7 +109,8 @@ def run_train(args) -> int:
     result = train_hagan(data, cfg, args.out, resume=args.resume, quiet=args.quiet)
     last = result.history[-1] if result.history else {}
     if result.pretrain_seconds:
-        print(f"hagan: encoder pretraining: {cfg.encoder_pretrain} updates in {result.pretrain_seconds:.0f} s")
+        print(f"hagan: pretraining (encoder {cfg.encoder_pretrain} updates, a rig-code decoder "
+              f"{cfg.decoder_pretrain}) in {result.pretrain_seconds:.0f} s")
     print(f"hagan: {result.steps} steps, {result.steps_per_second:.2f} steps/s; "
           f"D^e accuracy on generated images (training batches) {last.get('de_acc_fake', float('nan')):.2f}")
     print(f"hagan: wrote {result.generator}, {result.discriminator}"

@@ -50,6 +50,23 @@ def check_enough(table: ImageTable, protocol: str) -> None:
                         f"2 expressions and {MIN_PER_CLASS} of each; add images or raise --max-images")
 
 
+def check_input_size(model, cfg: TrainConfig) -> None:
+    """Refuse an input size the architecture cannot take (its pooling shrinks it to nothing),
+    before any training, with the option to change."""
+    import torch
+
+    x = torch.zeros(2, 1 if cfg.grayscale else 3, cfg.size, cfg.size)
+    was = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    except RuntimeError as err:
+        raise InputError(f"--size {cfg.size}: too small for model {cfg.model!r} ({str(err).splitlines()[0]}); "
+                         "pass a larger --size or a smaller model") from err
+    finally:
+        model.train(was)
+
+
 def _check_split(n_train: int, n_test: int, name: str) -> None:
     if n_train < 1 or n_test < 1:
         raise DataError(f"{name}: {n_train} training and {n_test} test images; the split needs both, "
@@ -86,7 +103,11 @@ def build_model(cfg: TrainConfig, source: Path | None = None):
         import torch
 
         torch.manual_seed(cfg.seed)
-        model = create_model(cfg.model, **cfg.overrides)
+        try:
+            model = create_model(cfg.model, **cfg.overrides)
+        except RuntimeError as err:  # the architecture's dry run at this input size failed
+            raise InputError(f"--size {cfg.size}: too small for model {cfg.model!r} ({str(err).splitlines()[0]}); "
+                             "pass a larger --size or a smaller model") from err
         return model, cfg, None, [], {}
     from deepexpr.models.checkpoint import load_model
     from deepexpr.train.transfer import setup_transfer
@@ -142,6 +163,7 @@ def train_and_test(table: ImageTable, train_idx, test_idx, cfg: TrainConfig, out
     else:
         fit_idx, val_idx = train_idx, np.zeros(0, np.int64)
     model, cfg, groups, frozen, extra = build_model(cfg, source)
+    check_input_size(model, cfg)
     train_t, val_t = table.subset(fit_idx), table.subset(val_idx)
     info = {**(data_info or {}), "train": describe(train_t), "val_images": len(val_t),
             "test_images": len(test_idx)}
