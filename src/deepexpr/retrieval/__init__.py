@@ -8,10 +8,9 @@
 Modules: distributions (features -> distributions), js (Jensen–Shannon), geometry (9
 landmark measurements), index (the index file), embed (images -> queries), search
 (ranking, Eq. 3), ann (approximate first stage), sheet (contact sheets), evaluate (Table 1,
-rank agreement), default_index (the cached index of the built-in characters).
+rank agreement), default_index (`default_index()`: the cached index of the built-in characters).
 """
 
-from deepexpr.retrieval.default_index import default_index
 from deepexpr.retrieval.embed import (
     Embedding,
     embed_character_image,
@@ -23,5 +22,5 @@ from deepexpr.retrieval.index import RetrievalIndex, build_index, load_index, sa
 from deepexpr.retrieval.search import Match, QueryResult, SearchConfig, rank, search
 
 __all__ = ["Embedding", "Match", "QueryResult", "RetrievalIndex", "SearchConfig", "build_index",
-           "default_index", "embed_character_image", "embed_human_photo", "load_embedding", "load_index",
+           "embed_character_image", "embed_human_photo", "load_embedding", "load_index",
            "load_recognizer_for", "rank", "save_index", "search"]
