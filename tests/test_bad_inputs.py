@@ -95,7 +95,7 @@ INDEX_VARIANTS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Tiny data, models, runs and damaged copies, made once (a few seconds)."""
     from deepexpr.characters.export import render_dataset
