@@ -18,7 +18,8 @@ import sys
 from deepexpr.errors import DeepExprError
 
 # Modules that add commands; each defines `register(commands, groups)`.
-COMMAND_MODULES = ("characters", "perception", "training", "retrieval", "hagan", "sequences", "demo")
+COMMAND_MODULES = ("characters", "perception", "training", "retrieval", "hagan", "sequences", "demo",
+                   "data")
 GROUPS = {
     "train": "train a model (human, character, transfer, hagan, sequences)",
     "evaluate": "evaluate models and reproduce the papers' tables",
