@@ -126,7 +126,8 @@ class Recognizer:
                     x = prepare_batch(images[i:i + BATCH], self.config["preprocess"])
                     f, logits = self._batch_outputs(x)
                     feats.append(f.float().numpy())
-                    probs.append(torch.softmax(logits.float(), dim=1).numpy()[:, self._order])
+                    t = float(self.config.get("temperature", 1.0))  # temperature scaling
+                    probs.append(torch.softmax(logits.float() / t, dim=1).numpy()[:, self._order])
         finally:
             torch.set_num_threads(threads)
         return np.concatenate(feats), np.concatenate(probs)

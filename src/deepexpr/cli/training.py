@@ -46,13 +46,17 @@ def register(commands, groups) -> None:
     p.add_argument("--model", required=True, help="checkpoint .safetensors (with its .json)")
     p.add_argument("--data", required=True, nargs="+",
                    help="characters in FERG layout, or human data (FER2013 csv / class folders)")
-    p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold"),
+    p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold", "loso"),
                    help="none: test on all of --data; random: the test part of the model's own "
-                        "split; loco/kfold: retrain the model's recipe per fold and test")
+                        "split; loco/kfold/loso: retrain the model's recipe per fold and test "
+                        "(loso: leave one source out: each avatar style, and the procedural "
+                        "characters, held out in turn)")
+    p.add_argument("--max-images", type=int, default=0,
+                   help="loco/kfold/loso: a stratified subset of this many images (cheaper folds)")
     p.add_argument("--domain", choices=("human", "character"), default=None,
                    help="how to read --data (default: from the checkpoint)")
     p.add_argument("--characters", default=None, help="comma-separated characters to keep")
-    p.add_argument("--test-characters", default=None, help="loco: characters to hold out")
+    p.add_argument("--test-characters", default=None, help="loco: characters (loso: sources) to hold out")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override epochs")
     p.add_argument("--scheme", default=None)
@@ -90,9 +94,10 @@ def _common(p, lr: float, grayscale: bool | None) -> None:
         g.add_argument("--grey", "--gray", dest="grayscale", action="store_true", default=grayscale)
         g.add_argument("--colour", "--color", dest="grayscale", action="store_false")
     p.add_argument("--augment", default="random",
-                   choices=("fivecrop", "random", "mild", "flip", "none"),
+                   choices=("fivecrop", "random", "mild", "style", "flip", "none"),
                    help="fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
-                        "mild: small rotation/zoom/shift + colour jitter + mirror")
+                        "mild: small rotation/zoom/shift + colour jitter + mirror; "
+                        "style: art-style changes (framing, hue, grey, blur, JPEG, cutout)")
     p.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"),
                    help="class balancing: loss weights, balanced sampler, or none")
     p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
@@ -280,8 +285,8 @@ def _evaluate(args) -> int:
     table, _ = load_table(domain, args.data, size, _split_list(args.characters), args.scheme,
                           args.subject_pattern)
     out = Path(args.out)
-    if args.protocol in ("loco", "kfold"):
-        return _evaluate_recipe(args, ck, table, out)
+    if args.protocol in ("loco", "kfold", "loso"):
+        return _evaluate_recipe(args, ck, _subsample(table, args.max_images, 0), out)
     model, ck = load_model(args.model)
     if args.protocol == "random":
         from deepexpr.train.config import TrainConfig

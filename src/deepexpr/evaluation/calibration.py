@@ -1,4 +1,6 @@
-"""Calibration of class probabilities: expected calibration error and temperature scaling.
+"""Calibration of class probabilities: the expected calibration error.
+
+(Temperature scaling, which learns a parameter, is `deepexpr.train.calibrate`.)
 
 Convention (Guo et al. 2017, "On calibration of modern neural networks"): split the
 samples into `bins` equal-width bins of top-1 confidence over (0, 1] (a confidence c
@@ -41,39 +43,3 @@ def expected_calibration_error(probs, labels, bins: int = 15) -> float:
     acc_sum = np.bincount(which, weights=correct, minlength=bins)
     conf_sum = np.bincount(which, weights=conf, minlength=bins)
     return float(np.abs(acc_sum - conf_sum).sum() / n)
-
-
-def softmax(logits, temperature: float = 1.0) -> np.ndarray:
-    """Row softmax of (N, C) logits divided by `temperature`."""
-    z = np.asarray(logits, dtype=np.float64) / float(temperature)
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
-def nll(logits, labels, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of `labels` under softmax(logits / temperature)."""
-    p = softmax(logits, temperature)
-    return float(-np.log(np.clip(p[np.arange(len(labels)), np.asarray(labels)], 1e-12, None)).mean())
-
-
-def fit_temperature(logits, labels, low: float = 0.05, high: float = 20.0) -> float:
-    """The temperature T > 0 minimising the NLL of softmax(logits / T) (temperature scaling).
-
-    A golden-section search over log T (the NLL is unimodal in T); fit it on held-out
-    data of the training sources, never on a test set.
-    """
-    a, b = np.log(low), np.log(high)
-    g = (np.sqrt(5) - 1) / 2
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = nll(logits, labels, np.exp(c)), nll(logits, labels, np.exp(d))
-    for _ in range(80):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - g * (b - a)
-            fc = nll(logits, labels, np.exp(c))
-        else:
-            a, c, fc = c, d, fd
-            d = a + g * (b - a)
-            fd = nll(logits, labels, np.exp(d))
-    return float(np.exp((a + b) / 2))

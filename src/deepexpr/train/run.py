@@ -6,7 +6,9 @@
   subjects of a human set). Data without identities falls back to stratified k-fold,
   and the summary says `identity_independent: false`.
 - "loco": leave one character out: for each held-out character, train on all others
-  and test on it. By default every character except generated ones (`rand_*`,
+  and test on it.
+- "loso": leave one source out (`deepexpr.train.loso`): each DiceBear avatar style, and
+  the procedural characters as one source, held out in turn. By default every character except generated ones (`rand_*`,
   `standin_*`) is held out in turn; those always stay in training.
 
 Within a fold, `val_fraction` of the training images (stratified) validate every epoch.
@@ -24,7 +26,9 @@ import numpy as np
 
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
+from deepexpr.train.calibrate import checkpoint_temperature
 from deepexpr.train.config import TrainConfig
+from deepexpr.train.loso import loso_folds
 from deepexpr.train.splits import (
     complement,
     group_kfold,
@@ -35,7 +39,7 @@ from deepexpr.train.splits import (
 )
 from deepexpr.train.table import ImageTable, describe
 
-PROTOCOLS = ("random", "kfold", "loco")
+PROTOCOLS = ("random", "kfold", "loco", "loso")
 
 
 def resolve_source(source: str | Path | None) -> Path | None:
@@ -126,6 +130,9 @@ def train_and_test(table: ImageTable, train_idx, test_idx, cfg: TrainConfig, out
             "test_images": len(test_idx)}
     ck_cfg = checkpoint_config(cfg, task, info, extra)
     history = fit(model, train_t, val_t, cfg, out_dir, ck_cfg, groups, frozen, resume, log=log)
+    temperature = checkpoint_temperature(model, val_t, cfg.preprocess(), cfg.channels_last)
+    if temperature is not None:  # calibrated on the validation part, never on the test part
+        ck_cfg["temperature"] = temperature
     result: dict = {"history": history}
     if len(test_idx):
         test_t = table.subset(test_idx)
@@ -171,6 +178,8 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
             test_groups = default_loco_characters(table.groups)
         named = [(f"loco_{g}", idx) for g, idx in leave_one_group_out(table.groups, test_groups)]
         ident = True
+    elif protocol == "loso":  # leave one source (art style) out: deepexpr.train.loso
+        named, ident = loso_folds(table.groups, test_groups), True
     else:
         raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     results, rows = [], []
