@@ -24,7 +24,8 @@ def register(commands, groups) -> None:
     a.add_argument("--size", type=int, default=128, help="image side in pixels")
     a.add_argument("--seed", type=int, default=0, help="seed of every choice")
     a.add_argument("--sheets", default=None,
-                   help="also write one contact sheet per style into this folder (<style>.png)")
+                   help="also write one contact sheet per style into this folder (<style>.png) "
+                        "and overview.png (styles x classes)")
     a.add_argument("--list", action="store_true", help="print the styles and their classes, then stop")
     a.set_defaults(func=_avatars)
 
@@ -38,7 +39,7 @@ def _avatars(args) -> int:
     from pathlib import Path
 
     from deepexpr.data.avatar_labels import STYLES, expressions_of
-    from deepexpr.data.avatars import build_avatars, contact_sheet
+    from deepexpr.data.avatars import build_avatars, contact_sheet, overview_sheet
 
     if args.list:
         for name in STYLES:
@@ -52,6 +53,7 @@ def _avatars(args) -> int:
 
         for style in m["settings"]["styles"]:
             save_image(Path(args.sheets) / f"{style}.png", contact_sheet(args.out, style))
+        save_image(Path(args.sheets) / "overview.png", overview_sheet(args.out, m["settings"]["styles"]))
     failed = f", {len(m['failed'])} failed" if m["failed"] else ""
     print(f"{args.out}: {m['counts']['total']} images of {len(m['settings']['styles'])} styles "
           f"({m['images_per_second']} img/s{', resumed' if m['resumed'] else ''}{failed})")

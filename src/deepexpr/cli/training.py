@@ -100,8 +100,9 @@ def _common(p, lr: float, grayscale: bool | None) -> None:
                         "style: art-style changes (framing, hue, grey, blur, JPEG, cutout)")
     p.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"),
                    help="class balancing: loss weights, balanced sampler, or none")
-    p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco"),
-                   help="random split, identity-independent k-fold, or leave-one-character-out")
+    p.add_argument("--protocol", default="random", choices=("random", "kfold", "loco", "loso"),
+                   help="random split, identity-independent k-fold, leave-one-character-out, "
+                        "or leave-one-source-out (avatar styles + procedural)")
     p.add_argument("--folds", type=int, default=5, help="k of k-fold")
     p.add_argument("--test-characters", default=None,
                    help="loco: comma-separated identities to hold out in turn (default all)")

@@ -339,3 +339,25 @@ def contact_sheet(root, style: str, columns: int = 8, cell: int = 96) -> np.ndar
                 img = Image.open(path).convert("RGB").resize((cell, cell), Image.BILINEAR)
                 sheet.paste(img, (label_w + col * cell, row * cell))
     return np.asarray(sheet)
+
+
+def overview_sheet(root, styles, cell: int = 56, sample: int = 1) -> np.ndarray:
+    """Styles (rows) x the seven classes (columns): image `sample` of each; blank where the
+    style shows no such class. Returns (H, W, 3) uint8 RGB."""
+    from PIL import Image, ImageDraw
+
+    from deepexpr.expressions import EXPRESSIONS
+
+    root, label_w, head = Path(root), 72, 14
+    sheet = Image.new("RGB", (label_w + len(EXPRESSIONS) * cell, head + len(styles) * cell), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, expr in enumerate(EXPRESSIONS):
+        draw.text((label_w + col * cell + 2, 1), expr[:8], fill="black")
+    for row, style in enumerate(styles):
+        draw.text((2, head + row * cell + cell // 2 - 6), style, fill="black")
+        for col, expr in enumerate(EXPRESSIONS):
+            path = root / style / f"{style}_{expr}" / f"{style}_{expr}_{sample}.png"
+            if path.exists():
+                img = Image.open(path).convert("RGB").resize((cell - 2, cell - 2), Image.BILINEAR)
+                sheet.paste(img, (label_w + col * cell + 1, head + row * cell + 1))
+    return np.asarray(sheet)
