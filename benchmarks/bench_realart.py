@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=None,
                     help="model name or checkpoint (repeatable; default: the bundled default)")
     ap.add_argument("--grid", default=None, help="PNG grid of the first model's predictions")
+    ap.add_argument("--cell", type=int, default=64, help="grid cell side in pixels")
+    ap.add_argument("--columns", type=int, default=16, help="grid columns")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed", action="store_true",
                     help="also time batch inference (1,024 images, best of 3) and report file size")
@@ -128,7 +130,7 @@ def main() -> None:
                   f"CPU-second ({args.threads} thread(s), {res['images'][0].shape[0]} px input "
                   f"images incl. resizing), model file {mb:.2f} MB")
     if args.grid:
-        write_grid(results[0], ds.labels, args.grid)
+        write_grid(results[0], ds.labels, args.grid, args.cell, args.columns)
         print(f"\ngrid: {args.grid}")
 
 

