@@ -31,6 +31,7 @@ from deepexpr.train.loso import PROCEDURAL, loso_folds, source_of
 def test_every_mapped_combination_gives_its_class(style):
     exprs = expressions_of(style)
     assert exprs and set(exprs) <= set(EXPRESSIONS)
+    assert {tuple(r.parts) for r in STYLES[style].rules} == {STYLES[style].parts}  # all fixed
     for expr in exprs:
         combos = combinations(style, expr)
         assert combos

@@ -6,7 +6,7 @@ styles name their parts by expression (avataaars `eyebrows=angry`, open-peeps
 every combination of the listed values shows that class. A combination no rule covers is
 "excluded" (ambiguous, or not an expression: hearts, winks, tongues, masks, monsters).
 Each rule was checked by eye on a contact sheet of the parts (`deepexpr data avatars
---sheet`); the option names are those of `@dicebear/collection` 9.4.3.
+--sheets DIR`); the option names are those of `@dicebear/collection` 9.4.3.
 
 | style | class | parts (each a set of values; all combinations) |
 |---|---|---|
@@ -196,8 +196,8 @@ def label_of(style: str, parts: dict[str, str]) -> str:
 def combinations(style: str, expression: str) -> list[dict[str, str]]:
     """Every part combination the rules of `style` map to `expression` (may be empty).
 
-    Parts that a rule does not list are left to DiceBear's seeded choice only if the style
-    has no such part in any rule; otherwise every expression part is fixed.
+    Each combination fixes every expression part of the style (the rules of a style all
+    list the same parts); all other options are left to DiceBear's seeded choice.
     """
     out = []
     for rule in STYLES[style].rules:

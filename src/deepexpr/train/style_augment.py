@@ -5,8 +5,8 @@ image and at random: framing (zoom 0.75-1.25, rotation up to 15 degrees, shift u
 of the side), colour (hue rotation, saturation, brightness, contrast), greyscale, blur,
 resolution (down- and up-sampling), JPEG compression, a cutout patch, and a mirror. Each
 is label-preserving for the seven expressions: art styles draw faces in any palette, line
-weight, resolution and framing. The cutout is kept small (at most a quarter of the side
-and away from the centre is not enforced) so it rarely hides a whole mouth or both eyes.
+weight, resolution and framing. The cutout is kept small (at most a quarter of the side)
+so it rarely hides a whole mouth or both eyes.
 """
 
 from __future__ import annotations
