@@ -65,7 +65,7 @@ class HaganEvalConfig:
     heldout_per_expression: int = setting(4, "frames per held-out person and expression", min=1)
     character_model: str | None = setting(None, "independent character expression model (default: the "
                                           "bundled character_cnn)")
-    rig_judge_steps: int = setting(600, "updates of the independent rig judge (intensity agreement; 0: skip)",
+    rig_judge_steps: int = setting(1500, "updates of the independent rig judge (intensity agreement; 0: skip)",
                                    min=0)
     charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
     target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
