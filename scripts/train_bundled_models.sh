@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every bundled model (src/deepexpr/weights/):
-#   character_cnn.{safetensors,json}       colour cnn_small, trained from scratch
+#   character_cnn.{safetensors,json}       colour cnn_small, trained from scratch (procedural)
+#   character_realart.{safetensors,json}   character_cnn continued on procedural + DiceBear avatars
 #   character_transfer.{safetensors,json}  the fer mini-Xception, last blocks fine-tuned
 #   hagan_{g,d}.{safetensors,json}         HA-GAN, stand-in humans -> six built-in characters
 #   seq_<expr>.{safetensors,json}          sequence LSTMs on the SYNTHETIC corpus
@@ -75,7 +76,30 @@ deepexpr train transfer --data $FINAL --out "$RUNS/character_transfer" --from fe
 # deepexpr train transfer --data $FINAL --out "$RUNS/transfer_strict" --from fer --unfreeze 0 \
 #     --lr 0.001 --head-lr-mult 10 --epochs 30 --lr-step 10 --threads $THREADS
 
-for name in character_cnn character_transfer; do
+# 6.-7. real art (issue 12): stage 5 continued on procedural characters + DiceBear avatars
+#    (8 artist-drawn styles labelled by their expression parts; needs node + npm once), then
+#    with the wide procedural styles (renderer v6: icon faces, flat, line art, manga, soft 3D,
+#    chibi, pixel art) added; style augmentation (framing, hue, greyscale, blur, resolution,
+#    JPEG, cutout); a stratified 16,000-image subset per stage (CPU budget: ~45 img/s on one
+#    niced thread of a loaded machine, ~15 min a stage); the temperature is fitted on each
+#    stage's validation part. The result is the default character model `character_realart`;
+#    stage 5 stays available as `character_cnn`.
+#    Never trained or tuned on: `deepexpr data realart` (the emoji validation set).
+deepexpr data avatars --out "$DATA/avatars128" --per-expression 400 --size 128 --seed 0
+deepexpr characters render --out "$DATA/real/random64" --characters random:200 --per-expression 12 \
+    --size 64 --seed 21 --workers 2
+deepexpr characters render --out "$DATA/real/builtin64" --characters all --per-expression 40 \
+    --size 64 --seed 20 --workers 2
+deepexpr characters render --out "$DATA/wide128" --characters wide:120 --per-expression 12 \
+    --size 128 --seed 11 --workers 2
+REAL="--keep-head --head-lr-mult 1 --unfreeze -1 --schedule cosine --epochs 3 --max-images 16000 --augment style"
+nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/avatars128" \
+    --out "$RUNS/realart_stage6" --from "$RUNS/character_cnn/model.safetensors" --lr 0.0005 $REAL $ADAM
+nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128" \
+    "$DATA/avatars128" --out "$RUNS/character_realart" --from "$RUNS/realart_stage6/model.safetensors" \
+    --lr 0.0003 $REAL $ADAM
+
+for name in character_cnn character_transfer character_realart; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done

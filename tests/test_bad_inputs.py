@@ -97,7 +97,8 @@ INDEX_VARIANTS = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """Tiny data, models, runs and damaged copies, made once (a few seconds)."""
+    """Tiny data, models, runs and damaged copies, made once for this module (a few seconds; the
+    tiny human model and private cache are undone before other test files run)."""
     from deepexpr.characters.export import render_dataset
     from deepexpr.recognition import _load_cached
 

@@ -184,3 +184,18 @@ def test_intensity_agreement_against_numpy():
     assert np.isnan(q["within_per_au"]["AU1"])  # nothing within a class
     q = intensity_agreement(face, face + rng.normal(0, 0.01, face.shape), labels)
     assert q["within_mean_r"] > 0.9 and list(q["per_au"]) == ["AU1"]
+
+
+def test_feature_weighted_l1_counts_the_expression_features():
+    from deepexpr.train.hagan_losses import feature_weighted_l1, neutral_l1_loss
+
+    neutral = torch.zeros(1, 3, 16, 16)
+    target = neutral.clone()
+    target[..., 6:8, 4:12] = 1.0  # a mouth: 16 of 256 pixels
+    missed = neutral.clone()  # draws the neutral face: misses the mouth
+    noisy = target + (neutral_l1_loss(missed, target) * torch.ones_like(target))  # same plain L1, all over
+    assert float(neutral_l1_loss(missed, target)) == pytest.approx(float(neutral_l1_loss(noisy, target)))
+    assert float(feature_weighted_l1(missed, target, neutral, 0.0)) == pytest.approx(
+        float(neutral_l1_loss(missed, target)))
+    assert float(feature_weighted_l1(missed, target, neutral, 20.0)) > 3 * float(
+        feature_weighted_l1(noisy, target, neutral, 20.0))

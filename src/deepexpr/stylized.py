@@ -71,17 +71,19 @@ def load_stylized_model(ref: str = BUNDLED_STYLIZED):
     return model
 
 
-def _levels(h: int, w: int, base: int) -> list[tuple[int, float]]:
-    """(detector input side, largest face side kept in input pixels) per pyramid level."""
-    levels = [(base, float("inf"))]
+def _levels(h: int, w: int, base: int) -> list[tuple[int, float, float]]:
+    """(detector input side, smallest and largest face side kept, in input pixels) per
+    pyramid level: a zoomed-out level (faces filling the image look like the mid-sized faces
+    of training), the base level, and finer levels for large images (their small faces)."""
+    levels = [(base // 2, 24.0, float("inf")), (base, 0.0, base * 0.6)]
     side = base
     while max(h, w) > side * 1.5 and side < 4 * base:  # faces of ~24 px stay >= ~12 px
         side *= 2
-        levels.append((side, base * 0.35))
+        levels.append((side, 0.0, base * 0.35))
     return levels
 
 
-def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, max_side: float):
+def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float):
     """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle)] in image pixels."""
     from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
 
@@ -93,7 +95,7 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, max_side: float):
     out = []
     for y, x in zip(ys, xs):
         side = float(np.exp(maps[1, y, x]) * SIDE_UNIT)
-        if side > max_side:
+        if not min_side <= side <= max_side:
             continue
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
@@ -116,12 +118,12 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
 
     h, w = image.shape[:2]
     found = []
-    for side, max_side in _levels(h, w, model.cfg.detector_input):
+    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input):
         canvas, a = letterbox(image, side)
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
         with torch.no_grad():
             maps = model.detect(x)[0].numpy()
-        found += _decode(maps, a, cfg.threshold, max_side)
+        found += _decode(maps, a, cfg.threshold, min_side, max_side)
     found.sort(key=lambda f: -f[0])
     kept: list[tuple[float, np.ndarray, np.ndarray]] = []
     for score, centre, side, angle in found:
@@ -176,8 +178,20 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
     faces = []
     for (score, _), lm in zip(found, points):
         m = face_frame(lm)
-        faces.append(StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm))
+        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm)
+        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):  # duplicates meet after refinement
+            faces.append(face)
     return faces
+
+
+def _same_face(a: StylizedFace, b: StylizedFace, iou: float) -> bool:
+    """Two refined detections of one face: their boxes overlap more than `iou`, or one's
+    centre lies inside the other's box."""
+    if _iou(a.box, b.box) > iou:
+        return True
+    ca, cb = (a.box[:2] + a.box[2:]) / 2, (b.box[:2] + b.box[2:]) / 2
+    inside = lambda c, box: box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]  # noqa: E731
+    return inside(ca, b.box) or inside(cb, a.box)
 
 
 def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 128) -> np.ndarray:

@@ -186,7 +186,8 @@ def _docstring_args(doc: str | None) -> dict[str, str]:
 def add_function_options(parser, function, names, helps: dict | None = None, choices: dict | None = None) -> None:
     """Options from a plain function's keyword defaults, for a command without a config
     dataclass: type and default from the signature, help from its docstring's `Args:`
-    (or `helps`). `function` may be "module:function" (imported when `parser` is used)."""
+    (or `helps`). `function` may be "module:function" (imported when `parser` is used); a
+    `choices` value given as a string names a tuple in the function's module."""
     import inspect
 
     if isinstance(function, str):
@@ -204,8 +205,15 @@ def add_function_options(parser, function, names, helps: dict | None = None, cho
         else:
             action = parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
                                          help=texts.get(name, name.replace("_", " ")),
-                                         choices=(choices or {}).get(name))
+                                         choices=_choices((choices or {}).get(name), function))
         action.function_param = (function, name)
+
+
+def _choices(value, function):
+    """`value`, or the tuple of that name in `function`'s module when it is a string."""
+    import sys
+
+    return getattr(sys.modules[function.__module__], value) if isinstance(value, str) else value
 
 
 def config_from_args(config_cls, args, **fixed):

@@ -51,15 +51,19 @@ def register(commands, groups) -> None:
                    help="the model to judge: a bundled name, a .safetensors file or a training run folder")
     p.add_argument("--data", required=True, nargs="+",
                    help="characters in FERG layout, or human data (FER2013 csv / class folders)")
-    p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold"),
+    p.add_argument("--protocol", default="none", choices=("none", "random", "loco", "kfold", "loso"),
                    help="none: test on all of --data; random: the test part of the model's own "
-                        "split; loco/kfold: retrain the model's recipe per fold and test")
+                        "split; loco/kfold/loso: retrain the model's recipe per fold and test "
+                        "(loso: leave one source out: each avatar style, and the procedural "
+                        "characters, held out in turn)")
+    p.add_argument("--max-images", type=int, default=0,
+                   help="loco/kfold/loso: a stratified subset of this many images (cheaper folds)")
     p.add_argument("--domain", choices=("human", "character"), default=None,
                    help="how to read --data (default: from the checkpoint)")
     p.add_argument("--characters", default=None, help="comma-separated characters to keep")
-    p.add_argument("--test-characters", default=None, help="loco: characters to hold out")
+    p.add_argument("--test-characters", default=None, help="loco: characters (loso: sources) to hold out")
     add_function_options(p, RUN_PROTOCOL, ("folds",), helps={"folds": "k of k-fold"})
-    p.add_argument("--epochs", type=int, default=None, help="loco/kfold: override the recipe's epochs")
+    p.add_argument("--epochs", type=int, default=None, help="loco/kfold/loso: override the recipe's epochs")
     p.add_argument("--scheme", default=None, help="label scheme of numeric class folders")
     p.add_argument("--subject-pattern", default=None, help="subject id from file names")
     add_shared(p, out=REQUIRED, threads=0)
@@ -96,11 +100,13 @@ def _common(p, grayscale: bool | None) -> None:
                        help="one luminance channel" + (" (the default here)" if grayscale else ""))
         g.add_argument("--colour", "--color", dest="grayscale", action="store_false",
                        help="RGB input" + ("" if grayscale else " (the default here)"))
-    add_function_options(p, RUN_PROTOCOL, ("protocol", "folds"), choices={"protocol": ("random", "kfold", "loco")},
-                         helps={"protocol": "random split, identity-independent k-fold, or "
-                                "leave-one-character-out", "folds": "k of k-fold"})
+    add_function_options(p, RUN_PROTOCOL, ("protocol", "folds"), choices={"protocol": "PROTOCOLS"},
+                         helps={"protocol": "random split, identity-independent k-fold, "
+                                "leave-one-character-out, or leave-one-source-out (avatar styles + "
+                                "procedural)", "folds": "k of k-fold"})
     p.add_argument("--test-characters", default=None,
-                   help="loco: comma-separated identities to hold out in turn (default all)")
+                   help="loco: comma-separated identities (loso: sources) to hold out in turn "
+                        "(default all)")
     p.add_argument("--max-images", type=int, default=0,
                    help="use a stratified subset of this many images (quick runs; 0: all)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -260,6 +266,7 @@ def _evaluate(args) -> int:
     check_range("--folds", args.folds, 2)
     check_range("--epochs", args.epochs)
     check_range("--threads", args.threads, 0)
+    check_range("--max-images", args.max_images, 0)
     if args.threads > 0:
         import torch
 
@@ -272,8 +279,8 @@ def _evaluate(args) -> int:
     table, _ = load_table(domain, args.data, size, _split_list(args.characters), args.scheme,
                           args.subject_pattern)
     out = Path(args.out)
-    if args.protocol in ("loco", "kfold"):
-        return _evaluate_recipe(args, ck, table, out)
+    if args.protocol in ("loco", "kfold", "loso"):
+        return _evaluate_recipe(args, ck, _subsample(table, args.max_images, 0), out)
     model, ck = load_model(args.model)
     if args.protocol == "random":
         from deepexpr.train.config import TrainConfig

@@ -32,12 +32,14 @@ from deepexpr.evaluation.classification import accuracy
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
 from deepexpr.models.hagan import PRESETS
-from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
+from deepexpr.models.resolve import WEIGHTS_DIR
 from deepexpr.progress import progress
 
-# The judge: the project's default character expression model first (recognition's order,
-# character_cnn), so the figures here judge with the model `deepexpr recognize` uses.
-CHARACTER_MODELS = tuple(f"{n}.safetensors" for n in BUNDLED_CHARACTER)
+# The judge: the bundled procedural-only `character_cnn`, named explicitly and not "the
+# default character model" (now `character_realart`), so HA-GAN figures stay comparable
+# across releases whatever `deepexpr recognize` uses by default.
+JUDGE = "character_cnn"
+CHARACTER_MODELS = (f"{JUDGE}.safetensors",)
 PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
 
 
@@ -62,8 +64,8 @@ class HaganEvalConfig:
     heldout_seed: int = setting(1000, "stand-in seed of those people (training uses other seeds)")
     heldout_per_expression: int = setting(4, "frames per held-out person and expression", min=1)
     character_model: str | None = setting(None, "independent character expression model (default: the "
-                                          "bundled one)")
-    rig_judge_steps: int = setting(600, "updates of the independent rig judge (intensity agreement; 0: skip)",
+                                          "bundled character_cnn)")
+    rig_judge_steps: int = setting(1500, "updates of the independent rig judge (intensity agreement; 0: skip)",
                                    min=0)
     charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
     target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
@@ -162,8 +164,8 @@ def predict(model, images: np.ndarray, batch: int = 128, features: bool = False)
 class CharacterJudge:
     """The independent character expression model: probabilities and features of images.
 
-    Loads a checkpoint of the perceptual-models area (bundled `character_transfer` or
-    `character_cnn`) and feeds it as its config's `preprocess` says.
+    Loads a checkpoint of the perceptual-models area (by default the bundled `character_cnn`,
+    `JUDGE`) and feeds it as its config's `preprocess` says.
     """
 
     def __init__(self, path: str | Path | None = None):

@@ -35,7 +35,7 @@ def random_judge_rigs(n: int, rng: np.random.Generator) -> np.ndarray:
     return rigs
 
 
-def fit_rig_judge(styles, size: int, per_character: int = 400, steps: int = 600, seed: int = 0,
+def fit_rig_judge(styles, size: int, per_character: int = 500, steps: int = 1500, seed: int = 0,
                   quiet: bool = True):
     """Train the rig judge on fresh renders of `styles`; returns it in eval mode.
 

@@ -8,8 +8,11 @@
 - "loco": leave one character out: for each held-out character, train on all others
   and test on it. By default every character except generated ones (`rand_*`,
   `standin_*`) is held out in turn; those always stay in training.
+- "loso": leave one source out (`deepexpr.evaluation.loso`): each DiceBear avatar style,
+  and the procedural characters as one source, held out in turn.
 
-Within a fold, `val_fraction` of the training images (stratified) validate every epoch.
+Within a fold, `val_fraction` of the training images (stratified) validate every epoch;
+a temperature (`deepexpr.train.calibrate`) is fitted on them and stored in the checkpoint.
 Each run folder gets `model.safetensors` + `.json`, `metrics.csv`, `test/` (report.md,
 metrics.json, confusion.png); multi-fold protocols add `summary.{md,json,csv}` and a
 pooled `confusion.png` at the top.
@@ -23,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.errors import DataError, InputError
+from deepexpr.evaluation.loso import loso_folds
 from deepexpr.expressions import EXPRESSIONS
+from deepexpr.train.calibrate import checkpoint_temperature
 from deepexpr.train.config import TrainConfig
 from deepexpr.train.splits import (
     complement,
@@ -35,7 +40,7 @@ from deepexpr.train.splits import (
 )
 from deepexpr.train.table import ImageTable, describe
 
-PROTOCOLS = ("random", "kfold", "loco")
+PROTOCOLS = ("random", "kfold", "loco", "loso")
 MIN_PER_CLASS = 2  # images per present expression a protocol needs (one to train, one to test)
 MIN_IMAGES = 10  # and overall: fewer gives no validation or test images
 
@@ -61,10 +66,14 @@ def check_input_size(model, cfg: TrainConfig) -> None:
         with torch.no_grad():
             model.eval()(x)
     except RuntimeError as err:
-        raise InputError(f"--size {cfg.size}: too small for model {cfg.model!r} ({str(err).splitlines()[0]}); "
-                         "pass a larger --size or a smaller model") from err
+        raise _size_error(cfg, err) from err
     finally:
         model.train(was)
+
+
+def _size_error(cfg: TrainConfig, err: Exception) -> InputError:
+    return InputError(f"--size {cfg.size}: too small for model {cfg.model!r} ({str(err).splitlines()[0]}); "
+                      "pass a larger --size or a smaller model")
 
 
 def _check_split(n_train: int, n_test: int, name: str) -> None:
@@ -106,8 +115,7 @@ def build_model(cfg: TrainConfig, source: Path | None = None):
         try:
             model = create_model(cfg.model, **cfg.overrides)
         except RuntimeError as err:  # the architecture's dry run at this input size failed
-            raise InputError(f"--size {cfg.size}: too small for model {cfg.model!r} ({str(err).splitlines()[0]}); "
-                             "pass a larger --size or a smaller model") from err
+            raise _size_error(cfg, err) from err
         return model, cfg, None, [], {}
     from deepexpr.models.checkpoint import load_model
     from deepexpr.train.transfer import setup_transfer
@@ -169,6 +177,9 @@ def train_and_test(table: ImageTable, train_idx, test_idx, cfg: TrainConfig, out
             "test_images": len(test_idx)}
     ck_cfg = checkpoint_config(cfg, task, info, extra)
     history = fit(model, train_t, val_t, cfg, out_dir, ck_cfg, groups, frozen, resume, log=log)
+    temperature = checkpoint_temperature(model, val_t, cfg.preprocess(), cfg.channels_last)
+    if temperature is not None:  # calibrated on the validation part, never on the test part
+        ck_cfg["temperature"] = temperature
     result: dict = {"history": history}
     if len(test_idx):
         test_t = table.subset(test_idx)
@@ -216,6 +227,8 @@ def run_protocol(table: ImageTable, cfg: TrainConfig, out_dir: str | Path, task:
             test_groups = default_loco_characters(table.groups)
         named = [(f"loco_{g}", idx) for g, idx in leave_one_group_out(table.groups, test_groups)]
         ident = True
+    elif protocol == "loso":  # leave one source (art style) out: deepexpr.evaluation.loso
+        named, ident = loso_folds(table.groups, test_groups), True
     else:
         raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     results, rows = [], []

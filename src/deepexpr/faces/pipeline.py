@@ -178,7 +178,7 @@ def _run_detector(image: np.ndarray, min_score: float) -> list[tuple]:
     f = DETECT_INPUT / max(h, w)
     if f < 1.0:  # the detector shrinks to 192 anyway: area-averaging first is cheaper and sharper
         image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    with _LOCK:
+    with _LOCK, native_logs_silenced():  # TFLite may start (and print) lazily on any call
         res = _detector(float(min_score)).process(np.ascontiguousarray(image))
     out = []
     for d in res.detections or []:
@@ -279,7 +279,7 @@ def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_si
     src, warp = _shrunk(image, m)  # area-average first when shrinking a big face
     crop = cv2.warpAffine(src, warp, (mesh_size, mesh_size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-    with _LOCK:
+    with _LOCK, native_logs_silenced():
         res = (mesher or _mesher()).process(crop)
     if not res.multi_face_landmarks:
         return None

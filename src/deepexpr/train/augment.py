@@ -14,6 +14,8 @@ Modes (`TrainConfig.augment`):
   brightness/contrast/saturation jitter of up to 12%, and a random mirror. The drawn
   characters vary in head pose, line weight and palette; this covers small variations
   of those between rendered frames without changing what an expression looks like.
+- "style": framing, colour/hue/greyscale, blur, resolution, JPEG, cutout and mirror, aimed
+  at differences between art styles (`deepexpr.train.style_augment`).
 - "flip": random mirror only. "none": no augmentation.
 
 Mirroring is label-preserving: the seven expressions are left-right symmetric.
@@ -26,7 +28,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-MODES = ("fivecrop", "random", "mild", "flip", "none")
+from deepexpr.train.style_augment import style_augment
+
+MODES = ("fivecrop", "random", "mild", "style", "flip", "none")
 PAPER_CROP = 227 / 256
 
 
@@ -106,6 +110,8 @@ def augment_batch(x: torch.Tensor, mode: str, gen: torch.Generator) -> torch.Ten
         return random_shift(x, gen)
     if mode == "mild":
         return mild(x, gen)
+    if mode == "style":
+        return style_augment(x, gen)
     if mode == "flip":
         return _mirror(x.float(), gen)
     if mode == "none":

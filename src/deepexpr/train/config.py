@@ -42,8 +42,9 @@ class TrainConfig:
     unfreeze: int = setting(1, "layers before the new last layer to fine-tune (0: head only, -1: all)", min=-1)
     # data
     augment: str = setting("random", "fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
-                           "mild: small rotation/zoom/shift + colour jitter + mirror",
-                           choices=("fivecrop", "random", "mild", "flip", "none"))
+                           "mild: small rotation/zoom/shift + colour jitter + mirror; style: art-style "
+                           "changes (framing, hue, grey, blur, JPEG, cutout)",
+                           choices=("fivecrop", "random", "mild", "style", "flip", "none"))
     balance: str = setting("loss", "class balancing: loss weights, balanced sampler, or none",
                            choices=("loss", "sampler", "none"))
     val_fraction: float = setting(0.1, "part of the training identities' images held out for per-epoch "

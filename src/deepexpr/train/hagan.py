@@ -65,6 +65,7 @@ from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, ti
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
     expression_loss,
+    feature_weighted_l1,
     generator_adversarial_loss,
     generator_loss,
     neutral_l1_loss,
@@ -114,6 +115,8 @@ class HaganTrainConfig:
                                "intensity, drawn once per run)", min=1)
     render_weight: float = setting(100.0, "weight of the L1 on render-pool pairs during the GAN (keeps the "
                                    "decoder a renderer of every rig; 0: off)", min=0)
+    feature_gain: float = setting(20.0, "matched and render-pool L1 count pixels where the target differs "
+                                  "from the neutral face up to 1 + 40x more (feature_weighted_l1; 0: plain L1)", min=0)
     d_fake_expr_weight: float = setting(1.0, "weight of D^e's cross-entropy on G's drawings labelled with the "
                                         "human's expression (AC-GAN; not in Eq. 5; 0: off)", min=0)
     adv_weight: float = setting(0.1, "weight of G's adversarial (D^R) term of Eq. 3 (paper: 1)", min=0)
@@ -175,7 +178,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: Ren
     loss_g, parts = generator_loss(fake_logit, fake_expr, batch["label"], fake, batch["neutral"],
                                    cfg.l1_weight, cfg.expr_weight,
                                    batch["matched"] if use_match else None, cfg.match_weight,
-                                   code_logits, cfg.cls_weight, cfg.adv_weight)
+                                   code_logits, cfg.cls_weight, cfg.adv_weight, cfg.feature_gain)
     loss_g = loss_g + _rig_terms(g, rig_pred, batch, pool, cfg, parts)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
@@ -199,7 +202,7 @@ def _rig_terms(g, rig_pred, batch: dict, pool: RenderPool | None, cfg: HaganTrai
         parts["rig"] = float(rig.detach())
     if pool is not None and g.cfg.rig_code and cfg.render_weight > 0:
         rigs, chars, images = pool.batch(max(1, cfg.batch_size // 2))
-        render = neutral_l1_loss(g.draw(rigs, chars), images)
+        render = feature_weighted_l1(g.draw(rigs, chars), images, pool.neutral[chars], cfg.feature_gain)
         total = total + cfg.render_weight * render
         parts["render"] = float(render.detach())
     return total
@@ -451,9 +454,10 @@ def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: 
 
 
 def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = True) -> list[float]:
-    """Train a rig-code G's decoder alone as a renderer: L1 between `g.draw(rig, character)`
-    and the project's render of that character with that rig (`pool`), at the heads' rate
-    (lr x encoder_lr_mult). No encoder, no D. Returns the per-update L1."""
+    """Train a rig-code G's decoder alone as a renderer: L1 (`feature_weighted_l1`, gain
+    `feature_gain`) between `g.draw(rig, character)` and the project's render of that
+    character with that rig (`pool`), at the heads' rate (lr x encoder_lr_mult). No encoder,
+    no D. Returns the per-update loss."""
     dec = [p for n, p in g.named_parameters()
            if not n.startswith(("encoder.", "expr_head.", "rig_head.", "templates"))]
     opt = torch.optim.Adam(dec, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
@@ -461,7 +465,7 @@ def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = T
     losses = []
     for _ in progress(range(cfg.decoder_pretrain), desc="hagan decoder", disable=True if quiet else None):
         rigs, chars, images = pool.batch(cfg.batch_size)
-        loss = neutral_l1_loss(g.draw(rigs, chars), images)
+        loss = feature_weighted_l1(g.draw(rigs, chars), images, pool.neutral[chars], cfg.feature_gain)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

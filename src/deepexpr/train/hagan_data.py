@@ -185,6 +185,10 @@ class RenderPool:
         self.rigs = rig_targets(raw)
         self.images = np.stack([render_face(styles[int(c)], rig_dict(r), size)[0]
                                 for r, c in zip(self.rigs, self.chars)])
+        from deepexpr.characters.rig import neutral_rig
+
+        # (C, 3, S, S) in [-1, 1]: what the feature-weighted L1 compares each render with
+        self.neutral = to_tensor(np.stack([render_face(s, neutral_rig(), size)[0] for s in styles]))
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1])."""

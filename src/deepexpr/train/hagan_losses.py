@@ -35,6 +35,20 @@ def neutral_l1_loss(generated: torch.Tensor, neutral: torch.Tensor) -> torch.Ten
     return (generated - neutral).abs().mean()
 
 
+def feature_weighted_l1(generated: torch.Tensor, target: torch.Tensor, neutral: torch.Tensor,
+                        gain: float = 0.0) -> torch.Tensor:
+    """L1 that counts the pixels where the target differs from the neutral face `gain` times more.
+
+    w = 1 + gain * mean_c |target - neutral| (per pixel); loss = sum(w |generated - target|) /
+    sum(w) / C. Expression features (mouth, brows, lids) cover few pixels, so a plain L1 is
+    small for a drawing that leaves them faint; gain 0 is the plain L1. All (N, C, S, S).
+    """
+    if gain <= 0:
+        return neutral_l1_loss(generated, target)
+    w = 1.0 + gain * (target - neutral).abs().mean(1, keepdim=True)
+    return ((generated - target).abs() * w).sum() / (w.sum() * generated.shape[1])
+
+
 def rig_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error between (N, R) predicted and true normalised rig vectors."""
     if predicted.shape != target.shape:
@@ -85,6 +99,7 @@ def generator_loss(
     code_logits: torch.Tensor | None = None,
     cls_weight: float = 0.0,
     adv_weight: float = 1.0,
+    feature_gain: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 3 + l1_weight * Eq. 4 (+ the two terms of ours, when given).
 
@@ -97,6 +112,7 @@ def generator_loss(
             (not in the paper): `match_weight` * L1(generated, matched).
         code_logits: (N, K) the encoder's auxiliary expression logits (not in the paper):
             `cls_weight` * CE(code_logits, labels).
+        feature_gain: the matched L1 is `feature_weighted_l1` with this gain (0: plain).
 
     Returns:
         (total loss, {"adv", "expr", "l1"[, "match"][, "cls"]} as floats).
@@ -107,7 +123,7 @@ def generator_loss(
     total = adv_weight * adv + expr_weight * expr + l1_weight * l1
     parts = {"adv": float(adv.detach()), "expr": float(expr.detach()), "l1": float(l1.detach())}
     if matched is not None:
-        match = neutral_l1_loss(generated, matched)
+        match = feature_weighted_l1(generated, matched, neutral, feature_gain)
         total = total + match_weight * match
         parts["match"] = float(match.detach())
     if code_logits is not None:

@@ -12,7 +12,8 @@ checkpoint (`model.safetensors` + `model.json`, fp32, ~2.7 MB).
   error (the detector's, or the smaller one left for the second pass), soft-argmax
   landmarks, L1 in crop pixels / crop side.
 
-Data are made once per run (deterministic for the seed) and kept in memory.
+Data are made once per run (deterministic for the seed) and kept in memory; a resumed run
+may ask for more steps, scenes or crops (the first ones are the same, the stream goes on).
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     progress_state = {"step": 0, "losses": [], "cpu_s": 0.0, "wall_s": 0.0}
     if resume and state_path.is_file():
         progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
-                                    extendable={"steps", "save_every"}, generators={"rng": rng}).progress
+                                    extendable={"steps", "save_every", "scenes", "crops"}, generators={"rng": rng}).progress
     if progress_state["step"] >= cfg.steps:  # finished (e.g. `--resume --export`): nothing to train
         return state_path
     t0, c0 = time.time(), time.process_time()

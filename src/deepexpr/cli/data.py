@@ -1,0 +1,70 @@
+"""`deepexpr data ...`: build labelled data sets from public packages.
+
+    deepexpr data avatars --out data/avatars --per-expression 200 --size 128
+    deepexpr data avatars --out data/av --styles open-peeps,avataaars --sheets out/sheets
+    deepexpr data realart --out data/realart      # validation only: never train on it
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(commands, groups) -> None:
+    """Add the `data` command and its sub-commands."""
+    parser = commands.add_parser("data", help="build labelled data sets (DiceBear avatars)")
+    sub = parser.add_subparsers(dest="data_command", metavar="WHAT")
+    parser.set_defaults(func=lambda _a: (parser.print_help(sys.stderr), 2)[1])
+
+    a = sub.add_parser("avatars", help="render labelled DiceBear avatars (needs node + npm)")
+    a.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
+    a.add_argument("--styles", default="all",
+                   help="comma-separated DiceBear styles (default all mapped styles)")
+    a.add_argument("--per-expression", type=int, default=100, help="images per style and expression")
+    a.add_argument("--size", type=int, default=128, help="image side in pixels")
+    a.add_argument("--seed", type=int, default=0, help="seed of every choice")
+    a.add_argument("--sheets", default=None,
+                   help="also write one contact sheet per style into this folder (<style>.png) "
+                        "and overview.png (styles x classes)")
+    a.add_argument("--list", action="store_true", help="print the styles and their classes, then stop")
+    a.set_defaults(func=_avatars)
+
+    v = sub.add_parser("realart", help="the real-art validation set (emoji faces; needs node + npm)")
+    v.add_argument("--out", required=True, help="output folder (new or empty)")
+    v.add_argument("--size", type=int, default=128, help="image side in pixels")
+    v.set_defaults(func=_realart)
+
+
+def _avatars(args) -> int:
+    from pathlib import Path
+
+    from deepexpr.data.avatar_labels import STYLES, expressions_of
+    from deepexpr.data.avatars import build_avatars, contact_sheet, overview_sheet
+
+    if args.list:
+        for name in STYLES:
+            print(f"{name:11s} {', '.join(expressions_of(name))}")
+        return 0
+    styles = None if args.styles == "all" else [s.strip() for s in args.styles.split(",") if s.strip()]
+    warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    m = build_avatars(args.out, styles, args.per_expression, args.size, args.seed, warn=warn)
+    if args.sheets:
+        from deepexpr.io import save_image
+
+        for style in m["settings"]["styles"]:
+            save_image(Path(args.sheets) / f"{style}.png", contact_sheet(args.out, style))
+        save_image(Path(args.sheets) / "overview.png", overview_sheet(args.out, m["settings"]["styles"]))
+    failed = f", {len(m['failed'])} failed" if m["failed"] else ""
+    print(f"{args.out}: {m['counts']['total']} images of {len(m['settings']['styles'])} styles "
+          f"({m['images_per_second']} img/s{', resumed' if m['resumed'] else ''}{failed})")
+    skipped = styles is not None and len(m["settings"]["styles"]) < len(styles)
+    return 1 if m["failed"] or skipped else 0
+
+
+def _realart(args) -> int:
+    from deepexpr.data.realart import build_realart
+
+    m = build_realart(args.out, args.size, warn=lambda line: print(line, file=sys.stderr))
+    per_set = ", ".join(f"{s} {sum(c.values())}" for s, c in m["counts"].items())
+    print(f"{args.out}: {m['total']} faces ({per_set}); validation only, never train on it")
+    return 0
