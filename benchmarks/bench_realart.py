@@ -8,6 +8,12 @@ writes a labelled grid of right (green) and wrong (red) predictions of the first
     python benchmarks/bench_realart.py --data data/realart
     python benchmarks/bench_realart.py --data data/realart --model character_cnn \
         --model character_transfer --model runs/x/model.safetensors --grid docs/realart_predictions.png
+    python benchmarks/bench_realart.py --data data/realart --crop whole --crop face   # cropping helps?
+
+`--crop face` reads each image as `recognize --domain character` and `predict_emotion` do:
+the first stylized face the detector finds, on its crop, else the whole image. Each model's
+answers are also split by their calibrated top probability (accuracy above / below each
+threshold: what `recognition.MIN_CONFIDENCE` flags).
 """
 
 from __future__ import annotations
@@ -19,18 +25,52 @@ import os
 import numpy as np
 
 
-def evaluate(model: str | None, ds) -> dict:
-    """Predictions of one model on a `FergDataset`."""
+def read_items(ds, crop: str, detector: str | None = None) -> tuple[list, int]:
+    """(what the model reads per image, images where a stylized face was found).
+
+    `crop` "face": the first item `recognition.character_items` gives (what `predict_emotion`
+    reads). `detector`: stylized-face weights other than the bundled ones (a file or run),
+    swapped in for the same code path."""
+    import functools
+
+    from deepexpr import stylized
+    from deepexpr.recognition import character_items
+
+    images = [ds[i].image for i in range(len(ds))]
+    if crop == "whole":
+        return images, 0
+    if detector is not None:
+        cfg = stylized.StylizedConfig(model=detector)
+        stylized.detect_stylized_faces = functools.partial(stylized.detect_stylized_faces, cfg=cfg)
+        stylized.stylized_available = lambda ref=None: True
+    picked = [character_items(im, crop_faces=True)[0] for im in images]
+    return [c for _, c, _ in picked], sum(src != "whole image" for _, _, src in picked)
+
+
+def by_confidence(probs: np.ndarray, labels: np.ndarray, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7)) -> list[dict]:
+    """Per threshold: share of answers flagged (top p below it), accuracy of kept / flagged."""
+    top, right = probs.max(1), probs.argmax(1) == labels
+    rows = []
+    for t in thresholds:
+        low = top < t
+        rows.append({"threshold": t, "flagged": float(low.mean()),
+                     "acc_kept": float(right[~low].mean()) if (~low).any() else float("nan"),
+                     "acc_flagged": float(right[low].mean()) if low.any() else float("nan")})
+    return rows
+
+
+def evaluate(model: str | None, ds, images: list) -> dict:
+    """Predictions of one model on a `FergDataset` (`images`: what it reads per item)."""
     from deepexpr.evaluation.calibration import expected_calibration_error
     from deepexpr.evaluation.classification import summarize
     from deepexpr.recognition import load_recognizer
 
     rec = load_recognizer("character", model)
-    images = [ds[i].image for i in range(len(ds))]
     probs = rec.probs(images)
     pred = probs.argmax(1)
     summary = summarize(ds.labels, pred)
     summary["ece"] = expected_calibration_error(probs, ds.labels)
+    summary["by_confidence"] = by_confidence(probs, np.asarray(ds.labels))
     groups = np.array([r.character for r in ds.records])
     summary["per_set_accuracy"] = {g: float((pred[groups == g] == ds.labels[groups == g]).mean())
                                    for g in sorted(set(groups))}
@@ -49,6 +89,9 @@ def print_result(res: dict) -> None:
     print("confusion (rows true, columns predicted): " + " ".join(f"{c[:4]:>5s}" for c in EXPRESSIONS))
     for c, row in zip(EXPRESSIONS, s["confusion_matrix"]):
         print(f"  {c:>9s} " + " ".join(f"{v:5d}" for v in row))
+    print("by top probability: " + "; ".join(
+        f"p<{r['threshold']:.1f}: {100 * r['flagged']:.0f}% flagged, right {100 * r['acc_kept']:.0f}% kept / "
+        f"{100 * r['acc_flagged']:.0f}% flagged" for r in s["by_confidence"]))
 
 
 def write_grid(res: dict, labels: np.ndarray, path: str, cell: int = 64, cols: int = 16) -> None:
@@ -109,6 +152,11 @@ def main() -> None:
     ap.add_argument("--cell", type=int, default=64, help="grid cell side in pixels")
     ap.add_argument("--columns", type=int, default=16, help="grid columns")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--crop", action="append", choices=("whole", "face"), default=None,
+                    help="what is read: the whole image, or the first detected stylized face's crop "
+                         "(repeatable; default: whole)")
+    ap.add_argument("--detector", default=None,
+                    help="--crop face: stylized-face weights (file or run; default: the bundled ones)")
     ap.add_argument("--speed", action="store_true",
                     help="also time batch inference (1,024 images, best of 3) and report file size")
     args = ap.parse_args()
@@ -120,9 +168,17 @@ def main() -> None:
     ds = FergDataset(args.data)
     print(f"bench_realart {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
           f"load {os.getloadavg()[0]:.1f}, {len(ds)} faces of {len(ds.characters)} sets")
-    results = [evaluate(m, ds) for m in (args.model or [None])]
-    for res in results:
-        print_result(res)
+    results = []
+    for crop in args.crop or ["whole"]:
+        items, found = read_items(ds, crop, args.detector)
+        if crop == "face":
+            print(f"\ncrop face: a stylized face found in {found} of {len(ds)} images "
+                  f"(read: its crop, or the whole image for a portrait or when none is found)")
+        for m in args.model or [None]:
+            res = evaluate(m, ds, items)
+            res["name"] += f" [{crop}]"
+            print_result(res)
+            results.append(res)
     if args.speed:
         for m, res in zip(args.model or [None], results):
             wall, cpu, mb = speed(m, res["images"])

@@ -196,3 +196,82 @@ def test_evaluate_loso_on_a_fixture(tmp_path, monkeypatch, capsys):
     for fold in ("loso_dylan", f"loso_{PROCEDURAL}"):
         assert (out / fold / "test" / "confusion.png").is_file()
     assert "loso_personas" in capsys.readouterr().out
+
+
+# ---- use: calibrated probabilities, low-confidence answers, face crops (issue 12 item 5) ----
+
+class _Fixed:
+    """A character recognizer answering from the image's mean grey: dark -> unsure, light -> joy."""
+
+    name, takes_faces, classifier_weight = "fixed", False, None
+
+    def __init__(self):
+        self.seen = []
+
+    def probs(self, items):
+        self.seen.extend(items)
+        flat = np.full(7, 1 / 7)
+        sure = np.eye(7)[EXPRESSIONS.index("joy")] * 0.9 + 0.1 / 7
+        return np.stack([sure if np.mean(i) > 128 else flat for i in items])
+
+
+def test_checkpoint_recognizer_divides_logits_by_the_temperature(tmp_path, make_checkpoint):
+    from deepexpr import recognition
+
+    rec = recognition.from_checkpoint(make_checkpoint(tmp_path / "t.safetensors"))
+    images = [np.full((32, 32, 3), v, np.uint8) for v in (10, 200)] + [np.random.default_rng(1).integers(
+        0, 255, (32, 32, 3), dtype=np.uint8)]
+    plain = rec.probs(images)
+    assert rec.temperature == 1.0
+    rec.config["temperature"] = 2.5
+    soft = rec.probs(images)
+    np.testing.assert_allclose(soft, softmax(np.log(plain), 2.5), atol=1e-5)  # softmax(z / T)
+    assert (soft.argmax(1) == plain.argmax(1)).all() and (soft.max(1) < plain.max(1)).all()
+
+
+def test_character_answers_below_the_threshold_are_low_confidence(tmp_path, monkeypatch, capsys):
+    from deepexpr import recognition
+
+    recognition.register_recognizer("fixed", lambda domain, model: _Fixed())
+    for name, grey in (("light.png", 230), ("dark.png", 20)):
+        Image.fromarray(np.full((40, 40, 3), grey, np.uint8)).save(tmp_path / name)
+    rows = recognition.recognize_paths([tmp_path / "light.png", tmp_path / "dark.png"], "character",
+                                       "fixed", crop_faces=False)
+    assert [r["low_confidence"] for r in rows] == [False, True]
+    assert rows[1]["reason"].startswith("uncertain answer (p = 0.14)") and rows[0]["reason"] == ""
+    assert recognition.confidence_fields(np.eye(7)[0] * 0.49 + 0.51 / 7)["low_confidence"] is False
+    assert recognition.confidence_fields(np.full(7, 1 / 7), min_confidence=0.1)["low_confidence"] is False
+    monkeypatch.setattr(recognition, "CROP_FACES", False)
+    monkeypatch.setattr("deepexpr.stylized.stylized_available", lambda ref=None: False)
+    assert main(["recognize", str(tmp_path / "light.png"), str(tmp_path / "dark.png"), "--domain",
+                 "character", "--model", "fixed"]) == 0
+    light, dark = capsys.readouterr().out.strip().splitlines()[1:]
+    assert " joy " in light and "?" not in light
+    assert "?" in dark and "(uncertain answer (p = 0.14))" in dark
+
+
+def test_predict_emotion_reads_the_first_stylized_face(monkeypatch):
+    from deepexpr import recognition
+
+    fixed = _Fixed()
+    monkeypatch.setattr(recognition, "load_recognizer", lambda domain, model=None: fixed)
+    image = np.zeros((60, 120, 3), np.uint8)
+    left, right = np.full((16, 16, 3), 230, np.uint8), np.full((16, 16, 3), 20, np.uint8)
+    crops = [([0.0, 0.0, 50.0, 50.0], left, "face"), ([60.0, 0.0, 110.0, 50.0], right, "face")]
+    monkeypatch.setattr("deepexpr.stylized.character_crops", lambda img: crops)
+    answer = recognition.predict_emotion(image, detail=True)
+    assert fixed.seen[-1] is left and answer["crop"] == "face"
+    assert answer["label"] == "joy" and answer["low_confidence"] is False
+    assert answer["probability"] == pytest.approx(0.9 + 0.1 / 7, abs=1e-6)
+    plain = recognition.predict_emotion(image, crop_faces=False, detail=True)
+    assert fixed.seen[-1] is image and plain["crop"] == "whole image" and plain["low_confidence"] is True
+    assert recognition.predict_emotion(image) == "joy"
+
+
+def test_avatars_list_needs_no_out_folder(capsys):
+    assert main(["data", "avatars", "--list"]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in listed] == list(STYLES)
+    assert main(["data", "avatars"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out is required" in err[0]

@@ -238,3 +238,7 @@ def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, mak
     assert np.allclose(rows[0]["face"], np.round(faces["left"].box, 1))
     assert rows[2]["face"] == [0.0, 0.0, 60.0, 50.0]
     assert all(r["label"] is not None and r["error"] is None for r in rows)
+    # one face filling the image: read whole, like the renders the character model knows
+    monkeypatch.setattr(stylized, "detect_stylized_faces", lambda image, cfg=None, model=None: [faces["left"]])
+    Image.fromarray(np.full((90, 90, 3), 120, np.uint8)).save(none)
+    assert [r["crop"] for r in recognition.recognize_paths([none], "character", checkpoint)] == ["portrait"]

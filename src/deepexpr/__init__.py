@@ -10,17 +10,19 @@ from deepexpr.version import __version__
 __all__ = ["EXPRESSIONS", "NUM_CLASSES", "__version__", "predict_emotion"]
 
 
-def predict_emotion(image, domain: str = "character", model: str | None = None):
+def predict_emotion(image, domain: str = "character", model: str | None = None, detail: bool = False):
     """Return the top expression label of one image (see `deepexpr.recognition`).
 
     Args:
         image: a path, a PIL image or an HxW[x3|4] uint8 array.
         domain: "character" (cartoon / 3D character) or "human" (photo; first face).
         model: model name or checkpoint path; the bundled default when None.
+        detail: return a dict (label, probability, probs, low_confidence, reason, crop).
 
     Returns:
-        str: one of `EXPRESSIONS`.
+        str: one of `EXPRESSIONS` (a dict with `detail`). Characters are read on the crop
+        of the first stylized face found, else the whole image.
     """
     from deepexpr.recognition import predict_emotion as _predict
 
-    return _predict(image, domain=domain, model=model)
+    return _predict(image, domain=domain, model=model, detail=detail)

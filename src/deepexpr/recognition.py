@@ -31,6 +31,12 @@ from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 DOMAINS = ("human", "character")
 TRAIN_SCRIPT = "bash scripts/train_bundled_models.sh"
 BATCH = 256  # images per forward pass (bounds memory on big batches)
+# Character answers: each detected stylized face is read on its own crop (`stylized.
+# character_crops`), and an answer whose (calibrated) top probability is below
+# MIN_CONFIDENCE is shown as low confidence (RESULTS.md "Real art": cropping and threshold
+# measured on the real-art validation set).
+CROP_FACES = True
+MIN_CONFIDENCE = 0.5
 
 _LOADERS: dict[str, Callable] = {}
 
@@ -273,6 +279,25 @@ def _probs_dict(p: np.ndarray) -> dict[str, float]:
     return {c: round(float(v), 6) for c, v in zip(EXPRESSIONS, p)}
 
 
+def confidence_fields(probs, min_confidence: float = MIN_CONFIDENCE) -> dict:
+    """{"low_confidence", "reason"} of one character answer from its (7,) probabilities:
+    low when the top (calibrated) probability is below `min_confidence`."""
+    top = float(np.max(probs))
+    if top < min_confidence:
+        return {"low_confidence": True, "reason": f"uncertain answer (p = {top:.2f})"}
+    return {"low_confidence": False, "reason": ""}
+
+
+def character_items(image: np.ndarray, crop_faces: bool = CROP_FACES) -> list[tuple[list[float], np.ndarray, str]]:
+    """What a character model reads of one RGB image: [(box, crop, source)], each detected
+    stylized face left to right (source "face"), else the whole image ("whole image")."""
+    if crop_faces:
+        from deepexpr.stylized import character_crops
+
+        return character_crops(image)
+    return [([0.0, 0.0, float(image.shape[1]), float(image.shape[0])], image, "whole image")]
+
+
 def _entry(path: str, face=None, probs=None, error: str | None = None, quality: dict | None = None) -> dict:
     if probs is None:
         return {"path": path, "face": face, "label": None, "probs": None, "error": error, **(quality or {})}
@@ -281,7 +306,8 @@ def _entry(path: str, face=None, probs=None, error: str | None = None, quality: 
 
 
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
-                    recognizer: Recognizer | None = None, max_pixels: int | None = MAX_PIXELS) -> list[dict]:
+                    recognizer: Recognizer | None = None, max_pixels: int | None = MAX_PIXELS,
+                    crop_faces: bool = CROP_FACES) -> list[dict]:
     """Recognise every image (and every face, for humans) of a list of files.
 
     Args:
@@ -289,13 +315,17 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         domain: "human" (faces are detected, one entry per face, left to right) or "character".
         model: see `load_recognizer`; ignored when `recognizer` is given.
         max_pixels: images with more pixels are refused (one error entry) before decoding.
+        crop_faces: character domain: read each detected stylized face's crop (else the
+            whole image).
 
     Returns:
         one dict per face/image: {"path", "face": [x0, y0, x1, y1] or None, "label",
         "probs": {class: p}, "error": None or a one-line message}; human faces add the face
         pipeline's quality fields ("score", "iod", "yaw", "pitch", "roll",
-        "low_confidence", "reason"). A bad file or a photo without a face gives one error
-        entry; the others are still recognised.
+        "low_confidence", "reason"); characters add "crop" ("face" or "whole image") and
+        "low_confidence", "reason" from the top probability (`confidence_fields`). A bad
+        file or a photo without a face gives one error entry; the others are still
+        recognised.
     """
     from deepexpr.faces import detect_faces
     from deepexpr.io import read_image
@@ -309,6 +339,8 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         if items:
             for row, p in zip(owners, np.asarray(rec.probs(items))):
                 out[row] = {**out[row], **_entry(out[row]["path"], out[row]["face"], p)}
+                if domain == "character":
+                    out[row].update(confidence_fields(p))
             items.clear()
             owners.clear()
 
@@ -319,9 +351,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
             out.append(_entry(path, error=str(err)))
             continue
         if domain == "character":  # each detected stylized face, else the whole image (flagged)
-            from deepexpr.stylized import character_crops
-
-            for box, crop, source in character_crops(image):
+            for box, crop, source in character_items(image, crop_faces):
                 items.append(crop)
                 owners.append(len(out))
                 out.append({**_entry(path, box), "crop": source})
@@ -340,10 +370,18 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
     return out
 
 
-def predict_emotion(image, domain: str = "character", model: str | Path | None = None) -> str:
+def predict_emotion(image, domain: str = "character", model: str | Path | None = None,
+                    detail: bool = False, crop_faces: bool = CROP_FACES):
     """Top expression label of one image (a path, PIL image or array).
 
-    For "human", the first face from the left is read; InputError when there is none.
+    For "human", the first face from the left is read; InputError when there is none. For
+    "character", the first stylized face from the left is read on its crop when the
+    detector finds one (`crop_faces`), else the whole image.
+
+    Returns:
+        the label; with `detail`, a dict {"label", "probability" (the top one), "probs",
+        "low_confidence", "reason", "crop"} (characters: low confidence from the
+        calibrated probability, `confidence_fields`; humans: the face's quality).
     """
     from deepexpr.faces import detect_faces
     from deepexpr.io import as_rgb
@@ -355,7 +393,15 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
         if not faces:
             where = image if isinstance(image, (str, Path)) else "image"
             raise InputError(f"{where}: no face found; use a photo with a visible, roughly frontal face")
-        item = faces[0] if rec.takes_faces else faces[0].aligned
+        item, source = (faces[0] if rec.takes_faces else faces[0].aligned), "face"
+        quality = faces[0].quality()
+        extra = {"low_confidence": quality["low_confidence"], "reason": quality["reason"]}
     else:
-        item = rgb
-    return EXPRESSIONS[int(np.argmax(rec.probs([item])[0]))]
+        _, item, source = character_items(rgb, crop_faces)[0]
+        extra = None
+    p = np.asarray(rec.probs([item])[0])
+    label = EXPRESSIONS[int(np.argmax(p))]
+    if not detail:
+        return label
+    return {"label": label, "probability": round(float(p.max()), 6), "probs": _probs_dict(p),
+            **(extra or confidence_fields(p)), "crop": source}

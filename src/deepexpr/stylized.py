@@ -26,6 +26,7 @@ from deepexpr.errors import InputError, setting
 
 BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)
 MIN_SIDE = 16  # images smaller than this have no readable face
+PORTRAIT = 0.45  # one face this large (box side / shorter image side) is read as a whole render
 
 
 @dataclass
@@ -275,11 +276,21 @@ def detected_landmarks(image: np.ndarray) -> np.ndarray | None:
 
 
 def character_crops(image: np.ndarray, size: int = 128) -> list[tuple[list[float], np.ndarray, str]]:
-    """What character models read from one image: [(box, crop, source)], one per detected
-    face, left to right, each its `render_crop` (source "face"); or the whole image when no
-    face is found or no model is installed (source "whole image", box = the image)."""
+    """What character models read from one image: [(box, image or crop, source)].
+
+    - several faces, or one small face: each face's `render_crop`, left to right ("face");
+    - one face filling the image (its face square >= `PORTRAIT` of the shorter side, as in
+      a character render): the whole image ("portrait"), which the bundled character model
+      reads better than a re-framed crop (98.2% vs 97.0% on held-out classic renders, 87.1%
+      vs 82.8% on wide-space ones; benchmarks/RESULTS.md);
+    - no face, or no stylized-face model installed: the whole image ("whole image").
+    """
+    h, w = image.shape[:2]
+    whole = [0.0, 0.0, float(w), float(h)]
     faces = detect_stylized_faces(image) if stylized_available() else []
     if not faces:
-        return [([0.0, 0.0, float(image.shape[1]), float(image.shape[0])], image, "whole image")]
+        return [(whole, image, "whole image")]
+    if len(faces) == 1 and faces[0].box[2] - faces[0].box[0] >= PORTRAIT * min(h, w):
+        return [([round(float(v), 1) for v in faces[0].box], image, "portrait")]
     faces.sort(key=lambda f: float(f.box[0]))
     return [([round(float(v), 1) for v in f.box], render_crop(image, f, size), "face") for f in faces]

@@ -17,7 +17,8 @@ def register(commands, groups) -> None:
     parser.set_defaults(func=lambda _a: (parser.print_help(sys.stderr), 2)[1])
 
     a = sub.add_parser("avatars", help="render labelled DiceBear avatars (needs node + npm)")
-    a.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
+    a.add_argument("--out", default=None,
+                   help="output folder (new, empty, or an earlier run to resume); required unless --list")
     a.add_argument("--styles", default="all",
                    help="comma-separated DiceBear styles (default all mapped styles)")
     a.add_argument("--per-expression", type=int, default=100, help="images per style and expression")
@@ -45,6 +46,10 @@ def _avatars(args) -> int:
         for name in STYLES:
             print(f"{name:11s} {', '.join(expressions_of(name))}")
         return 0
+    if not args.out:
+        from deepexpr.errors import InputError
+
+        raise InputError("data avatars: --out is required (or --list); see `deepexpr data avatars --help`")
     styles = None if args.styles == "all" else [s.strip() for s in args.styles.split(",") if s.strip()]
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
     m = build_avatars(args.out, styles, args.per_expression, args.size, args.seed, warn=warn)
