@@ -241,8 +241,6 @@ def test_character_answers_below_the_threshold_are_low_confidence(tmp_path, monk
     assert rows[1]["reason"].startswith("uncertain answer (p = 0.14)") and rows[0]["reason"] == ""
     assert recognition.confidence_fields(np.eye(7)[0] * 0.49 + 0.51 / 7)["low_confidence"] is False
     assert recognition.confidence_fields(np.full(7, 1 / 7), min_confidence=0.1)["low_confidence"] is False
-    monkeypatch.setattr(recognition, "CROP_FACES", False)
-    monkeypatch.setattr("deepexpr.stylized.stylized_available", lambda ref=None: False)
     assert main(["recognize", str(tmp_path / "light.png"), str(tmp_path / "dark.png"), "--domain",
                  "character", "--model", "fixed"]) == 0
     light, dark = capsys.readouterr().out.strip().splitlines()[1:]
@@ -259,13 +257,31 @@ def test_predict_emotion_reads_the_first_stylized_face(monkeypatch):
     left, right = np.full((16, 16, 3), 230, np.uint8), np.full((16, 16, 3), 20, np.uint8)
     crops = [([0.0, 0.0, 50.0, 50.0], left, "face"), ([60.0, 0.0, 110.0, 50.0], right, "face")]
     monkeypatch.setattr("deepexpr.stylized.character_crops", lambda img: crops)
-    answer = recognition.predict_emotion(image, detail=True)
+    answer = recognition.predict_emotion(image, detail=True, crop_faces=True)
     assert fixed.seen[-1] is left and answer["crop"] == "face"
     assert answer["label"] == "joy" and answer["low_confidence"] is False
     assert answer["probability"] == pytest.approx(0.9 + 0.1 / 7, abs=1e-6)
-    plain = recognition.predict_emotion(image, crop_faces=False, detail=True)
+    plain = recognition.predict_emotion(image, detail=True)  # default: the whole image
     assert fixed.seen[-1] is image and plain["crop"] == "whole image" and plain["low_confidence"] is True
-    assert recognition.predict_emotion(image) == "joy"
+    assert recognition.predict_emotion(image, crop_faces=True) == "joy"
+
+
+def test_recognize_crop_faces_option(tmp_path, monkeypatch, capsys):
+    from deepexpr import recognition
+
+    recognition.register_recognizer("fixed", lambda domain, model: _Fixed())
+    Image.fromarray(np.zeros((60, 120, 3), np.uint8)).save(tmp_path / "scene.png")
+    left, right = np.full((16, 16, 3), 230, np.uint8), np.full((16, 16, 3), 20, np.uint8)
+    crops = [([0.0, 0.0, 50.0, 50.0], left, "face"), ([60.0, 0.0, 110.0, 50.0], right, "face")]
+    monkeypatch.setattr("deepexpr.stylized.character_crops", lambda img: crops)
+    argv = ["recognize", str(tmp_path / "scene.png"), "--domain", "character", "--model", "fixed",
+            "--format", "json"]
+    assert main(argv) == 0
+    assert [r["crop"] for r in json.loads(capsys.readouterr().out)] == ["whole image"]
+    assert main([*argv, "--crop-faces"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["crop"], r["label"], r["low_confidence"]) for r in rows] == [("face", "joy", False),
+                                                                           ("face", "anger", True)]
 
 
 def test_avatars_list_needs_no_out_folder(capsys):

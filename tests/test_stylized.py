@@ -208,8 +208,8 @@ def test_index_records_each_rows_geometry_source(tmp_path, monkeypatch):
 
 
 def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, make_checkpoint):
-    """One row per detected face (left to right, its render crop read), the whole image
-    flagged when no face is found."""
+    """With crop_faces: one row per detected face (left to right, its render crop read), the
+    whole image flagged when no face is found; by default the whole image is read."""
     from PIL import Image
 
     from deepexpr import recognition, stylized
@@ -232,7 +232,7 @@ def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, mak
     monkeypatch.setattr(stylized, "stylized_available", lambda ref=None: True)
     monkeypatch.setattr(stylized, "detect_stylized_faces", fake_detect)
     checkpoint = make_checkpoint(tmp_path / "tiny.safetensors")
-    rows = recognition.recognize_paths([two, none], "character", checkpoint)
+    rows = recognition.recognize_paths([two, none], "character", checkpoint, crop_faces=True)
     assert [r["crop"] for r in rows] == ["face", "face", "whole image"]
     assert rows[0]["face"][0] < rows[1]["face"][0]  # left to right
     assert np.allclose(rows[0]["face"], np.round(faces["left"].box, 1))
@@ -241,4 +241,6 @@ def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, mak
     # one face filling the image: read whole, like the renders the character model knows
     monkeypatch.setattr(stylized, "detect_stylized_faces", lambda image, cfg=None, model=None: [faces["left"]])
     Image.fromarray(np.full((90, 90, 3), 120, np.uint8)).save(none)
-    assert [r["crop"] for r in recognition.recognize_paths([none], "character", checkpoint)] == ["portrait"]
+    assert [r["crop"] for r in recognition.recognize_paths([none], "character", checkpoint, crop_faces=True)] == \
+        ["portrait"]
+    assert [r["crop"] for r in recognition.recognize_paths([two], "character", checkpoint)] == ["whole image"]

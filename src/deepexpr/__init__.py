@@ -20,8 +20,9 @@ def predict_emotion(image, domain: str = "character", model: str | None = None, 
         detail: return a dict (label, probability, probs, low_confidence, reason, crop).
 
     Returns:
-        str: one of `EXPRESSIONS` (a dict with `detail`). Characters are read on the crop
-        of the first stylized face found, else the whole image.
+        str: one of `EXPRESSIONS` (a dict with `detail`). Characters: the whole image
+        (`deepexpr.recognition.predict_emotion(..., crop_faces=True)` reads the first
+        detected stylized face's crop).
     """
     from deepexpr.recognition import predict_emotion as _predict
 

@@ -31,11 +31,14 @@ from deepexpr.models.resolve import BUNDLED_CHARACTER, WEIGHTS_DIR
 DOMAINS = ("human", "character")
 TRAIN_SCRIPT = "bash scripts/train_bundled_models.sh"
 BATCH = 256  # images per forward pass (bounds memory on big batches)
-# Character answers: each detected stylized face is read on its own crop (`stylized.
-# character_crops`), and an answer whose (calibrated) top probability is below
-# MIN_CONFIDENCE is shown as low confidence (RESULTS.md "Real art": cropping and threshold
-# measured on the real-art validation set).
-CROP_FACES = True
+# Character answers read the whole image by default: on the real-art validation set the
+# stylized-face crops (`stylized.character_crops`) read worse (character_realart 58.9% vs
+# 63.4%: on icons the detector's extra or partial faces are cropped); `crop_faces=True`
+# (`recognize --crop-faces`) gives one answer per detected face, for scenes with several
+# characters. An answer whose calibrated top probability is below MIN_CONFIDENCE is shown
+# as low confidence (on that set: 7% of answers, 38% of them right vs 65% of the others).
+# Both measured in benchmarks/RESULTS.md "Real art in use".
+CROP_FACES = False
 MIN_CONFIDENCE = 0.5
 
 _LOADERS: dict[str, Callable] = {}
@@ -315,8 +318,8 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         domain: "human" (faces are detected, one entry per face, left to right) or "character".
         model: see `load_recognizer`; ignored when `recognizer` is given.
         max_pixels: images with more pixels are refused (one error entry) before decoding.
-        crop_faces: character domain: read each detected stylized face's crop (else the
-            whole image).
+        crop_faces: character domain: one entry per detected stylized face, read on its crop
+            (else, and by default, the whole image; see `CROP_FACES`).
 
     Returns:
         one dict per face/image: {"path", "face": [x0, y0, x1, y1] or None, "label",
@@ -375,8 +378,8 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
     """Top expression label of one image (a path, PIL image or array).
 
     For "human", the first face from the left is read; InputError when there is none. For
-    "character", the first stylized face from the left is read on its crop when the
-    detector finds one (`crop_faces`), else the whole image.
+    "character", the whole image (default), or with `crop_faces` the first stylized face
+    from the left on its crop when the detector finds one.
 
     Returns:
         the label; with `detail`, a dict {"label", "probability" (the top one), "probs",

@@ -78,7 +78,7 @@ def _levels(h: int, w: int, base: int) -> list[tuple[int, float, float]]:
     of training), the base level, and finer levels for large images (their small faces)."""
     levels = [(base // 2, 24.0, float("inf")), (base, 0.0, base * 0.6)]
     side = base
-    while max(h, w) > side * 1.5 and side < 4 * base:  # faces of ~24 px stay >= ~12 px
+    while max(h, w) > side * 1.5 and side < 4 * base:  # small faces of large images stay >= ~12 px
         side *= 2
         levels.append((side, 0.0, base * 0.35))
     return levels

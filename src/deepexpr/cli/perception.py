@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from deepexpr.cli.media import add_media_arguments
+from deepexpr.cli.options import add_function_options
 
 FORMATS = ("table", "json", "csv")
 
@@ -23,9 +24,12 @@ def register(commands, groups) -> None:
     p.add_argument("--domain", choices=("human", "character"), default="human",
                    help="human photos (faces are detected) or character images (default: human)")
     p.add_argument("--model", default=None,
-                   help="model name (fer, hagan, character_transfer, character_cnn) or checkpoint file "
+                   help="model name (fer, hagan, character_realart, character_cnn, character_transfer) or checkpoint file "
                         "(default: the domain's default model)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_function_options(p, "deepexpr.recognition:recognize_paths", ("crop_faces",), helps={
+        "crop_faces": "character domain: one row per detected stylized face, read on its crop (scenes "
+                      "with several characters; default: the whole image, better on single-character art)"})
     add_media_arguments(p)
     p.set_defaults(func=cmd_recognize)
 
@@ -57,7 +61,8 @@ def cmd_recognize(args) -> int:
         raise InputError("recognize: no input; pass images, folders, globs or videos, or --camera 0")
     args.model = recognizer_model(args.model)  # one resolution for the images and the videos
     images, videos, errors = split_inputs(args)
-    rows = recognize_paths(images, args.domain, args.model, max_pixels=args.max_pixels) if images else []
+    rows = recognize_paths(images, args.domain, args.model, max_pixels=args.max_pixels,
+                           crop_faces=args.crop_faces) if images else []
     if rows or not (videos or args.camera is not None):
         text = {"table": format_table, "json": format_json, "csv": format_csv}[args.format](rows)
         sys.stdout.write(text)
