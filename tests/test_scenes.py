@@ -16,7 +16,13 @@ from deepexpr.data.face_frame import (
     frame_params,
     warp,
 )
-from deepexpr.data.scenes import SceneConfig, add_character, character_pool, compose_scene, make_face
+from deepexpr.data.scenes import (
+    SceneConfig,
+    add_character,
+    character_pool,
+    compose_scene,
+    make_face,
+)
 
 
 def _similarity(scale, angle, shift):

@@ -151,12 +151,7 @@ def test_index_records_each_rows_geometry_source(tmp_path, monkeypatch):
     """Rows with data-set landmarks are "rig"; without, the detected face's landmarks fill
     the geometry ("detected"), or nothing does ("none"); the flag survives save/load,
     subsets and incremental rebuilds."""
-    import sys
     from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from retrieval_fakes import TEMPLATE as FAKE_FACE
-    from retrieval_fakes import FakeRecognizer, make_ferg_tree
 
     from deepexpr import stylized
     from deepexpr.retrieval.index import (
@@ -167,6 +162,8 @@ def test_index_records_each_rows_geometry_source(tmp_path, monkeypatch):
         save_index,
         scan_images,
     )
+    from retrieval_fakes import TEMPLATE as FAKE_FACE
+    from retrieval_fakes import FakeRecognizer, make_ferg_tree
 
     root = tmp_path / "chars"
     lms = make_ferg_tree(root)

@@ -21,7 +21,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from deepexpr.data.face_frame import aligned_crop, apply, face_frame, frame_box, frame_from_params, frame_params, invert
+from deepexpr.data.face_frame import (
+    aligned_crop,
+    apply,
+    face_frame,
+    frame_box,
+    frame_from_params,
+    frame_params,
+    invert,
+)
 from deepexpr.errors import InputError, setting
 
 BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)

@@ -18,7 +18,7 @@ the character pool: `random_characters(k, seed)` and `random_characters(k, seed,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class Scene:
     faces: list[SceneFace]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo(name: str) -> np.ndarray | None:
     import skimage.data
 

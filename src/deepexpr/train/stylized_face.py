@@ -20,14 +20,26 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params, frame_params, face_frame
-from deepexpr.data.scenes import SceneConfig, add_character, background, character_pool, compose_scene
+from deepexpr.data.face_frame import (
+    aligned_crop,
+    apply,
+    face_frame,
+    frame_from_params,
+    frame_params,
+)
+from deepexpr.data.scenes import (
+    SceneConfig,
+    add_character,
+    background,
+    character_pool,
+    compose_scene,
+)
 from deepexpr.errors import setting
 from deepexpr.models.checkpoint import save_model
 from deepexpr.models.registry import create_model
