@@ -243,3 +243,157 @@ def test_state_round_trip_restores_optimizers_and_every_rng(tmp_path):
            opt2.state_dict()["state"][0]["momentum_buffer"])
     assert got[:4] == expect[:4] and torch.equal(got[4], expect[4]) and torch.equal(got[5], expect[5])
     assert restored.progress == {"step": 7} and torch.equal(restored.extra["best"], torch.arange(3))
+
+
+# ---- rig map (face mesh -> character rig) ------------------------------------------------------
+
+
+def _mesh_set(people: int = 6, per_person: int = 4, seed: int = 0):
+    """Made-up meshes with known rigs: per person a base mesh (its neutral, the calibration row)
+    plus a fixed linear displacement per rig control; no face pipeline involved."""
+    from deepexpr.characters import RIG_CONTROLS
+    from deepexpr.data.rig_truth import MeshSet
+
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(0, 0.01, (len(RIG_CONTROLS), 478, 3))
+    meshes, rigs, ids, calib = [], [], [], []
+    for p in range(people):
+        base = rng.normal(0, 1, (478, 3))
+        for k in range(per_person + 1):
+            rig = np.zeros(len(RIG_CONTROLS)) if k == 0 else rng.uniform(0, 1, len(RIG_CONTROLS))
+            meshes.append(base + np.tensordot(rig, basis, 1))
+            rigs.append(rig)
+            ids.append(f"p{p}")
+            calib.append(k == 0)
+    n = len(meshes)
+    return MeshSet(np.float32(meshes), np.float32(rigs), np.array(ids), np.array(["random"] * n),
+                   np.array(calib), (n, n))
+
+
+def _counted(fn, calls: list[int], crash_at: int | None):
+    """`fn` counting its calls in `calls[0]` (shared with `_count_writes`), failing at `crash_at`."""
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == crash_at:
+            raise Crash(f"killed at write {crash_at}")
+        return fn(*args, **kwargs)
+    return counted
+
+
+def _rig_cfg(epochs=4, **kw):
+    from deepexpr.train.rigmap import RigMapTrainConfig
+
+    return RigMapTrainConfig(**{"hidden": 8, "epochs": epochs, "batch_size": 8, **kw})
+
+
+def _stop_after(monkeypatch, epochs: int) -> None:
+    """Kill the run right after its `epochs`-th training-state save."""
+    import deepexpr.train.rigmap as trainer
+
+    saves, real = [0], trainer.save_state
+
+    def save_then_stop(*args, **kwargs):
+        real(*args, **kwargs)
+        saves[0] += 1
+        if saves[0] == epochs:
+            raise Crash(f"stopped after epoch {epochs}")
+    monkeypatch.setattr(trainer, "save_state", save_then_stop)
+
+
+def _rig_outputs(run) -> tuple[dict, list]:
+    from safetensors.torch import load_file
+
+    from deepexpr.train.rigmap import MODEL_NAME, STATE_NAME
+    from deepexpr.train.state import read_state
+
+    return load_file(str(run / MODEL_NAME)), read_state(run / STATE_NAME)[0]["progress"]["history"]
+
+
+def test_rigmap_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, monkeypatch):
+    from deepexpr.train.rigmap import fit_rigmap
+
+    ms = _mesh_set()
+    straight = fit_rigmap(ms, _rig_cfg(4), out_dir=tmp_path / "a")
+    with monkeypatch.context() as m:
+        _stop_after(m, 2)
+        with pytest.raises(Crash):
+            fit_rigmap(ms, _rig_cfg(4), out_dir=tmp_path / "b")
+    assert not (tmp_path / "b" / "rigmap.safetensors").exists()
+    torch.manual_seed(9)  # the restored RNG states must win over whatever ran before
+    resumed = fit_rigmap(ms, _rig_cfg(4), out_dir=tmp_path / "b", resume=True)
+    for (wa, ba), (wb, bb) in zip(straight.layers_, resumed.layers_):
+        assert np.array_equal(wa, wb) and np.array_equal(ba, bb)
+    (a, hist_a), (b, hist_b) = _rig_outputs(tmp_path / "a"), _rig_outputs(tmp_path / "b")
+    _same_weights(a, b)
+    assert hist_a == hist_b and [h["epoch"] for h in hist_b] == [1, 2, 3, 4]
+    assert resumed.reliability_ == straight.reliability_
+    # without a state file the same call is a plain fit: the state changes nothing
+    plain = fit_rigmap(ms, _rig_cfg(4))
+    assert all(np.array_equal(wa, wp) for (wa, _), (wp, _) in zip(straight.layers_, plain.layers_))
+
+
+def test_rigmap_resume_refuses_other_settings_or_rows_and_extends_epochs(tmp_path):
+    from deepexpr.train.rigmap import fit_rigmap
+
+    ms, run = _mesh_set(), tmp_path / "run"
+    fit_rigmap(ms, _rig_cfg(2), out_dir=run)
+    with pytest.raises(InputError) as err:
+        fit_rigmap(ms, _rig_cfg(3, lr=2e-3, hidden=16), out_dir=run, resume=True)
+    msg = str(err.value)
+    assert "\n" not in msg and "lr: 0.001 there, 0.002 now" in msg and "hidden: 8 there, 16 now" in msg
+    assert "epochs" not in msg and "threads" not in msg
+    with pytest.raises(InputError, match=r"data: '\w+' there, '\w+' now"):  # other meshes
+        fit_rigmap(_mesh_set(seed=1), _rig_cfg(2), out_dir=run, resume=True)
+    with pytest.raises(InputError, match="already did 2 epochs"):
+        fit_rigmap(ms, _rig_cfg(1), out_dir=run, resume=True)
+    fit_rigmap(ms, _rig_cfg(4, threads=2), out_dir=run, resume=True)  # a finished run, extended
+    _, hist = _rig_outputs(run)
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
+    assert hist[2]["lr"] == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * 2 / 4)))  # the 4-epoch cosine
+
+
+def test_train_rigmap_never_replaces_a_finished_run_without_a_flag(tmp_path, capsys):
+    from deepexpr.cli import main
+
+    (tmp_path / "rigmap.safetensors").write_bytes(b"a finished run")
+    assert main(["train", "rigmap", "--out", str(tmp_path), "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert "holds an earlier run (rigmap.safetensors)" in err and "--resume" in err and "--overwrite" in err
+    assert (tmp_path / "rigmap.safetensors").read_bytes() == b"a finished run"
+
+
+def test_rigmap_crash_at_every_write_of_a_save_resumes_exactly(tmp_path, monkeypatch):
+    import safetensors.numpy
+
+    from deepexpr.train.rigmap import fit_rigmap
+
+    ms = _mesh_set()
+    straight = fit_rigmap(ms, _rig_cfg(3), out_dir=tmp_path / "straight")
+    with monkeypatch.context() as m:
+        _stop_after(m, 1)
+        with pytest.raises(Crash):
+            fit_rigmap(ms, _rig_cfg(3), out_dir=tmp_path / "base")
+
+    def count(m, crash_at):
+        calls = _count_writes(m, crash_at)  # + the rig map's own (NumPy) safetensors write
+        m.setattr(safetensors.numpy, "save_file", _counted(safetensors.numpy.save_file, calls, crash_at))
+        return calls
+
+    with monkeypatch.context() as m:
+        calls = count(m, None)
+        shutil.copytree(tmp_path / "base", tmp_path / "count")
+        fit_rigmap(ms, _rig_cfg(3), out_dir=tmp_path / "count", resume=True)
+    writes = calls[0]
+    assert writes >= 7  # two epoch states (write + rename each), the map (write + rename) + its JSON
+    for k in range(1, writes + 1):
+        run = tmp_path / f"crash_{k}"
+        shutil.copytree(tmp_path / "base", run)
+        with monkeypatch.context() as m:
+            count(m, k)
+            with pytest.raises(Crash):
+                fit_rigmap(ms, _rig_cfg(3), out_dir=run, resume=True)
+        resumed = fit_rigmap(ms, _rig_cfg(3), out_dir=run, resume=True)
+        for (wa, ba), (wb, bb) in zip(straight.layers_, resumed.layers_):
+            assert np.array_equal(wa, wb) and np.array_equal(ba, bb), k
+        _same_weights(_rig_outputs(tmp_path / "straight")[0], _rig_outputs(run)[0])
+        assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temp files left

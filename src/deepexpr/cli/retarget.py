@@ -4,7 +4,7 @@
 
     deepexpr retarget face.jpg --character pip --out pip.png --rig-csv rig.csv
     deepexpr retarget clip.mp4 --character mika --side-by-side --vmc 127.0.0.1:39539
-    deepexpr train rigmap --export src/deepexpr/weights
+    deepexpr train rigmap --export src/deepexpr/weights     (run folder: --out runs/rigmap; --resume)
     deepexpr evaluate retarget --out reports/retarget
 """
 
@@ -32,7 +32,9 @@ def register(commands, groups) -> None:
     add_options(t, "deepexpr.data.rig_truth:RigMapData")
     add_options(t, "deepexpr.train.rigmap:RigMapTrainConfig")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
-    declare_outputs(t, export="folder")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly (more --epochs allowed)")
+    declare_outputs(t, ("train_state.safetensors", "rigmap.safetensors"), overwrite=True, out="folder",
+                    export="folder")
     t.set_defaults(func=cmd_train_rigmap)
 
     e = groups["evaluate"].add_parser("retarget", help="rig estimator on held-out ground truth + agreement")
@@ -54,7 +56,7 @@ def cmd_train_rigmap(args) -> int:
     from deepexpr.data.rig_truth import RigMapData, TruthConfig, collect_meshes
     from deepexpr.io import cache_dir
     from deepexpr.models.rigmap import save_rigmap
-    from deepexpr.train.rigmap import RigMapTrainConfig, concat_mesh_sets, fit_rigmap
+    from deepexpr.train.rigmap import MODEL_NAME, RigMapTrainConfig, concat_mesh_sets, fit_rigmap
 
     data = config_from_args(RigMapData, args)
     if 200 in data.seeds:
@@ -72,8 +74,11 @@ def cmd_train_rigmap(args) -> int:
         renders = collect_meshes(render_cfg, cache_dir=store, quiet=args.quiet, items=render_truth_items(render_cfg))
     provenance = {"truth": [asdict(t) for t in truths], "renders": asdict(render_cfg) if render_cfg else None,
                   "command": "deepexpr train rigmap"}
-    model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders)
-    path = save_rigmap(model, Path(data.export) / "rigmap.safetensors")
+    model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders, out_dir=data.out,
+                       resume=args.resume)
+    path = Path(data.out) / MODEL_NAME
+    if data.export:
+        path = save_rigmap(model, Path(data.export) / MODEL_NAME)
     val = model.config["validation"]
     print(f"{path}: {model.config['rows']} images of {model.config['people']} people "
           f"(faces found {model.config['faces_found'][0]}/{model.config['faces_found'][1]}); "

@@ -56,8 +56,10 @@ class RigMapData:
                                      max=10_000)
     render_per_identity: int = setting(25, "images per rendered identity", min=1, max=10_000)
     render_seed: int = setting(300, "rendered identities seed (held-out evaluation uses 400)")
-    export: str = setting("runs/rigmap", "folder for rigmap.safetensors + rigmap.json "
-                          "(src/deepexpr/weights to bundle)")
+    out: str = setting("runs/rigmap", "run folder: the training state (--resume continues it), "
+                       "rigmap.safetensors + rigmap.json")
+    export: str | None = setting(None, "also write rigmap.safetensors + rigmap.json here "
+                                 "(src/deepexpr/weights to bundle)")
 
     def __post_init__(self):
         check_settings(self)

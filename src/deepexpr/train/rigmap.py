@@ -10,18 +10,27 @@ Two steps, each a plain function:
    *people* of the training set giving the per-control reliability (the confidence scale).
    Tried first: ridge regression (see `deepexpr.models.rigmap`).
 
+The run folder (`--out`) holds the one training state (`deepexpr.train.state`, saved after
+every epoch) and the fitted map; `--resume` continues a stopped run exactly (the same
+weights, bit for bit, as a run that never stopped) or extends a finished one with more
+`--epochs`.
+
     deepexpr train rigmap --export src/deepexpr/weights
+    deepexpr train rigmap --resume --epochs 80
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from deepexpr.characters.rig import AUS
 from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
-from deepexpr.errors import check_settings, setting
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.rigmap import (
     N_MESH,
     OUTPUTS,
@@ -29,7 +38,9 @@ from deepexpr.models.rigmap import (
     mesh_features,
     mlp_input,
     normalise_reference,
+    save_rigmap,
 )
+from deepexpr.train.state import load_state, save_state
 
 
 def population_neutral(ms: MeshSet) -> np.ndarray:
@@ -81,44 +92,124 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else 0.0
 
 
-def _train_mlp(x: np.ndarray, y: np.ndarray, cfg: RigMapTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Fit the MLP on standardised inputs x (N, D) and scaled targets y (N, 23)."""
+# The training state (`deepexpr.train.state`) in the run folder: weights, AdamW moments, the
+# cosine schedule, the shuffling and dropout RNGs, per-epoch losses, the settings.
+STATE_NAME = "train_state.safetensors"
+MODEL_NAME = "rigmap.safetensors"
+# Settings a resumed run may change: more epochs (the cosine then spans the new total from the
+# epoch reached), another thread count.
+EXTENDABLE = ("epochs", "threads")
+
+
+@dataclass
+class _Run:
+    """The MLP, its optimizer, schedule and shuffling generator (everything a resume restores)."""
+
+    net: object  # torch.nn.Sequential
+    opt: object  # torch.optim.AdamW
+    sched: object  # torch.optim.lr_scheduler.CosineAnnealingLR
+    gen: object  # torch.Generator: shuffling and input noise (dropout draws torch's global RNG)
+
+
+def _build(d_in: int, d_out: int, cfg: RigMapTrainConfig) -> _Run:
     import torch
 
     torch.set_num_threads(max(1, int(cfg.threads)))
     torch.manual_seed(cfg.seed)
     nn = torch.nn
-    net = nn.Sequential(nn.Linear(x.shape[1], cfg.hidden), nn.GELU(approximate="tanh"), nn.Dropout(cfg.dropout),
+    net = nn.Sequential(nn.Linear(d_in, cfg.hidden), nn.GELU(approximate="tanh"), nn.Dropout(cfg.dropout),
                         nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(approximate="tanh"),
-                        nn.Linear(cfg.hidden, y.shape[1]))
+                        nn.Linear(cfg.hidden, d_out))
     opt = torch.optim.AdamW(net.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs))
+    return _Run(net, opt, sched, torch.Generator().manual_seed(cfg.seed))
+
+
+def _save(path: Path, run: _Run, epoch: int, history: list[dict], settings: dict) -> None:
+    save_state(path, {"mlp": run.net}, {"adamw": run.opt},
+               {"epoch": epoch, "history": history, "scheduler": run.sched.state_dict()},
+               settings, extra={"shuffle_rng": run.gen.get_state()})
+
+
+def _restore(path: Path, run: _Run, cfg: RigMapTrainConfig, settings: dict) -> tuple[int, list[dict]]:
+    """Fill `run` from the state at `path`; (epochs done, history)."""
+    restored = load_state(path, {"mlp": run.net}, {"adamw": run.opt}, settings, EXTENDABLE)
+    done = int(restored.progress["epoch"])
+    if done > cfg.epochs:
+        raise InputError(f"{path}: the run already did {done} epochs; resume with --epochs {done} or more")
+    run.gen.set_state(restored.extra["shuffle_rng"])
+    run.sched.load_state_dict(restored.progress["scheduler"])
+    if run.sched.T_max != max(1, cfg.epochs):  # extended: the cosine spans the new total from here
+        run.sched.T_max = max(1, cfg.epochs)
+        for group, base in zip(run.opt.param_groups, run.sched.base_lrs):
+            group["lr"] = base * 0.5 * (1.0 + math.cos(math.pi * done / run.sched.T_max))
+        run.sched._last_lr = [g["lr"] for g in run.opt.param_groups]
+    return done, list(restored.progress["history"])
+
+
+def _epoch(run: _Run, a, b, cfg: RigMapTrainConfig) -> float:
+    """One pass over the rows (a (N, D), b (N, 23) tensors); mean smooth-L1 loss."""
+    import torch
+
+    perm = torch.randperm(len(a), generator=run.gen)
+    losses = []
+    for i in range(0, len(a), cfg.batch_size):
+        idx = perm[i:i + cfg.batch_size]
+        xb = a[idx] + cfg.input_noise * torch.randn(len(idx), a.shape[1], generator=run.gen)
+        # smooth L1: robust to the few meshes mediapipe fits badly
+        loss = torch.nn.functional.smooth_l1_loss(run.net(xb), b[idx], beta=0.05)
+        run.opt.zero_grad()
+        loss.backward()
+        run.opt.step()
+        losses.append(float(loss.detach()))
+    run.sched.step()
+    return float(np.mean(losses))
+
+
+def data_digest(x: np.ndarray, y: np.ndarray) -> str:
+    """Short SHA-256 of the training rows: a resume must see the same meshes."""
+    h = hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes())
+    h.update(np.ascontiguousarray(y, np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _train_mlp(x: np.ndarray, y: np.ndarray, cfg: RigMapTrainConfig, out: Path | None = None,
+               resume: bool = False, settings: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit the MLP on standardised inputs x (N, D) and scaled targets y (N, 23).
+
+    With `out`, the training state is saved there after every epoch; `resume` continues
+    from it (if one was saved) exactly as if the run had not stopped.
+    """
+    import torch
+
+    run = _build(x.shape[1], y.shape[1], cfg)
+    settings = {**(settings or {}), **asdict(cfg), "rows": int(len(x)), "data": data_digest(x, y)}
+    start, history = 0, []
+    if out is not None and resume and (out / STATE_NAME).is_file():
+        start, history = _restore(out / STATE_NAME, run, cfg, settings)
     a, b = torch.tensor(x), torch.tensor(y)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    net.train()
-    for _ in range(cfg.epochs):
-        perm = torch.randperm(len(a), generator=gen)
-        for i in range(0, len(a), cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
-            xb = a[idx] + cfg.input_noise * torch.randn(len(idx), a.shape[1], generator=gen)
-            # smooth L1: robust to the few meshes mediapipe fits badly
-            loss = torch.nn.functional.smooth_l1_loss(net(xb), b[idx], beta=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-    linears = [m for m in net if isinstance(m, nn.Linear)]
+    run.net.train()
+    for epoch in range(start, cfg.epochs):
+        lr = run.opt.param_groups[0]["lr"]
+        history.append({"epoch": epoch + 1, "lr": lr, "loss": _epoch(run, a, b, cfg)})
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            _save(out / STATE_NAME, run, epoch + 1, history, settings)
+    linears = [m for m in run.net if isinstance(m, torch.nn.Linear)]
     return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
 
 
 def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: dict | None = None,
-               calibrated_only: MeshSet | None = None) -> RigMap:
+               calibrated_only: MeshSet | None = None, out_dir: str | Path | None = None,
+               resume: bool = False) -> RigMap:
     """Fit the rig map on a `MeshSet`, holding out `cfg.val_fraction` of the people.
 
     Every image gives two training rows: features relative to the population neutral and
     relative to the person's own neutral (calibrated flag on). `calibrated_only` images
     (the rendered 3D faces, whose AU labels are relative to the photo's own expression)
-    give only the calibrated row.
+    give only the calibrated row. With `out_dir`, the training state is kept there after
+    every epoch (`STATE_NAME`; `resume=True` continues it exactly: same settings and rows
+    required, more epochs allowed) and the fitted map is written as `MODEL_NAME` + JSON.
 
     Returns:
         a `RigMap`; `reliability_` holds the held-out people's Pearson r per control
@@ -145,7 +236,8 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
         extra = {"x": dc["calibrated"][vc], "y": yc[vc], "people": sorted(str(p) for p in held)}
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     scale = np.array([1.0] * len(AUS) + [25.0, 15.0, 12.0, 1.0, 1.0], np.float32)
-    layers = _train_mlp((x_train - mean) / std, y_train / scale, cfg)
+    out = Path(out_dir) if out_dir is not None else None
+    layers = _train_mlp((x_train - mean) / std, y_train / scale, cfg, out, resume, provenance)
     model = RigMap(reference, layers, mean.astype(np.float32), std.astype(np.float32), scale)
     pred = model.forward(d["population"][val])
     pred[:, :len(AUS)] = np.clip(pred[:, :len(AUS)], 0, 1)
@@ -160,6 +252,8 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
         model.config["validation_calibrated_only"] = {
             "people": extra["people"], "faces_found": list(calibrated_only.found),
             "mae": {c: round(float(v), 4) for c, v in zip(OUTPUTS, np.abs(pred - extra["y"]).mean(0))}}
+    if out is not None:
+        save_rigmap(model, out / MODEL_NAME)
     return model
 
 
