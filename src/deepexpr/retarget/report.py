@@ -40,6 +40,8 @@ class RetargetEvalConfig:
     per_identity: int = setting(30, "images per held-out person", min=1, max=10_000)
     seed: int = setting(200, "held-out people seed (training uses 100, 101)")
     character: str = setting("pip", "the driven character for agreement and the sheet")
+    judge: str = setting("character_cnn", "character model that reads the driven character "
+                         "(a classic-style drawing: the classic model, as in RESULTS)")
     agreement_items: int = setting(140, "expression-labelled items used for agreement", min=1)
     sheet_items: int = setting(10, "face | character pairs on the contact sheet", min=0, max=200)
     render_identities: int = setting(8, "held-out rendered 3D identities", min=1, max=10_000)
@@ -80,7 +82,7 @@ def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple
     from deepexpr.recognition import load_recognizer
     from deepexpr.retarget.drive import face_panel
 
-    human, character = load_recognizer("human"), load_recognizer("character")
+    human, character = load_recognizer("human"), load_recognizer("character", cfg.judge)
     faces, drawn, labels, sheet, neutral = [], [], [], [], {}
     for item in items:
         found = find_rig_faces(item.image, 1)
@@ -121,7 +123,7 @@ def _astronaut(cfg: RetargetEvalConfig, model) -> tuple[dict, tuple]:
     face = find_rig_faces(photo)[0]
     rig = estimate_rig(face, None, model)
     image = drive(cfg.character, rig, 256)
-    probs = load_recognizer("character").probs([image])[0]
+    probs = load_recognizer("character", cfg.judge).probs([image])[0]
     values = {a: round(rig.values[a], 3) for a in AUS}
     return {"aus": values, "head": {c: round(rig.values[c], 2) for c in RIG_CONTROLS[len(AUS):]},
             "character_reading": EXPRESSIONS[int(np.argmax(probs))],
