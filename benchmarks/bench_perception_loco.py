@@ -31,8 +31,8 @@ def run(args) -> None:
     import torch
 
     from deepexpr.cli.training import load_table
-    from deepexpr.train.config import TrainConfig
     from deepexpr.evaluation.protocols import default_loco_characters, run_protocol
+    from deepexpr.train.config import TrainConfig
 
     torch.set_num_threads(args.threads)
     cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, lr_step=args.lr_step,
