@@ -51,6 +51,15 @@ class StylizedFaceConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def input_size(self) -> int:
+        """The registered preprocessing's size: the landmark crop's side."""
+        return self.landmark_input
+
+    @property
+    def in_chans(self) -> int:
+        return 3
+
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
