@@ -7,9 +7,11 @@ and the image conversions in `deepexpr.data.hagan` (translation uses them too).
 Optimisation (paper Sec. 5.1): Adam lr 2e-4, beta1 0.5 for both networks; G and D updated
 one after the other; the losses of Eqs. 3-5 are described in `hagan_losses`.
 
-Choices the paper leaves open: D^e is trained on real character images only (Eq. 5), never
-on G's images; batch 32 on CPU instead of 130; human-side augmentation is on the fly rather
-than a 110x larger stored set. Several target characters share one model through the one-hot.
+Choices the paper leaves open: Eq. 5 trains D^e on real character images only; we also
+train it on G's images labelled with the human's expression (`d_fake_expr_weight`, AC-GAN:
+session 3's D^e, never shown G's images, read 69.8% of them in a k-fold fold); batch 32 on
+CPU instead of 130; human-side augmentation is on the fly rather than a 110x larger stored
+set. Several target characters share one model through the one-hot.
 
 Departures from the paper's objective (all switchable; the paper's is
 `l1_weight=30, match_weight=0, cls_weight=0, expr_weight=1`), because on CPU budgets the
@@ -25,12 +27,16 @@ after 3250 steps, RESULTS.md):
 - encoder pretraining (`encoder_pretrain`): G's encoder + expression head alone on the human
   labels before the GAN starts (cheap: no decoder, no D), so the code reads expressions
   from the first GAN step.
-- the neutral L1 of Eq. 4 is kept but weaker (`l1_weight` 5, was 30): pulling every drawing
-  towards the neutral face works against every other expression.
+- the neutral L1 of Eq. 4 is kept but off by default (`l1_weight` 0; 30 in the paper, 5 in
+  session 3's model): pulling every drawing towards the neutral face works against every
+  other expression.
 - `cls_weight`: cross-entropy of the encoder's expression head on the human labels (see
   `deepexpr.models.hagan`), at `encoder_lr_mult` x the learning rate.
-- `expr_weight` (Eq. 3's D^e term on G's images): D^e never sees G's images in training, so
-  G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
+- rig code (issue 18, see `deepexpr.models.hagan`): `rig_weight` (MSE of G's rig head to
+  the stand-in face's rig), `decoder_pretrain` + `render_pool` + `render_weight` (G's
+  decoder trained as a renderer on (random rig, character) -> render pairs).
+- `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
+  sees G's images, so G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
 Resume: every checkpoint writes the one training state (`state.safetensors`,
 train/state.py: G, D, the moving average, both optimizers, step, history, every RNG and
@@ -115,8 +121,9 @@ class HaganTrainConfig:
                                "intensity, drawn once per run)", min=1)
     render_weight: float = setting(100.0, "weight of the L1 on render-pool pairs during the GAN (keeps the "
                                    "decoder a renderer of every rig; 0: off)", min=0)
-    feature_gain: float = setting(20.0, "matched and render-pool L1 count pixels where the target differs "
-                                  "from the neutral face up to 1 + 40x more (feature_weighted_l1; 0: plain L1)", min=0)
+    feature_gain: float = setting(0.0, "matched and render-pool L1 count a pixel 1 + gain x |target - neutral| "
+                                  "times (feature_weighted_l1; 0: plain L1; 20 was measured: no better, RESULTS)",
+                                  min=0)
     d_fake_expr_weight: float = setting(1.0, "weight of D^e's cross-entropy on G's drawings labelled with the "
                                         "human's expression (AC-GAN; not in Eq. 5; 0: off)", min=0)
     adv_weight: float = setting(0.1, "weight of G's adversarial (D^R) term of Eq. 3 (paper: 1)", min=0)
