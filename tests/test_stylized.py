@@ -241,3 +241,18 @@ def test_recognize_character_reads_each_detected_face(tmp_path, monkeypatch, mak
     assert [r["crop"] for r in recognition.recognize_paths([none], "character", checkpoint, crop_faces=True)] == \
         ["portrait"]
     assert [r["crop"] for r in recognition.recognize_paths([two], "character", checkpoint)] == ["whole image"]
+
+
+def test_cli_evaluate_landmarks_report(tiny_checkpoint, tmp_path, capsys):
+    from deepexpr.cli import main
+
+    out = tmp_path / "report.json"
+    rc = main(["evaluate", "landmarks", "--model", str(tiny_checkpoint), "--sizes", "64", "--per-size", "2",
+               "--scenes", "1", "--out", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert set(report["landmarks"]["sizes"]) == {"64"} and report["landmarks"]["sizes"]["64"]["faces"] == 2
+    assert 0 <= report["detection"]["recall"] <= 1 and report["detection"]["scenes"] == 1
+    capsys.readouterr()
+    assert main(["evaluate", "landmarks", "--model", str(tiny_checkpoint), "--sizes", "6x"]) == 2
+    assert "--sizes" in capsys.readouterr().err
