@@ -117,6 +117,12 @@ def cmd_index_build(args) -> int:
     print(f"{args.out}: {len(index)} images ({report.embedded} embedded at {rate:.0f} img/s, "
           f"{report.reused} reused, {report.removed} dropped, {len(report.failed)} skipped); "
           f"model {index.model.get('name')} sha256 {index.model.get('sha256', '')[:12]}")
+    from collections import Counter
+
+    from deepexpr.retrieval.index import geometry_sources
+
+    sources = Counter(geometry_sources(index))
+    print("geometry: " + ", ".join(f"{sources[k]} {k}" for k in ("rig", "detected", "none") if sources[k]))
     return 1 if report.failed else 0
 
 
