@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepexpr.data.hagan import HaganData, human_view, to_tensor, to_uint8
+from deepexpr.data.hagan import HaganData, human_view, rig_targets, to_tensor, to_uint8
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image
@@ -65,8 +65,13 @@ from deepexpr.models.checkpoint import save_model
 from deepexpr.models.hagan import PRESETS
 from deepexpr.models.registry import create_model
 from deepexpr.progress import progress
-from deepexpr.data.hagan import rig_targets
-from deepexpr.train.hagan_data import PAPER_ANGLES, PairSampler, RenderPool, augment_human, expression_medians
+from deepexpr.train.hagan_data import (
+    PAPER_ANGLES,
+    PairSampler,
+    RenderPool,
+    augment_human,
+    expression_medians,
+)
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
