@@ -308,6 +308,23 @@ def _entry(path: str, face=None, probs=None, error: str | None = None, quality: 
             "probs": _probs_dict(probs), "error": None, **(quality or {})}
 
 
+def _image_items(path: str, image: np.ndarray, domain: str, rec: Recognizer, crop_faces: bool):
+    """(model input or None, entry) per face or image of one decoded file: each detected
+    stylized face or the whole image (characters, flagged by "crop"); each photo face with its
+    quality fields, or one error entry when there is none (humans)."""
+    from deepexpr.faces import detect_faces
+
+    if domain == "character":
+        return [(crop, {**_entry(path, box), "crop": source})
+                for box, crop, source in character_items(image, crop_faces)]
+    faces = detect_faces(image)
+    if not faces:
+        return [(None, _entry(path, error=f"{path}: no face found; use a photo with a visible, "
+                                          "roughly frontal face"))]
+    return [(face if rec.takes_faces else face.aligned,
+             _entry(path, [round(v, 1) for v in face.box], quality=face.quality())) for face in faces]
+
+
 def recognize_paths(paths, domain: str = "character", model: str | Path | None = None,
                     recognizer: Recognizer | None = None, max_pixels: int | None = MAX_PIXELS,
                     crop_faces: bool = CROP_FACES) -> list[dict]:
@@ -330,7 +347,6 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         file or a photo without a face gives one error entry; the others are still
         recognised.
     """
-    from deepexpr.faces import detect_faces
     from deepexpr.io import read_image
     from deepexpr.progress import progress
 
@@ -353,20 +369,11 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
         except InputError as err:
             out.append(_entry(path, error=str(err)))
             continue
-        if domain == "character":  # each detected stylized face, else the whole image (flagged)
-            for box, crop, source in character_items(image, crop_faces):
-                items.append(crop)
+        for model_input, row in _image_items(path, image, domain, rec, crop_faces):
+            if model_input is not None:
+                items.append(model_input)
                 owners.append(len(out))
-                out.append({**_entry(path, box), "crop": source})
-        else:
-            faces = detect_faces(image)
-            if not faces:
-                out.append(_entry(path, error=f"{path}: no face found; use a photo with a visible, "
-                                              "roughly frontal face"))
-            for face in faces:
-                items.append(face if rec.takes_faces else face.aligned)
-                owners.append(len(out))
-                out.append(_entry(path, [round(v, 1) for v in face.box], quality=face.quality()))
+            out.append(row)
         if len(items) >= BATCH:
             flush()
     flush()
