@@ -25,14 +25,9 @@ from deepexpr.train.hagan import (
     train_hagan,
     train_step,
 )
+from hagan_fakes import bar_images
 
-
-def _images(n, size, labels, base=200):
-    """Flat images with a bar whose row and darkness encode the label (learnable, tiny)."""
-    x = np.full((n, size, size, 3), base, np.uint8)
-    for i, lab in enumerate(labels):
-        x[i, 2 + lab : 5 + lab, 2 : size - 2] = 30 * int(lab)
-    return x
+_images = bar_images
 
 
 @pytest.fixture
