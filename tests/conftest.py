@@ -40,8 +40,9 @@ def save_tiny_checkpoint(path: Path, model: str = "test_minixception", size: int
 
     channels = 1 if grayscale else 3
     torch.manual_seed(seed)
-    net = create_model(model, in_channels=channels)
-    save_model(path, net, {"model": model, "overrides": {"in_channels": channels},
+    key = "in_chans" if "cnn" in model or "deepexpr" in model else "in_channels"  # the family's name
+    net = create_model(model, **{key: channels})
+    save_model(path, net, {"model": model, "overrides": {key: channels},
                            "classes": list(classes), "domain": domain,
                            "preprocess": {"size": size, "grayscale": grayscale,
                                           "mean": [0.5] * channels, "std": [0.5] * channels}})

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from deepexpr.expressions import EXPRESSIONS
 from deepexpr.models import create_model, list_models
 
 TINY = ["test_cnn_small", "test_deepexpr_human", "test_deepexpr_character"]
@@ -63,3 +64,15 @@ def test_checkpoint_roundtrip(tmp_path):
     x = torch.randn(2, 1, 32, 32)
     net.eval()
     assert torch.allclose(back(x), net(x))
+
+
+def test_checkpoint_with_an_unknown_override_is_refused(tmp_path):
+    from deepexpr.errors import InputError
+    from deepexpr.models.checkpoint import load_model, save_model
+
+    path = tmp_path / "tiny.safetensors"
+    save_model(path, create_model("test_cnn_small"), {
+        "model": "test_cnn_small", "overrides": {"fc_widht": 64}, "classes": list(EXPRESSIONS),
+        "preprocess": {"size": 32, "grayscale": False, "mean": [0.5] * 3, "std": [0.5] * 3}})
+    with pytest.raises(InputError, match="fc_widht"):  # a typo must not be ignored silently
+        load_model(path)

@@ -67,6 +67,9 @@ class CNNConfig:
     @classmethod
     def from_dict(cls, d: dict) -> CNNConfig:
         d = dict(d)
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:  # a typo in a checkpoint's overrides must not be ignored silently
+            raise ValueError(f"unknown CNNConfig fields: {', '.join(unknown)}")
         d["stages"] = [s if isinstance(s, ConvStage) else ConvStage(**s) for s in d.get("stages", [])]
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
