@@ -309,6 +309,12 @@ def _rig_outputs(run) -> tuple[dict, list]:
     return load_file(str(run / MODEL_NAME)), read_state(run / STATE_NAME)[0]["progress"]["history"]
 
 
+def _same_layers(a, b) -> bool:
+    """Two fitted rig maps have bit-identical weights and biases in every layer."""
+    return all(np.array_equal(wa, wb) and np.array_equal(ba, bb)
+               for (wa, ba), (wb, bb) in zip(a.layers_, b.layers_, strict=True))
+
+
 def test_rigmap_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, monkeypatch):
     from deepexpr.train.rigmap import fit_rigmap
 
@@ -321,15 +327,14 @@ def test_rigmap_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, monkeyp
     assert not (tmp_path / "b" / "rigmap.safetensors").exists()
     torch.manual_seed(9)  # the restored RNG states must win over whatever ran before
     resumed = fit_rigmap(ms, _rig_cfg(4), out_dir=tmp_path / "b", resume=True)
-    for (wa, ba), (wb, bb) in zip(straight.layers_, resumed.layers_):
-        assert np.array_equal(wa, wb) and np.array_equal(ba, bb)
+    assert _same_layers(straight, resumed)
     (a, hist_a), (b, hist_b) = _rig_outputs(tmp_path / "a"), _rig_outputs(tmp_path / "b")
     _same_weights(a, b)
     assert hist_a == hist_b and [h["epoch"] for h in hist_b] == [1, 2, 3, 4]
     assert resumed.reliability_ == straight.reliability_
     # without a state file the same call is a plain fit: the state changes nothing
     plain = fit_rigmap(ms, _rig_cfg(4))
-    assert all(np.array_equal(wa, wp) for (wa, _), (wp, _) in zip(straight.layers_, plain.layers_))
+    assert _same_layers(straight, plain)
 
 
 def test_rigmap_resume_refuses_other_settings_or_rows_and_extends_epochs(tmp_path):
@@ -393,7 +398,6 @@ def test_rigmap_crash_at_every_write_of_a_save_resumes_exactly(tmp_path, monkeyp
             with pytest.raises(Crash):
                 fit_rigmap(ms, _rig_cfg(3), out_dir=run, resume=True)
         resumed = fit_rigmap(ms, _rig_cfg(3), out_dir=run, resume=True)
-        for (wa, ba), (wb, bb) in zip(straight.layers_, resumed.layers_):
-            assert np.array_equal(wa, wb) and np.array_equal(ba, bb), k
+        assert _same_layers(straight, resumed), k
         _same_weights(_rig_outputs(tmp_path / "straight")[0], _rig_outputs(run)[0])
         assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temp files left
