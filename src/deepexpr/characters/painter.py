@@ -175,10 +175,13 @@ class _Painter:
         arithmetic and calls, minus its per-joint wrapper overhead."""
         points = [(xy[i], xy[i + 1]) for i in range(0, len(xy), 2)]
         half = width / 2
+        # each segment's direction once (a joint's second angle is the next joint's first)
+        degrees, atan2 = math.degrees, math.atan2
+        heading = [degrees(atan2(end[0] - start[0], start[1] - end[1])) % 360
+                   for start, end in zip(points, points[1:])]
         for i in range(1, len(points) - 1):
             point = points[i]
-            angles = [math.degrees(math.atan2(end[0] - start[0], start[1] - end[1])) % 360
-                      for start, end in ((points[i - 1], point), (point, points[i + 1]))]
+            angles = heading[i - 1:i + 1]
             if angles[0] == angles[1]:  # a straight line: no joint
                 continue
             flipped = ((angles[1] > angles[0] and angles[1] - 180 > angles[0])

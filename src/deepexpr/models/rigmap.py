@@ -12,7 +12,7 @@ Shared by training (`deepexpr.train.rigmap`) and inference (`deepexpr.retarget`)
   roll + = clockwise).
 * Gaze: each iris centre relative to its eye (corners for x, lids for y; frontal frame, eye widths), averaged
   over the two eyes, mapped to gaze_x / gaze_y in [-1, 1]. No irises: gaze 0.
-* Map: a small MLP (1409 -> 256 -> 256 -> 23, GELU; NumPy at inference) from the AU
+* Map: a small MLP (1410 -> 256 -> 256 -> 23, GELU; NumPy at inference) from the AU
   features, the raw angles and the iris offsets to all 23 controls; AUs clipped to [0, 1].
   One input flags whether the features are relative to the person's own neutral
   (calibrated) or to the population neutral `reference`; training shows it both.
@@ -110,12 +110,48 @@ def au_features(frontal: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     return (frontal[:N_MESH] - neutral[:N_MESH]).reshape(-1).astype(np.float32)
 
 
-def mlp_input(feats: MeshFeatures, reference: np.ndarray, neutral: np.ndarray | None) -> np.ndarray:
-    """(1409,) float32 network input: AU features (relative to `neutral`, else the population
-    `reference`), raw head angles / 30, iris offsets (0 without irises), calibrated flag."""
-    x = au_features(feats.frontal, reference if neutral is None else neutral)
+# Distances around the mouth, eyes and brows (mediapipe indices; "r" = subject's right):
+# (kind, a, b): "dy" = y[a] - y[b], "dx" = x[a] - x[b], "dz" = z[a] - z[b], "d" = |a - b|.
+MEASURES = (
+    ("d", 61, 291), ("d", 78, 308), ("dy", 13, 14), ("dy", 0, 13), ("dy", 14, 17),  # mouth width,
+    # inner width, opening, upper and lower lip thickness
+    ("dy", 61, 13), ("dy", 291, 13), ("dy", 61, 14), ("dy", 291, 14),  # lip corners vs the lips
+    ("dy", 2, 0), ("dy", 17, 152), ("dy", 14, 152), ("dy", 0, 152),  # nose-lip, lip-chin, jaw
+    ("dz", 0, 1), ("dz", 17, 1), ("dz", 13, 1), ("dz", 14, 1), ("dz", 152, 1), ("dz", 61, 1),
+    ("dz", 291, 1),  # lip and chin protrusion (pout, press, chin raiser)
+    ("d", 37, 84), ("d", 267, 314), ("dy", 37, 61), ("dy", 267, 291),  # lip heights off-centre
+    ("dy", 159, 145), ("dy", 386, 374), ("dy", 159, 133), ("dy", 386, 362),  # lids
+    ("dy", 145, 133), ("dy", 374, 362), ("dy", 105, 159), ("dy", 334, 386),  # lower lids, brows
+    ("dy", 107, 133), ("dy", 336, 362), ("dy", 70, 33), ("dy", 300, 263), ("dx", 336, 107),
+    ("d", 98, 327), ("dy", 98, 1), ("dy", 327, 1), ("dy", 117, 33), ("dy", 346, 263),  # nose, cheeks
+    ("dy", 50, 33), ("dy", 280, 263), ("dy", 205, 61), ("dy", 425, 291),
+)
+N_GEOMETRY = len(MEASURES)
+BASE_INPUTS = 3 * N_MESH + 6  # AU features (1404), head angles (3), gaze (2), calibrated flag
+
+
+def geometry(frontal: np.ndarray) -> np.ndarray:
+    """(N_GEOMETRY,) distances of `MEASURES` in a frontal mesh (eye-width units)."""
+    p = np.asarray(frontal, np.float64)
+    out = np.empty(N_GEOMETRY)
+    for k, (kind, a, b) in enumerate(MEASURES):
+        d = p[a] - p[b]
+        out[k] = np.linalg.norm(d) if kind == "d" else d["xyz".index(kind[1])]
+    return out
+
+
+def mlp_input(feats: MeshFeatures, reference: np.ndarray, neutral: np.ndarray | None,
+              with_geometry: bool = False) -> np.ndarray:
+    """(1410,) float32 network input: AU features (relative to `neutral`, else the population
+    `reference`), raw head angles / 30, iris offsets (0 without irises), calibrated flag;
+    with `with_geometry`, (1410 + N_GEOMETRY,): `geometry` of the mesh minus the neutral's."""
+    base = reference if neutral is None else neutral
+    x = au_features(feats.frontal, base)
     gaze = np.zeros(2, np.float32) if feats.gaze is None else feats.gaze
-    return np.concatenate([x, feats.angles / 30.0, gaze, [0.0 if neutral is None else 1.0]]).astype(np.float32)
+    parts = [x, feats.angles / 30.0, gaze, [0.0 if neutral is None else 1.0]]
+    if with_geometry:
+        parts.append(geometry(feats.frontal) - geometry(base))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -133,7 +169,7 @@ class RigMap:
     Attributes:
         reference_: (468, 3) population neutral, frontal frame (also the pose-fit target).
         layers_: [(W (D_in, D_out), b (D_out,)), ...] the MLP; GELU between layers.
-        in_mean_, in_std_: (1409,) input standardisation.
+        in_mean_, in_std_: (1410,) input standardisation.
         out_scale_: (23,) network output * scale = rig value (degrees for the head).
         reliability_: {control: 0..1} held-out Pearson r per control (confidence scale).
         config: JSON-able settings and provenance.
@@ -147,6 +183,11 @@ class RigMap:
     reliability_: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
 
+    @property
+    def with_geometry(self) -> bool:
+        """True when the network reads the `geometry` distances too (more inputs)."""
+        return len(self.in_mean_) == BASE_INPUTS + N_GEOMETRY
+
     def features(self, mesh: np.ndarray) -> MeshFeatures:
         return mesh_features(mesh, self.reference_)
 
@@ -155,7 +196,7 @@ class RigMap:
         return self.features(mesh).frontal[:N_MESH]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """(N, 1409) network inputs -> (N, 23) rig values in `OUTPUTS` order (not clipped)."""
+        """(N, 1410) network inputs -> (N, 23) rig values in `OUTPUTS` order (not clipped)."""
         h = (np.asarray(x, np.float32) - self.in_mean_) / self.in_std_
         for k, (w, b) in enumerate(self.layers_):
             h = h @ w + b
@@ -165,7 +206,7 @@ class RigMap:
 
     def predict(self, feats: MeshFeatures, neutral: np.ndarray | None = None) -> dict[str, float]:
         """Rig values (AUs in [0, 1], head degrees, gaze in [-1, 1]) from `MeshFeatures`."""
-        out = self.forward(mlp_input(feats, self.reference_, neutral)[None])[0]
+        out = self.forward(mlp_input(feats, self.reference_, neutral, self.with_geometry)[None])[0]
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})

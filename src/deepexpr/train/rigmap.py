@@ -52,16 +52,17 @@ def population_neutral(ms: MeshSet) -> np.ndarray:
     return ref.astype(np.float64)
 
 
-def design(ms: MeshSet, reference: np.ndarray) -> dict[str, np.ndarray]:
+def design(ms: MeshSet, reference: np.ndarray, with_geometry: bool = False) -> dict[str, np.ndarray]:
     """Network inputs of every non-calibration row, relative to the population neutral
-    ("population") and to the person's own neutral ("calibrated"), with row indices."""
+    ("population") and to the person's own neutral ("calibrated"), with row indices
+    (`with_geometry`: the mouth/eye/brow distances too, `models.rigmap.geometry`)."""
     feats = [mesh_features(m, reference) for m in ms.meshes]
     own = {str(ms.identity[i]): feats[i].frontal for i in np.nonzero(ms.calibration)[0]}
     rows = [i for i in range(len(feats)) if not ms.calibration[i] and str(ms.identity[i]) in own]
     return {
         "rows": np.array(rows, np.int64),
-        "population": np.stack([mlp_input(feats[i], reference, None) for i in rows]),
-        "calibrated": np.stack([mlp_input(feats[i], reference, own[str(ms.identity[i])][:N_MESH])
+        "population": np.stack([mlp_input(feats[i], reference, None, with_geometry) for i in rows]),
+        "calibrated": np.stack([mlp_input(feats[i], reference, own[str(ms.identity[i])][:N_MESH], with_geometry)
                                 for i in rows]),
     }
 
@@ -81,9 +82,27 @@ class RigMapTrainConfig:
                                   above=0, max=0.9)
     seed: int = setting(0, "initialisation, shuffling and held-out people")
     threads: int = setting(1, "torch threads", min=1, max=64)
+    geometry: bool = setting(False, "also read distances around the mouth, eyes and brows "
+                             "(relative to the neutral; `models.rigmap.MEASURES`)")
+    au_weight: str = setting("", "loss weight per AU, e.g. AU16=2,AU17=2 (others 1)")
 
     def __post_init__(self):
         check_settings(self)
+        self.loss_weights()  # refuse a bad --au-weight now
+
+    def loss_weights(self) -> np.ndarray | None:
+        """(23,) loss weight per output from `au_weight`, or None (all 1)."""
+        if not self.au_weight:
+            return None
+        weights = np.ones(len(OUTPUTS), np.float32)
+        for part in self.au_weight.split(","):
+            name, _, value = part.partition("=")
+            try:
+                weights[OUTPUTS.index(name.strip())] = float(value)
+            except ValueError:
+                raise InputError(f"--au-weight {part!r}: use CONTROL=WEIGHT, e.g. AU16=2 "
+                                 f"(controls: {', '.join(OUTPUTS)})") from None
+        return weights
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -151,13 +170,19 @@ def _epoch(run: _Run, a, b, cfg: RigMapTrainConfig) -> float:
     """One pass over the rows (a (N, D), b (N, 23) tensors); mean smooth-L1 loss."""
     import torch
 
+    weights = cfg.loss_weights()
+    weights = None if weights is None else torch.tensor(weights)
     perm = torch.randperm(len(a), generator=run.gen)
     losses = []
     for i in range(0, len(a), cfg.batch_size):
         idx = perm[i:i + cfg.batch_size]
         xb = a[idx] + cfg.input_noise * torch.randn(len(idx), a.shape[1], generator=run.gen)
         # smooth L1: robust to the few meshes mediapipe fits badly
-        loss = torch.nn.functional.smooth_l1_loss(run.net(xb), b[idx], beta=0.05)
+        if weights is None:
+            loss = torch.nn.functional.smooth_l1_loss(run.net(xb), b[idx], beta=0.05)
+        else:
+            each = torch.nn.functional.smooth_l1_loss(run.net(xb), b[idx], beta=0.05, reduction="none")
+            loss = (each * weights).mean()
         run.opt.zero_grad()
         loss.backward()
         run.opt.step()
@@ -217,7 +242,7 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     """
     cfg = cfg or RigMapTrainConfig()
     reference = population_neutral(ms)
-    d = design(ms, reference)
+    d = design(ms, reference, cfg.geometry)
     y = ms.rigs[d["rows"]].astype(np.float32)
     people = np.unique(ms.identity[d["rows"]])
     rng = np.random.default_rng(cfg.seed)
@@ -227,7 +252,7 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     y_train = np.concatenate([y[~val], y[~val]])
     extra = {}
     if calibrated_only is not None:
-        dc = design(calibrated_only, reference)
+        dc = design(calibrated_only, reference, cfg.geometry)
         yc = calibrated_only.rigs[dc["rows"]].astype(np.float32)
         ids = calibrated_only.identity[dc["rows"]]
         held = set(rng.choice(np.unique(ids), max(1, int(len(np.unique(ids)) * cfg.val_fraction)), replace=False))

@@ -1,0 +1,139 @@
+"""Rig map inputs and training options added in session 5: the mouth/eye/brow distances
+(`models.rigmap.geometry`), per-AU loss weights, agreement read by several human models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepexpr.characters import RIG_CONTROLS
+from deepexpr.errors import InputError
+
+
+def _mesh_set(people=6, per_person=6, seed=0):
+    """Meshes = a person's random base + a fixed linear displacement per rig control."""
+    from deepexpr.data.rig_truth import MeshSet
+
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(0, 0.01, (len(RIG_CONTROLS), 478, 3))
+    meshes, rigs, ids, calib = [], [], [], []
+    for p in range(people):
+        base = rng.normal(0, 1, (478, 3))
+        for k in range(per_person + 1):
+            rig = np.zeros(len(RIG_CONTROLS)) if k == 0 else rng.uniform(0, 1, len(RIG_CONTROLS))
+            meshes.append(base + np.tensordot(rig, basis, 1))
+            rigs.append(rig)
+            ids.append(f"p{p}")
+            calib.append(k == 0)
+    n = len(meshes)
+    return MeshSet(np.float32(meshes), np.float32(rigs), np.array(ids), np.array(["random"] * n),
+                   np.array(calib), (n, n))
+
+
+def test_geometry_matches_a_brute_force_reading():
+    from deepexpr.models.rigmap import MEASURES, N_GEOMETRY, geometry
+
+    p = np.random.default_rng(1).normal(0, 1, (478, 3))
+    got = geometry(p)
+    assert got.shape == (N_GEOMETRY,)
+    for k, (kind, a, b) in enumerate(MEASURES):
+        want = {"dx": p[a, 0] - p[b, 0], "dy": p[a, 1] - p[b, 1], "dz": p[a, 2] - p[b, 2],
+                "d": np.sqrt(((p[a] - p[b]) ** 2).sum())}[kind]
+        assert got[k] == pytest.approx(want)
+    # the lower inner lip moving down by 0.1 opens the mouth by 0.1 and thins the lower lip
+    moved = p.copy()
+    moved[14, 1] -= 0.1
+    diff = geometry(moved) - got
+    assert diff[MEASURES.index(("dy", 13, 14))] == pytest.approx(0.1)
+    assert diff[MEASURES.index(("dy", 14, 17))] == pytest.approx(-0.1)
+
+
+def test_mlp_input_geometry_is_relative_to_the_neutral():
+    from deepexpr.models.rigmap import BASE_INPUTS, N_GEOMETRY, MeshFeatures, mlp_input
+
+    frontal = np.random.default_rng(2).normal(0, 1, (478, 3)).astype(np.float32)
+    feats = MeshFeatures(frontal, np.zeros(3, np.float32), None)
+    plain = mlp_input(feats, frontal[:468], frontal[:468])
+    full = mlp_input(feats, frontal[:468], frontal[:468], with_geometry=True)
+    assert plain.shape == (BASE_INPUTS,) and full.shape == (BASE_INPUTS + N_GEOMETRY,)
+    assert np.array_equal(full[:BASE_INPUTS], plain)
+    assert np.allclose(full[BASE_INPUTS:], 0.0)  # the neutral itself: no change anywhere
+
+
+def test_a_geometry_rig_map_round_trips(tmp_path):
+    from deepexpr.models.rigmap import BASE_INPUTS, N_GEOMETRY, load_rigmap, save_rigmap
+    from deepexpr.train.rigmap import RigMapTrainConfig, fit_rigmap
+
+    ms = _mesh_set()
+    model = fit_rigmap(ms, RigMapTrainConfig(hidden=8, epochs=2, batch_size=8, geometry=True))
+    assert model.with_geometry and model.in_mean_.shape == (BASE_INPUTS + N_GEOMETRY,)
+    again = load_rigmap(save_rigmap(model, tmp_path / "rm.safetensors"))
+    assert again.with_geometry
+    feats = model.features(ms.meshes[1])
+    assert again.predict(feats) == pytest.approx(model.predict(feats))
+    assert not fit_rigmap(ms, RigMapTrainConfig(hidden=8, epochs=1, batch_size=8)).with_geometry
+
+
+def test_au_weights_are_parsed_used_and_checked():
+    from deepexpr.train.rigmap import RigMapTrainConfig, fit_rigmap
+
+    weights = RigMapTrainConfig(au_weight="AU16=3, AU24=2").loss_weights()
+    assert weights[RIG_CONTROLS.index("AU16")] == 3.0 and weights[RIG_CONTROLS.index("AU24")] == 2.0
+    assert weights.sum() == len(RIG_CONTROLS) - 2 + 5.0
+    assert RigMapTrainConfig().loss_weights() is None
+    for bad in ("AU99=2", "AU16", "AU16=x"):
+        with pytest.raises(InputError, match="au-weight"):
+            RigMapTrainConfig(au_weight=bad)
+    ms = _mesh_set()
+    cfg = dict(hidden=8, epochs=2, batch_size=8)
+    plain = fit_rigmap(ms, RigMapTrainConfig(**cfg))
+    ones = fit_rigmap(ms, RigMapTrainConfig(**cfg, au_weight="AU16=1"))
+    heavy = fit_rigmap(ms, RigMapTrainConfig(**cfg, au_weight="AU16=10"))
+    assert np.allclose(plain.layers_[0][0], ones.layers_[0][0], atol=1e-6)  # weight 1 = unweighted
+    assert not np.allclose(plain.layers_[0][0], heavy.layers_[0][0])
+
+
+class _FakeHuman:
+    """A human model that wants detected faces and always reads joy."""
+
+    domain, takes_faces, classifier_weight = "human", True, None
+
+    def probs(self, items):
+        assert all(hasattr(f, "aligned") for f in items), "takes_faces models get Face objects"
+        p = np.zeros((len(items), 7))
+        p[:, 3] = 1.0  # joy
+        return p
+
+
+class _FakeCrops(_FakeHuman):
+    takes_faces = False
+
+    def probs(self, items):
+        assert all(isinstance(f, np.ndarray) for f in items), "other models get aligned crops"
+        p = np.zeros((len(items), 7))
+        p[:, 4] = 1.0  # neutral
+        return p
+
+
+def test_agreement_is_read_by_every_human_model():
+    from deepexpr.data.rig_truth import TruthConfig, truth_items
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.recognition import register_recognizer
+    from deepexpr.retarget import load_default_rigmap
+    from deepexpr.retarget.report import RetargetEvalConfig, _agreement
+
+    register_recognizer("s5_fake_faces", lambda **_: _FakeHuman())
+    register_recognizer("s5_fake_crops", lambda **_: _FakeCrops())
+    cfg = RetargetEvalConfig(human=("s5_fake_crops", "s5_fake_faces"), agreement_items=4, sheet_items=0,
+                             quiet=True)
+    items = list(truth_items(TruthConfig(identities=1, per_identity=10, seed=31)))
+    labels = [i.expression for i in items if not i.is_calibration and i.expression != "random"]
+    got, _ = _agreement(cfg, load_default_rigmap(), iter(items), calibrated=False)
+    assert got["items"] == min(4, len(labels)) > 0
+    used = labels[:got["items"]]
+    faces = got["by_human_model"]["s5_fake_faces"]
+    assert faces["human_model_vs_true_label"] == pytest.approx(np.mean([x == "joy" for x in used]), abs=1e-4)
+    crops = got["by_human_model"]["s5_fake_crops"]
+    assert crops["human_model_vs_true_label"] == pytest.approx(np.mean([x == "neutral" for x in used]), abs=1e-4)
+    assert got["character_vs_human_model"] == crops["character_vs_human_model"]  # the first is the headline
+    assert set(EXPRESSIONS) >= set(used)
