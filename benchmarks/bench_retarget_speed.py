@@ -5,7 +5,9 @@
 Estimate = frontalising fit + MLP (NumPy) + confidence; draw = `drive` at --size with
 supersample 2 (anti-aliased, the default) and 1. The face pipeline (mediapipe face mesh
 with irises, `find_rig_faces`) is timed separately on a 640x480 frame. Median ms per frame
-over --frames frames, one process; the machine load is printed alongside.
+over --frames frames, one process; the machine load is printed alongside. With --rounds R
+each figure is measured R times, interleaved, and the lowest median is printed too (on a
+shared machine the lowest is the one least disturbed by other jobs).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--character", default="pip")
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
 
     from PIL import Image
@@ -50,17 +53,23 @@ def main() -> None:
     model, style = load_default_rigmap(), get_character(args.character)
     estimate_rig(faces[0], None, model)  # warm-up
     n = args.frames
-    est = _median_ms(lambda k: estimate_rig(faces[k % len(faces)], None, model), n)
-    draw2 = _median_ms(lambda k: drive(style, rigs[k % len(rigs)], args.size, 2), n)
-    draw1 = _median_ms(lambda k: drive(style, rigs[k % len(rigs)], args.size, 1), n)
-    both = _median_ms(lambda k: drive(style, estimate_rig(faces[k % len(faces)], None, model), args.size), n)
-    pipe = _median_ms(lambda k: find_rig_faces(frames[k % len(frames)], 1), max(10, n // 3))
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"estimate_rig                 {est:6.2f} ms/frame")
-    print(f"drive {args.size} px supersample 2   {draw2:6.2f} ms/frame")
-    print(f"drive {args.size} px supersample 1   {draw1:6.2f} ms/frame")
-    print(f"estimate + draw (default)     {both:6.2f} ms/frame  (face pipeline excluded)")
-    print(f"face pipeline 640x480         {pipe:6.2f} ms/frame  (find_rig_faces, mediapipe mesh + irises)")
+    timed = {
+        "estimate_rig": lambda k: estimate_rig(faces[k % len(faces)], None, model),
+        f"drive {args.size} px supersample 2": lambda k: drive(style, rigs[k % len(rigs)], args.size, 2),
+        f"drive {args.size} px supersample 1": lambda k: drive(style, rigs[k % len(rigs)], args.size, 1),
+        "estimate + draw (default)": lambda k: drive(style, estimate_rig(faces[k % len(faces)], None, model),
+                                                     args.size),
+        "face pipeline 640x480": lambda k: find_rig_faces(frames[k % len(frames)], 1),
+    }
+    runs = {name: [] for name in timed}
+    for _ in range(max(1, args.rounds)):
+        for name, fn in timed.items():
+            runs[name].append(_median_ms(fn, max(10, n // 3) if name.startswith("face") else n))
+    notes = {"estimate + draw (default)": "  (face pipeline excluded)",
+             "face pipeline 640x480": "  (find_rig_faces, mediapipe mesh + irises)"}
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.rounds} round(s)")
+    for name, values in runs.items():
+        print(f"{name:30s} median {np.median(values):6.2f}  lowest {min(values):6.2f} ms/frame{notes.get(name, '')}")
 
 
 if __name__ == "__main__":

@@ -137,3 +137,15 @@ def test_agreement_is_read_by_every_human_model():
     assert crops["human_model_vs_true_label"] == pytest.approx(np.mean([x == "neutral" for x in used]), abs=1e-4)
     assert got["character_vs_human_model"] == crops["character_vs_human_model"]  # the first is the headline
     assert set(EXPRESSIONS) >= set(used)
+
+
+def test_forward_is_the_same_for_one_frame_and_a_batch():
+    """A few rows go through einsum (no BLAS threads), many through matmul: same numbers."""
+    from deepexpr.models.rigmap import SMALL_BATCH
+    from deepexpr.retarget import load_default_rigmap
+
+    model = load_default_rigmap()
+    x = np.random.default_rng(3).normal(0, 1, (SMALL_BATCH + 12, len(model.in_mean_))) * model.in_std_ + model.in_mean_
+    many = model.forward(x)
+    for k in (0, 5, SMALL_BATCH + 11):
+        assert np.allclose(model.forward(x[k:k + 1])[0], many[k], rtol=1e-4, atol=1e-4)
