@@ -149,3 +149,25 @@ def test_forward_is_the_same_for_one_frame_and_a_batch():
     many = model.forward(x)
     for k in (0, 5, SMALL_BATCH + 11):
         assert np.allclose(model.forward(x[k:k + 1])[0], many[k], rtol=1e-4, atol=1e-4)
+
+
+def test_train_rigmap_cli_with_render_seeds_and_geometry(tmp_path, private_cache):
+    import json
+
+    from deepexpr.cli import main
+    from deepexpr.models.rigmap import load_rigmap
+
+    out, export = tmp_path / "run", tmp_path / "weights"
+    argv = ["train", "rigmap", "--identities", "2", "--per-identity", "2", "--seeds", "5",
+            "--render-identities", "1", "--render-per-identity", "1", "--render-seeds", "7,8",
+            "--epochs", "1", "--hidden", "8", "--geometry", "--au-weight", "AU17=2",
+            "--out", str(out), "--export", str(export), "--quiet"]
+    assert main(argv) == 0
+    config = json.loads((export / "rigmap.json").read_text())
+    assert [r["seed"] for r in config["renders"]] == [7, 8]
+    assert config["train"]["geometry"] and config["train"]["au_weight"] == "AU17=2"
+    assert load_rigmap(export / "rigmap.safetensors").with_geometry
+    from deepexpr.data.rig_truth import RigMapData
+
+    with pytest.raises(InputError, match="render-seeds"):
+        RigMapData(render_seeds=())

@@ -65,14 +65,17 @@ def cmd_train_rigmap(args) -> int:
     store = cache_dir() / "retarget"
     truths = [TruthConfig(identities=data.identities, per_identity=data.per_identity, seed=s) for s in data.seeds]
     sets = [collect_meshes(t, cache_dir=store, quiet=args.quiet) for t in truths]
-    renders, render_cfg = None, None
+    renders, render_cfgs = None, []
     if data.render_identities > 0:
         from deepexpr.animation.render_truth import RenderTruthConfig, render_truth_items
 
-        render_cfg = RenderTruthConfig(identities=data.render_identities, per_identity=data.render_per_identity,
-                                       seed=data.render_seed)
-        renders = collect_meshes(render_cfg, cache_dir=store, quiet=args.quiet, items=render_truth_items(render_cfg))
-    provenance = {"truth": [asdict(t) for t in truths], "renders": asdict(render_cfg) if render_cfg else None,
+        if 400 in data.render_seeds:
+            print("deepexpr: note: render seed 400 is the held-out evaluation set", file=sys.stderr)
+        render_cfgs = [RenderTruthConfig(identities=data.render_identities, per_identity=data.render_per_identity,
+                                         seed=s) for s in data.render_seeds]
+        renders = concat_mesh_sets([collect_meshes(c, cache_dir=store, quiet=args.quiet, items=render_truth_items(c))
+                                    for c in render_cfgs])
+    provenance = {"truth": [asdict(t) for t in truths], "renders": [asdict(c) for c in render_cfgs] or None,
                   "command": "deepexpr train rigmap"}
     model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders, out_dir=data.out,
                        resume=args.resume)

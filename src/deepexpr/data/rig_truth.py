@@ -55,7 +55,8 @@ class RigMapData:
     render_identities: int = setting(24, "rendered 3D identities (calibrated rows only; 0: none)", min=0,
                                      max=10_000)
     render_per_identity: int = setting(25, "images per rendered identity", min=1, max=10_000)
-    render_seed: int = setting(300, "rendered identities seed (held-out evaluation uses 400)")
+    render_seeds: tuple[int, ...] = setting((300,), "rendered identities seeds, `render_identities` each "
+                                            "(held-out evaluation uses 400)")
     out: str = setting("runs/rigmap", "run folder: the training state (--resume continues it), "
                        "rigmap.safetensors + rigmap.json")
     export: str | None = setting(None, "also write rigmap.safetensors + rigmap.json here "
@@ -65,6 +66,8 @@ class RigMapData:
         check_settings(self)
         if not self.seeds:
             raise InputError("--seeds: give at least one seed, e.g. 100,101")
+        if self.render_identities > 0 and not self.render_seeds:
+            raise InputError("--render-seeds: give at least one seed, e.g. 300, or --render-identities 0")
 
 
 @dataclass

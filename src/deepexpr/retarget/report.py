@@ -49,7 +49,7 @@ class RetargetEvalConfig:
     sheet_items: int = setting(10, "face | character pairs on the contact sheet", min=0, max=200)
     render_identities: int = setting(8, "held-out rendered 3D identities", min=1, max=10_000)
     render_per_identity: int = setting(20, "images per rendered identity", min=1, max=10_000)
-    render_seed: int = setting(400, "held-out renders seed (training uses 300)")
+    render_seed: int = setting(400, "held-out renders seed (training uses 300, 301)")
     weights: str | None = setting(None, "a rig map other than the bundled one: a bundled name, "
                                   ".safetensors file or `train rigmap` --export folder")
     quiet: bool = setting(False, "no progress bar")
