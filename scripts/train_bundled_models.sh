@@ -138,3 +138,13 @@ deepexpr train stylized-face --stage detector --out "$SF" --threads "$THREADS" -
 deepexpr train stylized-face --stage landmarks --out "$SF" --threads "$THREADS" --quiet --steps 1000 --batch 32
 deepexpr train stylized-face --stage landmarks --out "$SF" --threads "$THREADS" --quiet --resume --crops 6000 \
     --steps 2000 --batch 32 --export src/deepexpr/weights/stylized_face.safetensors
+
+# (e) rig map rigmap (face mesh -> character rig; models/rigmap.py, train/rigmap.py) on
+# SYNTHETIC ground truth through the face pipeline (detector + 478-point mesh per crop):
+# drawn stand-in people of seeds 100-102 (60 each, 40 images + a neutral) and rendered 3D
+# faces of seeds 300-301 (24 identities each, 25 images + a neutral); held-out evaluation
+# uses seeds 200 and 400. MLP 256x2 with the mouth/eye/brow distances as extra inputs and
+# the four lip AUs weighted 3 in the loss; meshes cached in $DEEPEXPR_CACHE/retarget.
+# ~3-4 min of one niced thread for the fit, ~20 min to collect the meshes the first time.
+deepexpr train rigmap --seeds 100,101,102 --render-seeds 300,301 --geometry \
+    --au-weight AU16=3,AU17=3,AU23=3,AU24=3 --out "$RUNS/rigmap" --export src/deepexpr/weights --quiet
