@@ -12,8 +12,12 @@ Shared by training (`deepexpr.train.rigmap`) and inference (`deepexpr.retarget`)
   roll + = clockwise).
 * Gaze: each iris centre relative to its eye (corners for x, lids for y; frontal frame, eye widths), averaged
   over the two eyes, mapped to gaze_x / gaze_y in [-1, 1]. No irises: gaze 0.
-* Map: a small MLP (1410 -> 256 -> 256 -> 23, GELU; NumPy at inference) from the AU
-  features, the raw angles and the iris offsets to all 23 controls; AUs clipped to [0, 1].
+* Distances (optional, `geometry`; the bundled map uses them): 46 distances around the
+  mouth, eyes and brows (`MEASURES`: lip thickness, mouth opening, lids, brow and cheek
+  heights, lip and chin protrusion) minus the neutral's.
+* Map: a small MLP (1410, or 1456 with the distances, -> 256 -> 256 -> 23, GELU; NumPy at
+  inference) from the AU features, the raw angles and the iris offsets to all 23 controls;
+  AUs clipped to [0, 1].
   One input flags whether the features are relative to the person's own neutral
   (calibrated) or to the population neutral `reference`; training shows it both.
   (Tried first: ridge regression, AUs only, plus affine maps for angles and gaze: held-out

@@ -6,8 +6,9 @@ Two steps, each a plain function:
    the real face pipeline, as 478-point meshes with their rigs (cached).
 2. `fit_rigmap(meshes, ...)`: population neutral = the mean frontalised calibration mesh
    (iterated: the pose fit's target is the neutral itself); a small MLP (AdamW, cosine,
-   smooth L1, input noise) on the features of `deepexpr.models.rigmap`, with held-out
-   *people* of the training set giving the per-control reliability (the confidence scale).
+   smooth L1, input noise; optional loss weight per AU, `--au-weight`) on the features of
+   `deepexpr.models.rigmap` (`--geometry` adds the distances), with held-out *people* of
+   the training set giving the per-control reliability (the confidence scale).
    Tried first: ridge regression (see `deepexpr.models.rigmap`).
 
 The run folder (`--out`) holds the one training state (`deepexpr.train.state`, saved after
