@@ -8,26 +8,7 @@ import pytest
 
 from deepexpr.characters import RIG_CONTROLS
 from deepexpr.errors import InputError
-
-
-def _mesh_set(people=6, per_person=6, seed=0):
-    """Meshes = a person's random base + a fixed linear displacement per rig control."""
-    from deepexpr.data.rig_truth import MeshSet
-
-    rng = np.random.default_rng(seed)
-    basis = rng.normal(0, 0.01, (len(RIG_CONTROLS), 478, 3))
-    meshes, rigs, ids, calib = [], [], [], []
-    for p in range(people):
-        base = rng.normal(0, 1, (478, 3))
-        for k in range(per_person + 1):
-            rig = np.zeros(len(RIG_CONTROLS)) if k == 0 else rng.uniform(0, 1, len(RIG_CONTROLS))
-            meshes.append(base + np.tensordot(rig, basis, 1))
-            rigs.append(rig)
-            ids.append(f"p{p}")
-            calib.append(k == 0)
-    n = len(meshes)
-    return MeshSet(np.float32(meshes), np.float32(rigs), np.array(ids), np.array(["random"] * n),
-                   np.array(calib), (n, n))
+from test_train_state import _mesh_set  # meshes = a person's base + a linear move per control
 
 
 def test_geometry_matches_a_brute_force_reading():
