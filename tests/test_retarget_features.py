@@ -152,3 +152,19 @@ def test_train_rigmap_cli_with_render_seeds_and_geometry(tmp_path, private_cache
 
     with pytest.raises(InputError, match="render-seeds"):
         RigMapData(render_seeds=())
+
+
+def test_agreement_table_has_a_column_pair_per_human_model():
+    from deepexpr.retarget.report import agreement_table
+
+    def reading(items, char_true, models):
+        return {"items": items, "character_vs_true_label": char_true,
+                "by_human_model": {n: {"character_vs_human_model": a, "human_model_vs_true_label": b}
+                                   for n, (a, b) in models.items()}}
+
+    result = {"agreement": reading(10, 0.9, {"fer": (0.4, 0.3), "hagan": (0.7, 0.75)}),
+              "agreement_renders": reading(5, 0.6, {"fer": (0.2, 0.2), "hagan": (0.1, 0.15)})}
+    lines = agreement_table(result).strip().splitlines()
+    assert lines[0].count("|") == 8 and "character vs hagan" in lines[0] and "fer vs true" in lines[0]
+    assert lines[2] == "| stand-ins, population neutral | 10 | 40.0% | 30.0% | 70.0% | 75.0% | 90.0% |"
+    assert lines[3].startswith("| renders, calibrated | 5 | 20.0% | 20.0% | 10.0% | 15.0% | 60.0% |")

@@ -90,12 +90,17 @@ def cmd_train_rigmap(args) -> int:
 
 
 def cmd_evaluate_retarget(args) -> int:
-    from deepexpr.retarget.report import RetargetEvalConfig, evaluate_retarget, markdown_table
+    from deepexpr.retarget.report import (
+        RetargetEvalConfig,
+        agreement_table,
+        evaluate_retarget,
+        markdown_table,
+    )
 
     cfg = config_from_args(RetargetEvalConfig, args)
     result = evaluate_retarget(cfg)
     print(markdown_table(result))
-    print(f"agreement: {result['agreement']}")
+    print(agreement_table(result))
     a = result["astronaut"]
     print(f"astronaut: AU12 {a['aus']['AU12']} AU6 {a['aus']['AU6']} AU15 {a['aus']['AU15']}, "
           f"driven {cfg.character} read as {a['character_reading']}")

@@ -193,7 +193,7 @@ def evaluate_retarget(cfg: RetargetEvalConfig) -> dict:
     with atomic_path(out / "sheet.png") as tmp:
         Image.fromarray(sheet_image(picked)).save(tmp)
     write_json(out / "metrics.json", result)
-    write_text(out / "table.md", markdown_table(result))
+    write_text(out / "table.md", markdown_table(result) + "\n" + agreement_table(result))
     return result
 
 
@@ -215,4 +215,18 @@ def markdown_table(result: dict) -> str:
             rendered = False  # the texture's eyes do not move: gaze is constant 0
         rtxt = f"{rv['mae']:.3f} | {rv['r']:.2f}" if rendered else "- | -"
         lines.append(f"| {c} | {p['mae']:.3f} | {p['r']:.2f} | {k['mae']:.3f} | {k['r']:.2f} | {met} | {rtxt} |")
+    return "\n".join(lines) + "\n"
+
+
+def agreement_table(result: dict) -> str:
+    """Agreement as Markdown: per held-out set, the character model against each human
+    model and each human model's own accuracy against the rig's expression."""
+    names = list(result["agreement"]["by_human_model"])
+    head = "| held-out set | items | " + " | ".join(f"character vs {n} | {n} vs true" for n in names)
+    lines = [head + " | character vs true |", "|---|---|" + "---|---|" * len(names) + "---|"]
+    for key, label in (("agreement", "stand-ins, population neutral"), ("agreement_renders", "renders, calibrated")):
+        a = result[key]
+        cells = " | ".join(f"{a['by_human_model'][n]['character_vs_human_model']:.1%} | "
+                           f"{a['by_human_model'][n]['human_model_vs_true_label']:.1%}" for n in names)
+        lines.append(f"| {label} | {a['items']} | {cells} | {a['character_vs_true_label']:.1%} |")
     return "\n".join(lines) + "\n"
