@@ -29,8 +29,10 @@ STYLE_SPACES = ("classic", "wide")
 # Art style weights of the wide space.
 _ART_WEIGHTS = {"cel": 0.1, "icon": 0.22, "flat": 0.16, "lineart": 0.08, "manga": 0.14,
                 "soft3d": 0.14, "pixel": 0.16}
+# Yellow, skin and warm icon skins only (renderer v7): green, blue and red faces are the
+# decorations' class-consistent tints (fear, disgust, anger), as in real emoji.
 _ICON_SKINS = ["#ffcc4d", "#ffd23f", "#f9c03c", "#ffdb5c", "#f4b63f", "#ffe08a", "#f7d2b0",
-               "#8cc86a", "#9ad8c8", "#f2b8d8", "#bcd6f2", "#ff9f6b"]
+               "#f2b8d8", "#ff9f6b", "#e8b890"]
 _BACKDROPS_LIGHT = ["#f4f1ea", "#dfeaf7", "#f7e3ea", "#e3f4e3", "#fff4cc", "#e8e0f4", "#ffffff",
                     "#d8e8ee", "#ffe6cc"]
 _BACKDROPS_BOLD = ["#4a90d9", "#f28b82", "#81c995", "#fdd663", "#c58af9", "#78d9ec", "#ff9e80",
