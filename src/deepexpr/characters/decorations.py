@@ -83,7 +83,8 @@ def plan_decorations(style, r: dict, rng: np.random.Generator) -> dict:
         plan["blush"] = {"hatch": toss[3] < 0.5, "strength": 0.35 + 0.3 * toss[2]}
     tint = max(("anger", 0.5 * c["anger"]), ("fear", 0.85 * c["fear"]),
                ("disgust", 0.85 * c["disgust"]), ("sadness", 0.12 * c["sadness"]), key=lambda kv: kv[1])
-    if toss[9] < d * tint[1]:
+    # icon faces are emoji, which nearly always colour fear and disgust: no propensity cut
+    if toss[9] < (1.0 if style.art_style == "icon" else d) * tint[1]:
         shades = _TINTS[tint[0]]
         plan["tint"] = {"color": shades[int(toss[12] * len(shades))],
                         "whole": toss[10] < 0.3 + 0.15 * (tint[0] == "fear") or tint[0] == "disgust"}
