@@ -72,3 +72,13 @@ def test_stylecue_turns_hue_less_than_style():
 
     assert worst_turn("stylecue") < np.radians(35)
     assert worst_turn("style") > np.radians(60)
+
+
+def test_wide_faces_are_never_green_or_blue_by_themselves():
+    """Classic random characters may be green creatures; their wide versions are not."""
+    classic = random_characters(80, 4)
+    assert any(_hue(tuple(int(s.skin[k:k + 2], 16) for k in (1, 3, 5))) != "red/yellow" for s in classic)
+    for s in random_characters(80, 4, space="wide"):
+        if s.art_style not in ("lineart", "manga"):  # paper-white skins
+            r, g, b = (int(s.skin[k:k + 2], 16) for k in (1, 3, 5))
+            assert g <= r + 10 and b <= r + 10, (s.name, s.skin)
