@@ -95,11 +95,13 @@ def print_result(res: dict) -> None:
 
 
 def write_grid(res: dict, labels: np.ndarray, path: str, cell: int = 64, cols: int = 16) -> None:
-    """Every image with its prediction; a green frame if right, red if wrong (wrong first)."""
+    """Every image with its prediction and calibrated top probability ("?": below
+    `recognition.MIN_CONFIDENCE`); a green frame if right, red if wrong (wrong first)."""
     from PIL import Image, ImageDraw
 
     from deepexpr.expressions import EXPRESSIONS
     from deepexpr.io import save_image
+    from deepexpr.recognition import MIN_CONFIDENCE
 
     pred = res["pred"]
     order = sorted(range(len(pred)), key=lambda i: (pred[i] == labels[i], labels[i]))
@@ -112,9 +114,12 @@ def write_grid(res: dict, labels: np.ndarray, path: str, cell: int = 64, cols: i
         ok = pred[i] == labels[i]
         draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(40, 160, 60) if ok else (210, 40, 40))
         sheet.paste(img, (x + 3, y + 3))
-        draw.text((x + 2, y + cell), EXPRESSIONS[labels[i]][:7], fill="black")
-        draw.text((x + 2, y + cell + 10), "->" + EXPRESSIONS[pred[i]][:7],
-                  fill=(0, 110, 0) if ok else (200, 0, 0))
+        # true label; then the answer (3 letters), its calibrated probability, "?" when it
+        # would be shown as uncertain (recognition.MIN_CONFIDENCE)
+        top = float(res["probs"][i].max())
+        draw.text((x + 2, y + cell), EXPRESSIONS[labels[i]][:8], fill="black")
+        draw.text((x + 2, y + cell + 10), f">{EXPRESSIONS[pred[i]][:3]} {top:.2f}".replace("0.", ".")
+                  + ("?" if top < MIN_CONFIDENCE else ""), fill=(0, 110, 0) if ok else (200, 0, 0))
     save_image(path, np.asarray(sheet))
 
 

@@ -98,6 +98,18 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128" \
     "$DATA/avatars128" --out "$RUNS/character_realart" --from "$RUNS/realart_stage6/model.safetensors" \
     --lr 0.0003 $REAL $ADAM
+# 8. tried in session 5 (issue 12), NOT bundled (benchmarks/RESULTS.md "Real art", Session 5):
+#    stage 7 continued on renderer v7's wide styles (blue/pale fear tints, green disgust tints
+#    and vomit, no green/blue skins) with "stylecue" augmentation (hue turns <= 30 degrees).
+#    Held-out procedural art improved, the real-art validation set did not (61.1% vs 63.4%).
+# deepexpr characters render --out "$DATA/wide128v7" --characters wide:160 --per-expression 10 \
+#     --size 128 --seed 31 --workers 2
+# deepexpr characters render --out "$DATA/wide128v7b" --characters wide:240 --per-expression 12 \
+#     --size 128 --seed 32 --workers 2
+# nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \
+#     "$DATA/wide128v7b" "$DATA/avatars128" --out "$RUNS/realart_stage8" \
+#     --from "$RUNS/character_realart/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
+#     --unfreeze -1 --schedule cosine --epochs 5 --max-images 32000 --augment stylecue $ADAM
 
 for name in character_cnn character_transfer character_realart; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"

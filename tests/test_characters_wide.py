@@ -110,6 +110,7 @@ def test_each_decoration_changes_pixels_where_expected():
         "blush": ({"blush": {"hatch": True, "strength": 0.6}}, lambda ys, xs: eye_y < ys.mean() < mouth_y),
         "tint": ({"tint": {"color": (230, 40, 30), "whole": False}}, lambda ys, xs: ys.mean() < eye_y),
         "shadow": ({"shadow": {"lines": True}}, lambda ys, xs: ys.mean() < eye_y + 4),
+        "vomit": ({"vomit": {"width": 1.0}}, lambda ys, xs: ys.min() >= mouth_y - 8 and ys.mean() > mouth_y),
     }
     assert set(cases) == set(decorations.DECORATIONS)
     for name, (plan, where) in cases.items():

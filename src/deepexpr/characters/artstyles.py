@@ -127,7 +127,7 @@ def _draw(style, r: dict, size: int, ss: int, plan: dict | None = None) -> tuple
     else:
         _draw_mouth(features, mouth)
     _draw_front_extras(features, eyes, mouth)
-    deco.draw_front(front, eyes, plan)
+    deco.draw_front(front, eyes, plan, mouth)
     lm_xy, lm_z = _landmark_points(style, g)
     recorders = [marks, features, front]
     proj = _project_features(p.view, recorders, lm_xy, lm_z)

@@ -1,7 +1,13 @@
 """Expression decorations of the wide style space: what artists add to make a face read.
 
 Tears and tear streams, sweat drops, anger veins, blush with hatching, face tint (red for
-anger, blue for fear, green for disgust), a shadow with gloom lines over the eyes.
+anger, blue or pale for fear, green for disgust), a shadow with gloom lines over the eyes,
+and a green stream out of the mouth (vomiting, for disgust).
+
+Renderer v7 (issue 12, session 5): real emoji colour fear and disgust (a blue or pale upper
+face, a green face), so fear and disgust get their tint more often and in a few shades, and
+disgust sometimes vomits; the tint colours stay class-consistent (the icon faces' skins are
+no longer green or blue, see `widespace.py`).
 
 Which decorations a frame gets follows its expression, read from the rig's action units
 (`expression_cues`), but each one is a coin toss (`plan_decorations`): sadness usually gets
@@ -23,11 +29,15 @@ from deepexpr.characters.geometry import _U7, _clip_halfplane, _ellipse, _xy
 from deepexpr.characters.painter import _mix, _Painter, _Recorder
 from deepexpr.characters.rig import RIG_CONTROLS
 
-DECORATIONS = ("tears", "stream", "sweat", "vein", "blush", "tint", "shadow")
+DECORATIONS = ("tears", "stream", "sweat", "vein", "blush", "tint", "shadow", "vomit")
 _TEAR = (150, 205, 255)
 _TEAR_EDGE = (60, 120, 200)
-_TINTS = {"anger": (230, 40, 30), "fear": (70, 110, 230), "disgust": (80, 170, 60),
-          "sadness": (90, 110, 200)}
+_TINTS = {"anger": [(230, 40, 30), (200, 30, 40)],
+          "fear": [(70, 110, 230), (120, 150, 235), (165, 180, 215)],  # blue, light blue, pale
+          "disgust": [(80, 170, 60), (130, 190, 50), (100, 140, 70)],
+          "sadness": [(90, 110, 200)]}
+_VOMIT = (140, 195, 60)
+_VOMIT_EDGE = (70, 120, 30)
 
 
 def frame_rng(style, rig: dict) -> np.random.Generator:
@@ -59,7 +69,7 @@ def plan_decorations(style, r: dict, rng: np.random.Generator) -> dict:
     if d <= 0:
         return {}
     c = expression_cues(r)
-    toss = rng.uniform(size=12)  # always drawn, so one choice never shifts the others
+    toss = rng.uniform(size=15)  # always drawn, so one choice never shifts the others
     plan: dict = {}
     if toss[0] < d * (0.85 * c["sadness"] + 0.25 * c["fear"] + 0.15 * c["joy"] * r["AU6"]):
         plan["stream" if toss[1] < 0.4 * (c["sadness"] > 0.5) + 0.1 else "tears"] = {
@@ -71,10 +81,15 @@ def plan_decorations(style, r: dict, rng: np.random.Generator) -> dict:
         plan["vein"] = {"side": 1 if toss[5] >= 0.5 else -1, "size": 0.8 + 0.5 * toss[6]}
     if toss[8] < d * (0.55 * c["joy"] + 0.2 * c["surprise"] + 0.06):
         plan["blush"] = {"hatch": toss[3] < 0.5, "strength": 0.35 + 0.3 * toss[2]}
-    tint = max(("anger", 0.5 * c["anger"]), ("fear", 0.4 * c["fear"]),
-               ("disgust", 0.5 * c["disgust"]), ("sadness", 0.12 * c["sadness"]), key=lambda kv: kv[1])
-    if toss[9] < d * tint[1]:
-        plan["tint"] = {"color": _TINTS[tint[0]], "whole": toss[10] < 0.3 or tint[0] == "disgust"}
+    tint = max(("anger", 0.5 * c["anger"]), ("fear", 0.85 * c["fear"]),
+               ("disgust", 0.85 * c["disgust"]), ("sadness", 0.12 * c["sadness"]), key=lambda kv: kv[1])
+    # icon faces are emoji, which nearly always colour fear and disgust: no propensity cut
+    if toss[9] < (1.0 if style.art_style == "icon" else d) * tint[1]:
+        shades = _TINTS[tint[0]]
+        plan["tint"] = {"color": shades[int(toss[12] * len(shades))],
+                        "whole": toss[10] < 0.3 + 0.15 * (tint[0] == "fear") or tint[0] == "disgust"}
+    if toss[13] < d * 0.3 * c["disgust"]:
+        plan["vomit"] = {"width": 0.8 + 0.4 * toss[14]}
     if toss[11] < d * (0.3 * c["fear"] + 0.25 * c["anger"] + 0.2 * c["sadness"] + 0.2 * c["disgust"]):
         plan["shadow"] = {"lines": toss[1] < 0.6}
     return plan
@@ -129,8 +144,9 @@ def draw_marks(p: _Recorder, plan: dict) -> None:
             p.line(np.array([[x, y1 - 0.35 + 0.1 * abs(x)], [x, y1]]), col, p.fine)
 
 
-def draw_front(p: _Recorder, eyes: dict, plan: dict) -> None:
-    """Tears, streams, sweat drops and anger veins (over everything else)."""
+def draw_front(p: _Recorder, eyes: dict, plan: dict, mouth: dict | None = None) -> None:
+    """Tears, streams, sweat drops, anger veins and vomit (over everything else); `mouth`
+    (the geometry's mouth dict) places the vomit."""
     s = p.s
     # thin enough to keep their shapes under thick-outline styles
     width = max(1, min(int(round(max(p.lw, p.fine) * 0.8)), int(round(0.022 * p.px))))
@@ -150,6 +166,8 @@ def draw_front(p: _Recorder, eyes: dict, plan: dict) -> None:
     if "vein" in plan:
         side, k = plan["vein"]["side"], plan["vein"]["size"]
         _vein(p, side * 0.55, -0.6 * s.head_height, 0.11 * k, max(width, int(round(0.018 * p.px))))
+    if "vomit" in plan and mouth is not None:
+        _vomit(p, mouth, s.jaw_height, plan["vomit"]["width"], width)
 
 
 def _drop(p: _Recorder, cx: float, cy: float, rad: float, width: int) -> None:
@@ -171,6 +189,19 @@ def _stream(p: _Recorder, start: np.ndarray, bottom: float, half: float, width: 
     right = _xy(start[0] + half * grow + wave, ys)
     band = np.concatenate([left, right[::-1]])
     p.poly(band, fill=_TEAR, outline=_TEAR_EDGE, width=width, z=0.04)
+
+
+def _vomit(p: _Recorder, mouth: dict, jaw: float, k: float, width: int) -> None:
+    """A green stream out of the mouth, widening down over the chin."""
+    lo, up = mouth["outer_lo"], mouth["outer_up"]
+    cx = float(lo[:, 0].mean())
+    top = float(0.5 * (up[:, 1].mean() + lo[:, 1].mean()))
+    half0 = 0.3 * k * float(np.ptp(up[:, 0]) / 2 + 0.05)
+    ys = np.linspace(top, jaw * 1.2, 9)
+    grow = half0 * np.linspace(1.0, 2.2, 9)
+    wave = 0.025 * np.sin(np.linspace(0, 2.5 * np.pi, 9))
+    band = np.concatenate([_xy(cx - grow + wave, ys), _xy(cx + grow + wave, ys)[::-1]])
+    p.poly(band, fill=_VOMIT, outline=_VOMIT_EDGE, width=width, z=0.06)
 
 
 def _vein(p: _Recorder, cx: float, cy: float, size: float, width: int) -> None:

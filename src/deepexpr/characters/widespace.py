@@ -5,7 +5,9 @@ wide space (`random_characters(k, seed, space="wide")`, names "wide_<seed>_<i>")
 toward what artist-drawn faces have: round icon faces that fill the frame (no hair, ears or
 neck), thick-outline flat art, line art, manga (screentone, hatching), soft 3D shading,
 chibi proportions and pixel art; expression decorations (tears, sweat, anger veins, blush,
-face tint, shadow over the eyes; see `decorations.py`); framings and backgrounds.
+face tint, shadow over the eyes; see `decorations.py`); framings and backgrounds. Since
+renderer v7 a wide face is never green or blue by itself (`_cue_coloured`): those colours
+are the decorations' tints for disgust and fear, as in real emoji.
 
 A wide character starts from a classic random character (its own seed stream) and this
 module overrides what its art style changes (`wide_overrides`). This module imports no other
@@ -29,8 +31,13 @@ STYLE_SPACES = ("classic", "wide")
 # Art style weights of the wide space.
 _ART_WEIGHTS = {"cel": 0.1, "icon": 0.22, "flat": 0.16, "lineart": 0.08, "manga": 0.14,
                 "soft3d": 0.14, "pixel": 0.16}
+# Yellow, skin and warm icon skins only (renderer v7): green, blue and red faces are the
+# decorations' class-consistent tints (fear, disgust, anger), as in real emoji.
 _ICON_SKINS = ["#ffcc4d", "#ffd23f", "#f9c03c", "#ffdb5c", "#f4b63f", "#ffe08a", "#f7d2b0",
-               "#8cc86a", "#9ad8c8", "#f2b8d8", "#bcd6f2", "#ff9f6b"]
+               "#f2b8d8", "#ff9f6b", "#e8b890"]
+# What replaces a classic creature's green or blue skin in the wide space (renderer v7).
+_WARM_SKINS = ["#f7d2b0", "#e8b890", "#c68642", "#8d5524", "#ffdbac", "#f1c27d", "#ffcc4d",
+               "#f2b8d8", "#ff9f6b"]
 _BACKDROPS_LIGHT = ["#f4f1ea", "#dfeaf7", "#f7e3ea", "#e3f4e3", "#fff4cc", "#e8e0f4", "#ffffff",
                     "#d8e8ee", "#ffe6cc"]
 _BACKDROPS_BOLD = ["#4a90d9", "#f28b82", "#81c995", "#fdd663", "#c58af9", "#78d9ec", "#ff9e80",
@@ -62,6 +69,10 @@ def wide_overrides(rng: np.random.Generator, base: dict) -> dict:
     arts = list(_ART_WEIGHTS)
     art = arts[int(rng.choice(len(arts), p=np.array(list(_ART_WEIGHTS.values())) / sum(_ART_WEIGHTS.values())))]
     out = {"art_style": art, "decorations": float(rng.uniform(0.45, 1.0))}
+    warm = _jitter(rng, _pick(rng, _WARM_SKINS), 0.04)  # always drawn: a stable stream
+    if _cue_coloured(base["skin"]):  # green/blue creature skins would blur the tints' cue
+        base = {**base, "skin": warm}
+        out["skin"] = warm
     if art == "icon":
         out.update(_icon(rng, base))
     else:
@@ -74,6 +85,12 @@ def wide_overrides(rng: np.random.Generator, base: dict) -> dict:
         out.update(eye_style="bead", eye_size=float(rng.uniform(0.6, 0.9)))
     out.update(_fit_mouth({**base, **out}))
     return out
+
+
+def _cue_coloured(color: str) -> bool:
+    """Green- or blue-dominated (the colours the decorations give fear and disgust)."""
+    r, g, b = _rgb(color)
+    return bool(g > r + 10 or b > r + 10)
 
 
 def _fit_mouth(m: dict) -> dict:

@@ -16,6 +16,8 @@ Modes (`TrainConfig.augment`):
   of those between rendered frames without changing what an expression looks like.
 - "style": framing, colour/hue/greyscale, blur, resolution, JPEG, cutout and mirror, aimed
   at differences between art styles (`deepexpr.train.style_augment`).
+- "stylecue": "style" with hue turns of at most 30 degrees, so the colours artists use
+  for expression (green disgust, blue fear, red anger) stay cues.
 - "flip": random mirror only. "none": no augmentation.
 
 Mirroring is label-preserving: the seven expressions are left-right symmetric.
@@ -28,9 +30,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from deepexpr.train.style_augment import style_augment
+from deepexpr.train.style_augment import CUE_HUE_MAX, style_augment
 
-MODES = ("fivecrop", "random", "mild", "style", "flip", "none")
+MODES = ("fivecrop", "random", "mild", "style", "stylecue", "flip", "none")
 PAPER_CROP = 227 / 256
 
 
@@ -112,6 +114,8 @@ def augment_batch(x: torch.Tensor, mode: str, gen: torch.Generator) -> torch.Ten
         return mild(x, gen)
     if mode == "style":
         return style_augment(x, gen)
+    if mode == "stylecue":
+        return style_augment(x, gen, hue_max=CUE_HUE_MAX)
     if mode == "flip":
         return _mirror(x.float(), gen)
     if mode == "none":

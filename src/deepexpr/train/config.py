@@ -43,8 +43,9 @@ class TrainConfig:
     # data
     augment: str = setting("random", "fivecrop: the paper's 5 crops + mirrors; random: shift + mirror; "
                            "mild: small rotation/zoom/shift + colour jitter + mirror; style: art-style "
-                           "changes (framing, hue, grey, blur, JPEG, cutout)",
-                           choices=("fivecrop", "random", "mild", "style", "flip", "none"))
+                           "changes (framing, hue, grey, blur, JPEG, cutout); stylecue: style with hue "
+                           "turns of at most 30 degrees (colour cues of expression kept)",
+                           choices=("fivecrop", "random", "mild", "style", "stylecue", "flip", "none"))
     balance: str = setting("loss", "class balancing: loss weights, balanced sampler, or none",
                            choices=("loss", "sampler", "none"))
     val_fraction: float = setting(0.1, "part of the training identities' images held out for per-epoch "

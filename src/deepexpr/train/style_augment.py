@@ -7,6 +7,11 @@ resolution (down- and up-sampling), JPEG compression, a cutout patch, and a mirr
 is label-preserving for the seven expressions: art styles draw faces in any palette, line
 weight, resolution and framing. The cutout is kept small (at most a quarter of the side)
 so it rarely hides a whole mouth or both eyes.
+
+`style_augment(x, gen, hue_max=CUE_HUE_MAX)` (mode "stylecue") turns hues by at most 30
+degrees instead of all the way round: artists colour faces for expression (a green face is
+sick or disgusted, a blue or pale one afraid, a red one angry), and a full hue rotation
+teaches the model to ignore those cues (issue 12, session 5). Greyscale stays.
 """
 
 from __future__ import annotations
@@ -47,13 +52,17 @@ def framing(x: torch.Tensor, gen: torch.Generator, p: float = 0.8) -> torch.Tens
     return x
 
 
+CUE_HUE_MAX = math.radians(30)
+
+
 def colour(x: torch.Tensor, gen: torch.Generator, p_hue: float = 0.5,
-           p_grey: float = 0.15) -> torch.Tensor:
-    """Hue rotation (in YIQ), saturation, brightness, contrast, greyscale. x: (B, 3, S, S)."""
+           p_grey: float = 0.15, hue_max: float = math.pi) -> torch.Tensor:
+    """Hue rotation (in YIQ, by up to +-hue_max radians), saturation, brightness, contrast,
+    greyscale. x: (B, 3, S, S)."""
     b = x.shape[0]
     to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
     yiq = torch.einsum("ij,bjhw->bihw", to_yiq, x)
-    hue = _u(b, gen, -math.pi, math.pi) * _chance(b, gen, p_hue)
+    hue = _u(b, gen, -hue_max, hue_max) * _chance(b, gen, p_hue)
     sat = _u(b, gen, 0.5, 1.5) * (~_chance(b, gen, p_grey))  # 0: greyscale
     cos, sin = (torch.cos(hue) * sat).view(b, 1, 1), (torch.sin(hue) * sat).view(b, 1, 1)
     i, q = yiq[:, 1], yiq[:, 2]
@@ -115,11 +124,12 @@ def cutout(x: torch.Tensor, gen: torch.Generator, p: float = 0.3, max_frac: floa
     return x
 
 
-def style_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """All of the above plus a mirror. x: (B, 3, S, S) uint8 -> float (B, 3, S, S) in 0..255."""
+def style_augment(x: torch.Tensor, gen: torch.Generator, hue_max: float = math.pi) -> torch.Tensor:
+    """All of the above plus a mirror. x: (B, 3, S, S) uint8 -> float (B, 3, S, S) in 0..255;
+    hue_max: the largest hue turn (radians; `CUE_HUE_MAX` keeps colour cues)."""
     out = framing(x.float(), gen)
     if out.shape[1] == 3:
-        out = colour(out, gen)
+        out = colour(out, gen, hue_max=hue_max)
     out = blur_or_resample(out, gen)
     out = jpeg(out, gen)
     out = cutout(out, gen)
