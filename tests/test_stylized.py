@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepexpr.data.face_frame import TEMPLATE, face_frame, frame_box
+from deepexpr.data.face_frame import TEMPLATE, face_frame, frame_box, frame_params
 from deepexpr.evaluation.stylized_landmarks import (
     box_iou,
     detection_counts,
@@ -57,6 +57,51 @@ def test_tiny_model_shapes(tiny_net):
     with pytest.raises(ValueError, match="landmark input"):
         tiny_net.landmarks(torch.zeros(1, 1, 32, 32))
     assert sum(p.numel() for p in tiny_net.parameters()) < 10_000
+
+
+def test_fused_inference_copy_computes_the_same_maps(tiny_net):
+    from deepexpr.models.stylized_face import fuse_for_inference
+
+    net = create_model("test_stylized_face")
+    torch.manual_seed(1)
+    with torch.no_grad():  # batch norms with non-trivial statistics and affines
+        for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    net.eval()
+    fused = fuse_for_inference(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is kept
+    image, crops = torch.randn(2, 3, 64, 80), torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(net.detect(image), fused.detect(image), atol=1e-4)
+        assert torch.allclose(net.landmarks(crops), fused.landmarks(crops), atol=1e-3)
+        nhwc = image.contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(net.detect(image), fused.detect(nhwc), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (200, 150), (480, 640), (640, 640), (1080, 1920), (5000, 300)])
+@pytest.mark.parametrize("min_scale", [0.0, 0.6, 0.7])
+def test_pyramid_levels_cover_every_face_size(shape, min_scale):
+    """Every face side from 24 px to the shorter image side is kept by some level at a
+    size the detector was trained on (>= 12 px at its input); levels are multiples of 16;
+    with `min_scale` the finest level scales the image by at least that (up to 4 x base)."""
+    from deepexpr.stylized import _levels
+
+    h, w = shape
+    base = 256
+    levels = _levels(h, w, base, min_scale)
+    assert all(side % 16 == 0 and side <= 4 * base for side, _, _ in levels)
+    for face in np.geomspace(24, min(h, w), 40):
+        kept = [side for side, lo, hi in levels if lo <= face * side / max(h, w) <= hi]
+        assert kept, f"a {face:.0f} px face of a {w}x{h} image is kept by no level {levels}"
+        assert max(kept) * face / max(h, w) >= min(12.0, face * 4 * base / max(h, w))
+    if min_scale:
+        finest = max(side for side, _, _ in levels)
+        assert finest >= min(4 * base, min_scale * max(h, w))
+        assert len(levels) <= 2 or max(h, w) * min_scale > 2 * base  # one level for mid-sized images
 
 
 def test_soft_argmax_of_a_peak_is_its_cell_centre():
@@ -110,6 +155,33 @@ def test_pipeline_contract(tiny_net, character_png):
         assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)
     assert render_crop(np.zeros((96, 96, 3), np.uint8), faces[0], 64).shape == (64, 64, 3)
     assert detect_stylized_faces(np.zeros((8, 8, 3), np.uint8), model=tiny_net) == []  # too small
+
+
+def test_landmark_passes_stop_once_the_square_settles(tiny_net, character_png, monkeypatch):
+    """settle 0 reads every face `passes` times; a huge settle stops after two passes (the
+    same result as passes=2); each pass re-reads only the faces still moving."""
+    from deepexpr import stylized
+    from deepexpr.io import read_image
+
+    image = read_image(character_png)
+    frames = [face_frame(TEMPLATE * 60 + [18, 20]), face_frame(TEMPLATE * 40 + [5, 5])]
+    batches = []
+    real = tiny_net.landmarks
+    monkeypatch.setattr(tiny_net, "landmarks", lambda x: batches.append(len(x)) or real(x))
+    two = stylized.fit_landmarks(image, frames, tiny_net, passes=2)
+    assert batches == [2, 2]
+    batches.clear()
+    settled = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=1e9)
+    assert batches == [2, 2] and all(np.array_equal(a, b) for a, b in zip(two, settled))
+    batches.clear()
+    every = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=0.0)
+    assert batches == [2, 2, 2, 2] and all(p.shape == (49, 2) for p in every)
+    assert stylized.fit_landmarks(image, [], tiny_net, passes=3) == []
+    a = face_frame(TEMPLATE * 50)
+    assert stylized._frame_change(a, a) == 0
+    moved = face_frame(TEMPLATE * 50 + [5, 0])
+    side = frame_params(a)[1]
+    assert np.isclose(stylized._frame_change(a, moved), 5 / side, atol=1e-6)  # the centre moved 5 px
 
 
 def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):

@@ -66,25 +66,45 @@ class StylizedConfig:
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
-    passes: int = setting(2, "landmark passes (2: re-crop on the first pass's landmarks)", min=1, max=4)
+    passes: int = setting(2, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
+    settle: float = setting(0.0, "after two passes, read a face again only while its square moves more than "
+                                 "this (fraction of its side; 0: every face every pass)", min=0.0)
+    min_scale: float = setting(0.0, "finest pyramid level scales the image by this (0: doubled levels)",
+                               min=0.0, max=2.0)
 
 
 @lru_cache(maxsize=4)
 def load_stylized_model(ref: str = BUNDLED_STYLIZED):
-    """The detector + landmark model of a reference (bundled name, file or run folder)."""
+    """The detector + landmark model of a reference (bundled name, file or run folder), its
+    batch norms folded for inference (`models.stylized_face.fuse_for_inference`)."""
     from deepexpr.models.checkpoint import load_model
     from deepexpr.models.resolve import resolve_model
+    from deepexpr.models.stylized_face import fuse_for_inference
 
     found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--detector")
     model, _ = load_model(found.path)
-    return model
+    return fuse_for_inference(model)
 
 
-def _levels(h: int, w: int, base: int) -> list[tuple[int, float, float]]:
+def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int, float, float]]:
     """(detector input side, smallest and largest face side kept, in input pixels) per
     pyramid level: a zoomed-out level (faces filling the image look like the mid-sized faces
-    of training), the base level, and finer levels for large images (their small faces)."""
-    levels = [(base // 2, 24.0, float("inf")), (base, 0.0, base * 0.6)]
+    of training), then the levels for the rest.
+
+    `min_scale` 0: the base level, and finer levels doubled while the image is over 1.5 x
+    the level (up to 4 x base). `min_scale` > 0: the finest level scales the image by
+    `min_scale` (its side a multiple of 32, between base and 4 x base; faces of 24 px stay
+    >= 24 * min_scale px), coarser ones halve it while over 2 x base: one level instead of
+    base + a doubled one for mid-sized images (the training scenes of 192-512 px at side 256
+    were scaled by 0.5-1.33).
+    """
+    levels = [(base // 2, 24.0, float("inf"))]
+    if min_scale > 0:
+        sides = [int(np.clip(-(-round(max(h, w) * min_scale) // 32) * 32, base, 4 * base))]
+        while sides[-1] > 2 * base:
+            sides.append(max(base, -(-sides[-1] // 64) * 32))
+        return levels + [(side, 0.0, base * (0.6 if side == sides[-1] else 0.35)) for side in reversed(sides)]
+    levels.append((base, 0.0, base * 0.6))
     side = base
     while max(h, w) > side * 1.5 and side < 4 * base:  # small faces of large images stay >= ~12 px
         side *= 2
@@ -100,7 +120,7 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
     padded = np.pad(heat, 1, constant_values=0)
     neigh = np.max([padded[dy:dy + heat.shape[0], dx:dx + heat.shape[1]] for dy in range(3) for dx in range(3)], 0)
     ys, xs = np.nonzero((heat >= neigh) & (heat >= threshold))
-    inv = np.linalg.inv(a[:, :2])
+    inv = invert(a)[:, :2]
     out = []
     for y, x in zip(ys, xs):
         side = float(np.exp(maps[1, y, x]) * SIDE_UNIT)
@@ -127,10 +147,10 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
 
     h, w = image.shape[:2]
     found = []
-    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input):
+    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input, cfg.min_scale):
         canvas, a = letterbox(image, side)
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
-        with torch.no_grad():
+        with torch.inference_mode():
             maps = model.detect(x)[0].numpy()
         found += _decode(maps, a, cfg.threshold, min_side, max_side)
     found.sort(key=lambda f: -f[0])
@@ -145,23 +165,43 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
     return [(s, m) for s, m, _ in kept]
 
 
-def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2) -> list[np.ndarray]:
-    """The 49 landmarks (image pixels) of each face frame, `passes` regressor passes."""
+def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
+                  settle: float = 0.0) -> list[np.ndarray]:
+    """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
+    each on the square re-fitted to the previous pass's landmarks. After the second pass a
+    face is read again only while its square still moves by more than `settle` (centre
+    shift / side, |log| size change, angle in radians; 0: every face every pass): the few
+    faces whose first square was far off converge, the rest cost two passes."""
     import torch
 
     size = model.cfg.landmark_input
-    points = []
+    frames, points = list(frames), [None] * len(frames)
+    todo = list(range(len(frames)))
     for p in range(passes):
-        crops, maps = zip(*(aligned_crop(image, m, size) for m in frames)) if frames else ((), ())
-        if not crops:
-            return []
+        if not todo:
+            break
+        crops, maps = zip(*(aligned_crop(image, frames[i], size) for i in todo))
         x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        with torch.no_grad():
+        with torch.inference_mode():
             pred = model.landmarks(x).numpy().astype(np.float64)
-        points = [apply(invert(t), q) for t, q in zip(maps, pred)]
-        if p + 1 < passes:
-            frames = [face_frame(q) for q in points]
+        moving = []
+        for i, t, q in zip(todo, maps, pred):
+            points[i] = apply(invert(t), q)
+            refit = face_frame(points[i])
+            if p == 0 or _frame_change(frames[i], refit) > settle:
+                moving.append(i)
+            frames[i] = refit
+        todo = moving
     return [q.astype(np.float32) for q in points]
+
+
+def _frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """How far face frame `b` is from `a`: the largest of centre shift / side, |log| side
+    ratio and angle difference (radians)."""
+    (ca, sa, ta), (cb, sb, tb) = frame_params(a), frame_params(b)
+    sa, sb = max(sa, 1e-9), max(sb, 1e-9)  # a collapsed fit (an untrained model) keeps moving
+    turn = abs((tb - ta + np.pi) % (2 * np.pi) - np.pi)
+    return float(max(np.hypot(*(cb - ca)) / sa, abs(np.log(sb / sa)), turn))
 
 
 def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) -> list[StylizedFace]:
@@ -183,7 +223,7 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model)
     found = find_faces(image, model, cfg)
-    points = fit_landmarks(image, [m for _, m in found], model, cfg.passes)
+    points = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle)
     faces = []
     for (score, _), lm in zip(found, points):
         m = face_frame(lm)

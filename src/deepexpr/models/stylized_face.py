@@ -139,6 +139,25 @@ def soft_argmax(maps: torch.Tensor) -> torch.Tensor:
     return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
 
 
+def fuse_for_inference(net: StylizedFaceNet) -> StylizedFaceNet:
+    """An inference copy of `net`: eval mode, every batch norm folded into the convolution
+    before it, weights in channels-last layout (CPU convolutions run faster on NHWC).
+
+    The copy computes the same maps as `net.eval()` (up to float rounding) and takes inputs
+    in either memory layout; it cannot be trained (no batch norms left).
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fused = copy.deepcopy(net).eval()
+    for block in fused.modules():
+        if isinstance(block, nn.Sequential) and len(block) == 3 and isinstance(block[1], nn.BatchNorm2d):
+            block[0] = fuse_conv_bn_eval(block[0], block[1])
+            block[1] = nn.Identity()
+    return fused.to(memory_format=torch.channels_last)
+
+
 def letterbox(image, side: int, multiple: int = 16):
     """Scale an (H, W, 3) uint8 image so its longest side is `side`, pad right and bottom
     (grey) to a multiple of `multiple`.
