@@ -1,16 +1,16 @@
 """Choose the stylized-face detector's score threshold and pyramid policy on VALIDATION scenes.
 
     python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
-        [--min-scales 0,0.5,0.6,0.7,0.8] [--seed 7001]
+        [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--seed 7001]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
 which no setting may be chosen on. For every pyramid policy (`StylizedConfig.min_scale`) the
 scenes are read once at a low threshold; a higher threshold keeps exactly the faces scored
-at or above it (non-maximum suppression and the post-refinement merge only ever drop a face
-for a better-scored one), so every threshold is scored from that one pass. Prints precision
-and recall at IoU 0.5 per (policy, threshold), CPU ms per scene, and the threshold with the
-largest min(precision, recall) per policy.
+at or above it (non-maximum suppression and `stylized.merge_faces` only ever drop a face for
+a better-scored one), so every (threshold, max_entropy) is scored from that one pass by
+`merge_faces`. Prints precision and recall at IoU 0.5 per (policy, max_entropy, threshold),
+CPU ms per scene, and the setting with the largest min(precision, recall).
 """
 
 from __future__ import annotations
@@ -24,24 +24,37 @@ import torch
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
-def sweep(scenes, model_ref: str, min_scale: float) -> tuple[dict, float]:
-    """{threshold: (precision, recall)} and CPU seconds per scene for one pyramid policy."""
+def sweep(scenes, model_ref: str, min_scale: float, entropies) -> tuple[dict, float]:
+    """{(max_entropy, threshold): (precision, recall)} and CPU seconds per scene for one
+    pyramid policy."""
+    from dataclasses import replace
+
     from deepexpr.evaluation.stylized_landmarks import detection_counts
-    from deepexpr.stylized import StylizedConfig, detect_stylized_faces
+    from deepexpr.stylized import (
+        StylizedConfig,
+        find_faces,
+        fit_landmarks,
+        load_stylized_model,
+        merge_faces,
+    )
 
     cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS))
-    found, c0 = [], time.process_time()
+    model = load_stylized_model(model_ref)
+    raw, c0 = [], time.process_time()
     for scene in scenes:
-        found.append(detect_stylized_faces(scene.image, cfg))
+        found = find_faces(scene.image, model, cfg)
+        points, entropy = fit_landmarks(scene.image, [m for _, m in found], model, cfg.passes, cfg.settle)
+        raw.append(([s for s, _ in found], points, entropy))
     cpu = (time.process_time() - c0) / len(scenes)
     table = {}
-    for th in THRESHOLDS:
-        tp = n_pred = n_gt = 0
-        for scene, faces in zip(scenes, found):
-            kept = [f for f in faces if f.score >= th]
-            c = detection_counts([f.box for f in kept], [f.score for f in kept], [f.box for f in scene.faces])
-            tp, n_pred, n_gt = tp + c[0], n_pred + c[1], n_gt + c[2]
-        table[th] = (tp / max(1, n_pred), tp / max(1, n_gt))
+    for max_entropy in entropies:
+        for th in THRESHOLDS:
+            tp = n_pred = n_gt = 0
+            for scene, (scores, points, entropy) in zip(scenes, raw):
+                faces = merge_faces(scores, points, entropy, replace(cfg, threshold=th, max_entropy=max_entropy))
+                c = detection_counts([f.box for f in faces], [f.score for f in faces], [f.box for f in scene.faces])
+                tp, n_pred, n_gt = tp + c[0], n_pred + c[1], n_gt + c[2]
+            table[max_entropy, th] = (tp / max(1, n_pred), tp / max(1, n_gt))
     return table, cpu
 
 
@@ -51,6 +64,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not 101, not 9001)")
     ap.add_argument("--min-scales", default="0,0.5,0.6,0.7,0.8")
+    ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
@@ -61,12 +75,16 @@ def main() -> None:
     rng = np.random.default_rng(args.seed + 1)
     scenes = [compose_scene(cfg, rng) for _ in range(args.scenes)]
     print(f"{args.scenes} validation scenes (pool {args.seed}), {sum(len(s.faces) for s in scenes)} faces")
+    entropies = [float(v) for v in args.max_entropies.split(",")]
     for ms in (float(v) for v in args.min_scales.split(",")):
-        table, cpu = sweep(scenes, args.model, ms)
-        best = max(table, key=lambda th: (min(table[th]), th))
-        cells = "  ".join(f"{th:.2f}: {p:.3f}/{r:.3f}" for th, (p, r) in table.items())
-        print(f"min_scale {ms:.2f} ({1000 * cpu:.0f} ms CPU a scene) precision/recall  {cells}")
-        print(f"  best min(P, R): threshold {best:.2f} -> P {table[best][0]:.3f} R {table[best][1]:.3f}")
+        table, cpu = sweep(scenes, args.model, ms, entropies)
+        print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene; precision/recall per threshold")
+        for e in entropies:
+            cells = "  ".join(f"{th:.2f}: {table[e, th][0]:.3f}/{table[e, th][1]:.3f}" for th in THRESHOLDS)
+            print(f"  max_entropy {e:.2f}  {cells}")
+        best = max(table, key=lambda k: (min(table[k]), k[1], -k[0]))
+        print(f"  best min(P, R): max_entropy {best[0]:.2f} threshold {best[1]:.2f} -> P {table[best][0]:.3f} "
+              f"R {table[best][1]:.3f}")
 
 
 if __name__ == "__main__":

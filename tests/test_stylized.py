@@ -166,22 +166,36 @@ def test_landmark_passes_stop_once_the_square_settles(tiny_net, character_png, m
     image = read_image(character_png)
     frames = [face_frame(TEMPLATE * 60 + [18, 20]), face_frame(TEMPLATE * 40 + [5, 5])]
     batches = []
-    real = tiny_net.landmarks
-    monkeypatch.setattr(tiny_net, "landmarks", lambda x: batches.append(len(x)) or real(x))
-    two = stylized.fit_landmarks(image, frames, tiny_net, passes=2)
+    real = tiny_net.landmark_maps
+    monkeypatch.setattr(tiny_net, "landmark_maps", lambda x: batches.append(len(x)) or real(x))
+    two, entropy = stylized.fit_landmarks(image, frames, tiny_net, passes=2)
     assert batches == [2, 2]
+    assert all(0 <= e <= np.log(8 * 8) + 1e-5 for e in entropy)  # 32 px crops: 8 x 8 cells
     batches.clear()
-    settled = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=1e9)
+    settled, _ = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=1e9)
     assert batches == [2, 2] and all(np.array_equal(a, b) for a, b in zip(two, settled))
     batches.clear()
-    every = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=0.0)
+    every, _ = stylized.fit_landmarks(image, frames, tiny_net, passes=4, settle=0.0)
     assert batches == [2, 2, 2, 2] and all(p.shape == (49, 2) for p in every)
-    assert stylized.fit_landmarks(image, [], tiny_net, passes=3) == []
+    assert stylized.fit_landmarks(image, [], tiny_net, passes=3) == ([], [])
     a = face_frame(TEMPLATE * 50)
     assert stylized._frame_change(a, a) == 0
     moved = face_frame(TEMPLATE * 50 + [5, 0])
     side = frame_params(a)[1]
     assert np.isclose(stylized._frame_change(a, moved), 5 / side, atol=1e-6)  # the centre moved 5 px
+
+
+def test_merge_faces_filters_then_merges_duplicates():
+    from deepexpr.stylized import StylizedConfig, merge_faces
+
+    a = (TEMPLATE * 60).astype(np.float32)
+    b = a + 2  # the same face, found twice
+    c = a + [100, 0]
+    scores, points, entropy = [0.9, 0.6, 0.4], [a, b, c], [5.5, 4.0, 4.5]
+    keep = lambda **kw: [(f.score, f.landmark_entropy) for f in merge_faces(scores, points, entropy, StylizedConfig(**kw))]  # noqa: E731
+    assert keep(threshold=0.3) == [(0.9, 5.5), (0.4, 4.5)]  # the duplicate merged into the better one
+    assert keep(threshold=0.3, max_entropy=5.0) == [(0.6, 4.0), (0.4, 4.5)]  # the diffuse one dropped first
+    assert keep(threshold=0.5) == [f for f in keep(threshold=0.3) if f[0] >= 0.5]
 
 
 def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):

@@ -46,12 +46,16 @@ class StylizedFace:
         score: detector confidence in [0, 1].
         angle: in-plane angle in degrees (0 upright; positive turns clockwise on screen).
         landmarks: (49, 2) float32 image pixels, `deepexpr.landmarks` order.
+        landmark_entropy: mean entropy (nats) of the 49 landmark heatmaps of the last pass:
+            low where the regressor sees face parts, near ln(cells) (6.0 for 20 x 20) where
+            it sees none (`StylizedConfig.max_entropy` drops those).
     """
 
     box: np.ndarray
     score: float
     angle: float
     landmarks: np.ndarray
+    landmark_entropy: float = float("nan")
 
     def to_dict(self) -> dict:
         return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
@@ -69,6 +73,8 @@ class StylizedConfig:
     passes: int = setting(2, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.0, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
+    max_entropy: float = setting(0.0, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
+                                      "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.0, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
 
@@ -166,16 +172,22 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
 
 
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
-                  settle: float = 0.0) -> list[np.ndarray]:
+                  settle: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
     each on the square re-fitted to the previous pass's landmarks. After the second pass a
     face is read again only while its square still moves by more than `settle` (centre
     shift / side, |log| size change, angle in radians; 0: every face every pass): the few
-    faces whose first square was far off converge, the rest cost two passes."""
+    faces whose first square was far off converge, the rest cost two passes.
+
+    Returns:
+        per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
+    """
     import torch
 
+    from deepexpr.models.stylized_face import soft_argmax
+
     size = model.cfg.landmark_input
-    frames, points = list(frames), [None] * len(frames)
+    frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
@@ -183,16 +195,19 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
         crops, maps = zip(*(aligned_crop(image, frames[i], size) for i in todo))
         x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
-            pred = model.landmarks(x).numpy().astype(np.float64)
+            heat = model.landmark_maps(x)
+            pred = soft_argmax(heat).numpy().astype(np.float64)
+            logp = heat.flatten(2).log_softmax(-1)
+            spread = (-(logp.exp() * logp).sum(-1).mean(-1)).tolist()
         moving = []
-        for i, t, q in zip(todo, maps, pred):
-            points[i] = apply(invert(t), q)
+        for i, t, q, e in zip(todo, maps, pred, spread):
+            points[i], entropy[i] = apply(invert(t), q), e
             refit = face_frame(points[i])
             if p == 0 or _frame_change(frames[i], refit) > settle:
                 moving.append(i)
             frames[i] = refit
         todo = moving
-    return [q.astype(np.float32) for q in points]
+    return [q.astype(np.float32) for q in points], entropy
 
 
 def _frame_change(a: np.ndarray, b: np.ndarray) -> float:
@@ -223,12 +238,25 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model)
     found = find_faces(image, model, cfg)
-    points = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle)
-    faces = []
-    for (score, _), lm in zip(found, points):
+    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle)
+    return merge_faces([s for s, _ in found], points, entropy, cfg)
+
+
+def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
+                cfg: StylizedConfig) -> list[StylizedFace]:
+    """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
+    diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
+    merged into the better-scored one.
+
+    A face is only ever dropped for a better-scored one, so the faces at a higher threshold
+    are exactly those of a lower one scored at or above it (what tuning relies on)."""
+    faces: list[StylizedFace] = []
+    for score, lm, spread in zip(scores, points, entropy):
+        if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
+            continue  # (diffuse heatmaps: no face parts where the detector saw a face)
         m = face_frame(lm)
-        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm)
-        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):  # duplicates meet after refinement
+        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
+        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
             faces.append(face)
     return faces
 
