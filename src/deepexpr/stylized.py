@@ -4,11 +4,13 @@
     >>> faces = detect_stylized_faces(image)          # (H, W, 3) uint8 or a path
     >>> faces[0].box, faces[0].score, faces[0].angle, faces[0].landmarks.shape   # (49, 2)
 
-Pipeline: the detector (`models.stylized_face`) reads the image letterboxed to its input
-side (256) and, for large images, at a finer level too (faces too small for the coarse
-level); peaks of the centre heatmap give face squares (centre, side, angle); the landmark
-regressor reads each upright face crop, then the crop re-fitted to those landmarks (a
-second, finer pass). Boxes, angles and crops all come from `data.face_frame`.
+Pipeline: the detector (`models.stylized_face`, batch norms folded) reads the image
+letterboxed at a zoomed-out level (128) and at the levels `_levels` picks for its size
+(faces too small for the coarse level); peaks of the centre heatmap give face squares
+(centre, side, angle); the landmark regressor reads each upright face crop, then the crop
+re-fitted to those landmarks, again for the faces whose square still moves (`passes`,
+`settle`); faces whose landmark heatmaps are diffuse can be dropped (`max_entropy`), and
+duplicates merged (`merge_faces`). Boxes, angles and crops all come from `data.face_frame`.
 
 `render_crop(image, face, size)` is the one alignment of a detected face for every model
 that reads characters: the face framed the way a whole character render frames it.
@@ -70,8 +72,8 @@ class StylizedConfig:
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
-    passes: int = setting(2, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
-    settle: float = setting(0.0, "after two passes, read a face again only while its square moves more than "
+    passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
+    settle: float = setting(0.02, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
     max_entropy: float = setting(0.0, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
@@ -201,11 +203,14 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
             spread = (-(logp.exp() * logp).sum(-1).mean(-1)).tolist()
         moving = []
         for i, t, q, e in zip(todo, maps, pred, spread):
-            points[i], entropy[i] = apply(invert(t), q), e
-            refit = face_frame(points[i])
-            if p == 0 or _frame_change(frames[i], refit) > settle:
+            found = apply(invert(t), q)
+            refit = face_frame(found)
+            usable = bool(np.isfinite(refit).all()) and frame_params(refit)[1] >= 1.0
+            if points[i] is None or usable:  # a collapsed fit (untrained model) keeps its last pass
+                points[i], entropy[i] = found, e
+            if usable and (p == 0 or _frame_change(frames[i], refit) > settle):
                 moving.append(i)
-            frames[i] = refit
+                frames[i] = refit
         todo = moving
     return [q.astype(np.float32) for q in points], entropy
 

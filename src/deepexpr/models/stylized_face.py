@@ -13,8 +13,8 @@ sub-cell offset (x, y) in cells. A face's square, centre and angle are those of
 
 **Landmark regressor**: the upright face crop (`face_frame.aligned_crop(..., region="face")`,
 (N, 3, S, S), S = `landmark_input`) -> (N, 49, 2) landmarks in crop pixels, by a soft-argmax
-over 49 heatmaps at stride 4 (sub-pixel, differentiable). The application runs it twice:
-on the detector's square, then on the square re-fitted to its own landmarks.
+over 49 heatmaps at stride 4 (sub-pixel, differentiable). The application runs it on the
+detector's square, then on the square re-fitted to its own landmarks, again while it moves.
 
 Preprocessing (registered): colour, mean/std 0.5, the landmark crop's size; the detector
 takes the same normalisation at any size.
