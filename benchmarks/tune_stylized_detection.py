@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
 def sweep(scenes, model_ref: str, min_scale: float, entropies) -> tuple[dict, float]:

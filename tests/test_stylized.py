@@ -220,10 +220,13 @@ def test_merge_faces_filters_then_merges_duplicates():
     b = a + 2  # the same face, found twice
     c = a + [100, 0]
     scores, points, entropy = [0.9, 0.6, 0.4], [a, b, c], [5.5, 4.0, 4.5]
-    keep = lambda **kw: [(f.score, f.landmark_entropy) for f in merge_faces(scores, points, entropy, StylizedConfig(**kw))]  # noqa: E731
-    assert keep(threshold=0.3) == [(0.9, 5.5), (0.4, 4.5)]  # the duplicate merged into the better one
-    assert keep(threshold=0.3, max_entropy=5.0) == [(0.6, 4.0), (0.4, 4.5)]  # the diffuse one dropped first
-    assert keep(threshold=0.5) == [f for f in keep(threshold=0.3) if f[0] >= 0.5]
+    def keep(threshold, max_entropy=0.0):
+        cfg = StylizedConfig(threshold=threshold, max_entropy=max_entropy)
+        return [(f.score, f.landmark_entropy) for f in merge_faces(scores, points, entropy, cfg)]
+
+    assert keep(0.3) == [(0.9, 5.5), (0.4, 4.5)]  # the duplicate merged into the better one
+    assert keep(0.3, max_entropy=5.0) == [(0.6, 4.0), (0.4, 4.5)]  # the diffuse one dropped first
+    assert keep(0.5) == [f for f in keep(0.3) if f[0] >= 0.5]
 
 
 def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):

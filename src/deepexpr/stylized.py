@@ -66,18 +66,20 @@ class StylizedFace:
 
 @dataclass
 class StylizedConfig:
-    """How faces are found."""
+    """How faces are found. The defaults of threshold, max_entropy and min_scale were chosen
+    for the bundled model on validation scenes (character pool 7001, never the test pool):
+    `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
-    threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
+    threshold: float = setting(0.2, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.02, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
-    max_entropy: float = setting(0.0, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
+    max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
-    min_scale: float = setting(0.0, "finest pyramid level scales the image by this (0: doubled levels)",
+    min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
 
 
