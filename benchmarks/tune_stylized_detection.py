@@ -1,7 +1,8 @@
 """Choose the stylized-face detector's score threshold and pyramid policy on VALIDATION scenes.
 
     python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
-        [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--seed 7001]
+        [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
+        [--settle 0.06] [--seed 7001]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
@@ -24,7 +25,8 @@ import torch
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
-def sweep(scenes, model_ref: str, min_scale: float, entropies) -> tuple[dict, float]:
+def sweep(scenes, model_ref: str, min_scale: float, entropies, passes: int = 4,
+          settle: float = 0.06) -> tuple[dict, float]:
     """{(max_entropy, threshold): (precision, recall)} and CPU seconds per scene for one
     pyramid policy."""
     from dataclasses import replace
@@ -38,7 +40,7 @@ def sweep(scenes, model_ref: str, min_scale: float, entropies) -> tuple[dict, fl
         merge_faces,
     )
 
-    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS))
+    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS), passes=passes, settle=settle)
     model = load_stylized_model(model_ref)
     raw, c0 = [], time.process_time()
     for scene in scenes:
@@ -65,6 +67,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not 101, not 9001)")
     ap.add_argument("--min-scales", default="0,0.5,0.6,0.7,0.8")
     ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
+    ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
+    ap.add_argument("--settle", type=float, default=0.06, help="see StylizedConfig.settle")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
@@ -77,7 +81,7 @@ def main() -> None:
     print(f"{args.scenes} validation scenes (pool {args.seed}), {sum(len(s.faces) for s in scenes)} faces")
     entropies = [float(v) for v in args.max_entropies.split(",")]
     for ms in (float(v) for v in args.min_scales.split(",")):
-        table, cpu = sweep(scenes, args.model, ms, entropies)
+        table, cpu = sweep(scenes, args.model, ms, entropies, args.passes, args.settle)
         print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene; precision/recall per threshold")
         for e in entropies:
             cells = "  ".join(f"{th:.2f}: {table[e, th][0]:.3f}/{table[e, th][1]:.3f}" for th in THRESHOLDS)
