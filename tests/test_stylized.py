@@ -197,6 +197,11 @@ def test_landmark_passes_stop_once_the_square_settles(character_png):
     lazy = _FixedRegressor(at_home + [3.0, 0.0])
     stylized.fit_landmarks(image, [frame], lazy, passes=4, settle=1e9)
     assert lazy.batches == [1, 1]
+    centre = at_home.mean(0)
+    shrinking = _FixedRegressor(centre + (at_home - centre) * 0.3)  # runs away onto one point
+    points, _ = stylized.fit_landmarks(image, [frame], shrinking, passes=4, settle=0.0)
+    assert shrinking.batches == [1]  # the implausible re-fit is not read again
+    assert frame_params(face_frame(points[0]))[1] > 0.2 * frame_params(frame)[1]
     assert stylized.fit_landmarks(image, [], still, passes=3) == ([], [])
     a = face_frame(TEMPLATE * 50)
     assert stylized._frame_change(a, a) == 0

@@ -207,14 +207,22 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
         for i, t, q, e in zip(todo, maps, pred, spread):
             found = apply(invert(t), q)
             refit = face_frame(found)
-            usable = bool(np.isfinite(refit).all()) and frame_params(refit)[1] >= 1.0
-            if points[i] is None or usable:  # a collapsed fit (untrained model) keeps its last pass
+            usable = bool(np.isfinite(refit).all()) and _plausible(frames[i], refit)
+            if points[i] is None or usable:  # a collapsed or runaway fit keeps its last pass
                 points[i], entropy[i] = found, e
             if usable and (p == 0 or _frame_change(frames[i], refit) > settle):
                 moving.append(i)
                 frames[i] = refit
         todo = moving
     return [q.astype(np.float32) for q in points], entropy
+
+
+def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether face frame `b`, re-fitted to landmarks read in `a`'s crop, is a correction
+    (side within half to twice `a`'s, at least 1 px) rather than a fit that collapsed or ran
+    away (art unlike anything trained on: the square would shrink onto one feature)."""
+    side_a, side_b = frame_params(a)[1], frame_params(b)[1]
+    return side_b >= 1.0 and 0.5 <= side_b / max(side_a, 1e-9) <= 2.0
 
 
 def _frame_change(a: np.ndarray, b: np.ndarray) -> float:
