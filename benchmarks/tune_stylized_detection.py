@@ -26,7 +26,7 @@ THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 
 
 
 def sweep(scenes, model_ref: str, min_scale: float, entropies, passes: int = 4,
-          settle: float = 0.06) -> tuple[dict, float]:
+          settle: float = 0.06, turn_above: float = 0.0) -> tuple[dict, float]:
     """{(max_entropy, threshold): (precision, recall)} and CPU seconds per scene for one
     pyramid policy."""
     from dataclasses import replace
@@ -40,12 +40,14 @@ def sweep(scenes, model_ref: str, min_scale: float, entropies, passes: int = 4,
         merge_faces,
     )
 
-    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS), passes=passes, settle=settle)
+    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS), passes=passes, settle=settle,
+                         turn_above=turn_above)
     model = load_stylized_model(model_ref)
     raw, c0 = [], time.process_time()
     for scene in scenes:
         found = find_faces(scene.image, model, cfg)
-        points, entropy = fit_landmarks(scene.image, [m for _, m in found], model, cfg.passes, cfg.settle)
+        points, entropy = fit_landmarks(scene.image, [m for _, m in found], model, cfg.passes, cfg.settle,
+                                        cfg.turn_above)
         raw.append(([s for s, _ in found], points, entropy))
     cpu = (time.process_time() - c0) / len(scenes)
     table = {}
@@ -69,6 +71,7 @@ def main() -> None:
     ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
     ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
     ap.add_argument("--settle", type=float, default=0.06, help="see StylizedConfig.settle")
+    ap.add_argument("--turn-above", type=float, default=0.0, help="see StylizedConfig.turn_above")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
@@ -81,7 +84,7 @@ def main() -> None:
     print(f"{args.scenes} validation scenes (pool {args.seed}), {sum(len(s.faces) for s in scenes)} faces")
     entropies = [float(v) for v in args.max_entropies.split(",")]
     for ms in (float(v) for v in args.min_scales.split(",")):
-        table, cpu = sweep(scenes, args.model, ms, entropies, args.passes, args.settle)
+        table, cpu = sweep(scenes, args.model, ms, entropies, args.passes, args.settle, args.turn_above)
         print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene; precision/recall per threshold")
         for e in entropies:
             cells = "  ".join(f"{th:.2f}: {table[e, th][0]:.3f}/{table[e, th][1]:.3f}" for th in THRESHOLDS)

@@ -209,6 +209,40 @@ def test_landmark_passes_stop_once_the_square_settles(character_png):
     assert np.isclose(stylized._frame_change(a, face_frame(TEMPLATE * 50 + [5, 0])), 5 / side, atol=1e-6)
 
 
+class _UprightRegressor(_FixedRegressor):
+    """Sharp heatmaps only on crops whose top half is brighter than their bottom half."""
+
+    def landmark_maps(self, x):
+        maps = super().landmark_maps(x)
+        half = x.shape[-2] // 2
+        upright = (x[:, :, :half].mean((1, 2, 3)) > x[:, :, half:].mean((1, 2, 3))).float()
+        return maps * (0.02 + 0.98 * upright)[:, None, None, None]
+
+
+def test_a_diffuse_first_reading_is_also_read_turned():
+    """A face square turned upside down reads diffuse; with `turn_above` its 180-degree turn
+    (sharp) replaces it; without, it stays diffuse."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255  # bright above, dark below: "upright" is the image's own orientation
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    plain = _UprightRegressor(at_home)
+    _, diffuse = stylized.fit_landmarks(image, [upside_down], plain, passes=1)
+    turning = _UprightRegressor(at_home)
+    points, sharp = stylized.fit_landmarks(image, [upside_down], turning, passes=1, turn_above=diffuse[0] - 0.1)
+    assert turning.batches == [1, 3] and sharp[0] < diffuse[0] - 0.5
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05  # upright again
+    calm = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [upright], calm, passes=1, turn_above=diffuse[0] - 0.1)
+    assert calm.batches == [1]  # a sharp first reading is not turned
+
+
 def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):
     from deepexpr import stylized
     from deepexpr.io import read_image

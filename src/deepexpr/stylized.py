@@ -77,6 +77,8 @@ class StylizedConfig:
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.06, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
+    turn_above: float = setting(4.6, "also read a face turned by 90/180/270 degrees when its first landmark "
+                                     "heatmaps are this diffuse (mean entropy, nats; 0: never)", min=0.0)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
@@ -175,46 +177,78 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
     return [(s, m) for s, m, _ in kept]
 
 
+def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
+    """One regressor pass: each frame's upright crop -> landmarks (49, 2) float64 in image
+    pixels and the mean entropy (nats) of its 49 heatmaps, all crops in one batch."""
+    import torch
+
+    from deepexpr.models.stylized_face import soft_argmax
+
+    if not frames:
+        return [], []
+    crops, maps = zip(*(aligned_crop(image, m, model.cfg.landmark_input) for m in frames))
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    with torch.inference_mode():
+        heat = model.landmark_maps(x)
+        pred = soft_argmax(heat).numpy().astype(np.float64)
+        logp = heat.flatten(2).log_softmax(-1)
+        spread = (-(logp.exp() * logp).sum(-1).mean(-1)).tolist()
+    return [apply(invert(t), q) for t, q in zip(maps, pred)], spread
+
+
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
-                  settle: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
+                  settle: float = 0.0, turn_above: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
     each on the square re-fitted to the previous pass's landmarks. After the second pass a
     face is read again only while its square still moves by more than `settle` (centre
     shift / side, |log| size change, angle in radians; 0: every face every pass): the few
     faces whose first square was far off converge, the rest cost two passes.
 
+    `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
+    is also read turned by 90, 180 and 270 degrees, and the least diffuse reading goes on (the
+    detector's angle of sideways and upside-down faces can be far off).
+
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
-    import torch
-
-    from deepexpr.models.stylized_face import soft_argmax
-
-    size = model.cfg.landmark_input
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
             break
-        crops, maps = zip(*(aligned_crop(image, frames[i], size) for i in todo))
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        with torch.inference_mode():
-            heat = model.landmark_maps(x)
-            pred = soft_argmax(heat).numpy().astype(np.float64)
-            logp = heat.flatten(2).log_softmax(-1)
-            spread = (-(logp.exp() * logp).sum(-1).mean(-1)).tolist()
+        found, spread = read_landmarks(image, [frames[i] for i in todo], model)
+        if p == 0 and turn_above > 0:
+            found, spread = _best_turn(image, [frames[i] for i in todo], found, spread, model, turn_above)
         moving = []
-        for i, t, q, e in zip(todo, maps, pred, spread):
-            found = apply(invert(t), q)
-            refit = face_frame(found)
+        for i, q, e in zip(todo, found, spread):
+            refit = face_frame(q)
             usable = bool(np.isfinite(refit).all()) and _plausible(frames[i], refit)
             if points[i] is None or usable:  # a collapsed or runaway fit keeps its last pass
-                points[i], entropy[i] = found, e
+                points[i], entropy[i] = q, e
             if usable and (p == 0 or _frame_change(frames[i], refit) > settle):
                 moving.append(i)
                 frames[i] = refit
         todo = moving
     return [q.astype(np.float32) for q in points], entropy
+
+
+def _best_turn(image, frames, found, spread, model, turn_above: float):
+    """First-pass readings with the diffuse ones replaced by the least diffuse of their
+    frame turned by 90, 180 and 270 degrees (see `fit_landmarks`)."""
+    unsure = [k for k, e in enumerate(spread) if e > turn_above]
+    if not unsure:
+        return found, spread
+    turned = []
+    for k in unsure:
+        centre, side, angle = frame_params(frames[k])
+        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+    alt, alt_spread = read_landmarks(image, turned, model)
+    found, spread = list(found), list(spread)
+    for n, k in enumerate(unsure):
+        best = int(np.argmin(alt_spread[3 * n:3 * n + 3]))
+        if alt_spread[3 * n + best] < spread[k]:
+            found[k], spread[k] = alt[3 * n + best], alt_spread[3 * n + best]
+    return found, spread
 
 
 def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
@@ -253,7 +287,7 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model)
     found = find_faces(image, model, cfg)
-    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle)
+    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle, cfg.turn_above)
     return merge_faces([s for s, _ in found], points, entropy, cfg)
 
 
