@@ -77,7 +77,7 @@ class StylizedConfig:
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.06, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
-    turn_above: float = setting(4.6, "also read a face turned by 90/180/270 degrees when its first landmark "
+    turn_above: float = setting(0.0, "also read a face turned by 90/180/270 degrees when its first landmark "
                                      "heatmaps are this diffuse (mean entropy, nats; 0: never)", min=0.0)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
