@@ -130,7 +130,8 @@ deepexpr train sequences --data "$DATA/sequences" --expression all --out "$RUNS/
 # other seeds); the data are made in memory. The two stages are independent (the committed
 # run trained them at the same time, one thread each, `nice -n 1`), each resumed twice with
 # more steps and data (a resumed run's first scenes/crops are the same, the stream goes on).
-# 18.8 CPU-minutes in all (detector 12.9, landmarks 5.9; 48 and 31 min wall at load 7-15).
+# 31.8 CPU-minutes in all (detector 21.6, landmarks 10.2); the first three detector and two
+# landmark commands 18.8 (12.9 and 5.9; 48 and 31 min wall at load 7-15).
 SF="$RUNS/stylized_face"
 deepexpr train stylized-face --stage detector --out "$SF" --threads "$THREADS" --quiet
 deepexpr train stylized-face --stage detector --out "$SF" --threads "$THREADS" --quiet --resume --scenes 1200 --steps 900
