@@ -5,7 +5,7 @@
 
 Everything is held out: random characters of seed 9001 (the bundled model saw seed 101 and
 the built-ins), composed scenes of that pool, a FERG-layout set of seed 9003 for retrieval.
-Speed: faces per second of `detect_stylized_faces` (detection + two landmark passes) on the
+Speed: faces per second of `detect_stylized_faces` (detection + landmark passes) on the
 held-out scenes, wall and CPU time, per torch/OpenCV thread count of `--threads` (the
 accuracy parts run on one thread). The last lines compare every figure with its target. The sheet draws detections on
 held-out wide-space characters, composed scenes, and DiceBear avatars / EmojiOne icons when
