@@ -1,12 +1,13 @@
 """Stylized faces: NME, detection P/R, speed, crops vs whole renders, Eq. 6, and the sheet.
 
     python benchmarks/bench_stylized_landmarks.py [--model stylized_face] [--per-size 60]
-        [--scenes 100] [--sheet docs/stylized_landmarks_sheet.png]
+        [--scenes 100] [--threads 1,2] [--sheet docs/stylized_landmarks_sheet.png]
 
 Everything is held out: random characters of seed 9001 (the bundled model saw seed 101 and
 the built-ins), composed scenes of that pool, a FERG-layout set of seed 9003 for retrieval.
-Speed: faces per second of `detect_stylized_faces` (detection + two landmark passes) on the
-held-out scenes, wall and CPU time, one torch thread. The sheet draws detections on
+Speed: faces per second of `detect_stylized_faces` (detection + landmark passes) on the
+held-out scenes, wall and CPU time, per torch/OpenCV thread count of `--threads` (the
+accuracy parts run on one thread). The last lines compare every figure with its target. The sheet draws detections on
 held-out wide-space characters, composed scenes, and DiceBear avatars / EmojiOne icons when
 they are present on this machine (never used for training or tuning).
 """
@@ -25,19 +26,60 @@ import numpy as np
 import torch
 
 
-def speed(detect, scenes: int, seed: int) -> dict:
+def speed(detect, scenes: int, seed: int, threads: int) -> dict:
+    import cv2
+
     from deepexpr.data.scenes import SceneConfig, compose_scene
 
     cfg = SceneConfig(seed=seed, characters=60)
     rng = np.random.default_rng(seed + 2)
     images = [compose_scene(cfg, rng).image for _ in range(scenes)]
-    detect(images[0])  # warm-up
-    t0, c0, faces = time.perf_counter(), time.process_time(), 0
-    for image in images:
-        faces += len(detect(image))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"images": scenes, "faces": faces, "faces_per_s_wall": faces / wall, "faces_per_s_cpu": faces / cpu,
-            "ms_per_image_wall": 1000 * wall / scenes, "ms_per_image_cpu": 1000 * cpu / scenes}
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    try:
+        detect(images[0])  # warm-up
+        t0, c0, faces = time.perf_counter(), time.process_time(), 0
+        for image in images:
+            faces += len(detect(image))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
+    return {"threads": threads, "images": scenes, "faces": faces, "faces_per_s_wall": faces / wall,
+            "faces_per_s_cpu": faces / cpu, "ms_per_image_wall": 1000 * wall / scenes,
+            "ms_per_image_cpu": 1000 * cpu / scenes}
+
+
+def targets(out: dict) -> list[str]:
+    """One line per issue-14 target: the figure, the target, met or not."""
+    lines = []
+    line = lambda name, value, goal, ok: lines.append(f"{name}: {value} (target {goal}) {'MET' if ok else 'NOT MET'}")  # noqa: E731
+    if "landmarks" in out:
+        lm = out["landmarks"]
+        overall, at64 = lm["overall"]["nme"]["mean"], lm["sizes"][64]["nme"]["mean"] if 64 in lm["sizes"] else None
+        line("NME overall mean", f"{100 * overall:.2f}%", "<= 4%", overall <= 0.04)
+        if at64 is not None:
+            line("NME at 64 px", f"{100 * at64:.2f}%", "<= 6%", at64 <= 0.06)
+    if "detection" in out:
+        d = out["detection"]
+        line("detection precision / recall at IoU 0.5", f"{100 * d['precision']:.1f}% / {100 * d['recall']:.1f}%",
+             ">= 98% / 98%", d["precision"] >= 0.98 and d["recall"] >= 0.98)
+    for sp in out.get("speed", []):
+        line(f"speed, {sp['threads']} thread(s), detection included", f"{sp['faces_per_s_wall']:.0f} faces/s wall "
+             f"({sp['ms_per_image_wall']:.0f} ms wall, {sp['ms_per_image_cpu']:.0f} ms CPU a scene)", ">= 100 faces/s",
+             sp["faces_per_s_wall"] >= 100)
+    if "retrieval" in out:
+        rig, det = _eq6_geometry(out["retrieval"])
+        if rig is not None:
+            line("Eq. 6 geometry, detected vs rig landmarks", f"{det:.4f} vs {rig:.4f} ({100 * (det / rig - 1):+.1f}%)",
+                 "within 10%", abs(det / rig - 1) <= 0.10)
+    return lines
+
+
+def _eq6_geometry(report: dict):
+    """(rig, detected) geometry-only Eq. 6 scores of a `compare_geometry_sources` report."""
+    column = next((c for c in report.get("rig", {}) if "geometry" in c.lower()), None)
+    return (report["rig"][column], report["detected"][column]) if column else (None, None)
 
 
 def crops_vs_whole(per_expression: int, seed: int, space: str) -> dict:
@@ -97,6 +139,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=9001)
     ap.add_argument("--sheet", default=None)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts for the speed part")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: nme,detection,speed,crops,retrieval")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -113,7 +156,7 @@ def main() -> None:
     if "detection" not in skip:
         out["detection"] = detection_protocol(detect, args.scenes, args.seed)
     if "speed" not in skip:
-        out["speed"] = speed(detect, 50, args.seed)
+        out["speed"] = [speed(detect, 50, args.seed, int(n)) for n in args.threads.split(",")]
     if "crops" not in skip:
         out["crops_vs_whole"] = [crops_vs_whole(3, 9004, "classic"), crops_vs_whole(3, 9004, "wide")]
     if "retrieval" not in skip:
@@ -127,6 +170,7 @@ def main() -> None:
             out["retrieval"] = compare_geometry_sources(Path(tmp) / "set", load_recognizer("character"))
     print(json.dumps(out, indent=1))
     print(f"load average at end: {os.getloadavg()}")
+    print("\n".join(targets(out)))
     if args.sheet:
         sheet(args.sheet, args.seed)
 

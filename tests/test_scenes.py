@@ -68,6 +68,15 @@ def test_params_round_trip_and_box():
     assert np.allclose(box_corners((0, 0), 2, 0), [[-1, -1], [1, -1], [1, 1], [-1, 1]])
 
 
+def test_invert_undoes_an_affine():
+    from deepexpr.data.face_frame import invert
+
+    for a in (_similarity(1.7, 0.6, (13, -4)), np.array([[2.0, 0.5, 3.0], [-1.0, 0.25, -7.0]])):
+        pts = np.array([[0.0, 0.0], [10.0, -3.0], [-2.5, 8.0]])
+        assert np.allclose(apply(invert(a), apply(a, pts)), pts)
+        assert np.allclose(invert(invert(a)), a)
+
+
 def test_warp_moves_a_dot_where_the_affine_says():
     image = np.zeros((60, 80, 3), np.uint8)
     image[20:23, 30:33] = 255  # a dot centred on pixel (31, 21)

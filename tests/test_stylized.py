@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepexpr.data.face_frame import TEMPLATE, face_frame, frame_box
+from deepexpr.data.face_frame import TEMPLATE, face_frame, frame_box, frame_params
 from deepexpr.evaluation.stylized_landmarks import (
     box_iou,
     detection_counts,
@@ -57,6 +57,51 @@ def test_tiny_model_shapes(tiny_net):
     with pytest.raises(ValueError, match="landmark input"):
         tiny_net.landmarks(torch.zeros(1, 1, 32, 32))
     assert sum(p.numel() for p in tiny_net.parameters()) < 10_000
+
+
+def test_fused_inference_copy_computes_the_same_maps(tiny_net):
+    from deepexpr.models.stylized_face import fuse_for_inference
+
+    net = create_model("test_stylized_face")
+    torch.manual_seed(1)
+    with torch.no_grad():  # batch norms with non-trivial statistics and affines
+        for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    net.eval()
+    fused = fuse_for_inference(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is kept
+    image, crops = torch.randn(2, 3, 64, 80), torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(net.detect(image), fused.detect(image), atol=1e-4)
+        assert torch.allclose(net.landmarks(crops), fused.landmarks(crops), atol=1e-3)
+        nhwc = image.contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(net.detect(image), fused.detect(nhwc), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (200, 150), (480, 640), (640, 640), (1080, 1920), (5000, 300)])
+@pytest.mark.parametrize("min_scale", [0.0, 0.6, 0.7])
+def test_pyramid_levels_cover_every_face_size(shape, min_scale):
+    """Every face side from 24 px to the shorter image side is kept by some level at a
+    size the detector was trained on (>= 12 px at its input); levels are multiples of 16;
+    with `min_scale` the finest level scales the image by at least that (up to 4 x base)."""
+    from deepexpr.stylized import _levels
+
+    h, w = shape
+    base = 256
+    levels = _levels(h, w, base, min_scale)
+    assert all(side % 16 == 0 and side <= 4 * base for side, _, _ in levels)
+    for face in np.geomspace(24, min(h, w), 40):
+        kept = [side for side, lo, hi in levels if lo <= face * side / max(h, w) <= hi]
+        assert kept, f"a {face:.0f} px face of a {w}x{h} image is kept by no level {levels}"
+        assert max(kept) * face / max(h, w) >= min(12.0, face * 4 * base / max(h, w))
+    if min_scale:
+        finest = max(side for side, _, _ in levels)
+        assert finest >= min(4 * base, min_scale * max(h, w))
+        assert len(levels) <= 2 or max(h, w) * min_scale > 2 * base  # one level for mid-sized images
 
 
 def test_soft_argmax_of_a_peak_is_its_cell_centre():
@@ -110,6 +155,117 @@ def test_pipeline_contract(tiny_net, character_png):
         assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)
     assert render_crop(np.zeros((96, 96, 3), np.uint8), faces[0], 64).shape == (64, 64, 3)
     assert detect_stylized_faces(np.zeros((8, 8, 3), np.uint8), model=tiny_net) == []  # too small
+
+
+class _FixedRegressor:
+    """A landmark 'model' whose heatmaps always peak at `target` (49, 2) crop pixels."""
+
+    def __init__(self, target, size=32):
+        from types import SimpleNamespace
+
+        self.cfg = SimpleNamespace(landmark_input=size)
+        self.target = torch.as_tensor(target, dtype=torch.float32)
+        self.batches = []
+
+    def landmark_maps(self, x):
+        self.batches.append(len(x))
+        cells = torch.arange(self.cfg.landmark_input // 4) * 4 + 1.5
+        gx = -((cells[None] - self.target[:, :1]) ** 2) / 8  # (49, w): a Gaussian of 2 px
+        gy = -((cells[None] - self.target[:, 1:]) ** 2) / 8
+        return (gy[:, :, None] + gx[:, None, :]).expand(len(x), -1, -1, -1)
+
+
+def test_landmark_passes_stop_once_the_square_settles(character_png):
+    """Landmarks where the crop's own square puts them settle after two passes; landmarks
+    off by 3 px move the square every pass, so every pass re-reads that face; a huge
+    `settle` always stops after two."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply
+    from deepexpr.io import read_image
+
+    image = read_image(character_png)
+    lm = TEMPLATE * 60 + [18, 20]
+    frame = face_frame(lm)
+    at_home = apply(aligned_crop(image, frame, 32)[1], lm)  # the square's landmarks in its crop
+    still = _FixedRegressor(at_home)
+    points, entropy = stylized.fit_landmarks(image, [frame, frame], still, passes=4, settle=0.02)
+    assert still.batches == [2, 2] and np.abs(points[0] - lm).max() < 1.0
+    assert all(0 <= e <= np.log(8 * 8) + 1e-5 for e in entropy)  # 32 px crops: 8 x 8 cells
+    moving = _FixedRegressor(at_home + [3.0, 0.0])
+    stylized.fit_landmarks(image, [frame], moving, passes=4, settle=0.02)
+    assert moving.batches == [1, 1, 1, 1]
+    lazy = _FixedRegressor(at_home + [3.0, 0.0])
+    stylized.fit_landmarks(image, [frame], lazy, passes=4, settle=1e9)
+    assert lazy.batches == [1, 1]
+    centre = at_home.mean(0)
+    shrinking = _FixedRegressor(centre + (at_home - centre) * 0.3)  # runs away onto one point
+    points, _ = stylized.fit_landmarks(image, [frame], shrinking, passes=4, settle=0.0)
+    assert shrinking.batches == [1]  # the implausible re-fit is not read again
+    assert frame_params(face_frame(points[0]))[1] > 0.2 * frame_params(frame)[1]
+    assert stylized.fit_landmarks(image, [], still, passes=3) == ([], [])
+    a = face_frame(TEMPLATE * 50)
+    assert stylized._frame_change(a, a) == 0
+    side = frame_params(a)[1]
+    assert np.isclose(stylized._frame_change(a, face_frame(TEMPLATE * 50 + [5, 0])), 5 / side, atol=1e-6)
+
+
+class _UprightRegressor(_FixedRegressor):
+    """Sharp heatmaps only on crops whose top half is brighter than their bottom half."""
+
+    def landmark_maps(self, x):
+        maps = super().landmark_maps(x)
+        half = x.shape[-2] // 2
+        upright = (x[:, :, :half].mean((1, 2, 3)) > x[:, :, half:].mean((1, 2, 3))).float()
+        return maps * (0.02 + 0.98 * upright)[:, None, None, None]
+
+
+def test_a_diffuse_first_reading_is_also_read_turned():
+    """A face square turned upside down reads diffuse; with `turn_above` its 180-degree turn
+    (sharp) replaces it; without, it stays diffuse."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255  # bright above, dark below: "upright" is the image's own orientation
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    plain = _UprightRegressor(at_home)
+    _, diffuse = stylized.fit_landmarks(image, [upside_down], plain, passes=1)
+    turning = _UprightRegressor(at_home)
+    points, sharp = stylized.fit_landmarks(image, [upside_down], turning, passes=1, turn_above=diffuse[0] - 0.1)
+    assert turning.batches == [1, 3] and sharp[0] < diffuse[0] - 0.5
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05  # upright again
+    calm = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [upright], calm, passes=1, turn_above=diffuse[0] - 0.1)
+    assert calm.batches == [1]  # a sharp first reading is not turned
+
+
+def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):
+    from deepexpr import stylized
+    from deepexpr.io import read_image
+
+    frames = [face_frame(TEMPLATE * 60 + [18, 20]), face_frame(TEMPLATE * 40 + [5, 5])]
+    points, _ = stylized.fit_landmarks(read_image(character_png), frames, tiny_net, passes=4, settle=0.0)
+    assert all(p.shape == (49, 2) and np.isfinite(p).all() for p in points)
+
+
+def test_merge_faces_filters_then_merges_duplicates():
+    from deepexpr.stylized import StylizedConfig, merge_faces
+
+    a = (TEMPLATE * 60).astype(np.float32)
+    b = a + 2  # the same face, found twice
+    c = a + [100, 0]
+    scores, points, entropy = [0.9, 0.6, 0.4], [a, b, c], [5.5, 4.0, 4.5]
+    def keep(threshold, max_entropy=0.0):
+        cfg = StylizedConfig(threshold=threshold, max_entropy=max_entropy)
+        return [(f.score, f.landmark_entropy) for f in merge_faces(scores, points, entropy, cfg)]
+
+    assert keep(0.3) == [(0.9, 5.5), (0.4, 4.5)]  # the duplicate merged into the better one
+    assert keep(0.3, max_entropy=5.0) == [(0.6, 4.0), (0.4, 4.5)]  # the diffuse one dropped first
+    assert keep(0.5) == [f for f in keep(0.3) if f[0] >= 0.5]
 
 
 def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):

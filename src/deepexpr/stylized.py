@@ -4,11 +4,13 @@
     >>> faces = detect_stylized_faces(image)          # (H, W, 3) uint8 or a path
     >>> faces[0].box, faces[0].score, faces[0].angle, faces[0].landmarks.shape   # (49, 2)
 
-Pipeline: the detector (`models.stylized_face`) reads the image letterboxed to its input
-side (256) and, for large images, at a finer level too (faces too small for the coarse
-level); peaks of the centre heatmap give face squares (centre, side, angle); the landmark
-regressor reads each upright face crop, then the crop re-fitted to those landmarks (a
-second, finer pass). Boxes, angles and crops all come from `data.face_frame`.
+Pipeline: the detector (`models.stylized_face`, batch norms folded) reads the image
+letterboxed at a zoomed-out level (128) and at the levels `_levels` picks for its size
+(faces too small for the coarse level); peaks of the centre heatmap give face squares
+(centre, side, angle); the landmark regressor reads each upright face crop, then the crop
+re-fitted to those landmarks, again for the faces whose square still moves (`passes`,
+`settle`); faces whose landmark heatmaps are diffuse can be dropped (`max_entropy`), and
+duplicates merged (`merge_faces`). Boxes, angles and crops all come from `data.face_frame`.
 
 `render_crop(image, face, size)` is the one alignment of a detected face for every model
 that reads characters: the face framed the way a whole character render frames it.
@@ -46,12 +48,16 @@ class StylizedFace:
         score: detector confidence in [0, 1].
         angle: in-plane angle in degrees (0 upright; positive turns clockwise on screen).
         landmarks: (49, 2) float32 image pixels, `deepexpr.landmarks` order.
+        landmark_entropy: mean entropy (nats) of the 49 landmark heatmaps of the last pass:
+            low where the regressor sees face parts, near ln(cells) (6.0 for 20 x 20) where
+            it sees none (`StylizedConfig.max_entropy` drops those).
     """
 
     box: np.ndarray
     score: float
     angle: float
     landmarks: np.ndarray
+    landmark_entropy: float = float("nan")
 
     def to_dict(self) -> dict:
         return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
@@ -60,31 +66,57 @@ class StylizedFace:
 
 @dataclass
 class StylizedConfig:
-    """How faces are found."""
+    """How faces are found. The defaults of threshold, max_entropy and min_scale were chosen
+    for the bundled model on validation scenes (character pool 7001, never the test pool):
+    `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
-    threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
+    threshold: float = setting(0.2, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
-    passes: int = setting(2, "landmark passes (2: re-crop on the first pass's landmarks)", min=1, max=4)
+    passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
+    settle: float = setting(0.06, "after two passes, read a face again only while its square moves more than "
+                                 "this (fraction of its side; 0: every face every pass)", min=0.0)
+    turn_above: float = setting(0.0, "also read a face turned by 90/180/270 degrees when its first landmark "
+                                     "heatmaps are this diffuse (mean entropy, nats; 0: never)", min=0.0)
+    max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
+                                      "nats; 0: keep all)", min=0.0)
+    min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
+                               min=0.0, max=2.0)
 
 
 @lru_cache(maxsize=4)
 def load_stylized_model(ref: str = BUNDLED_STYLIZED):
-    """The detector + landmark model of a reference (bundled name, file or run folder)."""
+    """The detector + landmark model of a reference (bundled name, file or run folder), its
+    batch norms folded for inference (`models.stylized_face.fuse_for_inference`)."""
     from deepexpr.models.checkpoint import load_model
     from deepexpr.models.resolve import resolve_model
+    from deepexpr.models.stylized_face import fuse_for_inference
 
     found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--detector")
     model, _ = load_model(found.path)
-    return model
+    return fuse_for_inference(model)
 
 
-def _levels(h: int, w: int, base: int) -> list[tuple[int, float, float]]:
+def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int, float, float]]:
     """(detector input side, smallest and largest face side kept, in input pixels) per
     pyramid level: a zoomed-out level (faces filling the image look like the mid-sized faces
-    of training), the base level, and finer levels for large images (their small faces)."""
-    levels = [(base // 2, 24.0, float("inf")), (base, 0.0, base * 0.6)]
+    of training), then the levels for the rest.
+
+    `min_scale` 0: the base level, and finer levels doubled while the image is over 1.5 x
+    the level (up to 4 x base). `min_scale` > 0: the finest level scales the image by
+    `min_scale` (its side a multiple of 32, between base and 4 x base; faces of 24 px stay
+    >= 24 * min_scale px), coarser ones halve it while over 2 x base: one level instead of
+    base + a doubled one for mid-sized images (the training scenes of 192-512 px at side 256
+    were scaled by 0.5-1.33).
+    """
+    levels = [(base // 2, 24.0, float("inf"))]
+    if min_scale > 0:
+        sides = [int(np.clip(-(-round(max(h, w) * min_scale) // 32) * 32, base, 4 * base))]
+        while sides[-1] > 2 * base:
+            sides.append(max(base, -(-sides[-1] // 64) * 32))
+        return levels + [(side, 0.0, base * (0.6 if side == sides[-1] else 0.35)) for side in reversed(sides)]
+    levels.append((base, 0.0, base * 0.6))
     side = base
     while max(h, w) > side * 1.5 and side < 4 * base:  # small faces of large images stay >= ~12 px
         side *= 2
@@ -100,7 +132,7 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
     padded = np.pad(heat, 1, constant_values=0)
     neigh = np.max([padded[dy:dy + heat.shape[0], dx:dx + heat.shape[1]] for dy in range(3) for dx in range(3)], 0)
     ys, xs = np.nonzero((heat >= neigh) & (heat >= threshold))
-    inv = np.linalg.inv(a[:, :2])
+    inv = invert(a)[:, :2]
     out = []
     for y, x in zip(ys, xs):
         side = float(np.exp(maps[1, y, x]) * SIDE_UNIT)
@@ -127,10 +159,10 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
 
     h, w = image.shape[:2]
     found = []
-    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input):
+    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input, cfg.min_scale):
         canvas, a = letterbox(image, side)
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
-        with torch.no_grad():
+        with torch.inference_mode():
             maps = model.detect(x)[0].numpy()
         found += _decode(maps, a, cfg.threshold, min_side, max_side)
     found.sort(key=lambda f: -f[0])
@@ -145,23 +177,95 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
     return [(s, m) for s, m, _ in kept]
 
 
-def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2) -> list[np.ndarray]:
-    """The 49 landmarks (image pixels) of each face frame, `passes` regressor passes."""
+def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
+    """One regressor pass: each frame's upright crop -> landmarks (49, 2) float64 in image
+    pixels and the mean entropy (nats) of its 49 heatmaps, all crops in one batch."""
     import torch
 
-    size = model.cfg.landmark_input
-    points = []
+    from deepexpr.models.stylized_face import soft_argmax
+
+    if not frames:
+        return [], []
+    crops, maps = zip(*(aligned_crop(image, m, model.cfg.landmark_input) for m in frames))
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    with torch.inference_mode():
+        heat = model.landmark_maps(x)
+        pred = soft_argmax(heat).numpy().astype(np.float64)
+        logp = heat.flatten(2).log_softmax(-1)
+        spread = (-(logp.exp() * logp).sum(-1).mean(-1)).tolist()
+    return [apply(invert(t), q) for t, q in zip(maps, pred)], spread
+
+
+def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
+                  settle: float = 0.0, turn_above: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
+    """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
+    each on the square re-fitted to the previous pass's landmarks. After the second pass a
+    face is read again only while its square still moves by more than `settle` (centre
+    shift / side, |log| size change, angle in radians; 0: every face every pass): the few
+    faces whose first square was far off converge, the rest cost two passes.
+
+    `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
+    is also read turned by 90, 180 and 270 degrees, and the least diffuse reading goes on (the
+    detector's angle of sideways and upside-down faces can be far off).
+
+    Returns:
+        per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
+    """
+    frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
+    todo = list(range(len(frames)))
     for p in range(passes):
-        crops, maps = zip(*(aligned_crop(image, m, size) for m in frames)) if frames else ((), ())
-        if not crops:
-            return []
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        with torch.no_grad():
-            pred = model.landmarks(x).numpy().astype(np.float64)
-        points = [apply(invert(t), q) for t, q in zip(maps, pred)]
-        if p + 1 < passes:
-            frames = [face_frame(q) for q in points]
-    return [q.astype(np.float32) for q in points]
+        if not todo:
+            break
+        found, spread = read_landmarks(image, [frames[i] for i in todo], model)
+        if p == 0 and turn_above > 0:
+            found, spread = _best_turn(image, [frames[i] for i in todo], found, spread, model, turn_above)
+        moving = []
+        for i, q, e in zip(todo, found, spread):
+            refit = face_frame(q)
+            usable = bool(np.isfinite(refit).all()) and _plausible(frames[i], refit)
+            if points[i] is None or usable:  # a collapsed or runaway fit keeps its last pass
+                points[i], entropy[i] = q, e
+            if usable and (p == 0 or _frame_change(frames[i], refit) > settle):
+                moving.append(i)
+                frames[i] = refit
+        todo = moving
+    return [q.astype(np.float32) for q in points], entropy
+
+
+def _best_turn(image, frames, found, spread, model, turn_above: float):
+    """First-pass readings with the diffuse ones replaced by the least diffuse of their
+    frame turned by 90, 180 and 270 degrees (see `fit_landmarks`)."""
+    unsure = [k for k, e in enumerate(spread) if e > turn_above]
+    if not unsure:
+        return found, spread
+    turned = []
+    for k in unsure:
+        centre, side, angle = frame_params(frames[k])
+        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+    alt, alt_spread = read_landmarks(image, turned, model)
+    found, spread = list(found), list(spread)
+    for n, k in enumerate(unsure):
+        best = int(np.argmin(alt_spread[3 * n:3 * n + 3]))
+        if alt_spread[3 * n + best] < spread[k]:
+            found[k], spread[k] = alt[3 * n + best], alt_spread[3 * n + best]
+    return found, spread
+
+
+def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether face frame `b`, re-fitted to landmarks read in `a`'s crop, is a correction
+    (side within half to twice `a`'s, at least 1 px) rather than a fit that collapsed or ran
+    away (art unlike anything trained on: the square would shrink onto one feature)."""
+    side_a, side_b = frame_params(a)[1], frame_params(b)[1]
+    return side_b >= 1.0 and 0.5 <= side_b / max(side_a, 1e-9) <= 2.0
+
+
+def _frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """How far face frame `b` is from `a`: the largest of centre shift / side, |log| side
+    ratio and angle difference (radians)."""
+    (ca, sa, ta), (cb, sb, tb) = frame_params(a), frame_params(b)
+    sa, sb = max(sa, 1e-9), max(sb, 1e-9)  # a collapsed fit (an untrained model) keeps moving
+    turn = abs((tb - ta + np.pi) % (2 * np.pi) - np.pi)
+    return float(max(np.hypot(*(cb - ca)) / sa, abs(np.log(sb / sa)), turn))
 
 
 def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) -> list[StylizedFace]:
@@ -183,12 +287,25 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model)
     found = find_faces(image, model, cfg)
-    points = fit_landmarks(image, [m for _, m in found], model, cfg.passes)
-    faces = []
-    for (score, _), lm in zip(found, points):
+    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle, cfg.turn_above)
+    return merge_faces([s for s, _ in found], points, entropy, cfg)
+
+
+def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
+                cfg: StylizedConfig) -> list[StylizedFace]:
+    """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
+    diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
+    merged into the better-scored one.
+
+    A face is only ever dropped for a better-scored one, so the faces at a higher threshold
+    are exactly those of a lower one scored at or above it (what tuning relies on)."""
+    faces: list[StylizedFace] = []
+    for score, lm, spread in zip(scores, points, entropy):
+        if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
+            continue  # (diffuse heatmaps: no face parts where the detector saw a face)
         m = face_frame(lm)
-        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm)
-        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):  # duplicates meet after refinement
+        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
+        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
             faces.append(face)
     return faces
 

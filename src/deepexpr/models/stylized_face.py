@@ -13,8 +13,8 @@ sub-cell offset (x, y) in cells. A face's square, centre and angle are those of
 
 **Landmark regressor**: the upright face crop (`face_frame.aligned_crop(..., region="face")`,
 (N, 3, S, S), S = `landmark_input`) -> (N, 49, 2) landmarks in crop pixels, by a soft-argmax
-over 49 heatmaps at stride 4 (sub-pixel, differentiable). The application runs it twice:
-on the detector's square, then on the square re-fitted to its own landmarks.
+over 49 heatmaps at stride 4 (sub-pixel, differentiable). The application runs it on the
+detector's square, then on the square re-fitted to its own landmarks, again while it moves.
 
 Preprocessing (registered): colour, mean/std 0.5, the landmark crop's size; the detector
 takes the same normalisation at any size.
@@ -137,6 +137,25 @@ def soft_argmax(maps: torch.Tensor) -> torch.Tensor:
     xs = torch.arange(w, dtype=maps.dtype, device=maps.device) * STRIDE + (STRIDE - 1) / 2
     ys = torch.arange(h, dtype=maps.dtype, device=maps.device) * STRIDE + (STRIDE - 1) / 2
     return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
+
+
+def fuse_for_inference(net: StylizedFaceNet) -> StylizedFaceNet:
+    """An inference copy of `net`: eval mode, every batch norm folded into the convolution
+    before it, weights in channels-last layout (CPU convolutions run faster on NHWC).
+
+    The copy computes the same maps as `net.eval()` (up to float rounding) and takes inputs
+    in either memory layout; it cannot be trained (no batch norms left).
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fused = copy.deepcopy(net).eval()
+    for block in fused.modules():
+        if isinstance(block, nn.Sequential) and len(block) == 3 and isinstance(block[1], nn.BatchNorm2d):
+            block[0] = fuse_conv_bn_eval(block[0], block[1])
+            block[1] = nn.Identity()
+    return fused.to(memory_format=torch.channels_last)
 
 
 def letterbox(image, side: int, multiple: int = 16):

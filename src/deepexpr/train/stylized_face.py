@@ -48,6 +48,11 @@ from deepexpr.progress import progress
 from deepexpr.train.state import load_state, save_state
 
 STAGES = ("detector", "landmarks")
+# what a resumed run may change: more steps and data, wider landmark-crop errors (a curriculum)
+EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter"}
+# settings added after runs were made: left out of the recorded settings at their default,
+# so those runs still resume
+LATER_SETTINGS = {"jitter": 1.0}
 
 
 @dataclass
@@ -59,9 +64,11 @@ class StylizedTrainConfig:
     characters: int = setting(300, "random characters per style space", min=1)
     scenes: int = setting(600, "detector training scenes", min=1)
     crops: int = setting(3000, "landmark training crops", min=1)
+    jitter: float = setting(1.0, "landmark crops: scale of the detector-like square errors (1: s.d. 0.06 side "
+                                 "off centre, 0.08 in log side, 0.12 rad)", above=0.0)
     steps: int = setting(500, "optimizer steps", min=1)
     batch: int = setting(16, "batch size", min=1)
-    lr: float = setting(2e-3, "Adam learning rate (cosine to 2%)", above=0.0)
+    lr: float = setting(2e-3, "Adam learning rate (cosine down to 0.02 x)", above=0.0)
     max_render: int = setting(128, "largest render side while composing", min=48)
     threads: int = setting(1, "torch threads", min=0)
     save_every: int = setting(100, "steps between state saves", min=1)
@@ -110,9 +117,11 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
     return images, targets
 
 
-def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4):
+def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4,
+                     jitter: float = 1.0):
     """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
-    moved by a random error, and their landmarks (49, 2) in crop pixels."""
+    moved by a random error (every other one detector-like, scaled by `jitter`, the others
+    the smaller ones left for the second pass), and their landmarks (49, 2) in crop pixels."""
     face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
     extent = int(face_side * 1.8)
     scene = background(extent, extent, rng)
@@ -123,10 +132,10 @@ def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int
     centre0, side0, ang0 = frame_params(face_frame(face.landmarks))
     out = []
     for k in range(n):
-        big = k % 2 == 0  # the detector's error, or the second pass's
-        centre = centre0 + rng.normal(0, 0.06 if big else 0.02, 2) * side0
-        side = side0 * np.exp(rng.normal(0, 0.08 if big else 0.03))
-        ang = ang0 + rng.normal(0, 0.12 if big else 0.04)
+        big = jitter if k % 2 == 0 else 0.0  # the detector's error, or the second pass's
+        centre = centre0 + rng.normal(0, 0.06 * big or 0.02, 2) * side0
+        side = side0 * np.exp(rng.normal(0, 0.08 * big or 0.03))
+        ang = ang0 + rng.normal(0, 0.12 * big or 0.04)
         image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
         out.append((image, apply(to_crop, face.landmarks).astype(np.float32)))
     return out
@@ -138,7 +147,7 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
     points = np.zeros((cfg.crops, 49, 2), np.float32)
     for i in progress(range(0, cfg.crops, 4), desc="crops", disable=not cfg.show_progress):
-        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i))):
+        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter)):
             images[i + k], points[i + k] = image, pts
     return images, points
 
@@ -184,7 +193,7 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     progress_state = {"step": 0, "losses": [], "cpu_s": 0.0, "wall_s": 0.0}
     if resume and state_path.is_file():
         progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
-                                    extendable={"steps", "save_every", "scenes", "crops"}, generators={"rng": rng}).progress
+                                    extendable=EXTENDABLE, generators={"rng": rng}).progress
     if progress_state["step"] >= cfg.steps:  # finished (e.g. `--resume --export`): nothing to train
         return state_path
     t0, c0 = time.time(), time.process_time()
@@ -220,6 +229,9 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
 def _settings(cfg: StylizedTrainConfig) -> dict:
     d = cfg.to_dict()
     d.pop("show_progress")
+    for key, default in LATER_SETTINGS.items():
+        if d[key] == default:
+            d.pop(key)
     return d
 
 

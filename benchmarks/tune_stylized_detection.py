@@ -1,0 +1,98 @@
+"""Choose the stylized-face detector's score threshold and pyramid policy on VALIDATION scenes.
+
+    python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
+        [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
+        [--settle 0.06] [--seed 7001]
+
+Validation scenes are composed from the random characters of `--seed` (default 7001): never
+the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
+which no setting may be chosen on. For every pyramid policy (`StylizedConfig.min_scale`) the
+scenes are read once at a low threshold; a higher threshold keeps exactly the faces scored
+at or above it (non-maximum suppression and `stylized.merge_faces` only ever drop a face for
+a better-scored one), so every (threshold, max_entropy) is scored from that one pass by
+`merge_faces`. Prints precision and recall at IoU 0.5 per (policy, max_entropy, threshold),
+CPU ms per scene, and the setting with the largest min(precision, recall).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+
+
+def sweep(scenes, model_ref: str, min_scale: float, entropies, passes: int = 4,
+          settle: float = 0.06, turn_above: float = 0.0) -> tuple[dict, float]:
+    """{(max_entropy, threshold): (precision, recall)} and CPU seconds per scene for one
+    pyramid policy."""
+    from dataclasses import replace
+
+    from deepexpr.evaluation.stylized_landmarks import detection_counts
+    from deepexpr.stylized import (
+        StylizedConfig,
+        find_faces,
+        fit_landmarks,
+        load_stylized_model,
+        merge_faces,
+    )
+
+    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS), passes=passes, settle=settle,
+                         turn_above=turn_above)
+    model = load_stylized_model(model_ref)
+    raw, c0 = [], time.process_time()
+    for scene in scenes:
+        found = find_faces(scene.image, model, cfg)
+        points, entropy = fit_landmarks(scene.image, [m for _, m in found], model, cfg.passes, cfg.settle,
+                                        cfg.turn_above)
+        raw.append(([s for s, _ in found], points, entropy))
+    cpu = (time.process_time() - c0) / len(scenes)
+    table = {}
+    for max_entropy in entropies:
+        for th in THRESHOLDS:
+            tp = n_pred = n_gt = 0
+            for scene, (scores, points, entropy) in zip(scenes, raw):
+                faces = merge_faces(scores, points, entropy, replace(cfg, threshold=th, max_entropy=max_entropy))
+                c = detection_counts([f.box for f in faces], [f.score for f in faces], [f.box for f in scene.faces])
+                tp, n_pred, n_gt = tp + c[0], n_pred + c[1], n_gt + c[2]
+            table[max_entropy, th] = (tp / max(1, n_pred), tp / max(1, n_gt))
+    return table, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="stylized_face")
+    ap.add_argument("--scenes", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not 101, not 9001)")
+    ap.add_argument("--min-scales", default="0,0.5,0.6,0.7,0.8")
+    ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
+    ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
+    ap.add_argument("--settle", type=float, default=0.06, help="see StylizedConfig.settle")
+    ap.add_argument("--turn-above", type=float, default=0.0, help="see StylizedConfig.turn_above")
+    args = ap.parse_args()
+    if args.seed in (101, 9001):
+        ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
+    torch.set_num_threads(1)
+    from deepexpr.data.scenes import SceneConfig, compose_scene
+
+    cfg = SceneConfig(seed=args.seed, characters=60, builtins=False)  # as the test protocol's scenes
+    rng = np.random.default_rng(args.seed + 1)
+    scenes = [compose_scene(cfg, rng) for _ in range(args.scenes)]
+    print(f"{args.scenes} validation scenes (pool {args.seed}), {sum(len(s.faces) for s in scenes)} faces")
+    entropies = [float(v) for v in args.max_entropies.split(",")]
+    for ms in (float(v) for v in args.min_scales.split(",")):
+        table, cpu = sweep(scenes, args.model, ms, entropies, args.passes, args.settle, args.turn_above)
+        print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene; precision/recall per threshold")
+        for e in entropies:
+            cells = "  ".join(f"{th:.2f}: {table[e, th][0]:.3f}/{table[e, th][1]:.3f}" for th in THRESHOLDS)
+            print(f"  max_entropy {e:.2f}  {cells}")
+        best = max(table, key=lambda k: (min(table[k]), k[1], -k[0]))
+        print(f"  best min(P, R): max_entropy {best[0]:.2f} threshold {best[1]:.2f} -> P {table[best][0]:.3f} "
+              f"R {table[best][1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The stylized-face trainer on tiny runs: exact resume, resuming runs made before a setting
+existed, and the landmark crops' error scale (`jitter`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepexpr.train.state import read_state
+from deepexpr.train.stylized_face import StylizedTrainConfig, landmark_samples, train_stylized
+
+
+def _cfg(tmp_path, **kw) -> StylizedTrainConfig:
+    base = dict(out=str(tmp_path / "run"), model="test_stylized_face", stage="landmarks", characters=2, crops=8,
+                steps=2, batch=2, save_every=1, show_progress=False)
+    return StylizedTrainConfig(**{**base, **kw})
+
+
+def _weights(state_path) -> dict:
+    return {k: v for k, v in read_state(state_path)[1].items() if k.startswith("model.net.")}
+
+
+def test_an_interrupted_landmark_run_resumes_exactly(tmp_path, monkeypatch):
+    from deepexpr.train import stylized_face as trainer
+
+    straight = train_stylized(_cfg(tmp_path / "a", steps=4))
+    real_save = trainer.save_state
+
+    def save_then_stop(path, *args, **kw):
+        real_save(path, *args, **kw)
+        if args[2]["step"] == 2:
+            raise KeyboardInterrupt  # the run is stopped right after its step-2 state
+
+    monkeypatch.setattr(trainer, "save_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_stylized(_cfg(tmp_path / "b", steps=4))
+    monkeypatch.setattr(trainer, "save_state", real_save)
+    resumed = train_stylized(_cfg(tmp_path / "b", steps=4), resume=True)
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert read_state(resumed)[0]["progress"]["step"] == 4
+
+
+def test_a_setting_added_later_keeps_old_runs_resumable(tmp_path):
+    """A run recorded without `jitter` (made before it existed) resumes at the default and
+    with a wider jitter (a curriculum); the wider value is then recorded."""
+    path = train_stylized(_cfg(tmp_path, steps=1))
+    assert "jitter" not in read_state(path)[0]["settings"]  # the default is not recorded
+    train_stylized(_cfg(tmp_path, steps=2), resume=True)
+    train_stylized(_cfg(tmp_path, steps=3, jitter=2.0), resume=True)
+    meta = read_state(path)[0]
+    assert meta["progress"]["step"] == 3 and meta["settings"]["jitter"] == 2.0
+
+
+@pytest.fixture(scope="module")
+def pools():
+    from deepexpr.data.scenes import character_pool
+
+    return character_pool(5, 2, False)
+
+
+def test_jitter_scales_the_detector_like_crop_errors(pools):
+    """Every other crop is cropped by a square off by detector-like errors scaled by `jitter`:
+    its landmarks lie farther from where the true square puts them; the others do not change."""
+    from deepexpr.data.face_frame import face_frame, frame_params
+    from deepexpr.data.scenes import SceneConfig
+
+    sc = SceneConfig(seed=5, characters=2)
+
+    def spread(jitter):
+        """Spread (s.d. of log side, centre x, y and angle over the crops) of the true face
+        square in crop pixels, for the detector-like and the second-pass crops."""
+        big, small = [], []
+        for seed in range(10):
+            for k, (_, pts) in enumerate(landmark_samples(sc, pools, np.random.default_rng(seed), 32, 4, jitter)):
+                centre, side, angle = frame_params(face_frame(pts.astype(np.float64)))
+                (big if k % 2 == 0 else small).append([np.log(side), centre[0] / side, centre[1] / side, angle])
+        return np.std(big, axis=0).sum(), np.std(small, axis=0).sum()
+
+    big1, small1 = spread(1.0)
+    big3, small3 = spread(3.0)
+    assert big3 > 1.5 * big1
+    assert np.isclose(small1, small3)
