@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from deepexpr.faces.tracking import FaceTracker
 
@@ -39,14 +40,15 @@ def test_neighbours_crossing_keep_ids_by_landmark_shape():
         assert ids == [0, 1], t
 
 
-def test_stream_keeps_one_id_for_a_face_that_leaves_briefly():
+@pytest.mark.parametrize("backend", ["tflite", "solutions"])
+def test_stream_keeps_one_id_for_a_face_that_leaves_briefly(backend):
     from skimage import data
 
     from deepexpr.faces.pipeline import FacePipeline, PipelineConfig
 
     face = data.astronaut()[10:290, 95:375]
     small = face[::2, ::2]
-    stream = FacePipeline(PipelineConfig(detect_every=4)).stream(max_gap=5)
+    stream = FacePipeline(PipelineConfig(detect_every=4, backend=backend)).stream(max_gap=5)
     ids = []
     for t in range(14):
         frame = np.full((240, 400, 3), 70, np.uint8)
