@@ -396,6 +396,20 @@ class FacePipeline:
             return None  # lost, or the mesh jumped to a neighbour
         return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
 
+    def warm(self) -> FacePipeline:
+        """Build this thread's models now (tflite: the three interpreters, per thread; solutions:
+        the shared graphs) so a worker's first request is not the slow one."""
+        if _backend(self.config) == "solutions":
+            from deepexpr.faces.solutions import _detector, _mesher
+
+            _detector(float(self.config.min_score)), _mesher()
+        else:
+            from deepexpr.faces import tflite
+
+            for kind in tflite.MODELS:
+                tflite.interpreter(kind)
+        return self
+
     def stream(self, max_gap: int = 15):
         """A `FaceStream` over this pipeline (state for consecutive frames)."""
         return FaceStream(self, max_gap)

@@ -50,6 +50,7 @@ def create_app(engine: Engine, config: StudioConfig | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.config = config
     app.state.pool = WorkPool(config.workers, config.max_queue)
+    app.state.pool.on_every_worker(engine.warm_worker)
     _add_error_handlers(app)
     _add_photo_routes(app)
     _add_character_routes(app)

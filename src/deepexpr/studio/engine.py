@@ -4,7 +4,8 @@ The rest of the studio (routes, live socket, page) never imports the application
 directly.
 
 - Faces come from the one face pipeline (`deepexpr.faces`: full-range detector, 478-point
-  mesh per face); each face carries the pipeline's quality fields (`Face.quality()`:
+  mesh per face; `face_backend` "tflite": per-thread TFLite interpreters, so the workers
+  run faces in parallel without a lock); each face carries the pipeline's quality fields (`Face.quality()`:
   score, iod, yaw/pitch/roll, low_confidence, reason).
 - The puppet is the chosen character drawn with the rig the rig estimator reads from the
   face's mesh (`deepexpr.retarget.estimate_rig`: FACS AUs, head pose, gaze;
@@ -55,6 +56,9 @@ class EngineConfig:
     hagan: bool = setting(True, "load HA-GAN for /api/translate (--no-hagan: a faster start, translate answers 503)")
     max_faces: int = setting(8, "faces per photo", min=1, max=256)
     detect_cache: int = setting(16, "photos whose detected faces are kept between requests", min=0)
+    face_backend: str = setting("tflite", "face pipeline backend: tflite (mediapipe's model files on a TFLite "
+                                "interpreter per worker, no lock) or solutions (mediapipe graphs, one lock)",
+                                choices=("tflite", "solutions"))
     live_min_iod: float = setting(30.0, "smallest live face searched for (pixels between the eyes): 30 "
                                   "searches a 640x480 frame whole; smaller adds pyramid tiles (slower)", above=0)
 
@@ -147,27 +151,37 @@ class Engine:
     def _warm_up(self) -> None:
         """One call through each path so the first request is not the slow one (blank
         inputs: loading a sample photo would cost more than the warm-up saves)."""
-        from deepexpr.faces import detect_faces
         from deepexpr.retrieval.embed import features_and_probs
 
-        detect_faces(np.zeros((480, 640, 3), np.uint8))
+        self.pipeline().detect(np.zeros((480, 640, 3), np.uint8))
         features_and_probs(self.human, [np.zeros((256, 256, 3), np.uint8)])
         self.puppet(np.full(len(EXPRESSIONS), 1 / len(EXPRESSIONS)), self.characters()[0], 128)
+
+    def pipeline(self, min_iod: float = 20.0):
+        """The shared face pipeline of this engine's backend (no state between calls)."""
+        from deepexpr.faces.pipeline import default_pipeline
+
+        return default_pipeline(min_iod, self.config.face_backend)
+
+    def warm_worker(self) -> None:
+        """Build the calling worker thread's face models (TFLite interpreters are per thread)."""
+        self.pipeline().warm()
 
     def close(self) -> None:
         """Nothing to release today (generated animations stay cached on disk)."""
 
     # ------------------------------------------------------------- recognition
     def detect(self, image: np.ndarray, key: str | None = None) -> list:
-        """Faces of an RGB image via the face pipeline; cached by `key` (the upload's hash)."""
-        from deepexpr.faces import detect_faces
-
+        """Faces of an RGB image via the face pipeline (the best `max_faces` detector scores,
+        left to right); cached by `key` (the upload's hash)."""
         if key is not None:
             with self._lock:
                 if key in self._faces:
                     self._faces.move_to_end(key)
                     return self._faces[key]
-        faces = detect_faces(image, max_faces=self.config.max_faces)
+        faces = self.pipeline().detect(np.ascontiguousarray(image))
+        if len(faces) > self.config.max_faces:
+            faces = sorted(sorted(faces, key=lambda f: -f.score)[: self.config.max_faces], key=lambda f: f.box[0])
         if key is not None:
             with self._lock:
                 self._faces[key] = faces
@@ -372,7 +386,8 @@ class LiveSession:
         from deepexpr.retarget import RigTrackers
 
         self.engine = engine
-        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod)))
+        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod,
+                                                               backend=engine.config.face_backend)))
         self.rigs = RigTrackers()
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
