@@ -13,6 +13,11 @@
 All: throughput, p50/p95/p99, errors.
 
     python benchmarks/bench_studio_load.py [--clients 8] [--sockets 2] [--seconds 20] [--soak 60] [--stages 100]
+        [--serve-args "--face-backend solutions"]
+
+Targets (issue 16): live p95 <= 33 ms server-side and in the browser; /api/recognize x8 p95 <=
+100 ms with 0 errors; start <= 10 s warm; page load <= 1 s; RSS flat over a 600 s soak. Each
+phase also prints the server process's CPU time per request and the load average.
 """
 
 from __future__ import annotations
@@ -216,6 +221,14 @@ def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
             summary("browser live server-side", stats["server"], 0, seconds))
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the server process has used."""
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 def rss_mb(pid: int) -> float:
     import psutil
 
@@ -247,7 +260,7 @@ def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos:
     return out
 
 
-def stages(count: int, frames: list[bytes]) -> None:
+def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     """Time each stage of one live frame in-process (torch on one thread, like a worker):
     the live session's path (tracking stream, expression CNN, rig estimate, drawing)."""
     import torch
@@ -256,7 +269,8 @@ def stages(count: int, frames: list[bytes]) -> None:
     from deepexpr.studio.uploads import data_url, decode_image
 
     torch.set_num_threads(1)
-    engine = Engine(EngineConfig(hagan=False)).load(say=lambda _line: None)
+    backend = serve_args[serve_args.index("--face-backend") + 1] if "--face-backend" in serve_args else "tflite"
+    engine = Engine(EngineConfig(hagan=False, face_backend=backend)).load(say=lambda _line: None)
     session = engine.live_session()  # its pipeline settings (live_min_iod)
     stream, rigs = session.faces, session.rigs
     names = ("decode", "face pipeline (tracking)", "expression CNN", "rig estimate", "puppet draw",
@@ -281,6 +295,7 @@ def stages(count: int, frames: list[bytes]) -> None:
                 times[k].append(1000 * (b - a))
             times["total"].append(1000 * (t[-1] - t[0]))
     session.close()
+    print(f"face backend {backend}; load average {os.getloadavg()}")
     print(f"| live stage ({count} frames, 640x480, one thread) | p50 ms | p95 ms |\n|---|---|---|")
     for k, v in times.items():
         print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} |")
@@ -294,28 +309,43 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
     ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
+    ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, e.g. \"--face-backend solutions\"")
     args = ap.parse_args()
+    serve_args = args.serve_args.split()
+    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}, "
+          f"{os.cpu_count()} CPUs, serve {' '.join(serve_args) or '(defaults)'}")
     if args.stages:
-        return stages(args.stages, frames_640x480(32))
+        return stages(args.stages, frames_640x480(32), serve_args)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     photos = frames_640x480(32)
-    proc, start_s = start_server(port, [])
+    proc, start_s = start_server(port, serve_args)
     try:
         print(f"server start (process -> /api/health): {start_s:.2f} s; RSS {rss_mb(proc.pid):.0f} MB")
         load = None if args.no_browser else page_load(url)
         print(f"page load (Chromium): first {load[0]:.0f} ms, then median {load[1]:.0f} ms of 5" if load
               else "page load: no chromium")
-        rows = [*photo_clients(url, 1, args.seconds / 2, photos), *photo_clients(url, args.clients, args.seconds, photos)]
-        rows += list(live_sockets(url, 1, args.seconds, photos))
-        rows += list(live_sockets(url, args.sockets, args.seconds, photos))
+        phases = [lambda: photo_clients(url, 1, args.seconds / 2, photos),
+                  lambda: photo_clients(url, args.clients, args.seconds, photos),
+                  lambda: live_sockets(url, 1, args.seconds, photos),
+                  lambda: live_sockets(url, args.sockets, args.seconds, photos)]
         if not args.no_browser:
-            rows += list(browser_live(url, args.seconds) or [])
-        print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
+            phases.append(lambda: browser_live(url, args.seconds) or [])
+        rows = []
+        for phase in phases:
+            cpu0 = server_cpu_s(proc.pid)
+            got = list(phase())
+            for r in got:
+                r["cpu_ms"] = 1000 * (server_cpu_s(proc.pid) - cpu0) / max(r["n"] + r["errors"], 1)
+                r["load"] = os.getloadavg()[0]
+            rows += got
+        print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms | server CPU ms/request | load |\n"
+              "|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |")
+            print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
+                  f"| {r['p99']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
         if args.soak > 0:
             s = soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos)
             for r in (s["photo"], s["live"]):  # photo: round trip; live: server-side
@@ -323,6 +353,7 @@ def main() -> None:
             m = s["rss"]
             print(f"soak {args.soak:.0f} s server RSS: start {m['start']:.0f} MB, end {m['end']:.0f} MB, max {m['max']:.0f} MB; "
                   f"mean first third {m['first_third_mean']:.0f} MB, last third {m['last_third_mean']:.0f} MB ({m['samples']} samples)")
+        print(f"load average at the end {os.getloadavg()}")
         alive = proc.poll() is None
         print(f"server still up after the run: {alive}")
     finally:

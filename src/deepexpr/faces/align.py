@@ -164,7 +164,7 @@ def _shrunk(image: np.ndarray, m: np.ndarray, size: int | None = None) -> tuple[
     if size is not None:
         image, m = _region_read(image, m, size)
     image = np.ascontiguousarray(image)
-    f = 2.0 * float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    f = 2.0 * affine_scale(m)
     if f >= 1.0:
         return image, m
     h, w = image.shape[:2]
@@ -174,14 +174,28 @@ def _shrunk(image: np.ndarray, m: np.ndarray, size: int | None = None) -> tuple[
     # pixel centres: x_small = (x + 0.5) * nw / w - 0.5
     sx, sy = nw / w, nh / h
     to_small = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    warp = np.r_[m, [[0.0, 0.0, 1.0]]] @ np.linalg.inv(to_small)
+    warp = np.r_[m, [[0.0, 0.0, 1.0]]] @ np.r_[invert_affine(to_small[:2]), [[0.0, 0.0, 1.0]]]
     return small, warp[:2]
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine, in closed form (np.linalg on 3x3 matrices goes through
+    BLAS and costs ~1 ms under load)."""
+    a, b, c, d = float(m[0, 0]), float(m[0, 1]), float(m[1, 0]), float(m[1, 1])
+    det = a * d - b * c
+    inv = np.array([[d, -b], [-c, a]]) / det
+    return np.c_[inv, -inv @ np.asarray(m[:, 2], np.float64)]
+
+
+def affine_scale(m: np.ndarray) -> float:
+    """sqrt(|det|) of a (2, 3) affine's linear part: its mean scale factor."""
+    return float(np.sqrt(abs(float(m[0, 0]) * float(m[1, 1]) - float(m[0, 1]) * float(m[1, 0]))))
 
 
 def _region_read(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The part of `image` a (size, size) crop through `m` reads (plus a filter margin), and
     `m` for that part. Border replication is unchanged: the part is clipped at the image edge."""
-    inv = np.linalg.inv(np.r_[m, [[0.0, 0.0, 1.0]]])[:2]
+    inv = invert_affine(m)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
     h, w = image.shape[:2]
     x0, y0 = np.clip(np.floor(corners.min(0)).astype(int) - 2, 0, [w - 1, h - 1])

@@ -81,7 +81,7 @@ class PipelineConfig:
     max_keypoint_error: float = 0.35  # mesh vs detector eye/nose points, in inter-ocular units
     detect_every: int = 10  # streams: full detection every N frames (and when a face is lost)
     backend: str = "tflite"  # "tflite" (model files on a TFLite interpreter) or "solutions" (mediapipe graphs)
-    threads: int = 1  # tflite: threads for one image (detector windows in parallel; 1 = this thread only)
+    threads: int = 2  # tflite: threads for one image (detector windows and faces in parallel; 1: this thread only)
     min_presence: float = 0.5  # tflite: the mesh model's face-presence probability below which a crop has no face
 
 

@@ -37,6 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from deepexpr.faces.align import affine_scale
 from deepexpr.faces.anchors import (
     FULL_RANGE,
     DetectorSpec,
@@ -246,12 +247,12 @@ def crop(image: np.ndarray, roi: Roi, size: int, flip: bool = False) -> tuple[np
     """
     import cv2
 
-    from deepexpr.faces.align import _shrunk
+    from deepexpr.faces.align import _shrunk, invert_affine
 
     to_image = roi.to_image(size)
     if flip:  # mirrored crop: crop x -> size - x
         to_image = to_image @ np.array([[-1.0, 0.0, size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    to_crop = np.linalg.inv(np.r_[to_image, [[0.0, 0.0, 1.0]]])[:2]
+    to_crop = invert_affine(to_image)
     src, warp = _shrunk(image, to_crop, size)
     out = cv2.warpAffine(src, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=(0, 0, 0))
@@ -261,7 +262,7 @@ def crop(image: np.ndarray, roi: Roi, size: int, flip: bool = False) -> tuple[np
 def _project(points: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarray:
     """(N, K, 3) crop-pixel points -> image pixels; z scaled like x (pixels of the image)."""
     xy = points[..., :2] @ to_image[:, :2].T + to_image[:, 2]
-    scale = np.sqrt(abs(np.linalg.det(to_image[:, :2])))
+    scale = affine_scale(to_image)
     return np.concatenate([xy, points[..., 2:3] * scale], -1).astype(np.float32)
 
 

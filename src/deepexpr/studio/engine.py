@@ -59,6 +59,9 @@ class EngineConfig:
     face_backend: str = setting("tflite", "face pipeline backend: tflite (mediapipe's model files on a TFLite "
                                 "interpreter per worker, no lock) or solutions (mediapipe graphs, one lock)",
                                 choices=("tflite", "solutions"))
+    photo_min_iod: float = setting(24.0, "smallest photo face searched for (pixels between the eyes): 24, the "
+                                   "pipeline's 'tiny' limit, searches photos up to ~650 px whole; smaller adds "
+                                   "pyramid tiles (slower)", above=0)
     live_min_iod: float = setting(30.0, "smallest live face searched for (pixels between the eyes): 30 "
                                   "searches a 640x480 frame whole; smaller adds pyramid tiles (slower)", above=0)
 
@@ -112,6 +115,7 @@ class Engine:
         self.hagan = None
         self.loaded: dict[str, str] = {}
         self._faces: OrderedDict[str, list] = OrderedDict()
+        self._pipeline = None
         self._lock = threading.Lock()
         self._key_rigs: dict[str, np.ndarray] = {}
         self._animations: dict[str, Path] = {}
@@ -157,11 +161,15 @@ class Engine:
         features_and_probs(self.human, [np.zeros((256, 256, 3), np.uint8)])
         self.puppet(np.full(len(EXPRESSIONS), 1 / len(EXPRESSIONS)), self.characters()[0], 128)
 
-    def pipeline(self, min_iod: float = 20.0):
-        """The shared face pipeline of this engine's backend (no state between calls)."""
-        from deepexpr.faces.pipeline import default_pipeline
+    def pipeline(self):
+        """The photo face pipeline (no state between calls; one thread per request: the
+        worker pool already spreads requests over the cores)."""
+        if self._pipeline is None:
+            from deepexpr.faces import FacePipeline, PipelineConfig
 
-        return default_pipeline(min_iod, self.config.face_backend)
+            self._pipeline = FacePipeline(PipelineConfig(min_iod=self.config.photo_min_iod, threads=1,
+                                                         backend=self.config.face_backend))
+        return self._pipeline
 
     def warm_worker(self) -> None:
         """Build the calling worker thread's face models (TFLite interpreters are per thread)."""
@@ -386,7 +394,7 @@ class LiveSession:
         from deepexpr.retarget import RigTrackers
 
         self.engine = engine
-        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod,
+        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod, threads=1,
                                                                backend=engine.config.face_backend)))
         self.rigs = RigTrackers()
 
