@@ -132,3 +132,16 @@ def test_unknown_backend_is_one_line():
 
     with pytest.raises(InputError, match="backend"):
         FacePipeline(PipelineConfig(backend="onnx")).detect(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_rig_path_detects_with_tflite_and_meshes_with_solutions(both):
+    from deepexpr.faces.pipeline import FacePipeline
+    from deepexpr.faces.rigface import RIG_MESH_BACKEND, find_rig_faces, rig_config
+
+    image, faces = both
+    cfg = rig_config(min_iod=30)
+    assert (cfg.backend, cfg.mesh_backend, cfg.min_iod) == ("tflite", RIG_MESH_BACKEND, 30)
+    (hybrid,) = FacePipeline(cfg).detect(image)
+    (ref,) = faces[RIG_MESH_BACKEND]  # the same detections (the same model), so the same crop
+    np.testing.assert_allclose(hybrid.mesh478, ref.mesh478, atol=0.5)
+    np.testing.assert_allclose(find_rig_faces(image)[0].mesh, ref.mesh478, atol=0.5)

@@ -4,7 +4,10 @@ Steps (mediapipe 0.10.14's models, offline: they ship in the wheel). Two backend
 `backend="tflite"` (default) runs the model files directly on a TFLite interpreter
 (`deepexpr.faces.tflite`: a few ms per model call, no lock, per-thread interpreters);
 `backend="solutions"` runs mediapipe's `solutions` graphs (`deepexpr.faces.solutions`: the
-reference; ~10-13 ms of graph overhead per call and one process-wide lock).
+reference; ~10-13 ms of graph overhead per call and one process-wide lock). `mesh_backend`
+picks the mesh's backend apart from the detector's: the rig estimator's map was trained on
+the solutions (attention) mesh, so the rig path (`deepexpr.faces.rigface`) detects with
+tflite and meshes with solutions.
 
 1. **Detect** with the *full-range* face detector (192x192 input). It finds faces down to
    ~18 px of its input, so a big photo is searched as an image pyramid of square tiles
@@ -81,6 +84,7 @@ class PipelineConfig:
     max_keypoint_error: float = 0.35  # mesh vs detector eye/nose points, in inter-ocular units
     detect_every: int = 10  # streams: full detection every N frames (and when a face is lost)
     backend: str = "tflite"  # "tflite" (model files on a TFLite interpreter) or "solutions" (mediapipe graphs)
+    mesh_backend: str = ""  # the mesh's backend when it differs ("": `backend`); the rig path meshes with solutions
     threads: int = 2  # tflite: threads for one image (detector windows and faces in parallel; 1: this thread only)
     min_presence: float = 0.5  # tflite: the mesh model's face-presence probability below which a crop has no face
 
@@ -206,12 +210,14 @@ def detect_windows(image: np.ndarray, windows: list[tuple], cfg: PipelineConfig)
     return tflite.detect_parallel(crops, cfg.min_score, cfg.threads)
 
 
-def _backend(cfg: PipelineConfig) -> str:
-    if cfg.backend not in ("tflite", "solutions"):
+def _backend(cfg: PipelineConfig, mesh: bool = False) -> str:
+    """The detector's (or with `mesh`, the mesh's) backend, checked."""
+    name = (cfg.mesh_backend or cfg.backend) if mesh else cfg.backend
+    if name not in ("tflite", "solutions"):
         from deepexpr.errors import InputError
 
-        raise InputError(f"face pipeline backend {cfg.backend!r}: use 'tflite' or 'solutions'")
-    return cfg.backend
+        raise InputError(f"face pipeline backend {name!r}: use 'tflite' or 'solutions'")
+    return name
 
 
 def mesh_regions(image: np.ndarray, regions: list[Roi], cfg: PipelineConfig, meshers=None) -> list:
@@ -226,7 +232,7 @@ def mesh_regions(image: np.ndarray, regions: list[Roi], cfg: PipelineConfig, mes
         list of float32 meshes (x, y image pixels, z in the units of x) or None: (478, 3)
         from solutions; (468, 3) from tflite (irises are added when first read, see `Face`).
     """
-    if _backend(cfg) == "solutions":
+    if _backend(cfg, mesh=True) == "solutions":
         from deepexpr.faces.solutions import mesh_in_square
 
         meshers = meshers or [None] * len(regions)
@@ -362,7 +368,7 @@ class FacePipeline:
 
     def detection_region(self, box, keypoints) -> Roi:
         """The crop the mesh of a detection runs in (backend-specific, see the module doc)."""
-        if self.config.backend == "solutions":
+        if _backend(self.config, mesh=True) == "solutions":
             side = self.config.crop_scale * max(box[2] - box[0], box[3] - box[1])
             return Roi((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side)
         return roi_from_detection(box, keypoints)
@@ -385,7 +391,7 @@ class FacePipeline:
         """The face of `previous` in a new frame, meshed in a window around its last mesh
         (no detector run); None when the mesh loses it. `mesher`: solutions only, a track's
         video-mode FaceMesh."""
-        if self.config.backend == "solutions":
+        if _backend(self.config, mesh=True) == "solutions":
             x0, y0 = previous.mesh468[:, :2].min(0)
             x1, y1 = previous.mesh468[:, :2].max(0)
             region = Roi((x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0))
@@ -399,15 +405,16 @@ class FacePipeline:
     def warm(self) -> FacePipeline:
         """Build this thread's models now (tflite: the three interpreters, per thread; solutions:
         the shared graphs) so a worker's first request is not the slow one."""
-        if _backend(self.config) == "solutions":
-            from deepexpr.faces.solutions import _detector, _mesher
+        from deepexpr.faces import tflite
 
-            _detector(float(self.config.min_score)), _mesher()
-        else:
-            from deepexpr.faces import tflite
+        for mesh in (False, True):
+            if _backend(self.config, mesh) == "tflite":
+                for kind in (("mesh", "iris") if mesh else ("detector",)):
+                    tflite.interpreter(kind)
+            else:
+                from deepexpr.faces.solutions import _detector, _mesher
 
-            for kind in tflite.MODELS:
-                tflite.interpreter(kind)
+                _mesher() if mesh else _detector(float(self.config.min_score))
         return self
 
     def stream(self, max_gap: int = 15):
@@ -440,7 +447,7 @@ class FaceStream:
     def _mesher_of(self, track_id):
         """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
         others share the static one). tflite: None (the crop follows the previous mesh)."""
-        if self.pipeline.config.backend != "solutions":
+        if _backend(self.pipeline.config, mesh=True) != "solutions":
             return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
             from deepexpr.faces.solutions import tracking_mesher
@@ -492,9 +499,9 @@ class FaceStream:
 
 
 @functools.lru_cache(maxsize=4)
-def default_pipeline(min_iod: float = 20.0, backend: str = PipelineConfig.backend) -> FacePipeline:
-    """A shared `FacePipeline` per smallest face size and backend (photos)."""
-    return FacePipeline(PipelineConfig(min_iod=float(min_iod), backend=backend))
+def default_pipeline(min_iod: float = 20.0, backend: str = PipelineConfig.backend, mesh_backend: str = "") -> FacePipeline:
+    """A shared `FacePipeline` per smallest face size and backends (photos)."""
+    return FacePipeline(PipelineConfig(min_iod=float(min_iod), backend=backend, mesh_backend=mesh_backend))
 
 
 def detect_faces(image: np.ndarray, config: PipelineConfig | None = None) -> list[Face]:
