@@ -199,15 +199,15 @@ def detect_boxes(image: np.ndarray, cfg: PipelineConfig | None = None) -> list[t
 
 def detect_windows(image: np.ndarray, windows: list[tuple], cfg: PipelineConfig) -> list[list[tuple]]:
     """The detector's raw detections in each (x0, y0, side) window, in window pixels."""
-    h, w = image.shape[:2]
-    crops = [image[y0:min(y0 + side, h), x0:min(x0 + side, w)] for x0, y0, side in windows]
     if _backend(cfg) == "solutions":
         from deepexpr.faces.solutions import run_detector
 
-        return [run_detector(c, cfg.min_score, DETECT_INPUT) for c in crops]
+        h, w = image.shape[:2]
+        return [run_detector(image[y0:min(y0 + side, h), x0:min(x0 + side, w)], cfg.min_score, DETECT_INPUT)
+                for x0, y0, side in windows]
     from deepexpr.faces import tflite
 
-    return tflite.detect_parallel(crops, cfg.min_score, cfg.threads)
+    return tflite.detect_tiles(image, windows, cfg.min_score, cfg.threads)
 
 
 def _backend(cfg: PipelineConfig, mesh: bool = False) -> str:

@@ -176,26 +176,62 @@ def detect(windows: list[np.ndarray], min_score: float, spec: DetectorSpec = FUL
 
 
 def _letterbox(win: np.ndarray, size: int):
-    """(1, size, size, 3) float32 in [-1, 1] with the window centred, and (x offset, y offset,
-    scale) of the window in it."""
-    import cv2
-
+    """(1, size, size, 3) float32 in [-1, 1] with the window centred (shrunk to fit), and
+    (x offset, y offset, scale) of the window in it."""
     h, w = win.shape[:2]
-    f = size / max(h, w)
-    nw, nh = max(1, round(w * f)), max(1, round(h * f))
-    k = int(1.0 / f)
-    if k >= 2:  # integer-factor area averaging (OpenCV's fast path), then bilinear
-        win = cv2.resize(win, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
-    small = cv2.resize(win, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != win.shape[1::-1] else win
+    small, fx, fy = _shrink(win, min(size / max(h, w), 1.0))
+    nh, nw = small.shape[:2]
+    f = (fx + fy) / 2
     ox, oy = (size - nw) // 2, (size - nh) // 2
     batch = np.full((1, size, size, 3), -1.0, np.float32)
     batch[0, oy:oy + nh, ox:ox + nw] = small.astype(np.float32) * (2.0 / 255.0) - 1.0
     return batch, (ox, oy, f)
 
 
-def detect_parallel(windows: list[np.ndarray], min_score: float, threads: int = 1) -> list[list[tuple]]:
-    """`detect` with the windows split over `threads` threads (each its own interpreter)."""
-    return [d for part in parallel_map(lambda c: detect(c, min_score), windows, threads) for d in part]
+def detect_tiles(image: np.ndarray, windows: list[tuple], min_score: float, threads: int = 1) -> list[list[tuple]]:
+    """`detect` on square tiles (x0, y0, side) of one image, in image pixels.
+
+    Each pyramid level (one tile side) is shrunk once for the whole image and its tiles cut
+    from it (resizing 27 overlapping tiles one by one costs several times more); the tiles
+    run split over `threads` threads, each with its own interpreter.
+
+    Returns:
+        per window, [(box [x0, y0, x1, y1], score, keypoints (6, 2))] in that window's pixels.
+    """
+    size = FULL_RANGE.input_size
+    h, w = image.shape[:2]
+    levels = {side: _shrink(image, size / side) for side in {side for _, _, side in windows}}
+
+    def run(chunk):
+        out = []
+        for x0, y0, side in chunk:
+            small, fx, fy = levels[side]
+            sx0, sy0 = int(round(x0 * fx)), int(round(y0 * fy))
+            sx1 = min(int(round(min(x0 + side, w) * fx)), sx0 + size, small.shape[1])
+            sy1 = min(int(round(min(y0 + side, h) * fy)), sy0 + size, small.shape[0])
+            found = detect([small[sy0:sy1, sx0:sx1]], min_score)[0]
+            # tile pixels of the shrunk level -> tile pixels of the image
+            out.append([((b + [sx0, sy0, sx0, sy0]) / [fx, fy, fx, fy] - [x0, y0, x0, y0], score,
+                         ((k + [sx0, sy0]) / [fx, fy] - [x0, y0]).astype(np.float32)) for b, score, k in found])
+        return out
+
+    return [d for part in parallel_map(run, windows, threads) for d in part]
+
+
+def _shrink(image: np.ndarray, f: float) -> tuple[np.ndarray, float, float]:
+    """The image scaled by `f` <= 1 (integer-factor area averaging, then bilinear) and the
+    actual x and y factors."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if f >= 1.0:
+        return image, 1.0, 1.0
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    k = int(1.0 / f)
+    if k >= 2:  # OpenCV's fast area path
+        image = cv2.resize(image, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != image.shape[1::-1] else image
+    return small, nw / w, nh / h
 
 
 def parallel_map(fn, items: list, threads: int) -> list:
