@@ -133,17 +133,20 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, i
     """
     order = np.argsort(-scores, kind="stable")
     boxes, scores, keypoints = boxes[order], scores[order], keypoints[order]
+    overlap = iou_matrix(boxes, boxes) > iou
+    alive = np.ones(len(scores), bool)
     out_b, out_s, out_k = [], [], []
-    left = np.arange(len(scores))
-    while len(left):
-        group = left[iou_matrix(boxes[left[:1]], boxes[left])[0] > iou]
-        group = group if len(group) else left[:1]
+    for i in range(len(scores)):  # best first: each live box leads the group of live boxes overlapping it
+        if not alive[i]:
+            continue
+        member = alive & overlap[i]
+        member[i] = True
+        group = np.flatnonzero(member)
+        alive[group] = False
         w = scores[group] / scores[group].sum()
         out_b.append(w @ boxes[group])
         out_k.append(np.tensordot(w, keypoints[group], axes=1))
-        out_s.append(scores[left[0]])
-        left = np.setdiff1d(left, group, assume_unique=True)
-        left = left[np.argsort(-scores[left], kind="stable")]
+        out_s.append(scores[i])
     k = keypoints.shape[1] if keypoints.ndim == 3 else 0
     if not out_s:
         return np.zeros((0, 4)), np.zeros(0), np.zeros((0, k, 2))

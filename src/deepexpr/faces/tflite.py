@@ -134,14 +134,26 @@ def invoke(kind: str, batch: np.ndarray) -> list[np.ndarray]:
     A new batch size re-allocates the interpreter's tensors (milliseconds): callers keep N
     fixed per model (batching gains nothing per item on CPU here, measured).
     """
-    it = interpreter(kind)
-    inp = it.get_input_details()[0]
-    if tuple(inp["shape"]) != batch.shape:
-        it.resize_tensor_input(inp["index"], list(batch.shape))
+    it, io = interpreter(kind), _io(kind)
+    inp, outs, shape = io
+    if shape != batch.shape:
+        it.resize_tensor_input(inp, list(batch.shape))
         it.allocate_tensors()
-    it.set_tensor(inp["index"], np.ascontiguousarray(batch, np.float32))
+        io[2] = batch.shape
+    it.set_tensor(inp, np.ascontiguousarray(batch, np.float32))
     it.invoke()
-    return [it.get_tensor(o["index"]).reshape(len(batch), -1) for o in it.get_output_details()]
+    return [it.get_tensor(o).reshape(len(batch), -1) for o in outs]
+
+
+def _io(kind: str) -> list:
+    """[input tensor index, output tensor indices, current input shape] of this thread's
+    interpreter (cached: the details calls cost more than a small model's bookkeeping)."""
+    cache = _LOCAL.__dict__.setdefault("io", {})
+    if kind not in cache:
+        it = interpreter(kind)
+        inp = it.get_input_details()[0]
+        cache[kind] = [inp["index"], [o["index"] for o in it.get_output_details()], tuple(inp["shape"])]
+    return cache[kind]
 
 
 # --------------------------------------------------------------------------- detector
