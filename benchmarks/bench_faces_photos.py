@@ -139,8 +139,8 @@ def timing(runs: int, backend: str, threads: int) -> None:
         from deepexpr.faces.pipeline import plan_windows
 
         windows = len(plan_windows(*image.shape[:2], cfg.min_iod, cfg.level_ratio))
-        print(f"  {label}: {n} faces, {windows} detector windows, median {statistics.median(times) * 1e3:.0f} ms, "
-              f"min {min(times) * 1e3:.0f} ms; CPU median {statistics.median(cpu) * 1e3:.0f} ms ({runs} warm runs)")
+        print(f"  {label}: {n} faces, {windows} detector windows, median {statistics.median(times) * 1e3:.1f} ms, "
+              f"min {min(times) * 1e3:.1f} ms; CPU median {statistics.median(cpu) * 1e3:.1f} ms ({runs} warm runs)")
 
 
 def main() -> None:
