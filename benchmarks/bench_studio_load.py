@@ -254,6 +254,8 @@ def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos:
     sampler.join()
     mem = np.array([m for _, m in samples])
     third = max(1, len(mem) // 3)
+    t0 = samples[0][0]
+    out["rss_per_minute"] = [round(float(m)) for t, m in samples if int(t - t0) % 60 < 5]
     out["rss"] = {"start": float(mem[0]), "end": float(mem[-1]), "max": float(mem.max()),
                   "first_third_mean": float(mem[:third].mean()), "last_third_mean": float(mem[-third:].mean()),
                   "samples": len(mem)}
@@ -362,6 +364,7 @@ def main() -> None:
             m = s["rss"]
             print(f"soak {args.soak:.0f} s server RSS: start {m['start']:.0f} MB, end {m['end']:.0f} MB, max {m['max']:.0f} MB; "
                   f"mean first third {m['first_third_mean']:.0f} MB, last third {m['last_third_mean']:.0f} MB ({m['samples']} samples)")
+            print(f"soak RSS each minute (MB): {s['rss_per_minute']}")
         print(f"load average at the end {os.getloadavg()}")
         alive = proc.poll() is None
         print(f"server still up after the run: {alive}")
