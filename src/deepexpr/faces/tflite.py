@@ -33,7 +33,6 @@ import importlib.util
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -117,9 +116,15 @@ def interpreter(kind: str):
     """
     cache = _LOCAL.__dict__.setdefault("interpreters", {})
     if kind not in cache:
-        from ai_edge_litert.interpreter import Interpreter
-
         from deepexpr.faces.quiet import native_logs_silenced
+
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as err:
+            from deepexpr.errors import DeepExprError
+
+            raise DeepExprError("the TFLite runtime is missing: pip install ai-edge-litert (or use the face "
+                                "pipeline's backend='solutions')") from err
 
         with native_logs_silenced():  # "Created TensorFlow Lite XNNPACK delegate" on stderr
             it = Interpreter(model_path=model_file(MODELS[kind]), num_threads=1)
@@ -390,14 +395,3 @@ def meshes(image: np.ndarray, rois: list[Roi], min_presence: float = 0.5, thread
         return [m if p >= min_presence else None for m, p in zip(found, presence)]
 
     return [m for part in parallel_map(run, rois, threads) for m in part]
-
-
-@lru_cache(maxsize=1)
-def available() -> bool:
-    """Whether the TFLite runtime and the model files are installed."""
-    if importlib.util.find_spec("ai_edge_litert") is None:
-        return False
-    try:
-        return all(os.path.isfile(model_file(m)) for m in MODELS.values())
-    except Exception:  # noqa: BLE001 - no mediapipe: the solutions backend reports it
-        return False
