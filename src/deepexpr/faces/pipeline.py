@@ -74,8 +74,8 @@ class PipelineConfig:
     nms_iou: float = 0.3  # detections overlapping more than this (IoU or 70% of the smaller) merge
     level_ratio: float = 2.5  # tile side ratio between pyramid levels
     max_faces: int = 64  # at most this many faces per image (highest scores)
-    crop_scale: float = 2.0  # mesh crop side / detector box side
-    mesh_size: int = 256  # mesh crop resized to this side
+    crop_scale: float = 2.0  # solutions mesh: crop side / detector box side (tflite: 1.5, rotated, as mediapipe)
+    mesh_size: int = 256  # solutions mesh: crop resized to this side (tflite: the model input, 192)
     size: int = DEFAULT_SIZE  # aligned crop side
     method: str = "similarity"  # registration ("similarity" or "affine")
     confident_score: float = 0.75  # below: low_confidence "low detection score"
