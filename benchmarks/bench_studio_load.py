@@ -117,7 +117,12 @@ def photo_clients(url: str, clients: int, seconds: float, photos: list[bytes]) -
             summary(f"/api/recognize x{clients} server-side", server, errors[0], took))
 
 
+LIVE_MAX_FPS = 38.0  # clients stay under the server's --live-max-fps (40), as a webcam (30) does
+
+
 def live_sockets(url: str, sockets: int, seconds: float, frames: list[bytes]) -> tuple[dict, dict]:
+    """Stop-and-wait live sockets (the next frame leaves when the answer arrived), paced to at
+    most `LIVE_MAX_FPS` so the server's rate limit (429 answers) is never what is measured."""
     from websockets.sync.client import connect
 
     rtt, server, errors, stop = [], [], [0], time.perf_counter() + seconds
@@ -126,10 +131,11 @@ def live_sockets(url: str, sockets: int, seconds: float, frames: list[bytes]) ->
     def worker():
         try:
             with connect(url.replace("http", "ws") + "/ws/live?character=pip", max_size=2**22) as ws:
-                k = 0
+                k, last = 0, 0.0
                 while time.perf_counter() < stop:
                     k += 1
-                    t = time.perf_counter()
+                    time.sleep(max(0.0, last + 1.0 / LIVE_MAX_FPS - time.perf_counter()))
+                    t = last = time.perf_counter()
                     ws.send(frames[k % len(frames)])
                     msg = json.loads(ws.recv())
                     ok = msg.get("type") == "frame" and len(msg["faces"]) == 1 and msg["puppet"]
