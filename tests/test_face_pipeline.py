@@ -42,11 +42,15 @@ def test_nms_merges_duplicates_and_partial_boxes():
     assert [d[1] for d in kept] == [0.95, 0.7]  # best score first, one box per face
 
 
-def test_small_faces_found_in_a_composite():
+BACKENDS = ["tflite", "solutions"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_small_faces_found_in_a_composite(backend):
     rng = np.random.default_rng(5)
     image, truth = make_group_photo(rng, n_faces=9, iod_range=(20, 70), size=(720, 1280), backdrop="coffee")
     assert len(truth) >= 8 and min(t["iod"] for t in truth) < 30
-    faces = FacePipeline().detect(image)
+    faces = FacePipeline(PipelineConfig(backend=backend)).detect(image)
     tp, fn, fp = match_faces(truth, [f.box for f in faces])
     assert (fn, fp) == (0, 0), (tp, fn, fp)
     assert [f.box[0] for f in faces] == sorted(f.box[0] for f in faces)  # left to right
@@ -56,26 +60,28 @@ def test_small_faces_found_in_a_composite():
         assert f.score > 0.5 and len(f.detection_box) == 4
 
 
-def test_quality_flags_tiny_and_profile_faces_and_mirror_flips_pose():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_quality_flags_tiny_and_profile_faces_and_mirror_flips_pose(backend):
     from skimage import data
 
+    pipeline = FacePipeline(PipelineConfig(backend=backend))
     src = astronaut_sources()[0]
     canvas = np.full((400, 600, 3), 90, np.uint8)
     paste_face(canvas, src, 60, 20, 20)
     paste_face(canvas, src, 19, 450, 200)
-    faces = FacePipeline(PipelineConfig(min_iod=16)).detect(canvas)
+    faces = FacePipeline(PipelineConfig(min_iod=16, backend=backend)).detect(canvas)
     assert len(faces) == 2
     big, tiny = faces
     assert not big.low_confidence and big.reason == ""
     assert tiny.low_confidence and "tiny" in tiny.reason
-    mirrored = FacePipeline().detect(np.ascontiguousarray(canvas[:, ::-1]))
+    mirrored = pipeline.detect(np.ascontiguousarray(canvas[:, ::-1]))
     assert np.sign(mirrored[-1].roll) == -np.sign(big.roll) or abs(big.roll) < 1
     # two thirds of a face hidden (a camera held in front): not found, or not a confident answer
     hidden = np.full((400, 600, 3), 90, np.uint8)
     (_, ly), (rx, _) = paste_face(hidden, src, 60, 100, 20)["eyes"]
     hidden[int(ly - 60):int(ly + 120), int(rx + 36 - 0.7 * 132):int(rx + 72)] = (70, 70, 75)
-    assert all(f.low_confidence for f in FacePipeline().detect(hidden))
+    assert all(f.low_confidence for f in pipeline.detect(hidden))
     # the cameraman looks down at his camera, turned away: a profile, not a confident answer
-    cameraman = FacePipeline().detect(np.dstack([data.camera()] * 3))
+    cameraman = pipeline.detect(np.dstack([data.camera()] * 3))
     assert all(f.low_confidence for f in cameraman)
     assert any("profile" in f.reason for f in cameraman)

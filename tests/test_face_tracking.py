@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from deepexpr.faces.tracking import FaceTracker
 
@@ -39,14 +40,15 @@ def test_neighbours_crossing_keep_ids_by_landmark_shape():
         assert ids == [0, 1], t
 
 
-def test_stream_keeps_one_id_for_a_face_that_leaves_briefly():
+@pytest.mark.parametrize("backend", ["tflite", "solutions"])
+def test_stream_keeps_one_id_for_a_face_that_leaves_briefly(backend):
     from skimage import data
 
     from deepexpr.faces.pipeline import FacePipeline, PipelineConfig
 
     face = data.astronaut()[10:290, 95:375]
     small = face[::2, ::2]
-    stream = FacePipeline(PipelineConfig(detect_every=4)).stream(max_gap=5)
+    stream = FacePipeline(PipelineConfig(detect_every=4, backend=backend)).stream(max_gap=5)
     ids = []
     for t in range(14):
         frame = np.full((240, 400, 3), 70, np.uint8)
@@ -57,3 +59,28 @@ def test_stream_keeps_one_id_for_a_face_that_leaves_briefly():
         ids.append([f.track_id for f in faces])
     assert all(i == [] for i in ids[6:9])
     assert {tuple(i) for t, i in enumerate(ids) if not 6 <= t < 9} == {(0,)}
+
+
+def test_solutions_stream_reuses_the_graph_of_an_ended_track(monkeypatch):
+    """A face that jumps gets a new track; its video-mode FaceMesh is the ended track's,
+    reset, not a new graph (building one costs 50-100 ms of a live frame)."""
+    from skimage import data
+
+    import deepexpr.faces.solutions as solutions
+    from deepexpr.faces.pipeline import MAX_TRACK_MESHERS, FacePipeline, PipelineConfig
+
+    built = []
+    real = solutions.tracking_mesher
+    monkeypatch.setattr(solutions, "tracking_mesher", lambda: built.append(1) or real())
+    small = data.astronaut()[10:290, 95:375][::2, ::2]
+    stream = FacePipeline(PipelineConfig(backend="tflite", mesh_backend="solutions", detect_every=3)).stream(max_gap=1)
+    ids = []
+    for t in range(12):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        x = 10 if t < 6 else 320  # the face jumps across the frame: a new track
+        frame[40:40 + small.shape[0], x:x + small.shape[1]] = small
+        ids.append([f.track_id for f in stream.process(frame)])
+    assert ids[0] == [0] and ids[-1] == [1]
+    assert len(built) == 1  # the second track reused the first one's graph
+    assert len(stream._meshers) + len(stream._spare) <= MAX_TRACK_MESHERS
+    stream.close()

@@ -255,3 +255,41 @@ def test_page_docs_and_openapi_are_served_from_the_package(api):
     assert "RecognizeResponse" in spec["components"]["schemas"]
     docs = api.get("/docs")
     assert docs.status_code == 200 and "/static/docs.js" in docs.text
+
+
+def test_concurrent_requests_and_live_sessions_run_without_a_lock(engine):
+    """Recognition and live frames from many requests at once on the bounded pool (tflite
+    backend: per-worker interpreters, no lock): no error, the same answers as one at a time."""
+    import asyncio
+
+    from deepexpr.studio.server import WorkPool
+
+    assert engine.config.face_backend == "tflite"
+    base = astronaut()
+    photos = [np.ascontiguousarray(np.roll(base, 24 * k, axis=1)) for k in range(4)]
+    alone = [engine.recognize(p) for p in photos]
+    pool = WorkPool(workers=2, max_queue=64)
+    pool.on_every_worker(engine.warm_worker)
+    sessions = [engine.live_session() for _ in range(2)]
+
+    async def live(session):  # one socket: frames one at a time, as the live route runs them
+        return [await pool.run(session.frame, photos[k % 4], "pip", 96) for k in range(6)]
+
+    async def burst():
+        calls = [pool.run(engine.recognize, photos[k % 4]) for k in range(16)]
+        out = await asyncio.gather(*calls, *[live(s) for s in sessions])
+        return out[:16] + [frame for frames in out[16:] for frame in frames]
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        pool.shutdown()
+        for s in sessions:
+            s.close()
+    for k, faces in enumerate(answers[:16]):
+        ref = alone[k % 4]
+        assert len(faces) == len(ref) == 1
+        np.testing.assert_allclose(faces[0].box, ref[0].box, atol=0.11)
+        np.testing.assert_allclose(faces[0].probs, ref[0].probs, atol=1e-4)
+    for faces, puppet in answers[16:]:
+        assert len(faces) == 1 and puppet is not None and puppet.image.shape == (96, 96, 3)

@@ -1,18 +1,27 @@
 """The face pipeline: every face of a photo, a video frame or a webcam frame.
 
-Steps (mediapipe 0.10.14 `solutions`, offline: the models ship in the wheel):
+Steps (mediapipe 0.10.14's models, offline: they ship in the wheel). Two backends run them:
+`backend="tflite"` (default) runs the model files directly on a TFLite interpreter
+(`deepexpr.faces.tflite`: a few ms per model call, no lock, per-thread interpreters);
+`backend="solutions"` runs mediapipe's `solutions` graphs (`deepexpr.faces.solutions`: the
+reference; ~10-13 ms of graph overhead per call and one process-wide lock). `mesh_backend`
+picks the mesh's backend apart from the detector's: the rig estimator's map was trained on
+the solutions (attention) mesh, so the rig path (`deepexpr.faces.rigface`) detects with
+tflite and meshes with solutions.
 
-1. **Detect** with the *full-range* face detector (`face_detection`, `model_selection=1`,
-   192x192 input). It finds faces down to ~18 px of its input, so a big photo is searched as
-   an image pyramid of square tiles (`plan_windows`): the whole image, then tiles of
-   decreasing side down to the side at which a face of `min_iod` pixels between the eyes is
-   still ~20 px wide in the detector's input. Tiles overlap by the smallest face the coarser
-   level finds, a detection cut by an inner tile edge is dropped (a neighbouring tile or a
-   coarser level holds the whole face), and duplicates are merged by non-maximum suppression.
-2. **Mesh** each face: its expanded square crop, resized to `mesh_size`, goes through the
-   478-point face mesh (`face_mesh`, `refine_landmarks=True`, static image mode); points are
-   mapped back to image pixels. A detection on which the mesh finds no face (or a different
-   face) is dropped: the mesh verifies the detector.
+1. **Detect** with the *full-range* face detector (192x192 input). It finds faces down to
+   ~18 px of its input, so a big photo is searched as an image pyramid of square tiles
+   (`plan_windows`): the whole image, then tiles of decreasing side down to the side at
+   which a face of `min_iod` pixels between the eyes is still ~20 px wide in the detector's
+   input. Tiles overlap by the smallest face the coarser level finds, a detection cut by an
+   inner tile edge is dropped (a neighbouring tile or a coarser level holds the whole face),
+   and duplicates are merged by non-maximum suppression.
+2. **Mesh** each face and map the points back to image pixels. tflite: the 468-point mesh
+   in a crop of 1.5x the detection rotated so the eyes are level, then the iris model on
+   each eye (478 points, as mediapipe's iris pipeline); solutions: the attention mesh
+   (`refine_landmarks=True`, static image mode) in a `crop_scale` x box crop. A detection
+   on which the mesh finds no face (or a different face) is dropped: the mesh verifies the
+   detector.
 3. **Quality**: detection score, yaw/pitch/roll from the mesh, inter-ocular distance, and
    `low_confidence` with a reason (profile, tiny, low score, landmarks that disagree with the
    detector: occlusion, cut off by the border).
@@ -31,14 +40,13 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deepexpr import landmarks as L
 from deepexpr.faces.align import DEFAULT_SIZE, align_face
-from deepexpr.faces.quiet import native_logs_silenced  # sets the log levels before mediapipe loads
+from deepexpr.faces.tflite import Roi, roi_from_detection, roi_from_mesh
 
 # mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
 # brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
@@ -66,8 +74,8 @@ class PipelineConfig:
     nms_iou: float = 0.3  # detections overlapping more than this (IoU or 70% of the smaller) merge
     level_ratio: float = 2.5  # tile side ratio between pyramid levels
     max_faces: int = 64  # at most this many faces per image (highest scores)
-    crop_scale: float = 2.0  # mesh crop side / detector box side
-    mesh_size: int = 256  # mesh crop resized to this side
+    crop_scale: float = 2.0  # solutions mesh: crop side / detector box side (tflite: 1.5, rotated, as mediapipe)
+    mesh_size: int = 256  # solutions mesh: crop resized to this side (tflite: the model input, 192)
     size: int = DEFAULT_SIZE  # aligned crop side
     method: str = "similarity"  # registration ("similarity" or "affine")
     confident_score: float = 0.75  # below: low_confidence "low detection score"
@@ -75,6 +83,10 @@ class PipelineConfig:
     profile_yaw: float = 40.0  # |yaw| above (degrees): low_confidence "profile"
     max_keypoint_error: float = 0.35  # mesh vs detector eye/nose points, in inter-ocular units
     detect_every: int = 10  # streams: full detection every N frames (and when a face is lost)
+    backend: str = "tflite"  # "tflite" (model files on a TFLite interpreter) or "solutions" (mediapipe graphs)
+    mesh_backend: str = ""  # the mesh's backend when it differs ("": `backend`); the rig path meshes with solutions
+    threads: int = 2  # tflite: threads for one image (detector windows and faces in parallel; 1: this thread only)
+    min_presence: float = 0.5  # tflite: the mesh model's face-presence probability below which a crop has no face
 
 
 @dataclass
@@ -89,7 +101,7 @@ class Face:
     affine: np.ndarray  # (2, 3) float64 image pixels -> crop pixels
     score: float = 1.0  # detector score (0-1)
     detection_box: list[float] = field(default_factory=list)  # the detector's [x0, y0, x1, y1]
-    mesh478: np.ndarray | None = None  # (478, 3) float32 mesh with the 10 iris points
+    _mesh478: np.ndarray | None = field(default=None, repr=False)  # see the `mesh478` property
     yaw: float = 0.0  # degrees, + = face turned toward the image's right
     pitch: float = 0.0  # degrees, + = chin down
     roll: float = 0.0  # degrees, + = head tilted clockwise in the image
@@ -97,6 +109,25 @@ class Face:
     low_confidence: bool = False  # profile, tiny, occluded or low score: not a confident answer
     reason: str = ""  # why low_confidence ("" when confident); several joined by "; "
     track_id: int | None = None  # streams: the face's track
+    _iris_image: np.ndarray | None = field(default=None, repr=False, compare=False)  # until irises are run
+
+    @property
+    def mesh478(self) -> np.ndarray | None:
+        """(478, 3) float32 mesh with the 10 iris points (468-472 the image-left iris).
+
+        tflite backend: the iris model runs on first use (the rig estimator reads the
+        irises, recognition never does), in the calling thread.
+        """
+        if self._mesh478 is None and self._iris_image is not None:
+            from deepexpr.faces.tflite import add_irises
+
+            self._mesh478 = add_irises(self._iris_image, self.mesh468)
+            self._iris_image = None
+        return self._mesh478
+
+    @mesh478.setter
+    def mesh478(self, value: np.ndarray | None) -> None:
+        self._mesh478, self._iris_image = value, None
 
     def quality(self) -> dict:
         """The quality fields every result row of a face carries (recognize, retrieve, translate)."""
@@ -104,35 +135,6 @@ class Face:
                 "yaw": round(float(self.yaw), 1), "pitch": round(float(self.pitch), 1),
                 "roll": round(float(self.roll), 1), "low_confidence": bool(self.low_confidence),
                 "reason": self.reason}
-
-
-# --------------------------------------------------------------------------- mediapipe graphs
-
-_LOCK = threading.Lock()  # the solutions graphs are not re-entrant; one call at a time
-
-
-def _started(graph):
-    """Run a new graph once on a blank frame with native logs silenced (its start-up lines)."""
-    with native_logs_silenced():
-        graph.process(np.zeros((64, 64, 3), np.uint8))
-    return graph
-
-
-@functools.lru_cache(maxsize=2)
-def _detector(min_score: float):
-    """One full-range FaceDetection per threshold for the process (graph build ~50 ms)."""
-    import mediapipe as mp
-
-    return _started(mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score))
-
-
-@functools.lru_cache(maxsize=1)
-def _mesher():
-    """One FaceMesh (one face per crop, irises refined) for the process."""
-    import mediapipe as mp
-
-    return _started(mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
-                                                    refine_landmarks=True, min_detection_confidence=0.3))
 
 
 # --------------------------------------------------------------------------- detection
@@ -170,25 +172,6 @@ def _starts(length: int, side: float, overlap: float) -> list[int]:
     return [int(round(i * (length - side) / max(n - 1, 1))) for i in range(n)]
 
 
-def _run_detector(image: np.ndarray, min_score: float) -> list[tuple]:
-    """Detections of one window: [(box (4,), score, keypoints (6, 2))] in window pixels."""
-    import cv2
-
-    h, w = image.shape[:2]
-    f = DETECT_INPUT / max(h, w)
-    if f < 1.0:  # the detector shrinks to 192 anyway: area-averaging first is cheaper and sharper
-        image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    with _LOCK, native_logs_silenced():  # TFLite may start (and print) lazily on any call
-        res = _detector(float(min_score)).process(np.ascontiguousarray(image))
-    out = []
-    for d in res.detections or []:
-        rb = d.location_data.relative_bounding_box
-        box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
-        kp = np.array([[k.x * w, k.y * h] for k in d.location_data.relative_keypoints], np.float32)
-        out.append((box, float(d.score[0]), kp))
-    return out
-
-
 def detect_boxes(image: np.ndarray, cfg: PipelineConfig | None = None) -> list[tuple]:
     """Face detections of a whole image, over the pyramid of `plan_windows`, merged.
 
@@ -201,15 +184,62 @@ def detect_boxes(image: np.ndarray, cfg: PipelineConfig | None = None) -> list[t
     """
     cfg = cfg or PipelineConfig()
     h, w = image.shape[:2]
+    windows = plan_windows(h, w, cfg.min_iod, cfg.level_ratio)
+    found_in = dict(zip(windows, detect_windows(image, windows, cfg)))
     found = []
-    for x0, y0, side in plan_windows(h, w, cfg.min_iod, cfg.level_ratio):
+    for x0, y0, side in windows:
         x1, y1 = min(x0 + side, w), min(y0 + side, h)
         inner = (x0 > 0, y0 > 0, x1 < w, y1 < h)  # window edges inside the image
-        for box, score, kp in _run_detector(image[y0:y1, x0:x1], cfg.min_score):
+        for box, score, kp in found_in[(x0, y0, side)]:
             if _cut_by_edge(box, x1 - x0, y1 - y0, inner):
                 continue
             found.append((box + [x0, y0, x0, y0], score, kp + [x0, y0]))
     return nms(found, cfg.nms_iou)[: cfg.max_faces]
+
+
+def detect_windows(image: np.ndarray, windows: list[tuple], cfg: PipelineConfig) -> list[list[tuple]]:
+    """The detector's raw detections in each (x0, y0, side) window, in window pixels."""
+    if _backend(cfg) == "solutions":
+        from deepexpr.faces.solutions import run_detector
+
+        h, w = image.shape[:2]
+        return [run_detector(image[y0:min(y0 + side, h), x0:min(x0 + side, w)], cfg.min_score, DETECT_INPUT)
+                for x0, y0, side in windows]
+    from deepexpr.faces import tflite
+
+    return tflite.detect_tiles(image, windows, cfg.min_score, cfg.threads)
+
+
+def _backend(cfg: PipelineConfig, mesh: bool = False) -> str:
+    """The detector's (or with `mesh`, the mesh's) backend, checked."""
+    name = (cfg.mesh_backend or cfg.backend) if mesh else cfg.backend
+    if name not in ("tflite", "solutions"):
+        from deepexpr.errors import InputError
+
+        raise InputError(f"face pipeline backend {name!r}: use 'tflite' or 'solutions'")
+    return name
+
+
+def mesh_regions(image: np.ndarray, regions: list[Roi], cfg: PipelineConfig, meshers=None) -> list:
+    """The mesh of the face in each region, or None where the mesh finds none.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        regions: `Roi` crops (tflite: rotated, 1.5x the face; solutions: upright windows).
+        meshers: solutions only: a FaceMesh per region (a track's video-mode graph) or None.
+
+    Returns:
+        list of float32 meshes (x, y image pixels, z in the units of x) or None: (478, 3)
+        from solutions; (468, 3) from tflite (irises are added when first read, see `Face`).
+    """
+    if _backend(cfg, mesh=True) == "solutions":
+        from deepexpr.faces.solutions import mesh_in_square
+
+        meshers = meshers or [None] * len(regions)
+        return [mesh_in_square(image, r.cx, r.cy, r.side, cfg.mesh_size, m) for r, m in zip(regions, meshers)]
+    from deepexpr.faces import tflite
+
+    return tflite.meshes(image, regions, cfg.min_presence, cfg.threads)
 
 
 def _cut_by_edge(box, w, h, inner) -> bool:
@@ -244,51 +274,6 @@ def nms(detections: list[tuple], iou: float = 0.3) -> list[tuple]:
 
 
 # --------------------------------------------------------------------------- mesh and quality
-
-def tracking_mesher():
-    """A FaceMesh in video mode for one face track: after its first frame it takes the face's
-    region from its previous landmarks instead of running its own detector (~40% faster)."""
-    import mediapipe as mp
-
-    return _started(mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
-                                                    refine_landmarks=True, min_detection_confidence=0.3,
-                                                    min_tracking_confidence=0.5))
-
-
-def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256,
-                   mesher=None):
-    """The 478-point mesh of the face in a square window of an image, in image pixels.
-
-    Args:
-        image: (H, W, 3) uint8 RGB.
-        cx, cy, side: the window's centre and side (image pixels; may run past the image).
-        mesh_size: the window is resampled to this side before meshing.
-        mesher: a FaceMesh to use (e.g. a track's `tracking_mesher()`); the shared
-            static-image one when None.
-
-    Returns:
-        (478, 3) float32 (x, y image pixels, z in the units of x), or None when the mesh
-        finds no face in the window.
-    """
-    import cv2
-
-    from deepexpr.faces.align import _shrunk
-
-    s = mesh_size / max(float(side), 1.0)
-    m = np.array([[s, 0.0, mesh_size / 2 - s * cx], [0.0, s, mesh_size / 2 - s * cy]])
-    src, warp = _shrunk(image, m)  # area-average first when shrinking a big face
-    crop = cv2.warpAffine(src, warp, (mesh_size, mesh_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    with _LOCK, native_logs_silenced():
-        res = (mesher or _mesher()).process(crop)
-    if not res.multi_face_landmarks:
-        return None
-    pts = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark], np.float32) * mesh_size
-    pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
-    pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
-    pts[:, 2] /= s
-    return pts
-
 
 def head_pose(mesh: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from a face mesh (N >= 468, 3).
@@ -340,7 +325,8 @@ def quality(face: Face, keypoints: np.ndarray | None, image_shape, cfg: Pipeline
 
 def face_from_mesh(image: np.ndarray, mesh: np.ndarray, cfg: PipelineConfig, score: float = 1.0,
                    detection_box=None, keypoints=None) -> Face:
-    """A `Face` (49 points, aligned crop, pose, quality) from a (478, 3) mesh in image pixels."""
+    """A `Face` (49 points, aligned crop, pose, quality) from a mesh in image pixels: (478, 3)
+    with irises, or (468, 3), whose irises the face then adds from `image` when first read."""
     h, w = image.shape[:2]
     pts = mesh[list(MESH_TO_49), :2].copy()
     crop, crop_pts, m = align_face(image, pts, cfg.size, cfg.method)
@@ -351,7 +337,8 @@ def face_from_mesh(image: np.ndarray, mesh: np.ndarray, cfg: PipelineConfig, sco
     face = Face([float(x0), float(y0), float(x1), float(y1)], np.ascontiguousarray(mesh[:468]), pts,
                 crop, crop_pts, m, score=float(score),
                 detection_box=[float(v) for v in (detection_box if detection_box is not None else (x0, y0, x1, y1))],
-                mesh478=mesh, yaw=yaw, pitch=pitch, roll=roll, iod=iod)
+                _mesh478=mesh if len(mesh) == 478 else None, yaw=yaw, pitch=pitch, roll=roll, iod=iod,
+                _iris_image=image if len(mesh) == 468 else None)
     reasons = quality(face, keypoints, image.shape, cfg)
     face.low_confidence, face.reason = bool(reasons), "; ".join(reasons)
     return face
@@ -376,29 +363,59 @@ class FacePipeline:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 (H, W, 3) image, left to right."""
-        faces = [self.mesh_detection(image, *det) for det in detect_boxes(image, self.config)]
+        faces = self.mesh_detections(image, detect_boxes(image, self.config))
         return sorted((f for f in faces if f is not None), key=lambda f: f.box[0])
 
+    def detection_region(self, box, keypoints) -> Roi:
+        """The crop the mesh of a detection runs in (backend-specific, see the module doc)."""
+        if _backend(self.config, mesh=True) == "solutions":
+            side = self.config.crop_scale * max(box[2] - box[0], box[3] - box[1])
+            return Roi((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side)
+        return roi_from_detection(box, keypoints)
+
+    def mesh_detections(self, image: np.ndarray, detections: list[tuple]) -> list[Face | None]:
+        """The `Face` of each detection (box, score, (6, 2) keypoints); None where the mesh
+        finds no face or latches onto a neighbour."""
+        regions = [self.detection_region(box, kp) for box, _, kp in detections]
+        out = []
+        for (box, score, kp), mesh in zip(detections, mesh_regions(image, regions, self.config)):
+            ok = mesh is not None and _inside(mesh[list(MESH_TO_49), :2].mean(0), box)
+            out.append(face_from_mesh(image, mesh, self.config, score, box, kp) if ok else None)
+        return out
+
     def mesh_detection(self, image: np.ndarray, box, score: float, keypoints) -> Face | None:
-        """The `Face` of one detection (box, score, (6, 2) keypoints), or None when the mesh
-        finds no face there or latches onto a neighbour."""
-        cfg = self.config
-        side = cfg.crop_scale * max(box[2] - box[0], box[3] - box[1])
-        mesh = mesh_in_square(image, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, cfg.mesh_size)
-        if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), box):
-            return None
-        return face_from_mesh(image, mesh, cfg, score, box, keypoints)
+        """The `Face` of one detection, or None (see `mesh_detections`)."""
+        return self.mesh_detections(image, [(box, score, keypoints)])[0]
 
     def refine(self, image: np.ndarray, previous: Face, mesher=None) -> Face | None:
         """The face of `previous` in a new frame, meshed in a window around its last mesh
-        (no detector run); None when the mesh loses it. `mesher`: see `mesh_in_square`."""
-        x0, y0 = previous.mesh468[:, :2].min(0)
-        x1, y1 = previous.mesh468[:, :2].max(0)
-        side = 1.5 * max(x1 - x0, y1 - y0)
-        mesh = mesh_in_square(image, (x0 + x1) / 2, (y0 + y1) / 2, side, self.config.mesh_size, mesher)
+        (no detector run); None when the mesh loses it. `mesher`: solutions only, a track's
+        video-mode FaceMesh."""
+        if _backend(self.config, mesh=True) == "solutions":
+            x0, y0 = previous.mesh468[:, :2].min(0)
+            x1, y1 = previous.mesh468[:, :2].max(0)
+            region = Roi((x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0))
+        else:
+            region = roi_from_mesh(previous.mesh468)
+        mesh = mesh_regions(image, [region], self.config, [mesher])[0]
         if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), previous.box, 0.0):
             return None  # lost, or the mesh jumped to a neighbour
         return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
+
+    def warm(self) -> FacePipeline:
+        """Build this thread's models now (tflite: the three interpreters, per thread; solutions:
+        the shared graphs) so a worker's first request is not the slow one."""
+        from deepexpr.faces import tflite
+
+        for mesh in (False, True):
+            if _backend(self.config, mesh) == "tflite":
+                for kind in (("mesh", "iris") if mesh else ("detector",)):
+                    tflite.interpreter(kind)
+            else:
+                from deepexpr.faces.solutions import _detector, _mesher
+
+                _mesher() if mesh else _detector(float(self.config.min_score))
+        return self
 
     def stream(self, max_gap: int = 15):
         """A `FaceStream` over this pipeline (state for consecutive frames)."""
@@ -426,19 +443,30 @@ class FaceStream:
         self.frame_index = 0
         self._previous: list[Face] = []
         self._meshers: dict = {}  # track id -> its video-mode FaceMesh
+        self._spare: list = []  # graphs of ended tracks, reset and reused (building one takes 50-100 ms)
 
     def _mesher_of(self, track_id):
-        """The track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`; others share the
-        static one)."""
+        """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
+        others share the static one). tflite: None (the crop follows the previous mesh)."""
+        if _backend(self.pipeline.config, mesh=True) != "solutions":
+            return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
-            self._meshers[track_id] = tracking_mesher()
+            from deepexpr.faces.solutions import tracking_mesher
+
+            if self._spare:
+                mesher = self._spare.pop()
+                mesher.reset()  # a new run: no tracking state from the ended track (~1.4 ms)
+            else:
+                mesher = tracking_mesher()
+            self._meshers[track_id] = mesher
         return self._meshers.get(track_id)
 
     def close(self) -> None:
         """Free the per-track mediapipe graphs."""
-        for m in self._meshers.values():
+        for m in [*self._meshers.values(), *self._spare]:
             m.close()
         self._meshers.clear()
+        self._spare.clear()
 
     def process(self, frame: np.ndarray) -> list[Face]:
         """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
@@ -448,33 +476,39 @@ class FaceStream:
         if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
             # look for new faces (and lost ones); a detection on a tracked face keeps the
             # tracked mesh, so a face's crop does not jump every `every` frames
-            cfg = self.pipeline.config
-            for box, score, kp in detect_boxes(frame, cfg):
-                centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-                known = [f for f in faces if _inside(centre, f.box, 0.0)]
-                if known:  # refresh the tracked face's detector-based quality
-                    f = known[0]
-                    f.score, f.detection_box = float(score), [float(v) for v in box]
-                    reasons = quality(f, kp, frame.shape, cfg)
-                    f.low_confidence, f.reason = bool(reasons), "; ".join(reasons)
-                    continue
-                face = self.pipeline.mesh_detection(frame, box, score, kp)
-                if face is not None:
-                    faces.append(face)
+            faces += self._new_faces(frame, faces)
         ids = self.tracker.update([f.box for f in faces], [f.landmarks49 for f in faces])
         for face, tid in zip(faces, ids):
             face.track_id = tid
-        for tid in set(self._meshers) - set(ids):  # a graph per visible track only (memory stays bounded)
-            self._meshers.pop(tid).close()
+        for tid in set(self._meshers) - set(ids):  # at most MAX_TRACK_MESHERS graphs (memory stays bounded)
+            self._spare.append(self._meshers.pop(tid))
         self._previous = faces
         self.frame_index += 1
         return sorted(faces, key=lambda f: f.box[0])
 
+    def _new_faces(self, frame: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Faces the detector finds away from the tracked `faces`. A detection on a tracked face
+        keeps the tracked mesh (a face's crop does not jump every `detect_every` frames) and
+        refreshes its detector-based quality."""
+        cfg = self.pipeline.config
+        new = []
+        for box, score, kp in detect_boxes(frame, cfg):
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            known = [f for f in faces if _inside(centre, f.box, 0.0)]
+            if known:
+                f = known[0]
+                f.score, f.detection_box = float(score), [float(v) for v in box]
+                reasons = quality(f, kp, frame.shape, cfg)
+                f.low_confidence, f.reason = bool(reasons), "; ".join(reasons)
+            else:
+                new.append((box, score, kp))
+        return [f for f in self.pipeline.mesh_detections(frame, new) if f is not None]
+
 
 @functools.lru_cache(maxsize=4)
-def default_pipeline(min_iod: float = 20.0) -> FacePipeline:
-    """A shared `FacePipeline` per smallest face size (photos)."""
-    return FacePipeline(PipelineConfig(min_iod=float(min_iod)))
+def default_pipeline(min_iod: float = 20.0, backend: str = PipelineConfig.backend, mesh_backend: str = "") -> FacePipeline:
+    """A shared `FacePipeline` per smallest face size and backends (photos)."""
+    return FacePipeline(PipelineConfig(min_iod=float(min_iod), backend=backend, mesh_backend=mesh_backend))
 
 
 def detect_faces(image: np.ndarray, config: PipelineConfig | None = None) -> list[Face]:

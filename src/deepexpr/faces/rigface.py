@@ -1,8 +1,8 @@
 """The face pipeline as the rig estimator sees it: ONE adapter over `deepexpr.faces.pipeline`.
 
-The rig estimator needs the 478-point mesh (468 + 10 iris points; the pipeline meshes each
-face found by the full-range detector with `refine_landmarks=True`) and a quality number
-per face. `find_rig_faces` (photos) and `RigFaceStream` (video, webcam: tracked faces) are
+The rig estimator needs the 478-point mesh (468 + 10 iris points: the pipeline's tflite
+backend adds them with mediapipe's iris model, the solutions backend with the attention mesh,
+`refine_landmarks=True`) and a quality number per face. `find_rig_faces` (photos) and `RigFaceStream` (video, webcam: tracked faces) are
 the only places that talk to the face pipeline.
 
     >>> from deepexpr.faces.rigface import find_rig_faces
@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The rig map was trained on the solutions backend's attention mesh; on the tflite backend's
+# 468-point mesh + iris model it reads AUs far worse (benchmarks/RESULTS.md, "TFLite path"):
+# the rig path meshes with solutions (and detects with the faster tflite detector).
+RIG_MESH_BACKEND = "solutions"
 MIN_FACE_PX = 40.0  # faces narrower than this (pixels) get quality 0: the mesh is unreliable
 LOW_CONFIDENCE_QUALITY = 0.2  # quality cap of a face the pipeline flags low_confidence
 # A low detector score alone does not cap the quality: the mesh verified the face, and
@@ -56,7 +60,7 @@ def find_rig_faces(image, max_faces: int | None = None, pipeline=None) -> list[R
     Args:
         image: RGB uint8 (H, W, 3) array, or anything `deepexpr.io.as_rgb` takes.
         max_faces: at most this many faces (the best detector scores; None = all).
-        pipeline: a `FacePipeline` (default: the shared one).
+        pipeline: a `FacePipeline` (default: the shared one of `rig_config()`).
 
     Returns:
         list of `RigFace` (empty when there is no face).
@@ -65,7 +69,7 @@ def find_rig_faces(image, max_faces: int | None = None, pipeline=None) -> list[R
     from deepexpr.io import as_rgb
 
     image = np.ascontiguousarray(as_rgb(image))
-    faces = (pipeline or default_pipeline()).detect(image)
+    faces = (pipeline or default_pipeline(mesh_backend=RIG_MESH_BACKEND)).detect(image)
     if max_faces is not None and len(faces) > max_faces:
         faces = sorted(sorted(faces, key=lambda f: -f.score)[:max_faces], key=lambda f: f.box[0])
     return [rig_face(f, image.shape) for f in faces]
@@ -83,7 +87,7 @@ class RigFaceStream:
     def __init__(self, pipeline=None, max_gap: int = 15):
         from deepexpr.faces.pipeline import FacePipeline
 
-        self._stream = (pipeline or FacePipeline()).stream(max_gap)
+        self._stream = (pipeline or FacePipeline(rig_config())).stream(max_gap)
 
     def process(self, frame: np.ndarray) -> list[RigFace]:
         """The faces of the next RGB uint8 (H, W, 3) frame, left to right."""
@@ -92,6 +96,14 @@ class RigFaceStream:
 
     def close(self) -> None:
         self._stream.close()
+
+
+def rig_config(**overrides):
+    """The face pipeline settings of the rig path (`PipelineConfig` with the mesh backend the
+    rig map was trained on); `overrides` set other fields (min_iod, threads, ...)."""
+    from deepexpr.faces.pipeline import PipelineConfig
+
+    return PipelineConfig(**{"mesh_backend": RIG_MESH_BACKEND, **overrides})
 
 
 def rig_face(face, shape) -> RigFace:

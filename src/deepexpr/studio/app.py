@@ -50,6 +50,7 @@ def create_app(engine: Engine, config: StudioConfig | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.config = config
     app.state.pool = WorkPool(config.workers, config.max_queue)
+    app.state.pool.on_every_worker(engine.warm_worker)
     _add_error_handlers(app)
     _add_photo_routes(app)
     _add_character_routes(app)
@@ -173,7 +174,7 @@ def _add_photo_routes(app: FastAPI) -> None:
 
 def _puppets(engine: Engine, rgb, key, character: str, size: int) -> list[dict]:
     out = []
-    for r in engine.recognize(rgb, key):
+    for r in engine.recognize(rgb, key, for_rig=True):
         puppet = engine.drive(r, character, size, supersample=2)
         out.append({"box": r.box, "label": r.label, "probs": probs_dict(r.probs), "quality": r.quality,
                     "rig": {k: round(v, 4) for k, v in puppet.rig.items()}, "puppet_source": puppet.source,

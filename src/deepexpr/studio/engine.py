@@ -4,8 +4,11 @@ The rest of the studio (routes, live socket, page) never imports the application
 directly.
 
 - Faces come from the one face pipeline (`deepexpr.faces`: full-range detector, 478-point
-  mesh per face); each face carries the pipeline's quality fields (`Face.quality()`:
-  score, iod, yaw/pitch/roll, low_confidence, reason).
+  mesh per face; `face_backend` "tflite": per-thread TFLite interpreters, so the workers
+  run photos in parallel without a lock); each face carries the pipeline's quality fields
+  (`Face.quality()`: score, iod, yaw/pitch/roll, low_confidence, reason). Faces that drive
+  the puppet (live, `/api/puppet`) are meshed with the rig path's settings
+  (`deepexpr.faces.rigface.rig_config`: the solutions mesh the rig map was trained on).
 - The puppet is the chosen character drawn with the rig the rig estimator reads from the
   face's mesh (`deepexpr.retarget.estimate_rig`: FACS AUs, head pose, gaze;
   `PUPPET_SOURCE = "rig"`). Only a face without a mesh falls back to the expression blend
@@ -55,6 +58,13 @@ class EngineConfig:
     hagan: bool = setting(True, "load HA-GAN for /api/translate (--no-hagan: a faster start, translate answers 503)")
     max_faces: int = setting(8, "faces per photo", min=1, max=256)
     detect_cache: int = setting(16, "photos whose detected faces are kept between requests", min=0)
+    face_backend: str = setting("tflite", "face pipeline backend: tflite (mediapipe's model files on a TFLite "
+                                "interpreter per worker, no lock) or solutions (mediapipe graphs, one lock); the "
+                                "puppet's rig path meshes with solutions either way (its map was trained on it)",
+                                choices=("tflite", "solutions"))
+    photo_min_iod: float = setting(24.0, "smallest photo face searched for (pixels between the eyes): 24, the "
+                                   "pipeline's 'tiny' limit, searches photos up to ~650 px whole; smaller adds "
+                                   "pyramid tiles (slower)", above=0)
     live_min_iod: float = setting(30.0, "smallest live face searched for (pixels between the eyes): 30 "
                                   "searches a 640x480 frame whole; smaller adds pyramid tiles (slower)", above=0)
 
@@ -108,6 +118,7 @@ class Engine:
         self.hagan = None
         self.loaded: dict[str, str] = {}
         self._faces: OrderedDict[str, list] = OrderedDict()
+        self._pipelines: dict = {}
         self._lock = threading.Lock()
         self._key_rigs: dict[str, np.ndarray] = {}
         self._animations: dict[str, Path] = {}
@@ -147,27 +158,45 @@ class Engine:
     def _warm_up(self) -> None:
         """One call through each path so the first request is not the slow one (blank
         inputs: loading a sample photo would cost more than the warm-up saves)."""
-        from deepexpr.faces import detect_faces
         from deepexpr.retrieval.embed import features_and_probs
 
-        detect_faces(np.zeros((480, 640, 3), np.uint8))
+        self.pipeline().detect(np.zeros((480, 640, 3), np.uint8))
         features_and_probs(self.human, [np.zeros((256, 256, 3), np.uint8)])
         self.puppet(np.full(len(EXPRESSIONS), 1 / len(EXPRESSIONS)), self.characters()[0], 128)
+
+    def pipeline(self, for_rig: bool = False):
+        """The photo face pipeline (no state between calls; one thread per request: the
+        worker pool already spreads requests over the cores). `for_rig`: the rig path's
+        settings (the mesh the rig map was trained on, `deepexpr.faces.rigface.rig_config`)."""
+        if for_rig not in self._pipelines:
+            from deepexpr.faces import FacePipeline, PipelineConfig
+            from deepexpr.faces.rigface import rig_config
+
+            settings = dict(min_iod=self.config.photo_min_iod, threads=1, backend=self.config.face_backend)
+            self._pipelines[for_rig] = FacePipeline(rig_config(**settings) if for_rig else PipelineConfig(**settings))
+        return self._pipelines[for_rig]
+
+    def warm_worker(self) -> None:
+        """Build the calling worker thread's face models (TFLite interpreters are per thread)."""
+        self.pipeline().warm()
+        self.pipeline(for_rig=True).warm()
 
     def close(self) -> None:
         """Nothing to release today (generated animations stay cached on disk)."""
 
     # ------------------------------------------------------------- recognition
-    def detect(self, image: np.ndarray, key: str | None = None) -> list:
-        """Faces of an RGB image via the face pipeline; cached by `key` (the upload's hash)."""
-        from deepexpr.faces import detect_faces
-
+    def detect(self, image: np.ndarray, key: str | None = None, for_rig: bool = False) -> list:
+        """Faces of an RGB image via the face pipeline (the best `max_faces` detector scores,
+        left to right); cached by `key` (the upload's hash). `for_rig`: see `pipeline`."""
+        key = None if key is None else f"{key}:rig" if for_rig else key
         if key is not None:
             with self._lock:
                 if key in self._faces:
                     self._faces.move_to_end(key)
                     return self._faces[key]
-        faces = detect_faces(image, max_faces=self.config.max_faces)
+        faces = self.pipeline(for_rig).detect(np.ascontiguousarray(image))
+        if len(faces) > self.config.max_faces:
+            faces = sorted(sorted(faces, key=lambda f: -f.score)[: self.config.max_faces], key=lambda f: f.box[0])
         if key is not None:
             with self._lock:
                 self._faces[key] = faces
@@ -175,9 +204,10 @@ class Engine:
                     self._faces.popitem(last=False)
         return faces
 
-    def recognize(self, image: np.ndarray, key: str | None = None) -> list[FaceResult]:
-        """Every face of an RGB image with its expression probabilities and quality."""
-        return self.results(self.detect(image, key))
+    def recognize(self, image: np.ndarray, key: str | None = None, for_rig: bool = False) -> list[FaceResult]:
+        """Every face of an RGB image with its expression probabilities and quality (`for_rig`:
+        faces meshed for the rig estimator, for `drive`)."""
+        return self.results(self.detect(image, key, for_rig))
 
     def results(self, faces: list) -> list[FaceResult]:
         """Expression probabilities (human model, one batch) and quality of pipeline faces."""
@@ -367,12 +397,13 @@ class LiveSession:
     face track (hold the last good rig on a bad frame, then neutral)."""
 
     def __init__(self, engine: Engine):
-        from deepexpr.faces import FacePipeline, PipelineConfig
-        from deepexpr.faces.rigface import RigFaceStream
+        from deepexpr.faces import FacePipeline
+        from deepexpr.faces.rigface import RigFaceStream, rig_config
         from deepexpr.retarget import RigTrackers
 
         self.engine = engine
-        self.faces = RigFaceStream(FacePipeline(PipelineConfig(min_iod=engine.config.live_min_iod)))
+        self.faces = RigFaceStream(FacePipeline(rig_config(min_iod=engine.config.live_min_iod, threads=1,
+                                                           backend=engine.config.face_backend)))
         self.rigs = RigTrackers()
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:

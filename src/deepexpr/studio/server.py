@@ -73,6 +73,20 @@ class WorkPool:
         finally:
             self.pending -= 1
 
+    def on_every_worker(self, fn) -> None:
+        """Run `fn()` once in each worker thread (and wait): per-thread state such as the face
+        pipeline's TFLite interpreters is built before the first request."""
+        import threading
+
+        barrier = threading.Barrier(self.workers)
+
+        def once():
+            barrier.wait(timeout=60)  # each task holds its thread until all have started
+            fn()
+
+        for future in [self._executor.submit(once) for _ in range(self.workers)]:
+            future.result()
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
