@@ -146,7 +146,7 @@ def main() -> None:
     from deepexpr.evaluation.stylized_landmarks import detection_protocol, landmark_protocol
     from deepexpr.stylized import StylizedConfig, detect_stylized_faces
 
-    cfg = StylizedConfig(model=args.model)
+    cfg = StylizedConfig(model=args.model, threads=0)  # the speed part sets the thread count
     detect = lambda image: detect_stylized_faces(image, cfg)  # noqa: E731
     skip = set(args.skip.split(","))
     print(f"load average at start: {os.getloadavg()}")

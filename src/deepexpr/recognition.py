@@ -151,23 +151,19 @@ class CheckpointRecognizer:
         import torch
 
         from deepexpr.models.preprocess import prepare_batch
+        from deepexpr.models.threads import torch_threads
 
         images = list(images)
         if not images:
             return np.zeros((0, 0), np.float32), np.zeros((0, len(EXPRESSIONS)), np.float32)
-        threads = torch.get_num_threads()
-        if len(images) < 8:  # one face: thread start-up costs more than it saves
-            torch.set_num_threads(1)
         feats, probs = [], []
-        try:
-            with torch.inference_mode():
-                for i in range(0, len(images), BATCH):
-                    x = prepare_batch(images[i:i + BATCH], self.config["preprocess"])
-                    f, logits = self._batch_outputs(x)
-                    feats.append(f.float().numpy())
-                    probs.append(torch.softmax(logits.float() / self.temperature, dim=1).numpy()[:, self._order])
-        finally:
-            torch.set_num_threads(threads)
+        # a few faces: one thread (thread start-up and barriers cost more than they save)
+        with torch_threads(1 if len(images) < 8 else 0), torch.inference_mode():
+            for i in range(0, len(images), BATCH):
+                x = prepare_batch(images[i:i + BATCH], self.config["preprocess"])
+                f, logits = self._batch_outputs(x)
+                feats.append(f.float().numpy())
+                probs.append(torch.softmax(logits.float() / self.temperature, dim=1).numpy()[:, self._order])
         feats, probs = np.concatenate(feats), np.concatenate(probs)
         if not (np.isfinite(probs).all() and np.isfinite(feats).all()):  # never a label from NaN
             raise DataError(f"{self.path or self.name}: the model gives NaN or infinite outputs on these "

@@ -33,6 +33,7 @@ from deepexpr.data.face_frame import (
     invert,
 )
 from deepexpr.errors import InputError, setting
+from deepexpr.models.threads import torch_threads
 
 BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)
 MIN_SIDE = 16  # images smaller than this have no readable face
@@ -83,6 +84,8 @@ class StylizedConfig:
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
+    threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
+                              "slower when other work keeps a core busy)", min=0)
 
 
 @lru_cache(maxsize=4)
@@ -286,8 +289,10 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
     if min(image.shape[:2]) < MIN_SIDE:
         return []
     model = model if model is not None else load_stylized_model(cfg.model)
-    found = find_faces(image, model, cfg)
-    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle, cfg.turn_above)
+    with torch_threads(cfg.threads):
+        found = find_faces(image, model, cfg)
+        points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle,
+                                        cfg.turn_above)
     return merge_faces([s for s, _ in found], points, entropy, cfg)
 
 
