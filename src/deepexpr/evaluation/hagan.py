@@ -67,6 +67,8 @@ class HaganEvalConfig:
                                           "bundled character_cnn)")
     rig_judge_steps: int = setting(1500, "updates of the independent rig judge (intensity agreement; 0: skip)",
                                    min=0)
+    rig_judge_sampler: str = setting("posed", "rigs the rig judge learns from (hagan_intensity.fit_rig_judge)",
+                                     choices=("posed", "uniform"))
     charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
     target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
                                          "training, Frechet)", min=1, max=100_000)
@@ -377,7 +379,8 @@ def _intensity(cfg: HaganEvalConfig, held: HeldoutFaces, gen: np.ndarray, size: 
     from deepexpr.data.hagan import rig_targets
     from deepexpr.evaluation.hagan_intensity import fit_rig_judge, intensity_agreement, read_rigs
 
-    judge = fit_rig_judge(held.styles, size, steps=cfg.rig_judge_steps, seed=cfg.seed, quiet=quiet)
+    judge = fit_rig_judge(held.styles, size, max(500, cfg.rig_judge_steps // 3), cfg.rig_judge_steps, cfg.seed,
+                          quiet, cfg.rig_judge_sampler)
     face = np.tile(rig_targets(held.rigs), (len(held.styles), 1))
     labels = np.tile(held.labels, len(held.styles))
     return {"generated": intensity_agreement(face, read_rigs(judge, gen), labels),
@@ -459,8 +462,8 @@ def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: Chara
         return None
     flat = copy.deepcopy(model.generator)
     with torch.no_grad():
-        flat.to_image[0].weight.zero_()
-        flat.to_image[0].bias.zero_()
+        flat.to_image[-1].weight.zero_()  # the output conv (the only one, or the full-size head's last)
+        flat.to_image[-1].bias.zero_()
     flat_model = HaganModel(flat, model.discriminator, model.characters, model.classes,
                             model.image_size, model.load_size, model.config, model.path)
 
