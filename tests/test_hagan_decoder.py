@@ -147,3 +147,19 @@ def test_resume_with_the_reader_and_landmark_weights_continues_exactly(standin_t
     for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
         a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
         assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_draw_true_rigs_drives_the_decoder_with_the_given_rigs():
+    from deepexpr.evaluation.hagan_intensity import draw_true_rigs
+
+    g = create_model("test_hagan_rig_g", full_res=4)
+    rigs = np.zeros((3, 23), np.float32)
+    rigs[1, 8] = 1.0  # AU12
+    out = draw_true_rigs(g, rigs, 2)
+    assert out.shape == (6, 16, 16, 3) and out.dtype == np.uint8
+    with torch.no_grad():
+        g.to_image[-1].bias.zero_()
+        torch.nn.init.normal_(g.to_image[-1].weight, std=0.5)
+    out = draw_true_rigs(g, rigs, 2)
+    assert not np.array_equal(out[0], out[1])  # another rig, another drawing
+    assert draw_true_rigs(create_model("test_hagan_g"), rigs, 2) is None  # no rig code

@@ -28,6 +28,7 @@ import torch
 
 from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_data, identity_folds
 from deepexpr.errors import InputError, check_settings, setting
+from deepexpr.evaluation import hagan_intensity as intensity
 from deepexpr.evaluation.classification import accuracy
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
@@ -344,6 +345,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     ids = predict(charid, gen).argmax(1)
     encoder = encoder_accuracy(model, held.faces, held.labels)
     ablation = decoder_ablation(model, held.faces, held.labels, judge, cfg.seed, held.paired)
+    true_rig = intensity.draw_true_rigs(model.generator, held.rigs, len(held.styles))  # the decoder's best
     reference = _real_reference(cfg, held, judge, charid, model.image_size)
     l1 = _l1_to_neutral(gen, held.neutral[ch])
     fid, reference["frechet_real_vs_real"] = _frechet_distances(cfg, judge, held.real, gen)
@@ -362,6 +364,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
         "encoder_accuracy": encoder,
         "decoder_ablation": ablation,
+        "judge_on_true_rigs": None if true_rig is None else accuracy(y, judge.probs(true_rig).argmax(1)),
         "l1_to_ideal": l1_paired,
         "intensity": _intensity(cfg, held, gen, model.image_size, quiet),
         "l1_to_neutral": float(l1.mean()),
@@ -377,14 +380,12 @@ def _intensity(cfg: HaganEvalConfig, held: HeldoutFaces, gen: np.ndarray, size: 
     if not cfg.rig_judge_steps:
         return None
     from deepexpr.data.hagan import rig_targets
-    from deepexpr.evaluation.hagan_intensity import fit_rig_judge, intensity_agreement, read_rigs
 
-    judge = fit_rig_judge(held.styles, size, max(500, cfg.rig_judge_steps // 3), cfg.rig_judge_steps, cfg.seed,
-                          quiet, cfg.rig_judge_sampler)
-    face = np.tile(rig_targets(held.rigs), (len(held.styles), 1))
-    labels = np.tile(held.labels, len(held.styles))
-    return {"generated": intensity_agreement(face, read_rigs(judge, gen), labels),
-            "ideal_drawing": intensity_agreement(face, read_rigs(judge, held.paired), labels)}
+    judge = intensity.fit_rig_judge(held.styles, size, max(500, cfg.rig_judge_steps // 3), cfg.rig_judge_steps,
+                                    cfg.seed, quiet, cfg.rig_judge_sampler)
+    face, labels = np.tile(rig_targets(held.rigs), (len(held.styles), 1)), np.tile(held.labels, len(held.styles))
+    return {side: intensity.intensity_agreement(face, intensity.read_rigs(judge, images), labels)
+            for side, images in (("generated", gen), ("ideal_drawing", held.paired))}
 
 
 def _character_id_classifier(cfg: HaganEvalConfig, held: HeldoutFaces, size: int, quiet: bool):
@@ -537,6 +538,8 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             f"| D^e accuracy on generated images | {q['de_accuracy_generated']:.1%} | |",
             *([f"| G's encoder expression head on the human faces | {q['encoder_accuracy']:.1%} | |"]
               if q.get("encoder_accuracy") is not None else []),
+            *([f"| intended expression, G's decoder driven by the faces' true rigs | "
+               f"{q['judge_on_true_rigs']:.1%} | |"] if q.get("judge_on_true_rigs") is not None else []),
             *([f"| intended expression with G's decoder output zeroed (templates only) | "
                f"{q['decoder_ablation']['judge_templates_only']:.1%} | |"] if q.get("decoder_ablation") else []),
             f"| L1 to the character drawn with the face's own rig (the ideal drawing) | {q['l1_to_ideal']:.3f} | |",

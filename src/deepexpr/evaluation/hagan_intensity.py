@@ -152,3 +152,28 @@ def _mean(values) -> float:
     """Mean of the finite values (nan when there are none)."""
     v = np.array([x for x in values if np.isfinite(x)], np.float64)
     return float(v.mean()) if len(v) else float("nan")
+
+
+def draw_true_rigs(generator, rigs: np.ndarray, n_characters: int) -> np.ndarray | None:
+    """G's decoder driven by the faces' *true* rigs, not the ones its encoder reads.
+
+    What the decoder can draw at best: if the judge cannot read these drawings, G's cannot
+    be read either, however good the encoder.
+
+    Args:
+        generator: a HaganGenerator (None is returned unless it is a rig-code one).
+        rigs: (N, len(RIG_CONTROLS)) the faces' raw rigs.
+        n_characters: draw each face as characters 0 .. n_characters - 1.
+
+    Returns:
+        (n_characters * N, S, S, 3) uint8, character-major (as `HeldoutFaces.paired`), or None.
+    """
+    from deepexpr.data.hagan import rig_targets, to_uint8
+
+    if not getattr(generator.cfg, "rig_code", False):
+        return None
+    target = torch.from_numpy(rig_targets(rigs))
+    generator.eval()
+    with torch.inference_mode():
+        return np.concatenate([to_uint8(generator.draw(target, torch.full((len(target),), c)))
+                               for c in range(n_characters)])

@@ -28,6 +28,11 @@ gaze) -> decoder(r_hat, character one-hot) -> drawing. Departures from the paper
   residual and a mask that blends the two. Moving pixels keeps lines sharp; measured on
   held-out (rig, character) pairs, the warp decoder's L1 after 200 updates (0.048) was below
   what a pixel decoder reached after 800 (0.059).
+- *Full-size head* (`full_res`, preset "default" since session 5): the half-size flow, paint
+  and mask blurred the thin brow, lid and mouth lines the judge reads; a two-conv head at
+  full size over the upsampled features *and the character's base picture* places them per
+  pixel (the judge read 59% of the decoder's drawings of true rigs after 1000 updates,
+  RESULTS.md, against 44-57% for the half-size decoder after 1200 + 300).
 - *No templates* (per-class images) and *no z*: z changed session 3's drawings by 0.00003 in
   L1 (RESULTS.md), and a renderer driven by the rig has nothing left for it to vary; `z_dim`
   can be set again.

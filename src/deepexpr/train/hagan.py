@@ -35,6 +35,10 @@ after 3250 steps, RESULTS.md):
 - rig code (issue 18, see `deepexpr.models.hagan`): `rig_weight` (MSE of G's rig head to
   the stand-in face's rig), `decoder_pretrain` + `render_pool` + `render_weight` (G's
   decoder trained as a renderer on (random rig, character) -> render pairs).
+- decoder losses that weigh the face's features (issue 18, session 5): `reader_weight` (a
+  rig reader trained on the render pool, frozen; the decoder matches its features of the
+  render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
+  the landmarks more; `hagan_losses.landmark_weights`).
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
   sees G's images, so G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
