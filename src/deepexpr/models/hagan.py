@@ -28,7 +28,7 @@ gaze) -> decoder(r_hat, character one-hot) -> drawing. Departures from the paper
   residual and a mask that blends the two. Moving pixels keeps lines sharp; measured on
   held-out (rig, character) pairs, the warp decoder's L1 after 200 updates (0.048) was below
   what a pixel decoder reached after 800 (0.059).
-- *Full-size head* (`full_res`, preset "default" since session 5): the half-size flow, paint
+- *Full-size head* (`full_res`, preset "fullres", session 5): the half-size flow, paint
   and mask blurred the thin brow, lid and mouth lines the judge reads; a two-conv head at
   full size over the upsampled features *and the character's base picture* places them per
   pixel (the judge read 59% of the decoder's drawings of true rigs after 1000 updates,
@@ -564,9 +564,11 @@ class HaganPair:
 
 
 PRESETS = {
-    "default": HaganPair("hagan_rig_g", "hagan_d", {"full_res": 16}),  # the rig code (issue 18), full-size head
+    "default": HaganPair("hagan_rig_g", "hagan_d"),  # the rig code (issue 18)
+    "fullres": HaganPair("hagan_rig_g", "hagan_d", {"full_res": 16}),  # + the full-size head (session 5)
     "paper": HaganPair("hagan_g_paper", "hagan_d_paper", PAPER_G),  # the paper's G and D, 75 px
     "templated": HaganPair("hagan_g", "hagan_d"),  # session 3's model: code + templates per expression
     "test": HaganPair("test_hagan_rig_g", "test_hagan_d"),
+    "test_fullres": HaganPair("test_hagan_rig_g", "test_hagan_d", {"full_res": 4}),
     "test_templated": HaganPair("test_hagan_g", "test_hagan_d"),
 }
