@@ -28,6 +28,7 @@ import torch
 
 from deepexpr.data.standin import STANDIN_NOTICE, StandinConfig, build_standin_data, identity_folds
 from deepexpr.errors import InputError, check_settings, setting
+from deepexpr.evaluation import hagan_intensity as intensity
 from deepexpr.evaluation.classification import accuracy
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image, write_json, write_text
@@ -40,7 +41,7 @@ from deepexpr.progress import progress
 # across releases whatever `deepexpr recognize` uses by default.
 JUDGE = "character_cnn"
 CHARACTER_MODELS = (f"{JUDGE}.safetensors",)
-PRESET_SIZES = {"default": 64, "paper": 75, "test": 16}
+PRESET_SIZES = {"default": 64, "fullres": 64, "templated": 64, "paper": 75, "test": 16, "test_fullres": 16}
 
 
 @dataclass
@@ -67,6 +68,8 @@ class HaganEvalConfig:
                                           "bundled character_cnn)")
     rig_judge_steps: int = setting(1500, "updates of the independent rig judge (intensity agreement; 0: skip)",
                                    min=0)
+    rig_judge_sampler: str = setting("posed", "rigs the rig judge learns from (hagan_intensity.fit_rig_judge)",
+                                     choices=("posed", "uniform"))
     charid_steps: int = setting(300, "updates of the character-ID classifier", min=1)
     target_per_expression: int = setting(30, "real renders per character and expression (character-ID "
                                          "training, Frechet)", min=1, max=100_000)
@@ -342,6 +345,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
     ids = predict(charid, gen).argmax(1)
     encoder = encoder_accuracy(model, held.faces, held.labels)
     ablation = decoder_ablation(model, held.faces, held.labels, judge, cfg.seed, held.paired)
+    true_rig = intensity.draw_true_rigs(model.generator, held.rigs, len(held.styles))  # the decoder's best
     reference = _real_reference(cfg, held, judge, charid, model.image_size)
     l1 = _l1_to_neutral(gen, held.neutral[ch])
     fid, reference["frechet_real_vs_real"] = _frechet_distances(cfg, judge, held.real, gen)
@@ -360,6 +364,7 @@ def quality(cfg: HaganEvalConfig, out_dir: Path, weights=None, quiet: bool = Tru
         "de_accuracy_generated": accuracy(y, de.argmax(1)),
         "encoder_accuracy": encoder,
         "decoder_ablation": ablation,
+        "judge_on_true_rigs": None if true_rig is None else accuracy(y, judge.probs(true_rig).argmax(1)),
         "l1_to_ideal": l1_paired,
         "intensity": _intensity(cfg, held, gen, model.image_size, quiet),
         "l1_to_neutral": float(l1.mean()),
@@ -375,13 +380,12 @@ def _intensity(cfg: HaganEvalConfig, held: HeldoutFaces, gen: np.ndarray, size: 
     if not cfg.rig_judge_steps:
         return None
     from deepexpr.data.hagan import rig_targets
-    from deepexpr.evaluation.hagan_intensity import fit_rig_judge, intensity_agreement, read_rigs
 
-    judge = fit_rig_judge(held.styles, size, steps=cfg.rig_judge_steps, seed=cfg.seed, quiet=quiet)
-    face = np.tile(rig_targets(held.rigs), (len(held.styles), 1))
-    labels = np.tile(held.labels, len(held.styles))
-    return {"generated": intensity_agreement(face, read_rigs(judge, gen), labels),
-            "ideal_drawing": intensity_agreement(face, read_rigs(judge, held.paired), labels)}
+    judge = intensity.fit_rig_judge(held.styles, size, max(500, cfg.rig_judge_steps // 3), cfg.rig_judge_steps,
+                                    cfg.seed, quiet, cfg.rig_judge_sampler)
+    face, labels = np.tile(rig_targets(held.rigs), (len(held.styles), 1)), np.tile(held.labels, len(held.styles))
+    return {side: intensity.intensity_agreement(face, intensity.read_rigs(judge, images), labels)
+            for side, images in (("generated", gen), ("ideal_drawing", held.paired))}
 
 
 def _character_id_classifier(cfg: HaganEvalConfig, held: HeldoutFaces, size: int, quiet: bool):
@@ -459,8 +463,8 @@ def decoder_ablation(model, humans: np.ndarray, labels: np.ndarray, judge: Chara
         return None
     flat = copy.deepcopy(model.generator)
     with torch.no_grad():
-        flat.to_image[0].weight.zero_()
-        flat.to_image[0].bias.zero_()
+        flat.to_image[-1].weight.zero_()  # the output conv (the only one, or the full-size head's last)
+        flat.to_image[-1].bias.zero_()
     flat_model = HaganModel(flat, model.discriminator, model.characters, model.classes,
                             model.image_size, model.load_size, model.config, model.path)
 
@@ -534,6 +538,8 @@ def markdown(report: HaganReport, cfg: HaganEvalConfig) -> str:
             f"| D^e accuracy on generated images | {q['de_accuracy_generated']:.1%} | |",
             *([f"| G's encoder expression head on the human faces | {q['encoder_accuracy']:.1%} | |"]
               if q.get("encoder_accuracy") is not None else []),
+            *([f"| intended expression, G's decoder driven by the faces' true rigs | "
+               f"{q['judge_on_true_rigs']:.1%} | |"] if q.get("judge_on_true_rigs") is not None else []),
             *([f"| intended expression with G's decoder output zeroed (templates only) | "
                f"{q['decoder_ablation']['judge_templates_only']:.1%} | |"] if q.get("decoder_ablation") else []),
             f"| L1 to the character drawn with the face's own rig (the ideal drawing) | {q['l1_to_ideal']:.3f} | |",

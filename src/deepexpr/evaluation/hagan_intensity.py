@@ -35,13 +35,46 @@ def random_judge_rigs(n: int, rng: np.random.Generator) -> np.ndarray:
     return rigs
 
 
+def posed_judge_rigs(styles, per_character: int, rng: np.random.Generator) -> np.ndarray:
+    """(C * per_character, len(RIG_CONTROLS)) raw rigs, character-major, for the judge.
+
+    Half: each character's own expression frames (`sample_poses`, seeds of the judge's own
+    rng) with all AUs scaled by one factor U(0, 1.2), i.e. every expression at every
+    intensity, as faces make them; half: sparse mixtures (each AU on with p 0.15 at U(0, 1)).
+    Head yaw, pitch and gaze uniform over their range for all (so they do not tell the
+    expression), roll 0.
+    """
+    from deepexpr.characters import sample_poses
+    from deepexpr.characters.rig import AUS, RIG_CONTROLS
+    from deepexpr.data.standin import rig_vector
+    from deepexpr.expressions import EXPRESSIONS
+
+    n_aus, out = len(AUS), []
+    for style in styles:
+        per_expr = -(-per_character // (2 * len(EXPRESSIONS)))
+        posed = np.stack([rig_vector(r) for e in EXPRESSIONS
+                          for r in sample_poses(style, e, per_expr, seed=int(rng.integers(1 << 30)))])
+        posed[:, :n_aus] *= rng.uniform(0, 1.2, (len(posed), 1))
+        mixed = random_judge_rigs(per_character - per_character // 2, rng)
+        mixed[:, :n_aus] *= rng.random(mixed[:, :n_aus].shape) < 0.3  # p 0.5 x 0.3 = 0.15
+        rigs = np.concatenate([posed[rng.permutation(len(posed))[: per_character // 2]], mixed])
+        pose = random_judge_rigs(len(rigs), rng)[:, n_aus:]
+        rigs[:, n_aus:] = pose
+        rigs[:, :n_aus] = rigs[:, :n_aus].clip(0, 1)
+        rigs[:, RIG_CONTROLS.index("head_roll")] = 0.0
+        out.append(rigs)
+    return np.concatenate(out).astype(np.float32)
+
+
 def fit_rig_judge(styles, size: int, per_character: int = 500, steps: int = 1500, seed: int = 0,
-                  quiet: bool = True):
+                  quiet: bool = True, sampler: str = "uniform"):
     """Train the rig judge on fresh renders of `styles`; returns it in eval mode.
 
     Args:
         styles: the target CharacterStyles.
         size: image side S of the renders (the HA-GAN model's).
+        sampler: "uniform" (`random_judge_rigs`: each AU on with p 0.5) or "posed"
+            (`posed_judge_rigs`: the characters' expressions at every intensity + sparse mixtures).
     """
     from deepexpr.characters import render_face
     from deepexpr.data.hagan import rig_dict, rig_targets, to_tensor
@@ -49,7 +82,11 @@ def fit_rig_judge(styles, size: int, per_character: int = 500, steps: int = 1500
 
     rng = np.random.default_rng(seed + 99991)
     torch.manual_seed(seed)
-    rigs = rig_targets(random_judge_rigs(per_character * len(styles), rng))
+    if sampler not in ("uniform", "posed"):
+        raise ValueError(f"sampler {sampler!r}: expected uniform or posed")
+    raw = (posed_judge_rigs(styles, per_character, rng) if sampler == "posed"
+           else random_judge_rigs(per_character * len(styles), rng))
+    rigs = rig_targets(raw)
     chars = np.repeat(np.arange(len(styles)), per_character)
     images = np.stack([render_face(styles[int(c)], rig_dict(r), size)[0] for r, c in zip(rigs, chars)])
     model = create_model("test_cnn_small" if size < 32 else "cnn_small", num_classes=rigs.shape[1],
@@ -115,3 +152,28 @@ def _mean(values) -> float:
     """Mean of the finite values (nan when there are none)."""
     v = np.array([x for x in values if np.isfinite(x)], np.float64)
     return float(v.mean()) if len(v) else float("nan")
+
+
+def draw_true_rigs(generator, rigs: np.ndarray, n_characters: int) -> np.ndarray | None:
+    """G's decoder driven by the faces' *true* rigs, not the ones its encoder reads.
+
+    What the decoder can draw at best: if the judge cannot read these drawings, G's cannot
+    be read either, however good the encoder.
+
+    Args:
+        generator: a HaganGenerator (None is returned unless it is a rig-code one).
+        rigs: (N, len(RIG_CONTROLS)) the faces' raw rigs.
+        n_characters: draw each face as characters 0 .. n_characters - 1.
+
+    Returns:
+        (n_characters * N, S, S, 3) uint8, character-major (as `HeldoutFaces.paired`), or None.
+    """
+    from deepexpr.data.hagan import rig_targets, to_uint8
+
+    if not getattr(generator.cfg, "rig_code", False):
+        return None
+    target = torch.from_numpy(rig_targets(rigs))
+    generator.eval()
+    with torch.inference_mode():
+        return np.concatenate([to_uint8(generator.draw(target, torch.full((len(target),), c)))
+                               for c in range(n_characters)])

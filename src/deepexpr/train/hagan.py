@@ -35,6 +35,10 @@ after 3250 steps, RESULTS.md):
 - rig code (issue 18, see `deepexpr.models.hagan`): `rig_weight` (MSE of G's rig head to
   the stand-in face's rig), `decoder_pretrain` + `render_pool` + `render_weight` (G's
   decoder trained as a renderer on (random rig, character) -> render pairs).
+- decoder losses that weigh the face's features (issue 18, session 5): `reader_weight` (a
+  rig reader trained on the render pool, frozen; the decoder matches its features of the
+  render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
+  the landmarks more; `hagan_losses.landmark_weights`).
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
   sees G's images, so G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
@@ -79,9 +83,12 @@ from deepexpr.train.hagan_losses import (
     feature_weighted_l1,
     generator_adversarial_loss,
     generator_loss,
+    landmark_weights,
     neutral_l1_loss,
     rig_loss,
+    weighted_l1,
 )
+from deepexpr.train.hagan_reader import build_rig_reader, fit_rig_reader, freeze, reader_loss
 from deepexpr.train.state import load_state, save_state
 
 # ---------------------------------------------------------------------------------------
@@ -129,6 +136,12 @@ class HaganTrainConfig:
     feature_gain: float = setting(0.0, "matched and render-pool L1 count a pixel 1 + gain x |target - neutral| "
                                   "times (feature_weighted_l1; 0: plain L1; 20 was measured: no better, RESULTS)",
                                   min=0)
+    landmark_gain: float = setting(0.0, "render-pool L1 (decoder pretraining and GAN) counts the pixels near the "
+                                   "render's and the neutral face's landmarks 1 + gain times (landmark_weights; "
+                                   "0: off)", min=0)
+    reader_weight: float = setting(0.0, "weight of the rig reader's feature loss on render-pool pairs (decoder "
+                                   "pretraining and GAN; hagan_reader; 0: off)", min=0)
+    reader_steps: int = setting(1000, "updates of that rig reader on the render pool (before the decoder)", min=0)
     d_fake_expr_weight: float = setting(1.0, "weight of D^e's cross-entropy on G's drawings labelled with the "
                                         "human's expression (AC-GAN; not in Eq. 5; 0: off)", min=0)
     adv_weight: float = setting(0.1, "weight of G's adversarial (D^R) term of Eq. 3 (paper: 1)", min=0)
@@ -166,7 +179,8 @@ def build_models(cfg: HaganTrainConfig, num_characters: int):
     return g, d, (pair.generator, g_over), (pair.discriminator, d_over)
 
 
-def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: RenderPool | None = None) -> dict[str, float]:
+def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: RenderPool | None = None,
+               reader=None) -> dict[str, float]:
     """One D update then one G update (the paper's alternating scheme). Returns the losses."""
     g.train()
     d.train()
@@ -191,7 +205,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: Ren
                                    cfg.l1_weight, cfg.expr_weight,
                                    batch["matched"] if use_match else None, cfg.match_weight,
                                    code_logits, cfg.cls_weight, cfg.adv_weight, cfg.feature_gain)
-    loss_g = loss_g + _rig_terms(g, rig_pred, batch, pool, cfg, parts)
+    loss_g = loss_g + _rig_terms(g, rig_pred, batch, pool, cfg, parts, reader)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -205,7 +219,7 @@ def train_step(g, d, opt_g, opt_d, batch: dict, cfg: HaganTrainConfig, pool: Ren
 
 
 def _rig_terms(g, rig_pred, batch: dict, pool: RenderPool | None, cfg: HaganTrainConfig,
-               parts: dict) -> torch.Tensor:
+               parts: dict, reader=None) -> torch.Tensor:
     """G's rig-head MSE and the decoder's L1 on render-pool pairs (0 when not applicable)."""
     total = torch.zeros(())
     if rig_pred is not None and "rig" in batch and cfg.rig_weight > 0:
@@ -213,8 +227,7 @@ def _rig_terms(g, rig_pred, batch: dict, pool: RenderPool | None, cfg: HaganTrai
         total = total + cfg.rig_weight * rig
         parts["rig"] = float(rig.detach())
     if pool is not None and g.cfg.rig_code and cfg.render_weight > 0:
-        rigs, chars, images = pool.batch(max(1, cfg.batch_size // 2))
-        render = feature_weighted_l1(g.draw(rigs, chars), images, pool.neutral[chars], cfg.feature_gain)
+        render = render_l1(g, pool, max(1, cfg.batch_size // 2), cfg, reader)
         total = total + cfg.render_weight * render
         parts["render"] = float(render.detach())
     return total
@@ -300,6 +313,9 @@ class HaganRun:
         if getattr(self.g, "base", None) is not None:
             self.g.set_base(to_tensor(data.neutral_images))
         self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
+        # the rig reader of the decoder's feature loss (trained by `pretrain`, restored by `resume`)
+        self.reader = (build_rig_reader(size, self.g.cfg.rig_dim)
+                       if cfg.reader_weight > 0 and self.g.cfg.rig_code else None)
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, cfg)
         # The moving average of G is what people see: GAN weights jitter step to step and
         # the average draws cleaner images (Karras et al.; Yazici et al. 2019).
@@ -310,21 +326,26 @@ class HaganRun:
         self.samples: list[Path] = []
 
     def _state_parts(self):
-        modules = {"g": self.g, "d": self.d, **({"g_ema": self.g_ema} if self.g_ema else {})}
-        return modules, {"g": self.opt_g, "d": self.opt_d}, {"sampler": self.rng}
+        modules = {"g": self.g, "d": self.d, **({"g_ema": self.g_ema} if self.g_ema else {}),
+                   **({"reader": self.reader} if self.reader is not None else {})}
+        # the render pool's rng too: its batches after a resume must be the ones the run would draw
+        rngs = {"sampler": self.rng, **({"render_pool": self.pool.rng} if self.pool is not None else {})}
+        return modules, {"g": self.opt_g, "d": self.opt_d}, rngs
 
     def resume(self) -> None:
         """Continue from the run's training state (InputError when there is none)."""
         path = self.out / STATE_NAME
         if not path.is_file():
             raise InputError(f"{self.out}: nothing to resume (no {STATE_NAME}); drop --resume")
+        self.pool = self._render_pool()  # the same renders (same seed); its rng comes from the state
         modules, optimizers, generators = self._state_parts()
         restored = load_state(path, modules, optimizers, resume_settings(self.cfg, self.data),
                               EXTENDABLE, generators)
         self.step = int(restored.progress["step"])
         self.history = list(restored.progress["history"])
         self.running = dict(restored.progress["running"])
-        self.pool = self._render_pool()
+        if self.reader is not None:
+            freeze(self.reader)
 
     def save(self, step: int) -> None:
         """The training state first (what resume reads), then the weights and history.csv."""
@@ -363,8 +384,10 @@ class HaganRun:
         if self.cfg.encoder_pretrain > 0 and self.g.expr_head is not None:
             pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
         self.pool = self._render_pool()
+        if self.pool is not None and self.reader is not None:
+            fit_rig_reader(self.pool, self.cfg.reader_steps, self.cfg.batch_size, reader=self.reader, quiet=quiet)
         if self.pool is not None and self.cfg.decoder_pretrain > 0:
-            pretrain_decoder(self.g, self.pool, self.cfg, quiet)
+            pretrain_decoder(self.g, self.pool, self.cfg, quiet, self.reader)
         if self.g_ema is not None:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
@@ -372,7 +395,7 @@ class HaganRun:
     def train_step(self, step: int) -> None:
         """One G+D update, the moving average, the running losses."""
         losses = train_step(self.g, self.d, self.opt_g, self.opt_d,
-                            self.sampler.batch(self.cfg.batch_size), self.cfg, self.pool)
+                            self.sampler.batch(self.cfg.batch_size), self.cfg, self.pool, self.reader)
         if self.g_ema is not None:
             update_ema(self.g_ema, self.g, ema_decay_at(self.cfg.ema_decay, step))
         for k, v in losses.items():
@@ -465,24 +488,38 @@ def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: 
     return losses
 
 
-def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = True) -> list[float]:
-    """Train a rig-code G's decoder alone as a renderer: L1 (`feature_weighted_l1`, gain
-    `feature_gain`) between `g.draw(rig, character)` and the project's render of that
-    character with that rig (`pool`), at the heads' rate (lr x encoder_lr_mult). No encoder,
-    no D. Returns the per-update loss."""
+def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = True, reader=None) -> list[float]:
+    """Train a rig-code G's decoder alone as a renderer: L1 (`render_l1`) between
+    `g.draw(rig, character)` and the project's render of that character with that rig
+    (`pool`), at the heads' rate (lr x encoder_lr_mult). No encoder, no D. Returns the
+    per-update loss."""
     dec = [p for n, p in g.named_parameters()
            if not n.startswith(("encoder.", "expr_head.", "rig_head.", "templates"))]
     opt = torch.optim.Adam(dec, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
     g.train()
     losses = []
     for _ in progress(range(cfg.decoder_pretrain), desc="hagan decoder", disable=True if quiet else None):
-        rigs, chars, images = pool.batch(cfg.batch_size)
-        loss = feature_weighted_l1(g.draw(rigs, chars), images, pool.neutral[chars], cfg.feature_gain)
+        loss = render_l1(g, pool, cfg.batch_size, cfg, reader)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
     return losses
+
+
+def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -> torch.Tensor:
+    """L1 between G's decoder and the renderer on `n` pool pairs: landmark-weighted
+    (`landmark_weights`, gain `landmark_gain`) or feature-weighted (`feature_gain`) or plain;
+    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given."""
+    rigs, chars, images = pool.batch(n)
+    drawn = g.draw(rigs, chars)
+    if cfg.landmark_gain > 0:
+        loss = weighted_l1(drawn, images, landmark_weights(pool.feature_points(), drawn.shape[-1], cfg.landmark_gain))
+    else:
+        loss = feature_weighted_l1(drawn, images, pool.neutral[chars], cfg.feature_gain)
+    if reader is not None and cfg.reader_weight > 0:
+        loss = loss + cfg.reader_weight * reader_loss(reader, drawn, images)
+    return loss
 
 
 def effective_pairing(cfg: HaganTrainConfig, data: HaganData) -> str:

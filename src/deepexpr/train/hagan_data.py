@@ -183,14 +183,23 @@ class RenderPool:
         self.rng = rng
         raw, self.chars = random_rigs(styles, per_character, rng)
         self.rigs = rig_targets(raw)
-        self.images = np.stack([render_face(styles[int(c)], rig_dict(r), size)[0]
-                                for r, c in zip(self.rigs, self.chars)])
+        drawn = [render_face(styles[int(c)], rig_dict(r), size) for r, c in zip(self.rigs, self.chars)]
+        self.images = np.stack([im for im, _ in drawn])
+        self.landmarks = np.stack([lm for _, lm in drawn]).astype(np.float32)  # (N, 49, 2) pixels
         from deepexpr.characters.rig import neutral_rig
 
+        neutral = [render_face(s, neutral_rig(), size) for s in styles]
         # (C, 3, S, S) in [-1, 1]: what the feature-weighted L1 compares each render with
-        self.neutral = to_tensor(np.stack([render_face(s, neutral_rig(), size)[0] for s in styles]))
+        self.neutral = to_tensor(np.stack([im for im, _ in neutral]))
+        self.neutral_landmarks = np.stack([lm for _, lm in neutral]).astype(np.float32)  # (C, 49, 2)
+        self.last: np.ndarray = np.zeros(0, np.int64)  # the pool rows of the last batch
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1])."""
-        i = self.rng.integers(0, len(self.rigs), size=n)
+        i = self.last = self.rng.integers(0, len(self.rigs), size=n)
         return (torch.from_numpy(self.rigs[i]), torch.from_numpy(self.chars[i]), to_tensor(self.images[i]))
+
+    def feature_points(self) -> torch.Tensor:
+        """(n, 98, 2) the last batch's landmarks and its characters' neutral ones (pixels)."""
+        i = self.last
+        return torch.from_numpy(np.concatenate([self.landmarks[i], self.neutral_landmarks[self.chars[i]]], 1))

@@ -49,6 +49,32 @@ def feature_weighted_l1(generated: torch.Tensor, target: torch.Tensor, neutral: 
     return ((generated - target).abs() * w).sum() / (w.sum() * generated.shape[1])
 
 
+def landmark_weights(landmarks: torch.Tensor, size: int, gain: float, sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel weights that count the face's features `gain` times more: (N, 1, S, S).
+
+    w = 1 + gain * max_k exp(-|p - l_k|^2 / (2 sigma^2)) over the landmarks l_k (brows, eyes,
+    nose, mouth: where the expression is drawn). Pass the target's landmarks and the
+    neutral face's together (N, K, 2), so erasing a feature where it was counts as much as
+    drawing it where it goes.
+
+    Args:
+        landmarks: (N, K, 2) pixel coordinates (x, y) in an S x S image.
+        size: S. gain: 0 gives all ones. sigma: the blob radius in pixels.
+    """
+    if landmarks.ndim != 3 or landmarks.shape[-1] != 2:
+        raise ValueError(f"landmarks must be (N, K, 2), got {tuple(landmarks.shape)}")
+    axis = torch.arange(size, dtype=torch.float32) + 0.5  # pixel centres
+    dx = axis.view(1, 1, 1, size) - landmarks[..., 0].float().view(*landmarks.shape[:2], 1, 1)
+    dy = axis.view(1, 1, size, 1) - landmarks[..., 1].float().view(*landmarks.shape[:2], 1, 1)
+    blobs = torch.exp(-(dx * dx + dy * dy) / (2.0 * sigma * sigma)).amax(1, keepdim=True)
+    return 1.0 + gain * blobs
+
+
+def weighted_l1(generated: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum(w |generated - target|) / (sum(w) C): (N, C, S, S) images, (N, 1, S, S) weights."""
+    return ((generated - target).abs() * weights).sum() / (weights.sum() * generated.shape[1])
+
+
 def rig_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error between (N, R) predicted and true normalised rig vectors."""
     if predicted.shape != target.shape:
