@@ -84,3 +84,17 @@ def test_solutions_stream_reuses_the_graph_of_an_ended_track(monkeypatch):
     assert len(built) == 1  # the second track reused the first one's graph
     assert len(stream._meshers) + len(stream._spare) <= MAX_TRACK_MESHERS
     stream.close()
+
+
+def test_two_tracks_on_one_face_become_one():
+    """A lost track's mesh that drifts onto a face already tracked again is dropped (the older
+    track is kept), so tracks do not pile up on one face after each jump of the video."""
+    from types import SimpleNamespace
+
+    from deepexpr.faces.pipeline import _distinct
+
+    old = SimpleNamespace(box=[100.0, 100.0, 200.0, 200.0], track_id=0)
+    same = SimpleNamespace(box=[104.0, 98.0, 203.0, 201.0], track_id=3)
+    other = SimpleNamespace(box=[300.0, 100.0, 400.0, 200.0], track_id=1)
+    assert [f.track_id for f in _distinct([old, same, other])] == [0, 1]
+    assert [f.track_id for f in _distinct([other, old])] == [1, 0]

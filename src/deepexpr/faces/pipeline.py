@@ -472,7 +472,7 @@ class FaceStream:
         """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
         every = max(int(self.pipeline.config.detect_every), 1)
         tracked = [self.pipeline.refine(frame, f, self._mesher_of(f.track_id)) for f in self._previous]
-        faces = [f for f in tracked if f is not None]
+        faces = _distinct(f for f in tracked if f is not None)
         if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
             # look for new faces (and lost ones); a detection on a tracked face keeps the
             # tracked mesh, so a face's crop does not jump every `every` frames
@@ -503,6 +503,17 @@ class FaceStream:
             else:
                 new.append((box, score, kp))
         return [f for f in self.pipeline.mesh_detections(frame, new) if f is not None]
+
+
+def _distinct(faces, iou: float = 0.5) -> list[Face]:
+    """Tracked faces minus those on a face already kept (earlier = older track first): a
+    track lost at a jump and re-found as a new one can have its old mesh drift onto the same
+    face, and two tracks on one face would otherwise both live on, one more per jump."""
+    kept: list[Face] = []
+    for face in faces:
+        if all(box_iou(face.box, k.box)[0] <= iou for k in kept):
+            kept.append(face)
+    return kept
 
 
 @functools.lru_cache(maxsize=4)
