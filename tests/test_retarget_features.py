@@ -8,7 +8,7 @@ import pytest
 
 from deepexpr.characters import RIG_CONTROLS
 from deepexpr.errors import InputError
-from test_train_state import _mesh_set  # meshes = a person's base + a linear move per control
+from rig_fakes import mesh_set  # meshes = a person's base + a linear move per control
 
 
 def test_geometry_matches_a_brute_force_reading():
@@ -45,7 +45,7 @@ def test_a_geometry_rig_map_round_trips(tmp_path):
     from deepexpr.models.rigmap import BASE_INPUTS, N_GEOMETRY, load_rigmap, save_rigmap
     from deepexpr.train.rigmap import RigMapTrainConfig, fit_rigmap
 
-    ms = _mesh_set()
+    ms = mesh_set()
     model = fit_rigmap(ms, RigMapTrainConfig(hidden=8, epochs=2, batch_size=8, geometry=True))
     assert model.with_geometry and model.in_mean_.shape == (BASE_INPUTS + N_GEOMETRY,)
     again = load_rigmap(save_rigmap(model, tmp_path / "rm.safetensors"))
@@ -65,7 +65,7 @@ def test_au_weights_are_parsed_used_and_checked():
     for bad in ("AU99=2", "AU16", "AU16=x"):
         with pytest.raises(InputError, match="au-weight"):
             RigMapTrainConfig(au_weight=bad)
-    ms = _mesh_set()
+    ms = mesh_set()
     cfg = dict(hidden=8, epochs=2, batch_size=8)
     plain = fit_rigmap(ms, RigMapTrainConfig(**cfg))
     ones = fit_rigmap(ms, RigMapTrainConfig(**cfg, au_weight="AU16=1"))

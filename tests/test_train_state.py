@@ -19,6 +19,7 @@ from deepexpr.train.hagan import HaganTrainConfig, train_hagan
 from deepexpr.train.loop import fit
 from deepexpr.train.sequences import SeqTrainConfig, train_sequences
 from deepexpr.train.state import load_state, save_state
+from rig_fakes import mesh_set
 from test_hagan import _images
 from test_train import _cfg, _table
 
@@ -248,28 +249,6 @@ def test_state_round_trip_restores_optimizers_and_every_rng(tmp_path):
 # ---- rig map (face mesh -> character rig) ------------------------------------------------------
 
 
-def _mesh_set(people: int = 6, per_person: int = 4, seed: int = 0):
-    """Made-up meshes with known rigs: per person a base mesh (its neutral, the calibration row)
-    plus a fixed linear displacement per rig control; no face pipeline involved."""
-    from deepexpr.characters import RIG_CONTROLS
-    from deepexpr.data.rig_truth import MeshSet
-
-    rng = np.random.default_rng(seed)
-    basis = rng.normal(0, 0.01, (len(RIG_CONTROLS), 478, 3))
-    meshes, rigs, ids, calib = [], [], [], []
-    for p in range(people):
-        base = rng.normal(0, 1, (478, 3))
-        for k in range(per_person + 1):
-            rig = np.zeros(len(RIG_CONTROLS)) if k == 0 else rng.uniform(0, 1, len(RIG_CONTROLS))
-            meshes.append(base + np.tensordot(rig, basis, 1))
-            rigs.append(rig)
-            ids.append(f"p{p}")
-            calib.append(k == 0)
-    n = len(meshes)
-    return MeshSet(np.float32(meshes), np.float32(rigs), np.array(ids), np.array(["random"] * n),
-                   np.array(calib), (n, n))
-
-
 def _counted(fn, calls: list[int], crash_at: int | None):
     """`fn` counting its calls in `calls[0]` (shared with `_count_writes`), failing at `crash_at`."""
     def counted(*args, **kwargs):
@@ -318,7 +297,7 @@ def _same_layers(a, b) -> bool:
 def test_rigmap_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, monkeypatch):
     from deepexpr.train.rigmap import fit_rigmap
 
-    ms = _mesh_set()
+    ms = mesh_set()
     straight = fit_rigmap(ms, _rig_cfg(4), out_dir=tmp_path / "a")
     with monkeypatch.context() as m:
         _stop_after(m, 2)
@@ -340,7 +319,7 @@ def test_rigmap_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, monkeyp
 def test_rigmap_resume_refuses_other_settings_or_rows_and_extends_epochs(tmp_path):
     from deepexpr.train.rigmap import fit_rigmap
 
-    ms, run = _mesh_set(), tmp_path / "run"
+    ms, run = mesh_set(), tmp_path / "run"
     fit_rigmap(ms, _rig_cfg(2), out_dir=run)
     with pytest.raises(InputError) as err:
         fit_rigmap(ms, _rig_cfg(3, lr=2e-3, hidden=16), out_dir=run, resume=True)
@@ -348,7 +327,7 @@ def test_rigmap_resume_refuses_other_settings_or_rows_and_extends_epochs(tmp_pat
     assert "\n" not in msg and "lr: 0.001 there, 0.002 now" in msg and "hidden: 8 there, 16 now" in msg
     assert "epochs" not in msg and "threads" not in msg
     with pytest.raises(InputError, match=r"data: '\w+' there, '\w+' now"):  # other meshes
-        fit_rigmap(_mesh_set(seed=1), _rig_cfg(2), out_dir=run, resume=True)
+        fit_rigmap(mesh_set(seed=1), _rig_cfg(2), out_dir=run, resume=True)
     with pytest.raises(InputError, match="already did 2 epochs"):
         fit_rigmap(ms, _rig_cfg(1), out_dir=run, resume=True)
     fit_rigmap(ms, _rig_cfg(4, threads=2), out_dir=run, resume=True)  # a finished run, extended
@@ -372,7 +351,7 @@ def test_rigmap_crash_at_every_write_of_a_save_resumes_exactly(tmp_path, monkeyp
 
     from deepexpr.train.rigmap import fit_rigmap
 
-    ms = _mesh_set()
+    ms = mesh_set()
     straight = fit_rigmap(ms, _rig_cfg(3), out_dir=tmp_path / "straight")
     with monkeypatch.context() as m:
         _stop_after(m, 1)
