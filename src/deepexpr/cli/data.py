@@ -3,6 +3,7 @@
     deepexpr data avatars --out data/avatars --per-expression 200 --size 128
     deepexpr data avatars --out data/av --styles open-peeps,avataaars --sheets out/sheets
     deepexpr data realart --out data/realart      # validation only: never train on it
+    deepexpr data icons --out data/icons --per-expression 350 --sheets out/sheets
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 def register(commands, groups) -> None:
     """Add the `data` command and its sub-commands."""
-    parser = commands.add_parser("data", help="build labelled data sets (DiceBear avatars)")
+    parser = commands.add_parser("data", help="build labelled data sets (DiceBear avatars, face icons)")
     sub = parser.add_subparsers(dest="data_command", metavar="WHAT")
     parser.set_defaults(func=lambda _a: (parser.print_help(sys.stderr), 2)[1])
 
@@ -34,6 +35,18 @@ def register(commands, groups) -> None:
     v.add_argument("--out", required=True, help="output folder (new or empty)")
     v.add_argument("--size", type=int, default=128, help="image side in pixels")
     v.set_defaults(func=_realart)
+
+    i = sub.add_parser("icons", help="render labelled face icons of public icon sets as "
+                                     "emoji-like art (needs node + npm)")
+    i.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
+    i.add_argument("--groups", default="all", help="comma-separated icon-set groups (icons-a,icons-b,icons-c)")
+    i.add_argument("--per-expression", type=int, default=300, help="images per group and class")
+    i.add_argument("--size", type=int, default=128, help="image side in pixels")
+    i.add_argument("--seed", type=int, default=0, help="seed of every choice")
+    i.add_argument("--sheets", default=None,
+                   help="also write a contact sheet per group (<group>.png) and the label table "
+                        "per class (icons_<class>.png, for the check by eye) into this folder")
+    i.set_defaults(func=_icons)
 
 
 def _avatars(args) -> int:
@@ -73,3 +86,25 @@ def _realart(args) -> int:
     per_set = ", ".join(f"{s} {sum(c.values())}" for s, c in m["counts"].items())
     print(f"{args.out}: {m['total']} faces ({per_set}); validation only, never train on it")
     return 0
+
+
+def _icons(args) -> int:
+    from pathlib import Path
+
+    from deepexpr.data.icons import build_icons, contact_sheet, review_sheet
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.io import cache_dir, save_image
+
+    groups = None if args.groups == "all" else [g.strip() for g in args.groups.split(",") if g.strip()]
+    m = build_icons(args.out, groups, args.per_expression, args.size, args.seed,
+                    warn=lambda line: print(line, file=sys.stderr))
+    if args.sheets:
+        for group in m["settings"]["groups"]:
+            save_image(Path(args.sheets) / f"{group}.png", contact_sheet(args.out, group))
+        modules = cache_dir() / "icons_npm" / "node_modules"
+        for expr in EXPRESSIONS:
+            save_image(Path(args.sheets) / f"icons_{expr}.png", review_sheet(modules, expr))
+    failed = f", {len(m['failed'])} failed" if m["failed"] else ""
+    print(f"{args.out}: {m['total']} images of {len(m['settings']['groups'])} icon-set groups "
+          f"({len(m['licences'])} sets; {m['images_per_second']} img/s{failed})")
+    return 1 if m["failed"] else 0

@@ -1,8 +1,9 @@
 """Leave-one-source-out folds: how well a model reads an art style it never saw.
 
 A *source* is one DiceBear avatar style (its images carry the style name as their
-character, see `deepexpr.data.avatars`), or "procedural" for every character the
-project draws itself (built-in and random ones). Each source is held out in turn: the
+character, see `deepexpr.data.avatars`), one group of icon sets (`icons-a`, `icons-b`,
+`icons-c`, see `deepexpr.data.icons`), or "procedural" for every character the project
+draws itself (built-in and random ones). Each source is held out in turn: the
 fold trains on all other sources and tests on the held-out one.
 """
 
@@ -11,15 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from deepexpr.data.avatar_labels import STYLES
+from deepexpr.data.icons import GROUPS as ICON_GROUPS
 from deepexpr.errors import InputError
 
 PROCEDURAL = "procedural"
 
 
 def source_of(group) -> str:
-    """The source of an image's character name: its avatar style, else "procedural"."""
+    """The source of an image's character name: its avatar style or icon group, else
+    "procedural"."""
     name = str(group)
-    return name if name in STYLES else PROCEDURAL
+    return name if name in STYLES or name in ICON_GROUPS else PROCEDURAL
 
 
 def loso_folds(groups, test_sources=None) -> list[tuple[str, np.ndarray]]:
