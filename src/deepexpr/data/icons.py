@@ -168,10 +168,8 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
     Returns:
         The manifest dict (also `out_dir/manifest.json`), plus "failed".
     """
-    from deepexpr.data.avatars import _save_png, ensure_node_packages
-    from deepexpr.data.icons_draw import draw_icon
+    from deepexpr.data.avatars import ensure_node_packages
     from deepexpr.io import cache_dir, versions, write_json, write_text
-    from deepexpr.progress import progress
 
     groups = list(GROUPS) if groups in (None, "all", ["all"]) else list(groups)
     unknown = [g for g in groups if g not in GROUPS]
@@ -187,27 +185,10 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
     svgs = load_icons(Path(modules), rows)
     rows = [r for r in rows if (r[0], r[1]) in svgs]
     todo = [(g, *item) for g in groups for item in plan(rows, g, per_expression, seed)]
-    lines, failed, cache = ["path,set,icon,label,cue"], [], {}
-    bar = progress(total=len(todo), desc="icons", unit="img", disable=show_progress is False
-                   if show_progress is not None else None)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "manifest.json", {"settings": asdict(cfg), "complete": False})  # resumable
     start = time.time()
-    for group, expr, n, (set_name, icon), cue in todo:
-        rel = f"{group}/{group}_{expr}/{group}_{expr}_{n}.png"
-        path = out / rel
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                img = draw_icon(svgs[(set_name, icon)], expr, size,
-                                random.Random(f"{seed}/{group}/{expr}/{n}"), cue_only=cue, cache=cache)
-                _save_png(img, path)
-            except (ValueError, OSError) as err:
-                failed.append(rel)
-                warn(f"deepexpr: {set_name}:{icon} ({rel}): cannot render ({err}); skipped")
-                bar.update(1)
-                continue
-        lines.append(f"{rel},{set_name},{icon},{expr},{int(cue)}")
-        bar.update(1)
-    bar.close()
+    lines, failed = _render(todo, svgs, out, size, seed, show_progress, warn)
     write_text(out / "labels.csv", "\n".join(lines) + "\n")
     used = sorted({s for s, _, _ in rows if group_of(s) in groups})
     counts = {g: {e: sum(1 for ln in lines[1:] if ln.startswith(f"{g}/{g}_{e}/")) for e in EXPRESSIONS}
@@ -219,6 +200,34 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
                 "images_per_second": round(len(todo) / max(time.time() - start, 1e-6), 1)}
     write_json(out / "manifest.json", manifest)
     return {**manifest, "failed": failed}
+
+
+def _render(todo, svgs: dict, out: Path, size: int, seed: int, show_progress, warn):
+    """Draw every planned image not yet on disk. Returns (labels.csv lines, failed paths)."""
+    from deepexpr.data.avatars import _save_png
+    from deepexpr.data.icons_draw import draw_icon
+    from deepexpr.progress import progress
+
+    lines, failed, cache = ["path,set,icon,label,cue"], [], {}
+    bar = progress(total=len(todo), desc="icons", unit="img", disable=show_progress is False
+                   if show_progress is not None else None)
+    for group, expr, n, (set_name, icon), cue in todo:
+        rel = f"{group}/{group}_{expr}/{group}_{expr}_{n}.png"
+        path = out / rel
+        bar.update(1)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                img = draw_icon(svgs[(set_name, icon)], expr, size,
+                                random.Random(f"{seed}/{group}/{expr}/{n}"), cue_only=cue, cache=cache)
+                _save_png(img, path)
+            except (ValueError, OSError) as err:
+                failed.append(rel)
+                warn(f"deepexpr: {set_name}:{icon} ({rel}): cannot render ({err}); skipped")
+                continue
+        lines.append(f"{rel},{set_name},{icon},{expr},{int(cue)}")
+    bar.close()
+    return lines, failed
 
 
 def review_sheet(modules: Path, label: str, rows=None, cell: int = 48, columns: int = 16):
