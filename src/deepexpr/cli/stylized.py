@@ -130,7 +130,7 @@ def run_train(args) -> int:
     state = train_stylized(cfg, resume=args.resume)
     print(f"{cfg.stage}: {state}")
     if args.export:
-        print(f"exported {export_stylized(cfg.out, args.export, cfg.model)}")
+        print(f"exported {export_stylized(cfg.out, args.export, cfg.model, base=cfg.init)}")
     return 0
 
 
