@@ -83,8 +83,9 @@ class StylizedConfig:
     min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
     give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
                                   "(mean entropy, nats; 0: never)", min=0.0)
-    turn_above: float = setting(0.0, "also read a face turned by 90/180/270 degrees when its first landmark "
-                                     "heatmaps are this diffuse (mean entropy, nats; 0: never)", min=0.0)
+    turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
+                                     "first landmark heatmaps are this diffuse (mean entropy, nats; 0: never)",
+                                min=0.0)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
@@ -251,52 +252,53 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     (no face parts where the detector saw a face: a false candidate, most likely).
 
     `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
-    is also read turned by 90, 180 and 270 degrees, and the least diffuse reading goes on (the
-    detector's angle of sideways and upside-down faces can be far off).
+    is also fitted from its square turned by 90, 180 and 270 degrees (the same passes), and
+    the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
+    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 6").
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
+    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
+    unsure = [i for i, e in enumerate(first) if turn_above and e > turn_above]
+    if unsure:
+        turned = []
+        for i in unsure:
+            centre, side, angle = frame_params(frames[i])
+            turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+        alt, alt_entropy, _ = _passes(image, turned, model, passes, settle, min_passes, give_up)
+        for n, i in enumerate(unsure):
+            best = 3 * n + int(np.argmin(alt_entropy[3 * n:3 * n + 3]))
+            if alt_entropy[best] < entropy[i]:
+                points[i], entropy[i] = alt[best], alt_entropy[best]
+    return points, entropy
+
+
+def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float):
+    """The passes of `fit_landmarks` without turning: (landmarks (49, 2) float32, last and
+    first pass's heatmap entropy) per frame."""
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
+    first = list(entropy)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
             break
         found, spread = read_landmarks(image, [frames[i] for i in todo], model)
-        if p == 0 and turn_above > 0:
-            found, spread = _best_turn(image, [frames[i] for i in todo], found, spread, model, turn_above)
         moving = []
-        for i, q, e in zip(todo, found, spread):
-            refit = face_frame(q)
+        refits = face_frame(np.stack(found))  # (N, 2, 3): one batched fit a pass
+        for i, q, e, refit in zip(todo, found, spread, refits):
             usable = bool(np.isfinite(refit).all()) and _plausible(frames[i], refit)
             if points[i] is None or usable:  # a collapsed or runaway fit keeps its last pass
                 points[i], entropy[i] = q, e
-            if p == 0 and give_up and e > give_up:
-                continue
+            if p == 0:
+                first[i] = e
+                if give_up and e > give_up:
+                    continue
             if usable and (p + 1 < min_passes or _frame_change(frames[i], refit) > settle):
                 moving.append(i)
                 frames[i] = refit
         todo = moving
-    return [q.astype(np.float32) for q in points], entropy
-
-
-def _best_turn(image, frames, found, spread, model, turn_above: float):
-    """First-pass readings with the diffuse ones replaced by the least diffuse of their
-    frame turned by 90, 180 and 270 degrees (see `fit_landmarks`)."""
-    unsure = [k for k, e in enumerate(spread) if e > turn_above]
-    if not unsure:
-        return found, spread
-    turned = []
-    for k in unsure:
-        centre, side, angle = frame_params(frames[k])
-        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
-    alt, alt_spread = read_landmarks(image, turned, model)
-    found, spread = list(found), list(spread)
-    for n, k in enumerate(unsure):
-        best = int(np.argmin(alt_spread[3 * n:3 * n + 3]))
-        if alt_spread[3 * n + best] < spread[k]:
-            found[k], spread[k] = alt[3 * n + best], alt_spread[3 * n + best]
-    return found, spread
+    return [q.astype(np.float32) for q in points], entropy, first
 
 
 def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
