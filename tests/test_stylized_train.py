@@ -121,3 +121,18 @@ def test_init_starts_one_stage_from_a_model_and_export_fills_the_other(tmp_path)
     assert training["detector"]["init_training"]["from"] == str(source)
     with pytest.raises(InputError, match="does not fit"):
         init_stage(create_model("stylized_face"), str(source), "detector")  # another architecture
+
+
+def test_spin_turns_the_detector_like_crops_by_any_angle(pools):
+    """`spin` 1: every detector-like crop's square is turned by a uniform angle (the true
+    face lies at any angle in it); the second-pass crops stay nearly upright."""
+    from deepexpr.data.face_frame import face_frame, frame_params
+    from deepexpr.data.scenes import SceneConfig
+
+    sc = SceneConfig(seed=5, characters=2)
+    big, small = [], []
+    for seed in range(12):
+        for k, (_, pts) in enumerate(landmark_samples(sc, pools, np.random.default_rng(seed), 32, 4, 1.0, spin=1.0)):
+            (big if k % 2 == 0 else small).append(abs(frame_params(face_frame(pts.astype(np.float64)))[2]))
+    assert max(big) > 1.5 and np.mean(big) > 0.8  # uniform in +-pi: mean |angle| ~ pi / 2
+    assert max(small) < 0.5

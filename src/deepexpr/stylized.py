@@ -86,6 +86,9 @@ class StylizedConfig:
     turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
                                      "first landmark heatmaps are this diffuse (mean entropy, nats; 0: never)",
                                 min=0.0)
+    turn_below: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when the "
+                                     "detector is unsure of its angle: its (sin, cos) output shorter than this "
+                                     "(0: never)", min=0.0)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
@@ -148,7 +151,9 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
 
 
 def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float):
-    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle)] in image pixels."""
+    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle, angle sureness)] in
+    image pixels; the sureness is the length of the (sin, cos) output: ~1 where the detector
+    is sure of the angle, short where it averages opposite angles."""
     from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
 
     heat = 1 / (1 + np.exp(-maps[0]))
@@ -163,7 +168,8 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
             continue
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
-        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(maps[2, y, x], maps[3, y, x]))))
+        sin, cos = float(maps[2, y, x]), float(maps[3, y, x])
+        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(sin, cos)), float(np.hypot(sin, cos))))
     return out
 
 
@@ -174,8 +180,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(1e-9, (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray]]:
-    """Detector only: [(score, frame (2, 3))], best first, after non-maximum suppression."""
+def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
+    """Detector only: [(score, frame (2, 3), angle sureness (`_decode`))], best first, after
+    non-maximum suppression."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
@@ -189,15 +196,15 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
             maps = model.detect(x)[0].numpy()
         found += _decode(maps, a, cfg.threshold, min_side, max_side)
     found.sort(key=lambda f: -f[0])
-    kept: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for score, centre, side, angle in found:
+    kept: list[tuple[float, np.ndarray, float, np.ndarray]] = []
+    for score, centre, side, angle, sure in found:
         m = frame_from_params(centre, side, angle)
         box = frame_box(m)
-        if all(_iou(box, k[2]) <= cfg.nms_iou for k in kept):
-            kept.append((score, m, box))
+        if all(_iou(box, k[3]) <= cfg.nms_iou for k in kept):
+            kept.append((score, m, sure, box))
         if len(kept) >= cfg.max_faces:
             break
-    return [(s, m) for s, m, _ in kept]
+    return [(s, m, sure) for s, m, sure, _ in kept]
 
 
 def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
@@ -242,7 +249,7 @@ def face_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
                   settle: float = 0.0, turn_above: float = 0.0, min_passes: int = 2,
-                  give_up: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
+                  give_up: float = 0.0, turn: list[bool] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
     each on the square re-fitted to the previous pass's landmarks. After `min_passes` passes
     a face is read again only while its square still moves by more than `settle` (centre
@@ -255,12 +262,15 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     is also fitted from its square turned by 90, 180 and 270 degrees (the same passes), and
     the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
     degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 6").
+    `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
+    unsure, `StylizedConfig.turn_below`).
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
     points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
-    unsure = [i for i, e in enumerate(first) if turn_above and e > turn_above]
+    turn = turn or [False] * len(frames)
+    unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
     if unsure:
         turned = []
         for i in unsure:
@@ -345,9 +355,9 @@ def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[floa
     """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
     its detector score, landmarks (49, 2) and last pass's heatmap entropy."""
     found = find_faces(image, model, cfg)
-    points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle, cfg.turn_above,
-                                    cfg.min_passes, cfg.give_up)
-    return [s for s, _ in found], points, entropy
+    points, entropy = fit_landmarks(image, [m for _, m, _ in found], model, cfg.passes, cfg.settle, cfg.turn_above,
+                                    cfg.min_passes, cfg.give_up, [sure < cfg.turn_below for _, _, sure in found])
+    return [s for s, _, _ in found], points, entropy
 
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],

@@ -49,10 +49,10 @@ from deepexpr.train.state import load_state, save_state
 
 STAGES = ("detector", "landmarks")
 # what a resumed run may change: more steps and data, wider landmark-crop errors (a curriculum)
-EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation"}
+EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin"}
 # settings added after runs were made: left out of the recorded settings at their default,
 # so those runs still resume
-LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": ""}
+LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0}
 
 
 @dataclass
@@ -66,6 +66,8 @@ class StylizedTrainConfig:
     crops: int = setting(3000, "landmark training crops", min=1)
     jitter: float = setting(1.0, "landmark crops: scale of the detector-like square errors (1: s.d. 0.06 side "
                                  "off centre, 0.08 in log side, 0.12 rad)", above=0.0)
+    spin: float = setting(0.0, "landmark crops: share of the detector-like crops turned by any angle (the "
+                               "passes then learn to turn a sideways or upside-down square upright)", min=0.0, max=1.0)
     any_rotation: float = setting(0.15, "detector scenes: share of faces turned by any angle (the rest "
                                         "+-45 degrees)", min=0.0, max=1.0)
     init: str = setting("", "start this stage from the weights of a stylized-face model (bundled name, "
@@ -122,10 +124,11 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
 
 
 def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4,
-                     jitter: float = 1.0):
+                     jitter: float = 1.0, spin: float = 0.0):
     """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
-    moved by a random error (every other one detector-like, scaled by `jitter`, the others
-    the smaller ones left for the second pass), and their landmarks (49, 2) in crop pixels."""
+    moved by a random error (every other one detector-like, scaled by `jitter`, and with
+    probability `spin` turned by a uniform angle; the others the smaller ones left for the
+    second pass), and their landmarks (49, 2) in crop pixels."""
     face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
     extent = int(face_side * 1.8)
     scene = background(extent, extent, rng)
@@ -140,6 +143,8 @@ def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int
         centre = centre0 + rng.normal(0, 0.06 * big or 0.02, 2) * side0
         side = side0 * np.exp(rng.normal(0, 0.08 * big or 0.03))
         ang = ang0 + rng.normal(0, 0.12 * big or 0.04)
+        if big and spin and rng.uniform() < spin:
+            ang = ang0 + rng.uniform(-np.pi, np.pi)
         image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
         out.append((image, apply(to_crop, face.landmarks).astype(np.float32)))
     return out
@@ -151,7 +156,8 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
     points = np.zeros((cfg.crops, 49, 2), np.float32)
     for i in progress(range(0, cfg.crops, 4), desc="crops", disable=not cfg.show_progress):
-        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter)):
+        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter,
+                                                                 cfg.spin)):
             images[i + k], points[i + k] = image, pts
     return images, points
 
