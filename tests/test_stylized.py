@@ -335,6 +335,40 @@ def test_a_diffuse_first_reading_is_also_read_turned():
     assert calm.batches == [1]  # a sharp first reading is not turned
 
 
+def test_a_face_whose_angle_the_detector_doubts_is_fitted_turned():
+    """`turn` (the detector's angle sureness under `turn_below`) fits the turned squares
+    whatever the first reading's entropy; the sharpest fit wins."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    centre, side, angle = frame_params(upright)
+    sideways = frame_from_params(centre, side, angle + np.pi / 2)
+    doubting = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [sideways, upright], doubting, passes=1, turn=[True, False])
+    assert doubting.batches == [2, 3]  # both read once, then the doubted one at 3 more angles
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05
+    trusting = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [sideways], trusting, passes=1, turn=[False])
+    assert trusting.batches == [1]
+
+
+def test_detector_reports_how_sure_it_is_of_each_angle():
+    from deepexpr.stylized import _decode
+
+    maps = np.full((6, 8, 8), -9.0, np.float32)
+    maps[:, 2, 3] = [3.0, np.log(10), 0.3, 0.4, 0.0, 0.0]  # a peak; (sin, cos) of length 0.5
+    maps[:, 6, 6] = [3.0, np.log(10), 0.0, -1.0, 0.0, 0.0]  # upside down, sure
+    a = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    found = sorted(_decode(maps, a, 0.5, 0, 1e9), key=lambda f: f[1][1])
+    assert [round(f[4], 3) for f in found] == [0.5, 1.0]
+    assert np.isclose(found[0][3], np.arctan2(0.3, 0.4)) and np.isclose(abs(found[1][3]), np.pi)
+
+
 def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):
     from deepexpr import stylized
     from deepexpr.io import read_image
