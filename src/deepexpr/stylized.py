@@ -400,10 +400,11 @@ def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 
     return aligned_crop(image, face_frame(lm), size, region="render")[0]
 
 
-def check_model(ref: str) -> None:
-    """Raise an InputError (one line) when `ref` names no loadable stylized-face model."""
+def check_model(ref: str, backend: str = "auto") -> None:
+    """Raise an InputError (one line) when `ref` names no loadable stylized-face model (or
+    `backend` cannot run it)."""
     try:
-        load_stylized_model(ref)
+        load_stylized_model(ref, backend)
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - a wrong file type: name it in one line
