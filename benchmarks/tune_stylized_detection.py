@@ -2,7 +2,7 @@
 
     python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
         [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
-        [--settle 0.06] [--seed 7001]
+        [--settle 0.06] [--min-passes 2] [--give-up 0] [--turn-above 0] [--seed 7001]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
@@ -25,30 +25,19 @@ import torch
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
-def sweep(scenes, model_ref: str, min_scale: float, entropies, passes: int = 4,
-          settle: float = 0.06, turn_above: float = 0.0) -> tuple[dict, float]:
+def sweep(scenes, cfg, entropies) -> tuple[dict, float]:
     """{(max_entropy, threshold): (precision, recall)} and CPU seconds per scene for one
-    pyramid policy."""
+    `StylizedConfig` (its threshold and max_entropy are swept)."""
     from dataclasses import replace
 
     from deepexpr.evaluation.stylized_landmarks import detection_counts
-    from deepexpr.stylized import (
-        StylizedConfig,
-        find_faces,
-        fit_landmarks,
-        load_stylized_model,
-        merge_faces,
-    )
+    from deepexpr.stylized import candidates, load_stylized_model, merge_faces
 
-    cfg = StylizedConfig(model=model_ref, min_scale=min_scale, threshold=min(THRESHOLDS), passes=passes, settle=settle,
-                         turn_above=turn_above)
-    model = load_stylized_model(model_ref)
+    cfg = replace(cfg, threshold=min(THRESHOLDS))
+    model = load_stylized_model(cfg.model, cfg.backend)
     raw, c0 = [], time.process_time()
     for scene in scenes:
-        found = find_faces(scene.image, model, cfg)
-        points, entropy = fit_landmarks(scene.image, [m for _, m in found], model, cfg.passes, cfg.settle,
-                                        cfg.turn_above)
-        raw.append(([s for s, _ in found], points, entropy))
+        raw.append(candidates(scene.image, model, cfg))
     cpu = (time.process_time() - c0) / len(scenes)
     table = {}
     for max_entropy in entropies:
@@ -72,11 +61,15 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
     ap.add_argument("--settle", type=float, default=0.06, help="see StylizedConfig.settle")
     ap.add_argument("--turn-above", type=float, default=0.0, help="see StylizedConfig.turn_above")
+    ap.add_argument("--min-passes", type=int, default=2, help="see StylizedConfig.min_passes")
+    ap.add_argument("--give-up", type=float, default=0.0, help="see StylizedConfig.give_up")
+    ap.add_argument("--backend", default="auto", help="see StylizedConfig.backend")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
     torch.set_num_threads(1)
     from deepexpr.data.scenes import SceneConfig, compose_scene
+    from deepexpr.stylized import StylizedConfig
 
     cfg = SceneConfig(seed=args.seed, characters=60, builtins=False)  # as the test protocol's scenes
     rng = np.random.default_rng(args.seed + 1)
@@ -84,7 +77,10 @@ def main() -> None:
     print(f"{args.scenes} validation scenes (pool {args.seed}), {sum(len(s.faces) for s in scenes)} faces")
     entropies = [float(v) for v in args.max_entropies.split(",")]
     for ms in (float(v) for v in args.min_scales.split(",")):
-        table, cpu = sweep(scenes, args.model, ms, entropies, args.passes, args.settle, args.turn_above)
+        cfg = StylizedConfig(model=args.model, min_scale=ms, passes=args.passes, settle=args.settle,
+                             turn_above=args.turn_above, min_passes=args.min_passes, give_up=args.give_up,
+                             backend=args.backend, threads=0)
+        table, cpu = sweep(scenes, cfg, entropies)
         print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene; precision/recall per threshold")
         for e in entropies:
             cells = "  ".join(f"{th:.2f}: {table[e, th][0]:.3f}/{table[e, th][1]:.3f}" for th in THRESHOLDS)

@@ -209,6 +209,98 @@ def test_landmark_passes_stop_once_the_square_settles(character_png):
     assert np.isclose(stylized._frame_change(a, face_frame(TEMPLATE * 50 + [5, 0])), 5 / side, atol=1e-6)
 
 
+def test_min_passes_and_give_up_bound_the_passes(character_png):
+    """`min_passes` 1: a face whose first re-fit barely moves is read once; a moving one goes
+    on. `give_up`: a candidate whose first reading is more diffuse is not read again."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply
+    from deepexpr.io import read_image
+
+    image = read_image(character_png)
+    lm = TEMPLATE * 60 + [18, 20]
+    frame = face_frame(lm)
+    at_home = apply(aligned_crop(image, frame, 32)[1], lm)
+    once = _FixedRegressor(at_home)
+    stylized.fit_landmarks(image, [frame], once, passes=4, settle=0.02, min_passes=1)
+    assert once.batches == [1]
+    moving = _FixedRegressor(at_home + [3.0, 0.0])
+    stylized.fit_landmarks(image, [frame], moving, passes=4, settle=0.02, min_passes=1)
+    assert moving.batches == [1, 1, 1, 1]
+    _, entropy = stylized.fit_landmarks(image, [frame], _FixedRegressor(at_home + [3.0, 0.0]), passes=1)
+    quitting = _FixedRegressor(at_home + [3.0, 0.0])
+    _, kept = stylized.fit_landmarks(image, [frame], quitting, passes=4, settle=0.02, give_up=entropy[0] - 0.01)
+    assert quitting.batches == [1] and np.isclose(kept[0], entropy[0])
+    staying = _FixedRegressor(at_home + [3.0, 0.0])
+    stylized.fit_landmarks(image, [frame], staying, passes=4, settle=0.02, give_up=entropy[0] + 0.01)
+    assert staying.batches == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("side", [30, 400])
+def test_face_crop_matches_the_whole_image_crop(side):
+    """The crop that shrinks only the face's part of the image gives the pixels and the
+    affine of the crop that shrinks the whole image (up to the area filter's rounding)."""
+    from deepexpr.data.face_frame import aligned_crop, frame_from_params
+    from deepexpr.stylized import face_crop
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (12, 18, 3)).astype(np.uint8)
+    import cv2
+
+    image = cv2.resize(small, (900, 600), interpolation=cv2.INTER_CUBIC)  # smooth, so rounding barely shows
+    frame = frame_from_params([500.0, 280.0], side, 0.4)
+    crop, to_crop = face_crop(image, frame, 32)
+    ref, ref_to_crop = aligned_crop(image, frame, 32)
+    assert np.allclose(to_crop, ref_to_crop, atol=1e-9)
+    assert np.abs(crop.astype(int) - ref.astype(int)).mean() < 3.0
+    edge = frame_from_params([10.0, 590.0], 300, 0.0)  # half outside: grey where the image ends
+    crop, _ = face_crop(image, edge, 32)
+    ref, _ = aligned_crop(image, edge, 32)
+    assert np.abs(crop.astype(int) - ref.astype(int)).mean() < 3.0 and (crop[-1, -1] == 127).all()
+
+
+def test_onnx_backend_computes_the_torch_maps(tiny_net):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from deepexpr.models.stylized_face import fuse_for_inference, onnx_for_inference
+
+    fused = fuse_for_inference(tiny_net)
+    runner = onnx_for_inference(fused)
+    image, crops = torch.randn(1, 3, 64, 96), torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(runner.detect(image), fused.detect(image), atol=1e-4)
+        assert runner.detect(torch.randn(2, 3, 48, 32)).shape == (2, 6, 12, 8)  # any size, any batch
+        assert torch.allclose(runner.landmarks(crops), fused.landmarks(crops), atol=1e-3)
+    with pytest.raises(ValueError, match="landmark input"):
+        runner.landmark_maps(torch.zeros(1, 3, 48, 48))
+
+
+def test_backend_choice_and_fallback(tiny_checkpoint, monkeypatch):
+    """auto: ONNX Runtime when installed, else torch; onnx without it: one-line InputError."""
+    from deepexpr import stylized
+    from deepexpr.errors import InputError
+    from deepexpr.models import stylized_face
+
+    monkeypatch.setattr(stylized_face, "onnx_available", lambda: False)
+    stylized.load_stylized_model.cache_clear()
+    try:
+        assert isinstance(stylized.load_stylized_model(str(tiny_checkpoint), "auto"), stylized_face.StylizedFaceNet)
+        with pytest.raises(InputError, match="--backend onnx"):
+            stylized.load_stylized_model(str(tiny_checkpoint), "onnx")
+    finally:
+        stylized.load_stylized_model.cache_clear()
+    monkeypatch.undo()
+    if stylized_face.onnx_available():
+        model = stylized.load_stylized_model(str(tiny_checkpoint), "auto")
+        assert isinstance(model, stylized_face.OnnxStylizedFace)
+        image = np.full((64, 64, 3), 200, np.uint8)
+        cfg = stylized.StylizedConfig(model=str(tiny_checkpoint), threshold=0.0, max_entropy=0.0)
+        torch_faces = stylized.detect_stylized_faces(image, stylized.StylizedConfig(**{**cfg.__dict__, "backend": "torch"}))
+        onnx_faces = stylized.detect_stylized_faces(image, cfg)
+        assert len(onnx_faces) == len(torch_faces)
+        for a, b in zip(onnx_faces, torch_faces):
+            assert np.allclose(a.landmarks, b.landmarks, atol=0.05) and np.isclose(a.score, b.score, atol=1e-4)
+
+
 class _UprightRegressor(_FixedRegressor):
     """Sharp heatmaps only on crops whose top half is brighter than their bottom half."""
 
@@ -241,6 +333,40 @@ def test_a_diffuse_first_reading_is_also_read_turned():
     calm = _UprightRegressor(at_home)
     stylized.fit_landmarks(image, [upright], calm, passes=1, turn_above=diffuse[0] - 0.1)
     assert calm.batches == [1]  # a sharp first reading is not turned
+
+
+def test_a_face_whose_angle_the_detector_doubts_is_fitted_turned():
+    """`turn` (the detector's angle sureness under `turn_below`) fits the turned squares
+    whatever the first reading's entropy; the sharpest fit wins."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    centre, side, angle = frame_params(upright)
+    sideways = frame_from_params(centre, side, angle + np.pi / 2)
+    doubting = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [sideways, upright], doubting, passes=1, turn=[True, False])
+    assert doubting.batches == [2, 3]  # both read once, then the doubted one at 3 more angles
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05
+    trusting = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [sideways], trusting, passes=1, turn=[False])
+    assert trusting.batches == [1]
+
+
+def test_detector_reports_how_sure_it_is_of_each_angle():
+    from deepexpr.stylized import _decode
+
+    maps = np.full((6, 8, 8), -9.0, np.float32)
+    maps[:, 2, 3] = [3.0, np.log(10), 0.3, 0.4, 0.0, 0.0]  # a peak; (sin, cos) of length 0.5
+    maps[:, 6, 6] = [3.0, np.log(10), 0.0, -1.0, 0.0, 0.0]  # upside down, sure
+    a = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    found = sorted(_decode(maps, a, 0.5, 0, 1e9), key=lambda f: f[1][1])
+    assert [round(f[4], 3) for f in found] == [0.5, 1.0]
+    assert np.isclose(found[0][3], np.arctan2(0.3, 0.4)) and np.isclose(abs(found[1][3]), np.pi)
 
 
 def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from deepexpr.models.registry import create_model
 from deepexpr.train.state import read_state
 from deepexpr.train.stylized_face import StylizedTrainConfig, landmark_samples, train_stylized
 
@@ -82,3 +83,56 @@ def test_jitter_scales_the_detector_like_crop_errors(pools):
     big3, small3 = spread(3.0)
     assert big3 > 1.5 * big1
     assert np.isclose(small1, small3)
+
+
+def test_init_starts_one_stage_from_a_model_and_export_fills_the_other(tmp_path):
+    """`init` copies only the trained stage's weights of a model; an export of a run that
+    trained one stage takes the other from `base`, records where it came from, and without a
+    base names the missing stage in one line."""
+    from deepexpr.errors import InputError
+    from deepexpr.models.checkpoint import load_model, read_config
+    from deepexpr.train.stylized_face import export_stylized, init_stage
+
+    source_run = tmp_path / "source"
+    for stage in ("detector", "landmarks"):
+        train_stylized(_cfg(source_run, stage=stage, scenes=2, steps=1))
+    source = export_stylized(source_run / "run", tmp_path / "source.safetensors", "test_stylized_face")
+    reference = load_model(source)[0].state_dict()
+
+    torch.manual_seed(123)
+    fresh = create_model("test_stylized_face")
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    init_stage(fresh, str(source), "detector")
+    after = fresh.state_dict()
+    assert all(torch.equal(after[k], reference[k]) for k in after if k.startswith("det_"))
+    assert all(torch.equal(after[k], before[k]) for k in after if k.startswith("lmk_"))
+
+    run = tmp_path / "tuned"
+    train_stylized(_cfg(run, stage="detector", scenes=2, steps=1, init=str(source), any_rotation=0.9))
+    with pytest.raises(InputError, match="no landmarks state"):
+        export_stylized(run / "run", tmp_path / "no_base.safetensors", "test_stylized_face")
+    out = export_stylized(run / "run", tmp_path / "tuned.safetensors", "test_stylized_face", base=str(source))
+    tuned, trained = load_model(out)[0].state_dict(), _weights(run / "run" / "state_detector.safetensors")
+    assert all(torch.equal(tuned[k], reference[k]) for k in tuned if k.startswith("lmk_"))
+    assert all(torch.equal(tuned[k], trained[f"model.net.{k}"]) for k in tuned if k.startswith("det_"))
+    training = read_config(out)["training"]
+    assert training["landmarks"]["from"] == str(source) and training["landmarks"]["steps"] == 1
+    assert training["detector"]["settings"]["any_rotation"] == 0.9
+    assert training["detector"]["init_training"]["from"] == str(source)
+    with pytest.raises(InputError, match="does not fit"):
+        init_stage(create_model("stylized_face"), str(source), "detector")  # another architecture
+
+
+def test_spin_turns_the_detector_like_crops_by_any_angle(pools):
+    """`spin` 1: every detector-like crop's square is turned by a uniform angle (the true
+    face lies at any angle in it); the second-pass crops stay nearly upright."""
+    from deepexpr.data.face_frame import face_frame, frame_params
+    from deepexpr.data.scenes import SceneConfig
+
+    sc = SceneConfig(seed=5, characters=2)
+    big, small = [], []
+    for seed in range(12):
+        for k, (_, pts) in enumerate(landmark_samples(sc, pools, np.random.default_rng(seed), 32, 4, 1.0, spin=1.0)):
+            (big if k % 2 == 0 else small).append(abs(frame_params(face_frame(pts.astype(np.float64)))[2]))
+    assert max(big) > 1.5 and np.mean(big) > 0.8  # uniform in +-pi: mean |angle| ~ pi / 2
+    assert max(small) < 0.5

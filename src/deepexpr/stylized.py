@@ -26,6 +26,8 @@ import numpy as np
 from deepexpr.data.face_frame import (
     aligned_crop,
     apply,
+    compose,
+    crop_transform,
     face_frame,
     frame_box,
     frame_from_params,
@@ -78,27 +80,48 @@ class StylizedConfig:
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.06, "after two passes, read a face again only while its square moves more than "
                                  "this (fraction of its side; 0: every face every pass)", min=0.0)
-    turn_above: float = setting(0.0, "also read a face turned by 90/180/270 degrees when its first landmark "
-                                     "heatmaps are this diffuse (mean entropy, nats; 0: never)", min=0.0)
+    min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
+    give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
+                                  "(mean entropy, nats; 0: never)", min=0.0)
+    turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
+                                     "first landmark heatmaps are this diffuse (mean entropy, nats; 0: never)",
+                                min=0.0)
+    turn_below: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when the "
+                                     "detector is unsure of its angle: its (sin, cos) output shorter than this "
+                                     "(0: never)", min=0.0)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
+    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, 1.3-1.8x faster), torch, or "
+                                   "auto (onnx when onnxruntime and onnx are installed, else torch)",
+                           choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
                               "slower when other work keeps a core busy)", min=0)
 
 
 @lru_cache(maxsize=4)
-def load_stylized_model(ref: str = BUNDLED_STYLIZED):
-    """The detector + landmark model of a reference (bundled name, file or run folder), its
-    batch norms folded for inference (`models.stylized_face.fuse_for_inference`)."""
+def load_stylized_model(ref: str = BUNDLED_STYLIZED, backend: str = "auto"):
+    """The detector + landmark model of a reference (bundled name, file or run folder) for
+    inference: batch norms folded (`models.stylized_face.fuse_for_inference`), run by ONNX
+    Runtime (`backend` "onnx"; "auto" when it is installed) or by torch.
+
+    Raises:
+        InputError: `ref` names no model, or `backend` "onnx" without onnxruntime / onnx.
+    """
     from deepexpr.models.checkpoint import load_model
     from deepexpr.models.resolve import resolve_model
-    from deepexpr.models.stylized_face import fuse_for_inference
+    from deepexpr.models.stylized_face import fuse_for_inference, onnx_available, onnx_for_inference
 
     found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--detector")
     model, _ = load_model(found.path)
-    return fuse_for_inference(model)
+    fused = fuse_for_inference(model)
+    if backend == "onnx" and not onnx_available():
+        raise InputError("--backend onnx: onnxruntime or onnx is not installed; pip install 'deepexpr[onnx]' "
+                         "or pass --backend torch")
+    if backend in ("auto", "onnx") and onnx_available():
+        return onnx_for_inference(fused)
+    return fused
 
 
 def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int, float, float]]:
@@ -128,7 +151,9 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
 
 
 def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float):
-    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle)] in image pixels."""
+    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle, angle sureness)] in
+    image pixels; the sureness is the length of the (sin, cos) output: ~1 where the detector
+    is sure of the angle, short where it averages opposite angles."""
     from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
 
     heat = 1 / (1 + np.exp(-maps[0]))
@@ -143,7 +168,8 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
             continue
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
-        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(maps[2, y, x], maps[3, y, x]))))
+        sin, cos = float(maps[2, y, x]), float(maps[3, y, x])
+        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(sin, cos)), float(np.hypot(sin, cos))))
     return out
 
 
@@ -154,8 +180,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(1e-9, (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray]]:
-    """Detector only: [(score, frame (2, 3))], best first, after non-maximum suppression."""
+def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
+    """Detector only: [(score, frame (2, 3), angle sureness (`_decode`))], best first, after
+    non-maximum suppression."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
@@ -169,15 +196,15 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
             maps = model.detect(x)[0].numpy()
         found += _decode(maps, a, cfg.threshold, min_side, max_side)
     found.sort(key=lambda f: -f[0])
-    kept: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for score, centre, side, angle in found:
+    kept: list[tuple[float, np.ndarray, float, np.ndarray]] = []
+    for score, centre, side, angle, sure in found:
         m = frame_from_params(centre, side, angle)
         box = frame_box(m)
-        if all(_iou(box, k[2]) <= cfg.nms_iou for k in kept):
-            kept.append((score, m, box))
+        if all(_iou(box, k[3]) <= cfg.nms_iou for k in kept):
+            kept.append((score, m, sure, box))
         if len(kept) >= cfg.max_faces:
             break
-    return [(s, m) for s, m, _ in kept]
+    return [(s, m, sure) for s, m, sure, _ in kept]
 
 
 def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
@@ -189,7 +216,7 @@ def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[
 
     if not frames:
         return [], []
-    crops, maps = zip(*(aligned_crop(image, m, model.cfg.landmark_input) for m in frames))
+    crops, maps = zip(*(face_crop(image, m, model.cfg.landmark_input) for m in frames))
     x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
     with torch.inference_mode():
         heat = model.landmark_maps(x)
@@ -199,59 +226,89 @@ def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[
     return [apply(invert(t), q) for t, q in zip(maps, pred)], spread
 
 
+def face_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`aligned_crop(image, m, size)` (the upright face crop and its image -> crop affine),
+    shrinking only the part of the image the crop covers: a large face's crop no longer
+    resamples the whole image first (the same pixels up to the area filter's rounding)."""
+    to_crop = crop_transform(m, size)
+    (a, b), (c, d) = to_crop[:, :2]
+    scale = float(np.sqrt(abs(a * d - b * c)))  # (closed form: LAPACK would wake OpenBLAS's threads)
+    h, w = image.shape[:2]
+    if scale >= 0.5:  # no shrinking: the warp reads only the pixels it needs
+        return aligned_crop(image, m, size)
+    corners = apply(invert(to_crop), np.array([[-1, -1], [size, -1], [size, size], [-1, size]], np.float64))
+    margin = 4 / scale  # a few crop pixels of context for the area filter
+    x0, y0 = np.maximum(np.floor(corners.min(0) - margin), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(corners.max(0) + margin) + 1, [w, h]).astype(int)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # wholly outside the image
+        return aligned_crop(image, m, size)
+    shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+    crop, sub_to_crop = aligned_crop(image[y0:y1, x0:x1], compose(shift, m), size)
+    return crop, compose(sub_to_crop, shift)
+
+
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
-                  settle: float = 0.0, turn_above: float = 0.0) -> tuple[list[np.ndarray], list[float]]:
+                  settle: float = 0.0, turn_above: float = 0.0, min_passes: int = 2,
+                  give_up: float = 0.0, turn: list[bool] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
-    each on the square re-fitted to the previous pass's landmarks. After the second pass a
-    face is read again only while its square still moves by more than `settle` (centre
+    each on the square re-fitted to the previous pass's landmarks. After `min_passes` passes
+    a face is read again only while its square still moves by more than `settle` (centre
     shift / side, |log| size change, angle in radians; 0: every face every pass): the few
-    faces whose first square was far off converge, the rest cost two passes.
+    faces whose first square was far off converge, the rest cost `min_passes` passes.
+    `give_up` > 0: a candidate whose first pass is more diffuse than this is not read again
+    (no face parts where the detector saw a face: a false candidate, most likely).
 
     `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
-    is also read turned by 90, 180 and 270 degrees, and the least diffuse reading goes on (the
-    detector's angle of sideways and upside-down faces can be far off).
+    is also fitted from its square turned by 90, 180 and 270 degrees (the same passes), and
+    the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
+    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 6").
+    `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
+    unsure, `StylizedConfig.turn_below`).
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
+    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
+    turn = turn or [False] * len(frames)
+    unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
+    if unsure:
+        turned = []
+        for i in unsure:
+            centre, side, angle = frame_params(frames[i])
+            turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+        alt, alt_entropy, _ = _passes(image, turned, model, passes, settle, min_passes, give_up)
+        for n, i in enumerate(unsure):
+            best = 3 * n + int(np.argmin(alt_entropy[3 * n:3 * n + 3]))
+            if alt_entropy[best] < entropy[i]:
+                points[i], entropy[i] = alt[best], alt_entropy[best]
+    return points, entropy
+
+
+def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float):
+    """The passes of `fit_landmarks` without turning: (landmarks (49, 2) float32, last and
+    first pass's heatmap entropy) per frame."""
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
+    first = list(entropy)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
             break
         found, spread = read_landmarks(image, [frames[i] for i in todo], model)
-        if p == 0 and turn_above > 0:
-            found, spread = _best_turn(image, [frames[i] for i in todo], found, spread, model, turn_above)
         moving = []
-        for i, q, e in zip(todo, found, spread):
-            refit = face_frame(q)
+        refits = face_frame(np.stack(found))  # (N, 2, 3): one batched fit a pass
+        for i, q, e, refit in zip(todo, found, spread, refits):
             usable = bool(np.isfinite(refit).all()) and _plausible(frames[i], refit)
             if points[i] is None or usable:  # a collapsed or runaway fit keeps its last pass
                 points[i], entropy[i] = q, e
-            if usable and (p == 0 or _frame_change(frames[i], refit) > settle):
+            if p == 0:
+                first[i] = e
+                if give_up and e > give_up:
+                    continue
+            if usable and (p + 1 < min_passes or _frame_change(frames[i], refit) > settle):
                 moving.append(i)
                 frames[i] = refit
         todo = moving
-    return [q.astype(np.float32) for q in points], entropy
-
-
-def _best_turn(image, frames, found, spread, model, turn_above: float):
-    """First-pass readings with the diffuse ones replaced by the least diffuse of their
-    frame turned by 90, 180 and 270 degrees (see `fit_landmarks`)."""
-    unsure = [k for k, e in enumerate(spread) if e > turn_above]
-    if not unsure:
-        return found, spread
-    turned = []
-    for k in unsure:
-        centre, side, angle = frame_params(frames[k])
-        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
-    alt, alt_spread = read_landmarks(image, turned, model)
-    found, spread = list(found), list(spread)
-    for n, k in enumerate(unsure):
-        best = int(np.argmin(alt_spread[3 * n:3 * n + 3]))
-        if alt_spread[3 * n + best] < spread[k]:
-            found[k], spread[k] = alt[3 * n + best], alt_spread[3 * n + best]
-    return found, spread
+    return [q.astype(np.float32) for q in points], entropy, first
 
 
 def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
@@ -288,12 +345,19 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
     image = read_image(image) if isinstance(image, str) or hasattr(image, "__fspath__") else to_rgb_uint8(image)
     if min(image.shape[:2]) < MIN_SIDE:
         return []
-    model = model if model is not None else load_stylized_model(cfg.model)
+    model = model if model is not None else load_stylized_model(cfg.model, cfg.backend)
     with torch_threads(cfg.threads):
-        found = find_faces(image, model, cfg)
-        points, entropy = fit_landmarks(image, [m for _, m in found], model, cfg.passes, cfg.settle,
-                                        cfg.turn_above)
-    return merge_faces([s for s, _ in found], points, entropy, cfg)
+        scores, points, entropy = candidates(image, model, cfg)
+    return merge_faces(scores, points, entropy, cfg)
+
+
+def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float]]:
+    """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
+    its detector score, landmarks (49, 2) and last pass's heatmap entropy."""
+    found = find_faces(image, model, cfg)
+    points, entropy = fit_landmarks(image, [m for _, m, _ in found], model, cfg.passes, cfg.settle, cfg.turn_above,
+                                    cfg.min_passes, cfg.give_up, [sure < cfg.turn_below for _, _, sure in found])
+    return [s for s, _, _ in found], points, entropy
 
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
@@ -336,10 +400,11 @@ def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 
     return aligned_crop(image, face_frame(lm), size, region="render")[0]
 
 
-def check_model(ref: str) -> None:
-    """Raise an InputError (one line) when `ref` names no loadable stylized-face model."""
+def check_model(ref: str, backend: str = "auto") -> None:
+    """Raise an InputError (one line) when `ref` names no loadable stylized-face model (or
+    `backend` cannot run it)."""
     try:
-        load_stylized_model(ref)
+        load_stylized_model(ref, backend)
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - a wrong file type: name it in one line

@@ -53,7 +53,7 @@ def run_landmarks(args) -> int:
     from deepexpr.stylized import StylizedConfig, check_model, detect_stylized_faces
 
     cfg = config_from_args(StylizedConfig, args)
-    check_model(cfg.model)
+    check_model(cfg.model, cfg.backend)
     rows, items, failed = [], [], 0
     for path in args.paths:
         try:
@@ -130,7 +130,7 @@ def run_train(args) -> int:
     state = train_stylized(cfg, resume=args.resume)
     print(f"{cfg.stage}: {state}")
     if args.export:
-        print(f"exported {export_stylized(cfg.out, args.export, cfg.model)}")
+        print(f"exported {export_stylized(cfg.out, args.export, cfg.model, base=cfg.init)}")
     return 0
 
 

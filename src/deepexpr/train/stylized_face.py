@@ -49,10 +49,10 @@ from deepexpr.train.state import load_state, save_state
 
 STAGES = ("detector", "landmarks")
 # what a resumed run may change: more steps and data, wider landmark-crop errors (a curriculum)
-EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter"}
+EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin"}
 # settings added after runs were made: left out of the recorded settings at their default,
 # so those runs still resume
-LATER_SETTINGS = {"jitter": 1.0}
+LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0}
 
 
 @dataclass
@@ -66,6 +66,12 @@ class StylizedTrainConfig:
     crops: int = setting(3000, "landmark training crops", min=1)
     jitter: float = setting(1.0, "landmark crops: scale of the detector-like square errors (1: s.d. 0.06 side "
                                  "off centre, 0.08 in log side, 0.12 rad)", above=0.0)
+    spin: float = setting(0.0, "landmark crops: share of the detector-like crops turned by any angle (the "
+                               "passes then learn to turn a sideways or upside-down square upright)", min=0.0, max=1.0)
+    any_rotation: float = setting(0.15, "detector scenes: share of faces turned by any angle (the rest "
+                                        "+-45 degrees)", min=0.0, max=1.0)
+    init: str = setting("", "start this stage from the weights of a stylized-face model (bundled name, "
+                            ".safetensors file or run folder; a new run only)")
     steps: int = setting(500, "optimizer steps", min=1)
     batch: int = setting(16, "batch size", min=1)
     lr: float = setting(2e-3, "Adam learning rate (cosine down to 0.02 x)", above=0.0)
@@ -80,7 +86,7 @@ class StylizedTrainConfig:
 
 def scene_config(cfg: StylizedTrainConfig) -> SceneConfig:
     return SceneConfig(seed=cfg.seed, characters=cfg.characters, builtins=True, min_side=192,
-                       max_side=512, max_render=cfg.max_render)
+                       max_side=512, max_render=cfg.max_render, any_rotation=cfg.any_rotation)
 
 
 def detector_targets(faces, a: np.ndarray, side: int) -> np.ndarray:
@@ -118,10 +124,11 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
 
 
 def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4,
-                     jitter: float = 1.0):
+                     jitter: float = 1.0, spin: float = 0.0):
     """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
-    moved by a random error (every other one detector-like, scaled by `jitter`, the others
-    the smaller ones left for the second pass), and their landmarks (49, 2) in crop pixels."""
+    moved by a random error (every other one detector-like, scaled by `jitter`, and with
+    probability `spin` turned by a uniform angle; the others the smaller ones left for the
+    second pass), and their landmarks (49, 2) in crop pixels."""
     face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
     extent = int(face_side * 1.8)
     scene = background(extent, extent, rng)
@@ -136,6 +143,8 @@ def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int
         centre = centre0 + rng.normal(0, 0.06 * big or 0.02, 2) * side0
         side = side0 * np.exp(rng.normal(0, 0.08 * big or 0.03))
         ang = ang0 + rng.normal(0, 0.12 * big or 0.04)
+        if big and spin and rng.uniform() < spin:
+            ang = ang0 + rng.uniform(-np.pi, np.pi)
         image, to_crop = aligned_crop(scene, frame_from_params(centre, side, ang), crop)
         out.append((image, apply(to_crop, face.landmarks).astype(np.float32)))
     return out
@@ -147,7 +156,8 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     images = np.zeros((cfg.crops, crop, crop, 3), np.uint8)
     points = np.zeros((cfg.crops, 49, 2), np.float32)
     for i in progress(range(0, cfg.crops, 4), desc="crops", disable=not cfg.show_progress):
-        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter)):
+        for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter,
+                                                                 cfg.spin)):
             images[i + k], points[i + k] = image, pts
     return images, points
 
@@ -194,6 +204,8 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     if resume and state_path.is_file():
         progress_state = load_state(state_path, {"net": net}, {"opt": opt}, settings=_settings(cfg),
                                     extendable=EXTENDABLE, generators={"rng": rng}).progress
+    elif cfg.init:
+        init_stage(net, cfg.init, cfg.stage)
     if progress_state["step"] >= cfg.steps:  # finished (e.g. `--resume --export`): nothing to train
         return state_path
     t0, c0 = time.time(), time.process_time()
@@ -226,6 +238,23 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     return state_path
 
 
+def init_stage(net: StylizedFaceNet, ref: str, stage: str) -> None:
+    """Copy one stage's weights (detector: `det_*`, landmarks: `lmk_*`) of the stylized-face
+    model `ref` (bundled name, file or run folder) into `net`; the other stage is left as is.
+    Raises InputError when `ref` is not found or its architecture differs."""
+    from deepexpr.errors import InputError
+    from deepexpr.models.checkpoint import load_model
+    from deepexpr.models.resolve import resolve_model
+
+    source, _ = load_model(resolve_model(ref, kinds=("bundled", "file", "run"), option="--init").path)
+    prefix = "det_" if stage == "detector" else "lmk_"
+    own, theirs = net.state_dict(), {k: v for k, v in source.state_dict().items() if k.startswith(prefix)}
+    if any(k not in own or own[k].shape != v.shape for k, v in theirs.items()) or not theirs:
+        raise InputError(f"--init {ref}: its {stage} stage does not fit the model {type(net).__name__} "
+                         "(another architecture); train from scratch or pick a matching model")
+    net.load_state_dict(own | theirs)
+
+
 def _settings(cfg: StylizedTrainConfig) -> dict:
     d = cfg.to_dict()
     d.pop("show_progress")
@@ -235,15 +264,32 @@ def _settings(cfg: StylizedTrainConfig) -> dict:
     return d
 
 
-def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_face") -> Path:
-    """Join the two stages' weights of a run into one checkpoint `out` (.safetensors + .json)."""
+def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_face", base: str = "") -> Path:
+    """Join the two stages' weights of a run into one checkpoint `out` (.safetensors + .json).
+
+    A stage the run did not train (no state file) comes from `base` (a stylized-face model
+    reference, e.g. the `init` of the stage that was trained), with base's training record.
+    A stage started from `init` also keeps the record of the weights it started from.
+
+    Raises:
+        InputError: a stage has neither a state in `run` nor a `base`.
+    """
+    from deepexpr.errors import InputError
     from deepexpr.train.state import read_state
 
     net = create_model(model)
     state = net.state_dict()
     meta_all = {}
     for stage, prefix in (("detector", "det_"), ("landmarks", "lmk_")):
-        meta, tensors = read_state(Path(run) / f"state_{stage}.safetensors")
+        path = Path(run) / f"state_{stage}.safetensors"
+        if not path.is_file():
+            if not base:
+                raise InputError(f"{path}: no {stage} state in the run; train that stage or pass --init")
+            init_stage(net, base, stage)
+            state = net.state_dict() | {k: v for k, v in state.items() if not k.startswith(prefix)}
+            meta_all[stage] = _base_record(base, stage)
+            continue
+        meta, tensors = read_state(path)
         for k, v in tensors.items():
             if k.startswith("model.net.") and k[len("model.net."):].startswith(prefix):
                 state[k[len("model.net."):]] = v
@@ -251,10 +297,21 @@ def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_fac
                            "wall_s": round(meta["progress"]["wall_s"], 1),
                            "data_cpu_s": round(meta["progress"].get("data_cpu_s", 0.0), 1),
                            "settings": meta["settings"]}
+        if meta["settings"].get("init"):
+            meta_all[stage]["init_training"] = _base_record(meta["settings"]["init"], stage)
     net.load_state_dict(state)
     pre = {"size": net.cfg.landmark_input, "grayscale": False, "mean": [0.5] * 3, "std": [0.5] * 3}
     save_model(out, net, {"model": model, "overrides": {}, "preprocess": pre, "training": meta_all})
     return Path(out)
+
+
+def _base_record(ref: str, stage: str) -> dict:
+    """The training record of `stage` in the config of stylized-face model `ref`."""
+    from deepexpr.models.checkpoint import read_config
+    from deepexpr.models.resolve import resolve_model
+
+    found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--init")
+    return {"from": str(ref), **read_config(found.path).get("training", {}).get(stage, {})}
 
 
 if __name__ == "__main__":  # pragma: no cover
