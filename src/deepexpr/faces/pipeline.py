@@ -461,14 +461,13 @@ class FaceStream:
         """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
         others share the static one). tflite: None (the crop follows the previous mesh).
 
-        An ended track's graph is reused as it is, not reset: every crop is centred on its
-        face at about the same scale, so the graph's last region fits the new face too (a
-        reset restarts the graph, which then costs 30-60 ms over its next two frames)."""
+        An ended track's graph is reused after `solutions.forget_face` (a blank frame), not
+        `reset()` (a graph restart, 30-60 ms over its next two frames)."""
         if _backend(self.pipeline.config, mesh=True) != "solutions":
             return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
             if self._spare:
-                self._meshers[track_id] = self._spare.pop()
+                self._meshers[track_id] = self._fresh(self._spare.pop())
             else:
                 from deepexpr.faces.solutions import tracking_mesher
 
@@ -515,6 +514,13 @@ class FaceStream:
         self.frame_index += 1
         return sorted(faces, key=lambda f: f.box[0])
 
+    def _fresh(self, mesher):
+        """A spare graph made to find its next face afresh (as a new graph would)."""
+        from deepexpr.faces.solutions import forget_face
+
+        forget_face(mesher, self.pipeline.config.mesh_size)
+        return mesher
+
     def _release_meshers(self, keep: set) -> None:
         for tid in set(self._meshers) - keep:
             self._spare.append(self._meshers.pop(tid))
@@ -557,7 +563,7 @@ class FaceStream:
                 reasons = quality(dataclasses.replace(ref, score=float(score)), kp, shape, cfg)
                 target.score, target.detection_box = float(score), [float(v) for v in box]
                 target.low_confidence, target.reason = bool(reasons), "; ".join(reasons)
-        graphs = [self._spare.pop() if self._spare else None for _ in new] \
+        graphs = [self._fresh(self._spare.pop()) if self._spare else None for _ in new] \
             if _backend(cfg, mesh=True) == "solutions" else [None] * len(new)
         out = []
         for face, graph in zip(self.pipeline.mesh_detections(frame, new, graphs), graphs):
