@@ -326,6 +326,26 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
               f"| {pct(cpu[k], 95):.1f} | {np.mean(cpu[k]):.1f} |")
 
 
+def print_targets(rows: list[dict], start_s: float, page: tuple | None, clients: int) -> None:
+    """Each issue-16 target beside the figure that decides it (p95s: the 30% margin the VM's
+    speed swings need is a p95 of ~23 ms live and ~70 ms for the photo endpoint)."""
+    by = {r["phase"]: r for r in rows}
+    checks = [("server start, warm (s)", start_s, 10.0),
+              ("page load, warm (ms)", page[1] if page else float("nan"), 1000.0),
+              ("live x1 server-side p95 (ms)", by.get("live x1 server-side", {}).get("p95", float("nan")), 33.0),
+              ("live x1 round trip p95 (ms)", by.get("live x1 round trip", {}).get("p95", float("nan")), 33.0),
+              ("browser live round trip p95 (ms)", by.get("browser live round trip", {}).get("p95", float("nan")), 33.0),
+              ("browser live server-side p95 (ms)", by.get("browser live server-side", {}).get("p95", float("nan")), 33.0),
+              (f"/api/recognize x{clients} server-side p95 (ms)",
+               by.get(f"/api/recognize x{clients} server-side", {}).get("p95", float("nan")), 100.0)]
+    errors = sum(r["errors"] for r in rows)
+    print("| target | figure | limit | met |\n|---|---|---|---|")
+    for name, value, limit in checks:
+        met = "n/a" if value != value else ("yes" if value <= limit else "NO")
+        print(f"| {name} | {value:.1f} | {limit:g} | {met} |")
+    print(f"| errors, all phases | {errors} | 0 | {'yes' if errors == 0 else 'NO'} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=8, help="concurrent /api/recognize clients")
@@ -371,6 +391,7 @@ def main() -> None:
         for r in rows:
             print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
                   f"| {r['p99']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
+        print_targets(rows, start_s, load, args.clients)
         if args.soak > 0:
             s = soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos)
             for r in (s["photo"], s["live"]):  # photo: round trip; live: server-side
