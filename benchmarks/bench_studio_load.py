@@ -284,7 +284,8 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     """Time each stage of one live frame in-process, as a socket runs it (torch on one thread,
     like a worker; the periodic detector on a second worker thread, as the server's pool):
     decode, the live session's stages (tracking stream, expression CNN, rig, drawing) and
-    the JPEG answer. CPU = the whole process (both threads, mediapipe's graph threads)."""
+    the JPEG answer, wall clock; and the CPU time of each whole frame (the process: both
+    threads, mediapipe's graph threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import torch
@@ -300,44 +301,49 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     session = engine.live_session(background=worker)
     names = ("decode", *session.STAGES, "JPEG+base64", "total")
     times = {k: [] for k in names}
-    cpu = {k: [] for k in names}
+    cpu = []  # CPU ms of each whole frame (all threads: the detector's, mediapipe's)
     for i in range(count + 5):
-        t0, c0 = time.perf_counter(), time.process_time()
+        c0 = time.process_time()  # the process CPU clock costs ~0.1-0.4 ms a read: outside the wall times
+        t0 = time.perf_counter()
         rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
-        t1, c1 = time.perf_counter(), time.process_time()
+        t1 = time.perf_counter()
         faces, puppet = session.frame(rgb, "pip", 256)
-        t2, c2 = time.perf_counter(), time.process_time()
+        t2 = time.perf_counter()
         data_url(puppet.image, "JPEG", 85)
-        t3, c3 = time.perf_counter(), time.process_time()
+        t3 = time.perf_counter()
+        c1 = time.process_time()
         if i < 5 or len(faces) != 1:  # warm-up frames kept out
             continue
-        got = {"decode": (t1 - t0, c1 - c0), "JPEG+base64": (t3 - t2, c3 - c2), "total": (t3 - t0, c3 - c0)}
-        got.update({k: (w / 1000, c / 1000) for k, (w, c) in session.stages.items()})
-        for k, (w, c) in got.items():
+        got = {"decode": t1 - t0, "JPEG+base64": t3 - t2, "total": t3 - t0}
+        got.update({k: ms / 1000 for k, ms in session.stages.items()})
+        for k, w in got.items():
             times[k].append(1000 * w)
-            cpu[k].append(1000 * c)
+        cpu.append(1000 * (c1 - c0))
     session.close()
     worker.shutdown()
     print(f"engine {settings or '(defaults)'} (live: rig path settings); load average {os.getloadavg()}")
-    print(f"| live stage ({count} frames, 640x480, one thread + the detector's) | p50 ms | p95 ms | p99 ms "
-          "| CPU p50 ms | CPU p95 ms | CPU mean ms |\n|---|---|---|---|---|---|---|")
+    print(f"| live stage ({count} frames, 640x480, one thread + the detector's) | p50 ms | p95 ms | p99 ms |\n"
+          "|---|---|---|---|")
     for k, v in times.items():
-        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} | {pct(cpu[k], 50):.1f} "
-              f"| {pct(cpu[k], 95):.1f} | {np.mean(cpu[k]):.1f} |")
+        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} |")
+    print(f"CPU per frame (process, all threads): p50 {pct(cpu, 50):.1f} ms, p95 {pct(cpu, 95):.1f} ms, "
+          f"mean {np.mean(cpu):.1f} ms")
 
 
 def print_targets(rows: list[dict], start_s: float, page: tuple | None, clients: int) -> None:
-    """Each issue-16 target beside the figure that decides it (p95s: the 30% margin the VM's
-    speed swings need is a p95 of ~23 ms live and ~70 ms for the photo endpoint)."""
+    """Each issue-16 target beside the figure that decides it (the VM's speed swings ~40%
+    between quiet runs, so a target is met reliably with ~30% to spare: live p95 ~23 ms,
+    the photo endpoint's p95 ~70 ms)."""
     by = {r["phase"]: r for r in rows}
+    nan = float("nan")
     checks = [("server start, warm (s)", start_s, 10.0),
-              ("page load, warm (ms)", page[1] if page else float("nan"), 1000.0),
-              ("live x1 server-side p95 (ms)", by.get("live x1 server-side", {}).get("p95", float("nan")), 33.0),
-              ("live x1 round trip p95 (ms)", by.get("live x1 round trip", {}).get("p95", float("nan")), 33.0),
-              ("browser live round trip p95 (ms)", by.get("browser live round trip", {}).get("p95", float("nan")), 33.0),
-              ("browser live server-side p95 (ms)", by.get("browser live server-side", {}).get("p95", float("nan")), 33.0),
+              ("page load, warm (ms)", page[1] if page else nan, 1000.0),
+              ("live x1 server-side p95 (ms)", by.get("live x1 server-side", {}).get("p95", nan), 33.0),
+              ("live x1 round trip p95 (ms)", by.get("live x1 round trip", {}).get("p95", nan), 33.0),
+              ("browser live round trip p95 (ms)", by.get("browser live round trip", {}).get("p95", nan), 33.0),
+              ("browser live server-side p95 (ms)", by.get("browser live server-side", {}).get("p95", nan), 33.0),
               (f"/api/recognize x{clients} server-side p95 (ms)",
-               by.get(f"/api/recognize x{clients} server-side", {}).get("p95", float("nan")), 100.0)]
+               by.get(f"/api/recognize x{clients} server-side", {}).get("p95", nan), 100.0)]
     errors = sum(r["errors"] for r in rows)
     print("| target | figure | limit | met |\n|---|---|---|---|")
     for name, value, limit in checks:

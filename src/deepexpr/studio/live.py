@@ -64,7 +64,7 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
             "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
             "rig_flags": [] if puppet is None else puppet.flags,
             "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
-            "stages_ms": {k: round(wall, 2) for k, (wall, _cpu) in session.stages.items()}}
+            "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
 
 
 def add_live_route(app: FastAPI) -> None:
