@@ -219,12 +219,30 @@ def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
             driver.find_element("id", "live-start").click()
             time.sleep(3)  # camera start and first frames kept out
             driver.execute_script("window.studioLiveStats = {rtt: [], server: []};")
+            cpu0 = _browser_cpu_s(driver)
             time.sleep(seconds)
             stats = driver.execute_script("return window.studioLiveStats;")
+            browser_ms = 1000 * (_browser_cpu_s(driver) - cpu0) / max(len(stats["rtt"]), 1)
         finally:
             driver.quit()
+    print(f"Chromium's own CPU (all its processes) per live frame: {browser_ms:.1f} ms")
     return (summary("browser live round trip", stats["rtt"], 0, seconds),
             summary("browser live server-side", stats["server"], 0, seconds))
+
+
+def _browser_cpu_s(driver) -> float:
+    """CPU seconds used so far by the browser (chromedriver's child processes: Chromium's
+    browser, renderer, GPU and utility processes)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process(driver.service.process.pid).children(recursive=True):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:  # a process that ended meanwhile
+            pass
+    return total
 
 
 def server_cpu_s(pid: int) -> float:
