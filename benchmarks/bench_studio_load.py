@@ -219,12 +219,30 @@ def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
             driver.find_element("id", "live-start").click()
             time.sleep(3)  # camera start and first frames kept out
             driver.execute_script("window.studioLiveStats = {rtt: [], server: []};")
+            cpu0 = _browser_cpu_s(driver)
             time.sleep(seconds)
             stats = driver.execute_script("return window.studioLiveStats;")
+            browser_ms = 1000 * (_browser_cpu_s(driver) - cpu0) / max(len(stats["rtt"]), 1)
         finally:
             driver.quit()
+    print(f"Chromium's own CPU (all its processes) per live frame: {browser_ms:.1f} ms")
     return (summary("browser live round trip", stats["rtt"], 0, seconds),
             summary("browser live server-side", stats["server"], 0, seconds))
+
+
+def _browser_cpu_s(driver) -> float:
+    """CPU seconds used so far by the browser (chromedriver's child processes: Chromium's
+    browser, renderer, GPU and utility processes)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process(driver.service.process.pid).children(recursive=True):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:  # a process that ended meanwhile
+            pass
+    return total
 
 
 def server_cpu_s(pid: int) -> float:
@@ -268,54 +286,88 @@ def soak(url: str, pid: int, clients: int, sockets: int, seconds: float, photos:
     return out
 
 
+def _engine_settings(serve_args: list[str]) -> dict:
+    """The EngineConfig fields of `--serve-args` that change the live path."""
+    out = {}
+    if "--face-backend" in serve_args:
+        out["face_backend"] = serve_args[serve_args.index("--face-backend") + 1]
+    if "--live-expression-every" in serve_args:
+        out["live_expression_every"] = int(serve_args[serve_args.index("--live-expression-every") + 1])
+    if "--no-live-background-detect" in serve_args:
+        out["live_background_detect"] = False
+    return out
+
+
 def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
-    """Time each stage of one live frame in-process (torch on one thread, like a worker):
-    the live session's path (tracking stream, expression CNN, rig estimate, drawing)."""
+    """Time each stage of one live frame in-process, as a socket runs it (torch on one thread,
+    like a worker; the periodic detector on a second worker thread, as the server's pool):
+    decode, the live session's stages (tracking stream, expression CNN, rig, drawing) and
+    the JPEG answer, wall clock; and the CPU time of each whole frame (the process: both
+    threads, mediapipe's graph threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from deepexpr.studio import Engine, EngineConfig
     from deepexpr.studio.uploads import data_url, decode_image
 
     torch.set_num_threads(1)
-    backend = serve_args[serve_args.index("--face-backend") + 1] if "--face-backend" in serve_args else "tflite"
-    engine = Engine(EngineConfig(hagan=False, face_backend=backend)).load(say=lambda _line: None)
-    session = engine.live_session()  # its pipeline settings (live_min_iod)
-    stream, rigs = session.faces, session.rigs
-    names = ("decode", "face pipeline (tracking)", "expression CNN", "rig estimate", "puppet draw",
-             "JPEG+base64", "total")
+    settings = _engine_settings(serve_args)
+    engine = Engine(EngineConfig(hagan=False, **settings)).load(say=lambda _line: None)
+    worker = ThreadPoolExecutor(1)
+    worker.submit(engine.warm_worker).result()  # its own TFLite interpreters, as a pool worker
+    session = engine.live_session(background=worker)
+    names = ("decode", *session.STAGES, "JPEG+base64", "total")
     times = {k: [] for k in names}
-    cpu = {k: [] for k in names}
+    cpu = []  # CPU ms of each whole frame (all threads: the detector's, mediapipe's)
     for i in range(count + 5):
-        t, c = [time.perf_counter()], [time.process_time()]
-
-        def mark(t=t, c=c):
-            t.append(time.perf_counter())
-            c.append(time.process_time())
-
+        c0 = time.process_time()  # the process CPU clock costs ~0.1-0.4 ms a read: outside the wall times
+        t0 = time.perf_counter()
         rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
-        mark()
-        found = stream.process(rgb)
-        mark()
-        engine.results([f.face for f in found])
-        mark()
-        rig = rigs.update(found[:1] or [None], i / 30.0)[0]
-        mark()
-        img = engine._draw(rig.values, "pip", 256, 1)
-        mark()
-        data_url(img, "JPEG", 85)
-        mark()
-        if i >= 5:  # warm-up frames kept out
-            for k, a, b, ca, cb in zip(times, t, t[1:], c, c[1:]):
-                times[k].append(1000 * (b - a))
-                cpu[k].append(1000 * (cb - ca))
-            times["total"].append(1000 * (t[-1] - t[0]))
-            cpu["total"].append(1000 * (c[-1] - c[0]))
+        t1 = time.perf_counter()
+        faces, puppet = session.frame(rgb, "pip", 256)
+        t2 = time.perf_counter()
+        data_url(puppet.image, "JPEG", 85)
+        t3 = time.perf_counter()
+        c1 = time.process_time()
+        if i < 5 or len(faces) != 1:  # warm-up frames kept out
+            continue
+        got = {"decode": t1 - t0, "JPEG+base64": t3 - t2, "total": t3 - t0}
+        got.update({k: ms / 1000 for k, ms in session.stages.items()})
+        for k, w in got.items():
+            times[k].append(1000 * w)
+        cpu.append(1000 * (c1 - c0))
     session.close()
-    print(f"face backend {backend} (live: rig path settings); load average {os.getloadavg()}")
-    print(f"| live stage ({count} frames, 640x480, one thread) | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |\n"
-          "|---|---|---|---|---|")
+    worker.shutdown()
+    print(f"engine {settings or '(defaults)'} (live: rig path settings); load average {os.getloadavg()}")
+    print(f"| live stage ({count} frames, 640x480, one thread + the detector's) | p50 ms | p95 ms | p99 ms |\n"
+          "|---|---|---|---|")
     for k, v in times.items():
-        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(cpu[k], 50):.1f} | {pct(cpu[k], 95):.1f} |")
+        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} |")
+    print(f"CPU per frame (process, all threads): p50 {pct(cpu, 50):.1f} ms, p95 {pct(cpu, 95):.1f} ms, "
+          f"mean {np.mean(cpu):.1f} ms")
+
+
+def print_targets(rows: list[dict], start_s: float, page: tuple | None, clients: int) -> None:
+    """Each issue-16 target beside the figure that decides it (the VM's speed swings ~40%
+    between quiet runs, so a target is met reliably with ~30% to spare: live p95 ~23 ms,
+    the photo endpoint's p95 ~70 ms)."""
+    by = {r["phase"]: r for r in rows}
+    nan = float("nan")
+    checks = [("server start, warm (s)", start_s, 10.0),
+              ("page load, warm (ms)", page[1] if page else nan, 1000.0),
+              ("live x1 server-side p95 (ms)", by.get("live x1 server-side", {}).get("p95", nan), 33.0),
+              ("live x1 round trip p95 (ms)", by.get("live x1 round trip", {}).get("p95", nan), 33.0),
+              ("browser live round trip p95 (ms)", by.get("browser live round trip", {}).get("p95", nan), 33.0),
+              ("browser live server-side p95 (ms)", by.get("browser live server-side", {}).get("p95", nan), 33.0),
+              (f"/api/recognize x{clients} server-side p95 (ms)",
+               by.get(f"/api/recognize x{clients} server-side", {}).get("p95", nan), 100.0)]
+    errors = sum(r["errors"] for r in rows)
+    print("| target | figure | limit | met |\n|---|---|---|---|")
+    for name, value, limit in checks:
+        met = "n/a" if value != value else ("yes" if value <= limit else "NO")
+        print(f"| {name} | {value:.1f} | {limit:g} | {met} |")
+    print(f"| errors, all phases | {errors} | 0 | {'yes' if errors == 0 else 'NO'} |")
 
 
 def main() -> None:
@@ -363,6 +415,7 @@ def main() -> None:
         for r in rows:
             print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
                   f"| {r['p99']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
+        print_targets(rows, start_s, load, args.clients)
         if args.soak > 0:
             s = soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos)
             for r in (s["photo"], s["live"]):  # photo: round trip; live: server-side

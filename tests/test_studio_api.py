@@ -201,6 +201,8 @@ def test_live_socket_frames_controls_and_bad_messages(api, photo):
         assert [f["label"] for f in frame["faces"]] == ["joy"]
         assert frame["puppet"].startswith("data:image/jpeg;base64,") and frame["server_ms"] > 0
         assert frame["puppet_source"] == "rig" and frame["rig"]["AU12"] > 0.5
+        assert frame["faces"][0]["probs_age"] == 0  # a new face: its expression computed on this frame
+        assert set(frame["stages_ms"]) == {"faces", "expression", "rig", "draw"}
         for bad in ("not json", json.dumps({"character": "../x"}), json.dumps([1, 2])):
             ws.send_text(bad)
             assert ws.receive_json()["type"] == "error"

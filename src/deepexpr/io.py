@@ -177,7 +177,41 @@ def read_image_bytes(data: bytes, name: str = "image", max_pixels: int | None = 
 
     if not data:
         raise InputError(f"{name}: empty image; send a JPEG, PNG or other common image")
-    return _decode_image(io.BytesIO(data), name, max_pixels, formats)
+    rgb = _decode_plain_jpeg(data, name, max_pixels, formats)
+    return rgb if rgb is not None else _decode_image(io.BytesIO(data), name, max_pixels, formats)
+
+
+def _decode_plain_jpeg(data: bytes, name, max_pixels: int | None, formats: list[str] | None):
+    """A complete RGB or grey JPEG without an EXIF rotation (webcam frames, most uploads),
+    decoded by OpenCV straight into an (H, W, 3) uint8 array; None for anything else, which
+    the PIL path then decodes (or refuses, with its messages).
+
+    Why: the same pixels as the PIL path (both are libjpeg-turbo; tests/test_studio_speed.py checks),
+    but ~3x faster (a 640x480 frame: ~1 ms instead of ~3), as PIL copies the image three
+    times on the way to an array (EXIF transpose, convert, tobytes).
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if not data.startswith(b"\xff\xd8\xff") or not data.endswith(b"\xff\xd9") or \
+            (formats is not None and "JPEG" not in formats):
+        return None  # not a JPEG, or truncated / trailing bytes: PIL decides
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:  # the header only
+            size, mode, orientation = im.size, im.mode, im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - any header problem: the PIL path reports it
+        return None
+    check_pixels(name, size[0], size[1], max_pixels)
+    if mode not in ("RGB", "L") or orientation not in (None, 1):
+        return None
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or bgr.shape[:2] != (size[1], size[0]):
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _decode_image(source, name, max_pixels: int | None, formats: list[str] | None = None):

@@ -38,6 +38,7 @@ in a crop around its previous mesh; `deepexpr.faces.tracking` keeps the track id
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -373,12 +374,13 @@ class FacePipeline:
             return Roi((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side)
         return roi_from_detection(box, keypoints)
 
-    def mesh_detections(self, image: np.ndarray, detections: list[tuple]) -> list[Face | None]:
+    def mesh_detections(self, image: np.ndarray, detections: list[tuple], meshers=None) -> list[Face | None]:
         """The `Face` of each detection (box, score, (6, 2) keypoints); None where the mesh
-        finds no face or latches onto a neighbour."""
+        finds no face or latches onto a neighbour. `meshers`: solutions only, a FaceMesh (or
+        None) per detection (see `mesh_regions`)."""
         regions = [self.detection_region(box, kp) for box, _, kp in detections]
         out = []
-        for (box, score, kp), mesh in zip(detections, mesh_regions(image, regions, self.config)):
+        for (box, score, kp), mesh in zip(detections, mesh_regions(image, regions, self.config, meshers)):
             ok = mesh is not None and _inside(mesh[list(MESH_TO_49), :2].mean(0), box)
             out.append(face_from_mesh(image, mesh, self.config, score, box, kp) if ok else None)
         return out
@@ -417,9 +419,10 @@ class FacePipeline:
                 _mesher() if mesh else _detector(float(self.config.min_score))
         return self
 
-    def stream(self, max_gap: int = 15):
-        """A `FaceStream` over this pipeline (state for consecutive frames)."""
-        return FaceStream(self, max_gap)
+    def stream(self, max_gap: int = 15, background=None):
+        """A `FaceStream` over this pipeline (state for consecutive frames; `background`: see
+        `FaceStream`)."""
+        return FaceStream(self, max_gap, background)
 
 
 class FaceStream:
@@ -433,36 +436,49 @@ class FaceStream:
     Args:
         pipeline: the `FacePipeline` to use.
         max_gap: frames a lost face's id is kept for when it comes back.
+        background: an executor (`concurrent.futures`) for the periodic detector runs, or None
+            (they run inside `process`). With one, the detector frame's work runs beside the
+            stream on another thread while faces are still tracked: its faces join at the first
+            frame after it finished (a new face a frame or two later; the detector's quality
+            check of a tracked face is made against the frame the detector saw). Frames without
+            a tracked face, or with a face lost, still detect at once. A frame passed to
+            `process` must not be changed afterwards (the detector may still read it).
     """
 
-    def __init__(self, pipeline: FacePipeline | None = None, max_gap: int = 15):
+    def __init__(self, pipeline: FacePipeline | None = None, max_gap: int = 15, background=None):
         from deepexpr.faces.tracking import FaceTracker
 
         self.pipeline = pipeline or FacePipeline()
         self.tracker = FaceTracker(max_gap=max_gap)
         self.frame_index = 0
+        self.background = background
+        self._pending = None  # (future of detect_boxes, the frame's shape, the faces it had)
         self._previous: list[Face] = []
         self._meshers: dict = {}  # track id -> its video-mode FaceMesh
-        self._spare: list = []  # graphs of ended tracks, reset and reused (building one takes 50-100 ms)
+        self._spare: list = []  # graphs of ended tracks, reused (building one takes 50-100 ms)
 
     def _mesher_of(self, track_id):
         """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
-        others share the static one). tflite: None (the crop follows the previous mesh)."""
+        others share the static one). tflite: None (the crop follows the previous mesh).
+
+        An ended track's graph is reused after `solutions.forget_face` (a blank frame), not
+        `reset()` (a graph restart, 30-60 ms over its next two frames)."""
         if _backend(self.pipeline.config, mesh=True) != "solutions":
             return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
-            from deepexpr.faces.solutions import tracking_mesher
-
             if self._spare:
-                mesher = self._spare.pop()
-                mesher.reset()  # a new run: no tracking state from the ended track (~1.4 ms)
+                self._meshers[track_id] = self._fresh(self._spare.pop())
             else:
-                mesher = tracking_mesher()
-            self._meshers[track_id] = mesher
+                from deepexpr.faces.solutions import tracking_mesher
+
+                self._meshers[track_id] = tracking_mesher()
         return self._meshers.get(track_id)
 
     def close(self) -> None:
-        """Free the per-track mediapipe graphs."""
+        """Free the per-track mediapipe graphs (and forget a background detection)."""
+        if self._pending is not None:
+            self._pending[0].cancel()
+            self._pending = None
         for m in [*self._meshers.values(), *self._spare]:
             m.close()
         self._meshers.clear()
@@ -472,37 +488,90 @@ class FaceStream:
         """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
         every = max(int(self.pipeline.config.detect_every), 1)
         tracked = [self.pipeline.refine(frame, f, self._mesher_of(f.track_id)) for f in self._previous]
+        for before, now in zip(self._previous, tracked):
+            if now is not None:
+                now.track_id = before.track_id  # until the tracker confirms it below
         faces = _distinct(f for f in tracked if f is not None)
-        if not faces or len(faces) < len(tracked) or self.frame_index % every == 0:
-            # look for new faces (and lost ones); a detection on a tracked face keeps the
-            # tracked mesh, so a face's crop does not jump every `every` frames
-            faces += self._new_faces(frame, faces)
+        self._release_meshers({f.track_id for f in faces})  # lost tracks' graphs: free for new faces
+        if not faces or len(faces) < len(tracked):
+            new = self._new_faces(frame, faces, detect_boxes(frame, self.pipeline.config))  # now
+        elif self.background is None:
+            new = self._new_faces(frame, faces, detect_boxes(frame, self.pipeline.config)) \
+                if self.frame_index % every == 0 else []
+        else:
+            new = self._background_faces(frame, faces, self.frame_index % every == 0)
+        faces += [f for f, _ in new]
         ids = self.tracker.update([f.box for f in faces], [f.landmarks49 for f in faces])
         for face, tid in zip(faces, ids):
             face.track_id = tid
-        for tid in set(self._meshers) - set(ids):  # at most MAX_TRACK_MESHERS graphs (memory stays bounded)
-            self._spare.append(self._meshers.pop(tid))
+        for face, mesher in new:  # a new face keeps the graph that meshed it
+            if mesher is not None and face.track_id not in self._meshers:
+                self._meshers[face.track_id] = mesher
+            elif mesher is not None:
+                self._spare.append(mesher)
+        self._release_meshers(set(ids))  # at most MAX_TRACK_MESHERS graphs (memory stays bounded)
         self._previous = faces
         self.frame_index += 1
         return sorted(faces, key=lambda f: f.box[0])
 
-    def _new_faces(self, frame: np.ndarray, faces: list[Face]) -> list[Face]:
-        """Faces the detector finds away from the tracked `faces`. A detection on a tracked face
-        keeps the tracked mesh (a face's crop does not jump every `detect_every` frames) and
-        refreshes its detector-based quality."""
-        cfg = self.pipeline.config
+    def _fresh(self, mesher):
+        """A spare graph made to find its next face afresh (as a new graph would)."""
+        from deepexpr.faces.solutions import forget_face
+
+        forget_face(mesher, self.pipeline.config.mesh_size)
+        return mesher
+
+    def _release_meshers(self, keep: set) -> None:
+        for tid in set(self._meshers) - keep:
+            self._spare.append(self._meshers.pop(tid))
+
+    def _background_faces(self, frame: np.ndarray, faces: list[Face], due: bool) -> list[tuple]:
+        """New faces from a finished background detection (merged into this frame), and a new
+        background detection of this frame when one is `due` and none is running."""
         new = []
-        for box, score, kp in detect_boxes(frame, cfg):
+        if self._pending is not None and self._pending[0].done():
+            future, shape, seen = self._pending
+            self._pending = None
+            new = self._new_faces(frame, faces, future.result(), (shape, seen))
+        if due and self._pending is None:
+            self._pending = (self.background.submit(detect_boxes, frame, self.pipeline.config), frame.shape,
+                             list(faces))
+        return new
+
+    def _new_faces(self, frame: np.ndarray, faces: list[Face], detections: list[tuple],
+                   seen: tuple | None = None) -> list[tuple]:
+        """(face, its graph or None) of the `detections` away from the tracked `faces`. A
+        detection on a tracked face keeps the tracked mesh (a face's crop does not jump every
+        `detect_every` frames) and refreshes its detector-based quality; `seen`: (shape, faces)
+        of the earlier frame a background detection ran on, which that check
+        uses (the detector's keypoints are that frame's)."""
+        cfg = self.pipeline.config
+        shape = frame.shape if seen is None else seen[0]
+        new = []
+        for box, score, kp in detections:
             centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-            known = [f for f in faces if _inside(centre, f.box, 0.0)]
-            if known:
-                f = known[0]
-                f.score, f.detection_box = float(score), [float(v) for v in box]
-                reasons = quality(f, kp, frame.shape, cfg)
-                f.low_confidence, f.reason = bool(reasons), "; ".join(reasons)
-            else:
+            if seen is None:
+                ref = target = next((f for f in faces if _inside(centre, f.box, 0.0)), None)
+            else:  # the face the detector saw, and the same track now
+                ref = next((f for f in seen[1] if _inside(centre, f.box, 0.0)), None)
+                target = next((f for f in faces if ref is not None and f.track_id == ref.track_id), None)
+                if ref is None and any(_inside(centre, f.box, 0.0) for f in faces):
+                    continue  # a face found since (by a detection of its own)
+            if ref is None:
                 new.append((box, score, kp))
-        return [f for f in self.pipeline.mesh_detections(frame, new) if f is not None]
+            elif target is not None:  # (else: lost since the detector's frame)
+                reasons = quality(dataclasses.replace(ref, score=float(score)), kp, shape, cfg)
+                target.score, target.detection_box = float(score), [float(v) for v in box]
+                target.low_confidence, target.reason = bool(reasons), "; ".join(reasons)
+        graphs = [self._fresh(self._spare.pop()) if self._spare else None for _ in new] \
+            if _backend(cfg, mesh=True) == "solutions" else [None] * len(new)
+        out = []
+        for face, graph in zip(self.pipeline.mesh_detections(frame, new, graphs), graphs):
+            if face is None and graph is not None:
+                self._spare.append(graph)
+            elif face is not None:
+                out.append((face, graph))
+        return out
 
 
 def _distinct(faces, iou: float = 0.5) -> list[Face]:

@@ -84,10 +84,11 @@ class RigFaceStream:
         ...     faces = stream.process(frame)      # [RigFace], left to right, track_id set
     """
 
-    def __init__(self, pipeline=None, max_gap: int = 15):
+    def __init__(self, pipeline=None, max_gap: int = 15, background=None):
         from deepexpr.faces.pipeline import FacePipeline
 
-        self._stream = (pipeline or FacePipeline(rig_config())).stream(max_gap)
+        # background: an executor for the periodic detector runs (see `FaceStream`)
+        self._stream = (pipeline or FacePipeline(rig_config())).stream(max_gap, background)
 
     def process(self, frame: np.ndarray) -> list[RigFace]:
         """The faces of the next RGB uint8 (H, W, 3) frame, left to right."""

@@ -74,6 +74,21 @@ def tracking_mesher():
                                                     min_tracking_confidence=0.5))
 
 
+def forget_face(mesher, side: int = 256) -> None:
+    """Make a video-mode FaceMesh start afresh, as a new graph: one blank frame drops the face
+    it tracked, so its next call finds the face with its own detector (a `reset()` restarts
+    the graph instead, which costs 30-60 ms over its next two frames)."""
+    with _LOCK, native_logs_silenced():
+        mesher.process(_blank(int(side)))
+
+
+@functools.lru_cache(maxsize=2)
+def _blank(side: int) -> np.ndarray:
+    blank = np.zeros((side, side, 3), np.uint8)
+    blank.flags.writeable = False
+    return blank
+
+
 def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_size: int = 256,
                    mesher=None):
     """The 478-point mesh of the face in a square window of an image, in image pixels.

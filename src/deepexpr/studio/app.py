@@ -104,12 +104,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         return response
 
 
-async def _upload(request: Request, image: UploadFile) -> tuple[np.ndarray, str]:
-    """Decode an upload on a worker: (RGB image, content hash used as the face-cache key)."""
+async def _on_upload(request: Request, image: UploadFile, fn, *args) -> tuple[tuple, object]:
+    """`fn(rgb, key, *args)` on a worker, the upload decoded there first (one trip through
+    the queue per request): (the image's shape, fn's answer). `key` is the content hash,
+    the face cache's key."""
     data = await image.read()
-    config: StudioConfig = request.app.state.config
-    rgb = await request.app.state.pool.run(decode_image, data, config.max_pixels)
-    return rgb, hashlib.sha256(data).hexdigest()
+    return await request.app.state.pool.run(_decoded_call, data, request.app.state.config.max_pixels, fn, args)
+
+
+def _decoded_call(data: bytes, max_pixels: int, fn, args: tuple) -> tuple[tuple, object]:
+    rgb = decode_image(data, max_pixels)
+    return rgb.shape, fn(rgb, hashlib.sha256(data).hexdigest(), *args)
 
 
 def _add_photo_routes(app: FastAPI) -> None:
@@ -124,18 +129,16 @@ def _add_photo_routes(app: FastAPI) -> None:
     async def recognize(request: Request, image: UploadFile = File(..., description="a photo (JPEG, PNG, ...)")):
         """Every face: box, expression label and probabilities, quality."""
         t0 = time.perf_counter()
-        rgb, key = await _upload(request, image)
-        faces = await request.app.state.pool.run(request.app.state.engine.recognize, rgb, key)
-        return {"width": rgb.shape[1], "height": rgb.shape[0], "faces": [r.to_dict() for r in faces],
+        shape, faces = await _on_upload(request, image, request.app.state.engine.recognize)
+        return {"width": shape[1], "height": shape[0], "faces": [r.to_dict() for r in faces],
                 "ms": round(1000 * (time.perf_counter() - t0), 2)}
 
     @app.post("/api/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS)
     async def retrieve(request: Request, image: UploadFile = File(...), top: int = Form(3, ge=1, le=10)):
         """Per face: the character images that read the same (top per character)."""
         t0 = time.perf_counter()
-        rgb, key = await _upload(request, image)
         engine: Engine = request.app.state.engine
-        found = await request.app.state.pool.run(engine.retrieve, rgb, key, top)
+        _shape, found = await _on_upload(request, image, engine.retrieve, top)
         faces = [{"face": r.to_dict(), "matched_label": q.matched_label,
                   "by_character": {c: [_match(m) for m in ms] for c, ms in q.by_character.items()}}
                  for r, q in found]
@@ -152,8 +155,8 @@ def _add_photo_routes(app: FastAPI) -> None:
                         seed: int = Form(0, ge=0, le=2**31 - 1)):
         """HA-GAN: every face redrawn as a character, with the expression D^e reads."""
         t0 = time.perf_counter()
-        rgb, key = await _upload(request, image)
-        done = await request.app.state.pool.run(request.app.state.engine.translate, rgb, character, key, seed)
+        engine: Engine = request.app.state.engine
+        _shape, done = await _on_upload(request, image, lambda rgb, key: engine.translate(rgb, character, key, seed))
         faces = [{"box": box, "image": data_url(img), "label": EXPRESSIONS[int(np.argmax(p))], "probs": probs_dict(p)}
                  for box, img, p in done]
         return {"character": character, "faces": faces, "note": HAGAN_NOTE,
@@ -164,10 +167,9 @@ def _add_photo_routes(app: FastAPI) -> None:
                      size: int = Form(256, ge=64, le=512)):
         """The chosen character making each face (the rig estimator on the face's mesh)."""
         t0 = time.perf_counter()
-        rgb, key = await _upload(request, image)
         engine: Engine = request.app.state.engine
         engine.style(character)  # unknown character: 404 before any work
-        faces = await request.app.state.pool.run(_puppets, engine, rgb, key, character, size)
+        _shape, faces = await _on_upload(request, image, lambda rgb, key: _puppets(engine, rgb, key, character, size))
         return {"character": character, "puppet_source": PUPPET_SOURCE, "faces": faces,
                 "ms": round(1000 * (time.perf_counter() - t0), 2)}
 

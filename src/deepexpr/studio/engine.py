@@ -67,6 +67,11 @@ class EngineConfig:
                                    "pyramid tiles (slower)", above=0)
     live_min_iod: float = setting(30.0, "smallest live face searched for (pixels between the eyes): 30 "
                                   "searches a 640x480 frame whole; smaller adds pyramid tiles (slower)", above=0)
+    live_expression_every: int = setting(2, "live: run the expression model on a tracked face every N frames "
+                                         "and reuse its last answer in between (the answer's probs_age says how "
+                                         "many frames old it is; 1: every frame)", min=1, max=30)
+    live_background_detect: bool = setting(True, "live: run the periodic face detector on another worker while "
+                                           "the tracked faces go on (--no-live-background-detect: inside the frame)")
 
     def __post_init__(self):
         check_settings(self)
@@ -81,6 +86,7 @@ class FaceResult:
     quality: dict  # the face pipeline's `Face.quality()`: score, iod, yaw, pitch, roll, low_confidence, reason
     features: np.ndarray | None = None  # (D,) human-model features (retrieval)
     face: object = field(default=None, repr=False)  # the face pipeline's Face
+    probs_age: int = 0  # live: frames since `probs` were computed (0: on this frame)
 
     @property
     def label(self) -> str:
@@ -341,9 +347,10 @@ class Engine:
 
         return render_face(self.style(name), rig, size=int(size), supersample=int(supersample))[0]
 
-    def live_session(self) -> LiveSession:
-        """State for one webcam stream (close it when the stream ends)."""
-        return LiveSession(self)
+    def live_session(self, background=None) -> LiveSession:
+        """State for one webcam stream (close it when the stream ends). `background`: an
+        executor for the periodic detector runs (the server's worker pool), or None."""
+        return LiveSession(self, background if self.config.live_background_detect else None)
 
     def puppet(self, probs: np.ndarray, name: str, size: int = 192, supersample: int = 1) -> np.ndarray:
         """The expression-blend fallback drawn: (size, size, 3) uint8.
@@ -394,31 +401,68 @@ class Engine:
 
 class LiveSession:
     """One webcam stream: the face pipeline's tracking stream and a smoothed rig tracker per
-    face track (hold the last good rig on a bad frame, then neutral)."""
+    face track (hold the last good rig on a bad frame, then neutral).
 
-    def __init__(self, engine: Engine):
+    What keeps a frame cheap (benchmarks/RESULTS.md, "Studio, session 6"): the periodic
+    detector runs on `background` (another worker) while tracking goes on; the expression
+    model runs on a track every `live_expression_every` frames and its answer is reused in
+    between (`FaceResult.probs_age`). `stages` holds the last frame's wall-clock ms per stage
+    (not CPU time: the process CPU clock costs ~0.1-0.4 ms a read with this many threads).
+    """
+
+    STAGES = ("faces", "expression", "rig", "draw")
+
+    def __init__(self, engine: Engine, background=None):
         from deepexpr.faces import FacePipeline
         from deepexpr.faces.rigface import RigFaceStream, rig_config
         from deepexpr.retarget import RigTrackers
 
         self.engine = engine
         self.faces = RigFaceStream(FacePipeline(rig_config(min_iod=engine.config.live_min_iod, threads=1,
-                                                           backend=engine.config.face_backend)))
+                                                           backend=engine.config.face_backend)),
+                                   background=background)
         self.rigs = RigTrackers()
+        self.every = int(engine.config.live_expression_every)
+        self._answers: dict = {}  # track id -> the last FaceResult computed for it
+        self.stages: dict[str, float] = {}
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
         """(faces left to right with probabilities and quality, the puppet of the largest face
         or None when there is no face)."""
+        marks = [time.perf_counter()]
         found = self.faces.process(image)
-        results = self.engine.results([f.face for f in found])
+        marks.append(time.perf_counter())
+        results = self.expressions([f.face for f in found])
+        marks.append(time.perf_counter())
+        puppet = None
         if not results:
             self.rigs.update([None], time.monotonic())  # held, then neutral, when the face comes back
-            return results, None
-        main = max(range(len(found)), key=lambda k: _area(found[k].box))
-        rig = self.rigs.update([found[main]], time.monotonic())[0]
-        values = dict(rig.values)
-        puppet = Puppet(values, self.engine._draw(values, character, size, 1), PUPPET_SOURCE, list(rig.flags))
+        else:
+            main = max(range(len(found)), key=lambda k: _area(found[k].box))
+            rig = self.rigs.update([found[main]], time.monotonic())[0]
+            values = dict(rig.values)
+            marks.append(time.perf_counter())
+            puppet = Puppet(values, self.engine._draw(values, character, size, 1), PUPPET_SOURCE, list(rig.flags))
+        marks.append(time.perf_counter())
+        self.stages = {k: 1000 * (b - a) for k, a, b in zip(self.STAGES, marks, marks[1:])}
         return results, puppet
+
+    def expressions(self, faces: list) -> list[FaceResult]:
+        """`Engine.results` of tracked faces, the model run only on faces whose last answer is
+        `every` frames old (or that are new); the others reuse it (`probs_age` > 0)."""
+        fresh, out = [], []
+        for face in faces:
+            last = self._answers.get(face.track_id)
+            if last is None or face.track_id is None or last.probs_age + 1 >= self.every:
+                fresh.append(face)
+                out.append(None)
+            else:
+                out.append(FaceResult([round(float(v), 1) for v in face.box], last.probs, face.quality(),
+                                      last.features, face, last.probs_age + 1))
+        computed = iter(self.engine.results(fresh))
+        out = [r if r is not None else next(computed) for r in out]
+        self._answers = {r.face.track_id: r for r in out if r.face.track_id is not None}
+        return out
 
     def close(self) -> None:
         self.faces.close()

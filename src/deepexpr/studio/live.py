@@ -4,10 +4,13 @@ Protocol (all server messages are JSON text):
 - client -> binary: one JPEG/PNG/WebP frame (<= live_max_bytes, <= live_max_pixels);
 - client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
-  quality}], "puppet": data URL (JPEG) of the character making the largest face (the rig
-  estimator's rig, smoothed per face track) or null, "puppet_source", "rig": {control:
-  value} or null, "rig_flags", "server_ms"}` — server_ms covers decode, face pipeline
-  (tracking stream: the full detector every few frames), model, rig, drawing and encoding;
+  quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
+  (the rig estimator's rig, smoothed per face track) or null, "puppet_source", "rig":
+  {control: value} or null, "rig_flags", "server_ms", "stages_ms"}` — server_ms covers
+  decode, face pipeline (tracking stream; the periodic full detector runs on another worker),
+  model, rig, drawing and encoding; stages_ms splits the session's part (faces, expression,
+  rig, draw); probs_age: frames since the face's expression was computed (the model runs on
+  a tracked face every `live_expression_every` frames, 2 by default);
 - server -> `{"type": "error", "error": "..."}` for a bad message; the socket stays open
   unless the client keeps sending bad messages, floods past the rate limit or sends an
   oversized message (closed with 1008 / 1009).
@@ -55,12 +58,13 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
     rgb = decode_image(data, config.live_max_pixels, what="frame")
     faces, puppet = session.frame(rgb, character, config.puppet_size)
     return {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
-            "faces": [r.to_dict() for r in faces],
+            "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],
             "puppet": None if puppet is None else data_url(puppet.image, "JPEG", 85),
             "puppet_source": PUPPET_SOURCE if puppet is None else puppet.source,
             "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
             "rig_flags": [] if puppet is None else puppet.flags,
-            "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2)}
+            "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+            "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
 
 
 def add_live_route(app: FastAPI) -> None:
@@ -75,7 +79,7 @@ def add_live_route(app: FastAPI) -> None:
         except StudioError as err:
             await websocket.send_json({"type": "error", "error": err.message})
             character = engine.characters()[0]
-        session = engine.live_session()
+        session = engine.live_session(background=pool)  # its detector runs beside the frames
         try:
             await _serve(websocket, session, config, pool, character)
         except WebSocketDisconnect:

@@ -73,6 +73,12 @@ class WorkPool:
         finally:
             self.pending -= 1
 
+    def submit(self, fn, *args, **kwargs):
+        """Queue `fn(*args, **kwargs)` on a worker from any thread: a `concurrent.futures`
+        Future (work a request starts beside itself, e.g. a live stream's face detector;
+        not counted against `max_queue`: each live stream has at most one at a time)."""
+        return self._executor.submit(fn, *args, **kwargs)
+
     def on_every_worker(self, fn) -> None:
         """Run `fn()` once in each worker thread (and wait): per-thread state such as the face
         pipeline's TFLite interpreters is built before the first request."""

@@ -216,8 +216,10 @@ function sendFrame(live) {
   if (!live.running || live.ws.readyState !== WebSocket.OPEN) return;
   const video = $("#live-video");
   if (!video.videoWidth) { setTimeout(() => sendFrame(live), 50); return; }
-  live.canvas.width = video.videoWidth; live.canvas.height = video.videoHeight;
-  live.canvas.getContext("2d").drawImage(video, 0, 0);
+  // resize the capture canvas only when the camera's size changes (a resize reallocates it)
+  if (live.canvas.width !== video.videoWidth) live.canvas.width = video.videoWidth;
+  if (live.canvas.height !== video.videoHeight) live.canvas.height = video.videoHeight;
+  live.canvas.getContext("2d", { alpha: false }).drawImage(video, 0, 0);
   live.canvas.toBlob((blob) => {
     if (!blob || !live.running || live.ws.readyState !== WebSocket.OPEN) return;
     live.sentAt = performance.now();
@@ -244,7 +246,7 @@ function onLiveMessage(live, msg) {
   const face = msg.faces[0];
   if (face) {
     const best = msg.faces.reduce((a, b) => ((b.box[2] - b.box[0]) > (a.box[2] - a.box[0]) ? b : a));
-    bars(best.probs, $("#live-bars"));
+    if (!best.probs_age) bars(best.probs, $("#live-bars"));  // a reused answer: the bars already show it
     const held = (msg.rig_flags || []).filter((x) => x === "held" || x === "neutral fallback");
     setStatus($("#live-status"), `Streaming: ${best.label}${best.quality.low_confidence ? ` (low confidence: ${best.quality.reason})` : ""}${held.length ? ` · puppet ${held.join(", ")}` : ""}`);
   } else {
@@ -259,7 +261,8 @@ function onLiveMessage(live, msg) {
 
 function drawOverlay(msg) {
   const canvas = $("#live-overlay");
-  canvas.width = msg.width; canvas.height = msg.height;
+  if (canvas.width !== msg.width) canvas.width = msg.width;
+  if (canvas.height !== msg.height) canvas.height = msg.height;
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.lineWidth = 3;

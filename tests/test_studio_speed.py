@@ -1,0 +1,181 @@
+"""What keeps the studio's frames cheap, and that it changes no answer: the JPEG fast path
+of the image reader gives PIL's pixels, the live stream's background detector joins its
+faces a frame later without losing a track, and the live session reuses a face's
+expression between model runs and says how old it is."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import Future
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepexpr.expressions import EXPRESSIONS
+
+
+def _jpeg(image: np.ndarray, **options) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("options", [{}, {"quality": 95, "subsampling": 0}, {"quality": 60, "progressive": True}])
+def test_jpeg_fast_path_gives_the_pil_pixels(astronaut, options, monkeypatch):
+    import deepexpr.io as dio
+
+    data = _jpeg(np.ascontiguousarray(astronaut[:300, :400]), **options)
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    monkeypatch.setattr(dio, "_decode_image", lambda *_a, **_k: pytest.fail("a plain JPEG took the PIL path"))
+    got = dio.read_image_bytes(data, "frame", 10**7, formats=["JPEG"])
+    assert got.shape == (300, 400, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+    grey = _jpeg(np.ascontiguousarray(astronaut[:64, :80, 1]))
+    np.testing.assert_array_equal(dio.read_image_bytes(grey), np.asarray(Image.open(io.BytesIO(grey)).convert("RGB")))
+
+
+def test_jpeg_fast_path_leaves_rotated_truncated_and_huge_frames_to_the_reader(astronaut):
+    from deepexpr.errors import InputError, TooLargeError
+    from deepexpr.io import read_image_bytes
+
+    image = Image.fromarray(np.ascontiguousarray(astronaut[:100, :160]))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees: the reader turns it upright
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes())
+    assert read_image_bytes(buf.getvalue()).shape == (160, 100, 3)
+    data = _jpeg(np.ascontiguousarray(astronaut[:100, :160]))
+    with pytest.raises(InputError, match="frame: not a readable image"):
+        read_image_bytes(data[: len(data) // 2], "frame")
+    with pytest.raises(TooLargeError):
+        read_image_bytes(data, "frame", max_pixels=100 * 160 - 1)
+
+
+class HeldExecutor:
+    """An executor whose jobs run only when the test says so (in the test's thread)."""
+
+    def __init__(self):
+        self.jobs: list[tuple[Future, object, tuple]] = []
+
+    def submit(self, fn, *args):
+        future = Future()
+        self.jobs.append((future, fn, args))
+        return future
+
+    def run_all(self):
+        for future, fn, args in self.jobs:
+            future.set_result(fn(*args))
+        self.jobs.clear()
+
+
+def _two_face_frames(astronaut, count: int, second_from: int) -> list[np.ndarray]:
+    """A face that drifts right from frame 0, a second one from frame `second_from` on."""
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(count):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        frame[40:180, 10 + 2 * t:150 + 2 * t] = small
+        if t >= second_from:
+            frame[60:200, 320:460] = small
+        frames.append(frame)
+    return frames
+
+
+def test_background_detection_joins_new_faces_a_frame_later_and_keeps_tracks(astronaut, monkeypatch):
+    import deepexpr.faces.pipeline as pipeline
+
+    calls = []
+    real = pipeline.detect_boxes
+    monkeypatch.setattr(pipeline, "detect_boxes", lambda frame, cfg: calls.append(1) or real(frame, cfg))
+    frames = _two_face_frames(astronaut, 7, second_from=2)
+    cfg = pipeline.PipelineConfig(detect_every=3, threads=1, min_iod=30)
+    inline = pipeline.FacePipeline(cfg).stream()
+    assert [len(inline.process(f)) for f in frames[:4]] == [1, 1, 1, 2]  # the detector frame finds it at once
+
+    held = HeldExecutor()
+    stream = pipeline.FacePipeline(cfg).stream(background=held)
+    calls.clear()
+    seen = [stream.process(frames[t]) for t in range(5)]
+    assert len(calls) == 1  # frame 0 (nothing tracked yet): at once; frame 3's runs in the background
+    assert [len(s) for s in seen] == [1, 1, 1, 1, 1] and len(held.jobs) == 1
+    assert {f.track_id for s in seen for f in s} == {0}
+    (_future, _fn, (detected_frame, _cfg)), = held.jobs
+    assert detected_frame is frames[3]  # the detector sees the frame it was due on
+    held.run_all()
+    joined = stream.process(frames[5])
+    assert [f.track_id for f in joined] == [0, 1]  # the second face joins; the first keeps its id
+    first = joined[0]
+    box = next(b for b, _s, _k in real(frames[3], cfg) if b[0] < 240)
+    assert first.detection_box == pytest.approx(list(box))  # its detector data: frame 3's detection
+    assert [f.track_id for f in stream.process(frames[6])] == [0, 1]
+    stream.close()
+
+
+def test_a_stream_without_a_tracked_face_detects_at_once_even_with_a_background(astronaut):
+    import deepexpr.faces.pipeline as pipeline
+
+    held = HeldExecutor()
+    stream = pipeline.FacePipeline(pipeline.PipelineConfig(threads=1, min_iod=30)).stream(background=held)
+    blank = np.full((240, 480, 3), 70, np.uint8)
+    assert stream.process(blank) == []
+    assert len(stream.process(_two_face_frames(astronaut, 1, 0)[0])) == 2 and held.jobs == []
+    stream.close()
+
+
+def _stub_engine(every: int):
+    """A studio engine whose expression model is a stub counting the faces it saw."""
+    from deepexpr.studio.engine import Engine, EngineConfig, FaceResult
+
+    engine = Engine(EngineConfig(live_expression_every=every))
+    engine.human = SimpleNamespace()
+    runs = []
+
+    def results(faces):
+        runs.append(len(faces))
+        probs = np.eye(len(EXPRESSIONS), dtype=np.float32)[(len(runs) - 1) % len(EXPRESSIONS)]
+        return [FaceResult([0, 0, 1, 1], probs, f.quality(), None, f) for f in faces]
+
+    engine.results = results
+    return engine, runs
+
+
+def test_live_session_reuses_the_expression_between_runs_and_flags_its_age():
+    from studio_helpers import webcam_frames
+
+    frames = webcam_frames(6)
+    engine, runs = _stub_engine(every=2)
+    session = engine.live_session()
+    try:
+        answers = [session.frame(f, "pip", 48)[0] for f in frames]
+    finally:
+        session.close()
+    assert [len(a) for a in answers] == [1] * 6
+    assert [a[0].probs_age for a in answers] == [0, 1, 0, 1, 0, 1]
+    assert [r for r in runs if r] == [1, 1, 1]  # the model ran on frames 0, 2 and 4 only
+    for fresh, reused in zip(answers[::2], answers[1::2]):
+        np.testing.assert_array_equal(reused[0].probs, fresh[0].probs)  # the answer kept ...
+        assert reused[0].box != fresh[0].box or reused[0].face is not fresh[0].face  # ... on the new frame's face
+    assert set(session.stages) == {"faces", "expression", "rig", "draw"}
+
+    engine, runs = _stub_engine(every=1)
+    session = engine.live_session()
+    try:
+        ages = [session.frame(f, "pip", 48)[0][0].probs_age for f in frames[:3]]
+    finally:
+        session.close()
+    assert ages == [0, 0, 0] and [r for r in runs if r] == [1, 1, 1]
+
+
+def test_live_session_runs_the_model_at_once_on_a_new_face(astronaut):
+    engine, runs = _stub_engine(every=5)
+    frames = _two_face_frames(astronaut, 12, second_from=8)  # the detector's next frame: 10
+    session = engine.live_session()
+    try:
+        answers = [session.frame(f, "pip", 48)[0] for f in frames]
+    finally:
+        session.close()
+    assert [[r.probs_age for r in a] for a in answers] == [[0], [1], [2], [3], [4], [0], [1], [2], [3], [4],
+                                                           [0, 0], [1, 1]]
+    assert [r for r in runs if r] == [1, 1, 2]
