@@ -10,8 +10,7 @@ piecewise-affine rasteriser (OpenCV, painter's order, back faces culled) draws i
 Lambert shading under a random light and a random skin tint, over a head-shaped backdrop.
 
 The mesh's eye and mouth openings are filled by fans over their rims (the photo's eyes and
-teeth); the eyes keep the photo's gaze, so gaze is 0 in these rigs. AU24 has no field in
-the AU model: it is always 0 here. Identities differ by shape, tint and light only (one
+teeth); the eyes keep the photo's gaze, so gaze is 0 in these rigs. Identities differ by shape, tint and light only (one
 texture): hold out identities by seed, and read the figures as what they are.
 
     >>> for item in render_truth_items(RenderTruthConfig(identities=2, per_identity=3)):

@@ -34,7 +34,9 @@ from deepexpr.expressions import EXPRESSIONS, canonical
 # Bump when the drawing or the rig changes what a frame looks like. v6 added the wide style
 # space (art_style != "classic"); classic frames are pixel-identical to v5. v7 (issue 12,
 # session 5) changed wide frames only: fear/disgust tints, vomit, no green/blue icon skins.
-RENDERER_VERSION = 7
+# v8 (issue 17, session 6) changed stand-in humans only (AU6/16/17/23/24 drawn as FACS
+# describes them); every other family is pixel-identical to v7.
+RENDERER_VERSION = 8
 CHUNK = 64  # frames per worker task
 COORD_COLUMNS = [f"{a}{i}" for i in range(49) for a in ("x", "y")]
 

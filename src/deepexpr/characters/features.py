@@ -106,6 +106,33 @@ def _draw_wrinkles(p: _Recorder, eyes: dict, brows: dict, mouth: dict, base: np.
         y = mouth["outer_lo"][6, 1] + 0.07
         arc = _xy(0.1 * _U7, y + 0.02 * _U7 ** 2)
         p.line(arc, col, p.fine)
+    if s.family == "standin_human":
+        _draw_standin_lines(p, eyes, mouth)
+
+
+def _draw_standin_lines(p: _Recorder, eyes: dict, mouth: dict) -> None:
+    """FACS signs of the stand-in humans (the rig estimator's ground truth) beyond the
+    feature shapes: AU6 raises the cheek (a lifted infraorbital furrow under the lower lid,
+    crow's feet at the outer corners), AU24 bulges the skin above and below the pressed lips."""
+    r = p.r
+    if r["AU6"] > 0.2:
+        col = _mix(p.skin, p.ink, 0.4 * (r["AU6"] - 0.05))
+        for side in (-1, 1):
+            e = eyes[side]
+            lo, ew = e["lower"], e["ew"]
+            arc = lo[2:11].copy()
+            arc[:, 1] += 0.045 + 0.25 * ew * (1 - _U9 ** 2) * 0.2
+            p.line(arc, col, p.fine)
+            corner = lo[-1] if side > 0 else lo[0]
+            for k, dy in enumerate((-0.035, 0.0, 0.035)):
+                start = corner + np.array([side * 0.04, dy * 0.5])
+                p.line(np.array([start, start + np.array([side * (0.06 - 0.01 * abs(k - 1)), dy])]),
+                       col, p.fine)
+    if r["AU24"] > 0.35:
+        col = _mix(p.skin, p.ink, 0.3 * (r["AU24"] - 0.15))
+        w = 0.8 * mouth["w"]
+        for y, bend in ((mouth["outer_up"][6, 1] - 0.035, 0.012), (mouth["outer_lo"][6, 1] + 0.035, -0.012)):
+            p.line(_xy(w * _U7, y + bend * _U7 ** 2), col, p.fine)
 
 
 def _draw_eye(p: _Recorder, eye: dict, side: int) -> None:

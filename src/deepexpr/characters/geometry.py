@@ -133,9 +133,12 @@ def _eye_geometry(style: CharacterStyle, r: dict, side: int) -> dict:
     ew = 0.2 * style.eye_size
     eh = ew * style.eye_aspect
     cx, cy = side * style.eye_spacing, style.eye_y
-    open_up = 1.0 + 0.5 * r["AU5"] - 0.42 * r["AU7"] - 0.22 * r["AU6"] - 0.12 * r["AU4"] \
+    # AU6 (cheek raiser): cartoon eyes narrow from both lids; a stand-in human's lower lid
+    # and cheek rise while the upper lid stays, as FACS describes it (real photos look so)
+    up6, lo6 = (0.04, 0.62) if style.family == "standin_human" else (0.22, 0.55)
+    open_up = 1.0 + 0.5 * r["AU5"] - 0.42 * r["AU7"] - up6 * r["AU6"] - 0.12 * r["AU4"] \
         - 0.12 * r["AU9"] + 0.1 * r["AU1"] * r["AU2"] - 0.18 * max(r["gaze_y"], 0.0)
-    open_lo = 1.0 - 0.55 * r["AU6"] - 0.45 * r["AU7"] - 0.2 * r["AU9"] + 0.2 * r["AU5"]
+    open_lo = 1.0 - lo6 * r["AU6"] - 0.45 * r["AU7"] - 0.2 * r["AU9"] + 0.2 * r["AU5"]
     # Sad eyes: inner brows up without the outer ones or a lid raise make the upper lids
     # heavier and slant them down towards the outer corners.
     sad = r["AU1"] * (1.0 - r["AU2"]) * (1.0 - r["AU5"])
@@ -187,6 +190,8 @@ def _brow_geometry(style: CharacterStyle, r: dict, side: int, eye: dict) -> np.n
 
 def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     """Lip curves (inner/outer, 13 points each from image-left to image-right corner)."""
+    if style.family == "standin_human":
+        return _standin_mouth_geometry(style, r)
     my, mw = style.mouth_y, style.mouth_width
     jaw = JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
     gap = jaw + LIPS_PART * r["AU25"]
@@ -212,6 +217,43 @@ def _mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     return {"inner_up": _xy(x, inner_up), "inner_lo": _xy(x, inner_lo),
             "outer_up": _xy(x, outer_up), "outer_lo": _xy(x, outer_lo),
             "gap": gap, "jaw": jaw, "w": w, "corner": corner}
+
+
+def _standin_mouth_geometry(style: CharacterStyle, r: dict) -> dict:
+    """The stand-in humans' lips (ground truth of the rig estimator): the lip AUs drawn as
+    FACS describes them, so no one is a copy of another. AU16 pulls the lower lip down and
+    out across its width (stretched, everted, lower teeth; the upper lip stays: AU25 parts both), AU17
+    pushes the lower lip and chin up (the lip line arches, the corners stay: AU15 lowers
+    them), AU23 thins the red of both lips (the corners stay: -AU20 moves them in), AU24
+    presses the lips flat together (thinned, a little longer, the lower lip pushed up; no
+    down-curve). "jaw" is the chin outline's drop (AU17 raises it)."""
+    my, mw = style.mouth_y, style.mouth_width
+    jaw = JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
+    gap = jaw + LIPS_PART * r["AU25"]
+    w = mw * (1 + 0.34 * r["AU12"] + 0.32 * r["AU20"] - 0.03 * r["AU23"] + 0.02 * r["AU24"] + 0.05 * r["AU16"]
+              - 0.15 * r["AU27"] - 0.05 * r["AU26"] + 0.08 * r["AU10"])
+    corner = my - 0.15 * r["AU12"] + 0.13 * r["AU15"] + 0.025 * r["AU20"] - 0.03 * r["AU10"] + 0.3 * jaw
+    lift = 0.05 * r["AU17"] + 0.012 * r["AU24"]  # the lower lip pushes the closed line up
+    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * gap - lift
+    lm = max(my + 0.9 * gap + 0.06 * r["AU16"] - lift, um)
+    u = _U13
+    au = np.abs(u)
+    p_up = 1.8 + 1.6 * r["AU10"] + 1.5 * r["AU20"]
+    p_lo = 1.8 + 1.2 * r["AU20"] - 0.3 * min(gap / 0.2, 1.0) + 2.5 * r["AU16"]  # AU16: square
+    inner_up = um + (corner - um) * au ** p_up
+    inner_lo = lm + (corner - lm) * au ** p_lo
+    thick = style.lip_thickness
+    stretch = 0.3 * r["AU20"] + 0.2 * r["AU12"]
+    thin_up = max(0.2, 1 - 0.65 * r["AU23"] - 0.6 * r["AU24"] - stretch)
+    thin_lo = max(0.2, 1 - 0.65 * r["AU23"] - 0.4 * r["AU24"] - stretch + 0.6 * r["AU16"] + 0.25 * r["AU17"])
+    bow = 0.012 * (1 - 0.8 * max(r["AU23"], r["AU24"])) * np.exp(-((u / 0.16) ** 2))
+    prof = (1 - au ** 2) ** 0.6
+    outer_up = inner_up - thick * thin_up * prof + bow
+    outer_lo = inner_lo + thick * 1.25 * thin_lo * prof
+    x = u * w
+    return {"inner_up": _xy(x, inner_up), "inner_lo": _xy(x, inner_lo),
+            "outer_up": _xy(x, outer_up), "outer_lo": _xy(x, outer_lo),
+            "gap": gap, "jaw": jaw - 0.04 * r["AU17"], "w": w, "corner": corner}
 
 
 def _nose_geometry(style: CharacterStyle, r: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,12 @@
 """CLI of the face -> character rig: `deepexpr retarget`, `deepexpr train rigmap`,
-`deepexpr evaluate retarget`. Options are generated from `RetargetConfig`, `RigMapData` +
+`deepexpr evaluate retarget`, `deepexpr train standin-reader`. Options are generated from `RetargetConfig`, `RigMapData` +
 `RigMapTrainConfig` and `RetargetEvalConfig`.
 
     deepexpr retarget face.jpg --character pip --out pip.png --rig-csv rig.csv
     deepexpr retarget clip.mp4 --character mika --side-by-side --vmc 127.0.0.1:39539
     deepexpr train rigmap --export src/deepexpr/weights     (run folder: --out runs/rigmap; --resume)
     deepexpr evaluate retarget --out reports/retarget
+    deepexpr train standin-reader --export src/deepexpr/weights   (the `--human standin` reader)
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ def register(commands, groups) -> None:
     declare_outputs(t, ("train_state.safetensors", "rigmap.safetensors"), overwrite=True, out="folder",
                     export="folder")
     t.set_defaults(func=cmd_train_rigmap)
+
+    h = groups["train"].add_parser("standin-reader", help="a human expression reader trained on drawn "
+                                   "stand-in people, for `evaluate retarget --human standin`")
+    h.add_argument("--faces", default="runs/standin_faces", help="folder for the aligned stand-in faces "
+                   "(class folders; kept and reused when finished with the same settings)")
+    h.add_argument("--identities", type=int, default=50, help="stand-in people")
+    h.add_argument("--per-expression", type=int, default=6, help="faces per person and expression")
+    h.add_argument("--seed", type=int, default=150, help="people seed (the evaluation's people are 200)")
+    h.add_argument("--model", default="cnn_small", help="architecture (a registered name)")
+    h.add_argument("--epochs", type=int, default=15, help="training epochs")
+    h.add_argument("--out", default="runs/standin_reader", help="training run folder (`train human`'s)")
+    h.add_argument("--export", default=None, help="also write human_standin.safetensors + .json here "
+                   "(src/deepexpr/weights to bundle)")
+    h.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    declare_outputs(h, ("model.safetensors",), overwrite=True, out="folder", faces="folder", export="folder")
+    h.set_defaults(func=cmd_train_standin_reader)
 
     e = groups["evaluate"].add_parser("retarget", help="rig estimator on held-out ground truth + agreement")
     add_options(e, "deepexpr.retarget.report:RetargetEvalConfig")
@@ -87,6 +104,33 @@ def cmd_train_rigmap(args) -> int:
           f"(faces found {model.config['faces_found'][0]}/{model.config['faces_found'][1]}); "
           f"held-out people: AU MAE {sum(val[a] for a in list(val)[:18]) / 18:.3f}")
     return 0
+
+
+def cmd_train_standin_reader(args) -> int:
+    """Stand-in faces through the face pipeline, then `deepexpr train human` on them."""
+    import shutil
+    from pathlib import Path
+
+    from deepexpr.cli import main
+    from deepexpr.data.standin import write_standin_faces
+    from deepexpr.errors import InputError
+    from deepexpr.retarget.report import STANDIN_READER
+
+    if args.seed == 200:
+        raise InputError("--seed 200: those are the evaluation's people; choose another seed")
+    made = write_standin_faces(args.faces, args.identities, args.per_expression, args.seed, quiet=args.quiet)
+    print(f"{args.faces}: {made['images']} aligned stand-in faces ({made['missed']} not found by the pipeline)")
+    argv = ["train", "human", "--data", str(args.faces), "--subject-pattern", "prefix",
+            "--model", args.model, "--epochs", str(args.epochs), "--optimizer", "adam", "--protocol", "random",
+            "--threads", "1", "--out", str(args.out)] + (["--overwrite"] if args.overwrite else []) + \
+        (["--quiet"] if args.quiet else [])
+    code = main(argv)
+    if code == 0 and args.export:
+        Path(args.export).mkdir(parents=True, exist_ok=True)
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(Path(args.out) / f"model{suffix}", Path(args.export) / f"{STANDIN_READER}{suffix}")
+        print(f"exported {Path(args.export) / STANDIN_READER}.safetensors")
+    return code
 
 
 def cmd_evaluate_retarget(args) -> int:

@@ -114,7 +114,10 @@ def truth_items(cfg: TruthConfig | None = None) -> Iterator[TruthItem]:
             yield TruthItem(image, rig, style.name, expr)
 
 
-CACHE_VERSION = 2  # bump when the drawing or the mesh features change (2: meshes from faces.pipeline)
+# bump when the drawing or the mesh features change (2: meshes from faces.pipeline; 3: the
+# stand-ins' AU6/16/17/23/24 drawn as FACS describes them); the AU model's own version is in
+# the key too (rendered ground truth)
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -152,7 +155,9 @@ def collect_meshes(cfg, cache_dir: str | Path | None = None, quiet: bool = False
 
     cache = None
     if cache_dir is not None:
-        key = json.dumps({**asdict(cfg), "v": CACHE_VERSION}, sort_keys=True)
+        from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
+
+        key = json.dumps({**asdict(cfg), "v": CACHE_VERSION, "au_model": AU_MODEL_VERSION}, sort_keys=True)
         prefix = "rigtruth" if isinstance(cfg, TruthConfig) else type(cfg).__name__.lower()
         cache = Path(cache_dir) / f"{prefix}_{zlib.crc32(key.encode()):08x}.npz"
         if cache.is_file():

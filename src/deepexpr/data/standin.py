@@ -53,7 +53,8 @@ class StandinConfig:
     def key(self) -> str:
         """Cache key: these settings + the source of the character renderer (a changed
         renderer draws different images, so a cache made by an older one is not reused)."""
-        text = json.dumps({**self.to_dict(), "v": 2, "renderer": renderer_fingerprint()},
+        # v3: the stand-ins' AU6/16/17/23/24 drawn as FACS describes them (issue 17)
+        text = json.dumps({**self.to_dict(), "v": 3, "renderer": renderer_fingerprint()},
                           sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -257,3 +258,54 @@ def human_data_from_records(records, characters_data, load_size: int = 72, sourc
     return HaganData(np.stack(images), np.array(labels), np.array(ids), characters_data.char_images,
                      characters_data.char_labels, characters_data.char_ids,
                      characters_data.neutral_images, characters_data.characters, source)
+
+
+def write_standin_faces(out, identities: int = 50, per_expression: int = 6, seed: int = 150,
+                        size: int = 256, quiet: bool = False) -> dict:
+    """Drawn stand-in people as a labelled human set in class folders, framed as photos are.
+
+    Each face is drawn (`sample_poses` of each expression) at `size` px and goes through the
+    face pipeline (`deepexpr.faces.detect_faces`), whose aligned crop is written to
+    `out/<expression>/<person>_<k>.png` (person "s<seed>i<i>", so `--subject-pattern prefix`
+    reads identities). It trains a human expression reader (`deepexpr train human --data out`)
+    that sees faces exactly as `deepexpr evaluate retarget --human` feeds them. Use a `seed`
+    apart from the evaluation's people (200). A finished folder of the same settings is kept.
+
+    Returns:
+        the manifest: settings, images written, faces the pipeline missed.
+    """
+    from pathlib import Path
+
+    from deepexpr.characters import render_face, sample_poses, standin_humans
+    from deepexpr.faces import detect_faces
+    from deepexpr.io import save_image, write_json
+    from deepexpr.progress import progress
+
+    out = Path(out)
+    settings = {"identities": identities, "per_expression": per_expression, "seed": seed, "size": size,
+                "v": 3, "renderer": renderer_fingerprint()}
+    manifest_path = out / "manifest.json"
+    if manifest_path.is_file():
+        made = json.loads(manifest_path.read_text())
+        if made.get("settings") == settings and made.get("complete"):
+            return made
+        raise InputError(f"{out}: holds stand-in faces of other settings or an unfinished run; "
+                         "choose another folder or delete it")
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: not empty; choose a new or empty folder")
+    written, missed = 0, 0
+    styles = standin_humans(identities, seed)
+    for i, style in enumerate(progress(styles, desc="stand-in faces", disable=quiet or None)):
+        for expr in EXPRESSIONS:
+            for k, rig in enumerate(sample_poses(style, expr, per_expression, seed=seed + i)):
+                faces = detect_faces(render_face(style, rig, size)[0], max_faces=1)
+                if not faces:
+                    missed += 1
+                    continue
+                (out / expr).mkdir(parents=True, exist_ok=True)
+                save_image(out / expr / f"s{seed}i{i}_{k}.png", faces[0].aligned)
+                written += 1
+    manifest = {"settings": settings, "images": written, "missed": missed, "complete": True,
+                "note": STANDIN_NOTICE}
+    write_json(manifest_path, manifest)
+    return manifest

@@ -59,12 +59,21 @@ AU_FIELDS: dict[int, list[tuple[tuple[int, ...], tuple[float, float, float], flo
     10: [((0, 37, 267, 13, 81, 311), (0.0, 2.5, 0.8), 8.0)],
     12: [((61, 291, 78, 308), (4.0, 3.0, -1.5), 9.0)],
     15: [((61, 291, 78, 308), (0.5, -3.5, 0.0), 9.0)],
-    16: [((17, 14, 84, 314, 402, 178), (0.0, -3.0, 0.8), 8.0)],
-    17: [((152, 17, 14), (0.0, 2.0, 1.0), 12.0)],
+    # AU16/17/23/24 as FACS describes them, each apart from its look-alikes (AU_MODEL_VERSION 2):
+    # AU16 pulls the lower lip down and out across its width (AU25 only parts the lips);
+    # AU17 pushes the lower lip's outer middle and the chin boss up and out, the jaw stays (not
+# -AU26) and the inner lips hardly move (not -AU25);
+    # AU23 narrows the red of both lips towards the line, the corners stay (not -AU20);
+    # AU24 presses the lips together (inner lips meet) and lengthens them a little (not AU15)
+    16: [((84, 314, 91, 321), (1.0, -3.0, 1.2), 6.0), ((17,), (0.0, -2.5, 1.5), 5.0)],
+    17: [((17,), (0.0, 2.2, 2.5), 6.0), ((152,), (0.0, 1.5, 1.5), 8.0)],
     20: [((61, 291, 78, 308), (4.5, -1.0, -1.0), 9.0)],
-    23: [((61, 291, 78, 308), (-2.0, 0.0, 0.5), 8.0), ((13, 14), (0.0, 0.0, 0.8), 6.0)],
+    23: [((0, 37, 267), (0.0, -1.3, 0.6), 4.0), ((17, 84, 314), (0.0, 1.5, 0.6), 4.0)],
+    24: [((13, 81, 311), (0.0, -1.2, 0.0), 4.0), ((14, 402, 178), (0.0, 1.6, 0.0), 4.0),
+         ((0, 37, 267), (0.0, -0.6, -0.3), 4.0), ((61, 291), (1.2, 0.0, 0.0), 4.0)],
     25: [((14, 402, 178), (0.0, -2.0, 0.0), 7.0)],
 }
+AU_MODEL_VERSION = 2  # of AU_FIELDS: recorded in corpora and ground-truth caches (2: AU16/17/23/24 redrawn)
 JAW_AUS = {26: 10.0, 27: 14.0}  # jaw drop (mm at the chin, intensity 1, before AU_GAIN)
 
 AU_GAIN = 1.8  # posed expressions (as in BU-4DFE) are strong: scales every AU_FIELDS entry
@@ -267,7 +276,7 @@ def make_corpus(out: str | Path, config: SynthConfig | None = None, show_progres
     config = config or SynthConfig()
     out = Path(out)
     settings = {"subjects": config.subjects, "seed": config.seed, "noise_mm": config.noise_mm,
-                "format": config.fmt, "max_frames": config.max_frames}
+                "format": config.fmt, "max_frames": config.max_frames, "au_model": AU_MODEL_VERSION}
     check_existing_corpus(out, settings)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "manifest.json", {"synthetic": True, "complete": False, "settings": settings,

