@@ -139,6 +139,9 @@ class HaganTrainConfig:
     landmark_gain: float = setting(0.0, "render-pool L1 (decoder pretraining and GAN) counts the pixels near the "
                                    "render's and the neutral face's landmarks 1 + gain times (landmark_weights; "
                                    "0: off)", min=0)
+    landmark_weight: float = setting(0.05, "weight of the landmark loss (mean distance in pixels between the "
+                                     "landmarks a landmark-stage decoder places and the render's; preset "
+                                     "landmarks, decoder pretraining and GAN)", min=0)
     reader_weight: float = setting(0.0, "weight of the rig reader's feature loss on render-pool pairs (decoder "
                                    "pretraining and GAN; hagan_reader; 0: off)", min=0)
     reader_steps: int = setting(1000, "updates of that rig reader on the render pool (before the decoder)", min=0)
@@ -384,6 +387,8 @@ class HaganRun:
         if self.cfg.encoder_pretrain > 0 and self.g.expr_head is not None:
             pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
         self.pool = self._render_pool()
+        if self.pool is not None and getattr(self.g, "landmark_head", None) is not None:
+            self.g.set_landmarks(torch.from_numpy(self.pool.neutral_landmarks))  # resume: in the state
         if self.pool is not None and self.reader is not None:
             fit_rig_reader(self.pool, self.cfg.reader_steps, self.cfg.batch_size, reader=self.reader, quiet=quiet)
         if self.pool is not None and self.cfg.decoder_pretrain > 0:
@@ -510,7 +515,9 @@ def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = T
 def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -> torch.Tensor:
     """L1 between G's decoder and the renderer on `n` pool pairs: landmark-weighted
     (`landmark_weights`, gain `landmark_gain`) or feature-weighted (`feature_gain`) or plain;
-    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given."""
+    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given,
+    plus `landmark_weight` x the mean distance (pixels) of a landmark-stage decoder's landmarks
+    to the render's (`deepexpr.models.hagan_landmarks`)."""
     rigs, chars, images = pool.batch(n)
     drawn = g.draw(rigs, chars)
     if cfg.landmark_gain > 0:
@@ -519,6 +526,10 @@ def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -
         loss = feature_weighted_l1(drawn, images, pool.neutral[chars], cfg.feature_gain)
     if reader is not None and cfg.reader_weight > 0:
         loss = loss + cfg.reader_weight * reader_loss(reader, drawn, images)
+    if getattr(g, "landmark_head", None) is not None and cfg.landmark_weight > 0:
+        placed = g.landmarks(rigs, chars)
+        true = torch.from_numpy(pool.landmarks[pool.last])
+        loss = loss + cfg.landmark_weight * (placed - true).norm(dim=-1).mean()
     return loss
 
 
