@@ -99,8 +99,9 @@ from deepexpr.train.state import load_state, save_state
 @dataclass
 class HaganTrainConfig:
     # Bounds: Adam checks only its default lr, a negative group multiplier would silently ascend.
-    preset: str = setting("default", "model sizes from deepexpr.models.hagan.PRESETS: default (64 px), "
-                          "paper (75 px), test (tiny)", choices=tuple(PRESETS))
+    preset: str = setting("default", "G and D variants from deepexpr.models.hagan_presets: default (64 px), "
+                          "fullres (+ full-size head), landmarks (+ landmark stage), paper (75 px), "
+                          "templated (session 3), test* (tiny)", choices=tuple(PRESETS))
     image_size: int | None = setting(None, "override the preset's image side", min=8, max=1024)
     steps: int = setting(300, "G+D updates in total (a resumed run continues up to this number)", min=0)
     batch_size: int = setting(32, "batch size (paper: 130 on a GPU; 32 keeps a step ~0.3 s on 2 CPU cores)",
