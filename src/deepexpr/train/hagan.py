@@ -39,6 +39,8 @@ after 3250 steps, RESULTS.md):
   rig reader trained on the render pool, frozen; the decoder matches its features of the
   render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
   the landmarks more; `hagan_losses.landmark_weights`).
+- the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
+  mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
   sees G's images, so G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
