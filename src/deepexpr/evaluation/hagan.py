@@ -41,7 +41,7 @@ from deepexpr.progress import progress
 # across releases whatever `deepexpr recognize` uses by default.
 JUDGE = "character_cnn"
 CHARACTER_MODELS = (f"{JUDGE}.safetensors",)
-PRESET_SIZES = {"default": 64, "fullres": 64, "templated": 64, "paper": 75, "test": 16, "test_fullres": 16}
+PRESET_SIZES = {name: 16 if name.startswith("test") else 75 if name == "paper" else 64 for name in PRESETS}
 
 
 @dataclass

@@ -33,6 +33,10 @@ gaze) -> decoder(r_hat, character one-hot) -> drawing. Departures from the paper
   full size over the upsampled features *and the character's base picture* places them per
   pixel (the judge read 59% of the decoder's drawings of true rigs after 1000 updates,
   RESULTS.md, against 44-57% for the half-size decoder after 1200 + 300).
+- *Landmark stage* (`landmark_maps`, preset "landmarks", session 6): the rig first places the
+  49 landmarks (an MLP, supervised with the render pool's exact landmarks), the neutral picture
+  is moved there and the landmarks are drawn as maps for the full-size head
+  (`deepexpr.models.hagan_landmarks`): the convolutions paint what is already placed.
 - *No templates* (per-class images) and *no z*: z changed session 3's drawings by 0.00003 in
   L1 (RESULTS.md), and a renderer driven by the rig has nothing left for it to vary; `z_dim`
   can be set again.
@@ -53,29 +57,16 @@ Choices the paper leaves open, and session 3's model (preset "templated"), as DE
   Eq. 5): D^e must recognise expressions from the generated character image alone, which
   is the whole point of the method (FER on the "purer" character images).
 - Classes: the project's seven (six basic expressions + neutral), not the paper's six.
-- Decoder blocks upsample by nearest-neighbour x2 + 3x3 conv (`upsample="resize"`), not
-  transposed convolutions: with 4x4 stride-2 transposed convs the drawings kept a
-  checkerboard speckle after thousands of CPU steps. `upsample="transpose"` is the old block.
-- The encoder has an auxiliary expression head (`expr_head`, a linear layer on the code,
-  trained with cross-entropy on the human labels) and the decoder is also given its softmax
-  (`expr_condition`). Not in the paper: there the code learns expression only through D^e's
-  gradient on the drawing, which on CPU budgets left the code carrying mostly identity and
-  the drawings' expressions faint. The head makes the code an expression code from step 1
-  and is also a human-side classifier one can read (`expression(encode(x))`).
-- The decoder draws on learned per-(character, expression) images (`templates`): output =
-  tanh(decoder + sum_e p_e T[character, e]), p the encoder head's probabilities, T a learned
-  (C, 7, 3, S, S) parameter that training starts from a render of the character making each
-  expression (`set_templates`; the medoid frame by default, see deepexpr.train.hagan). Still
-  a function of the one-hot and the encoded human face only (no image is looked up at run
-  time), but the drawing starts as the clean character making the predicted expression and
-  the decoder (code + z) learns the rest; measured, it adds almost nothing (RESULTS.md),
-  even when trained against the character drawn with the human face's own rig, with the
-  templates frozen or with 5x its learning rate. Without templates (zeros), Adam at 2e-4
-  moves a weight at most ~2e-4 per step: after 800 CPU steps the drawings were still noisy
-  and the judge read 19.8%; with a per-character neutral base only, 45.6%; with the
-  templates faded out over the first 700 of 1000 steps (the decoder then draws alone),
-  blurry faces the judge read 55%. (The per-scale learned identity maps of an earlier model were removed:
-  the templates carry identity at full resolution.)
+- Decoder blocks upsample by nearest-neighbour x2 + 3x3 conv (`upsample="resize"`): 4x4 stride-2
+  transposed convs (`"transpose"`) left a checkerboard speckle after thousands of CPU steps.
+- The encoder has an auxiliary expression head (`expr_head`; its softmax also conditions the
+  decoder with `expr_condition`): in the paper the code learns expression only through D^e,
+  which on CPU budgets left it carrying mostly identity and the drawings' expressions faint.
+- Session 3's decoder (preset "templated") draws on learned per-(character, expression)
+  images (`templates`, started from renders by `set_templates`): tanh(decoder + sum_e p_e
+  T[character, e]), p the encoder head's probabilities. The decoder (code + z) then added
+  almost nothing (RESULTS.md); without templates Adam's small steps left the CPU-budget
+  drawings noisy (the judge read 19.8%; with a neutral base only 45.6%).
 - D's shared FC is 256 wide in the CPU default (`hagan_d`), 1024 as in the paper in
   `hagan_d_paper`: at 1024 the FC alone holds 2M of D's 2.9M weights (a 5.6 MB bundled
   file, where bundled files must stay under 3 MiB).
@@ -84,12 +75,19 @@ Choices the paper leaves open, and session 3's model (preset "templated"), as DE
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 from deepexpr.expressions import NUM_CLASSES
+from deepexpr.models.hagan_landmarks import (
+    NUM_MAPS,
+    LandmarkHead,
+    landmark_flow,
+    landmark_maps,
+    pixels_to_grid,
+)
 from deepexpr.models.registry import Preprocess, register_model
 
 
@@ -113,6 +111,7 @@ class HaganGConfig:
     light_top: bool = False  # the last decoder block only upsamples (no conv + norm at full size: ~3x cheaper)
     warp: bool = False  # with character_base: the decoder moves the base (flow) and paints over it (residual, mask)
     full_res: int = 0  # warp: channels of a full-size head that sees the base picture (0: half-size outputs)
+    landmark_maps: int = 0  # full_res: hidden width of a rig -> landmarks MLP whose flow and maps feed the head (0: off)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +172,26 @@ def _full_res_head(c_in: int, width: int, c_out: int) -> nn.Sequential:
                          nn.Conv2d(width, width, 3, 1, 1), nn.ReLU(True), nn.Conv2d(width, c_out, 3, 1, 1))
 
 
+def _sample(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """(N, C, S, S) image sampled at the pixel grid + (N, S, S, 2) offset (grid units, border)."""
+    ident = torch.eye(2, 3, device=image.device, dtype=image.dtype).expand(len(image), 2, 3)
+    grid = nn.functional.affine_grid(ident, list(image.shape), align_corners=False)
+    return nn.functional.grid_sample(image, grid + offset, mode="bilinear", padding_mode="border",
+                                     align_corners=False)
+
+
+def _checked(cfg: HaganGConfig) -> HaganGConfig:
+    """`cfg`, or a ValueError naming the first option that lacks what it builds on."""
+    for bad, message in ((cfg.rig_code and not cfg.rig_dim, "rig_code needs rig_dim > 0 (the rig head)"),
+                         (cfg.warp and not cfg.character_base, "warp needs character_base (what it moves)"),
+                         (cfg.full_res and not cfg.warp, "full_res needs warp (it outputs flow, paint, mask)"),
+                         (cfg.landmark_maps and not (cfg.full_res and cfg.rig_code),
+                          "landmark_maps needs full_res and rig_code (its maps feed the full-size head)")):
+        if bad:
+            raise ValueError(message)
+    return cfg
+
+
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """Crop (N, C, H, W) to (N, C, size, size) around the center."""
     top = (x.shape[-2] - size) // 2
@@ -194,7 +213,7 @@ class HaganGenerator(nn.Module):
 
     def __init__(self, cfg: HaganGConfig):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = _checked(cfg)
         chans = (cfg.in_channels, *cfg.enc_channels)
         self.encoder = nn.Sequential(
             *[_down(a, b, i > 0, nn.LeakyReLU(0.2, True)) for i, (a, b) in enumerate(zip(chans, chans[1:]))],
@@ -206,8 +225,6 @@ class HaganGenerator(nn.Module):
         # Auxiliary expression classifier on the code (not in the paper, see module docstring).
         self.expr_head = (nn.Linear(cfg.code_dim, NUM_CLASSES)
                           if cfg.expr_head or cfg.expr_condition or cfg.templates else None)
-        if cfg.rig_code and not cfg.rig_dim:
-            raise ValueError("rig_code needs rig_dim > 0 (the rig head the decoder draws from)")
         # The rig head: AU intensities, head yaw/pitch, gaze of the face (see module docstring).
         self.rig_head = nn.Linear(cfg.code_dim, cfg.rig_dim) if cfg.rig_dim else None
         self.start = math.ceil(cfg.image_size / 2 ** len(cfg.dec_channels))
@@ -221,18 +238,19 @@ class HaganGenerator(nn.Module):
         )
         dec = (*cfg.dec_channels, cfg.dec_channels[-1])
         self.ups = nn.ModuleList([_up(a, b, cfg.upsample) for a, b in zip(dec[:-1], dec[1:])])
-        if cfg.warp and not cfg.character_base:
-            raise ValueError("warp needs character_base (the picture the decoder moves)")
         if cfg.warp:  # flow, paint and mask at half size, upsampled (see `_warp`)
             self.ups[-1] = nn.Identity()
         elif cfg.light_top:  # full-size work left to `to_image` alone (a 3x3 conv)
             self.ups[-1] = nn.Upsample(scale_factor=2, mode="nearest")
         n_out = 2 + cfg.out_channels + 1 if cfg.warp else cfg.out_channels
         self.to_image = nn.Sequential(nn.Conv2d(cfg.dec_channels[-1], n_out, 3, 1, 1))
-        if cfg.full_res and not cfg.warp:
-            raise ValueError("full_res needs warp (its outputs are the flow, paint and mask)")
+        # rig -> landmarks -> flow + maps (session 6, `deepexpr.models.hagan_landmarks`); set_landmarks
+        self.landmark_head = LandmarkHead(cfg.rig_dim, cfg.num_characters, cfg.landmark_maps) if cfg.landmark_maps else None
+        if cfg.landmark_maps:
+            self.register_buffer("landmark_base", torch.zeros(cfg.num_characters, 49, 2))
         if cfg.full_res:  # see `_full_res_head`
-            self.to_image = _full_res_head(cfg.dec_channels[-1] + cfg.out_channels, cfg.full_res, n_out)
+            n_in = cfg.dec_channels[-1] + cfg.out_channels + (NUM_MAPS if cfg.landmark_maps else 0)
+            self.to_image = _full_res_head(n_in, cfg.full_res, n_out)
         # Per-(character, expression) images, pre-tanh (zeros = grey until `set_templates`).
         self.templates = nn.Parameter(torch.zeros(cfg.num_characters, NUM_CLASSES, cfg.out_channels,
                                                   cfg.image_size, cfg.image_size)) if cfg.templates else None
@@ -312,12 +330,19 @@ class HaganGenerator(nn.Module):
         h = h.view(n, self.cfg.dec_channels[0], self.start, self.start)
         for up in self.ups:
             h = up(h)
+        flow = None
         if self.cfg.warp and self.cfg.full_res:  # the half-size features + the base picture, at full size
             size = (self.cfg.image_size, self.cfg.image_size)
             h = nn.functional.interpolate(h, size=size, mode="bilinear", align_corners=False)
-            h = torch.cat([h, torch.tanh(torch.einsum("nc,cshw->nshw", onehot, self.base))], dim=1)
+            base, maps = torch.tanh(torch.einsum("nc,cshw->nshw", onehot, self.base)), []
+            if self.landmark_head is not None:  # the base moved to the rig's landmarks + the landmarks drawn
+                neutral = torch.einsum("nc,ckd->nkd", onehot, self.landmark_base)
+                points = self.landmark_head(parts[0], onehot, neutral)
+                flow = landmark_flow(points, neutral, size[0])
+                base, maps = _sample(base, flow), [landmark_maps(points, size[0])]
+            h = torch.cat([h, base, *maps], dim=1)
         if self.cfg.warp:
-            return self._warp(self.to_image(h), onehot)
+            return self._warp(self.to_image(h), onehot, flow)
         h = center_crop(self.to_image(h), self.cfg.image_size)
         if self.base is not None:
             h = h + torch.einsum("nc,cshw->nshw", onehot, self.base)
@@ -339,23 +364,37 @@ class HaganGenerator(nn.Module):
             raise ValueError(f"templates must be {tuple(self.templates.shape)}, got {tuple(images.shape)}")
         self.templates.copy_(torch.atanh(images.float().clamp(-0.98, 0.98)))
 
-    def _warp(self, out: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    def landmarks(self, rig: torch.Tensor, character: torch.Tensor) -> torch.Tensor:
+        """(N, rig_dim) rigs + characters -> (N, 49, 2) the landmarks the decoder places, in pixels."""
+        if self.landmark_head is None:
+            raise ValueError("this generator has no landmark stage (landmark_maps=0)")
+        onehot = self.one_hot(character).to(rig)
+        points = self.landmark_head(rig, onehot, torch.einsum("nc,ckd->nkd", onehot, self.landmark_base))
+        return (points + 1.0) * (self.cfg.image_size / 2.0)
+
+    @torch.no_grad()
+    def set_landmarks(self, points: torch.Tensor) -> None:
+        """The characters' neutral landmarks (num_characters, 49, 2), in pixels (render_face's)."""
+        if self.landmark_head is None:
+            raise ValueError("this generator has no landmark stage (landmark_maps=0)")
+        self.landmark_base.copy_(pixels_to_grid(points.float(), self.cfg.image_size))
+
+    def _warp(self, out: torch.Tensor, onehot: torch.Tensor, moved_by: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 2 + C + 1, S/2, S/2) decoder output -> (N, C, S, S) image in [-1, 1]: the
         character's base picture moved by the flow (2 channels, in grid units / 8), then
         blended with the painted residual by the mask (sigmoid, biased towards the moved base).
 
         Moving pixels keeps features sharp (brows, lid lines, mouth corners, the head turn);
-        the paint covers what no motion can make (an open mouth, teeth, wrinkles).
+        the paint covers what no motion can make (an open mouth, teeth, wrinkles). `moved_by`
+        (N, S, S, 2), the landmark stage's flow, is added to the decoder's.
         """
         size = self.cfg.image_size
         if out.shape[-1] != size:
             out = nn.functional.interpolate(out, size=(size, size), mode="bilinear", align_corners=False)
         flow, paint, mask = out[:, :2], out[:, 2:-1], out[:, -1:]
         base = torch.tanh(torch.einsum("nc,cshw->nshw", onehot, self.base))
-        ident = torch.eye(2, 3, device=out.device, dtype=out.dtype).expand(len(out), 2, 3)
-        grid = nn.functional.affine_grid(ident, list(base.shape), align_corners=False)
-        moved = nn.functional.grid_sample(base, grid + flow.permute(0, 2, 3, 1) / 8.0, mode="bilinear",
-                                          padding_mode="border", align_corners=False)
+        offset = flow.permute(0, 2, 3, 1) / 8.0 + (0 if moved_by is None else moved_by)
+        moved = _sample(base, offset)
         alpha = torch.sigmoid(mask - 2.0)
         return (1 - alpha) * moved + alpha * torch.tanh(paint)
 
@@ -549,26 +588,7 @@ def test_hagan_rig_g(**overrides) -> HaganGenerator:
                "enc_channels": (4, 8), "dec_channels": (8, 4)}, overrides)
 
 
-# The paper's generator: encoder code + one-hot + z -> decoder; no heads, no templates.
-PAPER_G = {"expr_head": False, "expr_condition": False, "templates": False}
-
-
-@dataclass
-class HaganPair:
-    """Names of a matching G and D variant (used by training and presets)."""
-
-    generator: str = "hagan_g"  # registered generator
-    discriminator: str = "hagan_d"  # registered discriminator
-    g_overrides: dict = field(default_factory=dict)  # HaganGConfig fields to change
-    d_overrides: dict = field(default_factory=dict)  # HaganDConfig fields to change
-
-
-PRESETS = {
-    "default": HaganPair("hagan_rig_g", "hagan_d"),  # the rig code (issue 18)
-    "fullres": HaganPair("hagan_rig_g", "hagan_d", {"full_res": 16}),  # + the full-size head (session 5)
-    "paper": HaganPair("hagan_g_paper", "hagan_d_paper", PAPER_G),  # the paper's G and D, 75 px
-    "templated": HaganPair("hagan_g", "hagan_d"),  # session 3's model: code + templates per expression
-    "test": HaganPair("test_hagan_rig_g", "test_hagan_d"),
-    "test_fullres": HaganPair("test_hagan_rig_g", "test_hagan_d", {"full_res": 4}),
-    "test_templated": HaganPair("test_hagan_g", "test_hagan_d"),
-}
+# The presets (G + D variants by name) live beside: `deepexpr.models.hagan_presets`.
+from deepexpr.models.hagan_presets import PAPER_G as PAPER_G  # noqa: E402  (re-exported)
+from deepexpr.models.hagan_presets import PRESETS as PRESETS  # noqa: E402
+from deepexpr.models.hagan_presets import HaganPair as HaganPair  # noqa: E402

@@ -39,6 +39,8 @@ after 3250 steps, RESULTS.md):
   rig reader trained on the render pool, frozen; the decoder matches its features of the
   render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
   the landmarks more; `hagan_losses.landmark_weights`).
+- the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
+  mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
   sees G's images, so G can also satisfy it with patterns D^e alone reads (speckle); see HaganTrainConfig.
 
@@ -99,8 +101,9 @@ from deepexpr.train.state import load_state, save_state
 @dataclass
 class HaganTrainConfig:
     # Bounds: Adam checks only its default lr, a negative group multiplier would silently ascend.
-    preset: str = setting("default", "model sizes from deepexpr.models.hagan.PRESETS: default (64 px), "
-                          "paper (75 px), test (tiny)", choices=tuple(PRESETS))
+    preset: str = setting("default", "G and D variants from deepexpr.models.hagan_presets: default (64 px), "
+                          "fullres (+ full-size head), landmarks (+ landmark stage), paper (75 px), "
+                          "templated (session 3), test* (tiny)", choices=tuple(PRESETS))
     image_size: int | None = setting(None, "override the preset's image side", min=8, max=1024)
     steps: int = setting(300, "G+D updates in total (a resumed run continues up to this number)", min=0)
     batch_size: int = setting(32, "batch size (paper: 130 on a GPU; 32 keeps a step ~0.3 s on 2 CPU cores)",
@@ -139,6 +142,9 @@ class HaganTrainConfig:
     landmark_gain: float = setting(0.0, "render-pool L1 (decoder pretraining and GAN) counts the pixels near the "
                                    "render's and the neutral face's landmarks 1 + gain times (landmark_weights; "
                                    "0: off)", min=0)
+    landmark_weight: float = setting(0.05, "weight of the landmark loss (mean distance in pixels between the "
+                                     "landmarks a landmark-stage decoder places and the render's; preset "
+                                     "landmarks, decoder pretraining and GAN)", min=0)
     reader_weight: float = setting(0.0, "weight of the rig reader's feature loss on render-pool pairs (decoder "
                                    "pretraining and GAN; hagan_reader; 0: off)", min=0)
     reader_steps: int = setting(1000, "updates of that rig reader on the render pool (before the decoder)", min=0)
@@ -384,6 +390,8 @@ class HaganRun:
         if self.cfg.encoder_pretrain > 0 and self.g.expr_head is not None:
             pretrain_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
         self.pool = self._render_pool()
+        if self.pool is not None and getattr(self.g, "landmark_head", None) is not None:
+            self.g.set_landmarks(torch.from_numpy(self.pool.neutral_landmarks))  # resume: in the state
         if self.pool is not None and self.reader is not None:
             fit_rig_reader(self.pool, self.cfg.reader_steps, self.cfg.batch_size, reader=self.reader, quiet=quiet)
         if self.pool is not None and self.cfg.decoder_pretrain > 0:
@@ -510,7 +518,9 @@ def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = T
 def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -> torch.Tensor:
     """L1 between G's decoder and the renderer on `n` pool pairs: landmark-weighted
     (`landmark_weights`, gain `landmark_gain`) or feature-weighted (`feature_gain`) or plain;
-    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given."""
+    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given,
+    plus `landmark_weight` x the mean distance (pixels) of a landmark-stage decoder's landmarks
+    to the render's (`deepexpr.models.hagan_landmarks`)."""
     rigs, chars, images = pool.batch(n)
     drawn = g.draw(rigs, chars)
     if cfg.landmark_gain > 0:
@@ -519,6 +529,10 @@ def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -
         loss = feature_weighted_l1(drawn, images, pool.neutral[chars], cfg.feature_gain)
     if reader is not None and cfg.reader_weight > 0:
         loss = loss + cfg.reader_weight * reader_loss(reader, drawn, images)
+    if getattr(g, "landmark_head", None) is not None and cfg.landmark_weight > 0:
+        placed = g.landmarks(rigs, chars)
+        true = torch.from_numpy(pool.landmarks[pool.last])
+        loss = loss + cfg.landmark_weight * (placed - true).norm(dim=-1).mean()
     return loss
 
 
