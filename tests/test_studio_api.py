@@ -3,6 +3,7 @@ retrieval index): answers, limits, bad input, and that the server keeps serving.
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -213,6 +214,20 @@ def test_live_socket_frames_controls_and_bad_messages(api, photo):
         ws.send_bytes(encode(np.full((48, 64, 3), 90, np.uint8)))
         empty = ws.receive_json()
         assert empty["faces"] == [] and empty["puppet"] is None and empty["seq"] == 3  # every binary message counts
+
+
+def test_live_socket_sends_the_puppet_as_binary_before_its_frame_when_asked(api, photo):
+    from PIL import Image
+
+    with api.websocket_connect(f"{BASE.replace('http', 'ws')}/ws/live?character=mika&puppet=binary") as ws:
+        ws.send_bytes(photo)
+        jpeg = ws.receive_bytes()  # the puppet first, then the frame's JSON
+        frame = ws.receive_json()
+        assert frame["type"] == "frame" and frame["puppet"] == "binary" and frame["faces"]
+        assert Image.open(io.BytesIO(jpeg)).size == (256, 256)
+        ws.send_bytes(encode(np.full((48, 64, 3), 90, np.uint8)))
+        empty = ws.receive_json()  # no face, no puppet: no binary message either
+        assert empty["type"] == "frame" and empty["puppet"] is None
 
 
 def test_live_socket_limits(engine, photo):

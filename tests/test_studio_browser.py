@@ -170,7 +170,8 @@ def test_live_view_processes_webcam_frames(server, browser, tmp_path):
     label = _wait(browser, "document.querySelector('#live-bars .bar.best') && "
                            "document.querySelector('#live-bars .bar.best').dataset.expression")
     assert label == "joy"
-    _wait(browser, "document.getElementById('live-puppet').naturalWidth > 0")
+    _wait(browser, "document.getElementById('live-puppet').dataset.shown === '1'")  # a binary puppet frame drawn
+    assert browser.execute_script("return document.querySelectorAll('#live-boxes .face-box:not([hidden])').length") == 1
     assert browser.find_element(By.ID, "live-puppet-source").text == "rig"
     assert browser.find_element(By.ID, "live-fps").text != "–"
     assert browser.find_element(By.ID, "live-server").text.endswith("ms")

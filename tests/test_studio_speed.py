@@ -179,3 +179,27 @@ def test_live_session_runs_the_model_at_once_on_a_new_face(astronaut):
     assert [[r.probs_age for r in a] for a in answers] == [[0], [1], [2], [3], [4], [0], [1], [2], [3], [4],
                                                            [0, 0], [1, 1]]
     assert [r for r in runs if r] == [1, 1, 2]
+
+
+def test_background_expression_never_holds_a_frame_and_its_answer_joins_later():
+    from deepexpr.studio.engine import LiveSession
+    from studio_helpers import webcam_frames
+
+    frames = webcam_frames(7)
+    engine, runs = _stub_engine(every=2)
+    held = HeldExecutor()
+    session = LiveSession(engine, expression_background=held)
+    try:
+        first = [session.frame(f, "pip", 48)[0] for f in frames[:4]]
+        assert runs == [1] and len(held.jobs) == 1  # a new face at once; frame 2's run waits on the executor
+        (_future, _fn, (due_faces,)), = held.jobs
+        assert [f is first[2][0].face for f in due_faces] == [True]  # the faces of the frame it was due on
+        assert [a[0].probs_age for a in first] == [0, 1, 2, 3]  # no frame waited: the old answer grows older
+        assert all((a[0].probs == first[0][0].probs).all() for a in first)
+        held.run_all()
+        joined = session.frame(frames[4], "pip", 48)[0][0]
+        assert joined.probs_age == 2 and not (joined.probs == first[0][0].probs).all()  # frame 2's answer
+        assert len(held.jobs) == 1  # and the next run is due (2 frames old) and queued
+    finally:
+        session.close()
+    assert held.jobs[0][0].cancelled()  # closing the stream drops a run nobody will read

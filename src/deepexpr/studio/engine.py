@@ -25,6 +25,7 @@ directly.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import shutil
 import tempfile
@@ -72,6 +73,10 @@ class EngineConfig:
                                          "many frames old it is; 1: every frame)", min=1, max=30)
     live_background_detect: bool = setting(True, "live: run the periodic face detector on another worker while "
                                            "the tracked faces go on (--no-live-background-detect: inside the frame)")
+    live_background_expression: bool = setting(True, "live: run the expression model on another worker while the "
+                                               "frame's answer goes out; its answer joins the next frame (probs_age >= "
+                                               "1; a new face is still read at once; --no-live-background-expression: "
+                                               "inside the frame)")
 
     def __post_init__(self):
         check_settings(self)
@@ -349,8 +354,11 @@ class Engine:
 
     def live_session(self, background=None) -> LiveSession:
         """State for one webcam stream (close it when the stream ends). `background`: an
-        executor for the periodic detector runs (the server's worker pool), or None."""
-        return LiveSession(self, background if self.config.live_background_detect else None)
+        executor for the periodic detector and expression runs (the server's worker pool), or
+        None (see `EngineConfig.live_background_detect` / `live_background_expression`)."""
+        cfg = self.config
+        return LiveSession(self, background if cfg.live_background_detect else None,
+                           background if cfg.live_background_expression else None)
 
     def puppet(self, probs: np.ndarray, name: str, size: int = 192, supersample: int = 1) -> np.ndarray:
         """The expression-blend fallback drawn: (size, size, 3) uint8.
@@ -403,16 +411,19 @@ class LiveSession:
     """One webcam stream: the face pipeline's tracking stream and a smoothed rig tracker per
     face track (hold the last good rig on a bad frame, then neutral).
 
-    What keeps a frame cheap (benchmarks/RESULTS.md, "Studio, session 6"): the periodic
+    What keeps a frame cheap (benchmarks/RESULTS.md, "Studio, session 7"): the periodic
     detector runs on `background` (another worker) while tracking goes on; the expression
     model runs on a track every `live_expression_every` frames and its answer is reused in
-    between (`FaceResult.probs_age`). `stages` holds the last frame's wall-clock ms per stage
-    (not CPU time: the process CPU clock costs ~0.1-0.4 ms a read with this many threads).
+    between (`FaceResult.probs_age`: frames since the frame it was computed on); with
+    `expression_background` the model runs on that executor beside the frames, so no frame
+    waits for it: its answer joins the first frame after it finished (a new face is still
+    read at once, age 0). `stages` holds the last frame's wall-clock ms per stage (not CPU
+    time: the process CPU clock costs ~0.1-0.4 ms a read with this many threads).
     """
 
     STAGES = ("faces", "expression", "rig", "draw")
 
-    def __init__(self, engine: Engine, background=None):
+    def __init__(self, engine: Engine, background=None, expression_background=None):
         from deepexpr.faces import FacePipeline
         from deepexpr.faces.rigface import RigFaceStream, rig_config
         from deepexpr.retarget import RigTrackers
@@ -423,7 +434,10 @@ class LiveSession:
                                    background=background)
         self.rigs = RigTrackers()
         self.every = int(engine.config.live_expression_every)
-        self._answers: dict = {}  # track id -> the last FaceResult computed for it
+        self.expression_background = expression_background
+        self.frame_index = 0
+        self._answers: dict = {}  # track id -> (probs, features, frame index they were computed on)
+        self._job = None  # (future of engine.results, frame index) of a background model run
         self.stages: dict[str, float] = {}
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
@@ -448,23 +462,51 @@ class LiveSession:
         return results, puppet
 
     def expressions(self, faces: list) -> list[FaceResult]:
-        """`Engine.results` of tracked faces, the model run only on faces whose last answer is
-        `every` frames old (or that are new); the others reuse it (`probs_age` > 0)."""
-        fresh, out = [], []
+        """`Engine.results` of the tracked faces of this frame: the model runs on a face that is
+        new (at once) or whose last answer is `every` frames old (at once, or on the background
+        executor, whose answer a later frame picks up); the others reuse their last answer."""
+        self._collect()
+        index, self.frame_index = self.frame_index, self.frame_index + 1
+        due = [f for f in faces if f.track_id is None or f.track_id not in self._answers
+               or index - self._answers[f.track_id][2] >= self.every]
+        later = [f for f in due if f.track_id in self._answers] if self.expression_background is not None else []
+        if later and self._job is None:
+            self._job = (self.expression_background.submit(self.engine.results, later), index)
+        now = [f for f in due if f.track_id is None or (f.track_id not in self._answers or not later)]
+        computed = dict(zip(map(id, now), self.engine.results(now))) if now else {}
+        out = []
         for face in faces:
-            last = self._answers.get(face.track_id)
-            if last is None or face.track_id is None or last.probs_age + 1 >= self.every:
-                fresh.append(face)
-                out.append(None)
+            if id(face) in computed:
+                r = computed[id(face)]
+                if face.track_id is not None:
+                    self._answers[face.track_id] = (r.probs, r.features, index)
             else:
-                out.append(FaceResult([round(float(v), 1) for v in face.box], last.probs, face.quality(),
-                                      last.features, face, last.probs_age + 1))
-        computed = iter(self.engine.results(fresh))
-        out = [r if r is not None else next(computed) for r in out]
-        self._answers = {r.face.track_id: r for r in out if r.face.track_id is not None}
+                probs, features, at = self._answers[face.track_id]
+                r = FaceResult([round(float(v), 1) for v in face.box], probs, face.quality(), features, face, index - at)
+            out.append(r)
+        live = {f.track_id for f in faces}
+        self._answers = {t: a for t, a in self._answers.items() if t in live}
         return out
 
+    def _collect(self) -> None:
+        """Keep the answers of a finished background model run (of tracks still followed)."""
+        if self._job is None or not self._job[0].done():
+            return
+        (future, index), self._job = self._job, None
+        try:
+            done = future.result()
+        except Exception:  # the next due frame runs the model again; the stream goes on
+            logging.getLogger("deepexpr.studio").exception("studio: background expression run failed")
+            return
+        for r in done:
+            last = self._answers.get(r.face.track_id)
+            if last is not None and last[2] < index:
+                self._answers[r.face.track_id] = (r.probs, r.features, index)
+
     def close(self) -> None:
+        if self._job is not None:
+            self._job[0].cancel()
+            self._job = None
         self.faces.close()
 
 

@@ -1,6 +1,6 @@
 """WS /ws/live: webcam frames in, expression + puppet frame out, one message per frame.
 
-Protocol (all server messages are JSON text):
+Protocol (server messages are JSON text, except the puppet frame with `?puppet=binary`):
 - client -> binary: one JPEG/PNG/WebP frame (<= live_max_bytes, <= live_max_pixels);
 - client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
@@ -8,9 +8,12 @@ Protocol (all server messages are JSON text):
   (the rig estimator's rig, smoothed per face track) or null, "puppet_source", "rig":
   {control: value} or null, "rig_flags", "server_ms", "stages_ms"}` — server_ms covers
   decode, face pipeline (tracking stream; the periodic full detector runs on another worker),
-  model, rig, drawing and encoding; stages_ms splits the session's part (faces, expression,
-  rig, draw); probs_age: frames since the face's expression was computed (the model runs on
-  a tracked face every `live_expression_every` frames, 2 by default);
+  rig, drawing and encoding; stages_ms splits the session's part (faces, expression, rig,
+  draw); probs_age: frames since the frame the face's expression was computed on (the model
+  runs on a tracked face every `live_expression_every` frames, 2 by default, on another
+  worker beside the frames: its answer joins a later frame; a new face is read at once, 0);
+- with `/ws/live?puppet=binary` (the page) the puppet JPEG comes as a binary message just
+  before its frame's JSON, whose "puppet" is then "binary" (no base64, no data URL to parse);
 - server -> `{"type": "error", "error": "..."}` for a bad message; the socket stays open
   unless the client keeps sending bad messages, floods past the rate limit or sends an
   oversized message (closed with 1008 / 1009).
@@ -29,9 +32,10 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from deepexpr.studio.engine import PUPPET_SOURCE, Engine, LiveSession
 from deepexpr.studio.server import LOG, StudioConfig
-from deepexpr.studio.uploads import StudioError, data_url, decode_image
+from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_image, encode_image
 
 MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
+PUPPET_QUALITY = 85  # the puppet frame's JPEG quality
 
 
 class RateLimit:
@@ -52,24 +56,28 @@ class RateLimit:
         return False
 
 
-def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig) -> dict:
-    """One frame through the whole live path; returns the message to send."""
+def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig,
+               binary_puppet: bool = False) -> tuple[dict, bytes | None]:
+    """One frame through the whole live path: (the JSON message, the puppet JPEG to send as a
+    binary message before it when `binary_puppet`, else None: the JSON carries a data URL)."""
     t0 = time.perf_counter()
     rgb = decode_image(data, config.live_max_pixels, what="frame")
     faces, puppet = session.frame(rgb, character, config.puppet_size)
-    return {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
-            "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],
-            "puppet": None if puppet is None else data_url(puppet.image, "JPEG", 85),
-            "puppet_source": PUPPET_SOURCE if puppet is None else puppet.source,
-            "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
-            "rig_flags": [] if puppet is None else puppet.flags,
-            "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
-            "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
+    jpeg = None if puppet is None else encode_image(puppet.image, "JPEG", PUPPET_QUALITY)
+    message = {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
+               "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],
+               "puppet": None if jpeg is None else "binary" if binary_puppet else bytes_data_url(jpeg, "image/jpeg"),
+               "puppet_source": PUPPET_SOURCE if puppet is None else puppet.source,
+               "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
+               "rig_flags": [] if puppet is None else puppet.flags,
+               "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+               "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
+    return message, jpeg if binary_puppet else None
 
 
 def add_live_route(app: FastAPI) -> None:
     @app.websocket("/ws/live")
-    async def live(websocket: WebSocket, character: str = "pip"):
+    async def live(websocket: WebSocket, character: str = "pip", puppet: str = "url"):
         engine: Engine = websocket.app.state.engine
         config: StudioConfig = websocket.app.state.config
         pool = websocket.app.state.pool
@@ -79,9 +87,9 @@ def add_live_route(app: FastAPI) -> None:
         except StudioError as err:
             await websocket.send_json({"type": "error", "error": err.message})
             character = engine.characters()[0]
-        session = engine.live_session(background=pool)  # its detector runs beside the frames
+        session = engine.live_session(background=pool)  # its detector and model run beside the frames
         try:
-            await _serve(websocket, session, config, pool, character)
+            await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary")
         except WebSocketDisconnect:
             pass  # the client left mid-stream
         except _Close as close:
@@ -96,7 +104,8 @@ class _Close(Exception):
         self.code, self.reason = code, reason[:120]
 
 
-async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str) -> None:
+async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str,
+                 binary_puppet: bool = False) -> None:
     engine = session.engine
     limit, bad, seq = RateLimit(config.live_max_fps), 0, 0
     while True:
@@ -112,8 +121,10 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
                 if len(data) > config.live_max_bytes:
                     raise _Close(1009, f"frame over {config.live_max_bytes:,} bytes")
                 seq += 1
-                reply = await pool.run(live_frame, session, data, character, config)
+                reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet)
                 reply["seq"] = seq
+                if jpeg is not None:
+                    await websocket.send_bytes(jpeg)  # the puppet, just before its frame's JSON
             else:
                 character = _control(engine, text)
                 reply = {"type": "character", "character": character}

@@ -83,7 +83,11 @@ def encode_image(image: np.ndarray, fmt: str = "PNG", quality: int = 85) -> byte
 
 def data_url(image: np.ndarray, fmt: str = "PNG", quality: int = 85) -> str:
     """RGB uint8 image as a `data:` URL (small images sent inside JSON)."""
+    return bytes_data_url(encode_image(image, fmt, quality), "image/jpeg" if fmt == "JPEG" else "image/png")
+
+
+def bytes_data_url(data: bytes, mime: str) -> str:
+    """Encoded bytes as a `data:` URL."""
     import base64
 
-    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
-    return f"data:{mime};base64," + base64.b64encode(encode_image(image, fmt, quality)).decode("ascii")
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
