@@ -264,6 +264,10 @@ def test_page_docs_and_openapi_are_served_from_the_package(api):
     page = api.get("/")
     assert page.status_code == 200 and "deepexpr studio" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    for response in (page, api.get("/static/studio.js"), api.get("/api/thumbnails/999999.png")):
+        assert response.headers["x-content-type-options"] == "nosniff"  # on every answer, errors too
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"].count("default-src") == 1
     for path in ("/", "/docs", "/static/studio.js", "/static/studio.css", "/static/docs.js"):
         text = api.get(path).text
         assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), f"{path} loads something from elsewhere"

@@ -37,6 +37,8 @@ ERRORS = {code: {"model": schemas.ErrorBody} for code in (404, 413, 422, 503)}
 CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
        "connect-src 'self' ws: wss:; script-src 'self'; style-src 'self'; object-src 'none'; "
        "frame-ancestors 'none'")
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer"}
 HAGAN_NOTE = ("HA-GAN trained on a drawn human stand-in, not on photos: drawings of real photos "
               "are rough (README, section HA-GAN)")
 
@@ -58,7 +60,7 @@ def create_app(engine: Engine, config: StudioConfig | None = None) -> FastAPI:
     add_live_route(app)
     _add_page_routes(app)
     app.add_middleware(LimitsMiddleware, max_bytes=int(config.max_upload_mb * 1e6),
-                       allowed_hosts=allowed_hosts(config))
+                       allowed_hosts=allowed_hosts(config), headers=SECURITY_HEADERS)
     return app
 
 
@@ -95,13 +97,6 @@ def _add_error_handlers(app: FastAPI) -> None:
         LOG.exception("studio: %s %s failed", request.method, request.url.path)
         return answer(500, "internal error; the server log has the details")
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
 
 
 async def _on_upload(request: Request, image: UploadFile, fn, *args) -> tuple[tuple, object]:

@@ -106,13 +106,17 @@ class LimitsMiddleware:
 
     - Host header must be a loopback name (DNS-rebinding guard) unless remote is allowed;
     - a request with an Origin of another host is refused (no cross-site POSTs or sockets);
-    - request bodies over `max_bytes` get 413 (from Content-Length, or while streaming).
+    - request bodies over `max_bytes` get 413 (from Content-Length, or while streaming);
+    - every response gets `headers` (name, value) the app did not set itself (security
+      headers; here rather than in a `BaseHTTPMiddleware`, which streams every response
+      through extra tasks and queues).
     """
 
-    def __init__(self, app, max_bytes: int, allowed_hosts: set[str] | None):
+    def __init__(self, app, max_bytes: int, allowed_hosts: set[str] | None, headers: dict[str, str] | None = None):
         self.app = app
         self.max_bytes = int(max_bytes)
         self.allowed_hosts = allowed_hosts  # None: any host (--allow-remote)
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -153,7 +157,12 @@ class LimitsMiddleware:
 
         async def tracked_send(message):
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in have]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
