@@ -300,52 +300,66 @@ def _engine_settings(serve_args: list[str]) -> dict:
 
 def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     """Time each stage of one live frame in-process, as a socket runs it (torch on one thread,
-    like a worker; the periodic detector on a second worker thread, as the server's pool):
-    decode, the live session's stages (tracking stream, expression CNN, rig, drawing) and
-    the JPEG answer, wall clock; and the CPU time of each whole frame (the process: both
-    threads, mediapipe's graph threads)."""
+    like a worker; the periodic detector and the expression model on a second worker thread,
+    as the server's pool): wall clock and the CPU of the frame's own thread per stage
+    (decode, the live session's stages: tracking stream, expression, rig, drawing; the JPEG
+    answer), and each thread's CPU per frame (the frame's thread, the worker, the rest:
+    mediapipe's graph threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import psutil
     import torch
 
     from deepexpr.studio import Engine, EngineConfig
-    from deepexpr.studio.uploads import data_url, decode_image
+    from deepexpr.studio.uploads import decode_image, encode_image
 
     torch.set_num_threads(1)
     settings = _engine_settings(serve_args)
     engine = Engine(EngineConfig(hagan=False, **settings)).load(say=lambda _line: None)
     worker = ThreadPoolExecutor(1)
     worker.submit(engine.warm_worker).result()  # its own TFLite interpreters, as a pool worker
+    worker_id = worker.submit(threading.get_native_id).result()
+    engine.warm_worker()
     session = engine.live_session(background=worker)
-    names = ("decode", *session.STAGES, "JPEG+base64", "total")
-    times = {k: [] for k in names}
-    cpu = []  # CPU ms of each whole frame (all threads: the detector's, mediapipe's)
+    names = ("decode", *session.STAGES, "JPEG", "total")
+    wall, cpu = {k: [] for k in names}, {k: [] for k in names}
+    me, proc = threading.get_native_id(), psutil.Process()
     for i in range(count + 5):
-        c0 = time.process_time()  # the process CPU clock costs ~0.1-0.4 ms a read: outside the wall times
-        t0 = time.perf_counter()
+        if i == 5:  # warm-up frames kept out
+            threads0, process0 = _thread_cpu(proc), time.process_time()
+        t0, c0 = time.perf_counter(), time.thread_time()
         rgb = decode_image(frames[i % len(frames)], 1920 * 1080)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         faces, puppet = session.frame(rgb, "pip", 256)
-        t2 = time.perf_counter()
-        data_url(puppet.image, "JPEG", 85)
-        t3 = time.perf_counter()
-        c1 = time.process_time()
-        if i < 5 or len(faces) != 1:  # warm-up frames kept out
+        t2, c2 = time.perf_counter(), time.thread_time()
+        encode_image(puppet.image, "JPEG", 85)
+        t3, c3 = time.perf_counter(), time.thread_time()
+        if i < 5 or len(faces) != 1:
             continue
-        got = {"decode": t1 - t0, "JPEG+base64": t3 - t2, "total": t3 - t0}
-        got.update({k: ms / 1000 for k, ms in session.stages.items()})
-        for k, w in got.items():
-            times[k].append(1000 * w)
-        cpu.append(1000 * (c1 - c0))
+        for out, got, sub in ((wall, (t0, t1, t2, t3), session.stages), (cpu, (c0, c1, c2, c3), session.stages_cpu)):
+            out["decode"].append(1000 * (got[1] - got[0]))
+            out["JPEG"].append(1000 * (got[3] - got[2]))
+            out["total"].append(1000 * (got[3] - got[0]))
+            for k, ms in sub.items():
+                out[k].append(ms)
+    threads1, process1 = _thread_cpu(proc), time.process_time()
     session.close()
     worker.shutdown()
+    spent = {t: threads1[t] - threads0.get(t, 0.0) for t in threads1}
+    frame_ms, worker_ms = 1000 * spent.get(me, 0) / count, 1000 * spent.get(worker_id, 0) / count
     print(f"engine {settings or '(defaults)'} (live: rig path settings); load average {os.getloadavg()}")
-    print(f"| live stage ({count} frames, 640x480, one thread + the detector's) | p50 ms | p95 ms | p99 ms |\n"
-          "|---|---|---|---|")
-    for k, v in times.items():
-        print(f"| {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} |")
-    print(f"CPU per frame (process, all threads): p50 {pct(cpu, 50):.1f} ms, p95 {pct(cpu, 95):.1f} ms, "
-          f"mean {np.mean(cpu):.1f} ms")
+    print(f"| live stage ({count} frames, 640x480, one face) | wall p50 | wall p95 | CPU p50 | CPU p95 |\n"
+          "|---|---|---|---|---|")
+    for k in names:
+        print(f"| {k} | {pct(wall[k], 50):.1f} | {pct(wall[k], 95):.1f} | {pct(cpu[k], 50):.1f} | {pct(cpu[k], 95):.1f} |")
+    print(f"CPU per frame (ms): the frame's thread {frame_ms:.1f}, the worker (detector, expression model) "
+          f"{worker_ms:.1f}, other threads (mediapipe's graphs) {1000 * sum(spent.values()) / count - frame_ms - worker_ms:.1f}; "
+          f"process {1000 * (process1 - process0) / count:.1f}")
+
+
+def _thread_cpu(proc) -> dict[int, float]:
+    """CPU seconds of each thread of a psutil process, by native thread id."""
+    return {t.id: t.user_time + t.system_time for t in proc.threads()}
 
 
 def print_targets(rows: list[dict], start_s: float, page: tuple | None, clients: int) -> None:
@@ -398,8 +412,9 @@ def main() -> None:
               else "page load: no chromium")
         phases = [lambda: photo_clients(url, 1, args.seconds / 2, photos),
                   lambda: photo_clients(url, args.clients, args.seconds, photos),
-                  lambda: live_sockets(url, 1, args.seconds, photos),
-                  lambda: live_sockets(url, args.sockets, args.seconds, photos)]
+                  lambda: live_sockets(url, 1, args.seconds, photos)]
+        if args.sockets > 1:
+            phases.append(lambda: live_sockets(url, args.sockets, args.seconds, photos))
         if not args.no_browser:
             phases.append(lambda: browser_live(url, args.seconds) or [])
         rows = []

@@ -203,3 +203,20 @@ def test_background_expression_never_holds_a_frame_and_its_answer_joins_later():
     finally:
         session.close()
     assert held.jobs[0][0].cancelled()  # closing the stream drops a run nobody will read
+
+
+def test_a_tracked_face_makes_its_aligned_crop_on_first_read_and_the_same_one(astronaut):
+    import deepexpr.faces.pipeline as pipeline
+
+    frames = _two_face_frames(astronaut, 2, second_from=99)
+    cfg = pipeline.PipelineConfig(threads=1, min_iod=30)
+    stream = pipeline.FacePipeline(cfg).stream()
+    assert stream.process(frames[0])[0]._align_from is None  # a detected face: aligned at once
+    (tracked,) = stream.process(frames[1])
+    assert tracked._align_from is not None  # a tracked one: not yet (the rig path never reads it)
+    eager = pipeline.face_from_mesh(frames[1], tracked.mesh468, cfg)
+    np.testing.assert_array_equal(tracked.aligned, eager.aligned)
+    assert tracked._align_from is None  # made once; the frame is let go
+    np.testing.assert_array_equal(tracked.aligned_landmarks, eager.aligned_landmarks)
+    np.testing.assert_array_equal(tracked.affine, eager.affine)
+    stream.close()

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deepexpr import landmarks as L
-from deepexpr.faces.align import DEFAULT_SIZE, align_face
+from deepexpr.faces.align import DEFAULT_SIZE, align_face, lazily_aligned
 from deepexpr.faces.tflite import Roi, roi_from_detection, roi_from_mesh
 
 # mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
@@ -92,7 +92,8 @@ class PipelineConfig:
 
 @dataclass
 class Face:
-    """One face of an image. The first six fields are the original `detect_faces` API."""
+    """One face of an image. The first six fields are the original `detect_faces` API (a stream's
+    tracked face makes its aligned crop when first read: the rig path never pays for it)."""
 
     box: list[float]  # [x0, y0, x1, y1] image pixels: extent of the mesh, clipped to the image
     mesh468: np.ndarray  # (468, 3) float32 mesh: x, y image pixels; z depth in the units of x
@@ -111,14 +112,13 @@ class Face:
     reason: str = ""  # why low_confidence ("" when confident); several joined by "; "
     track_id: int | None = None  # streams: the face's track
     _iris_image: np.ndarray | None = field(default=None, repr=False, compare=False)  # until irises are run
+    _align_from: tuple | None = field(default=None, repr=False, compare=False)  # (image, size, method) until aligned
 
     @property
     def mesh478(self) -> np.ndarray | None:
-        """(478, 3) float32 mesh with the 10 iris points (468-472 the image-left iris).
-
-        tflite backend: the iris model runs on first use (the rig estimator reads the
-        irises, recognition never does), in the calling thread.
-        """
+        """(478, 3) float32 mesh with the 10 iris points (468-472 the image-left iris); tflite
+        backend: the iris model runs on first use, in the calling thread (recognition never
+        reads the irises)."""
         if self._mesh478 is None and self._iris_image is not None:
             from deepexpr.faces.tflite import add_irises
 
@@ -139,6 +139,10 @@ class Face:
 
 
 # --------------------------------------------------------------------------- detection
+
+for _name in ("aligned", "aligned_landmarks", "affine"):  # made on first read for a stream's tracked face
+    setattr(Face, _name, lazily_aligned(_name))
+
 
 def plan_windows(height: int, width: int, min_iod: float = 20.0, level_ratio: float = 2.5) -> list[tuple]:
     """Square search windows (x0, y0, side) of an image pyramid, coarse to fine.
@@ -325,12 +329,13 @@ def quality(face: Face, keypoints: np.ndarray | None, image_shape, cfg: Pipeline
 
 
 def face_from_mesh(image: np.ndarray, mesh: np.ndarray, cfg: PipelineConfig, score: float = 1.0,
-                   detection_box=None, keypoints=None) -> Face:
+                   detection_box=None, keypoints=None, lazy_align: bool = False) -> Face:
     """A `Face` (49 points, aligned crop, pose, quality) from a mesh in image pixels: (478, 3)
-    with irises, or (468, 3), whose irises the face then adds from `image` when first read."""
+    with irises, or (468, 3), whose irises the face then adds from `image` when first read;
+    `lazy_align`: the aligned crop too (`image` must not change until then)."""
     h, w = image.shape[:2]
     pts = mesh[list(MESH_TO_49), :2].copy()
-    crop, crop_pts, m = align_face(image, pts, cfg.size, cfg.method)
+    crop, crop_pts, m = (None, None, None) if lazy_align else align_face(image, pts, cfg.size, cfg.method)
     x0, y0 = np.clip(mesh[:468, :2].min(0), 0, [w, h])
     x1, y1 = np.clip(mesh[:468, :2].max(0), 0, [w, h])
     yaw, pitch, roll = head_pose(mesh)
@@ -339,7 +344,8 @@ def face_from_mesh(image: np.ndarray, mesh: np.ndarray, cfg: PipelineConfig, sco
                 crop, crop_pts, m, score=float(score),
                 detection_box=[float(v) for v in (detection_box if detection_box is not None else (x0, y0, x1, y1))],
                 _mesh478=mesh if len(mesh) == 478 else None, yaw=yaw, pitch=pitch, roll=roll, iod=iod,
-                _iris_image=image if len(mesh) == 468 else None)
+                _iris_image=image if len(mesh) == 468 else None,
+                _align_from=(image, cfg.size, cfg.method) if lazy_align else None)
     reasons = quality(face, keypoints, image.shape, cfg)
     face.low_confidence, face.reason = bool(reasons), "; ".join(reasons)
     return face
@@ -402,7 +408,7 @@ class FacePipeline:
         mesh = mesh_regions(image, [region], self.config, [mesher])[0]
         if mesh is None or not _inside(mesh[list(MESH_TO_49), :2].mean(0), previous.box, 0.0):
             return None  # lost, or the mesh jumped to a neighbour
-        return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box)
+        return face_from_mesh(image, mesh, self.config, previous.score, previous.detection_box, lazy_align=True)
 
     def warm(self) -> FacePipeline:
         """Build this thread's models now (tflite: the three interpreters, per thread; solutions:
@@ -437,12 +443,11 @@ class FaceStream:
         pipeline: the `FacePipeline` to use.
         max_gap: frames a lost face's id is kept for when it comes back.
         background: an executor (`concurrent.futures`) for the periodic detector runs, or None
-            (they run inside `process`). With one, the detector frame's work runs beside the
-            stream on another thread while faces are still tracked: its faces join at the first
-            frame after it finished (a new face a frame or two later; the detector's quality
-            check of a tracked face is made against the frame the detector saw). Frames without
-            a tracked face, or with a face lost, still detect at once. A frame passed to
-            `process` must not be changed afterwards (the detector may still read it).
+            (inside `process`). With one, the detector runs beside the stream while faces are
+            tracked; its faces join the first frame after it finished (its quality check of a
+            tracked face uses the frame it saw). Frames without a tracked face, or with a face
+            lost, detect at once. A frame passed to `process` must not change afterwards (the
+            detector, or a tracked face's lazy aligned crop, may still read it).
     """
 
     def __init__(self, pipeline: FacePipeline | None = None, max_gap: int = 15, background=None):
@@ -459,10 +464,9 @@ class FaceStream:
 
     def _mesher_of(self, track_id):
         """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
-        others share the static one). tflite: None (the crop follows the previous mesh).
-
-        An ended track's graph is reused after `solutions.forget_face` (a blank frame), not
-        `reset()` (a graph restart, 30-60 ms over its next two frames)."""
+        others share the static one). tflite: None (the crop follows the previous mesh). An ended
+        track's graph is reused after `solutions.forget_face` (a blank frame), not `reset()` (a
+        graph restart, 30-60 ms over its next two frames)."""
         if _backend(self.pipeline.config, mesh=True) != "solutions":
             return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:

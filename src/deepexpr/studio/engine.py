@@ -417,8 +417,10 @@ class LiveSession:
     between (`FaceResult.probs_age`: frames since the frame it was computed on); with
     `expression_background` the model runs on that executor beside the frames, so no frame
     waits for it: its answer joins the first frame after it finished (a new face is still
-    read at once, age 0). `stages` holds the last frame's wall-clock ms per stage (not CPU
-    time: the process CPU clock costs ~0.1-0.4 ms a read with this many threads).
+    read at once, age 0). `stages` holds the last frame's wall-clock ms per stage and
+    `stages_cpu` the CPU ms of the frame's own thread (mediapipe's graph threads and the
+    background runs are not in it; the process CPU clock costs ~0.1-0.4 ms a read with this
+    many threads).
     """
 
     STAGES = ("faces", "expression", "rig", "draw")
@@ -439,15 +441,16 @@ class LiveSession:
         self._answers: dict = {}  # track id -> (probs, features, frame index they were computed on)
         self._job = None  # (future of engine.results, frame index) of a background model run
         self.stages: dict[str, float] = {}
+        self.stages_cpu: dict[str, float] = {}  # the same stages' CPU ms in the frame's thread
 
     def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
         """(faces left to right with probabilities and quality, the puppet of the largest face
         or None when there is no face)."""
-        marks = [time.perf_counter()]
+        marks = [_clocks()]
         found = self.faces.process(image)
-        marks.append(time.perf_counter())
+        marks.append(_clocks())
         results = self.expressions([f.face for f in found])
-        marks.append(time.perf_counter())
+        marks.append(_clocks())
         puppet = None
         if not results:
             self.rigs.update([None], time.monotonic())  # held, then neutral, when the face comes back
@@ -455,10 +458,11 @@ class LiveSession:
             main = max(range(len(found)), key=lambda k: _area(found[k].box))
             rig = self.rigs.update([found[main]], time.monotonic())[0]
             values = dict(rig.values)
-            marks.append(time.perf_counter())
+            marks.append(_clocks())
             puppet = Puppet(values, self.engine._draw(values, character, size, 1), PUPPET_SOURCE, list(rig.flags))
-        marks.append(time.perf_counter())
-        self.stages = {k: 1000 * (b - a) for k, a, b in zip(self.STAGES, marks, marks[1:])}
+        marks.append(_clocks())
+        self.stages = {k: 1000 * (b[0] - a[0]) for k, a, b in zip(self.STAGES, marks, marks[1:])}
+        self.stages_cpu = {k: 1000 * (b[1] - a[1]) for k, a, b in zip(self.STAGES, marks, marks[1:])}
         return results, puppet
 
     def expressions(self, faces: list) -> list[FaceResult]:
@@ -508,6 +512,12 @@ class LiveSession:
             self._job[0].cancel()
             self._job = None
         self.faces.close()
+
+
+def _clocks() -> tuple[float, float]:
+    """(wall clock, this thread's CPU clock) in seconds (the thread's clock is cheap to read;
+    the process's, summed over its threads, is not)."""
+    return time.perf_counter(), time.thread_time()
 
 
 def _area(box) -> float:
