@@ -222,26 +222,30 @@ def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
             cpu0 = _browser_cpu_s(driver)
             time.sleep(seconds)
             stats = driver.execute_script("return window.studioLiveStats;")
-            browser_ms = 1000 * (_browser_cpu_s(driver) - cpu0) / max(len(stats["rtt"]), 1)
+            cpu1, frames = _browser_cpu_s(driver), max(len(stats["rtt"]), 1)
         finally:
             driver.quit()
-    print(f"Chromium's own CPU (all its processes) per live frame: {browser_ms:.1f} ms")
+    split = ", ".join(f"{k} {1000 * (v - cpu0.get(k, 0.0)) / frames:.1f}" for k, v in sorted(cpu1.items()))
+    print(f"Chromium's own CPU per live frame: {1000 * (sum(cpu1.values()) - sum(cpu0.values())) / frames:.1f} ms "
+          f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included)")
     return (summary("browser live round trip", stats["rtt"], 0, seconds),
             summary("browser live server-side", stats["server"], 0, seconds))
 
 
-def _browser_cpu_s(driver) -> float:
-    """CPU seconds used so far by the browser (chromedriver's child processes: Chromium's
-    browser, renderer, GPU and utility processes)."""
+def _browser_cpu_s(driver) -> dict[str, float]:
+    """CPU seconds used so far by the browser per kind of process (chromedriver's children:
+    Chromium's browser, renderer, GPU and utility processes)."""
     import psutil
 
-    total = 0.0
+    total: dict[str, float] = {}
     for proc in psutil.Process(driver.service.process.pid).children(recursive=True):
         try:
-            t = proc.cpu_times()
-            total += t.user + t.system
+            t, args = proc.cpu_times(), proc.cmdline()
         except psutil.Error:  # a process that ended meanwhile
-            pass
+            continue
+        kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+        kind = next((a.split("=", 1)[1].split(".")[-1] for a in args if a.startswith("--utility-sub-type=")), kind)
+        total[kind] = total.get(kind, 0.0) + t.user + t.system
     return total
 
 
@@ -295,6 +299,8 @@ def _engine_settings(serve_args: list[str]) -> dict:
         out["live_expression_every"] = int(serve_args[serve_args.index("--live-expression-every") + 1])
     if "--no-live-background-detect" in serve_args:
         out["live_background_detect"] = False
+    if "--no-live-background-expression" in serve_args:
+        out["live_background_expression"] = False
     return out
 
 
