@@ -74,7 +74,7 @@ class EngineConfig:
     live_background_detect: bool = setting(True, "live: run the periodic face detector on another worker while "
                                            "the tracked faces go on (--no-live-background-detect: inside the frame)")
     live_background_expression: bool = setting(True, "live: run the expression model on another worker while the "
-                                               "frame's answer goes out; its answer joins the next frame (probs_age >= "
+                                               "frame's answer goes out; its answer joins a later frame (probs_age >= "
                                                "1; a new face is still read at once; --no-live-background-expression: "
                                                "inside the frame)")
 
@@ -473,10 +473,13 @@ class LiveSession:
         index, self.frame_index = self.frame_index, self.frame_index + 1
         due = [f for f in faces if f.track_id is None or f.track_id not in self._answers
                or index - self._answers[f.track_id][2] >= self.every]
-        later = [f for f in due if f.track_id in self._answers] if self.expression_background is not None else []
+        known = [f.track_id is not None and f.track_id in self._answers for f in due]
+        if self.expression_background is None:
+            now, later = due, []
+        else:  # a known face keeps its answer until the background run's comes (no second run meanwhile)
+            now, later = [f for f, k in zip(due, known) if not k], [f for f, k in zip(due, known) if k]
         if later and self._job is None:
             self._job = (self.expression_background.submit(self.engine.results, later), index)
-        now = [f for f in due if f.track_id is None or (f.track_id not in self._answers or not later)]
         computed = dict(zip(map(id, now), self.engine.results(now))) if now else {}
         out = []
         for face in faces:
