@@ -220,3 +220,8 @@ def test_a_tracked_face_makes_its_aligned_crop_on_first_read_and_the_same_one(as
     np.testing.assert_array_equal(tracked.aligned_landmarks, eager.aligned_landmarks)
     np.testing.assert_array_equal(tracked.affine, eager.affine)
     stream.close()
+    every = pipeline.FacePipeline(pipeline.PipelineConfig(threads=1, min_iod=30, detect_every=1)).stream()
+    every.process(frames[0])
+    (checked,) = every.process(frames[1])  # tracked, and the detector's quality check ran on it
+    assert checked._align_from is not None and checked.detection_box != tracked.detection_box
+    every.close()

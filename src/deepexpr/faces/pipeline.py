@@ -38,7 +38,7 @@ in a crop around its previous mesh; `deepexpr.faces.tracking` keeps the track id
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import functools
 import math
 from dataclasses import dataclass, field
@@ -421,7 +421,6 @@ class FacePipeline:
                     tflite.interpreter(kind)
             else:
                 from deepexpr.faces.solutions import _detector, _mesher
-
                 _mesher() if mesh else _detector(float(self.config.min_score))
         return self
 
@@ -564,7 +563,9 @@ class FaceStream:
             if ref is None:
                 new.append((box, score, kp))
             elif target is not None:  # (else: lost since the detector's frame)
-                reasons = quality(dataclasses.replace(ref, score=float(score)), kp, shape, cfg)
+                scored = copy.copy(ref)  # shallow: a tracked face's lazy aligned crop stays unmade
+                scored.score = float(score)
+                reasons = quality(scored, kp, shape, cfg)
                 target.score, target.detection_box = float(score), [float(v) for v in box]
                 target.low_confidence, target.reason = bool(reasons), "; ".join(reasons)
         graphs = [self._fresh(self._spare.pop()) if self._spare else None for _ in new] \
@@ -579,9 +580,8 @@ class FaceStream:
 
 
 def _distinct(faces, iou: float = 0.5) -> list[Face]:
-    """Tracked faces minus those on a face already kept (earlier = older track first): a
-    track lost at a jump and re-found as a new one can have its old mesh drift onto the same
-    face, and two tracks on one face would otherwise both live on, one more per jump."""
+    """Tracked faces minus those on a face already kept (older tracks first): a track lost at a
+    jump and found again as a new one can drift onto the same face and both would live on."""
     kept: list[Face] = []
     for face in faces:
         if all(box_iou(face.box, k.box)[0] <= iou for k in kept):
