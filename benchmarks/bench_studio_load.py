@@ -13,7 +13,7 @@
 All: throughput, p50/p95/p99, errors.
 
     python benchmarks/bench_studio_load.py [--clients 8] [--sockets 2] [--seconds 20] [--soak 60] [--stages 100]
-        [--serve-args "--face-backend solutions"]
+        [--serve-args="--face-backend solutions"]
 
 Targets (issue 16): live p95 <= 33 ms server-side and in the browser; /api/recognize x8 p95 <=
 100 ms with 0 errors; start <= 10 s warm; page load <= 1 s; RSS flat over a 600 s soak. Each
@@ -398,7 +398,8 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
     ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
-    ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, e.g. \"--face-backend solutions\"")
+    ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, with '=' since they start with '--': "
+                    "--serve-args=\"--face-backend solutions\"")
     args = ap.parse_args()
     serve_args = args.serve_args.split()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}, "
