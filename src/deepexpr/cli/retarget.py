@@ -42,8 +42,8 @@ def register(commands, groups) -> None:
                                    "stand-in people, for `evaluate retarget --human standin`")
     h.add_argument("--faces", default="runs/standin_faces", help="folder for the aligned stand-in faces "
                    "(class folders; kept and reused when finished with the same settings)")
-    h.add_argument("--identities", type=int, default=50, help="stand-in people")
-    h.add_argument("--per-expression", type=int, default=6, help="faces per person and expression")
+    h.add_argument("--identities", type=int, default=60, help="stand-in people")
+    h.add_argument("--per-expression", type=int, default=8, help="faces per person and expression")
     h.add_argument("--seed", type=int, default=150, help="people seed (the evaluation's people are 200)")
     h.add_argument("--model", default="cnn_small", help="architecture (a registered name)")
     h.add_argument("--epochs", type=int, default=15, help="training epochs")
