@@ -147,6 +147,13 @@ def test_train_rigmap_cli_with_render_seeds_and_geometry(tmp_path, private_cache
     config = json.loads((export / "rigmap.json").read_text())
     assert [r["seed"] for r in config["renders"]] == [7, 8]
     assert config["train"]["geometry"] and config["train"]["au_weight"] == "AU17=2"
+    # the generators' versions travel with the map: one trained on older drawings is told apart
+    from deepexpr.characters.export import RENDERER_VERSION
+    from deepexpr.data.rig_truth import CACHE_VERSION
+    from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
+
+    assert config["truth_versions"] == {"rig_truth": CACHE_VERSION, "au_model": AU_MODEL_VERSION,
+                                        "renderer": RENDERER_VERSION}
     assert load_rigmap(export / "rigmap.safetensors").with_geometry
     from deepexpr.data.rig_truth import RigMapData
 
@@ -168,3 +175,34 @@ def test_agreement_table_has_a_column_pair_per_human_model():
     assert lines[0].count("|") == 8 and "character vs hagan" in lines[0] and "fer vs true" in lines[0]
     assert lines[2] == "| stand-ins, population neutral | 10 | 40.0% | 30.0% | 70.0% | 75.0% | 90.0% |"
     assert lines[3].startswith("| renders, calibrated | 5 | 20.0% | 20.0% | 10.0% | 15.0% | 60.0% |")
+
+
+def test_agreement_table_adds_the_true_rig_ceiling_when_measured():
+    from deepexpr.retarget.report import agreement_table
+
+    def reading(ideal_true, ideal_vs):
+        return {"items": 4, "character_vs_true_label": 0.5, "ideal_character_vs_true_label": ideal_true,
+                "by_human_model": {n: {"character_vs_human_model": 0.5, "human_model_vs_true_label": 0.5,
+                                       "ideal_character_vs_human_model": v} for n, v in ideal_vs.items()}}
+
+    result = {"agreement": reading(1.0, {"fer": 0.25, "standin": 0.75}),
+              "agreement_renders": reading(0.5, {"fer": 0.0, "standin": 0.5})}
+    text = agreement_table(result)
+    assert "| stand-ins, population neutral | 25.0% | 75.0% | 100.0% |" in text
+    assert "| renders, calibrated | 0.0% | 50.0% | 50.0% |" in text
+    for key in result:  # a result made before the ceiling existed gives no ceiling table
+        del result[key]["ideal_character_vs_true_label"]
+    assert "true rig" not in agreement_table(result)
+
+
+def test_bundled_rigmap_was_trained_on_the_current_ground_truth():
+    """A bump of the stand-in drawing (rig-truth cache version) or of the AU model must come
+    with a retrained bundled map (scripts/train_bundled_models.sh stage (e))."""
+    import json
+
+    from deepexpr.data.rig_truth import CACHE_VERSION
+    from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
+    from deepexpr.models.resolve import WEIGHTS_DIR
+
+    made = json.loads((WEIGHTS_DIR / "rigmap.json").read_text()).get("truth_versions", {})
+    assert (made.get("rig_truth"), made.get("au_model")) == (CACHE_VERSION, AU_MODEL_VERSION)

@@ -42,8 +42,8 @@ def register(commands, groups) -> None:
                                    "stand-in people, for `evaluate retarget --human standin`")
     h.add_argument("--faces", default="runs/standin_faces", help="folder for the aligned stand-in faces "
                    "(class folders; kept and reused when finished with the same settings)")
-    h.add_argument("--identities", type=int, default=50, help="stand-in people")
-    h.add_argument("--per-expression", type=int, default=6, help="faces per person and expression")
+    h.add_argument("--identities", type=int, default=60, help="stand-in people")
+    h.add_argument("--per-expression", type=int, default=8, help="faces per person and expression")
     h.add_argument("--seed", type=int, default=150, help="people seed (the evaluation's people are 200)")
     h.add_argument("--model", default="cnn_small", help="architecture (a registered name)")
     h.add_argument("--epochs", type=int, default=15, help="training epochs")
@@ -92,8 +92,14 @@ def cmd_train_rigmap(args) -> int:
                                          seed=s) for s in data.render_seeds]
         renders = concat_mesh_sets([collect_meshes(c, cache_dir=store, quiet=args.quiet, items=render_truth_items(c))
                                     for c in render_cfgs])
+    from deepexpr.characters.export import RENDERER_VERSION
+    from deepexpr.data.rig_truth import CACHE_VERSION
+    from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
+
+    # the ground truth's generators: a map trained on older drawings is told apart by these
     provenance = {"truth": [asdict(t) for t in truths], "renders": [asdict(c) for c in render_cfgs] or None,
-                  "command": "deepexpr train rigmap"}
+                  "command": "deepexpr train rigmap", "truth_versions": {
+                      "rig_truth": CACHE_VERSION, "au_model": AU_MODEL_VERSION, "renderer": RENDERER_VERSION}}
     model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders, out_dir=data.out,
                        resume=args.resume)
     path = Path(data.out) / MODEL_NAME

@@ -260,7 +260,7 @@ def human_data_from_records(records, characters_data, load_size: int = 72, sourc
                      characters_data.neutral_images, characters_data.characters, source)
 
 
-def write_standin_faces(out, identities: int = 50, per_expression: int = 6, seed: int = 150,
+def write_standin_faces(out, identities: int = 60, per_expression: int = 8, seed: int = 150,
                         size: int = 256, quiet: bool = False) -> dict:
     """Drawn stand-in people as a labelled human set in class folders, framed as photos are.
 

@@ -83,14 +83,16 @@ def accuracy_table(pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, fl
 def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple[dict, list]:
     """Character reading of the driven character vs each human model's reading of the face
     and vs the true label, over the expression-labelled items (calibrated: relative to each
-    person's neutral image). The first of `cfg.human` gives the headline keys."""
+    person's neutral image). The first of `cfg.human` gives the headline keys. The same
+    character drawn with the item's TRUE rig ("ideal_*" keys) is the ceiling: what agreement
+    would be with a perfect estimator, i.e. the share owed to the readers themselves."""
     from deepexpr.faces import detect_faces
     from deepexpr.faces.rigface import find_rig_faces
     from deepexpr.recognition import load_recognizer
     from deepexpr.retarget.drive import face_panel
 
     character = load_recognizer("character", cfg.judge)
-    faces, drawn, labels, sheet, neutral = [], [], [], [], {}
+    faces, drawn, ideal, labels, sheet, neutral = [], [], [], [], [], {}
     for item in items:
         found = find_rig_faces(item.image, 1)
         if item.is_calibration:
@@ -105,19 +107,22 @@ def _agreement(cfg: RetargetEvalConfig, model, items, calibrated: bool) -> tuple
         image = drive(cfg.character, rig, 256)
         faces.append(crops[0])
         drawn.append(image)
+        ideal.append(drive(cfg.character, item.rig, 256))
         labels.append(item.expression)
         if len(sheet) < cfg.sheet_items and item.identity not in [s[2] for s in sheet]:
             sheet.append((face_panel(item.image, found[0], 256), image, item.identity))
         if len(labels) >= cfg.agreement_items:
             break
-    read_char = _labels(character.probs(drawn))
+    read_char, read_ideal = _labels(character.probs(drawn)), _labels(character.probs(ideal))
     out = {"items": len(labels), "calibrated": calibrated,
-           "character_vs_true_label": round(agreement(read_char, labels), 4), "by_human_model": {}}
+           "character_vs_true_label": round(agreement(read_char, labels), 4),
+           "ideal_character_vs_true_label": round(agreement(read_ideal, labels), 4), "by_human_model": {}}
     for name in cfg.human:
         human = load_human_reader(name)
         read_face = _labels(human.probs(faces if human.takes_faces else [f.aligned for f in faces]))
         out["by_human_model"][name] = {"character_vs_human_model": round(agreement(read_char, read_face), 4),
-                                       "human_model_vs_true_label": round(agreement(read_face, labels), 4)}
+                                       "human_model_vs_true_label": round(agreement(read_face, labels), 4),
+                                       "ideal_character_vs_human_model": round(agreement(read_ideal, read_face), 4)}
     out.update(out["by_human_model"][cfg.human[0]] if cfg.human else {})
     return out, sheet
 
@@ -249,4 +254,19 @@ def agreement_table(result: dict) -> str:
         cells = " | ".join(f"{a['by_human_model'][n]['character_vs_human_model']:.1%} | "
                            f"{a['by_human_model'][n]['human_model_vs_true_label']:.1%}" for n in names)
         lines.append(f"| {label} | {a['items']} | {cells} | {a['character_vs_true_label']:.1%} |")
+    return "\n".join(lines) + "\n" + _ceiling_table(result, names)
+
+
+def _ceiling_table(result: dict, names: list[str]) -> str:
+    """The character drawn with the TRUE rig against each human model (the ceiling of the
+    agreement above); empty for results made before these keys existed."""
+    if "ideal_character_vs_true_label" not in result["agreement"]:
+        return ""
+    lines = ["", "Ceiling: the character drawn with the true rig (a perfect estimator)", "",
+             "| held-out set | " + " | ".join(f"vs {n}" for n in names) + " | vs true |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for key, label in (("agreement", "stand-ins, population neutral"), ("agreement_renders", "renders, calibrated")):
+        a = result[key]
+        cells = " | ".join(f"{a['by_human_model'][n]['ideal_character_vs_human_model']:.1%}" for n in names)
+        lines.append(f"| {label} | {cells} | {a['ideal_character_vs_true_label']:.1%} |")
     return "\n".join(lines) + "\n"
