@@ -117,13 +117,14 @@ for name in character_cnn character_transfer character_realart; do
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done
 # HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): 64 stand-in people -> six built-in
-# characters, the rig-code G with the full-size decoder head (issue 18, session 5): 1500
-# encoder-only updates (class + rig), a rig reader trained 800 updates on 3000 renders per
-# character, 1200 decoder-only updates on those renders (L1 + 0.3 x the reader's feature loss),
-# then 300 G+D steps with rig pairing, 1 thread (~12 CPU-minutes); --export writes fp16 G
-# (moving average) and D.
-deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --identities 64 --preset fullres \
-    --encoder-pretrain 1500 --reader-weight 0.3 --reader-steps 800 --decoder-pretrain 1200 --render-pool 3000 \
+# characters, the rig-code G with the landmark stage (issue 18, session 7; preset landmarks: rig ->
+# 49 landmarks -> flow + landmark maps for the full-size decoder head): 1500 encoder-only updates
+# (class + rig), a rig reader trained 800 updates on 3000 renders per character, 2400
+# decoder-only updates on those renders (L1 + 0.3 x the reader's feature loss + 0.05 x the
+# landmark distance), then 300 G+D steps with rig pairing, 1 thread (~20 CPU-minutes);
+# --export writes fp16 G (moving average) and D.
+deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --identities 64 --preset landmarks \
+    --encoder-pretrain 1500 --reader-weight 0.3 --reader-steps 800 --decoder-pretrain 2400 --render-pool 3000 \
     --pairing rig --steps 300 --threads $THREADS --out "$RUNS/hagan" --export src/deepexpr/weights --quiet
 
 echo "bundled models written to src/deepexpr/weights/"

@@ -131,3 +131,51 @@ def test_training_with_the_landmark_stage_sets_landmarks_and_resumes_exactly(sta
     assert model.generator.landmark_base.abs().sum() > 0  # the neutral landmarks were set and saved
     drawn, _ = model.run(standin_tiny.human_images[:2], [0, 1], seed=0)
     assert drawn.shape == (2, 16, 16, 3)
+
+
+def test_landmark_flow_carries_a_feature_of_the_picture_to_its_new_place():
+    from deepexpr.models.hagan import _sample
+
+    picture = -torch.ones(1, 1, 32, 32)
+    picture[0, 0, 15:18, 14:19] = 1.0  # a bright feature around the neutral landmark (16, 16)
+    neutral = pixels_to_grid(torch.tensor([[[16.5, 16.5]]]), 32)
+
+    def row_centre(image: torch.Tensor) -> float:
+        column = (image[0, 0, :, 16] + 1).clamp(min=0)
+        return float((column * torch.arange(32.0)).sum() / column.sum())
+
+    for rise in (3.0, 5.0):  # the landmark rises `rise` px: the feature follows, the farther the more
+        target = pixels_to_grid(torch.tensor([[[16.5, 16.5 - rise]]]), 32)
+        moved = _sample(picture, landmark_flow(target, neutral, 32))
+        assert row_centre(picture) - row_centre(moved) > 0.5 * rise
+        assert float(moved[0, 0, :, :6].max()) == -1.0  # far to the side nothing moves in
+
+
+@pytest.fixture(scope="module")
+def landmark_run(standin_tiny, tmp_path_factory):
+    from deepexpr.train.hagan import train_hagan
+
+    out = tmp_path_factory.mktemp("landmark_run")
+    train_hagan(standin_tiny, HaganTrainConfig(preset="test_landmarks", batch_size=4, sample_every=0,
+                                               checkpoint_every=0, seed=2, encoder_pretrain=2,
+                                               decoder_pretrain=6, render_pool=4, steps=2), out, quiet=True)
+    return out
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_exported_landmark_bundle_keeps_the_stage_and_draws_as_the_run(landmark_run, standin_tiny, tmp_path, half):
+    from deepexpr.models.hagan_pair import load_hagan
+    from deepexpr.train.hagan_export import export_bundle
+
+    export_bundle(landmark_run, tmp_path, half=half)
+    run, bundle = load_hagan(landmark_run / "hagan_g_ema.safetensors"), load_hagan(tmp_path / "hagan_g.safetensors")
+    assert bundle.generator.cfg.landmark_maps == run.generator.cfg.landmark_maps == 8
+    assert torch.allclose(bundle.generator.landmark_base, run.generator.landmark_base, atol=1e-3)
+    assert run.generator.landmark_base.abs().sum() > 0
+    faces = standin_tiny.human_images[:3]
+    a = run.run(faces, [0, 1, 0], seed=0)[0].astype(int)
+    b = bundle.run(faces, [0, 1, 0], seed=0)[0].astype(int)
+    assert np.abs(a - b).max() <= (3 if half else 0)
+    rig = torch.zeros(2, run.generator.cfg.rig_dim)
+    assert torch.allclose(bundle.generator.landmarks(rig, torch.tensor([0, 1])),
+                          run.generator.landmarks(rig, torch.tensor([0, 1])), atol=0.05)
