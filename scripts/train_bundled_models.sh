@@ -111,6 +111,18 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 #     "$DATA/wide128v7b" "$DATA/avatars128" --out "$RUNS/realart_stage8" \
 #     --from "$RUNS/character_realart/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
 #     --unfreeze -1 --schedule cosine --epochs 5 --max-images 32000 --augment stylecue $ADAM
+# 9. session 7 (issue 12): stage 7 continued with the face icons of 52 allow-listed Iconify
+#    sets drawn as emoji-like art (`deepexpr data icons`: fills, blue/pale fear, green
+#    disgust, red anger, sweat drops; fear also as surprise shapes with the fear cues) and
+#    renderer v7's wide styles; "stylecue" augmentation keeps those colours. All 53,720
+#    images, 2 epochs (benchmarks/RESULTS.md "Real art", Session 7).
+deepexpr data icons --out "$DATA/icons128" --per-expression 400 --size 128 --seed 0
+deepexpr characters render --out "$DATA/wide128v7" --characters wide:160 --per-expression 10 \
+    --size 128 --seed 31 --workers 2
+nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \
+    "$DATA/avatars128" "$DATA/icons128" --out "$RUNS/realart_stage9" \
+    --from "$RUNS/character_realart/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
+    --unfreeze -1 --schedule cosine --epochs 2 --augment stylecue $ADAM
 
 for name in character_cnn character_transfer character_realart; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"
