@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every bundled model (src/deepexpr/weights/):
 #   character_cnn.{safetensors,json}       colour cnn_small, trained from scratch (procedural)
-#   character_realart.{safetensors,json}   character_cnn continued on procedural + DiceBear avatars
+#   character_realart.{safetensors,json}   character_cnn continued on procedural + DiceBear avatars + face icons
 #   character_transfer.{safetensors,json}  the fer mini-Xception, last blocks fine-tuned
 #   hagan_{g,d}.{safetensors,json}         HA-GAN, stand-in humans -> six built-in characters
 #   seq_<expr>.{safetensors,json}          sequence LSTMs on the SYNTHETIC corpus
@@ -124,10 +124,13 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
     --from "$RUNS/character_realart/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
     --unfreeze -1 --schedule cosine --epochs 2 --augment stylecue $ADAM
 
-for name in character_cnn character_transfer character_realart; do
+for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"
     cp "$RUNS/$name/model.json" "src/deepexpr/weights/$name.json"
 done
+# the bundled character_realart is stage 9's model (session 7; stage 7's before)
+cp "$RUNS/realart_stage9/model.safetensors" "src/deepexpr/weights/character_realart.safetensors"
+cp "$RUNS/realart_stage9/model.json" "src/deepexpr/weights/character_realart.json"
 # HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): 64 stand-in people -> six built-in
 # characters, the rig-code G with the full-size decoder head (issue 18, session 5): 1500
 # encoder-only updates (class + rig), a rig reader trained 800 updates on 3000 renders per
