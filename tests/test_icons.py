@@ -179,3 +179,14 @@ def test_icon_groups_are_loso_sources():
     folds = dict(loso_folds(groups))
     assert set(folds) == {"loso_icons-a", "loso_icons-b", f"loso_{PROCEDURAL}"}
     assert folds["loso_icons-a"].tolist() == [0, 3]
+
+
+def test_cached_coverage_draws_the_same_image():
+    cache = {}
+    first = icons_draw.draw_icon(_svg(OUTLINE), "fear", 48, random.Random(3), cue_only=True, cache=cache)
+    assert len(cache) == 1
+    again = icons_draw.draw_icon(_svg(OUTLINE), "fear", 48, random.Random(3), cue_only=True, cache=cache)
+    plain = icons_draw.draw_icon(_svg(OUTLINE), "fear", 48, random.Random(3), cue_only=True)
+    assert np.array_equal(first, again) and np.array_equal(first, plain)
+    with pytest.raises(ValueError, match="nothing"):
+        icons_draw.draw_icon(_svg('<circle cx="1" cy="1" r="0.1"/>'), "joy", 48, random.Random(0))

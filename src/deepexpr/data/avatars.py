@@ -318,8 +318,12 @@ def build_avatars(out_dir, styles=None, per_expression: int = 100, size: int = 1
     return {**manifest, "failed": failed}
 
 
-def contact_sheet(root, style: str, columns: int = 8, cell: int = 96) -> np.ndarray:
+def contact_sheet(root, style: str, columns: int = 8, cell: int = 96, exprs=None) -> np.ndarray:
     """One row per expression of `style`: its first `columns` images, the class name at left.
+
+    Args:
+        style: the folder of one style (or icon group) in the FERG layout under `root`.
+        exprs: the rows (default: the classes the avatar style can show).
 
     Returns:
         (H, W, 3) uint8 RGB sheet (for reviewing the label map by eye).
@@ -327,7 +331,7 @@ def contact_sheet(root, style: str, columns: int = 8, cell: int = 96) -> np.ndar
     from PIL import Image, ImageDraw
 
     root = Path(root)
-    exprs = expressions_of(style)
+    exprs = expressions_of(style) if exprs is None else exprs
     label_w = 80
     sheet = Image.new("RGB", (label_w + columns * cell, len(exprs) * cell), "white")
     draw = ImageDraw.Draw(sheet)

@@ -253,19 +253,9 @@ def review_sheet(modules: Path, label: str, rows=None, cell: int = 48, columns: 
 
 def contact_sheet(root, group: str, columns: int = 10, cell: int = 64) -> np.ndarray:
     """One row per class of a group: its first `columns` images. (H, W, 3) uint8 RGB."""
-    from PIL import Image, ImageDraw
+    from deepexpr.data.avatars import contact_sheet as style_sheet
 
-    root, label_w = Path(root), 64
-    sheet = Image.new("RGB", (label_w + columns * cell, len(EXPRESSIONS) * cell), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, expr in enumerate(EXPRESSIONS):
-        draw.text((4, row * cell + cell // 2 - 6), expr, fill="black")
-        for col in range(columns):
-            path = root / group / f"{group}_{expr}" / f"{group}_{expr}_{col + 1}.png"
-            if path.exists():
-                img = Image.open(path).convert("RGB").resize((cell, cell), Image.BILINEAR)
-                sheet.paste(img, (label_w + col * cell, row * cell))
-    return np.asarray(sheet)
+    return style_sheet(root, group, columns, cell, exprs=EXPRESSIONS)
 
 
 def read_image_labels(root) -> list[dict]:
