@@ -369,6 +369,50 @@ def test_detector_reports_how_sure_it_is_of_each_angle():
     assert np.isclose(found[0][3], np.arctan2(0.3, 0.4)) and np.isclose(abs(found[1][3]), np.pi)
 
 
+def test_batched_face_frame_is_each_faces_own_fit():
+    """The passes fit all faces of a pass at once: (N, 49, 2) -> (N, 2, 3), each the frame
+    its own landmarks give (turned, scaled and moved by any similarity)."""
+    rng = np.random.default_rng(3)
+    faces = []
+    for angle, scale, shift in ((0.0, 40, (10, 20)), (2.5, 90, (300, -40)), (-1.9, 12, (5, 400))):
+        c, s = np.cos(angle) * scale, np.sin(angle) * scale
+        faces.append(TEMPLATE @ np.array([[c, s], [-s, c]]) + shift + rng.normal(0, 0.3, (49, 2)))
+    batched = face_frame(np.stack(faces))
+    assert batched.shape == (3, 2, 3)
+    for frame, lm in zip(batched, faces):
+        assert np.allclose(frame, face_frame(lm), atol=1e-9)
+    assert np.isclose(frame_params(batched[1])[2], 2.5, atol=0.02)
+
+
+def test_one_runaway_fit_does_not_stop_the_other_faces_of_its_pass(character_png):
+    """Faces are read together each pass; a face whose re-fit collapses keeps its last
+    pass and leaves the batch, the others go on being read."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply
+    from deepexpr.io import read_image
+
+    image = read_image(character_png)
+    lm = TEMPLATE * 60 + [18, 20]
+    frame = face_frame(lm)
+    at_home = apply(aligned_crop(image, frame, 32)[1], lm)
+
+    class _PerFace(_FixedRegressor):  # face 0's second reading collapses onto one point
+        def landmark_maps(self, x):
+            maps = super().landmark_maps(x).clone()
+            if len(self.batches) == 2:
+                centre = self.target.mean(0)
+                maps[0] = _FixedRegressor(centre + (self.target - centre) * 0.3).landmark_maps(x[:1])[0]
+            return maps
+
+    model = _PerFace(at_home + [3.0, 0.0])  # off by 3 crop pixels: both squares move every pass
+    first, _ = stylized.fit_landmarks(image, [frame], _FixedRegressor(at_home + [3.0, 0.0]), passes=1)
+    points, _ = stylized.fit_landmarks(image, [frame, frame], model, passes=4, settle=0.02)
+    assert model.batches == [2, 2, 1, 1]
+    assert np.allclose(points[0], first[0], atol=1e-4)  # the pass before the collapse
+    moved = frame_params(face_frame(points[1]))[0] - frame_params(frame)[0]
+    assert moved[0] > 2 * (frame_params(face_frame(first[0]))[0] - frame_params(frame)[0])[0] > 0
+
+
 def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):
     from deepexpr import stylized
     from deepexpr.io import read_image
@@ -415,6 +459,28 @@ def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):
     assert out.splitlines()[0].startswith("path,face,score") and len(out.splitlines()) == 1
     assert "no stylized face found" in err
     assert rc == 0
+
+
+def test_cli_landmarks_backend_choice(tiny_checkpoint, character_png, monkeypatch, capsys):
+    """`--backend torch` runs without ONNX Runtime; `--backend onnx` where it is missing is
+    one line and a non-zero exit before any image is read."""
+    from deepexpr import stylized
+    from deepexpr.cli import main
+    from deepexpr.models import stylized_face
+
+    monkeypatch.setattr(stylized_face, "onnx_available", lambda: False)
+    stylized.load_stylized_model.cache_clear()
+    try:
+        rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--backend", "onnx"])
+        out, err = capsys.readouterr()
+        assert rc != 0 and out == "" and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and "--backend onnx" in err and "--backend torch" in err
+        rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--backend", "torch",
+                   "--threshold", "0", "--max-faces", "1"])
+        out, _ = capsys.readouterr()
+        assert rc == 0 and len(json.loads(out)[0]["faces"]) == 1
+    finally:
+        stylized.load_stylized_model.cache_clear()
 
 
 def test_cli_landmarks_unwritable_sheet(tiny_checkpoint, character_png, tmp_path, capsys):
