@@ -93,7 +93,7 @@ class StylizedConfig:
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
-    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, 1.3-1.8x faster), torch, or "
+    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20% less CPU), torch, or "
                                    "auto (onnx when onnxruntime and onnx are installed, else torch)",
                            choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
@@ -117,7 +117,7 @@ def load_stylized_model(ref: str = BUNDLED_STYLIZED, backend: str = "auto"):
     model, _ = load_model(found.path)
     fused = fuse_for_inference(model)
     if backend == "onnx" and not onnx_available():
-        raise InputError("--backend onnx: onnxruntime or onnx is not installed; pip install 'deepexpr[onnx]' "
+        raise InputError("--backend onnx: onnxruntime or onnx is not installed; pip install onnxruntime 'onnx<1.17' "
                          "or pass --backend torch")
     if backend in ("auto", "onnx") and onnx_available():
         return onnx_for_inference(fused)
