@@ -259,9 +259,10 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     (no face parts where the detector saw a face: a false candidate, most likely).
 
     `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
-    is also fitted from its square turned by 90, 180 and 270 degrees (the same passes), and
+    also has its square turned by 90, 180 and 270 degrees read once; the sharpest of the
+    three, if sharper than the face's own first reading, is fitted (the same passes), and
     the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
-    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 6").
+    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 5").
     `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
     unsure, `StylizedConfig.turn_below`).
 
@@ -271,29 +272,38 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
     turn = turn or [False] * len(frames)
     unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
-    if unsure:
-        turned = []
-        for i in unsure:
-            centre, side, angle = frame_params(frames[i])
-            turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
-        alt, alt_entropy, _ = _passes(image, turned, model, passes, settle, min_passes, give_up)
-        for n, i in enumerate(unsure):
-            best = 3 * n + int(np.argmin(alt_entropy[3 * n:3 * n + 3]))
-            if alt_entropy[best] < entropy[i]:
-                points[i], entropy[i] = alt[best], alt_entropy[best]
+    if not unsure:
+        return points, entropy
+    turned = []
+    for i in unsure:
+        centre, side, angle = frame_params(frames[i])
+        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+    found, glance = read_landmarks(image, turned, model)  # one reading of every turned square
+    better = []  # (face, its sharpest turned square): only those sharper than the face's own first reading
+    for n, i in enumerate(unsure):
+        best = 3 * n + int(np.argmin(glance[3 * n:3 * n + 3]))
+        if glance[best] < first[i]:
+            better.append((i, best))
+    if better:
+        alt, alt_entropy, _ = _passes(image, [turned[b] for _, b in better], model, passes, settle, min_passes,
+                                      give_up, read=([found[b] for _, b in better], [glance[b] for _, b in better]))
+        for (i, _), q, e in zip(better, alt, alt_entropy):
+            if e < entropy[i]:
+                points[i], entropy[i] = q, e
     return points, entropy
 
 
-def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float):
+def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float, read=None):
     """The passes of `fit_landmarks` without turning: (landmarks (49, 2) float32, last and
-    first pass's heatmap entropy) per frame."""
+    first pass's heatmap entropy) per frame. `read`: the first pass's `read_landmarks`
+    result of `frames`, when it was already read."""
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
     first = list(entropy)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
             break
-        found, spread = read_landmarks(image, [frames[i] for i in todo], model)
+        found, spread = read if p == 0 and read is not None else read_landmarks(image, [frames[i] for i in todo], model)
         moving = []
         refits = face_frame(np.stack(found))  # (N, 2, 3): one batched fit a pass
         for i, q, e, refit in zip(todo, found, spread, refits):
