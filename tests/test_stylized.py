@@ -335,6 +335,30 @@ def test_a_diffuse_first_reading_is_also_read_turned():
     assert calm.batches == [1]  # a sharp first reading is not turned
 
 
+def test_turned_squares_are_glanced_at_once_and_only_a_sharper_turn_is_fitted():
+    """The three turned squares are read once together; only a turn sharper than the face's
+    own first reading goes on through the passes (its glance is its first pass); a face
+    whose turns are no sharper costs just the glance."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    model = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [upside_down], model, passes=2, settle=1e9, turn=[True])
+    # its diffuse reading collapses (not read again), the glance, the winner's second pass
+    assert model.batches == [1, 3, 1]
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05
+    model = _FixedRegressor(at_home)  # every square reads as sharp: no turn is sharper
+    stylized.fit_landmarks(image, [upright], model, passes=2, settle=1e9, turn=[True])
+    assert model.batches == [1, 1, 3]
+
+
 def test_a_face_whose_angle_the_detector_doubts_is_fitted_turned():
     """`turn` (the detector's angle sureness under `turn_below`) fits the turned squares
     whatever the first reading's entropy; the sharpest fit wins."""
