@@ -75,13 +75,13 @@ class StylizedConfig:
     ("Stylized landmarks", "Session 7")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
-    threshold: float = setting(0.2, "lowest detection score kept", min=0.0, max=1.0)
+    threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
     settle: float = setting(0.15, "after `min_passes` passes, read a face again only while its square moves "
                                  "more than this (fraction of its side; 0: every face every pass)", min=0.0)
-    min_passes: int = setting(1, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
+    min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
     give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
                                   "(mean entropy, nats; 0: never)", min=0.0)
     turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
