@@ -487,8 +487,9 @@ def character_crops(image: np.ndarray, size: int = 128) -> list[tuple[list[float
     - several faces, or one small face: each face's `render_crop`, left to right ("face");
     - one face filling the image (its face square >= `PORTRAIT` of the shorter side, as in
       a character render): the whole image ("portrait"), which the bundled character model
-      reads better than a re-framed crop (98.2% vs 95.8% on held-out classic renders, 86.9%
-      vs 86.3% on wide-space ones; benchmarks/RESULTS.md);
+      reads better than a re-framed crop on held-out classic renders (98.2% vs 95.2%; on
+      wide-space renders the crop reads better, 93.4% vs 88.6%, but whole images read
+      single-character real art better: benchmarks/RESULTS.md, "Session 7", "Real art in use");
     - no face, or no stylized-face model installed: the whole image ("whole image").
     """
     h, w = image.shape[:2]
