@@ -311,17 +311,26 @@ class _UprightRegressor(_FixedRegressor):
         return maps * (0.02 + 0.98 * upright)[:, None, None, None]
 
 
+def _bright_top_face():
+    """An image bright above and dark below ("upright" is its own orientation, as
+    `_UprightRegressor` reads it), a face frame on it, and that frame's landmarks in its
+    32 px crop."""
+    from deepexpr.data.face_frame import aligned_crop, apply
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    return image, upright, apply(aligned_crop(image, upright, 32)[1], lm)
+
+
 def test_a_diffuse_first_reading_is_also_read_turned():
     """A face square turned upside down reads diffuse; with `turn_above` its 180-degree turn
     (sharp) replaces it; without, it stays diffuse."""
     from deepexpr import stylized
-    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+    from deepexpr.data.face_frame import frame_from_params
 
-    image = np.zeros((128, 128, 3), np.uint8)
-    image[:64] = 255  # bright above, dark below: "upright" is the image's own orientation
-    lm = TEMPLATE * 60 + [34, 34]
-    upright = face_frame(lm)
-    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    image, upright, at_home = _bright_top_face()
     centre, side, angle = frame_params(upright)
     upside_down = frame_from_params(centre, side, angle + np.pi)
     plain = _UprightRegressor(at_home)
@@ -340,13 +349,9 @@ def test_turned_squares_are_glanced_at_once_and_only_a_sharper_turn_is_fitted():
     own first reading goes on through the passes (its glance is its first pass); a face
     whose turns are no sharper costs just the glance."""
     from deepexpr import stylized
-    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+    from deepexpr.data.face_frame import frame_from_params
 
-    image = np.zeros((128, 128, 3), np.uint8)
-    image[:64] = 255
-    lm = TEMPLATE * 60 + [34, 34]
-    upright = face_frame(lm)
-    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    image, upright, at_home = _bright_top_face()
     centre, side, angle = frame_params(upright)
     upside_down = frame_from_params(centre, side, angle + np.pi)
     model = _UprightRegressor(at_home)
@@ -363,13 +368,9 @@ def test_a_face_whose_angle_the_detector_doubts_is_fitted_turned():
     """`turn` (the detector's angle sureness under `turn_below`) fits the turned squares
     whatever the first reading's entropy; the sharpest fit wins."""
     from deepexpr import stylized
-    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+    from deepexpr.data.face_frame import frame_from_params
 
-    image = np.zeros((128, 128, 3), np.uint8)
-    image[:64] = 255
-    lm = TEMPLATE * 60 + [34, 34]
-    upright = face_frame(lm)
-    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    image, upright, at_home = _bright_top_face()
     centre, side, angle = frame_params(upright)
     sideways = frame_from_params(centre, side, angle + np.pi / 2)
     doubting = _UprightRegressor(at_home)
