@@ -2,7 +2,7 @@
 
     python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
         [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
-        [--settle 0.06] [--min-passes 2] [--give-up 0] [--turn-above 0] [--seed 7001]
+        [--settle 0.15] [--min-passes 2] [--give-up 0] [--turn-above 0] [--backend auto] [--seed 7001]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--min-scales", default="0,0.5,0.6,0.7,0.8")
     ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
     ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
-    ap.add_argument("--settle", type=float, default=0.06, help="see StylizedConfig.settle")
+    ap.add_argument("--settle", type=float, default=0.15, help="see StylizedConfig.settle")
     ap.add_argument("--turn-above", type=float, default=0.0, help="see StylizedConfig.turn_above")
     ap.add_argument("--min-passes", type=int, default=2, help="see StylizedConfig.min_passes")
     ap.add_argument("--give-up", type=float, default=0.0, help="see StylizedConfig.give_up")

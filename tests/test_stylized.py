@@ -311,17 +311,26 @@ class _UprightRegressor(_FixedRegressor):
         return maps * (0.02 + 0.98 * upright)[:, None, None, None]
 
 
+def _bright_top_face():
+    """An image bright above and dark below ("upright" is its own orientation, as
+    `_UprightRegressor` reads it), a face frame on it, and that frame's landmarks in its
+    32 px crop."""
+    from deepexpr.data.face_frame import aligned_crop, apply
+
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:64] = 255
+    lm = TEMPLATE * 60 + [34, 34]
+    upright = face_frame(lm)
+    return image, upright, apply(aligned_crop(image, upright, 32)[1], lm)
+
+
 def test_a_diffuse_first_reading_is_also_read_turned():
     """A face square turned upside down reads diffuse; with `turn_above` its 180-degree turn
     (sharp) replaces it; without, it stays diffuse."""
     from deepexpr import stylized
-    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+    from deepexpr.data.face_frame import frame_from_params
 
-    image = np.zeros((128, 128, 3), np.uint8)
-    image[:64] = 255  # bright above, dark below: "upright" is the image's own orientation
-    lm = TEMPLATE * 60 + [34, 34]
-    upright = face_frame(lm)
-    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    image, upright, at_home = _bright_top_face()
     centre, side, angle = frame_params(upright)
     upside_down = frame_from_params(centre, side, angle + np.pi)
     plain = _UprightRegressor(at_home)
@@ -335,17 +344,33 @@ def test_a_diffuse_first_reading_is_also_read_turned():
     assert calm.batches == [1]  # a sharp first reading is not turned
 
 
+def test_turned_squares_are_glanced_at_once_and_only_a_sharper_turn_is_fitted():
+    """The three turned squares are read once together; only a turn sharper than the face's
+    own first reading goes on through the passes (its glance is its first pass); a face
+    whose turns are no sharper costs just the glance."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import frame_from_params
+
+    image, upright, at_home = _bright_top_face()
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    model = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [upside_down], model, passes=2, settle=1e9, turn=[True])
+    # its diffuse reading collapses (not read again), the glance, the winner's second pass
+    assert model.batches == [1, 3, 1]
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05
+    model = _FixedRegressor(at_home)  # every square reads as sharp: no turn is sharper
+    stylized.fit_landmarks(image, [upright], model, passes=2, settle=1e9, turn=[True])
+    assert model.batches == [1, 1, 3]
+
+
 def test_a_face_whose_angle_the_detector_doubts_is_fitted_turned():
     """`turn` (the detector's angle sureness under `turn_below`) fits the turned squares
     whatever the first reading's entropy; the sharpest fit wins."""
     from deepexpr import stylized
-    from deepexpr.data.face_frame import aligned_crop, apply, frame_from_params
+    from deepexpr.data.face_frame import frame_from_params
 
-    image = np.zeros((128, 128, 3), np.uint8)
-    image[:64] = 255
-    lm = TEMPLATE * 60 + [34, 34]
-    upright = face_frame(lm)
-    at_home = apply(aligned_crop(image, upright, 32)[1], lm)
+    image, upright, at_home = _bright_top_face()
     centre, side, angle = frame_params(upright)
     sideways = frame_from_params(centre, side, angle + np.pi / 2)
     doubting = _UprightRegressor(at_home)
@@ -367,6 +392,50 @@ def test_detector_reports_how_sure_it_is_of_each_angle():
     found = sorted(_decode(maps, a, 0.5, 0, 1e9), key=lambda f: f[1][1])
     assert [round(f[4], 3) for f in found] == [0.5, 1.0]
     assert np.isclose(found[0][3], np.arctan2(0.3, 0.4)) and np.isclose(abs(found[1][3]), np.pi)
+
+
+def test_batched_face_frame_is_each_faces_own_fit():
+    """The passes fit all faces of a pass at once: (N, 49, 2) -> (N, 2, 3), each the frame
+    its own landmarks give (turned, scaled and moved by any similarity)."""
+    rng = np.random.default_rng(3)
+    faces = []
+    for angle, scale, shift in ((0.0, 40, (10, 20)), (2.5, 90, (300, -40)), (-1.9, 12, (5, 400))):
+        c, s = np.cos(angle) * scale, np.sin(angle) * scale
+        faces.append(TEMPLATE @ np.array([[c, s], [-s, c]]) + shift + rng.normal(0, 0.3, (49, 2)))
+    batched = face_frame(np.stack(faces))
+    assert batched.shape == (3, 2, 3)
+    for frame, lm in zip(batched, faces):
+        assert np.allclose(frame, face_frame(lm), atol=1e-9)
+    assert np.isclose(frame_params(batched[1])[2], 2.5, atol=0.02)
+
+
+def test_one_runaway_fit_does_not_stop_the_other_faces_of_its_pass(character_png):
+    """Faces are read together each pass; a face whose re-fit collapses keeps its last
+    pass and leaves the batch, the others go on being read."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import aligned_crop, apply
+    from deepexpr.io import read_image
+
+    image = read_image(character_png)
+    lm = TEMPLATE * 60 + [18, 20]
+    frame = face_frame(lm)
+    at_home = apply(aligned_crop(image, frame, 32)[1], lm)
+
+    class _PerFace(_FixedRegressor):  # face 0's second reading collapses onto one point
+        def landmark_maps(self, x):
+            maps = super().landmark_maps(x).clone()
+            if len(self.batches) == 2:
+                centre = self.target.mean(0)
+                maps[0] = _FixedRegressor(centre + (self.target - centre) * 0.3).landmark_maps(x[:1])[0]
+            return maps
+
+    model = _PerFace(at_home + [3.0, 0.0])  # off by 3 crop pixels: both squares move every pass
+    first, _ = stylized.fit_landmarks(image, [frame], _FixedRegressor(at_home + [3.0, 0.0]), passes=1)
+    points, _ = stylized.fit_landmarks(image, [frame, frame], model, passes=4, settle=0.02)
+    assert model.batches == [2, 2, 1, 1]
+    assert np.allclose(points[0], first[0], atol=1e-4)  # the pass before the collapse
+    moved = frame_params(face_frame(points[1]))[0] - frame_params(frame)[0]
+    assert moved[0] > 2 * (frame_params(face_frame(first[0]))[0] - frame_params(frame)[0])[0] > 0
 
 
 def test_collapsing_landmark_fits_stay_finite(tiny_net, character_png):
@@ -415,6 +484,28 @@ def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):
     assert out.splitlines()[0].startswith("path,face,score") and len(out.splitlines()) == 1
     assert "no stylized face found" in err
     assert rc == 0
+
+
+def test_cli_landmarks_backend_choice(tiny_checkpoint, character_png, monkeypatch, capsys):
+    """`--backend torch` runs without ONNX Runtime; `--backend onnx` where it is missing is
+    one line and a non-zero exit before any image is read."""
+    from deepexpr import stylized
+    from deepexpr.cli import main
+    from deepexpr.models import stylized_face
+
+    monkeypatch.setattr(stylized_face, "onnx_available", lambda: False)
+    stylized.load_stylized_model.cache_clear()
+    try:
+        rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--backend", "onnx"])
+        out, err = capsys.readouterr()
+        assert rc != 0 and out == "" and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and "--backend onnx" in err and "--backend torch" in err
+        rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--backend", "torch",
+                   "--threshold", "0", "--max-faces", "1"])
+        out, _ = capsys.readouterr()
+        assert rc == 0 and len(json.loads(out)[0]["faces"]) == 1
+    finally:
+        stylized.load_stylized_model.cache_clear()
 
 
 def test_cli_landmarks_unwritable_sheet(tiny_checkpoint, character_png, tmp_path, capsys):

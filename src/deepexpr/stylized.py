@@ -69,17 +69,18 @@ class StylizedFace:
 
 @dataclass
 class StylizedConfig:
-    """How faces are found. The defaults of threshold, max_entropy and min_scale were chosen
-    for the bundled model on validation scenes (character pool 7001, never the test pool):
-    `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md."""
+    """How faces are found. The defaults of threshold, max_entropy, min_scale, settle and
+    min_passes were chosen for the bundled model on validation scenes (character pool 7001,
+    never the test pool): `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md
+    ("Stylized landmarks", "Session 7")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
-    threshold: float = setting(0.2, "lowest detection score kept", min=0.0, max=1.0)
+    threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
     nms_iou: float = setting(0.4, "boxes overlapping more than this are one face", min=0.0, max=1.0)
     max_faces: int = setting(32, "most faces per image", min=1)
     passes: int = setting(4, "most landmark passes (each re-crops on the previous pass's landmarks)", min=1, max=6)
-    settle: float = setting(0.06, "after two passes, read a face again only while its square moves more than "
-                                 "this (fraction of its side; 0: every face every pass)", min=0.0)
+    settle: float = setting(0.15, "after `min_passes` passes, read a face again only while its square moves "
+                                 "more than this (fraction of its side; 0: every face every pass)", min=0.0)
     min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
     give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
                                   "(mean entropy, nats; 0: never)", min=0.0)
@@ -93,7 +94,7 @@ class StylizedConfig:
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
-    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, 1.3-1.8x faster), torch, or "
+    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20% less CPU), torch, or "
                                    "auto (onnx when onnxruntime and onnx are installed, else torch)",
                            choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
@@ -117,7 +118,7 @@ def load_stylized_model(ref: str = BUNDLED_STYLIZED, backend: str = "auto"):
     model, _ = load_model(found.path)
     fused = fuse_for_inference(model)
     if backend == "onnx" and not onnx_available():
-        raise InputError("--backend onnx: onnxruntime or onnx is not installed; pip install 'deepexpr[onnx]' "
+        raise InputError("--backend onnx: onnxruntime or onnx is not installed; pip install onnxruntime 'onnx<1.17' "
                          "or pass --backend torch")
     if backend in ("auto", "onnx") and onnx_available():
         return onnx_for_inference(fused)
@@ -259,9 +260,10 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     (no face parts where the detector saw a face: a false candidate, most likely).
 
     `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
-    is also fitted from its square turned by 90, 180 and 270 degrees (the same passes), and
+    also has its square turned by 90, 180 and 270 degrees read once; the sharpest of the
+    three, if sharper than the face's own first reading, is fitted (the same passes), and
     the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
-    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 6").
+    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 5").
     `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
     unsure, `StylizedConfig.turn_below`).
 
@@ -271,29 +273,38 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
     turn = turn or [False] * len(frames)
     unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
-    if unsure:
-        turned = []
-        for i in unsure:
-            centre, side, angle = frame_params(frames[i])
-            turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
-        alt, alt_entropy, _ = _passes(image, turned, model, passes, settle, min_passes, give_up)
-        for n, i in enumerate(unsure):
-            best = 3 * n + int(np.argmin(alt_entropy[3 * n:3 * n + 3]))
-            if alt_entropy[best] < entropy[i]:
-                points[i], entropy[i] = alt[best], alt_entropy[best]
+    if not unsure:
+        return points, entropy
+    turned = []
+    for i in unsure:
+        centre, side, angle = frame_params(frames[i])
+        turned += [frame_from_params(centre, side, angle + np.pi / 2 * r) for r in (1, 2, 3)]
+    found, glance = read_landmarks(image, turned, model)  # one reading of every turned square
+    better = []  # (face, its sharpest turned square): only those sharper than the face's own first reading
+    for n, i in enumerate(unsure):
+        best = 3 * n + int(np.argmin(glance[3 * n:3 * n + 3]))
+        if glance[best] < first[i]:
+            better.append((i, best))
+    if better:
+        alt, alt_entropy, _ = _passes(image, [turned[b] for _, b in better], model, passes, settle, min_passes,
+                                      give_up, read=([found[b] for _, b in better], [glance[b] for _, b in better]))
+        for (i, _), q, e in zip(better, alt, alt_entropy):
+            if e < entropy[i]:
+                points[i], entropy[i] = q, e
     return points, entropy
 
 
-def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float):
+def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float, read=None):
     """The passes of `fit_landmarks` without turning: (landmarks (49, 2) float32, last and
-    first pass's heatmap entropy) per frame."""
+    first pass's heatmap entropy) per frame. `read`: the first pass's `read_landmarks`
+    result of `frames`, when it was already read."""
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
     first = list(entropy)
     todo = list(range(len(frames)))
     for p in range(passes):
         if not todo:
             break
-        found, spread = read_landmarks(image, [frames[i] for i in todo], model)
+        found, spread = read if p == 0 and read is not None else read_landmarks(image, [frames[i] for i in todo], model)
         moving = []
         refits = face_frame(np.stack(found))  # (N, 2, 3): one batched fit a pass
         for i, q, e, refit in zip(todo, found, spread, refits):
@@ -476,8 +487,9 @@ def character_crops(image: np.ndarray, size: int = 128) -> list[tuple[list[float
     - several faces, or one small face: each face's `render_crop`, left to right ("face");
     - one face filling the image (its face square >= `PORTRAIT` of the shorter side, as in
       a character render): the whole image ("portrait"), which the bundled character model
-      reads better than a re-framed crop (98.2% vs 95.8% on held-out classic renders, 86.9%
-      vs 86.3% on wide-space ones; benchmarks/RESULTS.md);
+      reads better than a re-framed crop on held-out classic renders (98.2% vs 95.2%; on
+      wide-space renders the crop reads better, 93.4% vs 88.6%, but whole images read
+      single-character real art better: benchmarks/RESULTS.md, "Session 7", "Real art in use");
     - no face, or no stylized-face model installed: the whole image ("whole image").
     """
     h, w = image.shape[:2]

@@ -162,7 +162,8 @@ ONNX_PACKAGES = ("onnxruntime", "onnx")  # the runtime, and torch's exporter's w
 
 
 def onnx_available() -> bool:
-    """Whether the optional ONNX Runtime path can run (`pip install deepexpr[onnx]`)."""
+    """Whether the ONNX Runtime path can run (onnxruntime and onnx are main dependencies; a
+    platform without their wheels falls back to torch)."""
     from importlib.util import find_spec
 
     return all(find_spec(name) is not None for name in ONNX_PACKAGES)
@@ -182,8 +183,8 @@ class _Stage(nn.Module):
 class OnnxStylizedFace:
     """A `StylizedFaceNet` for inference run by ONNX Runtime (CPU): the same `detect`,
     `landmark_maps`, `landmarks` and `cfg`, torch tensors in and out, the same maps (to
-    ~1e-5); 1.3-1.8x faster than eager torch on this model's small convolutions
-    (benchmarks/RESULTS.md, "Session 6"). Made by `onnx_for_inference`; one ONNX Runtime
+    ~1e-5); the whole pipeline takes ~20% less CPU than on eager torch
+    (benchmarks/RESULTS.md, "Session 7"). Made by `onnx_for_inference`; one ONNX Runtime
     session per thread count, that of `torch.get_num_threads()` at the call (so
     `models.threads.torch_threads` governs both paths)."""
 
@@ -242,7 +243,7 @@ def onnx_for_inference(net: StylizedFaceNet) -> OnnxStylizedFace:
         ImportError: onnxruntime or onnx is not installed (`onnx_available()` says so).
     """
     if not onnx_available():
-        raise ImportError("the ONNX path needs onnxruntime and onnx: pip install 'deepexpr[onnx]'")
+        raise ImportError("the ONNX path needs onnxruntime and onnx: pip install onnxruntime 'onnx<1.17'")
     return OnnxStylizedFace(net.eval())
 
 
