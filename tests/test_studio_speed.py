@@ -225,3 +225,35 @@ def test_a_tracked_face_makes_its_aligned_crop_on_first_read_and_the_same_one(as
     (checked,) = every.process(frames[1])  # tracked, and the detector's quality check ran on it
     assert checked._align_from is not None and checked.detection_box != tracked.detection_box
     every.close()
+
+
+def test_a_client_gone_while_its_puppet_is_sent_ends_the_socket_quietly(caplog):
+    """A send that fails because the client left is a disconnect, not a failed frame: no
+    traceback in the log, no error reply attempted on the closed socket."""
+    import asyncio
+
+    from fastapi import WebSocketDisconnect
+
+    from deepexpr.studio import live
+    from deepexpr.studio.server import StudioConfig
+
+    sent = []
+
+    class GoneSocket:
+        async def receive(self):
+            return {"type": "websocket.receive", "bytes": b"frame"}
+
+        async def send_bytes(self, data):
+            raise WebSocketDisconnect(1006)  # what starlette raises when the peer's socket is gone
+
+        async def send_text(self, text):
+            sent.append(text)
+
+    class Pool:
+        async def run(self, fn, *args):
+            return {"type": "frame", "faces": []}, b"puppet-jpeg"
+
+    session = SimpleNamespace(engine=None)
+    with pytest.raises(WebSocketDisconnect):
+        asyncio.run(live._serve(GoneSocket(), session, StudioConfig(), Pool(), "pip", binary_puppet=True))
+    assert sent == [] and "live frame failed" not in caplog.text

@@ -30,6 +30,11 @@ import time
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+try:  # starlette's error for a send after the client closed (newer starlette only)
+    from starlette.websockets import WebSocketDisconnected
+except ImportError:  # pragma: no cover - older starlette
+    WebSocketDisconnected = WebSocketDisconnect
+
 from deepexpr.studio.engine import PUPPET_SOURCE, Engine, LiveSession
 from deepexpr.studio.server import LOG, StudioConfig
 from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_image, encode_image
@@ -90,8 +95,8 @@ def add_live_route(app: FastAPI) -> None:
         session = engine.live_session(background=pool)  # its detector and model run beside the frames
         try:
             await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary")
-        except WebSocketDisconnect:
-            pass  # the client left mid-stream
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            pass  # the client left mid-stream (while we waited or while we sent)
         except _Close as close:
             await websocket.close(code=close.code, reason=close.reason)
         finally:
@@ -112,7 +117,7 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        data, text = message.get("bytes"), message.get("text")
+        data, text, jpeg = message.get("bytes"), message.get("text"), None
         try:
             if not limit.allow():
                 raise StudioError(429, f"over {config.live_max_fps:g} frames per second; "
@@ -123,8 +128,6 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
                 seq += 1
                 reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet)
                 reply["seq"] = seq
-                if jpeg is not None:
-                    await websocket.send_bytes(jpeg)  # the puppet, just before its frame's JSON
             else:
                 character = _control(engine, text)
                 reply = {"type": "character", "character": character}
@@ -140,6 +143,9 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
             LOG.exception("studio: live frame failed")
             bad += 1
             reply = {"type": "error", "error": "internal error on this frame; the server log has the details"}
+        # sends stay outside the frame's error handling: a client gone mid-send is a disconnect
+        if jpeg is not None:
+            await websocket.send_bytes(jpeg)  # the puppet, just before its frame's JSON
         await websocket.send_text(json.dumps(reply))
 
 
