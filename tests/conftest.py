@@ -69,3 +69,13 @@ def tiny_human_model(monkeypatch, tmp_path) -> Path:
     recognition._load_cached.cache_clear()  # recognizers are cached per (domain, model)
     yield path
     recognition._load_cached.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def standin_tiny():
+    """Two stand-in people drawn at 16 px as two characters (HA-GAN training tests)."""
+    from deepexpr.data.standin import StandinConfig, build_standin_data
+
+    return build_standin_data(StandinConfig(identities=2, per_expression=1, char_per_expression=2,
+                                            characters=("pip", "mika"), image_size=16, load_size=18),
+                              use_cache=False)

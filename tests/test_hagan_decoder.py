@@ -124,15 +124,6 @@ def test_reader_loss_is_zero_on_the_render_and_trains_only_g(pool):
         reader_loss(reader, images[:2], images)
 
 
-@pytest.fixture(scope="module")
-def standin_tiny():
-    from deepexpr.data.standin import StandinConfig, build_standin_data
-
-    return build_standin_data(StandinConfig(identities=2, per_expression=1, char_per_expression=2,
-                                            characters=("pip", "mika"), image_size=16, load_size=18),
-                              use_cache=False)
-
-
 def test_resume_with_the_reader_and_landmark_weights_continues_exactly(standin_tiny, tmp_path):
     from safetensors.torch import load_file
 

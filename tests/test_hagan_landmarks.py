@@ -103,15 +103,6 @@ def test_landmark_loss_trains_the_landmark_head_towards_the_renders(pool):
     assert with_landmarks > without
 
 
-@pytest.fixture(scope="module")
-def standin_tiny():
-    from deepexpr.data.standin import StandinConfig, build_standin_data
-
-    return build_standin_data(StandinConfig(identities=2, per_expression=1, char_per_expression=2,
-                                            characters=("pip", "mika"), image_size=16, load_size=18),
-                              use_cache=False)
-
-
 def test_training_with_the_landmark_stage_sets_landmarks_and_resumes_exactly(standin_tiny, tmp_path):
     from safetensors.torch import load_file
 
