@@ -111,7 +111,7 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 #     "$DATA/wide128v7b" "$DATA/avatars128" --out "$RUNS/realart_stage8" \
 #     --from "$RUNS/character_realart/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
 #     --unfreeze -1 --schedule cosine --epochs 5 --max-images 32000 --augment stylecue $ADAM
-# 9. session 7 (issue 12): stage 7 continued with the face icons of 52 allow-listed Iconify
+# 9. session 7 (issue 12): stage 7 continued with the face icons of 50 allow-listed Iconify
 #    sets drawn as emoji-like art (`deepexpr data icons`: fills, blue/pale fear, green
 #    disgust, red anger, sweat drops; fear also as surprise shapes with the fear cues) and
 #    renderer v7's wide styles; "stylecue" augmentation keeps those colours. All 53,720
