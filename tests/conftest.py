@@ -79,3 +79,19 @@ def standin_tiny():
     return build_standin_data(StandinConfig(identities=2, per_expression=1, char_per_expression=2,
                                             characters=("pip", "mika"), image_size=16, load_size=18),
                               use_cache=False)
+
+
+def assert_hagan_resumes_exactly(data, cfg: dict, tmp_path: Path) -> Path:
+    """Train 4 steps in one go and 2 + 2 with a resume: the same G and D. Returns the first run."""
+    import torch
+    from safetensors.torch import load_file
+
+    from deepexpr.train.hagan import HaganTrainConfig, train_hagan
+
+    train_hagan(data, HaganTrainConfig(steps=4, **cfg), tmp_path / "a", quiet=True)
+    train_hagan(data, HaganTrainConfig(steps=2, **cfg), tmp_path / "b", quiet=True)
+    train_hagan(data, HaganTrainConfig(steps=4, **cfg), tmp_path / "b", resume=True, quiet=True)
+    for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
+        a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    return tmp_path / "a"

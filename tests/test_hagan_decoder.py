@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_hagan_resumes_exactly
 from deepexpr.models import create_model
 from deepexpr.train.hagan import HaganTrainConfig, build_models, pretrain_decoder, render_l1
 from deepexpr.train.hagan_losses import landmark_weights, neutral_l1_loss, weighted_l1
@@ -125,19 +126,10 @@ def test_reader_loss_is_zero_on_the_render_and_trains_only_g(pool):
 
 
 def test_resume_with_the_reader_and_landmark_weights_continues_exactly(standin_tiny, tmp_path):
-    from safetensors.torch import load_file
-
-    from deepexpr.train.hagan import train_hagan
-
     cfg = dict(preset="test", batch_size=4, sample_every=0, checkpoint_every=0, seed=1, encoder_pretrain=2,
                decoder_pretrain=3, render_pool=4, reader_weight=1.0, reader_steps=3, landmark_gain=5.0,
                g_overrides={"full_res": 4})
-    train_hagan(standin_tiny, HaganTrainConfig(steps=4, **cfg), tmp_path / "a", quiet=True)
-    train_hagan(standin_tiny, HaganTrainConfig(steps=2, **cfg), tmp_path / "b", quiet=True)
-    train_hagan(standin_tiny, HaganTrainConfig(steps=4, **cfg), tmp_path / "b", resume=True, quiet=True)
-    for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
-        a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
-        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert_hagan_resumes_exactly(standin_tiny, cfg, tmp_path)
 
 
 def test_draw_true_rigs_drives_the_decoder_with_the_given_rigs():

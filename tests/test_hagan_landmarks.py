@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_hagan_resumes_exactly
 from deepexpr.models import create_model
 from deepexpr.models.hagan_landmarks import NUM_MAPS, landmark_flow, landmark_maps, pixels_to_grid
 from deepexpr.train.hagan import HaganTrainConfig, build_models, pretrain_decoder, render_l1
@@ -104,20 +105,12 @@ def test_landmark_loss_trains_the_landmark_head_towards_the_renders(pool):
 
 
 def test_training_with_the_landmark_stage_sets_landmarks_and_resumes_exactly(standin_tiny, tmp_path):
-    from safetensors.torch import load_file
-
     from deepexpr.models.hagan_pair import load_hagan
-    from deepexpr.train.hagan import train_hagan
 
     cfg = dict(preset="test_landmarks", batch_size=4, sample_every=0, checkpoint_every=0, seed=1,
                encoder_pretrain=2, decoder_pretrain=3, render_pool=4)
-    train_hagan(standin_tiny, HaganTrainConfig(steps=4, **cfg), tmp_path / "a", quiet=True)
-    train_hagan(standin_tiny, HaganTrainConfig(steps=2, **cfg), tmp_path / "b", quiet=True)
-    train_hagan(standin_tiny, HaganTrainConfig(steps=4, **cfg), tmp_path / "b", resume=True, quiet=True)
-    for name in ("hagan_g.safetensors", "hagan_d.safetensors"):
-        a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
-        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
-    model = load_hagan(tmp_path / "a")
+    run = assert_hagan_resumes_exactly(standin_tiny, cfg, tmp_path)
+    model = load_hagan(run)
     assert model.generator.cfg.landmark_maps == 8
     assert model.generator.landmark_base.abs().sum() > 0  # the neutral landmarks were set and saved
     drawn, _ = model.run(standin_tiny.human_images[:2], [0, 1], seed=0)
