@@ -155,6 +155,9 @@ def test_build_icons_writes_the_ferg_layout_and_refuses_other_settings(tmp_path)
         icons.build_icons(out, ["icons-b"], 4, 32, seed=0, modules=modules, rows=rows)
     with pytest.raises(InputError, match="known"):
         icons.build_icons(tmp_path / "x", ["icons-z"], 3, 32, modules=modules, rows=rows)
+    with pytest.raises(InputError) as bad:
+        icons.build_icons(tmp_path / "y", ["icons-b"], 0, 32, modules=modules, rows=rows)
+    assert "--per-expression 0" in str(bad.value) and "--size" not in str(bad.value)  # only what is wrong
 
 
 def test_data_icons_cli_on_fixture_packages(tmp_path, monkeypatch, capsys):

@@ -134,3 +134,12 @@ def test_standin_reader_is_named_and_missing_weights_say_what_to_run(monkeypatch
     monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(InputError, match="train standin-reader"):
         load_human_reader("standin")
+
+
+@pytest.mark.parametrize("flag", ["--identities", "--per-expression", "--epochs"])
+def test_train_standin_reader_refuses_zero_before_drawing_anything(tmp_path, capsys, flag):
+    from deepexpr.cli import main
+
+    faces = tmp_path / "faces"
+    assert main(["train", "standin-reader", "--faces", str(faces), "--out", str(tmp_path / "run"), flag, "0"]) == 2
+    assert f"{flag} 0" in capsys.readouterr().err and not faces.exists()

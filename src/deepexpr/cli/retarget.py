@@ -124,6 +124,10 @@ def cmd_train_standin_reader(args) -> int:
 
     if args.seed == 200:
         raise InputError("--seed 200: those are the evaluation's people; choose another seed")
+    for flag, value, most in (("--identities", args.identities, 10_000), ("--per-expression", args.per_expression, 1000),
+                              ("--epochs", args.epochs, 10_000)):
+        if not 1 <= value <= most:  # checked before any face is drawn or folder made
+            raise InputError(f"{flag} {value}: give a whole number from 1 to {most:,}")
     made = write_standin_faces(args.faces, args.identities, args.per_expression, args.seed, quiet=args.quiet)
     print(f"{args.faces}: {made['images']} aligned stand-in faces ({made['missed']} not found by the pipeline)")
     argv = ["train", "human", "--data", str(args.faces), "--subject-pattern", "prefix",

@@ -175,9 +175,11 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
 
     groups = list(GROUPS) if groups in (None, "all", ["all"]) else list(groups)
     unknown = [g for g in groups if g not in GROUPS]
-    if unknown or per_expression < 1 or not 16 <= size <= 1024:
-        raise InputError(f"data icons: groups {', '.join(unknown) or 'ok'} (known: {', '.join(GROUPS)}), "
-                         f"--per-expression {per_expression} (>= 1), --size {size} (16..1024)")
+    wrong = ([f"unknown groups {', '.join(unknown)} (known: {', '.join(GROUPS)})"] if unknown else []) + \
+        ([f"--per-expression {per_expression} (give 1 or more)"] if per_expression < 1 else []) + \
+        ([f"--size {size} (give 16 to 1024)"] if not 16 <= size <= 1024 else [])
+    if wrong:  # only what is wrong, in one line
+        raise InputError("data icons: " + "; ".join(wrong))
     out = Path(out_dir)
     cfg = IconSettings(groups, per_expression, size, seed, dict(PACKAGES))
     _check_out(out, asdict(cfg))
