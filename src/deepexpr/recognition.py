@@ -91,6 +91,8 @@ class CheckpointRecognizer:
     path: str | None = None
     _order: list[int] = field(default_factory=list, repr=False)  # model output index of each EXPRESSIONS class
     _fast: object = field(default=None, repr=False)  # inference copy of `model` (see `_inference_model`)
+    runtime: str = "torch"  # "onnx": ONNX Runtime runs the net (`use_onnx`; the studio's choice)
+    _onnx: dict = field(default_factory=dict, repr=False)  # input shape -> OnnxForward, or None (torch)
     takes_faces: ClassVar[bool] = False  # aligned crops / whole images
 
     def __post_init__(self):
@@ -140,11 +142,40 @@ class CheckpointRecognizer:
             self._fast = fast.to(memory_format=torch.channels_last)
         return self._fast
 
+    def use_onnx(self) -> CheckpointRecognizer:
+        """Run the net with ONNX Runtime from now on (~5x less CPU per face for the fer
+        mini-Xception on one thread; the same outputs to ~1e-6). A net that does not export,
+        or whose export differs from torch, stays on torch. Returns self."""
+        from deepexpr.models.stylized_face import onnx_available
+
+        self.runtime = "onnx" if onnx_available() else "torch"
+        return self
+
     def _batch_outputs(self, x):
         import torch
 
+        if self.runtime == "onnx":
+            run = self._onnx_for(x)
+            if run is not None:
+                return run(x)
         x = x.contiguous(memory_format=torch.channels_last)
         return self._inference_model().features_and_logits(x)  # every family's interface
+
+    def _onnx_for(self, x):
+        """The ONNX Runtime pass for inputs shaped like `x` (built once per shape), or None."""
+        shape = tuple(x.shape[1:])
+        if shape not in self._onnx:
+            from deepexpr.models.onnx_runtime import OnnxForward
+
+            try:
+                self._onnx[shape] = OnnxForward(self._inference_model(), "features_and_logits", x[:1].contiguous())
+            except Exception as err:  # noqa: BLE001  (any export failure: torch answers, said once)
+                import logging
+
+                logging.getLogger("deepexpr").warning("%s: ONNX Runtime not used (%s); torch runs the model",
+                                                      self.name, str(err).splitlines()[0][:200] if str(err) else err)
+                self._onnx[shape] = None
+        return self._onnx[shape]
 
     def features_and_probs(self, images) -> tuple[np.ndarray, np.ndarray]:
         """RGB uint8 images (list of (H, W, 3), any sizes) -> ((N, D) features, (N, 7) probabilities)."""

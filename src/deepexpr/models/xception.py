@@ -51,7 +51,7 @@ class MiniXceptionConfig:
 def same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> torch.Tensor:
     """Keras/TensorFlow 'same' padding for a strided window (extra pixel after, not before)."""
     pads = []
-    for n in (x.shape[-1], x.shape[-2]):
+    for n in (int(x.shape[-1]), int(x.shape[-2])):  # int: an ONNX trace keeps Python's floor division
         out = -(-n // stride)
         total = max((out - 1) * stride + kernel - n, 0)
         pads += [total // 2, total - total // 2]
