@@ -64,7 +64,8 @@ def cmd_serve(args) -> int:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     try:
         uvicorn.run(app, host=studio.host, port=studio.port, log_level="warning",
-                    ws_max_size=studio.live_max_bytes + 1024, timeout_graceful_shutdown=2)
+                    ws_max_size=studio.live_max_bytes + 1024, timeout_graceful_shutdown=2,
+                    ws_per_message_deflate=False)  # frames are JPEG or raw pixels: deflating them only costs CPU
     finally:
         engine.close()
     return 0

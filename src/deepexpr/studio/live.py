@@ -1,7 +1,9 @@
 """WS /ws/live: webcam frames in, expression + puppet frame out, one message per frame.
 
 Protocol (server messages are JSON text, except the puppet frame with `?puppet=binary`):
-- client -> binary: one JPEG/PNG/WebP frame (<= live_max_bytes, <= live_max_pixels);
+- client -> binary: one JPEG/PNG/WebP frame, or a raw camera frame (`uploads.decode_frame`:
+  "DXRF", format, width, height, pixels; the page sends these on loopback), <= live_max_bytes,
+  <= live_max_pixels;
 - client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
@@ -37,7 +39,7 @@ except ImportError:  # pragma: no cover - older starlette
 
 from deepexpr.studio.engine import PUPPET_SOURCE, Engine, LiveSession
 from deepexpr.studio.server import LOG, StudioConfig
-from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_image, encode_image
+from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_frame, encode_image
 
 MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
 PUPPET_QUALITY = 85  # the puppet frame's JPEG quality
@@ -66,7 +68,7 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
     """One frame through the whole live path: (the JSON message, the puppet JPEG to send as a
     binary message before it when `binary_puppet`, else None: the JSON carries a data URL)."""
     t0 = time.perf_counter()
-    rgb = decode_image(data, config.live_max_pixels, what="frame")
+    rgb = decode_frame(data, config.live_max_pixels)
     faces, puppet = session.frame(rgb, character, config.puppet_size)
     jpeg = None if puppet is None else encode_image(puppet.image, "JPEG", PUPPET_QUALITY)
     message = {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],

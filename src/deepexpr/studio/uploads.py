@@ -71,6 +71,47 @@ def decode_image(data: bytes, max_pixels: int, what: str = "image") -> np.ndarra
         raise StudioError(422, f"{err}") from err
 
 
+RAW_MAGIC = b"DXRF"  # a raw live frame: magic, format (4 ASCII), width, height (uint16 LE), pixels
+RAW_HEADER = 12
+# bytes per frame of each raw format (w, h even for the 4:2:0 ones) and its OpenCV conversion to RGB
+_RAW = {"I420": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_I420"),
+        "NV12": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_NV12"),
+        "RGBA": (lambda w, h: w * h * 4, "COLOR_RGBA2RGB"), "RGBX": (lambda w, h: w * h * 4, "COLOR_RGBA2RGB"),
+        "BGRA": (lambda w, h: w * h * 4, "COLOR_BGRA2RGB"), "BGRX": (lambda w, h: w * h * 4, "COLOR_BGRA2RGB")}
+
+
+def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
+    """A live frame: an encoded image (`decode_image`) or a raw camera frame, (H, W, 3) uint8 RGB.
+
+    A raw frame is `RAW_MAGIC`, the pixel format ("I420", "NV12", "RGBA", "RGBX", "BGRA",
+    "BGRX": a browser `VideoFrame`'s format), width and height (uint16 little-endian), then the
+    tightly packed pixels (`VideoFrame.copyTo`). On loopback it costs both sides less than a
+    JPEG: no encoding in the page, ~0.3 ms to convert here instead of ~1.4 ms to decode.
+
+    Raises:
+        StudioError: 422 for a malformed raw frame, 413 over `max_pixels`; see `decode_image`.
+    """
+    if not data.startswith(RAW_MAGIC):
+        return decode_image(data, max_pixels, what="frame")
+    import cv2
+
+    if len(data) < RAW_HEADER:
+        raise StudioError(422, "raw frame: header cut short; send DXRF, format, width, height, pixels")
+    fmt = data[4:8].decode("ascii", "replace")
+    w, h = int.from_bytes(data[8:10], "little"), int.from_bytes(data[10:12], "little")
+    if fmt not in _RAW:
+        raise StudioError(422, f"raw frame: format {fmt!r} not accepted; use one of {', '.join(_RAW)} or JPEG")
+    if w * h > max_pixels:
+        raise StudioError(413, f"raw frame: {w}x{h} is over the {max_pixels:,}-pixel limit; send a smaller frame")
+    size, conversion = _RAW[fmt]
+    yuv = fmt in ("I420", "NV12")
+    if w < 2 or h < 2 or (yuv and (w % 2 or h % 2)) or len(data) - RAW_HEADER != size(w, h):
+        raise StudioError(422, f"raw frame: {len(data) - RAW_HEADER} bytes do not make a {w}x{h} {fmt} frame "
+                               "(4:2:0 formats need even sides)")
+    pixels = np.frombuffer(data, np.uint8, offset=RAW_HEADER)
+    return cv2.cvtColor(pixels.reshape(h * 3 // 2, w) if yuv else pixels.reshape(h, w, 4), getattr(cv2, conversion))
+
+
 def encode_image(image: np.ndarray, fmt: str = "PNG", quality: int = 85) -> bytes:
     """RGB uint8 (H, W, 3) -> PNG or JPEG bytes."""
     from PIL import Image

@@ -199,7 +199,15 @@ function setupPhoto() {
 // and the page stays under the server's frame-rate limit however fast the answers come.
 const LIVE_JPEG_QUALITY = 0.8;
 const LIVE_STATS_EVERY_MS = 250;
+const LIVE_BARS_EVERY_MS = 150;
 const LIVE_MIN_GAP_MS = 1000 / 30;  // without requestVideoFrameCallback
+// the per-frame work in a Worker where the browser can (MediaStreamTrackProcessor: Chromium);
+// ?live=page keeps it on this thread (the fallback of other browsers; for comparisons)
+const LIVE_WORKER = new URLSearchParams(location.search).get("live") !== "page";
+// on loopback the worker sends the camera's own pixels (no JPEG encoding here, less decoding in
+// the server); elsewhere, or with ?frames=jpeg, JPEG 0.8
+const LIVE_RAW = ["127.0.0.1", "localhost", "[::1]"].includes(location.hostname)
+  && new URLSearchParams(location.search).get("frames") !== "jpeg";
 
 async function startLive() {
   const status = $("#live-status");
@@ -214,10 +222,16 @@ async function startLive() {
   video.srcObject = stream;
   await video.play();
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws/live?puppet=binary&character=${encodeURIComponent($("#puppet-character").value)}`);
+  const url = `${proto}://${location.host}/ws/live?puppet=binary&character=${encodeURIComponent($("#puppet-character").value)}`;
+  window.studioLiveStats = { rtt: [], server: [] };
+  $("#live-start").disabled = true; $("#live-stop").disabled = false;
+  if (LIVE_WORKER && window.MediaStreamTrackProcessor && window.Worker && HTMLCanvasElement.prototype.transferControlToOffscreen) {
+    startLiveWorker(stream, url); return;
+  }
+  const ws = new WebSocket(url);
   const canvas = document.createElement("canvas");
   const live = { stream, ws, frames: 0, sentAt: 0, times: [], canvas, ctx: canvas.getContext("2d", { alpha: false }),
-                 running: true, puppetBlob: null, statsAt: 0, probs: "", status: "", fresh: true, waiting: false,
+                 running: true, puppetBlob: null, statsAt: 0, barsAt: 0, probs: "", status: "", fresh: true, waiting: false,
                  timer: 0, clock: typeof video.requestVideoFrameCallback === "function" };
   if (live.clock) {
     const tick = () => {  // the camera presented a new frame
@@ -228,15 +242,35 @@ async function startLive() {
     };
     video.requestVideoFrameCallback(tick);
   }
-  window.studioLiveStats = { rtt: [], server: [] };
   state.live = live;
-  $("#live-start").disabled = true; $("#live-stop").disabled = false;
   ws.onopen = () => { setStatus(status, "Streaming."); nextFrame(live); };
   ws.onmessage = (ev) => {
     if (typeof ev.data !== "string") { live.puppetBlob = ev.data; return; }  // the next frame's puppet
     onLiveMessage(live, JSON.parse(ev.data));
   };
   ws.onclose = (ev) => { if (live.running) { setStatus(status, `Connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""}).`, true); stopLive(); } };
+}
+
+function startLiveWorker(stream, url) {
+  // the per-frame work runs in live-worker.js; this thread only shows the answers
+  const [track] = stream.getVideoTracks();
+  const frames = new MediaStreamTrackProcessor({ track, maxBufferSize: 1 }).readable;
+  const old = $("#live-puppet"), canvas = old.cloneNode(false);  // a canvas hands its control over once
+  old.replaceWith(canvas);
+  const offscreen = canvas.transferControlToOffscreen();
+  const worker = new Worker("/static/live-worker.js");
+  const live = { stream, worker, frames: 0, times: [], running: true, statsAt: 0, barsAt: 0, probs: "", status: "", timer: 0,
+                 ws: { send: (text) => worker.postMessage({ type: "character", name: JSON.parse(text).character }), close: () => worker.postMessage({ type: "stop" }) } };
+  state.live = live;
+  worker.onmessage = (ev) => {
+    const m = ev.data;
+    if (!live.running) return;
+    if (m.type === "open") setStatus($("#live-status"), "Streaming.");
+    else if (m.type === "answer") onLiveMessage(live, m.msg, m.msg.rtt);
+    else if (m.type === "error") setStatus($("#live-status"), m.error, true);
+    else if (m.type === "closed") { setStatus($("#live-status"), `Connection closed (${m.code}${m.reason ? ": " + m.reason : ""}).`, true); stopLive(); }
+  };
+  worker.postMessage({ type: "start", raw: LIVE_RAW, url, quality: LIVE_JPEG_QUALITY, frames, puppet: offscreen }, [frames, offscreen]);
 }
 
 function nextFrame(live) {
@@ -265,23 +299,28 @@ function sendFrame(live) {
   }, "image/jpeg", LIVE_JPEG_QUALITY);
 }
 
-function onLiveMessage(live, msg) {
-  if (msg.type === "error") { setStatus($("#live-status"), msg.error, true); live.status = ""; live.timer = setTimeout(() => sendFrame(live), 200); return; }
+function onLiveMessage(live, msg, rtt) {
+  const inPage = rtt === undefined;  // else the worker sent the frame and timed the round trip
+  if (msg.type === "error") {
+    setStatus($("#live-status"), msg.error, true); live.status = "";
+    if (inPage) live.timer = setTimeout(() => sendFrame(live), 200);
+    return;
+  }
   if (msg.type !== "frame") return;
-  const now = performance.now(), sent = live.sentAt;
-  nextFrame(live);  // the next frame leaves first (stop-and-wait: no queue builds up); this one is shown meanwhile
+  const now = performance.now();
+  if (inPage) { rtt = now - live.sentAt; nextFrame(live); }  // the next frame leaves first (stop-and-wait); this one is shown meanwhile
   live.frames += 1;
   live.times.push(now);
   // the last 2000 round trips and server times, for benchmarks (bench_studio_load.py --browser-live)
   const stats = window.studioLiveStats;
-  stats.rtt.push(now - sent); stats.server.push(msg.server_ms);
+  stats.rtt.push(rtt); stats.server.push(msg.server_ms);
   if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); }
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();
   if (now - live.statsAt >= LIVE_STATS_EVERY_MS) {
     live.statsAt = now;
     $("#live-frames").textContent = String(live.frames);
     $("#live-fps").textContent = live.times.length > 1 ? ((live.times.length - 1) / ((now - live.times[0]) / 1000)).toFixed(1) : "–";
-    $("#live-latency").textContent = `${Math.round(now - sent)} ms`;
+    $("#live-latency").textContent = `${Math.round(rtt)} ms`;
     $("#live-server").textContent = `${Math.round(msg.server_ms)} ms`;
   }
   placeBoxes(msg);
@@ -289,11 +328,14 @@ function onLiveMessage(live, msg) {
   if (msg.faces.length) {
     const best = msg.faces.reduce((a, b) => ((b.box[2] - b.box[0]) > (a.box[2] - a.box[0]) ? b : a));
     const key = EXPRESSIONS.map((e) => best.probs[e]).join(",");
-    if (key !== live.probs) { live.probs = key; bars(best.probs, $("#live-bars")); }  // a new answer only
+    if (key !== live.probs && now - live.barsAt >= LIVE_BARS_EVERY_MS) {  // a new answer, at most ~7 times a second
+      live.probs = key; live.barsAt = now; bars(best.probs, $("#live-bars"));
+    }
     const held = (msg.rig_flags || []).filter((x) => x === "held" || x === "neutral fallback");
     text = `Streaming: ${best.label}${best.quality.low_confidence ? ` (low confidence: ${best.quality.reason})` : ""}${held.length ? ` · puppet ${held.join(", ")}` : ""}`;
   }
   if (text !== live.status) { live.status = text; setStatus($("#live-status"), text); }
+  if (msg.puppet === "binary" && !inPage && !$("#live-puppet").dataset.shown) $("#live-puppet").dataset.shown = "1";  // drawn by the worker
   if (msg.puppet === "binary" && live.puppetBlob) { showPuppet(live.puppetBlob); live.puppetBlob = null; }
   if (msg.puppet && msg.puppet_source !== live.source) { live.source = msg.puppet_source; $("#live-puppet-source").textContent = msg.puppet_source; }
 }
@@ -306,18 +348,30 @@ function showPuppet(blob) {
   }).catch(() => { /* a broken frame: keep the last one */ });
 }
 
+// the box layer's size in CSS pixels, kept by a ResizeObserver (reading it per frame would force a layout)
+const boxLayer = { width: 0, height: 0, observer: null };
+
 function placeBoxes(msg) {
-  // one absolutely positioned div per face (percent of the frame), reused between frames
+  // one div per face, reused: moved with a transform (its own compositing layer, no layout),
+  // resized and recoloured only when that changes (a style write can cost a layout and a repaint)
   const layer = $("#live-boxes");
+  if (!boxLayer.observer) {
+    boxLayer.observer = new ResizeObserver(([entry]) => { boxLayer.width = entry.contentRect.width; boxLayer.height = entry.contentRect.height; });
+    boxLayer.observer.observe(layer);
+  }
   while (layer.children.length < msg.faces.length) layer.append(el("div", { class: "face-box" }));
+  const sx = boxLayer.width / msg.width, sy = boxLayer.height / msg.height;
   [...layer.children].forEach((box, i) => {
     const f = msg.faces[i];
-    box.hidden = !f;
+    if (box.hidden !== !f) box.hidden = !f;
     if (!f) return;
     const [x0, y0, x1, y1] = f.box;
-    box.style.left = `${(100 * x0) / msg.width}%`; box.style.top = `${(100 * y0) / msg.height}%`;
-    box.style.width = `${(100 * (x1 - x0)) / msg.width}%`; box.style.height = `${(100 * (y1 - y0)) / msg.height}%`;
-    box.style.borderColor = qualityColor(f.quality);
+    box.style.transform = `translate(${Math.round(x0 * sx)}px, ${Math.round(y0 * sy)}px)`;
+    const w = Math.round((x1 - x0) * sx), h = Math.round((y1 - y0) * sy), color = qualityColor(f.quality);
+    if (Math.abs(w - (box._w || 0)) > 1 || Math.abs(h - (box._h || 0)) > 1) {
+      box._w = w; box._h = h; box.style.width = `${w}px`; box.style.height = `${h}px`;
+    }
+    if (box._color !== color) { box._color = color; box.style.borderColor = color; }
   });
 }
 
@@ -327,6 +381,7 @@ function stopLive() {
   live.running = false;
   clearTimeout(live.timer);
   try { live.ws.close(); } catch (_) { /* already closed */ }
+  if (live.worker) setTimeout(() => live.worker.terminate(), 500);  // after it closed its socket
   for (const t of live.stream.getTracks()) t.stop();
   $("#live-video").srcObject = null;
   for (const box of $("#live-boxes").children) box.hidden = true;

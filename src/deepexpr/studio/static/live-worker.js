@@ -1,0 +1,116 @@
+// deepexpr studio, Live view: the per-frame work, off the page's main thread (a dedicated Worker).
+// The page hands over the camera's frames (a MediaStreamTrackProcessor's stream) and the puppet
+// canvas (transferControlToOffscreen); this worker owns the socket. Per frame it draws the newest
+// camera frame into an OffscreenCanvas, encodes it (convertToBlob, JPEG 0.8) and sends it; the
+// answer's puppet JPEG is decoded here (createImageBitmap) and shown on the puppet canvas; the
+// page gets only what it shows (faces, numbers) by postMessage. One frame in flight: the next
+// leaves when the answer has arrived and the camera has a frame not sent yet (older unsent
+// frames are closed at once, so the camera never queues behind the server).
+"use strict";
+
+const RAW_FORMATS = ["I420", "NV12", "RGBA", "RGBX", "BGRA", "BGRX"];  // what the server takes raw
+const RAW_MAX_BYTES = 1000000;  // the server's default --live-max-bytes
+const live = { ws: null, reader: null, latest: null, busy: false, running: false, sentAt: 0,
+               canvas: null, ctx: null, puppet: null, puppetBlob: null, quality: 0.8 };
+
+self.onmessage = (ev) => {
+  const m = ev.data;
+  if (m.type === "start") start(m);
+  else if (m.type === "character" && live.ws && live.ws.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify({ character: m.name }));
+  else if (m.type === "stop") stop();
+};
+
+function start(m) {
+  live.running = true;
+  live.quality = m.quality;
+  live.raw = m.raw;
+  live.puppet = m.puppet.getContext("bitmaprenderer");
+  live.reader = m.frames.getReader();
+  live.ws = new WebSocket(m.url);
+  live.ws.binaryType = "blob";
+  live.ws.onopen = () => { self.postMessage({ type: "open" }); pump(); };
+  live.ws.onmessage = (e) => onAnswer(e.data);
+  live.ws.onclose = (e) => { if (live.running) self.postMessage({ type: "closed", code: e.code, reason: e.reason }); stop(); };
+}
+
+async function pump() {
+  // keep only the newest camera frame; send it when no frame is in flight
+  while (live.running) {
+    let got;
+    try { got = await live.reader.read(); } catch (_) { break; }
+    if (got.done) break;
+    if (live.latest) live.latest.close();
+    live.latest = got.value;
+    if (!live.busy) send();
+  }
+}
+
+async function send() {
+  const frame = live.latest;
+  if (!frame || !live.ws || live.ws.readyState !== WebSocket.OPEN) return;
+  live.latest = null;
+  live.busy = true;
+  try {
+    const w = frame.displayWidth, h = frame.displayHeight;
+    if (!live.canvas || live.canvas.width !== w || live.canvas.height !== h) {
+      live.canvas = new OffscreenCanvas(w, h);
+      live.ctx = live.canvas.getContext("2d", { alpha: false });
+    }
+    if (live.raw && await sendRaw(frame)) return;
+    live.ctx.drawImage(frame, 0, 0);
+    frame.close();
+    const blob = await live.canvas.convertToBlob({ type: "image/jpeg", quality: live.quality });
+    if (!live.running || live.ws.readyState !== WebSocket.OPEN) return;
+    live.sentAt = performance.now();
+    live.ws.send(blob);
+  } catch (err) {
+    live.busy = false;
+    self.postMessage({ type: "error", error: `frame capture failed: ${err.message}` });
+  }
+}
+
+async function sendRaw(frame) {
+  // the frame's own pixels ("DXRF", format, width, height, pixels: the server's decode_frame);
+  // false (send a JPEG instead) for a format or size the server does not take raw
+  const w = frame.visibleRect.width, h = frame.visibleRect.height;
+  const yuv = frame.format === "I420" || frame.format === "NV12";
+  if (!RAW_FORMATS.includes(frame.format) || (yuv && (w % 2 || h % 2))) return false;
+  const size = frame.allocationSize();
+  if (size + 12 > RAW_MAX_BYTES || size !== (yuv ? (w * h * 3) / 2 : w * h * 4)) return false;
+  const buf = new Uint8Array(12 + size);
+  buf.set([68, 88, 82, 70], 0);  // "DXRF"
+  for (let i = 0; i < 4; i++) buf[4 + i] = frame.format.charCodeAt(i);
+  const view = new DataView(buf.buffer);
+  view.setUint16(8, w, true); view.setUint16(10, h, true);
+  await frame.copyTo(buf.subarray(12));
+  frame.close();
+  if (!live.running || live.ws.readyState !== WebSocket.OPEN) return true;
+  live.sentAt = performance.now();
+  live.ws.send(buf);
+  return true;
+}
+
+function onAnswer(data) {
+  if (typeof data !== "string") { live.puppetBlob = data; return; }  // the next JSON's puppet
+  const msg = JSON.parse(data);
+  const rtt = performance.now() - live.sentAt;
+  if (msg.type === "frame" || msg.type === "error") {
+    live.busy = false;
+    if (msg.type === "error") setTimeout(() => { if (!live.busy && live.latest) send(); }, 200);
+    else if (live.latest) send();  // the next frame leaves first; this answer is shown meanwhile
+  }
+  if (msg.type === "frame" && msg.puppet === "binary" && live.puppetBlob) {
+    const blob = live.puppetBlob;
+    live.puppetBlob = null;
+    createImageBitmap(blob).then((bitmap) => live.puppet.transferFromImageBitmap(bitmap)).catch(() => {});
+  }
+  if (msg.type === "frame") msg.rtt = rtt;
+  self.postMessage({ type: "answer", msg });
+}
+
+function stop() {
+  live.running = false;
+  if (live.latest) { live.latest.close(); live.latest = null; }
+  try { if (live.reader) live.reader.cancel(); } catch (_) { /* already done */ }
+  try { if (live.ws) live.ws.close(); } catch (_) { /* already closed */ }
+}
