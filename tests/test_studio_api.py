@@ -314,3 +314,23 @@ def test_concurrent_requests_and_live_sessions_run_without_a_lock(engine):
         np.testing.assert_allclose(faces[0].probs, ref[0].probs, atol=1e-4)
     for faces, puppet in answers[16:]:
         assert len(faces) == 1 and puppet is not None and puppet.image.shape == (96, 96, 3)
+
+
+def test_live_socket_takes_raw_camera_frames_like_jpeg_ones(api, photo):
+    import cv2
+
+    from deepexpr.studio.uploads import decode_image
+
+    rgb = decode_image(photo, 10**7)
+    h, w = rgb.shape[:2]
+    raw = b"DXRF" + b"I420" + w.to_bytes(2, "little") + h.to_bytes(2, "little") \
+        + cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
+    with api.websocket_connect(f"{BASE.replace('http', 'ws')}/ws/live?character=mika") as ws:
+        ws.send_bytes(raw)
+        frame = ws.receive_json()
+        assert frame["type"] == "frame" and (frame["width"], frame["height"]) == (w, h)
+        assert [f["label"] for f in frame["faces"]] == ["joy"] and frame["rig"]["AU12"] > 0.5
+        ws.send_bytes(raw[:-7])  # cut short: a 422 answer, the socket stays
+        assert ws.receive_json()["status"] == 422
+        ws.send_bytes(raw)
+        assert ws.receive_json()["faces"]

@@ -257,3 +257,43 @@ def test_a_client_gone_while_its_puppet_is_sent_ends_the_socket_quietly(caplog):
     with pytest.raises(WebSocketDisconnect):
         asyncio.run(live._serve(GoneSocket(), session, StudioConfig(), Pool(), "pip", binary_puppet=True))
     assert sent == [] and "live frame failed" not in caplog.text
+
+
+def test_onnx_runtime_gives_the_torch_answers_and_a_net_that_fails_to_export_stays_on_torch(tmp_path, make_checkpoint,
+                                                                                            monkeypatch):
+    from deepexpr import recognition
+    from deepexpr.models import onnx_runtime
+
+    path = make_checkpoint(tmp_path / "tiny.safetensors", size=48, grayscale=True, domain="human")
+    rng = np.random.default_rng(0)
+    faces = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)]
+    feats, probs = recognition.from_checkpoint(path).features_and_probs(faces)
+    rec = recognition.from_checkpoint(path).use_onnx()
+    assert rec.runtime == "onnx"
+    for batch in (faces, faces[:1]):  # the batch axis is free
+        got_feats, got_probs = rec.features_and_probs(batch)
+        np.testing.assert_allclose(got_probs, probs[: len(batch)], atol=1e-5)
+        np.testing.assert_allclose(got_feats, feats[: len(batch)], atol=1e-4)
+    assert isinstance(next(iter(rec._onnx.values())), onnx_runtime.OnnxForward)
+
+    def broken(*_a, **_k):
+        raise ValueError("ONNX export differs from torch by 3")
+
+    monkeypatch.setattr(onnx_runtime, "OnnxForward", broken)
+    fallback = recognition.from_checkpoint(path).use_onnx()
+    np.testing.assert_allclose(fallback.features_and_probs(faces)[1], probs, atol=1e-6)
+    assert list(fallback._onnx.values()) == [None]  # tried once, then torch
+
+
+def test_detector_downscale_matches_an_area_resize(astronaut):
+    import cv2
+
+    from deepexpr.faces.tflite import _shrink
+
+    image = cv2.resize(astronaut, (640, 480), interpolation=cv2.INTER_AREA)
+    for f in (0.3, 0.5, 0.7, 1.0):
+        small, fx, fy = _shrink(image, f)
+        want = (max(1, round(640 * min(f, 1))), max(1, round(480 * min(f, 1))))
+        assert small.shape[1::-1] == want and (fx, fy) == (want[0] / 640, want[1] / 480)
+        reference = cv2.resize(image, want, interpolation=cv2.INTER_AREA)
+        assert np.abs(small.astype(int) - reference).mean() < 3  # the same picture, no aliasing

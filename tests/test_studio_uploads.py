@@ -63,3 +63,30 @@ def test_rate_limit_refuses_bursts_then_refills(monkeypatch):
     assert [limit.allow() for _ in range(4)] == [True, True, True, False]
     now[0] += 0.4  # 1.2 tokens back
     assert limit.allow() and not limit.allow()
+
+
+def _raw(fmt: str, pixels: np.ndarray, w: int, h: int) -> bytes:
+    return b"DXRF" + fmt.encode() + w.to_bytes(2, "little") + h.to_bytes(2, "little") + pixels.tobytes()
+
+
+def test_raw_camera_frames_decode_to_the_camera_picture_and_bad_ones_are_refused(astronaut):
+    import cv2
+
+    from deepexpr.studio.uploads import decode_frame
+
+    rgb = cv2.resize(astronaut, (64, 48), interpolation=cv2.INTER_AREA)  # a real picture (4:2:0 keeps its colours)
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+    got = decode_frame(_raw("I420", i420, 64, 48), 10_000)
+    assert got.shape == (48, 64, 3) and np.abs(got.astype(int) - rgb).mean() < 6  # 4:2:0 blurs the colours a little
+    rgba = np.dstack([rgb, np.full((48, 64), 255, np.uint8)])
+    np.testing.assert_array_equal(decode_frame(_raw("RGBA", rgba, 64, 48), 10_000), rgb)
+    np.testing.assert_array_equal(decode_frame(_raw("BGRX", rgba[..., [2, 1, 0, 3]].copy(), 64, 48), 10_000), rgb)
+    assert decode_frame(_bytes(Image.fromarray(rgb), "PNG"), 10_000).shape == (48, 64, 3)  # encoded frames too
+    for bad, status in ((_raw("I420", i420[:-1], 64, 48), 422),  # a byte short
+                        (_raw("YUYV", i420, 64, 48), 422),  # a format the server does not take
+                        (_raw("I420", i420, 64, 48)[:10], 422),  # header cut short
+                        (_raw("I420", np.zeros(63 * 48 * 3 // 2, np.uint8), 63, 48), 422),  # odd 4:2:0 side
+                        (_raw("RGBA", rgba, 64, 48), 413)):  # over the pixel cap
+        with pytest.raises(StudioError) as err:
+            decode_frame(bad, 10_000 if status == 422 else 64 * 48 - 1)
+        assert err.value.status == status
