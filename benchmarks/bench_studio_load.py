@@ -193,9 +193,11 @@ def _chromium(profile: str, extra: tuple = ()):
     return webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
 
 
-def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
+def browser_live(url: str, seconds: float, query: str = "") -> tuple[dict, dict] | None:
     """The Live view in Chromium with a fake webcam (640x480 y4m of the astronaut) for
-    `seconds`: the page's own round trips (frame sent -> answer drawn) and server times."""
+    `seconds`: the page's own round trips (frame sent -> answer received, in the page's live
+    worker, or with `query` "live=page" on its main thread) and server times. `query`: the
+    page's URL query ("frames=jpeg": JPEG frames instead of the camera's raw pixels)."""
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         return None
     import tempfile
@@ -212,7 +214,7 @@ def browser_live(url: str, seconds: float) -> tuple[dict, dict] | None:
         driver = _chromium(str(Path(tmp) / "profile"), ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                                                        f"--use-file-for-fake-video-capture={y4m}"))
         try:
-            driver.get(url + "/#live")
+            driver.get(url + (f"/?{query}" if query else "/") + "#live")
             deadline = time.time() + 30
             while driver.execute_script("return document.body.dataset.ready") != "1" and time.time() < deadline:
                 time.sleep(0.2)
@@ -397,13 +399,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20, help="length of each phase")
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
+    ap.add_argument("--page-query", default="", help="the Live page's URL query: live=page (frames on the main "
+                    "thread, the fallback of browsers without MediaStreamTrackProcessor), frames=jpeg (JPEG, not raw)")
     ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
     ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, with '=' since they start with '--': "
                     "--serve-args=\"--face-backend solutions\"")
     args = ap.parse_args()
     serve_args = args.serve_args.split()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}, "
-          f"{os.cpu_count()} CPUs, serve {' '.join(serve_args) or '(defaults)'}")
+          f"{os.cpu_count()} CPUs, serve {' '.join(serve_args) or '(defaults)'}, page query {args.page_query or '(defaults)'}")
     if args.stages:
         return stages(args.stages, frames_640x480(32), serve_args)
     with socket.socket() as s:
@@ -423,7 +427,7 @@ def main() -> None:
         if args.sockets > 1:
             phases.append(lambda: live_sockets(url, args.sockets, args.seconds, photos))
         if not args.no_browser:
-            phases.append(lambda: browser_live(url, args.seconds) or [])
+            phases.append(lambda: browser_live(url, args.seconds, args.page_query) or [])
         rows = []
         for phase in phases:
             cpu0 = server_cpu_s(proc.pid)
