@@ -256,9 +256,11 @@ function startLiveWorker(stream, url) {
   const [track] = stream.getVideoTracks();
   const frames = new MediaStreamTrackProcessor({ track, maxBufferSize: 1 }).readable;
   const old = $("#live-puppet"), canvas = old.cloneNode(false);  // a canvas hands its control over once
+  delete canvas.dataset.shown;
   old.replaceWith(canvas);
   const offscreen = canvas.transferControlToOffscreen();
   const worker = new Worker("/static/live-worker.js");
+  // `ws` stands for the worker's socket where the page-thread loop has its own (character switch, stop)
   const live = { stream, worker, frames: 0, times: [], running: true, statsAt: 0, barsAt: 0, probs: "", status: "", timer: 0,
                  ws: { send: (text) => worker.postMessage({ type: "character", name: JSON.parse(text).character }), close: () => worker.postMessage({ type: "stop" }) } };
   state.live = live;
