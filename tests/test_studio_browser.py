@@ -159,10 +159,11 @@ def test_photo_view_shows_faces_labels_matches_drawing_and_puppet(server, browse
     browser.set_window_size(1280, 800)
 
 
-def test_live_view_processes_webcam_frames(server, browser, tmp_path):
+@pytest.mark.parametrize("query", ["", "?live=page"])  # the live worker (raw frames on loopback); the page-thread loop
+def test_live_view_processes_webcam_frames(server, browser, tmp_path, query):
     from selenium.webdriver.common.by import By
 
-    browser.get(server + "/")
+    browser.get(server + "/" + query)
     _wait(browser, "document.body.dataset.ready === '1'")
     browser.find_element(By.CSS_SELECTOR, ".tab[data-view=live]").click()
     browser.find_element(By.ID, "live-start").click()
@@ -175,7 +176,10 @@ def test_live_view_processes_webcam_frames(server, browser, tmp_path):
     assert browser.find_element(By.ID, "live-puppet-source").text == "rig"
     assert browser.find_element(By.ID, "live-fps").text != "–"
     assert browser.find_element(By.ID, "live-server").text.endswith("ms")
-    _shot(browser, tmp_path, "live", full_page=True)
+    sent = browser.execute_script("return window.studioLiveStats.sent")
+    assert (sent == "jpeg") == (query == "?live=page"), sent  # the worker sends the camera's own pixels here
+    if not query:
+        _shot(browser, tmp_path, "live", full_page=True)
     browser.find_element(By.ID, "live-stop").click()
     assert "frames processed" in browser.find_element(By.ID, "live-status").text
 

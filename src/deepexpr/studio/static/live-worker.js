@@ -62,6 +62,7 @@ async function send() {
     const blob = await live.canvas.convertToBlob({ type: "image/jpeg", quality: live.quality });
     if (!live.running || live.ws.readyState !== WebSocket.OPEN) return;
     live.sentAt = performance.now();
+    live.sentFormat = "jpeg";
     live.ws.send(blob);
   } catch (err) {
     live.busy = false;
@@ -72,20 +73,21 @@ async function send() {
 async function sendRaw(frame) {
   // the frame's own pixels ("DXRF", format, width, height, pixels: the server's decode_frame);
   // false (send a JPEG instead) for a format or size the server does not take raw
-  const w = frame.visibleRect.width, h = frame.visibleRect.height;
-  const yuv = frame.format === "I420" || frame.format === "NV12";
-  if (!RAW_FORMATS.includes(frame.format) || (yuv && (w % 2 || h % 2))) return false;
+  const w = frame.visibleRect.width, h = frame.visibleRect.height, format = frame.format;  // null once closed
+  const yuv = format === "I420" || format === "NV12";
+  if (!RAW_FORMATS.includes(format) || (yuv && (w % 2 || h % 2))) return false;
   const size = frame.allocationSize();
   if (size + 12 > RAW_MAX_BYTES || size !== (yuv ? (w * h * 3) / 2 : w * h * 4)) return false;
   const buf = new Uint8Array(12 + size);
   buf.set([68, 88, 82, 70], 0);  // "DXRF"
-  for (let i = 0; i < 4; i++) buf[4 + i] = frame.format.charCodeAt(i);
+  for (let i = 0; i < 4; i++) buf[4 + i] = format.charCodeAt(i);
   const view = new DataView(buf.buffer);
   view.setUint16(8, w, true); view.setUint16(10, h, true);
   await frame.copyTo(buf.subarray(12));
   frame.close();
   if (!live.running || live.ws.readyState !== WebSocket.OPEN) return true;
   live.sentAt = performance.now();
+  live.sentFormat = format;
   live.ws.send(buf);
   return true;
 }
@@ -104,7 +106,7 @@ function onAnswer(data) {
     live.puppetBlob = null;
     createImageBitmap(blob).then((bitmap) => live.puppet.transferFromImageBitmap(bitmap)).catch(() => {});
   }
-  if (msg.type === "frame") msg.rtt = rtt;
+  if (msg.type === "frame") { msg.rtt = rtt; msg.sent = live.sentFormat; }  // round trip and what was sent, for the page's stats
   self.postMessage({ type: "answer", msg });
 }
 
