@@ -229,7 +229,8 @@ def browser_live(url: str, seconds: float, query: str = "") -> tuple[dict, dict]
             driver.quit()
     split = ", ".join(f"{k} {1000 * (v - cpu0.get(k, 0.0)) / frames:.1f}" for k, v in sorted(cpu1.items()))
     print(f"Chromium's own CPU per live frame: {1000 * (sum(cpu1.values()) - sum(cpu0.values())) / frames:.1f} ms "
-          f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included)")
+          f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included; frames sent as "
+          f"{stats.get('sent', '?')})")
     return (summary("browser live round trip", stats["rtt"], 0, seconds),
             summary("browser live server-side", stats["server"], 0, seconds))
 
