@@ -61,16 +61,16 @@ def _hog(patches: np.ndarray) -> np.ndarray:
     gy = np.zeros_like(patches)
     gx[:, :, 1:-1] = patches[:, :, 2:] - patches[:, :, :-2]
     gy[:, 1:-1] = patches[:, 2:] - patches[:, :-2]
-    mag = np.hypot(gx, gy)
-    pos = (np.arctan2(gy, gx) % np.pi) * (BINS / np.pi) - 0.5  # bin centres at k + 0.5
+    mag = np.hypot(gx, gy).reshape(-1, PATCH)
+    pos = (np.arctan2(gy, gx).reshape(-1, PATCH) % np.pi) * (BINS / np.pi) - 0.5  # unsigned; centres at k + 0.5
     lo = np.floor(pos)
     frac = pos - lo
     lo = lo.astype(np.int64) % BINS
-    hi = (lo + 1) % BINS
-    base = (_CELL_ID[None] + (np.arange(k) * CELLS * CELLS)[:, None, None]) * BINS
+    base = (_CELL_ID[None] + (np.arange(k) * CELLS * CELLS)[:, None, None]).reshape(-1, PATCH) * BINS
     n = k * CELLS * CELLS * BINS
-    hist = np.bincount((base + lo).ravel(), (mag * (1 - frac)).ravel(), n) + \
-        np.bincount((base + hi).ravel(), (mag * frac).ravel(), n)
+    upper = mag * frac
+    hist = np.bincount((base + lo).ravel(), (mag - upper).ravel(), n) + \
+        np.bincount((base + (lo + 1) % BINS).ravel(), upper.ravel(), n)
     h = hist.reshape(k, -1)
     h = h / (np.sqrt((h * h).sum(1, keepdims=True)) + 1e-3)
     h = np.minimum(h, 0.2)
@@ -87,14 +87,22 @@ def _shade(patches: np.ndarray) -> np.ndarray:
     return (cells - cells.mean(1, keepdims=True)) / (cells.std(1, keepdims=True) + 0.02)
 
 
-def region_boxes(points: np.ndarray) -> dict[str, tuple[np.ndarray, float, float]]:
-    """{region: (centre (2,), width, height)} in the frame of `points` (478 or 468, 2)."""
-    eye = max(float(np.linalg.norm(points[33] - points[263])), 1e-6)
-    out = {}
-    for name, (idx, w, h, shift) in REGIONS.items():
-        centre = points[list(idx)].mean(0) + np.asarray(shift) * eye
-        out[name] = (centre, w * eye, h * eye)
-    return out
+# the mesh points the regions read, and each region's averaging weights over them
+_POINTS = sorted({33, 263} | {i for idx, *_ in REGIONS.values() for i in idx})
+_MEAN = np.array([[1.0 / len(idx) if p in idx else 0.0 for p in _POINTS] for idx, *_ in REGIONS.values()])
+_SIZE = np.array([(w, h) for _, w, h, _ in REGIONS.values()])
+_SHIFT = np.array([shift for *_, shift in REGIONS.values()])
+
+
+def region_boxes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(centres (R, 2), sizes (R, 2) width, height) of `REGIONS` in the frame of `points`
+    ((478 | 468, 2), or the (len(_POINTS), 2) points `_POINTS` with `picked=True`)."""
+    return _boxes(np.asarray(points, np.float64)[_POINTS])
+
+
+def _boxes(picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    eye = max(float(np.linalg.norm(picked[_POINTS.index(33)] - picked[_POINTS.index(263)])), 1e-6)
+    return _MEAN @ picked + _SHIFT * eye, _SIZE * eye
 
 
 def appearance_features(crop: np.ndarray, affine: np.ndarray, mesh: np.ndarray) -> np.ndarray:
@@ -111,15 +119,16 @@ def appearance_features(crop: np.ndarray, affine: np.ndarray, mesh: np.ndarray) 
     import cv2
 
     grey = _grey_work(crop)
-    scale = WORK_SIDE / float(crop.shape[0])
-    pts = (np.asarray(mesh, np.float64)[:, :2] @ np.asarray(affine, np.float64)[:, :2].T + affine[:, 2]) * scale
-    u = (np.arange(PATCH) + 0.5) / PATCH - 0.5  # sample offsets in patch units
-    boxes = list(region_boxes(pts).values())
+    m = np.asarray(affine, np.float64) * (WORK_SIDE / float(crop.shape[0]))
+    picked = np.asarray(mesh, np.float64)[_POINTS, :2] @ m[:, :2].T + m[:, 2]
+    centres, sizes = _boxes(picked)
+    u = ((np.arange(PATCH) + 0.5) / PATCH - 0.5).astype(np.float32)  # sample offsets in patch units
+    r = len(centres)
     # every patch in one remap call: the maps stacked vertically
-    map_x = np.concatenate([np.broadcast_to(c[0] + u[None, :] * w, (PATCH, PATCH)) for c, w, _ in boxes])
-    map_y = np.concatenate([np.broadcast_to(c[1] + u[:, None] * h, (PATCH, PATCH)) for c, _, h in boxes])
-    patches = cv2.remap(grey, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE).reshape(len(boxes), PATCH, PATCH)
+    map_x = np.broadcast_to((centres[:, 0, None] + u * sizes[:, 0, None])[:, None, :], (r, PATCH, PATCH))
+    map_y = np.broadcast_to((centres[:, 1, None] + u * sizes[:, 1, None])[:, :, None], (r, PATCH, PATCH))
+    patches = cv2.remap(grey, map_x.reshape(-1, PATCH).astype(np.float32), map_y.reshape(-1, PATCH).astype(np.float32),
+                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(r, PATCH, PATCH)
     return np.concatenate([_hog(patches), _shade(patches)], 1).reshape(-1).astype(np.float32)
 
 
