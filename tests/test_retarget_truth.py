@@ -130,9 +130,8 @@ def test_train_standin_reader_cli(tmp_path, monkeypatch):
 
 def test_standin_reader_is_named_and_missing_weights_say_what_to_run(monkeypatch, tmp_path):
     import deepexpr.models.resolve as resolve
-    from deepexpr.retarget.report import RetargetEvalConfig, load_human_reader
-
     import deepexpr.recognition  # noqa: F401  (imported unpatched: it binds WEIGHTS_DIR at import)
+    from deepexpr.retarget.report import RetargetEvalConfig, load_human_reader
 
     assert "standin" in RetargetEvalConfig().human
     monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)

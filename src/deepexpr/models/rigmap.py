@@ -219,6 +219,8 @@ class RigMap:
         config: JSON-able settings and provenance.
         appearance_mean_: (N_APPEARANCE,) population neutral patch features
             (`deepexpr.faces.appearance`) when the map reads appearance, else None.
+        pose_map_: a mesh-only `RigMap` whose head angles and gaze replace this map's (an
+            appearance map's head angles wander on real photos, whose skin it never saw), or None.
     """
 
     reference_: np.ndarray
@@ -229,6 +231,7 @@ class RigMap:
     reliability_: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     appearance_mean_: np.ndarray | None = None
+    pose_map_: RigMap | None = None
 
     @property
     def with_appearance(self) -> bool:
@@ -268,6 +271,9 @@ class RigMap:
         delta = appearance_delta(appearance, neutral, self.appearance_mean_) if self.with_appearance else None
         out = self.forward(mlp_input(feats, self.reference_, neutral, self.with_geometry, delta)[None])[0]
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
+        if self.pose_map_ is not None:
+            pose = self.pose_map_.predict(feats, neutral)
+            rig.update({c: pose[c] for c in HEAD + GAZE})
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})
         return rig
@@ -284,6 +290,11 @@ def save_rigmap(model: RigMap, path: str | Path) -> Path:
                "in_std": model.in_std_, "out_scale": model.out_scale_}
     if model.with_appearance:
         tensors["appearance_mean"] = model.appearance_mean_
+    if model.pose_map_ is not None:
+        pose = model.pose_map_
+        tensors.update({"pose.in_mean": pose.in_mean_, "pose.in_std": pose.in_std_, "pose.out_scale": pose.out_scale_})
+        for k, (w, b) in enumerate(pose.layers_):
+            tensors[f"pose.layer{k}.weight"], tensors[f"pose.layer{k}.bias"] = w, b
     for k, (w, b) in enumerate(model.layers_):
         tensors[f"layer{k}.weight"], tensors[f"layer{k}.bias"] = w, b
     tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}
@@ -322,7 +333,13 @@ def load_rigmap(path: str | Path) -> RigMap:
         raise InputError(f"{path}: not a rig map ({type(err).__name__}: {err})") from err
     if list(cfg.get("aus", [])) != list(AUS):
         raise InputError(f"{path}: rig map AUs {cfg.get('aus')} differ from the rig's {list(AUS)}")
-    n = sum(1 for k in t if k.endswith(".weight"))
+    reference = t["reference"].astype(np.float64)
+    pose = None
+    if "pose.in_mean" in t:  # the mesh-only map of the head angles and gaze
+        n = sum(1 for k in t if k.startswith("pose.layer") and k.endswith(".weight"))
+        pose = RigMap(reference, [(t[f"pose.layer{k}.weight"], t[f"pose.layer{k}.bias"]) for k in range(n)],
+                      t["pose.in_mean"], t["pose.in_std"], t["pose.out_scale"])
+    n = sum(1 for k in t if k.startswith("layer") and k.endswith(".weight"))
     layers = [(t[f"layer{k}.weight"], t[f"layer{k}.bias"]) for k in range(n)]
     appearance = t.get("appearance_mean")
     if appearance is not None:
@@ -332,5 +349,5 @@ def load_rigmap(path: str | Path) -> RigMap:
             raise InputError(f"{path}: the map reads patch features of version {cfg.get('appearance_version')}, "
                              f"this deepexpr makes version {APPEARANCE_VERSION}; retrain it "
                              "(`deepexpr train rigmap --appearance`)")
-    return RigMap(t["reference"].astype(np.float64), layers, t["in_mean"], t["in_std"], t["out_scale"],
-                  dict(cfg.get("reliability", {})), cfg, appearance)
+    return RigMap(reference, layers, t["in_mean"], t["in_std"], t["out_scale"],
+                  dict(cfg.get("reliability", {})), cfg, appearance, pose)

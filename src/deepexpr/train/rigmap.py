@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,8 @@ from deepexpr.characters.rig import AUS
 from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.rigmap import (
+    GAZE,
+    HEAD,
     N_MESH,
     OUTPUTS,
     NeutralFace,
@@ -98,7 +100,8 @@ class RigMapTrainConfig:
                              "(relative to the neutral; `models.rigmap.MEASURES`)")
     au_weight: str = setting("", "loss weight per AU, e.g. AU16=2,AU17=2 (others 1)")
     appearance: bool = setting(False, "also read HOG and shading of patches around the mouth, chin, eyes, "
-                               "brows, nose and cheeks (`deepexpr.faces.appearance`)")
+                               "brows, nose and cheeks (`deepexpr.faces.appearance`) for the AUs; head "
+                               "angles and gaze then come from a second, mesh-only map")
 
     def __post_init__(self):
         check_settings(self)
@@ -298,9 +301,20 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
         model.config["validation_calibrated_only"] = {
             "people": extra["people"], "faces_found": list(calibrated_only.found),
             "mae": {c: round(float(v), 4) for c, v in zip(OUTPUTS, np.abs(pred - extra["y"]).mean(0))}}
+    if cfg.appearance:
+        _add_pose_map(model, ms, cfg, calibrated_only)
     if out is not None:
         save_rigmap(model, out / MODEL_NAME)
     return model
+
+
+def _add_pose_map(model: RigMap, ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> None:
+    """Give an appearance map a mesh-only map for head angles and gaze (same rows and recipe):
+    on real photos, whose skin the drawn and rendered faces never showed, patches move them."""
+    pose = fit_rigmap(ms, replace(cfg, appearance=False), calibrated_only=calibrated_only)
+    model.pose_map_ = pose
+    model.reliability_.update({c: pose.reliability_[c] for c in HEAD + GAZE})
+    model.config["validation"].update({c: pose.config["validation"][c] for c in HEAD + GAZE})
 
 
 def concat_mesh_sets(sets: list[MeshSet]) -> MeshSet:
