@@ -219,8 +219,9 @@ class RigMap:
         config: JSON-able settings and provenance.
         appearance_mean_: (N_APPEARANCE,) population neutral patch features
             (`deepexpr.faces.appearance`) when the map reads appearance, else None.
-        pose_map_: a mesh-only `RigMap` whose head angles and gaze replace this map's (an
-            appearance map's head angles wander on real photos, whose skin it never saw), or None.
+        pose_map_: a mesh-only `RigMap` whose head angles replace this map's (an appearance
+            map's head angles are worse on the photo-textured renders and move by 10-15 degrees
+            on the astronaut, whose skin it never saw), or None.
     """
 
     reference_: np.ndarray
@@ -273,7 +274,7 @@ class RigMap:
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
         if self.pose_map_ is not None:
             pose = self.pose_map_.predict(feats, neutral)
-            rig.update({c: pose[c] for c in HEAD + GAZE})
+            rig.update({c: pose[c] for c in HEAD})
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})
         return rig

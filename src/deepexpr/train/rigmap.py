@@ -33,7 +33,6 @@ from deepexpr.characters.rig import AUS
 from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.rigmap import (
-    GAZE,
     HEAD,
     N_MESH,
     OUTPUTS,
@@ -100,8 +99,8 @@ class RigMapTrainConfig:
                              "(relative to the neutral; `models.rigmap.MEASURES`)")
     au_weight: str = setting("", "loss weight per AU, e.g. AU16=2,AU17=2 (others 1)")
     appearance: bool = setting(False, "also read HOG and shading of patches around the mouth, chin, eyes, "
-                               "brows, nose and cheeks (`deepexpr.faces.appearance`) for the AUs; head "
-                               "angles and gaze then come from a second, mesh-only map")
+                               "brows, nose and cheeks (`deepexpr.faces.appearance`); the head angles "
+                               "then come from a second, mesh-only map")
 
     def __post_init__(self):
         check_settings(self)
@@ -309,12 +308,13 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
 
 
 def _add_pose_map(model: RigMap, ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> None:
-    """Give an appearance map a mesh-only map for head angles and gaze (same rows and recipe):
-    on real photos, whose skin the drawn and rendered faces never showed, patches move them."""
+    """Give an appearance map a mesh-only map for the head angles (same rows and recipe): on
+    the photo-textured renders it is the better one, and on a real photo the patches move the
+    angles (the eye patches do help gaze: the appearance map keeps it)."""
     pose = fit_rigmap(ms, replace(cfg, appearance=False), calibrated_only=calibrated_only)
     model.pose_map_ = pose
-    model.reliability_.update({c: pose.reliability_[c] for c in HEAD + GAZE})
-    model.config["validation"].update({c: pose.config["validation"][c] for c in HEAD + GAZE})
+    model.reliability_.update({c: pose.reliability_[c] for c in HEAD})
+    model.config["validation"].update({c: pose.config["validation"][c] for c in HEAD})
 
 
 def concat_mesh_sets(sets: list[MeshSet]) -> MeshSet:
