@@ -270,11 +270,12 @@ class RigMap:
         """Rig values (AUs in [0, 1], head degrees, gaze in [-1, 1]) from `MeshFeatures` (and
         the face's (N_APPEARANCE,) patch features when the map reads them; None = neutral)."""
         delta = appearance_delta(appearance, neutral, self.appearance_mean_) if self.with_appearance else None
-        out = self.forward(mlp_input(feats, self.reference_, neutral, self.with_geometry, delta)[None])[0]
+        x = mlp_input(feats, self.reference_, neutral, self.with_geometry, delta)[None]
+        out = self.forward(x)[0]
+        if self.pose_map_ is not None:  # its inputs are the mesh part of ours (same reference)
+            pose = self.pose_map_.forward(x[:, :len(self.pose_map_.in_mean_)])[0]
+            out[len(AUS):len(AUS) + len(HEAD)] = pose[len(AUS):len(AUS) + len(HEAD)]
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
-        if self.pose_map_ is not None:
-            pose = self.pose_map_.predict(feats, neutral)
-            rig.update({c: pose[c] for c in HEAD})
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})
         return rig
