@@ -139,14 +139,17 @@ N_GEOMETRY = len(MEASURES)
 BASE_INPUTS = 3 * N_MESH + 6  # AU features (1404), head angles (3), gaze (2), calibrated flag
 
 
+_GEO_A = np.array([a for _, a, _ in MEASURES])
+_GEO_B = np.array([b for _, _, b in MEASURES])
+_GEO_AXIS = np.array(["xyz".index(k[1]) if k != "d" else 0 for k, _, _ in MEASURES])
+_GEO_DIST = np.array([k == "d" for k, _, _ in MEASURES])
+
+
 def geometry(frontal: np.ndarray) -> np.ndarray:
     """(N_GEOMETRY,) distances of `MEASURES` in a frontal mesh (eye-width units)."""
     p = np.asarray(frontal, np.float64)
-    out = np.empty(N_GEOMETRY)
-    for k, (kind, a, b) in enumerate(MEASURES):
-        d = p[a] - p[b]
-        out[k] = np.linalg.norm(d) if kind == "d" else d["xyz".index(kind[1])]
-    return out
+    d = p[_GEO_A] - p[_GEO_B]
+    return np.where(_GEO_DIST, np.sqrt((d * d).sum(1)), d[np.arange(N_GEOMETRY), _GEO_AXIS])
 
 
 class NeutralFace(np.ndarray):
