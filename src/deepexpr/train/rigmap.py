@@ -258,12 +258,7 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     """
     cfg = cfg or RigMapTrainConfig()
     reference = population_neutral(ms)
-    appearance_mean = None
-    if cfg.appearance:
-        if ms.appearance is None or (calibrated_only is not None and calibrated_only.appearance is None):
-            raise InputError("fit_rigmap: appearance=True needs the sets' patch features "
-                             "(`data.rig_truth.with_appearance`)")
-        appearance_mean = ms.appearance[ms.calibration].mean(0).astype(np.float32)
+    appearance_mean = _appearance_mean(ms, cfg, calibrated_only)
     d = design(ms, reference, cfg.geometry, appearance_mean)
     y = ms.rigs[d["rows"]].astype(np.float32)
     people = np.unique(ms.identity[d["rows"]])
@@ -305,6 +300,16 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     if out is not None:
         save_rigmap(model, out / MODEL_NAME)
     return model
+
+
+def _appearance_mean(ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> np.ndarray | None:
+    """(N_APPEARANCE,) mean patch features of the training neutrals, or None without `cfg.appearance`."""
+    if not cfg.appearance:
+        return None
+    if ms.appearance is None or (calibrated_only is not None and calibrated_only.appearance is None):
+        raise InputError("fit_rigmap: appearance=True needs the sets' patch features "
+                         "(`data.rig_truth.with_appearance`)")
+    return ms.appearance[ms.calibration].mean(0).astype(np.float32)
 
 
 def _add_pose_map(model: RigMap, ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> None:
