@@ -149,8 +149,7 @@ def appearance_of_face(face) -> np.ndarray | None:
     inner = getattr(face, "face", None) if hasattr(face, "quality") else face
     if inner is None or not hasattr(inner, "aligned"):
         return None
-    mesh = inner.mesh478 if getattr(inner, "mesh478", None) is not None else inner.mesh468
     crop, affine = inner.aligned, inner.affine
     if crop is None or affine is None:
         return None
-    return appearance_features(crop, affine, mesh)
+    return appearance_features(crop, affine, inner.mesh468)  # regions use points < 468: no iris run
