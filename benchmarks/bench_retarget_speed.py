@@ -2,7 +2,8 @@
 
     python benchmarks/bench_retarget_speed.py [--frames 60] [--size 256] [--character pip]
 
-Estimate = frontalising fit + MLP (NumPy) + confidence; draw = `drive` at --size with
+Estimate = frontalising fit + patch appearance (HOG on the aligned crop, when the map reads
+it) + MLP (NumPy) + confidence; draw = `drive` at --size with
 supersample 2 (anti-aliased, the default) and 1. The face pipeline (mediapipe face mesh
 with irises, `find_rig_faces`) is timed separately on a 640x480 frame. Median ms per frame
 over --frames frames, one process; the machine load is printed alongside. With --rounds R

@@ -208,8 +208,12 @@ deepexpr train stylized-face --stage detector --out "$SF7" --threads "$THREADS" 
 # and AU model, rig-truth CACHE_VERSION 3), so the meshes are collected anew. Session 7: the
 # bundled map was made by this command on those meshes (3 min fit; a rerun is bit-identical)
 # and records the versions (`truth_versions` in rigmap.json; a test checks them).
+# Session 8: --appearance adds HOG + shading of mesh-placed patches on the aligned crop
+# (faces/appearance.py; replayed from the cached meshes, ~2 min for the stand-ins, ~12 min
+# to re-render the 3D faces the first time) and a second, mesh-only map for the head angles;
+# ~10 min of one niced thread for both fits.
 deepexpr train rigmap --seeds 100,101,102 --render-seeds 300,301 --geometry \
-    --au-weight AU16=3,AU17=3,AU23=3,AU24=3 --out "$RUNS/rigmap" --export src/deepexpr/weights --quiet
+    --au-weight AU16=3,AU17=3,AU23=3,AU24=3 --appearance --out "$RUNS/rigmap" --export src/deepexpr/weights --quiet
 # The human reader of `deepexpr evaluate retarget --human standin`: a cnn_small on the face
 # pipeline's aligned crops of 60 drawn stand-in people of seed 150 (the evaluation's are 200),
 # 8 faces per expression: ~4 min to draw and align 3360 faces, ~4 min for the 15 epochs

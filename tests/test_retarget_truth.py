@@ -120,6 +120,8 @@ def test_train_standin_reader_cli(tmp_path, monkeypatch):
     assert write_standin_faces(faces, identities=2, per_expression=4, seed=41, quiet=True) == made  # kept
     with pytest.raises(InputError, match="other settings"):
         write_standin_faces(faces, identities=3, per_expression=4, seed=41, quiet=True)
+    import deepexpr.recognition  # noqa: F401  (imported unpatched: it binds WEIGHTS_DIR at import)
+
     monkeypatch.setattr(resolve, "WEIGHTS_DIR", export)
     probs = load_human_reader("standin").probs([read_image(files[0])])
     assert probs.shape == (1, len(EXPRESSIONS)) and abs(float(probs.sum()) - 1) < 1e-4
@@ -128,6 +130,7 @@ def test_train_standin_reader_cli(tmp_path, monkeypatch):
 
 def test_standin_reader_is_named_and_missing_weights_say_what_to_run(monkeypatch, tmp_path):
     import deepexpr.models.resolve as resolve
+    import deepexpr.recognition  # noqa: F401  (imported unpatched: it binds WEIGHTS_DIR at import)
     from deepexpr.retarget.report import RetargetEvalConfig, load_human_reader
 
     assert "standin" in RetargetEvalConfig().human

@@ -70,7 +70,7 @@ def cmd_train_rigmap(args) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
-    from deepexpr.data.rig_truth import RigMapData, TruthConfig, collect_meshes
+    from deepexpr.data.rig_truth import RigMapData, TruthConfig, collect_meshes, with_appearance
     from deepexpr.io import cache_dir
     from deepexpr.models.rigmap import save_rigmap
     from deepexpr.train.rigmap import MODEL_NAME, RigMapTrainConfig, concat_mesh_sets, fit_rigmap
@@ -82,6 +82,8 @@ def cmd_train_rigmap(args) -> int:
     store = cache_dir() / "retarget"
     truths = [TruthConfig(identities=data.identities, per_identity=data.per_identity, seed=s) for s in data.seeds]
     sets = [collect_meshes(t, cache_dir=store, quiet=args.quiet) for t in truths]
+    if cfg.appearance:
+        sets = [with_appearance(s, t, store, args.quiet) for s, t in zip(sets, truths)]
     renders, render_cfgs = None, []
     if data.render_identities > 0:
         from deepexpr.animation.render_truth import RenderTruthConfig, render_truth_items
@@ -90,8 +92,12 @@ def cmd_train_rigmap(args) -> int:
             print("deepexpr: note: render seed 400 is the held-out evaluation set", file=sys.stderr)
         render_cfgs = [RenderTruthConfig(identities=data.render_identities, per_identity=data.render_per_identity,
                                          seed=s) for s in data.render_seeds]
-        renders = concat_mesh_sets([collect_meshes(c, cache_dir=store, quiet=args.quiet, items=render_truth_items(c))
-                                    for c in render_cfgs])
+        rsets = [collect_meshes(c, cache_dir=store, quiet=args.quiet, items=render_truth_items(c))
+                 for c in render_cfgs]
+        if cfg.appearance:
+            rsets = [with_appearance(s, c, store, args.quiet, items=render_truth_items(c))
+                     for s, c in zip(rsets, render_cfgs)]
+        renders = concat_mesh_sets(rsets)
     from deepexpr.characters.export import RENDERER_VERSION
     from deepexpr.data.rig_truth import CACHE_VERSION
     from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION

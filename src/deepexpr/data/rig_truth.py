@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.characters import neutral_rig, render_face, sample_poses, standin_humans
-from deepexpr.characters.rig import AUS, check_rig
+from deepexpr.characters.rig import AUS, RIG_CONTROLS, check_rig
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
 
@@ -130,6 +130,8 @@ class MeshSet:
         identity: (N,) person names. expression: (N,) source expression or "random".
         calibration: (N,) bool, the person's neutral calibration image.
         found: images where the face pipeline found a face / images drawn.
+        appearance: (N, N_APPEARANCE) float32 patch features (`deepexpr.faces.appearance`)
+            once `with_appearance` added them, else None.
     """
 
     meshes: np.ndarray
@@ -138,6 +140,16 @@ class MeshSet:
     expression: np.ndarray
     calibration: np.ndarray
     found: tuple[int, int]
+    appearance: np.ndarray | None = None
+
+
+def _cache_file(cfg, cache_dir: str | Path, **extra) -> Path:
+    """The cache file of a ground-truth config (`extra` keys for derived features)."""
+    from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
+
+    key = json.dumps({**asdict(cfg), "v": CACHE_VERSION, "au_model": AU_MODEL_VERSION, **extra}, sort_keys=True)
+    prefix = "rigtruth" if isinstance(cfg, TruthConfig) else type(cfg).__name__.lower()
+    return Path(cache_dir) / f"{prefix}_{zlib.crc32(key.encode()):08x}.npz"
 
 
 def collect_meshes(cfg, cache_dir: str | Path | None = None, quiet: bool = False,
@@ -149,17 +161,12 @@ def collect_meshes(cfg, cache_dir: str | Path | None = None, quiet: bool = False
             `per_identity`; it names the cache file).
         items: the ground-truth images (default: `truth_items(cfg)`).
     """
-    from deepexpr.characters.rig import RIG_CONTROLS
     from deepexpr.faces.rigface import find_rig_faces
     from deepexpr.progress import progress
 
     cache = None
     if cache_dir is not None:
-        from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
-
-        key = json.dumps({**asdict(cfg), "v": CACHE_VERSION, "au_model": AU_MODEL_VERSION}, sort_keys=True)
-        prefix = "rigtruth" if isinstance(cfg, TruthConfig) else type(cfg).__name__.lower()
-        cache = Path(cache_dir) / f"{prefix}_{zlib.crc32(key.encode()):08x}.npz"
+        cache = _cache_file(cfg, cache_dir)
         if cache.is_file():
             z = np.load(cache, allow_pickle=False)
             return MeshSet(z["meshes"], z["rigs"], z["identity"], z["expression"], z["calibration"],
@@ -184,3 +191,39 @@ def collect_meshes(cfg, cache_dir: str | Path | None = None, quiet: bool = False
                             expression=ms.expression, calibration=ms.calibration, found=np.array(ms.found))
         tmp.replace(cache)
     return ms
+
+
+def with_appearance(ms: MeshSet, cfg, cache_dir: str | Path | None = None, quiet: bool = False,
+                    items: Iterator[TruthItem] | None = None) -> MeshSet:
+    """`ms` (made by `collect_meshes(cfg, items=items)`) with its rows' patch features.
+
+    The images are drawn again (deterministic for `cfg`) and each row's crop is made from its
+    cached mesh as the face pipeline makes it (`faces.appearance.appearance_of_photo`): the
+    pipeline does not run again. Cached in `cache_dir` beside the meshes.
+    """
+    from deepexpr.faces.appearance import APPEARANCE_VERSION, appearance_of_photo
+    from deepexpr.progress import progress
+
+    cache = None if cache_dir is None else _cache_file(cfg, cache_dir, appearance=APPEARANCE_VERSION)
+    if cache is not None and cache.is_file():
+        feats = np.load(cache, allow_pickle=False)["appearance"]
+    else:
+        feats, row = [], 0
+        items = truth_items(cfg) if items is None else items
+        total = cfg.identities * (cfg.per_identity + 1)
+        for item in progress(items, total=total, desc="rig ground truth: appearance", disable=quiet):
+            if row == len(ms.meshes):
+                break
+            if (item.identity != ms.identity[row] or item.is_calibration != ms.calibration[row]
+                    or not np.array_equal(np.float32([item.rig[c] for c in RIG_CONTROLS]), ms.rigs[row])):
+                continue  # the pipeline found no face in this image: it has no row
+            feats.append(appearance_of_photo(item.image, ms.meshes[row]))
+            row += 1
+        if row != len(ms.meshes):
+            raise RuntimeError(f"with_appearance: matched {row} of {len(ms.meshes)} rows; stale mesh cache?")
+        feats = np.stack(feats).astype(np.float32)
+        if cache is not None:
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, appearance=feats)
+            tmp.replace(cache)
+    return MeshSet(ms.meshes, ms.rigs, ms.identity, ms.expression, ms.calibration, ms.found, feats)

@@ -15,6 +15,11 @@ Shared by training (`deepexpr.train.rigmap`) and inference (`deepexpr.retarget`)
 * Distances (optional, `geometry`; the bundled map uses them): 46 distances around the
   mouth, eyes and brows (`MEASURES`: lip thickness, mouth opening, lids, brow and cheek
   heights, lip and chin protrusion) minus the neutral's.
+* Appearance (optional, `appearance`): HOG and shading of patches placed by the mesh on
+  the pipeline's aligned crop (`deepexpr.faces.appearance`: mouth, chin, eyes, brows, nose,
+  cheeks; 1152 numbers) minus the neutral's (the person's own when the calibration photo
+  gave a crop, `NeutralFace.appearance`, else the population mean `appearance_mean_`): for
+  the AUs the mesh hardly moves with (lip thinning/pressing, chin, wrinkles).
 * Map: a small MLP (1410, or 1456 with the distances, -> 256 -> 256 -> 23, GELU; NumPy at
   inference) from the AU features, the raw angles and the iris offsets to all 23 controls;
   AUs clipped to [0, 1].
@@ -134,27 +139,59 @@ N_GEOMETRY = len(MEASURES)
 BASE_INPUTS = 3 * N_MESH + 6  # AU features (1404), head angles (3), gaze (2), calibrated flag
 
 
+_GEO_A = np.array([a for _, a, _ in MEASURES])
+_GEO_B = np.array([b for _, _, b in MEASURES])
+_GEO_AXIS = np.array(["xyz".index(k[1]) if k != "d" else 0 for k, _, _ in MEASURES])
+_GEO_DIST = np.array([k == "d" for k, _, _ in MEASURES])
+
+
 def geometry(frontal: np.ndarray) -> np.ndarray:
     """(N_GEOMETRY,) distances of `MEASURES` in a frontal mesh (eye-width units)."""
     p = np.asarray(frontal, np.float64)
-    out = np.empty(N_GEOMETRY)
-    for k, (kind, a, b) in enumerate(MEASURES):
-        d = p[a] - p[b]
-        out[k] = np.linalg.norm(d) if kind == "d" else d["xyz".index(kind[1])]
-    return out
+    d = p[_GEO_A] - p[_GEO_B]
+    return np.where(_GEO_DIST, np.sqrt((d * d).sum(1)), d[np.arange(N_GEOMETRY), _GEO_AXIS])
+
+
+class NeutralFace(np.ndarray):
+    """A person's (468, 3) frontal neutral mesh (what `retarget.calibrate` returns), with the
+    neutral face's patch features in `.appearance` ((N_APPEARANCE,) or None) for a map that
+    reads appearance. Behaves as the plain array everywhere else."""
+
+    appearance: np.ndarray | None = None
+
+    def __new__(cls, mesh: np.ndarray, appearance: np.ndarray | None = None) -> NeutralFace:
+        out = np.asarray(mesh).view(cls)
+        out.appearance = appearance
+        return out
+
+    def __array_finalize__(self, obj) -> None:
+        self.appearance = getattr(obj, "appearance", None)
+
+
+def appearance_delta(appearance: np.ndarray | None, neutral: np.ndarray | None, mean: np.ndarray) -> np.ndarray:
+    """Patch features minus the neutral's: the person's own (`neutral.appearance`) when the
+    calibration carried one, else the population `mean`; a missing `appearance` (a bare mesh)
+    gives zeros (= the neutral)."""
+    if appearance is None:
+        return np.zeros_like(mean)
+    own = getattr(neutral, "appearance", None)
+    return np.asarray(appearance, np.float32) - (mean if own is None else own)
 
 
 def mlp_input(feats: MeshFeatures, reference: np.ndarray, neutral: np.ndarray | None,
-              with_geometry: bool = False) -> np.ndarray:
+              with_geometry: bool = False, appearance: np.ndarray | None = None) -> np.ndarray:
     """(1410,) float32 network input: AU features (relative to `neutral`, else the population
     `reference`), raw head angles / 30, iris offsets (0 without irises), calibrated flag;
-    with `with_geometry`, (1410 + N_GEOMETRY,): `geometry` of the mesh minus the neutral's."""
+    with `with_geometry`, (1410 + N_GEOMETRY,): `geometry` of the mesh minus the neutral's;
+    then `appearance` ((N_APPEARANCE,) from `appearance_delta`) when given."""
     base = reference if neutral is None else neutral
     x = au_features(feats.frontal, base)
     gaze = np.zeros(2, np.float32) if feats.gaze is None else feats.gaze
     parts = [x, feats.angles / 30.0, gaze, [0.0 if neutral is None else 1.0]]
     if with_geometry:
         parts.append(geometry(feats.frontal) - geometry(base))
+    if appearance is not None:
+        parts.append(appearance)
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -183,6 +220,11 @@ class RigMap:
         out_scale_: (23,) network output * scale = rig value (degrees for the head).
         reliability_: {control: 0..1} held-out Pearson r per control (confidence scale).
         config: JSON-able settings and provenance.
+        appearance_mean_: (N_APPEARANCE,) population neutral patch features
+            (`deepexpr.faces.appearance`) when the map reads appearance, else None.
+        pose_map_: a mesh-only `RigMap` whose head angles replace this map's (an appearance
+            map's head angles are worse on the photo-textured renders and move by 10-15 degrees
+            on the astronaut, whose skin it never saw), or None.
     """
 
     reference_: np.ndarray
@@ -192,11 +234,19 @@ class RigMap:
     out_scale_: np.ndarray
     reliability_: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    appearance_mean_: np.ndarray | None = None
+    pose_map_: RigMap | None = None
+
+    @property
+    def with_appearance(self) -> bool:
+        """True when the network reads patch appearance after the mesh inputs."""
+        return self.appearance_mean_ is not None
 
     @property
     def with_geometry(self) -> bool:
         """True when the network reads the `geometry` distances too (more inputs)."""
-        return len(self.in_mean_) == BASE_INPUTS + N_GEOMETRY
+        extra = len(self.appearance_mean_) if self.with_appearance else 0
+        return len(self.in_mean_) - extra == BASE_INPUTS + N_GEOMETRY
 
     def features(self, mesh: np.ndarray) -> MeshFeatures:
         return mesh_features(mesh, self.reference_)
@@ -218,9 +268,16 @@ class RigMap:
                 h = gelu(h)
         return h * self.out_scale_
 
-    def predict(self, feats: MeshFeatures, neutral: np.ndarray | None = None) -> dict[str, float]:
-        """Rig values (AUs in [0, 1], head degrees, gaze in [-1, 1]) from `MeshFeatures`."""
-        out = self.forward(mlp_input(feats, self.reference_, neutral, self.with_geometry)[None])[0]
+    def predict(self, feats: MeshFeatures, neutral: np.ndarray | None = None,
+                appearance: np.ndarray | None = None) -> dict[str, float]:
+        """Rig values (AUs in [0, 1], head degrees, gaze in [-1, 1]) from `MeshFeatures` (and
+        the face's (N_APPEARANCE,) patch features when the map reads them; None = neutral)."""
+        delta = appearance_delta(appearance, neutral, self.appearance_mean_) if self.with_appearance else None
+        x = mlp_input(feats, self.reference_, neutral, self.with_geometry, delta)[None]
+        out = self.forward(x)[0]
+        if self.pose_map_ is not None:  # its inputs are the mesh part of ours (same reference)
+            pose = self.pose_map_.forward(x[:, :len(self.pose_map_.in_mean_)])[0]
+            out[len(AUS):len(AUS) + len(HEAD)] = pose[len(AUS):len(AUS) + len(HEAD)]
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})
@@ -236,6 +293,13 @@ def save_rigmap(model: RigMap, path: str | Path) -> Path:
     path = Path(path).with_suffix(".safetensors")
     tensors = {"reference": model.reference_.astype(np.float32), "in_mean": model.in_mean_,
                "in_std": model.in_std_, "out_scale": model.out_scale_}
+    if model.with_appearance:
+        tensors["appearance_mean"] = model.appearance_mean_
+    if model.pose_map_ is not None:
+        pose = model.pose_map_
+        tensors.update({"pose.in_mean": pose.in_mean_, "pose.in_std": pose.in_std_, "pose.out_scale": pose.out_scale_})
+        for k, (w, b) in enumerate(pose.layers_):
+            tensors[f"pose.layer{k}.weight"], tensors[f"pose.layer{k}.bias"] = w, b
     for k, (w, b) in enumerate(model.layers_):
         tensors[f"layer{k}.weight"], tensors[f"layer{k}.bias"] = w, b
     tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}
@@ -243,6 +307,10 @@ def save_rigmap(model: RigMap, path: str | Path) -> Path:
         save_file(tensors, str(tmp))
     cfg = {**model.config, "format_version": FORMAT_VERSION, "aus": list(AUS), "head": list(HEAD),
            "gaze": list(GAZE), "reliability": model.reliability_}
+    if model.with_appearance:
+        from deepexpr.faces.appearance import APPEARANCE_VERSION
+
+        cfg["appearance_version"] = APPEARANCE_VERSION
     with atomic_path(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(cfg, indent=1))
     return path
@@ -270,7 +338,21 @@ def load_rigmap(path: str | Path) -> RigMap:
         raise InputError(f"{path}: not a rig map ({type(err).__name__}: {err})") from err
     if list(cfg.get("aus", [])) != list(AUS):
         raise InputError(f"{path}: rig map AUs {cfg.get('aus')} differ from the rig's {list(AUS)}")
-    n = sum(1 for k in t if k.endswith(".weight"))
+    reference = t["reference"].astype(np.float64)
+    pose = None
+    if "pose.in_mean" in t:  # the mesh-only map of the head angles and gaze
+        n = sum(1 for k in t if k.startswith("pose.layer") and k.endswith(".weight"))
+        pose = RigMap(reference, [(t[f"pose.layer{k}.weight"], t[f"pose.layer{k}.bias"]) for k in range(n)],
+                      t["pose.in_mean"], t["pose.in_std"], t["pose.out_scale"])
+    n = sum(1 for k in t if k.startswith("layer") and k.endswith(".weight"))
     layers = [(t[f"layer{k}.weight"], t[f"layer{k}.bias"]) for k in range(n)]
-    return RigMap(t["reference"].astype(np.float64), layers, t["in_mean"], t["in_std"], t["out_scale"],
-                  dict(cfg.get("reliability", {})), cfg)
+    appearance = t.get("appearance_mean")
+    if appearance is not None:
+        from deepexpr.faces.appearance import APPEARANCE_VERSION
+
+        if cfg.get("appearance_version") != APPEARANCE_VERSION:
+            raise InputError(f"{path}: the map reads patch features of version {cfg.get('appearance_version')}, "
+                             f"this deepexpr makes version {APPEARANCE_VERSION}; retrain it "
+                             "(`deepexpr train rigmap --appearance`)")
+    return RigMap(reference, layers, t["in_mean"], t["in_std"], t["out_scale"],
+                  dict(cfg.get("reliability", {})), cfg, appearance, pose)

@@ -23,7 +23,7 @@ import numpy as np
 from deepexpr.characters.rig import RIG_CONTROLS, check_rig, neutral_rig
 from deepexpr.errors import InputError
 from deepexpr.models.resolve import bundled_path
-from deepexpr.models.rigmap import GAZE, RigMap, load_rigmap
+from deepexpr.models.rigmap import GAZE, NeutralFace, RigMap, load_rigmap
 
 BUNDLED_RIGMAP = "rigmap"  # the bundled weights name (models.resolve.WEIGHTS_DIR)
 
@@ -76,7 +76,17 @@ def _mesh_of(face) -> tuple[np.ndarray, float, list[str]]:
     return mesh, 1.0, []
 
 
-def estimate_rig(face, neutral: np.ndarray | None = None, model: RigMap | None = None) -> Rig:
+def _appearance_of(face, model: RigMap, given: np.ndarray | None) -> np.ndarray | None:
+    """The face's patch features when the map reads them (None: a bare mesh, or not needed)."""
+    if not model.with_appearance or given is not None:
+        return given
+    from deepexpr.faces.appearance import appearance_of_face
+
+    return appearance_of_face(face)
+
+
+def estimate_rig(face, neutral: np.ndarray | None = None, model: RigMap | None = None,
+                 appearance: np.ndarray | None = None) -> Rig:
     """The rig of one face (no smoothing; see `RigTracker` for video).
 
     Args:
@@ -86,6 +96,9 @@ def estimate_rig(face, neutral: np.ndarray | None = None, model: RigMap | None =
         neutral: the person's (468, 3) frontal neutral from `calibrate`, or None for the
             population neutral.
         model: a `RigMap` (default: the bundled one).
+        appearance: the face's (N_APPEARANCE,) patch features (`deepexpr.faces.appearance`)
+            if already made; by default made from the face's aligned crop when the map reads
+            them (a bare mesh has none: flagged "no appearance", read as neutral skin).
 
     Returns:
         `Rig` with every control finite.
@@ -98,7 +111,10 @@ def estimate_rig(face, neutral: np.ndarray | None = None, model: RigMap | None =
         feats = model.features(mesh)
     except ValueError:  # the similarity fit refuses a degenerate mesh (all points at one place)
         return Rig.neutral("non-finite", *flags)
-    values = model.predict(feats, neutral)
+    appearance = _appearance_of(face, model, appearance)
+    if model.with_appearance and appearance is None:
+        flags.append("no appearance")
+    values = model.predict(feats, neutral, appearance)
     if not all(math.isfinite(v) for v in values.values()):
         return Rig.neutral("non-finite", *flags)
     conf = {c: float(np.clip(model.reliability_.get(c, 0.5), 0.0, 1.0)) * quality for c in RIG_CONTROLS}
@@ -110,11 +126,13 @@ def estimate_rig(face, neutral: np.ndarray | None = None, model: RigMap | None =
     return Rig(check_rig(values), conf, quality, flags)
 
 
-def calibrate(face, model: RigMap | None = None) -> np.ndarray:
-    """A person's neutral (468, 3) frontal mesh from their neutral face (see `estimate_rig`)."""
+def calibrate(face, model: RigMap | None = None, appearance: np.ndarray | None = None) -> np.ndarray:
+    """A person's neutral (468, 3) frontal mesh from their neutral face (see `estimate_rig`);
+    a `NeutralFace` array that also carries the neutral face's patch features when the map
+    reads them (`appearance`: already made ones)."""
     model = model or load_default_rigmap()
     mesh, _, _ = _mesh_of(face)
-    return model.neutral_of(mesh)
+    return NeutralFace(model.neutral_of(mesh), _appearance_of(face, model, appearance))
 
 
 class OneEuroFilter:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepexpr.characters.rig import AUS, PROTOTYPES, RIG_CONTROLS
-from deepexpr.data.rig_truth import TruthConfig, collect_meshes, truth_items
+from deepexpr.data.rig_truth import TruthConfig, collect_meshes, truth_items, with_appearance
 from deepexpr.errors import check_settings, setting
 from deepexpr.evaluation.retarget import agreement, mae_per_column, pearson_per_column
 from deepexpr.expressions import EXPRESSIONS
@@ -63,14 +63,20 @@ class RetargetEvalConfig:
 
 
 def _estimates(ms, model) -> dict[str, np.ndarray]:
-    """Predicted rigs (N, 23) of every non-calibration row, population and calibrated."""
-    own = {str(ms.identity[i]): calibrate(ms.meshes[i], model) for i in np.nonzero(ms.calibration)[0]}
+    """Predicted rigs (N, 23) of every non-calibration row, population and calibrated (the
+    rows' patch features from `ms.appearance` when the map reads them)."""
+    app = ms.appearance if model.with_appearance else None
+
+    def of(i):
+        return None if app is None else app[i]
+
+    own = {str(ms.identity[i]): calibrate(ms.meshes[i], model, of(i)) for i in np.nonzero(ms.calibration)[0]}
     rows = [i for i in range(len(ms.meshes)) if not ms.calibration[i]]
     out = {"rows": np.array(rows), "population": [], "calibrated": []}
     for i in rows:
-        out["population"].append([estimate_rig(ms.meshes[i], None, model).values[c] for c in RIG_CONTROLS])
+        out["population"].append([estimate_rig(ms.meshes[i], None, model, of(i)).values[c] for c in RIG_CONTROLS])
         neutral = own.get(str(ms.identity[i]))
-        out["calibrated"].append([estimate_rig(ms.meshes[i], neutral, model).values[c] for c in RIG_CONTROLS])
+        out["calibrated"].append([estimate_rig(ms.meshes[i], neutral, model, of(i)).values[c] for c in RIG_CONTROLS])
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -198,6 +204,9 @@ def evaluate_retarget(cfg: RetargetEvalConfig) -> dict:
     store = cache_dir() / "retarget"
     ms = collect_meshes(truth, cache_dir=store, quiet=cfg.quiet)
     rs = collect_meshes(renders, cache_dir=store, quiet=cfg.quiet, items=render_truth_items(renders))
+    if model.with_appearance:
+        ms = with_appearance(ms, truth, store, cfg.quiet)
+        rs = with_appearance(rs, renders, store, cfg.quiet, items=render_truth_items(renders))
     est, rest = _estimates(ms, model), _estimates(rs, model)
     true, rtrue = ms.rigs[est["rows"]], rs.rigs[rest["rows"]]
     result = {"config": asdict(cfg), "truth": asdict(truth), "renders": asdict(renders),

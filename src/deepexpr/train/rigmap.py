@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,12 @@ from deepexpr.characters.rig import AUS
 from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.rigmap import (
+    HEAD,
     N_MESH,
     OUTPUTS,
+    NeutralFace,
     RigMap,
+    appearance_delta,
     mesh_features,
     mlp_input,
     normalise_reference,
@@ -53,18 +56,27 @@ def population_neutral(ms: MeshSet) -> np.ndarray:
     return ref.astype(np.float64)
 
 
-def design(ms: MeshSet, reference: np.ndarray, with_geometry: bool = False) -> dict[str, np.ndarray]:
+def design(ms: MeshSet, reference: np.ndarray, with_geometry: bool = False,
+           appearance_mean: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Network inputs of every non-calibration row, relative to the population neutral
     ("population") and to the person's own neutral ("calibrated"), with row indices
-    (`with_geometry`: the mouth/eye/brow distances too, `models.rigmap.geometry`)."""
+    (`with_geometry`: the mouth/eye/brow distances too, `models.rigmap.geometry`;
+    `appearance_mean`: the rows' patch features `ms.appearance` minus that population mean,
+    or minus the person's own neutral's in the calibrated rows)."""
     feats = [mesh_features(m, reference) for m in ms.meshes]
-    own = {str(ms.identity[i]): feats[i].frontal for i in np.nonzero(ms.calibration)[0]}
+    app = None if appearance_mean is None else ms.appearance
+    own = {str(ms.identity[i]): NeutralFace(feats[i].frontal[:N_MESH], None if app is None else app[i])
+           for i in np.nonzero(ms.calibration)[0]}
     rows = [i for i in range(len(feats)) if not ms.calibration[i] and str(ms.identity[i]) in own]
+
+    def row(i, neutral):
+        delta = None if app is None else appearance_delta(app[i], neutral, appearance_mean)
+        return mlp_input(feats[i], reference, neutral, with_geometry, delta)
+
     return {
         "rows": np.array(rows, np.int64),
-        "population": np.stack([mlp_input(feats[i], reference, None, with_geometry) for i in rows]),
-        "calibrated": np.stack([mlp_input(feats[i], reference, own[str(ms.identity[i])][:N_MESH], with_geometry)
-                                for i in rows]),
+        "population": np.stack([row(i, None) for i in rows]),
+        "calibrated": np.stack([row(i, own[str(ms.identity[i])]) for i in rows]),
     }
 
 
@@ -86,6 +98,9 @@ class RigMapTrainConfig:
     geometry: bool = setting(False, "also read distances around the mouth, eyes and brows "
                              "(relative to the neutral; `models.rigmap.MEASURES`)")
     au_weight: str = setting("", "loss weight per AU, e.g. AU16=2,AU17=2 (others 1)")
+    appearance: bool = setting(False, "also read HOG and shading of patches around the mouth, chin, eyes, "
+                               "brows, nose and cheeks (`deepexpr.faces.appearance`); the head angles "
+                               "then come from a second, mesh-only map")
 
     def __post_init__(self):
         check_settings(self)
@@ -243,7 +258,8 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     """
     cfg = cfg or RigMapTrainConfig()
     reference = population_neutral(ms)
-    d = design(ms, reference, cfg.geometry)
+    appearance_mean = _appearance_mean(ms, cfg, calibrated_only)
+    d = design(ms, reference, cfg.geometry, appearance_mean)
     y = ms.rigs[d["rows"]].astype(np.float32)
     people = np.unique(ms.identity[d["rows"]])
     rng = np.random.default_rng(cfg.seed)
@@ -253,7 +269,7 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     y_train = np.concatenate([y[~val], y[~val]])
     extra = {}
     if calibrated_only is not None:
-        dc = design(calibrated_only, reference, cfg.geometry)
+        dc = design(calibrated_only, reference, cfg.geometry, appearance_mean)
         yc = calibrated_only.rigs[dc["rows"]].astype(np.float32)
         ids = calibrated_only.identity[dc["rows"]]
         held = set(rng.choice(np.unique(ids), max(1, int(len(np.unique(ids)) * cfg.val_fraction)), replace=False))
@@ -264,7 +280,8 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
     scale = np.array([1.0] * len(AUS) + [25.0, 15.0, 12.0, 1.0, 1.0], np.float32)
     out = Path(out_dir) if out_dir is not None else None
     layers = _train_mlp((x_train - mean) / std, y_train / scale, cfg, out, resume, provenance)
-    model = RigMap(reference, layers, mean.astype(np.float32), std.astype(np.float32), scale)
+    model = RigMap(reference, layers, mean.astype(np.float32), std.astype(np.float32), scale,
+                   appearance_mean_=appearance_mean)
     pred = model.forward(d["population"][val])
     pred[:, :len(AUS)] = np.clip(pred[:, :len(AUS)], 0, 1)
     model.reliability_ = {c: round(_pearson(pred[:, k], y[val, k]), 4) for k, c in enumerate(OUTPUTS)}
@@ -278,13 +295,36 @@ def fit_rigmap(ms: MeshSet, cfg: RigMapTrainConfig | None = None, provenance: di
         model.config["validation_calibrated_only"] = {
             "people": extra["people"], "faces_found": list(calibrated_only.found),
             "mae": {c: round(float(v), 4) for c, v in zip(OUTPUTS, np.abs(pred - extra["y"]).mean(0))}}
+    if cfg.appearance:
+        _add_pose_map(model, ms, cfg, calibrated_only)
     if out is not None:
         save_rigmap(model, out / MODEL_NAME)
     return model
 
 
+def _appearance_mean(ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> np.ndarray | None:
+    """(N_APPEARANCE,) mean patch features of the training neutrals, or None without `cfg.appearance`."""
+    if not cfg.appearance:
+        return None
+    if ms.appearance is None or (calibrated_only is not None and calibrated_only.appearance is None):
+        raise InputError("fit_rigmap: appearance=True needs the sets' patch features "
+                         "(`data.rig_truth.with_appearance`)")
+    return ms.appearance[ms.calibration].mean(0).astype(np.float32)
+
+
+def _add_pose_map(model: RigMap, ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> None:
+    """Give an appearance map a mesh-only map for the head angles (same rows and recipe): on
+    the photo-textured renders it is the better one, and on a real photo the patches move the
+    angles (the eye patches do help gaze: the appearance map keeps it)."""
+    pose = fit_rigmap(ms, replace(cfg, appearance=False), calibrated_only=calibrated_only)
+    model.pose_map_ = pose
+    model.reliability_.update({c: pose.reliability_[c] for c in HEAD})
+    model.config["validation"].update({c: pose.config["validation"][c] for c in HEAD})
+
+
 def concat_mesh_sets(sets: list[MeshSet]) -> MeshSet:
     """Several `MeshSet`s (different people) as one."""
+    appearance = None if any(s.appearance is None for s in sets) else np.concatenate([s.appearance for s in sets])
     return MeshSet(*(np.concatenate([getattr(s, f) for s in sets])
                      for f in ("meshes", "rigs", "identity", "expression", "calibration")),
-                   (sum(s.found[0] for s in sets), sum(s.found[1] for s in sets)))
+                   (sum(s.found[0] for s in sets), sum(s.found[1] for s in sets)), appearance)
