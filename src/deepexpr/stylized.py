@@ -90,6 +90,14 @@ class StylizedConfig:
     turn_below: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when the "
                                      "detector is unsure of its angle: its (sin, cos) output shorter than this "
                                      "(0: never)", min=0.0)
+    orientation: str = setting("bins", "a detector with orientation bins: bins (its angle turned into the "
+                                       "likeliest bin's quarter) or regression (the regressed angle alone)",
+                               choices=("bins", "regression"))
+    glance_below: float = setting(0.0, "a detector with orientation bins: a face whose likeliest bin's "
+                                       "probability is under this also has its square turned to the next "
+                                       "likeliest bin(s) read in its first pass; the sharper reading goes on "
+                                       "(0: never)", min=0.0, max=1.0)
+    glance_turns: int = setting(1, "how many of the next likeliest bins `glance_below` reads", min=1, max=15)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
@@ -151,11 +159,19 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
     return levels
 
 
-def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float):
-    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle, angle sureness)] in
-    image pixels; the sureness is the length of the (sin, cos) output: ~1 where the detector
-    is sure of the angle, short where it averages opposite angles."""
-    from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
+def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float,
+            bins: bool = True):
+    """Peaks of one level's maps (6 [+ B], h, w) -> [(score, centre, side, angle, sureness,
+    turns)] in image pixels.
+
+    Without orientation bins the sureness is the length of the (sin, cos) output (~1 where the
+    detector is sure of the angle, short where it averages opposite angles) and turns is [].
+    With B bins (and `bins`), the regressed angle is turned by a multiple of 360 / B degrees
+    into the likeliest bin's sector (the regression's fine angle, the classification's
+    orientation), the sureness is that bin's probability, and turns lists the other bins as
+    (turn from the angle in radians, probability), likeliest first.
+    """
+    from deepexpr.models.stylized_face import DET_OUTPUTS, SIDE_UNIT, STRIDE
 
     heat = 1 / (1 + np.exp(-maps[0]))
     padded = np.pad(heat, 1, constant_values=0)
@@ -170,7 +186,16 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
         sin, cos = float(maps[2, y, x]), float(maps[3, y, x])
-        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(sin, cos)), float(np.hypot(sin, cos))))
+        angle, sure, turns = float(np.arctan2(sin, cos)), float(np.hypot(sin, cos)), []
+        logits = maps[len(DET_OUTPUTS):, y, x]
+        if bins and len(logits):
+            prob = np.exp(logits - logits.max())
+            prob /= prob.sum()
+            step, k = 2 * np.pi / len(prob), int(np.argmax(prob))
+            angle += step * (k - round(angle / step))
+            sure = float(prob[k])
+            turns = [(step * (j - k), float(prob[j])) for j in np.argsort(-prob) if j != k]
+        out.append((float(heat[y, x]), centre, side * inv[0, 0], angle, sure, turns))
     return out
 
 
@@ -182,8 +207,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
-    """Detector only: [(score, frame (2, 3), angle sureness (`_decode`))], best first, after
-    non-maximum suppression."""
+    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
+    after non-maximum suppression."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
@@ -195,17 +220,17 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
             maps = model.detect(x)[0].numpy()
-        found += _decode(maps, a, cfg.threshold, min_side, max_side)
+        found += _decode(maps, a, cfg.threshold, min_side, max_side, cfg.orientation == "bins")
     found.sort(key=lambda f: -f[0])
-    kept: list[tuple[float, np.ndarray, float, np.ndarray]] = []
-    for score, centre, side, angle, sure in found:
+    kept: list[tuple[float, np.ndarray, float, list, np.ndarray]] = []
+    for score, centre, side, angle, sure, turns in found:
         m = frame_from_params(centre, side, angle)
         box = frame_box(m)
-        if all(_iou(box, k[3]) <= cfg.nms_iou for k in kept):
-            kept.append((score, m, sure, box))
+        if all(_iou(box, k[-1]) <= cfg.nms_iou for k in kept):
+            kept.append((score, m, sure, turns, box))
         if len(kept) >= cfg.max_faces:
             break
-    return [(s, m, sure) for s, m, sure, _ in kept]
+    return [k[:4] for k in kept]
 
 
 def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
@@ -250,7 +275,8 @@ def face_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
                   settle: float = 0.0, turn_above: float = 0.0, min_passes: int = 2,
-                  give_up: float = 0.0, turn: list[bool] | None = None) -> tuple[list[np.ndarray], list[float]]:
+                  give_up: float = 0.0, turn: list[bool] | None = None,
+                  glance: list[list[float]] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
     each on the square re-fitted to the previous pass's landmarks. After `min_passes` passes
     a face is read again only while its square still moves by more than `settle` (centre
@@ -266,11 +292,17 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 5").
     `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
     unsure, `StylizedConfig.turn_below`).
+    `glance`: per frame, turns (radians) of its square to read beside it in the first pass
+    (one batch); the sharpest of its readings (least heatmap entropy) goes through the
+    passes (`StylizedConfig.glance_below`: the detector's next likeliest orientations).
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
-    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
+    read = None
+    if glance and any(glance):
+        frames, read = _glance(image, frames, model, glance)
+    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up, read)
     turn = turn or [False] * len(frames)
     unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
     if not unsure:
@@ -292,6 +324,24 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
             if e < entropy[i]:
                 points[i], entropy[i] = q, e
     return points, entropy
+
+
+def _glance(image: np.ndarray, frames: list[np.ndarray], model, glance: list[list[float]]):
+    """The first pass of `fit_landmarks` with turned squares: per frame, the square (its own
+    or one turned by a `glance` angle) whose reading is sharpest, and ([landmarks], [entropy])
+    of those readings (`_passes`'s `read`)."""
+    squares, owner = [], []
+    for i, (m, turns) in enumerate(zip(frames, glance)):
+        centre, side, angle = frame_params(m)
+        squares += [m] + [frame_from_params(centre, side, angle + t) for t in turns]
+        owner += [i] * (1 + len(turns))
+    found, spread = read_landmarks(image, squares, model)
+    best: dict[int, int] = {}
+    for n, i in enumerate(owner):
+        if i not in best or spread[n] < spread[best[i]]:
+            best[i] = n
+    pick = [best[i] for i in range(len(frames))]
+    return [squares[n] for n in pick], ([found[n] for n in pick], [spread[n] for n in pick])
 
 
 def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float, read=None):
@@ -366,27 +416,35 @@ def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[floa
     """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
     its detector score, landmarks (49, 2) and last pass's heatmap entropy."""
     found = find_faces(image, model, cfg)
-    points, entropy = fit_landmarks(image, [m for _, m, _ in found], model, cfg.passes, cfg.settle, cfg.turn_above,
-                                    cfg.min_passes, cfg.give_up, [sure < cfg.turn_below for _, _, sure in found])
-    return [s for s, _, _ in found], points, entropy
+    glance = [[t for t, _ in turns[:cfg.glance_turns]] if sure < cfg.glance_below else [] for _, _, sure, turns in found]
+    points, entropy = fit_landmarks(image, [f[1] for f in found], model, cfg.passes, cfg.settle, cfg.turn_above,
+                                    cfg.min_passes, cfg.give_up, [f[2] < cfg.turn_below for f in found], glance)
+    return [f[0] for f in found], points, entropy
 
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
                 cfg: StylizedConfig) -> list[StylizedFace]:
     """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
     diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
-    merged into the better-scored one.
+    merged: the better score stays, with the geometry (box, angle, landmarks) of the
+    duplicate whose landmark heatmaps are sharpest (two candidates on one face: the
+    better-scored one's passes may have drifted; validation, benchmarks/RESULTS.md
+    "Session 8").
 
     A face is only ever dropped for a better-scored one, so the faces at a higher threshold
-    are exactly those of a lower one scored at or above it (what tuning relies on)."""
+    are those of a lower one scored at or above it (their geometry may differ)."""
     faces: list[StylizedFace] = []
     for score, lm, spread in zip(scores, points, entropy):
         if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
             continue  # (diffuse heatmaps: no face parts where the detector saw a face)
         m = face_frame(lm)
         face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
-        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
+        same = next((k for k, kept in enumerate(faces) if _same_face(face, kept, cfg.nms_iou)), None)
+        if same is None:
             faces.append(face)
+        elif spread < faces[same].landmark_entropy:
+            face.score = faces[same].score
+            faces[same] = face
     return faces
 
 
