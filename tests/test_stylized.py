@@ -636,3 +636,99 @@ def test_cli_evaluate_landmarks_report(tiny_checkpoint, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "landmarks", "--model", str(tiny_checkpoint), "--sizes", "6x"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_orientation_targets_share_weight_between_the_nearest_bins():
+    from deepexpr.models.stylized_face import orientation_targets
+
+    deg = torch.tensor([0.0, 90.0, 180.0, -180.0, -90.0, 45.0, 30.0])
+    t = orientation_targets(torch.deg2rad(deg), 4)
+    assert t.shape == (7, 4) and torch.allclose(t.sum(-1), torch.ones(7))
+    assert t[:5].argmax(-1).tolist() == [0, 1, 2, 2, 3] and torch.allclose(t[:5].max(-1).values, torch.ones(5))
+    assert torch.allclose(t[5], torch.tensor([0.5, 0.5, 0.0, 0.0]), atol=1e-6)  # half-way: both neighbours
+    assert t[6, 0] > t[6, 1] > 0 and t[6, 2] == t[6, 3] == 0  # nearer bin 0, never the far side
+    assert orientation_targets(torch.deg2rad(torch.tensor([22.5])), 8)[0].argmax() in (0, 1)
+
+
+def test_detector_with_orientation_bins_and_its_loss():
+    """`angle_bins` adds B logits to the detector's maps; its loss adds the bins' cross-entropy
+    at centre cells: lower when the logits point at the face's quarter."""
+    from deepexpr.train.stylized_face import detector_loss
+
+    net = create_model("test_stylized_face", angle_bins=4)
+    assert net.detect(torch.zeros(1, 3, 64, 64)).shape == (1, 10, 16, 16)
+    with pytest.raises(ValueError, match="angle_bins"):
+        create_model("test_stylized_face", angle_bins=-1)
+    t = torch.zeros(1, 7, 4, 4)
+    t[0, :, 1, 2] = torch.tensor([1.0, 1.0, 0.0, -1.0, 0.2, 0.3, 1.0])  # one face, upside down
+    out = torch.zeros(1, 10, 4, 4)
+    out[0, :6, 1, 2] = t[0, :6, 1, 2]  # every regression right
+    plain = detector_loss(out[:, :6], t)
+    right, wrong = out.clone(), out.clone()
+    right[0, 6 + 2, 1, 2], wrong[0, 6 + 0, 1, 2] = 5.0, 5.0
+    assert detector_loss(right, t) < detector_loss(out, t) < detector_loss(wrong, t)
+    assert torch.isclose(detector_loss(out, t) - plain, torch.log(torch.tensor(4.0)), atol=1e-5)  # uniform bins
+    out[0, 6:, 0, 0] = torch.tensor([9.0, -9.0, -9.0, -9.0])  # no face there: its bins do not count
+    assert torch.isclose(detector_loss(out, t) - plain, torch.log(torch.tensor(4.0)), atol=1e-5)
+
+
+def test_decode_turns_the_regressed_angle_into_the_likeliest_bin():
+    """With orientation bins the regressed angle keeps its residual but moves to the
+    likeliest bin's quarter; sureness is that bin's probability; turns list the other bins
+    likeliest first. `bins=False` (orientation "regression") keeps the regressed angle."""
+    from deepexpr.stylized import _decode
+
+    maps = np.full((10, 8, 8), -9.0, np.float32)
+    regressed = np.deg2rad(10.0)
+    maps[:6, 2, 3] = [3.0, np.log(10), np.sin(regressed), np.cos(regressed), 0.0, 0.0]
+    maps[6:, 2, 3] = np.log([0.1, 0.2, 0.6, 0.1])  # upside down, most likely
+    a = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    (found,) = _decode(maps, a, 0.5, 0, 1e9)
+    assert np.isclose(np.cos(found[3] - np.deg2rad(190.0)), 1.0) and np.isclose(found[4], 0.6)
+    turns = found[5]
+    assert [round(p, 3) for _, p in turns][0] == 0.2 and len(turns) == 3
+    assert np.isclose(np.cos(found[3] + turns[0][0] - np.deg2rad(100.0)), 1.0)  # bin 1's quarter
+    (plain,) = _decode(maps, a, 0.5, 0, 1e9, bins=False)
+    assert np.isclose(plain[3], regressed) and plain[5] == [] and np.isclose(plain[4], 1.0)
+    maps[6:, 2, 3] = np.log([0.7, 0.1, 0.1, 0.1])  # the bins agree with the regression: unchanged
+    assert np.isclose(_decode(maps, a, 0.5, 0, 1e9)[0][3], regressed)
+
+
+def test_glance_reads_the_turned_squares_in_the_first_pass():
+    """`glance`: a face's square and its turned squares are read in one first pass; the
+    sharpest goes on through the passes; faces without turns cost nothing more."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import frame_from_params
+
+    image, upright, at_home = _bright_top_face()
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    model = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [upside_down, upright], model, passes=2, settle=1e9,
+                                       glance=[[np.pi / 2, np.pi], []])
+    assert model.batches == [4, 2]  # 1 + 2 turns + the other face, then one pass each
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05  # read upright
+    model = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [upside_down], model, passes=2, settle=1e9, glance=[[]])
+    assert model.batches[0] == 1
+
+
+def test_a_detector_init_gives_its_outputs_to_a_model_with_orientation_bins(tmp_path):
+    """`--init` from a detector without bins copies its six output rows and leaves the new
+    bins' rows; the export records the bins so the model loads and runs."""
+    from deepexpr.models.checkpoint import load_model, save_model
+    from deepexpr.train.stylized_face import init_stage
+
+    torch.manual_seed(2)
+    source = create_model("test_stylized_face")
+    save_model(tmp_path / "src.safetensors", source, {"model": "test_stylized_face", "overrides": {}})
+    net = create_model("test_stylized_face", angle_bins=4)
+    new_rows = net.det_head.weight[6:].detach().clone()
+    init_stage(net, str(tmp_path / "src.safetensors"), "detector")
+    assert torch.equal(net.det_head.weight[:6], source.det_head.weight)
+    assert torch.equal(net.det_head.bias[:6], source.det_head.bias)
+    assert torch.equal(net.det_head.weight[6:], new_rows)
+    assert torch.equal(net.det_body.smooth[0].weight, source.det_body.smooth[0].weight)
+    save_model(tmp_path / "bins.safetensors", net, {"model": "test_stylized_face", "overrides": {"angle_bins": 4}})
+    loaded, _ = load_model(tmp_path / "bins.safetensors")
+    assert loaded.detect(torch.zeros(1, 3, 32, 32)).shape == (1, 10, 8, 8)

@@ -148,12 +148,12 @@ def orientation_targets(angle: torch.Tensor, bins: int) -> torch.Tensor:
     """Soft orientation-bin targets: (...,) angles (radians) -> (..., bins), summing to 1.
 
     Bin k is centred on 2 pi k / bins; an angle shares its weight between the two nearest
-    bins as cos(bins / 4 * its distance to each centre), so a face turned half-way between
-    two bins is not forced into either.
+    bins as cos(bins / 4 * its distance to each centre) (none beyond one bin's width), so a
+    face turned half-way between two bins is not forced into either.
     """
     centres = torch.arange(bins, dtype=angle.dtype, device=angle.device) * (2 * torch.pi / bins)
     dist = torch.remainder(angle[..., None] - centres + torch.pi, 2 * torch.pi) - torch.pi
-    weight = torch.cos(dist * bins / 4).clamp(min=0)
+    weight = torch.where(dist.abs() < 2 * torch.pi / bins, torch.cos(dist * bins / 4), torch.zeros_like(dist))
     return weight / weight.sum(-1, keepdim=True)
 
 
