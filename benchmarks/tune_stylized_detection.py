@@ -3,7 +3,7 @@
     python benchmarks/tune_stylized_detection.py [--model stylized_face] [--scenes 100]
         [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
         [--settle 0.15] [--min-passes 2] [--give-up 0] [--turn-above 0] [--backend auto] [--seed 7001]
-        [--glance-below 0] [--glance-turns 1] [--orientation bins]
+        [--glance-below 0] [--glance-turns 1] [--orientation bins] [--box-blend 0]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
@@ -60,8 +60,8 @@ def sweep(scenes, cfg, entropies) -> tuple[dict, float]:
     for max_entropy in entropies:
         for th in THRESHOLDS:
             tp = n_pred = n_gt = 0
-            for scene, (scores, points, entropy) in zip(scenes, raw):
-                faces = merge_faces(scores, points, entropy, replace(cfg, threshold=th, max_entropy=max_entropy))
+            for scene, (scores, points, entropy, frames) in zip(scenes, raw):
+                faces = merge_faces(scores, points, entropy, replace(cfg, threshold=th, max_entropy=max_entropy), frames)
                 c = detection_counts([f.box for f in faces], [f.score for f in faces], [f.box for f in scene.faces])
                 tp, n_pred, n_gt = tp + c[0], n_pred + c[1], n_gt + c[2]
             table[max_entropy, th] = (tp / max(1, n_pred), tp / max(1, n_gt))
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--glance-below", type=float, default=0.0, help="see StylizedConfig.glance_below")
     ap.add_argument("--glance-turns", type=int, default=1, help="see StylizedConfig.glance_turns")
     ap.add_argument("--orientation", default="bins", help="see StylizedConfig.orientation")
+    ap.add_argument("--box-blend", type=float, default=0.0, help="see StylizedConfig.box_blend")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
@@ -100,7 +101,8 @@ def main() -> None:
         cfg = StylizedConfig(model=args.model, min_scale=ms, passes=args.passes, settle=args.settle,
                              turn_above=args.turn_above, min_passes=args.min_passes, give_up=args.give_up,
                              backend=args.backend, threads=0, glance_below=args.glance_below,
-                             glance_turns=args.glance_turns, orientation=args.orientation)
+                             glance_turns=args.glance_turns, orientation=args.orientation,
+                             box_blend=args.box_blend)
         table, cpu = sweep(scenes, cfg, entropies)
         print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene (at the lowest threshold), {sweep.crops:.2f} "
               "landmark crops a scene; precision/recall per threshold")

@@ -732,3 +732,23 @@ def test_a_detector_init_gives_its_outputs_to_a_model_with_orientation_bins(tmp_
     save_model(tmp_path / "bins.safetensors", net, {"model": "test_stylized_face", "overrides": {"angle_bins": 4}})
     loaded, _ = load_model(tmp_path / "bins.safetensors")
     assert loaded.detect(torch.zeros(1, 3, 32, 32)).shape == (1, 10, 8, 8)
+
+
+def test_box_blend_moves_the_box_toward_the_detector_square():
+    """`box_blend`: the reported box lies between the landmarks' square and the detector's
+    (landmarks untouched); 0 keeps the landmarks' box; angles far apart keep the landmarks'."""
+    from deepexpr.data.face_frame import frame_from_params
+    from deepexpr.stylized import StylizedConfig, blend_frames, merge_faces
+
+    lm = (TEMPLATE * 60 + [20, 20]).astype(np.float32)
+    own = face_frame(lm)
+    centre, side, angle = frame_params(own)
+    detector = frame_from_params(centre + [10.0, 0.0], side * 2, angle + 0.2)
+    half = blend_frames(own, detector, 0.5)
+    c, s, a = frame_params(half)
+    assert np.allclose(c, centre + [5.0, 0.0]) and np.isclose(s, side * np.sqrt(2)) and np.isclose(a, angle + 0.1)
+    assert np.isclose(frame_params(blend_frames(own, frame_from_params(centre, side, angle + 2.0), 0.5))[2], angle)
+    faces = merge_faces([0.9], [lm], [4.0], StylizedConfig(threshold=0.1, box_blend=0.5), [detector])
+    assert np.allclose(faces[0].box, frame_box(half)) and np.array_equal(faces[0].landmarks, lm)
+    plain = merge_faces([0.9], [lm], [4.0], StylizedConfig(threshold=0.1, box_blend=0.0), [detector])
+    assert np.allclose(plain[0].box, frame_box(own))

@@ -100,6 +100,8 @@ class StylizedConfig:
     glance_turns: int = setting(1, "how many of the next likeliest bins `glance_below` reads", min=1, max=15)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
+    box_blend: float = setting(0.0, "a face's box: the square fitted to its landmarks moved this share of the way "
+                                    "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
     backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20% less CPU), torch, or "
@@ -408,22 +410,24 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model, cfg.backend)
     with torch_threads(cfg.threads):
-        scores, points, entropy = candidates(image, model, cfg)
-    return merge_faces(scores, points, entropy, cfg)
+        scores, points, entropy, frames = candidates(image, model, cfg)
+    return merge_faces(scores, points, entropy, cfg, frames)
 
 
-def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float]]:
+def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float],
+                                                                      list[np.ndarray]]:
     """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
-    its detector score, landmarks (49, 2) and last pass's heatmap entropy."""
+    its detector score, landmarks (49, 2), last pass's heatmap entropy and detector frame
+    (2, 3)."""
     found = find_faces(image, model, cfg)
     glance = [[t for t, _ in turns[:cfg.glance_turns]] if sure < cfg.glance_below else [] for _, _, sure, turns in found]
     points, entropy = fit_landmarks(image, [f[1] for f in found], model, cfg.passes, cfg.settle, cfg.turn_above,
                                     cfg.min_passes, cfg.give_up, [f[2] < cfg.turn_below for f in found], glance)
-    return [f[0] for f in found], points, entropy
+    return [f[0] for f in found], points, entropy, [f[1] for f in found]
 
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
-                cfg: StylizedConfig) -> list[StylizedFace]:
+                cfg: StylizedConfig, frames: list[np.ndarray] | None = None) -> list[StylizedFace]:
     """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
     diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
     merged: the better score stays, with the geometry (box, angle, landmarks) of the
@@ -432,12 +436,18 @@ def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[flo
     "Session 8").
 
     A face is only ever dropped for a better-scored one, so the faces at a higher threshold
-    are those of a lower one scored at or above it (their geometry may differ)."""
+    are those of a lower one scored at or above it (their geometry may differ).
+
+    `frames`: the candidates' detector frames; with `cfg.box_blend` > 0 a face's box is that
+    of the square between its landmarks' square and its detector's (centre and log side
+    blended by `box_blend`; the angle too unless they differ by more than ~30 degrees)."""
     faces: list[StylizedFace] = []
-    for score, lm, spread in zip(scores, points, entropy):
+    for n, (score, lm, spread) in enumerate(zip(scores, points, entropy)):
         if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
             continue  # (diffuse heatmaps: no face parts where the detector saw a face)
         m = face_frame(lm)
+        if frames is not None and cfg.box_blend:
+            m = blend_frames(m, frames[n], cfg.box_blend)
         face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
         same = next((k for k, kept in enumerate(faces) if _same_face(face, kept, cfg.nms_iou)), None)
         if same is None:
@@ -446,6 +456,15 @@ def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[flo
             face.score = faces[same].score
             faces[same] = face
     return faces
+
+
+def blend_frames(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """The face frame between frames `a` and `b` (2, 3): centre and log side `weight` of the way
+    to `b`'s; the angle too when the two differ by less than 0.5 rad, else `a`'s."""
+    (ca, sa, ta), (cb, sb, tb) = frame_params(a), frame_params(b)
+    turn = (tb - ta + np.pi) % (2 * np.pi) - np.pi
+    side = float(np.exp((1 - weight) * np.log(max(sa, 1e-9)) + weight * np.log(max(sb, 1e-9))))
+    return frame_from_params((1 - weight) * ca + weight * cb, side, ta + weight * turn if abs(turn) < 0.5 else ta)
 
 
 def _same_face(a: StylizedFace, b: StylizedFace, iou: float) -> bool:
