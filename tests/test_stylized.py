@@ -147,12 +147,16 @@ def test_detection_matching_against_brute_force():
 def test_pipeline_contract(tiny_net, character_png):
     from deepexpr.stylized import StylizedConfig, detect_stylized_faces, render_crop
 
-    faces = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3), model=tiny_net)
+    faces = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3, box_blend=0.0),
+                                  model=tiny_net)
     assert 1 <= len(faces) <= 3
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
     for f in faces:
         assert f.landmarks.shape == (49, 2) and np.isfinite(f.landmarks).all()
-        assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)
+        assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)  # (box_blend 0)
+    blended = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3), model=tiny_net)
+    assert [f.score for f in blended] == [f.score for f in faces]  # the box moves, nothing else
+    assert all(np.array_equal(a.landmarks, b.landmarks) for a, b in zip(blended, faces))
     assert render_crop(np.zeros((96, 96, 3), np.uint8), faces[0], 64).shape == (64, 64, 3)
     assert detect_stylized_faces(np.zeros((8, 8, 3), np.uint8), model=tiny_net) == []  # too small
 
@@ -689,7 +693,8 @@ def test_decode_turns_the_regressed_angle_into_the_likeliest_bin():
     assert [round(p, 3) for _, p in turns][0] == 0.2 and len(turns) == 3
     assert np.isclose(np.cos(found[3] + turns[0][0] - np.deg2rad(100.0)), 1.0)  # bin 1's quarter
     (plain,) = _decode(maps, a, 0.5, 0, 1e9, bins=False)
-    assert np.isclose(plain[3], regressed) and plain[5] == [] and np.isclose(plain[4], 1.0)
+    assert np.isclose(plain[3], regressed) and np.isclose(plain[4], 1.0)
+    assert [round(t, 4) for t, _ in plain[5]] == [round(np.pi, 4), round(np.pi / 2, 4), round(-np.pi / 2, 4)]
     maps[6:, 2, 3] = np.log([0.7, 0.1, 0.1, 0.1])  # the bins agree with the regression: unchanged
     assert np.isclose(_decode(maps, a, 0.5, 0, 1e9)[0][3], regressed)
 

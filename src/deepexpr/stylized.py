@@ -47,7 +47,8 @@ class StylizedFace:
     """One detected face.
 
     Attributes:
-        box: (4,) float32 x0, y0, x1, y1: axis-aligned bounds of the turned face square.
+        box: (4,) float32 x0, y0, x1, y1: axis-aligned bounds of the turned face square (that
+            of the landmarks moved toward the detector's, `StylizedConfig.box_blend`).
         score: detector confidence in [0, 1].
         angle: in-plane angle in degrees (0 upright; positive turns clockwise on screen).
         landmarks: (49, 2) float32 image pixels, `deepexpr.landmarks` order.
@@ -69,10 +70,10 @@ class StylizedFace:
 
 @dataclass
 class StylizedConfig:
-    """How faces are found. The defaults of threshold, max_entropy, min_scale, settle and
-    min_passes were chosen for the bundled model on validation scenes (character pool 7001,
-    never the test pool): `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md
-    ("Stylized landmarks", "Session 7")."""
+    """How faces are found. The defaults of threshold, max_entropy, min_scale, settle,
+    min_passes, give_up and box_blend were chosen for the bundled model on validation scenes
+    (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
+    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
@@ -82,7 +83,7 @@ class StylizedConfig:
     settle: float = setting(0.15, "after `min_passes` passes, read a face again only while its square moves "
                                  "more than this (fraction of its side; 0: every face every pass)", min=0.0)
     min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
-    give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
+    give_up: float = setting(5.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
                                   "(mean entropy, nats; 0: never)", min=0.0)
     turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
                                      "first landmark heatmaps are this diffuse (mean entropy, nats; 0: never)",
@@ -100,7 +101,7 @@ class StylizedConfig:
     glance_turns: int = setting(1, "how many of the next likeliest bins `glance_below` reads", min=1, max=15)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
-    box_blend: float = setting(0.0, "a face's box: the square fitted to its landmarks moved this share of the way "
+    box_blend: float = setting(0.3, "a face's box: the square fitted to its landmarks moved this share of the way "
                                     "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
@@ -161,13 +162,19 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
     return levels
 
 
+# the other orientations of a square without orientation bins, (turn, prior) likeliest first: the
+# detector's far-off angles are more often upside down than sideways (validation, "Session 8")
+_TURNS = ((np.pi, 0.0), (np.pi / 2, 0.0), (-np.pi / 2, 0.0))
+
+
 def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float,
             bins: bool = True):
     """Peaks of one level's maps (6 [+ B], h, w) -> [(score, centre, side, angle, sureness,
     turns)] in image pixels.
 
     Without orientation bins the sureness is the length of the (sin, cos) output (~1 where the
-    detector is sure of the angle, short where it averages opposite angles) and turns is [].
+    detector is sure of the angle, short where it averages opposite angles) and turns are
+    the half and quarter turns (`_TURNS`).
     With B bins (and `bins`), the regressed angle is turned by a multiple of 360 / B degrees
     into the likeliest bin's sector (the regression's fine angle, the classification's
     orientation), the sureness is that bin's probability, and turns lists the other bins as
@@ -188,7 +195,7 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
         sin, cos = float(maps[2, y, x]), float(maps[3, y, x])
-        angle, sure, turns = float(np.arctan2(sin, cos)), float(np.hypot(sin, cos)), []
+        angle, sure, turns = float(np.arctan2(sin, cos)), float(np.hypot(sin, cos)), list(_TURNS)
         logits = maps[len(DET_OUTPUTS):, y, x]
         if bins and len(logits):
             prob = np.exp(logits - logits.max())
