@@ -71,7 +71,7 @@ class StylizedFace:
 @dataclass
 class StylizedConfig:
     """How faces are found. The defaults of threshold, max_entropy, min_scale, settle,
-    min_passes, give_up and box_blend were chosen for the bundled model on validation scenes
+    min_passes and box_blend were chosen for the bundled model on validation scenes
     (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
     benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8")."""
 
@@ -83,7 +83,7 @@ class StylizedConfig:
     settle: float = setting(0.15, "after `min_passes` passes, read a face again only while its square moves "
                                  "more than this (fraction of its side; 0: every face every pass)", min=0.0)
     min_passes: int = setting(2, "landmark passes every face gets before `settle` may stop it", min=1, max=6)
-    give_up: float = setting(5.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
+    give_up: float = setting(0.0, "stop re-reading a candidate whose first landmark heatmaps are this diffuse "
                                   "(mean entropy, nats; 0: never)", min=0.0)
     turn_above: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when its "
                                      "first landmark heatmaps are this diffuse (mean entropy, nats; 0: never)",
@@ -94,18 +94,20 @@ class StylizedConfig:
     orientation: str = setting("bins", "a detector with orientation bins: bins (its angle turned into the "
                                        "likeliest bin's quarter) or regression (the regressed angle alone)",
                                choices=("bins", "regression"))
-    glance_below: float = setting(0.0, "a detector with orientation bins: a face whose likeliest bin's "
-                                       "probability is under this also has its square turned to the next "
-                                       "likeliest bin(s) read in its first pass; the sharper reading goes on "
+    glance_below: float = setting(0.0, "a face whose detector is unsure of its orientation (its likeliest bin's "
+                                       "probability; without bins its (sin, cos) length) under this also has its "
+                                       "square turned to the next likeliest orientations (without bins: 180, then "
+                                       "90 and 270 degrees) read in its first pass; the sharpest reading goes on "
                                        "(0: never)", min=0.0, max=1.0)
-    glance_turns: int = setting(1, "how many of the next likeliest bins `glance_below` reads", min=1, max=15)
+    glance_turns: int = setting(1, "how many of the next likeliest orientations `glance_below` reads", min=1,
+                                max=15)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     box_blend: float = setting(0.3, "a face's box: the square fitted to its landmarks moved this share of the way "
                                     "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
-    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20% less CPU), torch, or "
+    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20 percent less CPU), torch, or "
                                    "auto (onnx when onnxruntime and onnx are installed, else torch)",
                            choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
@@ -437,13 +439,10 @@ def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[flo
                 cfg: StylizedConfig, frames: list[np.ndarray] | None = None) -> list[StylizedFace]:
     """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
     diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
-    merged: the better score stays, with the geometry (box, angle, landmarks) of the
-    duplicate whose landmark heatmaps are sharpest (two candidates on one face: the
-    better-scored one's passes may have drifted; validation, benchmarks/RESULTS.md
-    "Session 8").
+    merged into the better-scored one.
 
     A face is only ever dropped for a better-scored one, so the faces at a higher threshold
-    are those of a lower one scored at or above it (their geometry may differ).
+    are exactly those of a lower one scored at or above it (what tuning relies on).
 
     `frames`: the candidates' detector frames; with `cfg.box_blend` > 0 a face's box is that
     of the square between its landmarks' square and its detector's (centre and log side
@@ -456,12 +455,8 @@ def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[flo
         if frames is not None and cfg.box_blend:
             m = blend_frames(m, frames[n], cfg.box_blend)
         face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
-        same = next((k for k, kept in enumerate(faces) if _same_face(face, kept, cfg.nms_iou)), None)
-        if same is None:
+        if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
             faces.append(face)
-        elif spread < faces[same].landmark_entropy:
-            face.score = faces[same].score
-            faces[same] = face
     return faces
 
 
