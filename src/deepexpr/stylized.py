@@ -10,7 +10,8 @@ letterboxed at a zoomed-out level (128) and at the levels `_levels` picks for it
 (centre, side, angle); the landmark regressor reads each upright face crop, then the crop
 re-fitted to those landmarks, again for the faces whose square still moves (`passes`,
 `settle`); faces whose landmark heatmaps are diffuse can be dropped (`max_entropy`), and
-duplicates merged (`merge_faces`). Boxes, angles and crops all come from `data.face_frame`.
+duplicates merged (`merge_faces`); a face's box lies between its landmarks' square and the
+detector's (`box_blend`). Boxes, angles and crops all come from `data.face_frame`.
 
 `render_crop(image, face, size)` is the one alignment of a detected face for every model
 that reads characters: the face framed the way a whole character render frames it.

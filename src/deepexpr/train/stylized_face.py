@@ -7,7 +7,8 @@ checkpoint (`model.safetensors` + `model.json`, fp32, ~2.7 MB).
 
 - detector: scenes of `data.scenes` (training character seeds), letterboxed to
   `detector_input`; CenterNet targets (a Gaussian per face centre, focal loss; L1 on log
-  side, sin/cos angle and sub-cell offset at the centre cell);
+  side, sin/cos angle and sub-cell offset at the centre cell; with `angle_bins`, the
+  orientation bins' cross-entropy there too);
 - landmarks: one character per small scene, cropped by its face square moved by a random
   error (the detector's, or the smaller one left for the second pass), soft-argmax
   landmarks, L1 in crop pixels / crop side.
