@@ -761,3 +761,14 @@ def test_help_of_the_stylized_commands(command, option, capsys):
         main([*command, "--help"])
     assert stop.value.code == 0
     assert option in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, option", [(["landmarks", "x.png", "--box-blend", "2"], "--box-blend"),
+                                          (["landmarks", "x.png", "--glance-below", "-0.5"], "--glance-below"),
+                                          (["train", "stylized-face", "--angle-bins", "-1"], "--angle-bins")])
+def test_out_of_range_stylized_settings_are_one_line_errors(argv, option, tmp_path, capsys):
+    from deepexpr.cli import main
+
+    assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and option in err and "Traceback" not in err

@@ -35,7 +35,7 @@ from deepexpr.data.face_frame import (
     frame_params,
     invert,
 )
-from deepexpr.errors import InputError, setting
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.threads import torch_threads
 
 BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)
@@ -113,6 +113,9 @@ class StylizedConfig:
                            choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
                               "slower when other work keeps a core busy)", min=0)
+
+    def __post_init__(self):
+        check_settings(self)  # one line naming the option (e.g. --box-blend 2: must be <= 1.0)
 
 
 @lru_cache(maxsize=4)

@@ -41,7 +41,7 @@ from deepexpr.data.scenes import (
     character_pool,
     compose_scene,
 )
-from deepexpr.errors import setting
+from deepexpr.errors import check_settings, setting
 from deepexpr.models.checkpoint import save_model
 from deepexpr.models.registry import create_model
 from deepexpr.models.stylized_face import (
@@ -89,6 +89,9 @@ class StylizedTrainConfig:
     threads: int = setting(1, "torch threads", min=0)
     save_every: int = setting(100, "steps between state saves", min=1)
     show_progress: bool = setting(True, "progress bar")
+
+    def __post_init__(self):
+        check_settings(self)  # one line naming the option (e.g. --angle-bins -1: must be >= 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
