@@ -168,8 +168,8 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
     return levels
 
 
-# the other orientations of a square without orientation bins, (turn, prior) likeliest first: the
-# detector's far-off angles are more often upside down than sideways (validation, "Session 8")
+# the other orientations a square without orientation bins may be glanced at, (turn, prior):
+# the half turn first (the one the passes can never reach), then the quarter turns
 _TURNS = ((np.pi, 0.0), (np.pi / 2, 0.0), (-np.pi / 2, 0.0))
 
 

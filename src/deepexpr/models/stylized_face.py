@@ -10,7 +10,8 @@ multiples of 16, -> (N, 6, H/4, W/4): a centre heatmap logit, log of the face sq
 side in input pixels / 4 (`SIDE_UNIT`), the face angle as (sin, cos), the centre's
 sub-cell offset (x, y) in cells, and with `angle_bins` B > 0, B orientation logits (bin k
 centred on the angle 360 k / B degrees): a classification that, unlike the (sin, cos)
-regression, does not average an upright and an upside-down reading into a sideways one. A face's square, centre and angle are those of
+regression, does not average an upright and an upside-down reading into a sideways one.
+A face's square, centre and angle are those of
 `deepexpr.data.face_frame` (eye corners and nose fitted to a template).
 
 **Landmark regressor**: the upright face crop (`face_frame.aligned_crop(..., region="face")`,
