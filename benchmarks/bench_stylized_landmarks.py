@@ -3,12 +3,14 @@
     python benchmarks/bench_stylized_landmarks.py [--model stylized_face] [--per-size 60]
         [--scenes 100] [--threads 1,2] [--backends auto,torch] [--speed-rounds 3]
         [--sheet docs/stylized_landmarks_sheet.png]
+        [--speed-configs '{"default": {}, "no glance": {"glance_below": 0}}']
 
 Everything is held out: random characters of seed 9001 (the bundled model saw seed 101 and
 the built-ins), composed scenes of that pool, a FERG-layout set of seed 9003 for retrieval.
 Speed: faces per second of `detect_stylized_faces` (detection + landmark passes) on the
 held-out scenes, wall and CPU time, per torch/OpenCV thread count of `--threads` and per
-backend of `--backends` (ONNX Runtime or torch; the rounds alternate between the variants
+backend of `--backends` (ONNX Runtime or torch) and per named `StylizedConfig` of
+`--speed-configs` (e.g. another model or policy; the rounds alternate between the variants
 and the fastest round of each counts, so a shared machine's load hits all alike; the
 accuracy parts run on one thread and the default backend). The last lines compare every figure with its target. The sheet draws detections on
 held-out wide-space characters, composed scenes, and DiceBear avatars / EmojiOne icons when
@@ -29,8 +31,11 @@ import numpy as np
 import torch
 
 
-def speed(model: str, scenes: int, seed: int, variants: list[tuple[int, str]], rounds: int = 3) -> list[dict]:
-    """Faces per second per (threads, backend), the best of `rounds` alternating rounds."""
+def speed(model: str, scenes: int, seed: int, variants: list[tuple[int, str]], rounds: int = 3,
+          configs: dict[str, dict] | None = None) -> list[dict]:
+    """Faces per second per (threads, backend, named config), the best of `rounds`
+    alternating rounds (`configs`: name -> `StylizedConfig` overrides; default: the
+    defaults)."""
     import cv2
 
     from deepexpr.data.scenes import SceneConfig, compose_scene
@@ -39,10 +44,12 @@ def speed(model: str, scenes: int, seed: int, variants: list[tuple[int, str]], r
     cfg = SceneConfig(seed=seed, characters=60)
     rng = np.random.default_rng(seed + 2)
     images = [compose_scene(cfg, rng).image for _ in range(scenes)]
-    best: dict[tuple[int, str], tuple[float, float, int]] = {}
+    configs = configs or {"default": {}}
+    best: dict[tuple[int, str, str], tuple[float, float, int]] = {}
     for _ in range(rounds):
-        for threads, backend in variants:
-            sc = StylizedConfig(model=model, threads=0, backend=backend)  # threads set here, for OpenCV too
+        for (threads, backend), name in ((v, name) for v in variants for name in configs):
+            sc = StylizedConfig(**{"model": model, **configs[name], "threads": 0, "backend": backend})
+            # (threads set here, for OpenCV too)
             torch.set_num_threads(threads)
             cv2.setNumThreads(threads)
             try:
@@ -54,11 +61,13 @@ def speed(model: str, scenes: int, seed: int, variants: list[tuple[int, str]], r
             finally:
                 torch.set_num_threads(1)
                 cv2.setNumThreads(1)
-            if (threads, backend) not in best or wall < best[threads, backend][0]:
-                best[threads, backend] = (wall, cpu, faces)
+            if (threads, backend, name) not in best or wall < best[threads, backend, name][0]:
+                best[threads, backend, name] = (wall, cpu, faces)
     out = []
-    for (threads, backend), (wall, cpu, faces) in best.items():
-        out.append({"threads": threads, "backend": _backend_name(model, backend), "images": scenes, "faces": faces,
+    for (threads, backend, name), (wall, cpu, faces) in best.items():
+        ref = configs[name].get("model", model)
+        out.append({"threads": threads, "backend": _backend_name(ref, backend), "config": name, "images": scenes,
+                    "faces": faces,
                     "rounds": rounds, "faces_per_s_wall": faces / wall, "faces_per_s_cpu": faces / cpu,
                     "ms_per_image_wall": 1000 * wall / scenes, "ms_per_image_cpu": 1000 * cpu / scenes})
     return out
@@ -86,7 +95,7 @@ def targets(out: dict) -> list[str]:
         line("detection precision / recall at IoU 0.5", f"{100 * d['precision']:.1f}% / {100 * d['recall']:.1f}%",
              ">= 98% / 98%", d["precision"] >= 0.98 and d["recall"] >= 0.98)
     for sp in out.get("speed", []):
-        line(f"speed, {sp['threads']} thread(s), {sp['backend']}, detection included", f"{sp['faces_per_s_wall']:.0f} faces/s wall "
+        line(f"speed, {sp['threads']} thread(s), {sp['backend']}, {sp.get('config', 'default')}, detection included", f"{sp['faces_per_s_wall']:.0f} faces/s wall "
              f"({sp['ms_per_image_wall']:.0f} ms wall, {sp['ms_per_image_cpu']:.0f} ms CPU a scene)", ">= 100 faces/s",
              sp["faces_per_s_wall"] >= 100)
     if "retrieval" in out:
@@ -163,6 +172,8 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts for the speed part")
     ap.add_argument("--backends", default="auto,torch", help="comma-separated backends for the speed part")
     ap.add_argument("--speed-rounds", type=int, default=3, help="alternating rounds of the speed part (best counts)")
+    ap.add_argument("--speed-configs", default='{"default": {}}',
+                    help="JSON: name -> StylizedConfig overrides, each a speed variant")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: nme,detection,speed,crops,retrieval")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -180,7 +191,7 @@ def main() -> None:
         out["detection"] = detection_protocol(detect, args.scenes, args.seed)
     if "speed" not in skip:
         variants = [(int(n), b) for n in args.threads.split(",") for b in dict.fromkeys(args.backends.split(","))]
-        out["speed"] = speed(args.model, 50, args.seed, variants, args.speed_rounds)
+        out["speed"] = speed(args.model, 50, args.seed, variants, args.speed_rounds, json.loads(args.speed_configs))
     if "crops" not in skip:
         out["crops_vs_whole"] = [crops_vs_whole(3, 9004, "classic"), crops_vs_whole(3, 9004, "wide")]
     if "retrieval" not in skip:

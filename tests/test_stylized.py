@@ -147,12 +147,16 @@ def test_detection_matching_against_brute_force():
 def test_pipeline_contract(tiny_net, character_png):
     from deepexpr.stylized import StylizedConfig, detect_stylized_faces, render_crop
 
-    faces = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3), model=tiny_net)
+    faces = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3, box_blend=0.0),
+                                  model=tiny_net)
     assert 1 <= len(faces) <= 3
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
     for f in faces:
         assert f.landmarks.shape == (49, 2) and np.isfinite(f.landmarks).all()
-        assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)
+        assert np.allclose(f.box, frame_box(face_frame(f.landmarks)), atol=1e-3)  # (box_blend 0)
+    blended = detect_stylized_faces(str(character_png), StylizedConfig(threshold=0.0, max_faces=3), model=tiny_net)
+    assert [f.score for f in blended] == [f.score for f in faces]  # the box moves, nothing else
+    assert all(np.array_equal(a.landmarks, b.landmarks) for a, b in zip(blended, faces))
     assert render_crop(np.zeros((96, 96, 3), np.uint8), faces[0], 64).shape == (64, 64, 3)
     assert detect_stylized_faces(np.zeros((8, 8, 3), np.uint8), model=tiny_net) == []  # too small
 
@@ -629,3 +633,142 @@ def test_cli_evaluate_landmarks_report(tiny_checkpoint, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "landmarks", "--model", str(tiny_checkpoint), "--sizes", "6x"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_orientation_targets_share_weight_between_the_nearest_bins():
+    from deepexpr.models.stylized_face import orientation_targets
+
+    deg = torch.tensor([0.0, 90.0, 180.0, -180.0, -90.0, 45.0, 30.0])
+    t = orientation_targets(torch.deg2rad(deg), 4)
+    assert t.shape == (7, 4) and torch.allclose(t.sum(-1), torch.ones(7))
+    assert t[:5].argmax(-1).tolist() == [0, 1, 2, 2, 3] and torch.allclose(t[:5].max(-1).values, torch.ones(5))
+    assert torch.allclose(t[5], torch.tensor([0.5, 0.5, 0.0, 0.0]), atol=1e-6)  # half-way: both neighbours
+    assert t[6, 0] > t[6, 1] > 0 and t[6, 2] == t[6, 3] == 0  # nearer bin 0, never the far side
+    assert orientation_targets(torch.deg2rad(torch.tensor([22.5])), 8)[0].argmax() in (0, 1)
+
+
+def test_detector_with_orientation_bins_and_its_loss():
+    """`angle_bins` adds B logits to the detector's maps; its loss adds the bins' cross-entropy
+    at centre cells: lower when the logits point at the face's quarter."""
+    from deepexpr.train.stylized_face import detector_loss
+
+    net = create_model("test_stylized_face", angle_bins=4)
+    assert net.detect(torch.zeros(1, 3, 64, 64)).shape == (1, 10, 16, 16)
+    with pytest.raises(ValueError, match="angle_bins"):
+        create_model("test_stylized_face", angle_bins=-1)
+    t = torch.zeros(1, 7, 4, 4)
+    t[0, :, 1, 2] = torch.tensor([1.0, 1.0, 0.0, -1.0, 0.2, 0.3, 1.0])  # one face, upside down
+    out = torch.zeros(1, 10, 4, 4)
+    out[0, :6, 1, 2] = t[0, :6, 1, 2]  # every regression right
+    plain = detector_loss(out[:, :6], t)
+    right, wrong = out.clone(), out.clone()
+    right[0, 6 + 2, 1, 2], wrong[0, 6 + 0, 1, 2] = 5.0, 5.0
+    assert detector_loss(right, t) < detector_loss(out, t) < detector_loss(wrong, t)
+    assert torch.isclose(detector_loss(out, t) - plain, torch.log(torch.tensor(4.0)), atol=1e-5)  # uniform bins
+    out[0, 6:, 0, 0] = torch.tensor([9.0, -9.0, -9.0, -9.0])  # no face there: its bins do not count
+    assert torch.isclose(detector_loss(out, t) - plain, torch.log(torch.tensor(4.0)), atol=1e-5)
+
+
+def test_decode_turns_the_regressed_angle_into_the_likeliest_bin():
+    """With orientation bins the regressed angle keeps its residual but moves to the
+    likeliest bin's quarter; sureness is that bin's probability; turns list the other bins
+    likeliest first. `bins=False` (orientation "regression") keeps the regressed angle."""
+    from deepexpr.stylized import _decode
+
+    maps = np.full((10, 8, 8), -9.0, np.float32)
+    regressed = np.deg2rad(10.0)
+    maps[:6, 2, 3] = [3.0, np.log(10), np.sin(regressed), np.cos(regressed), 0.0, 0.0]
+    maps[6:, 2, 3] = np.log([0.1, 0.2, 0.6, 0.1])  # upside down, most likely
+    a = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    (found,) = _decode(maps, a, 0.5, 0, 1e9)
+    assert np.isclose(np.cos(found[3] - np.deg2rad(190.0)), 1.0) and np.isclose(found[4], 0.6)
+    turns = found[5]
+    assert [round(p, 3) for _, p in turns][0] == 0.2 and len(turns) == 3
+    assert np.isclose(np.cos(found[3] + turns[0][0] - np.deg2rad(100.0)), 1.0)  # bin 1's quarter
+    (plain,) = _decode(maps, a, 0.5, 0, 1e9, bins=False)
+    assert np.isclose(plain[3], regressed) and np.isclose(plain[4], 1.0)
+    assert [round(t, 4) for t, _ in plain[5]] == [round(np.pi, 4), round(np.pi / 2, 4), round(-np.pi / 2, 4)]
+    maps[6:, 2, 3] = np.log([0.7, 0.1, 0.1, 0.1])  # the bins agree with the regression: unchanged
+    assert np.isclose(_decode(maps, a, 0.5, 0, 1e9)[0][3], regressed)
+
+
+def test_glance_reads_the_turned_squares_in_the_first_pass():
+    """`glance`: a face's square and its turned squares are read in one first pass; the
+    sharpest goes on through the passes; faces without turns cost nothing more."""
+    from deepexpr import stylized
+    from deepexpr.data.face_frame import frame_from_params
+
+    image, upright, at_home = _bright_top_face()
+    centre, side, angle = frame_params(upright)
+    upside_down = frame_from_params(centre, side, angle + np.pi)
+    model = _UprightRegressor(at_home)
+    points, _ = stylized.fit_landmarks(image, [upside_down, upright], model, passes=2, settle=1e9,
+                                       glance=[[np.pi / 2, np.pi], []])
+    assert model.batches == [4, 2]  # 1 + 2 turns + the other face, then one pass each
+    assert abs(frame_params(face_frame(points[0]))[2] - angle) < 0.05  # read upright
+    model = _UprightRegressor(at_home)
+    stylized.fit_landmarks(image, [upside_down], model, passes=2, settle=1e9, glance=[[]])
+    assert model.batches[0] == 1
+
+
+def test_a_detector_init_gives_its_outputs_to_a_model_with_orientation_bins(tmp_path):
+    """`--init` from a detector without bins copies its six output rows and leaves the new
+    bins' rows; the export records the bins so the model loads and runs."""
+    from deepexpr.models.checkpoint import load_model, save_model
+    from deepexpr.train.stylized_face import init_stage
+
+    torch.manual_seed(2)
+    source = create_model("test_stylized_face")
+    save_model(tmp_path / "src.safetensors", source, {"model": "test_stylized_face", "overrides": {}})
+    net = create_model("test_stylized_face", angle_bins=4)
+    new_rows = net.det_head.weight[6:].detach().clone()
+    init_stage(net, str(tmp_path / "src.safetensors"), "detector")
+    assert torch.equal(net.det_head.weight[:6], source.det_head.weight)
+    assert torch.equal(net.det_head.bias[:6], source.det_head.bias)
+    assert torch.equal(net.det_head.weight[6:], new_rows)
+    assert torch.equal(net.det_body.smooth[0].weight, source.det_body.smooth[0].weight)
+    save_model(tmp_path / "bins.safetensors", net, {"model": "test_stylized_face", "overrides": {"angle_bins": 4}})
+    loaded, _ = load_model(tmp_path / "bins.safetensors")
+    assert loaded.detect(torch.zeros(1, 3, 32, 32)).shape == (1, 10, 8, 8)
+
+
+def test_box_blend_moves_the_box_toward_the_detector_square():
+    """`box_blend`: the reported box lies between the landmarks' square and the detector's
+    (landmarks untouched); 0 keeps the landmarks' box; angles far apart keep the landmarks'."""
+    from deepexpr.data.face_frame import frame_from_params
+    from deepexpr.stylized import StylizedConfig, blend_frames, merge_faces
+
+    lm = (TEMPLATE * 60 + [20, 20]).astype(np.float32)
+    own = face_frame(lm)
+    centre, side, angle = frame_params(own)
+    detector = frame_from_params(centre + [10.0, 0.0], side * 2, angle + 0.2)
+    half = blend_frames(own, detector, 0.5)
+    c, s, a = frame_params(half)
+    assert np.allclose(c, centre + [5.0, 0.0]) and np.isclose(s, side * np.sqrt(2)) and np.isclose(a, angle + 0.1)
+    assert np.isclose(frame_params(blend_frames(own, frame_from_params(centre, side, angle + 2.0), 0.5))[2], angle)
+    faces = merge_faces([0.9], [lm], [4.0], StylizedConfig(threshold=0.1, box_blend=0.5), [detector])
+    assert np.allclose(faces[0].box, frame_box(half)) and np.array_equal(faces[0].landmarks, lm)
+    plain = merge_faces([0.9], [lm], [4.0], StylizedConfig(threshold=0.1, box_blend=0.0), [detector])
+    assert np.allclose(plain[0].box, frame_box(own))
+
+
+@pytest.mark.parametrize("command, option", [(["landmarks"], "--box-blend"), (["train", "stylized-face"], "--angle-bins")])
+def test_help_of_the_stylized_commands(command, option, capsys):
+    """Every option's help formats (a bare percent sign in one broke `landmarks --help`)."""
+    from deepexpr.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--help"])
+    assert stop.value.code == 0
+    assert option in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, option", [(["landmarks", "x.png", "--box-blend", "2"], "--box-blend"),
+                                          (["landmarks", "x.png", "--glance-below", "-0.5"], "--glance-below"),
+                                          (["train", "stylized-face", "--angle-bins", "-1"], "--angle-bins")])
+def test_out_of_range_stylized_settings_are_one_line_errors(argv, option, tmp_path, capsys):
+    from deepexpr.cli import main
+
+    assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and option in err and "Traceback" not in err

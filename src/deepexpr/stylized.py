@@ -10,7 +10,8 @@ letterboxed at a zoomed-out level (128) and at the levels `_levels` picks for it
 (centre, side, angle); the landmark regressor reads each upright face crop, then the crop
 re-fitted to those landmarks, again for the faces whose square still moves (`passes`,
 `settle`); faces whose landmark heatmaps are diffuse can be dropped (`max_entropy`), and
-duplicates merged (`merge_faces`). Boxes, angles and crops all come from `data.face_frame`.
+duplicates merged (`merge_faces`); a face's box lies between its landmarks' square and the
+detector's (`box_blend`). Boxes, angles and crops all come from `data.face_frame`.
 
 `render_crop(image, face, size)` is the one alignment of a detected face for every model
 that reads characters: the face framed the way a whole character render frames it.
@@ -34,7 +35,7 @@ from deepexpr.data.face_frame import (
     frame_params,
     invert,
 )
-from deepexpr.errors import InputError, setting
+from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.threads import torch_threads
 
 BUNDLED_STYLIZED = "stylized_face"  # the bundled weights name (src/deepexpr/weights/)
@@ -47,7 +48,8 @@ class StylizedFace:
     """One detected face.
 
     Attributes:
-        box: (4,) float32 x0, y0, x1, y1: axis-aligned bounds of the turned face square.
+        box: (4,) float32 x0, y0, x1, y1: axis-aligned bounds of the turned face square (that
+            of the landmarks moved toward the detector's, `StylizedConfig.box_blend`).
         score: detector confidence in [0, 1].
         angle: in-plane angle in degrees (0 upright; positive turns clockwise on screen).
         landmarks: (49, 2) float32 image pixels, `deepexpr.landmarks` order.
@@ -69,10 +71,10 @@ class StylizedFace:
 
 @dataclass
 class StylizedConfig:
-    """How faces are found. The defaults of threshold, max_entropy, min_scale, settle and
-    min_passes were chosen for the bundled model on validation scenes (character pool 7001,
-    never the test pool): `benchmarks/tune_stylized_detection.py`, benchmarks/RESULTS.md
-    ("Stylized landmarks", "Session 7")."""
+    """How faces are found. The defaults of threshold, max_entropy, min_scale, settle,
+    min_passes and box_blend were chosen for the bundled model on validation scenes
+    (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
+    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
@@ -90,15 +92,30 @@ class StylizedConfig:
     turn_below: float = setting(0.0, "also fit a face from its square turned by 90/180/270 degrees when the "
                                      "detector is unsure of its angle: its (sin, cos) output shorter than this "
                                      "(0: never)", min=0.0)
+    orientation: str = setting("bins", "a detector with orientation bins: bins (its angle turned into the "
+                                       "likeliest bin's quarter) or regression (the regressed angle alone)",
+                               choices=("bins", "regression"))
+    glance_below: float = setting(0.0, "a face whose detector is unsure of its orientation (its likeliest bin's "
+                                       "probability; without bins its (sin, cos) length) under this also has its "
+                                       "square turned to the next likeliest orientations (without bins: 180, then "
+                                       "90 and 270 degrees) read in its first pass; the sharpest reading goes on "
+                                       "(0: never)", min=0.0, max=1.0)
+    glance_turns: int = setting(1, "how many of the next likeliest orientations `glance_below` reads", min=1,
+                                max=15)
     max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
+    box_blend: float = setting(0.3, "a face's box: the square fitted to its landmarks moved this share of the way "
+                                    "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
-    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20% less CPU), torch, or "
+    backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20 percent less CPU), torch, or "
                                    "auto (onnx when onnxruntime and onnx are installed, else torch)",
                            choices=("auto", "onnx", "torch"))
     threads: int = setting(1, "torch threads per image (0: the process's setting; more than 1 is much "
                               "slower when other work keeps a core busy)", min=0)
+
+    def __post_init__(self):
+        check_settings(self)  # one line naming the option (e.g. --box-blend 2: must be <= 1.0)
 
 
 @lru_cache(maxsize=4)
@@ -151,11 +168,25 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
     return levels
 
 
-def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float):
-    """Peaks of one level's maps (6, h, w) -> [(score, centre, side, angle, angle sureness)] in
-    image pixels; the sureness is the length of the (sin, cos) output: ~1 where the detector
-    is sure of the angle, short where it averages opposite angles."""
-    from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE
+# the other orientations a square without orientation bins may be glanced at, (turn, prior):
+# the half turn first (the one the passes can never reach), then the quarter turns
+_TURNS = ((np.pi, 0.0), (np.pi / 2, 0.0), (-np.pi / 2, 0.0))
+
+
+def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, max_side: float,
+            bins: bool = True):
+    """Peaks of one level's maps (6 [+ B], h, w) -> [(score, centre, side, angle, sureness,
+    turns)] in image pixels.
+
+    Without orientation bins the sureness is the length of the (sin, cos) output (~1 where the
+    detector is sure of the angle, short where it averages opposite angles) and turns are
+    the half and quarter turns (`_TURNS`).
+    With B bins (and `bins`), the regressed angle is turned by a multiple of 360 / B degrees
+    into the likeliest bin's sector (the regression's fine angle, the classification's
+    orientation), the sureness is that bin's probability, and turns lists the other bins as
+    (turn from the angle in radians, probability), likeliest first.
+    """
+    from deepexpr.models.stylized_face import DET_OUTPUTS, SIDE_UNIT, STRIDE
 
     heat = 1 / (1 + np.exp(-maps[0]))
     padded = np.pad(heat, 1, constant_values=0)
@@ -170,7 +201,16 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
         c = (np.array([x + maps[4, y, x], y + maps[5, y, x]]) * STRIDE + (STRIDE - 1) / 2)
         centre = inv @ (c - a[:, 2])
         sin, cos = float(maps[2, y, x]), float(maps[3, y, x])
-        out.append((float(heat[y, x]), centre, side * inv[0, 0], float(np.arctan2(sin, cos)), float(np.hypot(sin, cos))))
+        angle, sure, turns = float(np.arctan2(sin, cos)), float(np.hypot(sin, cos)), list(_TURNS)
+        logits = maps[len(DET_OUTPUTS):, y, x]
+        if bins and len(logits):
+            prob = np.exp(logits - logits.max())
+            prob /= prob.sum()
+            step, k = 2 * np.pi / len(prob), int(np.argmax(prob))
+            angle += step * (k - round(angle / step))
+            sure = float(prob[k])
+            turns = [(step * (j - k), float(prob[j])) for j in np.argsort(-prob) if j != k]
+        out.append((float(heat[y, x]), centre, side * inv[0, 0], angle, sure, turns))
     return out
 
 
@@ -182,8 +222,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
-    """Detector only: [(score, frame (2, 3), angle sureness (`_decode`))], best first, after
-    non-maximum suppression."""
+    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
+    after non-maximum suppression."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
@@ -195,17 +235,17 @@ def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[floa
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
             maps = model.detect(x)[0].numpy()
-        found += _decode(maps, a, cfg.threshold, min_side, max_side)
+        found += _decode(maps, a, cfg.threshold, min_side, max_side, cfg.orientation == "bins")
     found.sort(key=lambda f: -f[0])
-    kept: list[tuple[float, np.ndarray, float, np.ndarray]] = []
-    for score, centre, side, angle, sure in found:
+    kept: list[tuple[float, np.ndarray, float, list, np.ndarray]] = []
+    for score, centre, side, angle, sure, turns in found:
         m = frame_from_params(centre, side, angle)
         box = frame_box(m)
-        if all(_iou(box, k[3]) <= cfg.nms_iou for k in kept):
-            kept.append((score, m, sure, box))
+        if all(_iou(box, k[-1]) <= cfg.nms_iou for k in kept):
+            kept.append((score, m, sure, turns, box))
         if len(kept) >= cfg.max_faces:
             break
-    return [(s, m, sure) for s, m, sure, _ in kept]
+    return [k[:4] for k in kept]
 
 
 def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[list[np.ndarray], list[float]]:
@@ -250,7 +290,8 @@ def face_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: int = 2,
                   settle: float = 0.0, turn_above: float = 0.0, min_passes: int = 2,
-                  give_up: float = 0.0, turn: list[bool] | None = None) -> tuple[list[np.ndarray], list[float]]:
+                  give_up: float = 0.0, turn: list[bool] | None = None,
+                  glance: list[list[float]] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """The 49 landmarks (image pixels) of each face frame by up to `passes` regressor passes,
     each on the square re-fitted to the previous pass's landmarks. After `min_passes` passes
     a face is read again only while its square still moves by more than `settle` (centre
@@ -266,11 +307,17 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 5").
     `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
     unsure, `StylizedConfig.turn_below`).
+    `glance`: per frame, turns (radians) of its square to read beside it in the first pass
+    (one batch); the sharpest of its readings (least heatmap entropy) goes through the
+    passes (`StylizedConfig.glance_below`: the detector's next likeliest orientations).
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
     """
-    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up)
+    read = None
+    if glance and any(glance):
+        frames, read = _glance(image, frames, model, glance)
+    points, entropy, first = _passes(image, frames, model, passes, settle, min_passes, give_up, read)
     turn = turn or [False] * len(frames)
     unsure = [i for i, e in enumerate(first) if turn[i] or (turn_above and e > turn_above)]
     if not unsure:
@@ -292,6 +339,24 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
             if e < entropy[i]:
                 points[i], entropy[i] = q, e
     return points, entropy
+
+
+def _glance(image: np.ndarray, frames: list[np.ndarray], model, glance: list[list[float]]):
+    """The first pass of `fit_landmarks` with turned squares: per frame, the square (its own
+    or one turned by a `glance` angle) whose reading is sharpest, and ([landmarks], [entropy])
+    of those readings (`_passes`'s `read`)."""
+    squares, owner = [], []
+    for i, (m, turns) in enumerate(zip(frames, glance)):
+        centre, side, angle = frame_params(m)
+        squares += [m] + [frame_from_params(centre, side, angle + t) for t in turns]
+        owner += [i] * (1 + len(turns))
+    found, spread = read_landmarks(image, squares, model)
+    best: dict[int, int] = {}
+    for n, i in enumerate(owner):
+        if i not in best or spread[n] < spread[best[i]]:
+            best[i] = n
+    pick = [best[i] for i in range(len(frames))]
+    return [squares[n] for n in pick], ([found[n] for n in pick], [spread[n] for n in pick])
 
 
 def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float, read=None):
@@ -358,36 +423,54 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
         return []
     model = model if model is not None else load_stylized_model(cfg.model, cfg.backend)
     with torch_threads(cfg.threads):
-        scores, points, entropy = candidates(image, model, cfg)
-    return merge_faces(scores, points, entropy, cfg)
+        scores, points, entropy, frames = candidates(image, model, cfg)
+    return merge_faces(scores, points, entropy, cfg, frames)
 
 
-def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float]]:
+def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float],
+                                                                      list[np.ndarray]]:
     """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
-    its detector score, landmarks (49, 2) and last pass's heatmap entropy."""
+    its detector score, landmarks (49, 2), last pass's heatmap entropy and detector frame
+    (2, 3)."""
     found = find_faces(image, model, cfg)
-    points, entropy = fit_landmarks(image, [m for _, m, _ in found], model, cfg.passes, cfg.settle, cfg.turn_above,
-                                    cfg.min_passes, cfg.give_up, [sure < cfg.turn_below for _, _, sure in found])
-    return [s for s, _, _ in found], points, entropy
+    glance = [[t for t, _ in turns[:cfg.glance_turns]] if sure < cfg.glance_below else [] for _, _, sure, turns in found]
+    points, entropy = fit_landmarks(image, [f[1] for f in found], model, cfg.passes, cfg.settle, cfg.turn_above,
+                                    cfg.min_passes, cfg.give_up, [f[2] < cfg.turn_below for f in found], glance)
+    return [f[0] for f in found], points, entropy, [f[1] for f in found]
 
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
-                cfg: StylizedConfig) -> list[StylizedFace]:
+                cfg: StylizedConfig, frames: list[np.ndarray] | None = None) -> list[StylizedFace]:
     """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
     diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
     merged into the better-scored one.
 
     A face is only ever dropped for a better-scored one, so the faces at a higher threshold
-    are exactly those of a lower one scored at or above it (what tuning relies on)."""
+    are exactly those of a lower one scored at or above it (what tuning relies on).
+
+    `frames`: the candidates' detector frames; with `cfg.box_blend` > 0 a face's box is that
+    of the square between its landmarks' square and its detector's (centre and log side
+    blended by `box_blend`; the angle too unless they differ by more than ~30 degrees)."""
     faces: list[StylizedFace] = []
-    for score, lm, spread in zip(scores, points, entropy):
+    for n, (score, lm, spread) in enumerate(zip(scores, points, entropy)):
         if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
             continue  # (diffuse heatmaps: no face parts where the detector saw a face)
         m = face_frame(lm)
+        if frames is not None and cfg.box_blend:
+            m = blend_frames(m, frames[n], cfg.box_blend)
         face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
         if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
             faces.append(face)
     return faces
+
+
+def blend_frames(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """The face frame between frames `a` and `b` (2, 3): centre and log side `weight` of the way
+    to `b`'s; the angle too when the two differ by less than 0.5 rad, else `a`'s."""
+    (ca, sa, ta), (cb, sb, tb) = frame_params(a), frame_params(b)
+    turn = (tb - ta + np.pi) % (2 * np.pi) - np.pi
+    side = float(np.exp((1 - weight) * np.log(max(sa, 1e-9)) + weight * np.log(max(sb, 1e-9))))
+    return frame_from_params((1 - weight) * ca + weight * cb, side, ta + weight * turn if abs(turn) < 0.5 else ta)
 
 
 def _same_face(a: StylizedFace, b: StylizedFace, iou: float) -> bool:

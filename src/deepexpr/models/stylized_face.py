@@ -7,8 +7,11 @@
 
 **Detector** (CenterNet-style, fully convolutional): an image (N, 3, H, W), H and W
 multiples of 16, -> (N, 6, H/4, W/4): a centre heatmap logit, log of the face square's
-side in input pixels / 4 (`SIDE_UNIT`), the face angle as (sin, cos), and the centre's
-sub-cell offset (x, y) in cells. A face's square, centre and angle are those of
+side in input pixels / 4 (`SIDE_UNIT`), the face angle as (sin, cos), the centre's
+sub-cell offset (x, y) in cells, and with `angle_bins` B > 0, B orientation logits (bin k
+centred on the angle 360 k / B degrees): a classification that, unlike the (sin, cos)
+regression, does not average an upright and an upside-down reading into a sideways one.
+A face's square, centre and angle are those of
 `deepexpr.data.face_frame` (eye corners and nose fitted to a template).
 
 **Landmark regressor**: the upright face crop (`face_frame.aligned_crop(..., region="face")`,
@@ -47,6 +50,7 @@ class StylizedFaceConfig:
     landmark_input: int = 80  # face crop side (pixels), a multiple of 16
     detector_input: int = 256  # longest side the application gives the detector
     num_landmarks: int = 49
+    angle_bins: int = 0  # detector orientation logits (0: none; 4: quarters of the circle)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +105,9 @@ class StylizedFaceNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.det_body = _Pyramid(cfg.det_channels)
-        self.det_head = nn.Conv2d(cfg.det_channels[1], len(DET_OUTPUTS), 1)
+        if cfg.angle_bins < 0:
+            raise ValueError(f"angle_bins: expected 0 or more, got {cfg.angle_bins}")
+        self.det_head = nn.Conv2d(cfg.det_channels[1], len(DET_OUTPUTS) + cfg.angle_bins, 1)
         self.lmk_body = _Pyramid(cfg.lmk_channels)
         self.lmk_head = nn.Conv2d(cfg.lmk_channels[1], cfg.num_landmarks, 1)
         with torch.no_grad():  # CenterNet's prior: few cells hold a centre
@@ -109,8 +115,8 @@ class StylizedFaceNet(nn.Module):
             self.det_head.bias[0] = -4.0
 
     def detect(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised image, H, W multiples of 16 -> (N, 6, H/4, W/4) raw maps
-        (heat is a logit; sin/cos unnormalised)."""
+        """(N, 3, H, W) normalised image, H, W multiples of 16 -> (N, 6 + angle_bins, H/4, W/4)
+        raw maps (heat and orientation bins are logits; sin/cos unnormalised)."""
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[-1] % 16 or x.shape[-2] % 16:
             raise ValueError(f"detector input: expected (N, 3, H, W) with H, W multiples of 16, got {tuple(x.shape)}")
         return self.det_head(self.det_body(x))
@@ -137,6 +143,19 @@ def soft_argmax(maps: torch.Tensor) -> torch.Tensor:
     xs = torch.arange(w, dtype=maps.dtype, device=maps.device) * STRIDE + (STRIDE - 1) / 2
     ys = torch.arange(h, dtype=maps.dtype, device=maps.device) * STRIDE + (STRIDE - 1) / 2
     return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
+
+
+def orientation_targets(angle: torch.Tensor, bins: int) -> torch.Tensor:
+    """Soft orientation-bin targets: (...,) angles (radians) -> (..., bins), summing to 1.
+
+    Bin k is centred on 2 pi k / bins; an angle shares its weight between the two nearest
+    bins as cos(bins / 4 * its distance to each centre) (none beyond one bin's width), so a
+    face turned half-way between two bins is not forced into either.
+    """
+    centres = torch.arange(bins, dtype=angle.dtype, device=angle.device) * (2 * torch.pi / bins)
+    dist = torch.remainder(angle[..., None] - centres + torch.pi, 2 * torch.pi) - torch.pi
+    weight = torch.where(dist.abs() < 2 * torch.pi / bins, torch.cos(dist * bins / 4), torch.zeros_like(dist))
+    return weight / weight.sum(-1, keepdim=True)
 
 
 def fuse_for_inference(net: StylizedFaceNet) -> StylizedFaceNet:

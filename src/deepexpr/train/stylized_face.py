@@ -7,7 +7,8 @@ checkpoint (`model.safetensors` + `model.json`, fp32, ~2.7 MB).
 
 - detector: scenes of `data.scenes` (training character seeds), letterboxed to
   `detector_input`; CenterNet targets (a Gaussian per face centre, focal loss; L1 on log
-  side, sin/cos angle and sub-cell offset at the centre cell);
+  side, sin/cos angle and sub-cell offset at the centre cell; with `angle_bins`, the
+  orientation bins' cross-entropy there too);
 - landmarks: one character per small scene, cropped by its face square moved by a random
   error (the detector's, or the smaller one left for the second pass), soft-argmax
   landmarks, L1 in crop pixels / crop side.
@@ -40,10 +41,17 @@ from deepexpr.data.scenes import (
     character_pool,
     compose_scene,
 )
-from deepexpr.errors import setting
+from deepexpr.errors import check_settings, setting
 from deepexpr.models.checkpoint import save_model
 from deepexpr.models.registry import create_model
-from deepexpr.models.stylized_face import SIDE_UNIT, STRIDE, StylizedFaceNet, letterbox
+from deepexpr.models.stylized_face import (
+    DET_OUTPUTS,
+    SIDE_UNIT,
+    STRIDE,
+    StylizedFaceNet,
+    letterbox,
+    orientation_targets,
+)
 from deepexpr.progress import progress
 from deepexpr.train.state import load_state, save_state
 
@@ -52,7 +60,7 @@ STAGES = ("detector", "landmarks")
 EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin"}
 # settings added after runs were made: left out of the recorded settings at their default,
 # so those runs still resume
-LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0}
+LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0, "angle_bins": 0}
 
 
 @dataclass
@@ -70,6 +78,8 @@ class StylizedTrainConfig:
                                "passes then learn to turn a sideways or upside-down square upright)", min=0.0, max=1.0)
     any_rotation: float = setting(0.15, "detector scenes: share of faces turned by any angle (the rest "
                                         "+-45 degrees)", min=0.0, max=1.0)
+    angle_bins: int = setting(0, "detector: also classify the face's orientation in this many bins (4: quarters; "
+                                 "0: the (sin, cos) regression only; fixed for a run)", min=0, max=16)
     init: str = setting("", "start this stage from the weights of a stylized-face model (bundled name, "
                             ".safetensors file or run folder; a new run only)")
     steps: int = setting(500, "optimizer steps", min=1)
@@ -79,6 +89,9 @@ class StylizedTrainConfig:
     threads: int = setting(1, "torch threads", min=0)
     save_every: int = setting(100, "steps between state saves", min=1)
     show_progress: bool = setting(True, "progress bar")
+
+    def __post_init__(self):
+        check_settings(self)  # one line naming the option (e.g. --angle-bins -1: must be >= 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -168,7 +181,9 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def detector_loss(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """CenterNet focal loss on the heatmap + L1 on the regressions at centre cells."""
+    """CenterNet focal loss on the heatmap + L1 on the regressions at centre cells (+ the
+    orientation bins' cross-entropy against `orientation_targets` there, when `out` has
+    more channels than `DET_OUTPUTS`)."""
     heat = out[:, 0].sigmoid().clamp(1e-4, 1 - 1e-4)
     gt = t[:, 0]
     pos = (gt == 1).float()
@@ -177,6 +192,10 @@ def detector_loss(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     n = pos.sum().clamp(min=1)
     mask = t[:, 6:7]
     reg = ((out[:, 1:6] - t[:, 1:6]).abs() * mask).sum() / n
+    bins = out.shape[1] - len(DET_OUTPUTS)
+    if bins:
+        target = orientation_targets(torch.atan2(t[:, 2], t[:, 3]), bins).movedim(-1, 1)  # (N, B, h, w)
+        reg = reg - (target * out[:, len(DET_OUTPUTS):].log_softmax(1) * mask).sum() / n
     return (pos_loss + neg_loss) / n + reg
 
 
@@ -197,7 +216,7 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / f"state_{cfg.stage}.safetensors"
     torch.manual_seed(cfg.seed)
-    net = create_model(cfg.model)
+    net = create_model(cfg.model, **_overrides(cfg.angle_bins))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed + (0 if cfg.stage == "detector" else 1))
     progress_state = {"step": 0, "losses": [], "cpu_s": 0.0, "wall_s": 0.0}
@@ -238,9 +257,16 @@ def train_stylized(cfg: StylizedTrainConfig, resume: bool = False) -> Path:
     return state_path
 
 
+def _overrides(angle_bins: int) -> dict:
+    """The architecture overrides of a model with `angle_bins` (none for the default 0)."""
+    return {"angle_bins": angle_bins} if angle_bins else {}
+
+
 def init_stage(net: StylizedFaceNet, ref: str, stage: str) -> None:
     """Copy one stage's weights (detector: `det_*`, landmarks: `lmk_*`) of the stylized-face
     model `ref` (bundled name, file or run folder) into `net`; the other stage is left as is.
+    A detector head with another number of orientation bins gives its common outputs (the
+    heatmap, size, angle and offset rows); new bins start from `net`'s own weights.
     Raises InputError when `ref` is not found or its architecture differs."""
     from deepexpr.errors import InputError
     from deepexpr.models.checkpoint import load_model
@@ -249,6 +275,10 @@ def init_stage(net: StylizedFaceNet, ref: str, stage: str) -> None:
     source, _ = load_model(resolve_model(ref, kinds=("bundled", "file", "run"), option="--init").path)
     prefix = "det_" if stage == "detector" else "lmk_"
     own, theirs = net.state_dict(), {k: v for k, v in source.state_dict().items() if k.startswith(prefix)}
+    for key in ("det_head.weight", "det_head.bias"):
+        mine, given = own.get(key), theirs.get(key)
+        if mine is not None and given is not None and mine.shape != given.shape and mine.shape[1:] == given.shape[1:]:
+            theirs[key] = torch.cat([given[:len(DET_OUTPUTS)], mine[len(DET_OUTPUTS):]])
     if any(k not in own or own[k].shape != v.shape for k, v in theirs.items()) or not theirs:
         raise InputError(f"--init {ref}: its {stage} stage does not fit the model {type(net).__name__} "
                          "(another architecture); train from scratch or pick a matching model")
@@ -277,7 +307,8 @@ def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_fac
     from deepexpr.errors import InputError
     from deepexpr.train.state import read_state
 
-    net = create_model(model)
+    overrides = _overrides(_detector_bins(run, base))
+    net = create_model(model, **overrides)
     state = net.state_dict()
     meta_all = {}
     for stage, prefix in (("detector", "det_"), ("landmarks", "lmk_")):
@@ -301,8 +332,24 @@ def export_stylized(run: str | Path, out: str | Path, model: str = "stylized_fac
             meta_all[stage]["init_training"] = _base_record(meta["settings"]["init"], stage)
     net.load_state_dict(state)
     pre = {"size": net.cfg.landmark_input, "grayscale": False, "mean": [0.5] * 3, "std": [0.5] * 3}
-    save_model(out, net, {"model": model, "overrides": {}, "preprocess": pre, "training": meta_all})
+    save_model(out, net, {"model": model, "overrides": overrides, "preprocess": pre, "training": meta_all})
     return Path(out)
+
+
+def _detector_bins(run: str | Path, base: str) -> int:
+    """The orientation bins of the detector an export takes: the run's detector stage's
+    setting, else `base`'s architecture."""
+    from deepexpr.models.checkpoint import read_config
+    from deepexpr.models.resolve import resolve_model
+    from deepexpr.train.state import read_state
+
+    path = Path(run) / "state_detector.safetensors"
+    if path.is_file():
+        return int(read_state(path)[0]["settings"].get("angle_bins", 0))
+    if not base:
+        return 0
+    found = resolve_model(base, kinds=("bundled", "file", "run"), option="--init")
+    return int(read_config(found.path).get("overrides", {}).get("angle_bins", 0))
 
 
 def _base_record(ref: str, stage: str) -> dict:
