@@ -95,3 +95,36 @@ def assert_hagan_resumes_exactly(data, cfg: dict, tmp_path: Path) -> Path:
         a, b = load_file(str(tmp_path / "a" / name)), load_file(str(tmp_path / "b" / name))
         assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     return tmp_path / "a"
+
+
+# The stylized-face tests' tiny model, its checkpoint and a character image.
+@pytest.fixture(scope="module")
+def tiny_net():
+    import torch
+
+    from deepexpr.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("test_stylized_face").eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, tiny_net):
+    from deepexpr.models.checkpoint import save_model
+
+    path = tmp_path_factory.mktemp("sf") / "tiny.safetensors"
+    save_model(path, tiny_net, {"model": "test_stylized_face", "overrides": {}})
+    return path
+
+
+@pytest.fixture(scope="module")
+def character_png(tmp_path_factory):
+    from PIL import Image
+
+    from deepexpr.characters import get_character, key_poses, render_face
+
+    style = get_character("pip")
+    image, _ = render_face(style, key_poses(style, "joy")[0], 96)
+    path = tmp_path_factory.mktemp("img") / "pip.png"
+    Image.fromarray(image).save(path)
+    return path
