@@ -35,6 +35,8 @@ def test_resize_refuses_smaller_inputs_and_other_families(tmp_path, capsys):
     assert main([str(path), "16", str(tmp_path / "small.safetensors")]) == 1
     assert "smaller size" in capsys.readouterr().err
     assert not (tmp_path / "small.safetensors").exists()
+    assert main([str(path), "100000", str(tmp_path / "huge.safetensors")]) == 1
+    assert "more than 1024" in capsys.readouterr().err
     other = tmp_path / "x.safetensors"
     save_model(other, create_model("test_minixception"), {"model": "test_minixception",
                                                           "overrides": {}, "preprocess": {"size": 32}})

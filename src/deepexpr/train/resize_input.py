@@ -19,6 +19,8 @@ from pathlib import Path
 
 from deepexpr.errors import InputError
 
+MAX_SIZE = 1024  # input side cap: the FC grid stays 4 x 4, more only costs time
+
 
 def resize_input(source: str | Path, size: int, out: str | Path) -> dict:
     """Write a copy of checkpoint `source` that reads (N, C, size, size) images.
@@ -33,7 +35,8 @@ def resize_input(source: str | Path, size: int, out: str | Path) -> dict:
         `preprocess.size` is `size`, `resized_from` names the source).
 
     Raises:
-        InputError: not a plain CNN checkpoint, or `size` smaller than the source's input.
+        InputError: not a plain CNN checkpoint, or `size` smaller than the source's input
+            or above `MAX_SIZE`.
     """
     from deepexpr.models import create_model
     from deepexpr.models.checkpoint import load_model, save_model
@@ -45,6 +48,8 @@ def resize_input(source: str | Path, size: int, out: str | Path) -> dict:
     old = int(model.cfg.input_size)
     if size < old:
         raise InputError(f"{source}: reads {old} px; a smaller size ({size}) would lose its grid")
+    if size > MAX_SIZE:
+        raise InputError(f"size {size} px is more than {MAX_SIZE}; pick a size in {old}..{MAX_SIZE}")
     grid = model.cfg.feature_grid or _grid_side(model)
     overrides = {**cfg.get("overrides", {}), "input_size": int(size), "feature_grid": grid}
     new = create_model(cfg["model"], **overrides)
