@@ -44,3 +44,6 @@ def test_resize_refuses_smaller_inputs_and_other_families(tmp_path, capsys):
     assert "not a plain CNN" in capsys.readouterr().err
     assert main([str(path), "big", "out"]) == 2
     assert main([str(path), "40", str(tmp_path / "ok.safetensors")]) == 0
+    before = (tmp_path / "ok.safetensors").read_bytes()
+    assert main([str(path), "48", str(tmp_path / "ok.safetensors")]) == 1  # never overwritten
+    assert "exists" in capsys.readouterr().err and (tmp_path / "ok.safetensors").read_bytes() == before

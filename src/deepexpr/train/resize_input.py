@@ -35,13 +35,15 @@ def resize_input(source: str | Path, size: int, out: str | Path) -> dict:
         `preprocess.size` is `size`, `resized_from` names the source).
 
     Raises:
-        InputError: not a plain CNN checkpoint, or `size` smaller than the source's input
+        InputError: `out` exists, not a plain CNN checkpoint, or `size` smaller than the source's input
             or above `MAX_SIZE`.
     """
     from deepexpr.models import create_model
     from deepexpr.models.checkpoint import load_model, save_model
     from deepexpr.models.cnn import ExpressionCNN
 
+    if Path(out).exists():
+        raise InputError(f"{out}: exists; give a new file name (nothing is overwritten)")
     model, cfg = load_model(source)
     if not isinstance(model, ExpressionCNN):
         raise InputError(f"{source}: {cfg['model']} is not a plain CNN; only those can be resized")
