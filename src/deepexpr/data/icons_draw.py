@@ -123,7 +123,7 @@ def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.
 
 
 def _hands(canvas: np.ndarray, region: np.ndarray, fill, ink_colour, rng: random.Random) -> None:
-    """Draw two hands (ovals with fingers' outline) against the lower cheeks (in place)."""
+    """Draw two hands (ovals with finger lines) against the lower cheeks (in place)."""
     from PIL import Image, ImageDraw
 
     ys, xs = np.nonzero(region)
