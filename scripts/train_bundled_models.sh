@@ -116,6 +116,7 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 #    disgust, red anger, sweat drops; fear also as surprise shapes with the fear cues) and
 #    renderer v7's wide styles; "stylecue" augmentation keeps those colours. All 53,720
 #    images, 2 epochs (benchmarks/RESULTS.md "Real art", Session 7).
+#    (Stages 9-10 saw icon generator 1; since session 8 `data icons` draws generator 2.)
 deepexpr data icons --out "$DATA/icons128" --per-expression 400 --size 128 --seed 0
 deepexpr characters render --out "$DATA/wide128v7" --characters wide:160 --per-expression 10 \
     --size 128 --seed 31 --workers 2
@@ -130,6 +131,19 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
     "$DATA/avatars128" "$DATA/icons128" --out "$RUNS/realart_stage10" \
     --from "$RUNS/realart_stage9/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
     --unfreeze -1 --schedule cosine --epochs 3 --augment stylecue $ADAM
+# 11. tried in session 8 (issue 12), NOT bundled (benchmarks/RESULTS.md "Real art", Session 8):
+#     the bundled model read at 80 px (weights kept, adaptive pool to its 4x4 grid) and
+#     continued 4 epochs with the face icons of generator 2 (saturated blue forehead band or
+#     whole blue face, larger sweat drops, hands at the cheeks for fear). Better on the
+#     training sources' held-out split and held-out wide characters, equal on the real-art
+#     validation set (68.6% vs 69.1%), so not bundled; 549 images per CPU-second.
+# deepexpr data icons --out "$DATA/icons128g2" --per-expression 400 --size 128 --seed 0
+# python -m deepexpr.train.resize_input src/deepexpr/weights/character_realart.safetensors 80 \
+#     "$RUNS/realart80/model.safetensors"
+# nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \
+#     "$DATA/avatars128" "$DATA/icons128g2" --out "$RUNS/realart_stage11" \
+#     --from "$RUNS/realart80/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
+#     --unfreeze -1 --schedule cosine --epochs 4 --augment stylecue $ADAM
 
 for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"

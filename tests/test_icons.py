@@ -100,6 +100,33 @@ def test_class_colours_appear_only_with_their_class():
     assert all(_green(px).sum() > 50 for px in faces("disgust", cue=True))
 
 
+def test_fear_blue_reaches_the_whole_face_in_some_renders():
+    alpha = icons_draw.rasterise_alpha(_svg(OUTLINE), 96)
+    lower = np.zeros(alpha.shape, bool)
+    lower[int(0.72 * 96):] = True  # below the mouth: only a whole-face tint is blue there
+    whole = 0
+    for k in range(40):
+        rgb, mask = icons_draw.colour_face(alpha, "fear", random.Random(k), cue_only=True)
+        whole += _blue(rgb[mask & lower]).mean() > 0.5
+    assert 3 <= whole <= 30  # some renders, not all (a forehead band is the other kind)
+
+
+def test_hands_are_drawn_on_fear_only(monkeypatch):
+    alpha = icons_draw.rasterise_alpha(_svg(OUTLINE), 96)
+
+    def render(label, chance):
+        monkeypatch.setattr(icons_draw, "HANDS_CHANCE", chance)
+        return icons_draw.colour_face(alpha, label, random.Random(2))
+
+    m0, m1 = render("fear", 0.0)[1], render("fear", 1.0)[1]
+    grown = m1 & ~m0
+    assert grown.sum() > 20  # the hands reach past the face outline
+    ys, xs = np.nonzero(grown)
+    assert ys.mean() > 96 * 0.5 and (xs < 48).any() and (xs >= 48).any()  # both lower cheeks
+    for label in ("surprise", "sadness", "joy"):
+        assert np.array_equal(render(label, 0.0)[0], render(label, 1.0)[0])
+
+
 def test_plan_draws_fear_from_surprise_icons_with_cues():
     rows = [("tabler", "mood-surprised", "surprise"), ("tabler", "mood-nervous", "fear"),
             ("tabler", "mood-smile", "joy"), ("fa6-solid", "face-surprise", "surprise")]

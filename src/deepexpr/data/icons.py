@@ -61,7 +61,7 @@ VERSIONS = {"akar-icons": "1.2.7", "ant-design": "1.2.9", "bx": "1.2.3", "bxs": 
             "stash": "1.2.4", "tabler": "1.2.41", "tdesign": "1.2.19", "teenyicons": "1.2.2",
             "uil": "1.2.3", "vaadin": "1.2.1"}
 PACKAGES = {f"@iconify-json/{s}": v for s, v in VERSIONS.items()}
-GENERATOR_VERSION = 1  # bump when the drawing (icons_draw) changes what an image looks like
+GENERATOR_VERSION = 2  # bump when the drawing (icons_draw) changes what an image looks like
 CUE_FEAR_SHARE = 0.5  # of the fear images: surprise icons drawn with the fear cues
 CUE_DISGUST_SHARE = 0.25  # of the disgust images: neutral icons with a green face
 

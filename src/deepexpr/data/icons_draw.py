@@ -10,12 +10,15 @@ some classes, so each render here
   icon as line art,
 - tints by the emoji conventions: blue / pale upper face for fear, green face for
   disgust, red face for anger (only those classes ever get those colours),
-- adds a sweat drop (mostly fear, sometimes sadness, the emoji convention),
+- adds a sweat drop (mostly fear, sometimes sadness, the emoji convention) and, for fear,
+  hands at the cheeks (the screaming face),
 - varies line width, size, position, rotation, mirror and background.
 
 `cue_only=True` draws the fear cues on a *surprise* icon: emoji fear has surprise's
-shape (wide eyes, open mouth) and only the blue upper face and the sweat drop tell them
-apart, so these renders are labelled fear and their surprise twins never carry a cue.
+shape (wide eyes, open mouth) and only the blue upper face, the sweat drop and the hands
+tell them apart, so these renders are labelled fear and their surprise twins never carry a
+cue. Emoji paint that blue as a saturated forehead band with a clear edge or over the whole
+face (generator 2; generator 1 drew only a soft gradient over the upper half).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ ANGER_TINTS = ((232, 82, 60), (220, 60, 50), (240, 110, 70), (200, 40, 40))
 SWEAT = (120, 190, 245)
 TINT_CHANCE = {"fear": 0.6, "disgust": 0.65, "anger": 0.45}
 SWEAT_CHANCE = {"fear": 0.4, "sadness": 0.1}
+HANDS_CHANCE = 0.2  # fear renders with hands at the cheeks
 
 
 def rasterise_alpha(svg: str, size: int) -> np.ndarray:
@@ -80,9 +84,11 @@ def _tint_mask(region: np.ndarray, label: str, rng: random.Random) -> np.ndarray
         return np.zeros(region.shape, np.float32)
     top, bottom = ys[0], ys[-1] + 1
     t = (np.arange(region.shape[0], dtype=np.float32) - top) / max(bottom - top, 1)
-    if label == "fear" or (label == "anger" and rng.random() < 0.4):
-        reach = rng.uniform(0.35, 0.7)
-        ramp = np.clip((reach - t) / 0.25 + 0.5, 0, 1)
+    if label == "fear":  # a forehead band with a soft or sharp edge, or the whole face
+        reach = 1.5 if rng.random() < 0.3 else rng.uniform(0.3, 0.7)
+        ramp = np.clip((reach - t) / rng.uniform(0.04, 0.25) + 0.5, 0, 1)
+    elif label == "anger" and rng.random() < 0.4:
+        ramp = np.clip((rng.uniform(0.35, 0.7) - t) / 0.25 + 0.5, 0, 1)
     elif label == "disgust" and rng.random() < 0.3:
         ramp = np.clip((t - rng.uniform(0.2, 0.5)) / 0.25 + 0.5, 0, 1)
     else:
@@ -103,7 +109,7 @@ def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.
     if ys.size == 0:
         return
     h = ys.max() - ys.min() + 1
-    r = max(2, int(h * rng.uniform(0.06, 0.1)))
+    r = max(2, int(h * rng.uniform(0.07, 0.14)))  # emoji drops are large
     side = rng.choice((-1, 1))
     cx = int(xs.mean() + side * (xs.max() - xs.min()) * rng.uniform(0.25, 0.42))
     cy = int(ys.min() + h * rng.uniform(0.15, 0.35))
@@ -113,6 +119,30 @@ def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.
     outline = tuple(int(c) for c in ink_colour)
     draw.polygon(tip, fill=SWEAT, outline=outline)
     draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=SWEAT, outline=outline)
+    canvas[:] = np.asarray(img)
+
+
+def _hands(canvas: np.ndarray, region: np.ndarray, fill, ink_colour, rng: random.Random) -> None:
+    """Draw two hands (ovals with finger lines) against the lower cheeks (in place)."""
+    from PIL import Image, ImageDraw
+
+    ys, xs = np.nonzero(region)
+    if ys.size == 0:
+        return
+    h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    colour = tuple(int(c) for c in fill)
+    outline = tuple(int(c) for c in ink_colour)
+    rx, ry = int(w * rng.uniform(0.1, 0.15)), int(h * rng.uniform(0.17, 0.24))
+    cy = int(ys.min() + h * rng.uniform(0.55, 0.7))
+    lw = max(1, h // 40)
+    for side in (-1, 1):
+        cx = int(xs.mean() + side * w * rng.uniform(0.4, 0.5))
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=colour, outline=outline, width=lw)
+        for k in (-1, 0, 1):  # finger lines
+            fx = cx + k * rx // 2
+            draw.line([(fx, cy - ry + ry // 3), (fx, cy - ry // 4)], fill=outline, width=lw)
     canvas[:] = np.asarray(img)
 
 
@@ -176,6 +206,10 @@ def colour_face(alpha: np.ndarray, label: str, rng: random.Random,
     drop = label in SWEAT_CHANCE and ((cue_only and not tinted) or rng.random() < chance)
     if drop:
         _sweat_drop(rgb, face, ink_colour, rng)
+    hands = label == "fear" and rng.random() < HANDS_CHANCE
+    if hands:
+        _hands(rgb, face, fill, ink_colour, rng)
+    if drop or hands:
         mask = mask | (rgb.sum(axis=2) > 0)
     return rgb, mask
 
