@@ -116,8 +116,8 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 #    disgust, red anger, sweat drops; fear also as surprise shapes with the fear cues) and
 #    renderer v7's wide styles; "stylecue" augmentation keeps those colours. All 53,720
 #    images, 2 epochs (benchmarks/RESULTS.md "Real art", Session 7).
-#    (Stages 9-10 saw icon generator 1; since session 8 `data icons` draws generator 2.)
-deepexpr data icons --out "$DATA/icons128" --per-expression 400 --size 128 --seed 0
+#    Stages 9-10 saw icon generator 1 (`--generator 1`); since session 8 the default is 2.
+deepexpr data icons --out "$DATA/icons128" --per-expression 400 --size 128 --seed 0 --generator 1
 deepexpr characters render --out "$DATA/wide128v7" --characters wide:160 --per-expression 10 \
     --size 128 --seed 31 --workers 2
 nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \

@@ -220,3 +220,29 @@ def test_cached_coverage_draws_the_same_image():
     assert np.array_equal(first, again) and np.array_equal(first, plain)
     with pytest.raises(ValueError, match="nothing"):
         icons_draw.draw_icon(_svg('<circle cx="1" cy="1" r="0.1"/>'), "joy", 48, random.Random(0))
+
+
+def test_generator_one_keeps_session_sevens_drawing(monkeypatch):
+    """Generator 1 (the bundled model's data) draws no hands and never a whole-face blue;
+    classes without a fear cue draw the same pixels under both generators."""
+    alpha = icons_draw.rasterise_alpha(_svg(OUTLINE), 96)
+    lower = np.zeros(alpha.shape, bool)
+    lower[int(0.72 * 96):] = True
+    for label in ("joy", "disgust", "anger", "sadness"):
+        one = icons_draw.colour_face(alpha, label, random.Random(4), generator=1)[0]
+        two = icons_draw.colour_face(alpha, label, random.Random(4), generator=2)[0]
+        assert np.array_equal(one, two), label
+    monkeypatch.setattr(icons_draw, "HANDS_CHANCE", 1.0)
+    whole = 0
+    for k in range(40):
+        rgb, mask = icons_draw.colour_face(alpha, "fear", random.Random(k), cue_only=True, generator=1)
+        plain = icons_draw.colour_face(alpha, "fear", random.Random(k), cue_only=True, generator=1)[1]
+        assert np.array_equal(mask, plain)  # deterministic, and no hands grow the mask
+        whole += _blue(rgb[mask & lower]).mean() > 0.5
+    assert whole == 0
+
+
+def test_data_icons_refuses_an_unknown_generator(tmp_path, capsys):
+    assert main(["data", "icons", "--out", str(tmp_path / "o"), "--generator", "7"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--generator 7" in err[0]

@@ -43,6 +43,9 @@ def register(commands, groups) -> None:
     i.add_argument("--per-expression", type=int, default=300, help="images per group and class")
     i.add_argument("--size", type=int, default=128, help="image side in pixels")
     i.add_argument("--seed", type=int, default=0, help="seed of every choice")
+    i.add_argument("--generator", type=int, default=None,
+                   help="icon drawing: 2 (default, current) or 1 (the data the bundled "
+                        "character_realart was trained on)")
     i.add_argument("--sheets", default=None,
                    help="also write a contact sheet per group (<group>.png) and the label table "
                         "per class (icons_<class>.png, for the check by eye) into this folder")
@@ -91,13 +94,13 @@ def _realart(args) -> int:
 def _icons(args) -> int:
     from pathlib import Path
 
-    from deepexpr.data.icons import build_icons, contact_sheet, review_sheet
+    from deepexpr.data.icons import GENERATOR_VERSION, build_icons, contact_sheet, review_sheet
     from deepexpr.expressions import EXPRESSIONS
     from deepexpr.io import cache_dir, save_image
 
     groups = None if args.groups == "all" else [g.strip() for g in args.groups.split(",") if g.strip()]
     m = build_icons(args.out, groups, args.per_expression, args.size, args.seed,
-                    warn=lambda line: print(line, file=sys.stderr))
+                    warn=lambda line: print(line, file=sys.stderr), generator=args.generator or GENERATOR_VERSION)
     if args.sheets:
         for group in m["settings"]["groups"]:
             save_image(Path(args.sheets) / f"{group}.png", contact_sheet(args.out, group))

@@ -62,6 +62,7 @@ VERSIONS = {"akar-icons": "1.2.7", "ant-design": "1.2.9", "bx": "1.2.3", "bxs": 
             "uil": "1.2.3", "vaadin": "1.2.1"}
 PACKAGES = {f"@iconify-json/{s}": v for s, v in VERSIONS.items()}
 GENERATOR_VERSION = 2  # bump when the drawing (icons_draw) changes what an image looks like
+GENERATORS = (1, 2)  # every generator `build_icons` can still draw
 CUE_FEAR_SHARE = 0.5  # of the fear images: surprise icons drawn with the fear cues
 CUE_DISGUST_SHARE = 0.25  # of the disgust images: neutral icons with a green face
 
@@ -153,7 +154,7 @@ def _check_out(out: Path, settings: dict) -> None:
 
 def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128, seed: int = 0,
                 modules: Path | None = None, show_progress: bool | None = None, warn=print,
-                rows=None) -> dict:
+                rows=None, generator: int = GENERATOR_VERSION) -> dict:
     """Render the labelled icon data set (module docstring).
 
     Args:
@@ -166,6 +167,7 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
             `<cache>/icons_npm` with npm).
         warn: called with one line per icon that fails to render.
         rows: (set, icon, class) rows (default the committed table).
+        generator: which drawing (`GENERATORS`; 1 remakes the data of the bundled model).
 
     Returns:
         The manifest dict (also `out_dir/manifest.json`), plus "failed".
@@ -177,11 +179,13 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
     unknown = [g for g in groups if g not in GROUPS]
     wrong = ([f"unknown groups {', '.join(unknown)} (known: {', '.join(GROUPS)})"] if unknown else []) + \
         ([f"--per-expression {per_expression} (give 1 or more)"] if per_expression < 1 else []) + \
-        ([f"--size {size} (give 16 to 1024)"] if not 16 <= size <= 1024 else [])
+        ([f"--size {size} (give 16 to 1024)"] if not 16 <= size <= 1024 else []) + \
+        ([f"--generator {generator} (give one of {', '.join(map(str, GENERATORS))})"]
+         if generator not in GENERATORS else [])
     if wrong:  # only what is wrong, in one line
         raise InputError("data icons: " + "; ".join(wrong))
     out = Path(out_dir)
-    cfg = IconSettings(groups, per_expression, size, seed, dict(PACKAGES))
+    cfg = IconSettings(groups, per_expression, size, seed, dict(PACKAGES), generator)
     _check_out(out, asdict(cfg))
     if modules is None:
         modules = ensure_node_packages(cache_dir() / "icons_npm", PACKAGES)
@@ -192,7 +196,7 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "manifest.json", {"settings": asdict(cfg), "complete": False})  # resumable
     start = time.time()
-    lines, failed = _render(todo, svgs, out, size, seed, show_progress, warn)
+    lines, failed = _render(todo, svgs, out, (size, seed, generator), show_progress, warn)
     write_text(out / "labels.csv", "\n".join(lines) + "\n")
     used = sorted({s for s, _, _ in rows if group_of(s) in groups})
     counts = {g: {e: sum(1 for ln in lines[1:] if ln.startswith(f"{g}/{g}_{e}/")) for e in EXPRESSIONS}
@@ -206,12 +210,15 @@ def build_icons(out_dir, groups=None, per_expression: int = 300, size: int = 128
     return {**manifest, "failed": failed}
 
 
-def _render(todo, svgs: dict, out: Path, size: int, seed: int, show_progress, warn):
-    """Draw every planned image not yet on disk. Returns (labels.csv lines, failed paths)."""
+def _render(todo, svgs: dict, out: Path, drawing: tuple, show_progress, warn):
+    """Draw every planned image not yet on disk (`drawing` = size, seed, generator).
+
+    Returns (labels.csv lines, failed paths)."""
     from deepexpr.data.avatars import _save_png
     from deepexpr.data.icons_draw import draw_icon
     from deepexpr.progress import progress
 
+    size, seed, generator = drawing
     lines, failed, cache = ["path,set,icon,label,cue"], [], {}
     bar = progress(total=len(todo), desc="icons", unit="img", disable=show_progress is False
                    if show_progress is not None else None)
@@ -223,7 +230,8 @@ def _render(todo, svgs: dict, out: Path, size: int, seed: int, show_progress, wa
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 img = draw_icon(svgs[(set_name, icon)], expr, size,
-                                random.Random(f"{seed}/{group}/{expr}/{n}"), cue_only=cue, cache=cache)
+                                random.Random(f"{seed}/{group}/{expr}/{n}"), cue_only=cue, cache=cache,
+                                generator=generator)
                 _save_png(img, path)
             except (ValueError, OSError) as err:
                 failed.append(rel)

@@ -76,7 +76,7 @@ def face_regions(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return outside, ~ink & ~outside
 
 
-def _tint_mask(region: np.ndarray, label: str, rng: random.Random) -> np.ndarray:
+def _tint_mask(region: np.ndarray, label: str, rng: random.Random, generator: int = 2) -> np.ndarray:
     """(H, W) float weights of the class tint inside `region`: fear from the top down,
     disgust whole or from the bottom up, anger whole or from the top."""
     ys = np.flatnonzero(region.any(axis=1))
@@ -84,7 +84,9 @@ def _tint_mask(region: np.ndarray, label: str, rng: random.Random) -> np.ndarray
         return np.zeros(region.shape, np.float32)
     top, bottom = ys[0], ys[-1] + 1
     t = (np.arange(region.shape[0], dtype=np.float32) - top) / max(bottom - top, 1)
-    if label == "fear":  # a forehead band with a soft or sharp edge, or the whole face
+    if label == "fear" and generator == 1:  # generator 1: a soft gradient over the upper half
+        ramp = np.clip((rng.uniform(0.35, 0.7) - t) / 0.25 + 0.5, 0, 1)
+    elif label == "fear":  # a forehead band with a soft or sharp edge, or the whole face
         reach = 1.5 if rng.random() < 0.3 else rng.uniform(0.3, 0.7)
         ramp = np.clip((reach - t) / rng.uniform(0.04, 0.25) + 0.5, 0, 1)
     elif label == "anger" and rng.random() < 0.4:
@@ -101,7 +103,8 @@ def _tint_colour(label: str, rng: random.Random):
     return np.array(rng.choice(table), np.float32)
 
 
-def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.Random) -> None:
+def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.Random,
+                generator: int = 2) -> None:
     """Draw a blue drop at the upper side of the face (in place)."""
     from PIL import Image, ImageDraw
 
@@ -109,7 +112,7 @@ def _sweat_drop(canvas: np.ndarray, region: np.ndarray, ink_colour, rng: random.
     if ys.size == 0:
         return
     h = ys.max() - ys.min() + 1
-    r = max(2, int(h * rng.uniform(0.07, 0.14)))  # emoji drops are large
+    r = max(2, int(h * (rng.uniform(0.06, 0.1) if generator == 1 else rng.uniform(0.07, 0.14))))  # emoji drops are large
     side = rng.choice((-1, 1))
     cx = int(xs.mean() + side * (xs.max() - xs.min()) * rng.uniform(0.25, 0.42))
     cy = int(ys.min() + h * rng.uniform(0.15, 0.35))
@@ -160,7 +163,7 @@ def _line_width(alpha: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 def colour_face(alpha: np.ndarray, label: str, rng: random.Random,
-                cue_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                cue_only: bool = False, generator: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Colour an icon's coverage as an emoji-like face (module docstring).
 
     Args:
@@ -189,7 +192,7 @@ def colour_face(alpha: np.ndarray, label: str, rng: random.Random,
     if cue_only and label == "fear" and rng.random() < 0.3:
         tinted = False  # the drop alone then (below)
     if tinted:
-        w = _tint_mask(face, label, rng)[..., None] * rng.uniform(0.8, 1.0)
+        w = _tint_mask(face, label, rng, generator)[..., None] * rng.uniform(0.8, 1.0)
         strong = cue_only and label == "fear"  # the blue tints, not the lilac or pale ones
         tint = np.array(rng.choice(FEAR_TINTS[:3]), np.float32) if strong else _tint_colour(label, rng)
         canvas = canvas * (1 - w) + tint * w
@@ -205,8 +208,8 @@ def colour_face(alpha: np.ndarray, label: str, rng: random.Random,
     chance = 0.5 if cue_only else SWEAT_CHANCE.get(label, 0.0)
     drop = label in SWEAT_CHANCE and ((cue_only and not tinted) or rng.random() < chance)
     if drop:
-        _sweat_drop(rgb, face, ink_colour, rng)
-    hands = label == "fear" and rng.random() < HANDS_CHANCE
+        _sweat_drop(rgb, face, ink_colour, rng, generator)
+    hands = generator >= 2 and label == "fear" and rng.random() < HANDS_CHANCE
     if hands:
         _hands(rgb, face, fill, ink_colour, rng)
     if drop or hands:
@@ -244,11 +247,13 @@ def frame(rgb: np.ndarray, mask: np.ndarray, size: int, rng: random.Random) -> n
 
 
 def draw_icon(svg: str, label: str, size: int, rng: random.Random,
-              cue_only: bool = False, cache: dict | None = None) -> np.ndarray:
+              cue_only: bool = False, cache: dict | None = None, generator: int = 2) -> np.ndarray:
     """One training image of an icon: `rasterise_alpha` -> `colour_face` -> `frame`.
 
     Args:
         cache: a dict to keep each SVG's coverage in (an icon is drawn many times).
+        generator: 2 (the current drawing) or 1 (session 7's, which the bundled
+            `character_realart` was trained on; kept so that model can be remade).
 
     Returns:
         (size, size, 3) uint8 RGB.
@@ -266,5 +271,5 @@ def draw_icon(svg: str, label: str, size: int, rng: random.Random,
             cache[key] = (alpha * 255).round().astype(np.uint8)
     if (alpha > 0.5).sum() < 0.005 * inner * inner:
         raise ValueError("the icon draws (almost) nothing")
-    rgb, mask = colour_face(alpha, label, rng, cue_only=cue_only)
+    rgb, mask = colour_face(alpha, label, rng, cue_only=cue_only, generator=generator)
     return frame(rgb, mask, size, rng)
