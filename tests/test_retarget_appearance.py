@@ -91,7 +91,13 @@ def _with_fake_appearance(ms, seed: int = 0):
 
 def test_an_appearance_rig_map_round_trips_and_uses_the_neutral_skin(tmp_path):
     from deepexpr.faces.appearance import APPEARANCE_VERSION, N_APPEARANCE
-    from deepexpr.models.rigmap import BASE_INPUTS, HEAD, NeutralFace, load_rigmap, save_rigmap
+    from deepexpr.models.rigmap import (
+        BASE_INPUTS,
+        FROM_POSE_MAP,
+        NeutralFace,
+        load_rigmap,
+        save_rigmap,
+    )
     from deepexpr.retarget import calibrate, estimate_rig
     from deepexpr.train.rigmap import RigMapTrainConfig, fit_rigmap
 
@@ -106,11 +112,12 @@ def test_an_appearance_rig_map_round_trips_and_uses_the_neutral_skin(tmp_path):
     again = load_rigmap(path)
     feats, row = model.features(ms.meshes[1]), ms.appearance[1]
     assert again.predict(feats, None, row) == pytest.approx(model.predict(feats, None, row))
-    # the head angles come from the mesh-only map: patches never move them
+    # the head angles and gaze_x come from the mesh-only map: patches never move them
     assert again.pose_map_ is not None and not again.pose_map_.with_appearance
+    assert feats.gaze is not None and set(FROM_POSE_MAP) >= {"head_yaw", "head_pitch", "head_roll", "gaze_x"}
     pose = again.pose_map_.predict(feats)
     other = again.predict(feats, None, row + 1.0)
-    assert all(other[c] == pytest.approx(pose[c]) for c in HEAD)
+    assert all(other[c] == pytest.approx(pose[c]) for c in FROM_POSE_MAP)
     assert any(other[c] != pytest.approx(again.predict(feats, None, row)[c]) for c in ("AU23", "AU1"))
     # the calibration carries its neutral's skin, also through slicing
     neutral = calibrate(ms.meshes[0], model, ms.appearance[0])

@@ -201,6 +201,11 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 OUTPUTS = AUS + HEAD + GAZE  # network output order (= RIG_CONTROLS)
+# What an appearance map takes from its mesh-only pose map: on a real photo the patches
+# (learned from drawings and one photo texture) move the head angles 10-15 degrees and the
+# horizontal gaze (astronaut, looking at the camera: gaze_x -0.56 vs 0.15); the iris's
+# vertical place needs the eye patches (held-out gaze_y r 0.84 vs 0.26), so gaze_y stays.
+FROM_POSE_MAP = HEAD + ("gaze_x",)
 SMALL_BATCH = 8  # rows up to which `RigMap.forward` multiplies without BLAS
 
 
@@ -222,7 +227,7 @@ class RigMap:
         config: JSON-able settings and provenance.
         appearance_mean_: (N_APPEARANCE,) population neutral patch features
             (`deepexpr.faces.appearance`) when the map reads appearance, else None.
-        pose_map_: a mesh-only `RigMap` whose head angles replace this map's (an appearance
+        pose_map_: a mesh-only `RigMap` whose `FROM_POSE_MAP` values replace this map's (an appearance
             map's head angles are worse on the photo-textured renders and move by 10-15 degrees
             on the astronaut, whose skin it never saw), or None.
     """
@@ -277,7 +282,8 @@ class RigMap:
         out = self.forward(x)[0]
         if self.pose_map_ is not None:  # its inputs are the mesh part of ours (same reference)
             pose = self.pose_map_.forward(x[:, :len(self.pose_map_.in_mean_)])[0]
-            out[len(AUS):len(AUS) + len(HEAD)] = pose[len(AUS):len(AUS) + len(HEAD)]
+            taken = [OUTPUTS.index(c) for c in FROM_POSE_MAP]
+            out[taken] = pose[taken]
         rig = {c: float(np.clip(v, *LIMITS[c])) for c, v in zip(OUTPUTS, out)}
         if feats.gaze is None:
             rig.update({c: 0.0 for c in GAZE})

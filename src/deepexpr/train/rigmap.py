@@ -33,7 +33,7 @@ from deepexpr.characters.rig import AUS
 from deepexpr.data.rig_truth import MeshSet, collect_meshes  # noqa: F401  (re-exported for training scripts)
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.models.rigmap import (
-    HEAD,
+    FROM_POSE_MAP,
     N_MESH,
     OUTPUTS,
     NeutralFace,
@@ -313,13 +313,13 @@ def _appearance_mean(ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshS
 
 
 def _add_pose_map(model: RigMap, ms: MeshSet, cfg: RigMapTrainConfig, calibrated_only: MeshSet | None) -> None:
-    """Give an appearance map a mesh-only map for the head angles (same rows and recipe): on
-    the photo-textured renders it is the better one, and on a real photo the patches move the
-    angles (the eye patches do help gaze: the appearance map keeps it)."""
+    """Give an appearance map a mesh-only map for the head angles and gaze_x (same rows and
+    recipe; `FROM_POSE_MAP` says why): on the photo-textured renders it is the better one, and
+    on a real photo the patches move those values (gaze_y keeps the eye patches)."""
     pose = fit_rigmap(ms, replace(cfg, appearance=False), calibrated_only=calibrated_only)
     model.pose_map_ = pose
-    model.reliability_.update({c: pose.reliability_[c] for c in HEAD})
-    model.config["validation"].update({c: pose.config["validation"][c] for c in HEAD})
+    model.reliability_.update({c: pose.reliability_[c] for c in FROM_POSE_MAP})
+    model.config["validation"].update({c: pose.config["validation"][c] for c in FROM_POSE_MAP})
 
 
 def concat_mesh_sets(sets: list[MeshSet]) -> MeshSet:
