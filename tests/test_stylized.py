@@ -252,9 +252,9 @@ def test_backend_choice_and_fallback(tiny_checkpoint, monkeypatch):
     """auto: ONNX Runtime when installed, else torch; onnx without it: one-line InputError."""
     from deepexpr import stylized
     from deepexpr.errors import InputError
-    from deepexpr.models import stylized_face
+    from deepexpr.models import onnx_runtime, stylized_face
 
-    monkeypatch.setattr(stylized_face, "onnx_available", lambda: False)
+    monkeypatch.setattr(onnx_runtime, "onnx_available", lambda: False)
     stylized.load_stylized_model.cache_clear()
     try:
         assert isinstance(stylized.load_stylized_model(str(tiny_checkpoint), "auto"), stylized_face.StylizedFaceNet)
@@ -263,7 +263,7 @@ def test_backend_choice_and_fallback(tiny_checkpoint, monkeypatch):
     finally:
         stylized.load_stylized_model.cache_clear()
     monkeypatch.undo()
-    if stylized_face.onnx_available():
+    if onnx_runtime.onnx_available():
         model = stylized.load_stylized_model(str(tiny_checkpoint), "auto")
         assert isinstance(model, stylized_face.OnnxStylizedFace)
         image = np.full((64, 64, 3), 200, np.uint8)

@@ -39,9 +39,9 @@ def test_cli_landmarks_backend_choice(tiny_checkpoint, character_png, monkeypatc
     one line and a non-zero exit before any image is read."""
     from deepexpr import stylized
     from deepexpr.cli import main
-    from deepexpr.models import stylized_face
+    from deepexpr.models import onnx_runtime
 
-    monkeypatch.setattr(stylized_face, "onnx_available", lambda: False)
+    monkeypatch.setattr(onnx_runtime, "onnx_available", lambda: False)
     stylized.load_stylized_model.cache_clear()
     try:
         rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--backend", "onnx"])

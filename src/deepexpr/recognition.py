@@ -146,7 +146,7 @@ class CheckpointRecognizer:
         """Run the net with ONNX Runtime from now on (~5x less CPU per face for the fer
         mini-Xception on one thread; the same outputs to ~1e-6). A net that does not export,
         or whose export differs from torch, stays on torch. Returns self."""
-        from deepexpr.models.stylized_face import onnx_available
+        from deepexpr.models.onnx_runtime import onnx_available
 
         self.runtime = "onnx" if onnx_available() else "torch"
         return self

@@ -128,8 +128,9 @@ def load_stylized_model(ref: str = BUNDLED_STYLIZED, backend: str = "auto"):
         InputError: `ref` names no model, or `backend` "onnx" without onnxruntime / onnx.
     """
     from deepexpr.models.checkpoint import load_model
+    from deepexpr.models.onnx_runtime import onnx_available
     from deepexpr.models.resolve import resolve_model
-    from deepexpr.models.stylized_face import fuse_for_inference, onnx_available, onnx_for_inference
+    from deepexpr.models.stylized_face import fuse_for_inference, onnx_for_inference
 
     found = resolve_model(ref, kinds=("bundled", "file", "run"), option="--detector")
     model, _ = load_model(found.path)

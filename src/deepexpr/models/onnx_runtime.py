@@ -21,6 +21,26 @@ import numpy as np
 import torch
 from torch import nn
 
+ONNX_PACKAGES = ("onnxruntime", "onnx")  # the runtime, and torch's exporter's writer
+
+
+def onnx_available() -> bool:
+    """Whether the ONNX Runtime path can run (onnxruntime and onnx are main dependencies; a
+    platform without their wheels falls back to torch)."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ONNX_PACKAGES)
+
+
+def cpu_session(graph: bytes, threads: int):
+    """An ONNX Runtime CPU session of a serialised graph with `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a shared core: no spinning
+    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+
 
 class _Method(nn.Module):
     """`module.<name>(x)` as a module's forward, for the exporter."""
@@ -72,14 +92,9 @@ class OnnxForward:
         return tuple(torch.from_numpy(o) for o in outs)
 
     def _session(self):
-        import onnxruntime as ort
-
         threads = max(1, torch.get_num_threads())
         if threads not in self._sessions:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a shared core: no spinning
-            self._sessions[threads] = ort.InferenceSession(self.graph, opts, providers=["CPUExecutionProvider"])
+            self._sessions[threads] = cpu_session(self.graph, threads)
         return self._sessions[threads]
 
 

@@ -177,17 +177,6 @@ def fuse_for_inference(net: StylizedFaceNet) -> StylizedFaceNet:
     return fused.to(memory_format=torch.channels_last)
 
 
-ONNX_PACKAGES = ("onnxruntime", "onnx")  # the runtime, and torch's exporter's writer
-
-
-def onnx_available() -> bool:
-    """Whether the ONNX Runtime path can run (onnxruntime and onnx are main dependencies; a
-    platform without their wheels falls back to torch)."""
-    from importlib.util import find_spec
-
-    return all(find_spec(name) is not None for name in ONNX_PACKAGES)
-
-
 class _Stage(nn.Module):
     """One stage of a net as a plain module for export (no shape checks to trace)."""
 
@@ -225,15 +214,11 @@ class OnnxStylizedFace:
             self._graphs[name] = buffer.getvalue()
 
     def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        import onnxruntime as ort
+        from deepexpr.models.onnx_runtime import cpu_session
 
         threads = max(1, torch.get_num_threads())
         if (name, threads) not in self._sessions:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a busy core: no spinning
-            self._sessions[name, threads] = ort.InferenceSession(self._graphs[name], opts,
-                                                                 providers=["CPUExecutionProvider"])
+            self._sessions[name, threads] = cpu_session(self._graphs[name], threads)
         x = x.detach().float().contiguous().numpy()
         return torch.from_numpy(self._sessions[name, threads].run(None, {"x": x})[0])
 
@@ -259,8 +244,10 @@ def onnx_for_inference(net: StylizedFaceNet) -> OnnxStylizedFace:
     """`net` (eval mode, batch norms folded or not) exported to ONNX and run by ONNX Runtime.
 
     Raises:
-        ImportError: onnxruntime or onnx is not installed (`onnx_available()` says so).
+        ImportError: onnxruntime or onnx is not installed (`onnx_runtime.onnx_available()`).
     """
+    from deepexpr.models.onnx_runtime import onnx_available
+
     if not onnx_available():
         raise ImportError("the ONNX path needs onnxruntime and onnx: pip install onnxruntime 'onnx<1.17'")
     return OnnxStylizedFace(net.eval())
