@@ -64,7 +64,8 @@ def main() -> None:
     styles = target_styles(CHARACTERS)
     g = build_models(cfg, len(styles))[0]
     t0 = time.process_time()
-    pool = RenderPool(styles, cfg.render_pool, g.cfg.image_size, np.random.default_rng(cfg.seed + 17))
+    pool = RenderPool(styles, cfg.render_pool, g.cfg.image_size, np.random.default_rng(cfg.seed + 17),
+                      cfg.render_focus, cfg.render_focus_factor)
     g.set_base(pool.neutral)
     if hasattr(g, "set_landmarks") and getattr(g, "landmark_base", None) is not None:
         g.set_landmarks(torch.from_numpy(pool.neutral_landmarks))

@@ -1,7 +1,8 @@
 """HA-GAN intensity read from the drawing's landmark geometry (issue 18, session 6).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_hagan_geometry.py [--weights runs/hagan] \
-        [--people-seed 1000] [--people 6] [--calib 300] [--upsample 2] [--out reports/geometry.json]
+        [--people-seed 1000] [--people 6] [--calib 300] [--upsample 2] [--pixel-weights 0,0.3] \
+        [--out reports/geometry.json]
 
 The rig judge of `deepexpr evaluate hagan` (a small CNN reading AUs off 64-px pixels) reads
 even the ideal drawings at only r 0.61, so it caps the intensity figure. This instrument
@@ -17,6 +18,12 @@ reads *geometry* instead, as the issue allows:
    training; the rigs are known), never on G's drawings;
 3. Pearson r between the face's AU intensity and the AU so read, per AU, over all
    drawings and within expression (`evaluation.hagan_intensity.intensity_agreement`).
+
+Session 8: `--pixel-weights W1,W2,...` adds, beside the landmark displacements, the
+drawing's colours minus the character's neutral face (32 x 32 x 3, times W) to the ridge's
+inputs, one reading per W (0: landmarks only, the session-6 instrument). Landmarks carry
+where features moved; the pixels carry what no landmark marks (nose wrinkles, teeth, cheek
+lines). Pick W on the ideal drawings of validation people (seed 2000), never on G's drawings.
 
 Printed beside G's drawings: the ideal drawings (the character rendered with the face's own
 rig: the instrument's ceiling, detection included), the renderer's exact landmarks of the
@@ -58,6 +65,16 @@ def displacement(points: np.ndarray, chars: np.ndarray, neutral: np.ndarray) -> 
     return ((points - neutral[chars]) / eye[chars, None, None]).reshape(len(points), -1)
 
 
+def pixel_features(images: np.ndarray, chars: np.ndarray, neutral: np.ndarray, side: int = 32) -> np.ndarray:
+    """(N, side * side * 3) colours in [0, 1] minus the character's neutral face's, at `side` px."""
+    import cv2
+
+    def small(batch):
+        return np.stack([cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA) for im in batch]) / 255.0
+
+    return (small(images) - small(neutral)[chars]).reshape(len(images), -1)
+
+
 class GeometryReader:
     """Per character: ridge regression (98 displacements + 1) -> normalised rig (23)."""
 
@@ -78,6 +95,35 @@ class GeometryReader:
         return np.stack([a[i] @ self.coef_[int(c)] for i, c in enumerate(chars)])
 
 
+def _args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None, help="generator checkpoint or run folder (default: bundled)")
+    ap.add_argument("--people-seed", type=int, default=1000)
+    ap.add_argument("--people", type=int, default=6)
+    ap.add_argument("--calib", type=int, default=300, help="calibration renders per character")
+    ap.add_argument("--upsample", type=int, default=2)
+    ap.add_argument("--alpha", type=float, default=1.0, help="ridge penalty")
+    ap.add_argument("--pixel-weights", default="0", help="comma-separated weights of the pixel features (0: off)")
+    ap.add_argument("--out", default=None, help="write the figures as JSON")
+    return ap.parse_args()
+
+
+def _report(result: dict, names: list[str], key: str) -> None:
+    """Print one instrument's rows; add the mean over the AUs geometry can carry."""
+    block = result[key]
+    for name in names:
+        r = block[name]
+        print(f"[{key}] {name:24s} mean r {r['mean_r']:.3f}  within expression {r['within_mean_r']:.3f}  "
+              + " ".join(f"{k} {v:.2f}" for k, v in r["per_au"].items()))
+    # the AUs landmark geometry can carry at all: exact landmarks of the ideal drawing read them at r >= 0.8
+    readable = [au for au, r in result["ideal_exact_landmarks"]["per_au"].items() if r >= 0.8]
+    result["readable_aus"] = readable
+    for name in names:
+        block[name]["readable_mean_r"] = float(np.mean([block[name]["per_au"][au] for au in readable]))
+    print(f"[{key}] mean r on the AUs the exact landmarks read at >= 0.8 ({', '.join(readable)}): "
+          + ", ".join(f"{name} {block[name]['readable_mean_r']:.3f}" for name in names))
+
+
 def main() -> None:
     import torch
 
@@ -93,15 +139,7 @@ def main() -> None:
     from deepexpr.models.hagan_pair import load_hagan
     from deepexpr.stylized import load_stylized_model
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--weights", default=None, help="generator checkpoint or run folder (default: bundled)")
-    ap.add_argument("--people-seed", type=int, default=1000)
-    ap.add_argument("--people", type=int, default=6)
-    ap.add_argument("--calib", type=int, default=300, help="calibration renders per character")
-    ap.add_argument("--upsample", type=int, default=2)
-    ap.add_argument("--alpha", type=float, default=1.0, help="ridge penalty")
-    ap.add_argument("--out", default=None, help="write the figures as JSON")
-    args = ap.parse_args()
+    args = _args()
     torch.set_num_threads(1)
     t0 = time.process_time()
     model = load_hagan(args.weights)
@@ -127,34 +165,33 @@ def main() -> None:
     calib_read = read_geometry(calib_img, calib_chars, neutral_px, args.upsample, net)
     eye = np.linalg.norm(neutral_px[:, 25:31].mean(1) - neutral_px[:, 19:25].mean(1), axis=-1)
     nme = float((np.linalg.norm(calib_read - calib_px, axis=-1).mean(1) / eye[calib_chars]).mean())
-    reader = GeometryReader(args.alpha).fit(displacement(calib_read, calib_chars, neutral_read), calib_rigs,
-                                            calib_chars)
     exact = GeometryReader(args.alpha).fit(displacement(calib_px, calib_chars, neutral_px), calib_rigs, calib_chars)
     face = np.tile(rig_targets(rigs), (n_chars, 1))
     y = np.tile(labels, n_chars)
     sides = {"generated": drawn, "ideal_drawing": ideal, **({"decoder_true_rigs": true_rig} if true_rig is not None
                                                              else {})}
+    inputs = {name: (displacement(read_geometry(images, chars, neutral_px, args.upsample, net), chars,
+                                  neutral_read), pixel_features(images, chars, neutral_img)) for name, images in sides.items()}
+    calib_in = (displacement(calib_read, calib_chars, neutral_read), pixel_features(calib_img, calib_chars, neutral_img))
     result = {"weights": str(model.path), "people_seed": args.people_seed, "drawings": int(len(drawn)),
               "calibration_renders": int(len(calib_img)), "upsample": args.upsample,
               "landmark_nme_on_calibration_renders": round(nme, 4)}
-    for name, images in sides.items():
-        read = reader.predict(displacement(read_geometry(images, chars, neutral_px, args.upsample, net), chars,
-                                           neutral_read), chars)
-        result[name] = intensity_agreement(face, read, y)
     result["ideal_exact_landmarks"] = intensity_agreement(
         face, exact.predict(displacement(exact_ideal, chars, neutral_px), chars), y)
+    for w in (float(v) for v in args.pixel_weights.split(",")):
+        key = f"pixel_weight_{w:g}"
+        reader = GeometryReader(args.alpha).fit(np.hstack([calib_in[0], w * calib_in[1]]) if w else calib_in[0],
+                                                calib_rigs, calib_chars)
+        result[key] = {name: intensity_agreement(face, reader.predict(
+            np.hstack([x[0], w * x[1]]) if w else x[0], chars), y) for name, x in inputs.items()}
+        _report(result, list(sides), key)
+        if w == 0:  # the session-6 instrument's figures at the top level, as before
+            result.update(result[key])
+    r = result["ideal_exact_landmarks"]
+    r["readable_mean_r"] = float(np.mean([r["per_au"][au] for au in result["readable_aus"]]))
+    print(f"ideal_exact_landmarks    mean r {r['mean_r']:.3f}  within expression {r['within_mean_r']:.3f}  "
+          f"on the readable AUs {r['readable_mean_r']:.3f}")
     result["cpu_seconds"] = round(time.process_time() - t0, 1)
-    for name in (*sides, "ideal_exact_landmarks"):
-        r = result[name]
-        print(f"{name:24s} mean r {r['mean_r']:.3f}  within expression {r['within_mean_r']:.3f}  "
-              + " ".join(f"{k} {v:.2f}" for k, v in r["per_au"].items()))
-    # the AUs landmark geometry can carry at all: exact landmarks of the ideal drawing read them at r >= 0.8
-    readable = [au for au, r in result["ideal_exact_landmarks"]["per_au"].items() if r >= 0.8]
-    result["readable_aus"] = readable
-    for name in (*sides, "ideal_exact_landmarks"):
-        result[name]["readable_mean_r"] = float(np.mean([result[name]["per_au"][au] for au in readable]))
-    print(f"AUs geometry reads at r >= 0.8 from the exact landmarks: {', '.join(readable)}; mean r on them: "
-          + ", ".join(f"{name} {result[name]['readable_mean_r']:.3f}" for name in (*sides, "ideal_exact_landmarks")))
     print(f"landmark NME (eye distance) on calibration renders {nme:.4f}; {result['cpu_seconds']} CPU-s")
     if args.out:
         with open(args.out, "w") as f:

@@ -128,7 +128,7 @@ def test_reader_loss_is_zero_on_the_render_and_trains_only_g(pool):
 def test_resume_with_the_reader_and_landmark_weights_continues_exactly(standin_tiny, tmp_path):
     cfg = dict(preset="test", batch_size=4, sample_every=0, checkpoint_every=0, seed=1, encoder_pretrain=2,
                decoder_pretrain=3, render_pool=4, reader_weight=1.0, reader_steps=3, landmark_gain=5.0,
-               g_overrides={"full_res": 4})
+               render_focus="disgust", render_focus_factor=2.0, g_overrides={"full_res": 4})
     assert_hagan_resumes_exactly(standin_tiny, cfg, tmp_path)
 
 

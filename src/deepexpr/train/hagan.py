@@ -78,19 +78,17 @@ from deepexpr.train.hagan_data import (
     augment_human,
     expression_medians,
 )
+from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
     expression_loss,
-    feature_weighted_l1,
     generator_adversarial_loss,
     generator_loss,
-    landmark_weights,
     neutral_l1_loss,
     rig_loss,
-    weighted_l1,
 )
-from deepexpr.train.hagan_reader import build_rig_reader, fit_rig_reader, freeze, reader_loss
+from deepexpr.train.hagan_reader import build_rig_reader, fit_rig_reader, freeze
 from deepexpr.train.state import load_state, save_state
 
 # ---------------------------------------------------------------------------------------
@@ -134,6 +132,10 @@ class HaganTrainConfig:
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
                                "intensity, drawn once per run)", min=1)
+    render_focus: str = setting("", "an expression whose poses the render pool draws --render-focus-factor "
+                                "times as often as each other's (session 8: disgust; empty: all alike)",
+                                choices=("", *EXPRESSIONS))
+    render_focus_factor: float = setting(1.0, "see --render-focus", min=0)
     render_weight: float = setting(100.0, "weight of the L1 on render-pool pairs during the GAN (keeps the "
                                    "decoder a renderer of every rig; 0: off)", min=0)
     feature_gain: float = setting(0.0, "matched and render-pool L1 count a pixel 1 + gain x |target - neutral| "
@@ -380,7 +382,8 @@ class HaganRun:
                 or (self.cfg.decoder_pretrain <= 0 and self.cfg.render_weight <= 0)):
             return None
         return RenderPool(self.data.target_styles, self.cfg.render_pool, self.size,
-                          np.random.default_rng(self.cfg.seed + 17))
+                          np.random.default_rng(self.cfg.seed + 17), self.cfg.render_focus,
+                          self.cfg.render_focus_factor)
 
     def pretrain(self, quiet: bool) -> float:
         """Encoder, then decoder pretraining of a new run; returns their seconds."""
@@ -496,46 +499,6 @@ def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: 
     return losses
 
 
-def pretrain_decoder(g, pool: RenderPool, cfg: HaganTrainConfig, quiet: bool = True, reader=None) -> list[float]:
-    """Train a rig-code G's decoder alone as a renderer: L1 (`render_l1`) between
-    `g.draw(rig, character)` and the project's render of that character with that rig
-    (`pool`), at the heads' rate (lr x encoder_lr_mult). No encoder, no D. Returns the
-    per-update loss."""
-    dec = [p for n, p in g.named_parameters()
-           if not n.startswith(("encoder.", "expr_head.", "rig_head.", "templates"))]
-    opt = torch.optim.Adam(dec, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
-    g.train()
-    losses = []
-    for _ in progress(range(cfg.decoder_pretrain), desc="hagan decoder", disable=True if quiet else None):
-        loss = render_l1(g, pool, cfg.batch_size, cfg, reader)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
-
-
-def render_l1(g, pool: RenderPool, n: int, cfg: HaganTrainConfig, reader=None) -> torch.Tensor:
-    """L1 between G's decoder and the renderer on `n` pool pairs: landmark-weighted
-    (`landmark_weights`, gain `landmark_gain`) or feature-weighted (`feature_gain`) or plain;
-    plus `reader_weight` x the rig reader's feature loss (`hagan_reader`) when `reader` is given,
-    plus `landmark_weight` x the mean distance (pixels) of a landmark-stage decoder's landmarks
-    to the render's (`deepexpr.models.hagan_landmarks`)."""
-    rigs, chars, images = pool.batch(n)
-    drawn = g.draw(rigs, chars)
-    if cfg.landmark_gain > 0:
-        loss = weighted_l1(drawn, images, landmark_weights(pool.feature_points(), drawn.shape[-1], cfg.landmark_gain))
-    else:
-        loss = feature_weighted_l1(drawn, images, pool.neutral[chars], cfg.feature_gain)
-    if reader is not None and cfg.reader_weight > 0:
-        loss = loss + cfg.reader_weight * reader_loss(reader, drawn, images)
-    if getattr(g, "landmark_head", None) is not None and cfg.landmark_weight > 0:
-        placed = g.landmarks(rigs, chars)
-        true = torch.from_numpy(pool.landmarks[pool.last])
-        loss = loss + cfg.landmark_weight * (placed - true).norm(dim=-1).mean()
-    return loss
-
-
 def effective_pairing(cfg: HaganTrainConfig, data: HaganData) -> str:
     """cfg.pairing, except "rig" falls back to "expression" for human sets without rigs."""
     return "rig" if cfg.pairing == "rig" and data.can_pair_rigs else "expression"
@@ -574,6 +537,6 @@ __all__ = [
     "PAPER_ANGLES", "HaganData", "HaganRun", "HaganTrainConfig", "PairSampler", "TrainResult",
     "augment_human", "discriminator_loss", "expression_loss", "expression_medians", "export_bundle",
     "generate", "generator_adversarial_loss", "generator_loss", "human_view", "neutral_l1_loss",
-    "pretrain_decoder", "pretrain_encoder", "rig_loss",
+    "pretrain_decoder", "pretrain_encoder", "render_l1", "rig_loss",
     "sample_grid", "tile", "to_tensor", "to_uint8", "train_hagan", "train_step",
 ]

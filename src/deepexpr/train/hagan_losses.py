@@ -66,7 +66,8 @@ def landmark_weights(landmarks: torch.Tensor, size: int, gain: float, sigma: flo
     axis = torch.arange(size, dtype=torch.float32) + 0.5  # pixel centres
     dx = axis.view(1, 1, 1, size) - landmarks[..., 0].float().view(*landmarks.shape[:2], 1, 1)
     dy = axis.view(1, 1, size, 1) - landmarks[..., 1].float().view(*landmarks.shape[:2], 1, 1)
-    blobs = torch.exp(-(dx * dx + dy * dy) / (2.0 * sigma * sigma)).amax(1, keepdim=True)
+    # max_k exp(-d_k^2 / 2s^2) = exp(-min_k d_k^2 / 2s^2): one exp per pixel, not one per landmark
+    blobs = torch.exp(-(dx * dx + dy * dy).amin(1, keepdim=True) / (2.0 * sigma * sigma))
     return 1.0 + gain * blobs
 
 
