@@ -213,7 +213,7 @@ def test_a_tracked_face_makes_its_aligned_crop_on_first_read_and_the_same_one(as
     stream = pipeline.FacePipeline(cfg).stream()
     assert stream.process(frames[0])[0]._align_from is None  # a detected face: aligned at once
     (tracked,) = stream.process(frames[1])
-    assert tracked._align_from is not None  # a tracked one: not yet (the rig path never reads it)
+    assert tracked._align_from is not None  # a tracked one: not yet (made when first read)
     eager = pipeline.face_from_mesh(frames[1], tracked.mesh468, cfg)
     np.testing.assert_array_equal(tracked.aligned, eager.aligned)
     assert tracked._align_from is None  # made once; the frame is let go
@@ -225,6 +225,41 @@ def test_a_tracked_face_makes_its_aligned_crop_on_first_read_and_the_same_one(as
     (checked,) = every.process(frames[1])  # tracked, and the detector's quality check ran on it
     assert checked._align_from is not None and checked.detection_box != tracked.detection_box
     every.close()
+
+
+def test_two_threads_reading_a_tracked_faces_crop_both_get_it(astronaut, monkeypatch):
+    """The rig's patches (frame thread) and the expression worker read the same lazy crop at
+    once: the second reader waits for the first one's crop instead of reading None."""
+    import threading
+    import time
+
+    import deepexpr.faces.align as align
+    import deepexpr.faces.pipeline as pipeline
+
+    frames = _two_face_frames(astronaut, 2, second_from=99)
+    stream = pipeline.FacePipeline(pipeline.PipelineConfig(threads=1, min_iod=30)).stream()
+    stream.process(frames[0])
+    (tracked,) = stream.process(frames[1])
+    stream.close()
+    real = align.align_face
+
+    def slow(*args, **kwargs):
+        time.sleep(0.2)  # the first reader is still aligning when the second one reads
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(align, "align_face", slow)
+    got = [None, None]
+
+    def read(i):
+        got[i] = tracked.aligned
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert got[0] is not None and got[1] is got[0]
 
 
 def test_a_client_gone_while_its_puppet_is_sent_ends_the_socket_quietly(caplog):

@@ -23,6 +23,7 @@ its training faces. The similarity fit is `deepexpr.landmarks.fit_similarity`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,17 +206,21 @@ def _region_read(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarra
     return image[y0:y1, x0:x1], m @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
 
 
+_ALIGN_LOCK = threading.Lock()
+
+
 def lazily_aligned(name: str) -> property:
     """A face's aligned-crop field (`aligned`, `aligned_landmarks` or `affine`) made on first
     read, in the reading thread, from the face's `_align_from` (image, size, method) and its
     `landmarks49` (`deepexpr.faces.pipeline.Face`: a stream's tracked faces)."""
 
     def get(face):
-        source = face.__dict__.get("_align_from")
-        if source is not None:
-            face._align_from = None
-            crop, crop_pts, m = align_face(source[0], face.landmarks49, source[1], source[2])
-            face.__dict__.update(aligned=crop, aligned_landmarks=crop_pts, affine=m)
+        with _ALIGN_LOCK:  # the rig's patches (frame thread) and the expression worker both read it
+            source = face.__dict__.get("_align_from")
+            if source is not None:
+                crop, crop_pts, m = align_face(source[0], face.landmarks49, source[1], source[2])
+                face.__dict__.update(aligned=crop, aligned_landmarks=crop_pts, affine=m)
+                face._align_from = None
         return face.__dict__[name]
 
     def put(face, value):
