@@ -215,6 +215,8 @@ def lazily_aligned(name: str) -> property:
     `landmarks49` (`deepexpr.faces.pipeline.Face`: a stream's tracked faces)."""
 
     def get(face):
+        if face.__dict__.get("_align_from") is None:  # made (cleared only after the fields are set)
+            return face.__dict__[name]
         with _ALIGN_LOCK:  # the rig's patches (frame thread) and the expression worker both read it
             source = face.__dict__.get("_align_from")
             if source is not None:
