@@ -408,3 +408,22 @@ def test_mesh_landmarks_read_from_bytes_equal_the_attribute_reads(astronaut):
     other.landmark[5].z = 0.0
     expected[5, 2] = 0.0
     np.testing.assert_array_equal(landmark_array(other), expected)
+
+
+def test_live_answer_says_how_long_the_frame_waited_for_a_worker():
+    """queue_ms: from the socket having the frame to a worker starting it (0 when not given)."""
+    import time
+
+    from deepexpr.studio.live import live_frame
+    from deepexpr.studio.server import StudioConfig
+
+    class NoFaces:
+        stages: dict = {}
+
+        def frame(self, rgb, character, size):
+            return [], None
+
+    raw = b"DXRF" + b"RGBA" + (4).to_bytes(2, "little") + (2).to_bytes(2, "little") + bytes(4 * 2 * 4)
+    message, puppet = live_frame(NoFaces(), raw, "pip", StudioConfig(), True, time.perf_counter() - 0.05)
+    assert message["queue_ms"] >= 50 and message["faces"] == [] and puppet is None
+    assert live_frame(NoFaces(), raw, "pip", StudioConfig())[0]["queue_ms"] == 0.0

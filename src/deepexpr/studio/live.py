@@ -8,7 +8,8 @@ Protocol (server messages are JSON text, except the puppet frame with `?puppet=b
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
   (the rig estimator's rig, smoothed per face track) or null, "puppet_source", "rig":
-  {control: value} or null, "rig_flags", "server_ms", "stages_ms"}` — server_ms covers
+  {control: value} or null, "rig_flags", "server_ms", "queue_ms", "stages_ms"}` — queue_ms: the
+  frame's wait for a worker after the socket had it; server_ms covers
   decode, face pipeline (tracking stream; the periodic full detector runs on another worker),
   rig, drawing and encoding; stages_ms splits the session's part (faces, expression, rig,
   draw); probs_age: frames since the frame the face's expression was computed on (the model
@@ -64,9 +65,11 @@ class RateLimit:
 
 
 def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig,
-               binary_puppet: bool = False) -> tuple[dict, bytes | None]:
+               binary_puppet: bool = False, arrived: float | None = None) -> tuple[dict, bytes | None]:
     """One frame through the whole live path: (the JSON message, the puppet JPEG to send as a
-    binary message before it when `binary_puppet`, else None: the JSON carries a data URL)."""
+    binary message before it when `binary_puppet`, else None: the JSON carries a data URL).
+    `arrived`: `time.perf_counter()` when the socket had the frame (its wait for a worker is
+    the message's queue_ms)."""
     t0 = time.perf_counter()
     rgb = decode_frame(data, config.live_max_pixels)
     faces, puppet = session.frame(rgb, character, config.puppet_size)
@@ -78,6 +81,7 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
                "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
                "rig_flags": [] if puppet is None else puppet.flags,
                "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+               "queue_ms": 0.0 if arrived is None else round(1000 * (t0 - arrived), 2),
                "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
     return message, jpeg if binary_puppet else None
 
@@ -128,7 +132,8 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
                 if len(data) > config.live_max_bytes:
                     raise _Close(1009, f"frame over {config.live_max_bytes:,} bytes")
                 seq += 1
-                reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet)
+                reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet,
+                                             time.perf_counter())
                 reply["seq"] = seq
             else:
                 character = _control(engine, text)
