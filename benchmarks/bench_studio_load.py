@@ -329,6 +329,7 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     import torch
 
     from deepexpr.studio import Engine, EngineConfig
+    from deepexpr.studio.live import AfterAnswer
     from deepexpr.studio.uploads import decode_image, encode_image
 
     torch.set_num_threads(1)
@@ -338,7 +339,8 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     worker.submit(engine.warm_worker).result()  # its own TFLite interpreters, as a pool worker
     worker_id = worker.submit(threading.get_native_id).result()
     engine.warm_worker()
-    session = engine.live_session(background=worker)
+    held = AfterAnswer(worker)  # as the socket: background runs start once the frame's answer is made
+    session = engine.live_session(background=held)
     names = ("decode", *session.STAGES, "JPEG", "total")
     wall, cpu = {k: [] for k in names}, {k: [] for k in names}
     me, proc = threading.get_native_id(), psutil.Process()
@@ -352,6 +354,7 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
         t2, c2 = time.perf_counter(), time.thread_time()
         encode_image(puppet.image, "JPEG", 85)
         t3, c3 = time.perf_counter(), time.thread_time()
+        held.release()
         if i < 5 or len(faces) != 1:
             continue
         for out, got, sub in ((wall, (t0, t1, t2, t3), session.stages), (cpu, (c0, c1, c2, c3), session.stages_cpu)):

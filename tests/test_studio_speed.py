@@ -427,3 +427,72 @@ def test_live_answer_says_how_long_the_frame_waited_for_a_worker():
     message, puppet = live_frame(NoFaces(), raw, "pip", StudioConfig(), True, time.perf_counter() - 0.05)
     assert message["queue_ms"] >= 50 and message["faces"] == [] and puppet is None
     assert live_frame(NoFaces(), raw, "pip", StudioConfig())[0]["queue_ms"] == 0.0
+
+
+def test_after_answer_holds_background_work_until_released():
+    """Work submitted while a frame runs reaches the executor only on release(); its future
+    gets the result or the error; a future cancelled while held never runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepexpr.studio.live import AfterAnswer
+
+    ran = []
+    with ThreadPoolExecutor(1) as executor:
+        held = AfterAnswer(executor)
+        ok = held.submit(lambda x: ran.append(x) or x * 2, 21)
+        bad = held.submit(lambda: 1 / 0)
+        dropped = held.submit(ran.append, "dropped")
+        assert dropped.cancel()
+        assert ran == [] and not ok.done()
+        assert held.release() == 2
+        assert ok.result(timeout=10) == 42
+        with pytest.raises(ZeroDivisionError):
+            bad.result(timeout=10)
+        assert held.release() == 0
+    assert ran == [21]
+
+
+def test_live_socket_starts_a_frames_background_work_after_its_answer():
+    """The socket sends a frame's answer first, then hands that frame's background work
+    (detector, expression model) to the pool."""
+    import asyncio
+
+    from fastapi import WebSocketDisconnect
+
+    from deepexpr.studio import live
+    from deepexpr.studio.server import StudioConfig
+
+    events = []
+    frames = [b"frame-1", b"frame-2"]
+
+    class Socket:
+        async def receive(self):
+            if not frames:
+                return {"type": "websocket.disconnect", "code": 1000}
+            return {"type": "websocket.receive", "bytes": frames.pop(0)}
+
+        async def send_bytes(self, data):
+            events.append("puppet")
+
+        async def send_text(self, text):
+            events.append("answer")
+
+    class Executor:
+        def submit(self, fn, *args):
+            events.append("background")
+            future = Future()
+            future.set_result(fn(*args))
+            return future
+
+    held = live.AfterAnswer(Executor())
+
+    class Pool:
+        async def run(self, fn, *args):  # the frame: it starts its background work as it runs
+            held.submit(lambda: None)
+            events.append("frame")
+            return {"type": "frame", "faces": []}, b"puppet-jpeg"
+
+    with pytest.raises(WebSocketDisconnect):
+        asyncio.run(live._serve(Socket(), SimpleNamespace(engine=None), StudioConfig(), Pool(), "pip",
+                                binary_puppet=True, held=held))
+    assert events == ["frame", "puppet", "answer", "background"] * 2

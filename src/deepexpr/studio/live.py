@@ -28,8 +28,11 @@ socket's own `LiveSession` (face tracks and rig smoothing live as long as the so
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
+from concurrent.futures import CancelledError, Future
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
@@ -44,6 +47,46 @@ from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_frame, e
 
 MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
 PUPPET_QUALITY = 85  # the puppet frame's JPEG quality
+
+
+class AfterAnswer:
+    """An executor front that holds what a live frame starts beside itself (the periodic face
+    detector, the expression model) until `release()`: the socket releases it once the
+    frame's answer has gone out, so that work runs while the client is away (receiving,
+    sending the next frame) instead of competing with the frame for the CPU and the GIL.
+    The frame after learns of it through the returned futures, as before."""
+
+    def __init__(self, executor):
+        self.executor = executor
+        self._held: list[tuple] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future = Future()
+        with self._lock:
+            self._held.append((future, fn, args, kwargs))
+        return future
+
+    def release(self) -> int:
+        """Hand the held work to the executor; how many jobs went (cancelled ones are dropped)."""
+        with self._lock:
+            held, self._held = self._held, []
+        sent = 0
+        for future, fn, args, kwargs in held:
+            if future.set_running_or_notify_cancel():
+                self.executor.submit(fn, *args, **kwargs).add_done_callback(functools.partial(_settle, future))
+                sent += 1
+        return sent
+
+
+def _settle(future: Future, done: Future) -> None:
+    """Give `future` the outcome of the executor's `done`."""
+    if done.cancelled():
+        future.set_exception(CancelledError())
+    elif done.exception() is not None:
+        future.set_exception(done.exception())
+    else:
+        future.set_result(done.result())
 
 
 class RateLimit:
@@ -98,9 +141,10 @@ def add_live_route(app: FastAPI) -> None:
         except StudioError as err:
             await websocket.send_json({"type": "error", "error": err.message})
             character = engine.characters()[0]
-        session = engine.live_session(background=pool)  # its detector and model run beside the frames
+        held = AfterAnswer(pool)  # its detector and model runs start once a frame's answer is out
+        session = engine.live_session(background=held)
         try:
-            await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary")
+            await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary", held=held)
         except (WebSocketDisconnect, WebSocketDisconnected):
             pass  # the client left mid-stream (while we waited or while we sent)
         except _Close as close:
@@ -116,7 +160,7 @@ class _Close(Exception):
 
 
 async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str,
-                 binary_puppet: bool = False) -> None:
+                 binary_puppet: bool = False, held: AfterAnswer | None = None) -> None:
     engine = session.engine
     limit, bad, seq = RateLimit(config.live_max_fps), 0, 0
     while True:
@@ -154,6 +198,8 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
         if jpeg is not None:
             await websocket.send_bytes(jpeg)  # the puppet, just before its frame's JSON
         await websocket.send_text(json.dumps(reply))
+        if held is not None:
+            held.release()  # the frame's background work, now that its answer is out
 
 
 def _control(engine: Engine, text: str | None) -> str:
