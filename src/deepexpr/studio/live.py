@@ -9,12 +9,13 @@ Protocol (server messages are JSON text, except the puppet frame with `?puppet=b
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
   (the rig estimator's rig, smoothed per face track) or null, "puppet_source", "rig":
   {control: value} or null, "rig_flags", "server_ms", "queue_ms", "stages_ms"}` — queue_ms: the
-  frame's wait for a worker after the socket had it; server_ms covers
-  decode, face pipeline (tracking stream; the periodic full detector runs on another worker),
-  rig, drawing and encoding; stages_ms splits the session's part (faces, expression, rig,
-  draw); probs_age: frames since the frame the face's expression was computed on (the model
-  runs on a tracked face every `live_expression_every` frames, 2 by default, on another
-  worker beside the frames: its answer joins a later frame; a new face is read at once, 0);
+  frame's wait for a worker after the socket had it; server_ms covers decode, face pipeline
+  (tracking stream; the periodic full detector runs on the pool's background thread once
+  the answer is out), rig, drawing and encoding; stages_ms splits the session's part (faces,
+  expression, rig, draw); probs_age: frames since the frame the face's expression was
+  computed on (the model runs on a tracked face every `live_expression_every` frames, 2 by
+  default, on the background thread too: its answer joins a later frame; a new face is read
+  at once, 0);
 - with `/ws/live?puppet=binary` (the page) the puppet JPEG comes as a binary message just
   before its frame's JSON, whose "puppet" is then "binary" (no base64, no data URL to parse);
 - server -> `{"type": "error", "error": "..."}` for a bad message; the socket stays open
