@@ -40,9 +40,10 @@ class StudioConfig:
                                   min=1024)
     live_max_pixels: int = setting(1920 * 1080, "one live frame pixel cap", min=1)
     live_max_fps: float = setting(40.0, "live frames per second accepted per socket", above=0)
-    background_nice: int = setting(10, "niceness of the thread running live streams' background work (periodic "
-                                   "face detector, expression model): a frame's own work gets the CPU first "
-                                   "(Linux; 0: same priority)", min=0, max=19)
+    background_nice: int = setting(0, "niceness added to the thread running live streams' background work "
+                                   "(periodic face detector, expression model; Linux): > 0 gives the frames and the "
+                                   "browser the CPU first, but that thread holds the GIL for much of its work, so "
+                                   "starving it can also hold up a frame", min=0, max=19)
     puppet_size: int = setting(256, "live puppet frame side in pixels", min=32, max=1024)
 
     def __post_init__(self):
@@ -55,11 +56,10 @@ class WorkPool:
     Requests queue for a worker; beyond `max_queue` waiting or running, new ones are
     refused with 503 instead of piling up. Work a request starts beside itself (`submit`: a
     live stream's periodic detector and expression runs) goes to one background thread of
-    its own at a lower priority (`background_nice`), so a live frame never waits in the
-    queue behind it and gets the CPU first when both want it.
+    its own (niced by `background_nice`), so a live frame never waits in the queue behind it.
     """
 
-    def __init__(self, workers: int = 0, max_queue: int = 64, background_nice: int = 10):
+    def __init__(self, workers: int = 0, max_queue: int = 64, background_nice: int = 0):
         cores = os.cpu_count() or 1
         self.workers = max(1, int(workers) or cores)
         self.max_queue = int(max_queue)
