@@ -71,14 +71,15 @@ class EngineConfig:
     live_expression_every: int = setting(2, "live: run the expression model on a tracked face every N frames "
                                          "and reuse its last answer in between (the answer's probs_age says how "
                                          "many frames old it is; 1: every frame)", min=1, max=30)
-    live_background_detect: bool = setting(True, "live: run the periodic face detector on the background thread while "
-                                           "the tracked faces go on (--no-live-background-detect: inside the frame)")
+    live_background_detect: bool = setting(True, "live: run the periodic face detector on the background thread "
+                                           "while the tracked faces go on (--no-live-background-detect: inside the "
+                                           "frame)")
     expression_runtime: str = setting("onnx", "runtime of the human expression model: onnx (ONNX Runtime, ~5x less "
                                       "CPU a face) or torch", choices=("onnx", "torch"))
     live_background_expression: bool = setting(True, "live: run the expression model on the background thread "
-                                               "after the frame's answer went out; its answer joins a later frame (probs_age >= "
-                                               "1; a new face is still read at once; --no-live-background-expression: "
-                                               "inside the frame)")
+                                               "after the frame's answer went out; its answer joins a later frame "
+                                               "(probs_age >= 1; a new face is still read at once; "
+                                               "--no-live-background-expression: inside the frame)")
 
     def __post_init__(self):
         check_settings(self)
