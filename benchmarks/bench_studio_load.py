@@ -193,11 +193,12 @@ def _chromium(profile: str, extra: tuple = ()):
     return webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
 
 
-def browser_live(url: str, seconds: float, query: str = "") -> tuple[dict, dict] | None:
+def browser_live(url: str, seconds: float, query: str = "", server_pid: int | None = None) -> tuple[dict, dict] | None:
     """The Live view in Chromium with a fake webcam (640x480 y4m of the astronaut) for
     `seconds`: the page's own round trips (frame sent -> answer received, in the page's live
     worker, or with `query` "live=page" on its main thread) and server times. `query`: the
-    page's URL query ("frames=jpeg": JPEG frames instead of the camera's raw pixels)."""
+    page's URL query ("frames=jpeg": JPEG frames instead of the camera's raw pixels).
+    `server_pid`: the server's CPU is read over the same frames (`cpu_ms` of the summaries)."""
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         return None
     import tempfile
@@ -220,19 +221,27 @@ def browser_live(url: str, seconds: float, query: str = "") -> tuple[dict, dict]
                 time.sleep(0.2)
             driver.find_element("id", "live-start").click()
             time.sleep(3)  # camera start and first frames kept out
-            driver.execute_script("window.studioLiveStats = {rtt: [], server: []};")
-            cpu0 = _browser_cpu_s(driver)
+            driver.execute_script("window.studioLiveStats = {rtt: [], server: [], queue: []};")
+            cpu0, server0 = _browser_cpu_s(driver), server_cpu_s(server_pid) if server_pid else 0.0
             time.sleep(seconds)
             stats = driver.execute_script("return window.studioLiveStats;")
             cpu1, frames = _browser_cpu_s(driver), max(len(stats["rtt"]), 1)
+            server_ms = 1000 * (server_cpu_s(server_pid) - server0) / frames if server_pid else None
         finally:
             driver.quit()
     split = ", ".join(f"{k} {1000 * (v - cpu0.get(k, 0.0)) / frames:.1f}" for k, v in sorted(cpu1.items()))
     print(f"Chromium's own CPU per live frame: {1000 * (sum(cpu1.values()) - sum(cpu0.values())) / frames:.1f} ms "
           f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included; frames sent as "
           f"{stats.get('sent', '?')})")
-    return (summary("browser live round trip", stats["rtt"], 0, seconds),
-            summary("browser live server-side", stats["server"], 0, seconds))
+    rest = np.array(stats["rtt"]) - np.array(stats["server"]) - np.array(stats.get("queue") or 0.0)
+    print(f"browser live round trip = waiting for a worker p50 {pct(stats.get('queue') or [0.0], 50):.1f} / p95 "
+          f"{pct(stats.get('queue') or [0.0], 95):.1f} ms + server-side + the rest (Chromium, the socket, the event "
+          f"loop) p50 {pct(rest, 50):.1f} / p95 {pct(rest, 95):.1f} ms")
+    out = (summary("browser live round trip", stats["rtt"], 0, seconds),
+           summary("browser live server-side", stats["server"], 0, seconds))
+    for r in out if server_ms is not None else ():
+        r["cpu_ms"] = server_ms  # over the measured frames only (not the camera's start)
+    return out
 
 
 def _browser_cpu_s(driver) -> dict[str, float]:
@@ -320,6 +329,7 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     import torch
 
     from deepexpr.studio import Engine, EngineConfig
+    from deepexpr.studio.live import AfterAnswer
     from deepexpr.studio.uploads import decode_image, encode_image
 
     torch.set_num_threads(1)
@@ -329,7 +339,8 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
     worker.submit(engine.warm_worker).result()  # its own TFLite interpreters, as a pool worker
     worker_id = worker.submit(threading.get_native_id).result()
     engine.warm_worker()
-    session = engine.live_session(background=worker)
+    held = AfterAnswer(worker)  # as the socket: background runs start once the frame's answer is made
+    session = engine.live_session(background=held)
     names = ("decode", *session.STAGES, "JPEG", "total")
     wall, cpu = {k: [] for k in names}, {k: [] for k in names}
     me, proc = threading.get_native_id(), psutil.Process()
@@ -343,6 +354,7 @@ def stages(count: int, frames: list[bytes], serve_args: list[str]) -> None:
         t2, c2 = time.perf_counter(), time.thread_time()
         encode_image(puppet.image, "JPEG", 85)
         t3, c3 = time.perf_counter(), time.thread_time()
+        held.release()
         if i < 5 or len(faces) != 1:
             continue
         for out, got, sub in ((wall, (t0, t1, t2, t3), session.stages), (cpu, (c0, c1, c2, c3), session.stages_cpu)):
@@ -428,13 +440,13 @@ def main() -> None:
         if args.sockets > 1:
             phases.append(lambda: live_sockets(url, args.sockets, args.seconds, photos))
         if not args.no_browser:
-            phases.append(lambda: browser_live(url, args.seconds, args.page_query) or [])
+            phases.append(lambda: browser_live(url, args.seconds, args.page_query, proc.pid) or [])
         rows = []
         for phase in phases:
             cpu0 = server_cpu_s(proc.pid)
             got = list(phase())
             for r in got:
-                r["cpu_ms"] = 1000 * (server_cpu_s(proc.pid) - cpu0) / max(r["n"] + r["errors"], 1)
+                r["cpu_ms"] = r.get("cpu_ms") or 1000 * (server_cpu_s(proc.pid) - cpu0) / max(r["n"] + r["errors"], 1)
                 r["load"] = os.getloadavg()[0]
             rows += got
         print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms | server CPU ms/request | load |\n"

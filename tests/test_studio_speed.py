@@ -332,3 +332,167 @@ def test_detector_downscale_matches_an_area_resize(astronaut):
         assert small.shape[1::-1] == want and (fx, fy) == (want[0] / 640, want[1] / 480)
         reference = cv2.resize(image, want, interpolation=cv2.INTER_AREA)
         assert np.abs(small.astype(int) - reference).mean() < 3  # the same picture, no aliasing
+
+
+def test_background_work_never_holds_a_frame_and_runs_at_a_lower_priority():
+    """A live stream's background runs (detector, expression model) go to the pool's own
+    background thread: with two of them stuck, two frames still get both workers at once;
+    that thread is niced (Linux) and the workers are not."""
+    import asyncio
+    import os
+    import sys
+    import threading
+
+    from deepexpr.studio.server import WorkPool
+
+    pool = WorkPool(workers=2, max_queue=8, background_nice=7)
+    release = threading.Event()
+    try:
+        stuck = [pool.submit(release.wait, 30) for _ in range(2)]
+        both = threading.Barrier(2)
+
+        def frame():  # each frame waits until the other one runs too: two workers are free
+            both.wait(timeout=10)
+            return threading.get_native_id()
+
+        async def two_frames():
+            return await asyncio.gather(pool.run(frame), pool.run(frame))
+
+        ids = asyncio.run(two_frames())
+        assert len(set(ids)) == 2 and not any(f.done() for f in stuck)
+        release.set()
+        assert all(f.result(timeout=10) for f in stuck)
+        if sys.platform.startswith("linux"):
+            def nice():
+                return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+            worker = asyncio.run(pool.run(nice))
+            assert pool.submit(nice).result(timeout=10) == min(19, worker + 7)
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (37, 91)])
+@pytest.mark.parametrize("quality", [60, 85])
+def test_puppet_jpeg_is_the_bytes_pil_writes(astronaut, shape, quality):
+    """The live puppet's JPEG (OpenCV's encoder) is byte for byte what PIL writes."""
+    from deepexpr.studio.uploads import encode_image
+
+    image = np.ascontiguousarray(astronaut[100:100 + shape[0], 150:150 + shape[1]])
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=quality)
+    assert encode_image(image, "JPEG", quality) == buf.getvalue()
+    grey = np.ascontiguousarray(image[..., 0])  # not RGB: PIL's path
+    assert Image.open(io.BytesIO(encode_image(grey, "JPEG", quality))).size == (shape[1], shape[0])
+
+
+def test_mesh_landmarks_read_from_bytes_equal_the_attribute_reads(astronaut):
+    """The face mesh's landmarks read from the serialised list are the protobuf's own values;
+    a list of another layout (visibility set) takes the attribute path and gives them too."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from deepexpr.faces.solutions import landmark_array, tracking_mesher
+
+    mesher = tracking_mesher()
+    try:
+        found = mesher.process(np.ascontiguousarray(astronaut[0:300, 100:400])).multi_face_landmarks[0]
+    finally:
+        mesher.close()
+    expected = np.array([[p.x, p.y, p.z] for p in found.landmark], np.float32)
+    assert expected.shape == (478, 3)
+    np.testing.assert_array_equal(landmark_array(found), expected)
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.CopyFrom(found)
+    other.landmark[3].visibility = 0.5
+    other.landmark[5].z = 0.0
+    expected[5, 2] = 0.0
+    np.testing.assert_array_equal(landmark_array(other), expected)
+
+
+def test_live_answer_says_how_long_the_frame_waited_for_a_worker():
+    """queue_ms: from the socket having the frame to a worker starting it (0 when not given)."""
+    import time
+
+    from deepexpr.studio.live import live_frame
+    from deepexpr.studio.server import StudioConfig
+
+    class NoFaces:
+        stages: dict = {}
+
+        def frame(self, rgb, character, size):
+            return [], None
+
+    raw = b"DXRF" + b"RGBA" + (4).to_bytes(2, "little") + (2).to_bytes(2, "little") + bytes(4 * 2 * 4)
+    message, puppet = live_frame(NoFaces(), raw, "pip", StudioConfig(), True, time.perf_counter() - 0.05)
+    assert message["queue_ms"] >= 50 and message["faces"] == [] and puppet is None
+    assert live_frame(NoFaces(), raw, "pip", StudioConfig())[0]["queue_ms"] == 0.0
+
+
+def test_after_answer_holds_background_work_until_released():
+    """Work submitted while a frame runs reaches the executor only on release(); its future
+    gets the result or the error; a future cancelled while held never runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepexpr.studio.live import AfterAnswer
+
+    ran = []
+    with ThreadPoolExecutor(1) as executor:
+        held = AfterAnswer(executor)
+        ok = held.submit(lambda x: ran.append(x) or x * 2, 21)
+        bad = held.submit(lambda: 1 / 0)
+        dropped = held.submit(ran.append, "dropped")
+        assert dropped.cancel()
+        assert ran == [] and not ok.done()
+        assert held.release() == 2
+        assert ok.result(timeout=10) == 42
+        with pytest.raises(ZeroDivisionError):
+            bad.result(timeout=10)
+        assert held.release() == 0
+    assert ran == [21]
+
+
+def test_live_socket_starts_a_frames_background_work_after_its_answer():
+    """The socket sends a frame's answer first, then hands that frame's background work
+    (detector, expression model) to the pool."""
+    import asyncio
+
+    from fastapi import WebSocketDisconnect
+
+    from deepexpr.studio import live
+    from deepexpr.studio.server import StudioConfig
+
+    events = []
+    frames = [b"frame-1", b"frame-2"]
+
+    class Socket:
+        async def receive(self):
+            if not frames:
+                return {"type": "websocket.disconnect", "code": 1000}
+            return {"type": "websocket.receive", "bytes": frames.pop(0)}
+
+        async def send_bytes(self, data):
+            events.append("puppet")
+
+        async def send_text(self, text):
+            events.append("answer")
+
+    class Executor:
+        def submit(self, fn, *args):
+            events.append("background")
+            future = Future()
+            future.set_result(fn(*args))
+            return future
+
+    held = live.AfterAnswer(Executor())
+
+    class Pool:
+        async def run(self, fn, *args):  # the frame: it starts its background work as it runs
+            held.submit(lambda: None)
+            events.append("frame")
+            return {"type": "frame", "faces": []}, b"puppet-jpeg"
+
+    with pytest.raises(WebSocketDisconnect):
+        asyncio.run(live._serve(Socket(), SimpleNamespace(engine=None), StudioConfig(), Pool(), "pip",
+                                binary_puppet=True, held=held))
+    assert events == ["frame", "puppet", "answer", "background"] * 2

@@ -117,8 +117,30 @@ def mesh_in_square(image: np.ndarray, cx: float, cy: float, side: float, mesh_si
         res = (mesher or _mesher()).process(crop)
     if not res.multi_face_landmarks:
         return None
-    pts = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark], np.float32) * mesh_size
+    pts = landmark_array(res.multi_face_landmarks[0]) * mesh_size
     pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
     pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
     pts[:, 2] /= s
     return pts
+
+
+# A NormalizedLandmark with exactly x, y, z set, as one element of a serialised
+# NormalizedLandmarkList: field 1 (tag 0x0a, length 15), then x (0x0d), y (0x15), z (0x1d) as
+# little-endian float32 (what the face mesh graph writes).
+_LANDMARK = np.dtype([("tag", "u1"), ("size", "u1"), ("x_tag", "u1"), ("x", "<f4"), ("y_tag", "u1"), ("y", "<f4"),
+                      ("z_tag", "u1"), ("z", "<f4")])
+
+
+def landmark_array(landmarks) -> np.ndarray:
+    """(N, 3) float32 x, y, z of a mediapipe NormalizedLandmarkList.
+
+    Read from its serialised bytes in one step (~10x cheaper than N protobuf attribute reads,
+    the same float32 values); any other layout (visibility set, a missing field) takes the
+    attribute path."""
+    data = landmarks.SerializeToString()
+    if len(data) % _LANDMARK.itemsize == 0:
+        rows = np.frombuffer(data, _LANDMARK)
+        if (np.all(rows["tag"] == 0x0A) and np.all(rows["size"] == 15) and np.all(rows["x_tag"] == 0x0D)
+                and np.all(rows["y_tag"] == 0x15) and np.all(rows["z_tag"] == 0x1D)):
+            return np.stack([rows["x"], rows["y"], rows["z"]], 1)
+    return np.array([[p.x, p.y, p.z] for p in landmarks.landmark], np.float32)

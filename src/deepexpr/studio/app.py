@@ -51,7 +51,7 @@ def create_app(engine: Engine, config: StudioConfig | None = None) -> FastAPI:
                               "retrieval, HA-GAN drawings, 3D animation. Loopback only by default.")
     app.state.engine = engine
     app.state.config = config
-    app.state.pool = WorkPool(config.workers, config.max_queue)
+    app.state.pool = WorkPool(config.workers, config.max_queue, config.background_nice)
     app.state.pool.on_every_worker(engine.warm_worker)
     _add_error_handlers(app)
     _add_photo_routes(app)

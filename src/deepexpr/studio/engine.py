@@ -71,14 +71,15 @@ class EngineConfig:
     live_expression_every: int = setting(2, "live: run the expression model on a tracked face every N frames "
                                          "and reuse its last answer in between (the answer's probs_age says how "
                                          "many frames old it is; 1: every frame)", min=1, max=30)
-    live_background_detect: bool = setting(True, "live: run the periodic face detector on another worker while "
-                                           "the tracked faces go on (--no-live-background-detect: inside the frame)")
+    live_background_detect: bool = setting(True, "live: run the periodic face detector on the background thread "
+                                           "while the tracked faces go on (--no-live-background-detect: inside the "
+                                           "frame)")
     expression_runtime: str = setting("onnx", "runtime of the human expression model: onnx (ONNX Runtime, ~5x less "
                                       "CPU a face) or torch", choices=("onnx", "torch"))
-    live_background_expression: bool = setting(True, "live: run the expression model on another worker while the "
-                                               "frame's answer goes out; its answer joins a later frame (probs_age >= "
-                                               "1; a new face is still read at once; --no-live-background-expression: "
-                                               "inside the frame)")
+    live_background_expression: bool = setting(True, "live: run the expression model on the background thread "
+                                               "after the frame's answer went out; its answer joins a later frame "
+                                               "(probs_age >= 1; a new face is still read at once; "
+                                               "--no-live-background-expression: inside the frame)")
 
     def __post_init__(self):
         check_settings(self)
@@ -416,9 +417,9 @@ class LiveSession:
     face track (hold the last good rig on a bad frame, then neutral).
 
     What keeps a frame cheap (benchmarks/RESULTS.md, "Studio, session 7"): the periodic
-    detector runs on `background` (another worker) while tracking goes on; the expression
-    model runs on a track every `live_expression_every` frames and its answer is reused in
-    between (`FaceResult.probs_age`: frames since the frame it was computed on); with
+    detector runs on `background` (the pool's background thread) while tracking goes on; the
+    expression model runs on a track every `live_expression_every` frames and its answer is
+    reused in between (`FaceResult.probs_age`: frames since the frame it was computed on); with
     `expression_background` the model runs on that executor beside the frames, so no frame
     waits for it: its answer joins the first frame after it finished (a new face is still
     read at once, age 0). `stages` holds the last frame's wall-clock ms per stage and

@@ -8,12 +8,14 @@ Protocol (server messages are JSON text, except the puppet frame with `?puppet=b
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
   (the rig estimator's rig, smoothed per face track) or null, "puppet_source", "rig":
-  {control: value} or null, "rig_flags", "server_ms", "stages_ms"}` — server_ms covers
-  decode, face pipeline (tracking stream; the periodic full detector runs on another worker),
-  rig, drawing and encoding; stages_ms splits the session's part (faces, expression, rig,
-  draw); probs_age: frames since the frame the face's expression was computed on (the model
-  runs on a tracked face every `live_expression_every` frames, 2 by default, on another
-  worker beside the frames: its answer joins a later frame; a new face is read at once, 0);
+  {control: value} or null, "rig_flags", "server_ms", "queue_ms", "stages_ms"}` — queue_ms: the
+  frame's wait for a worker after the socket had it; server_ms covers decode, face pipeline
+  (tracking stream; the periodic full detector runs on the pool's background thread once
+  the answer is out), rig, drawing and encoding; stages_ms splits the session's part (faces,
+  expression, rig, draw); probs_age: frames since the frame the face's expression was
+  computed on (the model runs on a tracked face every `live_expression_every` frames, 2 by
+  default, on the background thread too: its answer joins a later frame; a new face is read
+  at once, 0);
 - with `/ws/live?puppet=binary` (the page) the puppet JPEG comes as a binary message just
   before its frame's JSON, whose "puppet" is then "binary" (no base64, no data URL to parse);
 - server -> `{"type": "error", "error": "..."}` for a bad message; the socket stays open
@@ -27,8 +29,11 @@ socket's own `LiveSession` (face tracks and rig smoothing live as long as the so
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
+from concurrent.futures import CancelledError, Future
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
@@ -43,6 +48,46 @@ from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_frame, e
 
 MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
 PUPPET_QUALITY = 85  # the puppet frame's JPEG quality
+
+
+class AfterAnswer:
+    """An executor front that holds what a live frame starts beside itself (the periodic face
+    detector, the expression model) until `release()`: the socket releases it once the
+    frame's answer has gone out, so that work runs while the client is away (receiving,
+    sending the next frame) instead of competing with the frame for the CPU and the GIL.
+    The frame after learns of it through the returned futures, as before."""
+
+    def __init__(self, executor):
+        self.executor = executor
+        self._held: list[tuple] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future = Future()
+        with self._lock:
+            self._held.append((future, fn, args, kwargs))
+        return future
+
+    def release(self) -> int:
+        """Hand the held work to the executor; how many jobs went (cancelled ones are dropped)."""
+        with self._lock:
+            held, self._held = self._held, []
+        sent = 0
+        for future, fn, args, kwargs in held:
+            if future.set_running_or_notify_cancel():
+                self.executor.submit(fn, *args, **kwargs).add_done_callback(functools.partial(_settle, future))
+                sent += 1
+        return sent
+
+
+def _settle(future: Future, done: Future) -> None:
+    """Give `future` the outcome of the executor's `done`."""
+    if done.cancelled():
+        future.set_exception(CancelledError())
+    elif done.exception() is not None:
+        future.set_exception(done.exception())
+    else:
+        future.set_result(done.result())
 
 
 class RateLimit:
@@ -64,9 +109,11 @@ class RateLimit:
 
 
 def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig,
-               binary_puppet: bool = False) -> tuple[dict, bytes | None]:
+               binary_puppet: bool = False, arrived: float | None = None) -> tuple[dict, bytes | None]:
     """One frame through the whole live path: (the JSON message, the puppet JPEG to send as a
-    binary message before it when `binary_puppet`, else None: the JSON carries a data URL)."""
+    binary message before it when `binary_puppet`, else None: the JSON carries a data URL).
+    `arrived`: `time.perf_counter()` when the socket had the frame (its wait for a worker is
+    the message's queue_ms)."""
     t0 = time.perf_counter()
     rgb = decode_frame(data, config.live_max_pixels)
     faces, puppet = session.frame(rgb, character, config.puppet_size)
@@ -78,6 +125,7 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
                "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
                "rig_flags": [] if puppet is None else puppet.flags,
                "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+               "queue_ms": 0.0 if arrived is None else round(1000 * (t0 - arrived), 2),
                "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
     return message, jpeg if binary_puppet else None
 
@@ -94,9 +142,10 @@ def add_live_route(app: FastAPI) -> None:
         except StudioError as err:
             await websocket.send_json({"type": "error", "error": err.message})
             character = engine.characters()[0]
-        session = engine.live_session(background=pool)  # its detector and model run beside the frames
+        held = AfterAnswer(pool)  # its detector and model runs start once a frame's answer is out
+        session = engine.live_session(background=held)
         try:
-            await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary")
+            await _serve(websocket, session, config, pool, character, binary_puppet=puppet == "binary", held=held)
         except (WebSocketDisconnect, WebSocketDisconnected):
             pass  # the client left mid-stream (while we waited or while we sent)
         except _Close as close:
@@ -112,7 +161,7 @@ class _Close(Exception):
 
 
 async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str,
-                 binary_puppet: bool = False) -> None:
+                 binary_puppet: bool = False, held: AfterAnswer | None = None) -> None:
     engine = session.engine
     limit, bad, seq = RateLimit(config.live_max_fps), 0, 0
     while True:
@@ -128,7 +177,8 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
                 if len(data) > config.live_max_bytes:
                     raise _Close(1009, f"frame over {config.live_max_bytes:,} bytes")
                 seq += 1
-                reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet)
+                reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet,
+                                             time.perf_counter())
                 reply["seq"] = seq
             else:
                 character = _control(engine, text)
@@ -149,6 +199,8 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
         if jpeg is not None:
             await websocket.send_bytes(jpeg)  # the puppet, just before its frame's JSON
         await websocket.send_text(json.dumps(reply))
+        if held is not None:
+            held.release()  # the frame's background work, now that its answer is out
 
 
 def _control(engine: Engine, text: str | None) -> str:

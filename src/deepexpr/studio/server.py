@@ -11,6 +11,8 @@ import functools
 import json
 import logging
 import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -38,6 +40,10 @@ class StudioConfig:
                                   min=1024)
     live_max_pixels: int = setting(1920 * 1080, "one live frame pixel cap", min=1)
     live_max_fps: float = setting(40.0, "live frames per second accepted per socket", above=0)
+    background_nice: int = setting(0, "niceness added to the thread running live streams' background work "
+                                   "(periodic face detector, expression model; Linux): > 0 gives the frames and the "
+                                   "browser the CPU first, but that thread holds the GIL for much of its work, so "
+                                   "starving it can also hold up a frame", min=0, max=19)
     puppet_size: int = setting(256, "live puppet frame side in pixels", min=32, max=1024)
 
     def __post_init__(self):
@@ -48,16 +54,20 @@ class WorkPool:
     """A thread pool bounded to the cores; torch intra-op threads split between workers.
 
     Requests queue for a worker; beyond `max_queue` waiting or running, new ones are
-    refused with 503 instead of piling up.
+    refused with 503 instead of piling up. Work a request starts beside itself (`submit`: a
+    live stream's periodic detector and expression runs) goes to one background thread of
+    its own (niced by `background_nice`), so a live frame never waits in the queue behind it.
     """
 
-    def __init__(self, workers: int = 0, max_queue: int = 64):
+    def __init__(self, workers: int = 0, max_queue: int = 64, background_nice: int = 0):
         cores = os.cpu_count() or 1
         self.workers = max(1, int(workers) or cores)
         self.max_queue = int(max_queue)
         self.pending = 0
         self._threads = max(1, cores // self.workers)
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="deepexpr-studio")
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="deepexpr-studio-background",
+                                              initializer=lower_priority, initargs=(int(background_nice),))
         import torch
 
         torch.set_num_threads(self._threads)  # process-wide: workers x threads <= cores
@@ -74,16 +84,16 @@ class WorkPool:
             self.pending -= 1
 
     def submit(self, fn, *args, **kwargs):
-        """Queue `fn(*args, **kwargs)` on a worker from any thread: a `concurrent.futures`
-        Future (work a request starts beside itself, e.g. a live stream's face detector;
-        not counted against `max_queue`: each live stream has at most one at a time)."""
-        return self._executor.submit(fn, *args, **kwargs)
+        """Queue `fn(*args, **kwargs)` on the background thread from any thread: a
+        `concurrent.futures` Future (work a request starts beside itself, e.g. a live stream's
+        face detector; not counted against `max_queue`: each live stream has at most one
+        detector and one model run at a time)."""
+        return self._background.submit(fn, *args, **kwargs)
 
     def on_every_worker(self, fn) -> None:
-        """Run `fn()` once in each worker thread (and wait): per-thread state such as the face
-        pipeline's TFLite interpreters is built before the first request."""
-        import threading
-
+        """Run `fn()` once in each worker thread and the background thread (and wait):
+        per-thread state such as the face pipeline's TFLite interpreters is built before the
+        first request."""
         barrier = threading.Barrier(self.workers)
 
         def once():
@@ -92,9 +102,22 @@ class WorkPool:
 
         for future in [self._executor.submit(once) for _ in range(self.workers)]:
             future.result()
+        # after the workers: graphs shared by all (mediapipe's) are started by a worker, and
+        # their threads keep its priority (a thread inherits its creator's niceness)
+        self._background.submit(fn).result()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown(wait=False, cancel_futures=True)
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by `nice` (Linux: per thread; elsewhere nothing)."""
+    if nice > 0 and sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        except OSError:  # not permitted here: the same priority as the frames
+            LOG.warning("studio: could not lower the background thread's priority")
 
 
 def error_body(status: int, message: str) -> bytes:
