@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepexpr.data.face_frame import TEMPLATE, apply, face_frame, frame_box, frame_from_params, frame_params
+from deepexpr.data.face_frame import (
+    TEMPLATE,
+    apply,
+    face_frame,
+    frame_box,
+    frame_from_params,
+    frame_params,
+)
 
 
 def _face_and_detector():
@@ -92,3 +99,23 @@ def test_small_face_scenes_hold_only_small_faces():
     largest = SMALL_FACE * 64 / 192  # scenes are >= 192 px, letterboxed to 64
     assert len(small) and small.max() <= largest + 1e-3
     assert usual.max() > largest
+
+
+def test_nme_protocol_counts_detector_only_faces_apart():
+    """A face found without a landmark reading is not found for the NME; the report counts it
+    and gives the NME with its landmarks included."""
+    from types import SimpleNamespace
+
+    from deepexpr.evaluation.stylized_landmarks import landmark_protocol
+
+    def detector(source):  # the mean face where every 64 px render has its face
+        lm = (TEMPLATE * 64).astype(np.float32)
+        return lambda image: [SimpleNamespace(box=frame_box(face_frame(lm)), score=0.9, landmarks=lm,
+                                              landmarks_from=source)]
+
+    read = landmark_protocol(detector("regressor"), sizes=(64,), per_size=3, seed=5, characters=2)
+    kept = landmark_protocol(detector("detector"), sizes=(64,), per_size=3, seed=5, characters=2)
+    assert read["sizes"][64]["found"] == 1.0 and read["sizes"][64]["detector_only"] == 0
+    assert kept["sizes"][64]["found"] == 0.0 and kept["sizes"][64]["detector_only"] == 3
+    assert np.isnan(kept["overall"]["nme"]["mean"])
+    assert 0 < read["overall"]["nme"]["mean"] == kept["overall_with_detector_only"]["nme"]["mean"]
