@@ -119,3 +119,19 @@ def test_nme_protocol_counts_detector_only_faces_apart():
     assert kept["sizes"][64]["found"] == 0.0 and kept["sizes"][64]["detector_only"] == 3
     assert np.isnan(kept["overall"]["nme"]["mean"])
     assert 0 < read["overall"]["nme"]["mean"] == kept["overall_with_detector_only"]["nme"]["mean"]
+
+
+def test_landmarks_cli_flags_faces_kept_without_a_landmark_reading(tiny_checkpoint, character_png, capsys):
+    import csv
+    import io
+
+    from deepexpr.cli import main
+
+    base = ["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--threshold", "0", "--max-faces", "2",
+            "--max-entropy", "0.01", "--format", "csv"]  # every reading counts as diffuse
+    assert main(base + ["--keep-diffuse", "0.0001"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows and all(r["landmarks_from"] == "detector" for r in rows)
+    assert main(base + ["--keep-diffuse", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 and "no stylized face found" in err
