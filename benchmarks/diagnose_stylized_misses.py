@@ -41,19 +41,10 @@ CAUSES = ("a never proposed", "b below threshold", "d1 detector NMS", "e entropy
 def raw_peaks(image: np.ndarray, model, cfg, floor: float) -> list[tuple[float, np.ndarray]]:
     """Every heatmap peak of every pyramid level scored >= `floor`: [(score, frame (2, 3))]."""
     from deepexpr.data.face_frame import frame_from_params
-    from deepexpr.models.stylized_face import letterbox
-    from deepexpr.stylized import _decode, _levels
+    from deepexpr.stylized import detector_peaks
 
-    h, w = image.shape[:2]
-    out = []
-    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input, cfg.min_scale):
-        canvas, a = letterbox(image, side)
-        x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
-        with torch.inference_mode():
-            maps = model.detect(x)[0].numpy()
-        for score, centre, s, angle, *_ in _decode(maps, a, floor, min_side, max_side, cfg.orientation == "bins"):
-            out.append((score, frame_from_params(centre, s, angle)))
-    return out
+    return [(score, frame_from_params(centre, side, angle))
+            for score, centre, side, angle, *_ in detector_peaks(image, model, cfg, floor)]
 
 
 def _near(m: np.ndarray, face) -> bool:

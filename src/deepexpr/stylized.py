@@ -228,22 +228,25 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(1e-9, (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
-    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
-    after non-maximum suppression."""
+def detector_peaks(image: np.ndarray, model, cfg: StylizedConfig, threshold: float) -> list[tuple]:
+    """Every pyramid level's heatmap peaks scored >= `threshold` (`_decode`'s tuples), best first."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
 
-    h, w = image.shape[:2]
     found = []
-    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input, cfg.min_scale):
+    for side, min_side, max_side in _levels(*image.shape[:2], model.cfg.detector_input, cfg.min_scale):
         canvas, a = letterbox(image, side)
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
-            maps = model.detect(x)[0].numpy()
-        found += _decode(maps, a, cfg.threshold, min_side, max_side, cfg.orientation == "bins")
-    found.sort(key=lambda f: -f[0])
+            found += _decode(model.detect(x)[0].numpy(), a, threshold, min_side, max_side, cfg.orientation == "bins")
+    return sorted(found, key=lambda f: -f[0])
+
+
+def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
+    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
+    after non-maximum suppression."""
+    found = detector_peaks(image, model, cfg, cfg.threshold)
     kept: list[tuple[float, np.ndarray, float, list, np.ndarray]] = []
     for score, centre, side, angle, sure, turns in found:
         m = frame_from_params(centre, side, angle)
@@ -503,12 +506,8 @@ def _same_face(a: StylizedFace, b: StylizedFace, iou: float) -> bool:
 
 
 def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 128) -> np.ndarray:
-    """The face framed like a whole character render (upright, `size` x `size` uint8): what
-    the character recognizer and the retrieval embedding read.
-
-    Args:
-        face: a `StylizedFace` or its (49, 2) landmarks.
-    """
+    """The face (a `StylizedFace` or its (49, 2) landmarks) framed like a whole character render
+    (upright, `size` x `size` uint8): what the character recognizer and retrieval embedding read."""
     lm = face.landmarks if isinstance(face, StylizedFace) else face
     return aligned_crop(image, face_frame(lm), size, region="render")[0]
 
