@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -177,9 +177,6 @@ def main() -> None:
     print(f"precision {tp / max(1, tp + fp):.4f} recall {tp / max(1, n):.4f} ({tp} TP, {fp} FP of which {fp_dup} "
           f"overlap a true face, {len(records)} missed)")
     report(records, by_size, by_turn)
-    detail = defaultdict(list)
-    for r in records:
-        detail[r["cause"]].append(r)
     for r in records[:args.list]:
         print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()})
 
