@@ -4,6 +4,7 @@
         [--min-scales 0,0.5,0.6,0.7,0.8] [--max-entropies 0,5.1,5.0,4.9] [--passes 4]
         [--settle 0.15] [--min-passes 2] [--give-up 0] [--turn-above 0] [--backend auto] [--seed 7001]
         [--glance-below 0] [--glance-turns 1] [--orientation bins] [--box-blend 0]
+        [--blend-from 0] [--keep-diffuse 0]
 
 Validation scenes are composed from the random characters of `--seed` (default 7001): never
 the trainer's pool (101) nor the held-out test pool of bench_stylized_landmarks.py (9001),
@@ -85,6 +86,8 @@ def main() -> None:
     ap.add_argument("--glance-turns", type=int, default=1, help="see StylizedConfig.glance_turns")
     ap.add_argument("--orientation", default="bins", help="see StylizedConfig.orientation")
     ap.add_argument("--box-blend", type=float, default=0.0, help="see StylizedConfig.box_blend")
+    ap.add_argument("--blend-from", type=float, default=0.0, help="see StylizedConfig.blend_from")
+    ap.add_argument("--keep-diffuse", type=float, default=0.0, help="see StylizedConfig.keep_diffuse")
     args = ap.parse_args()
     if args.seed in (101, 9001):
         ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
@@ -102,7 +105,8 @@ def main() -> None:
                              turn_above=args.turn_above, min_passes=args.min_passes, give_up=args.give_up,
                              backend=args.backend, threads=0, glance_below=args.glance_below,
                              glance_turns=args.glance_turns, orientation=args.orientation,
-                             box_blend=args.box_blend)
+                             box_blend=args.box_blend, blend_from=args.blend_from,
+                             keep_diffuse=args.keep_diffuse)
         table, cpu = sweep(scenes, cfg, entropies)
         print(f"min_scale {ms:.2f}: {1000 * cpu:.0f} ms CPU a scene (at the lowest threshold), {sweep.crops:.2f} "
               "landmark crops a scene; precision/recall per threshold")

@@ -11,7 +11,8 @@ letterboxed at a zoomed-out level (128) and at the levels `_levels` picks for it
 re-fitted to those landmarks, again for the faces whose square still moves (`passes`,
 `settle`); faces whose landmark heatmaps are diffuse can be dropped (`max_entropy`), and
 duplicates merged (`merge_faces`); a face's box lies between its landmarks' square and the
-detector's (`box_blend`). Boxes, angles and crops all come from `data.face_frame`.
+detector's (`box_blend`, `blend_from`), diffuse faces scored high keep the detector's square
+(`keep_diffuse`). Boxes, angles and crops all come from `data.face_frame`.
 
 `render_crop(image, face, size)` is the one alignment of a detected face for every model
 that reads characters: the face framed the way a whole character render frames it.
@@ -25,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from deepexpr.data.face_frame import (
+    TEMPLATE,
     aligned_crop,
     apply,
     compose,
@@ -56,6 +58,8 @@ class StylizedFace:
         landmark_entropy: mean entropy (nats) of the 49 landmark heatmaps of the last pass:
             low where the regressor sees face parts, near ln(cells) (6.0 for 20 x 20) where
             it sees none (`StylizedConfig.max_entropy` drops those).
+        landmarks_from: "regressor", or "detector" for a diffuse face `StylizedConfig.keep_diffuse`
+            kept: the detector's square, and the mean face (`face_frame.TEMPLATE`) in it.
     """
 
     box: np.ndarray
@@ -63,18 +67,20 @@ class StylizedFace:
     angle: float
     landmarks: np.ndarray
     landmark_entropy: float = float("nan")
+    landmarks_from: str = "regressor"
 
     def to_dict(self) -> dict:
         return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
-                "angle": round(self.angle, 2), "landmarks": np.round(self.landmarks, 2).tolist()}
+                "angle": round(self.angle, 2), "landmarks": np.round(self.landmarks, 2).tolist(),
+                "landmarks_from": self.landmarks_from}
 
 
 @dataclass
 class StylizedConfig:
     """How faces are found. The defaults of threshold, max_entropy, min_scale, settle,
-    min_passes and box_blend were chosen for the bundled model on validation scenes
-    (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
-    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8")."""
+    min_passes, box_blend, blend_from and keep_diffuse were chosen for the bundled model on
+    validation scenes (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
+    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8", "Session 9")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
@@ -106,6 +112,12 @@ class StylizedConfig:
                                       "nats; 0: keep all)", min=0.0)
     box_blend: float = setting(0.3, "a face's box: the square fitted to its landmarks moved this share of the way "
                                     "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
+    blend_from: float = setting(4.5, "landmark heatmaps more diffuse than this (mean entropy, nats) move the box "
+                                     "further toward the detector's square, all the way at max_entropy (0: "
+                                     "box_blend alone)", min=0.0)
+    keep_diffuse: float = setting(0.5, "a face more diffuse than max_entropy is kept, with the detector's square "
+                                       "and the mean face in it (landmarks_from: detector), when its detector "
+                                       "score is at least this (0: dropped)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",
                                min=0.0, max=2.0)
     backend: str = setting("auto", "what runs the two nets: onnx (ONNX Runtime, ~20 percent less CPU), torch, or "
@@ -150,11 +162,8 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
 
     `min_scale` 0: the base level, and finer levels doubled while the image is over 1.5 x
     the level (up to 4 x base). `min_scale` > 0: the finest level scales the image by
-    `min_scale` (its side a multiple of 32, between base and 4 x base; faces of 24 px stay
-    >= 24 * min_scale px), coarser ones halve it while over 2 x base: one level instead of
-    base + a doubled one for mid-sized images (the training scenes of 192-512 px at side 256
-    were scaled by 0.5-1.33).
-    """
+    `min_scale` (side a multiple of 32, base to 4 x base), coarser ones halve it while over
+    2 x base (training scenes of 192-512 px were scaled by 0.5-1.33 to side 256)."""
     levels = [(base // 2, 24.0, float("inf"))]
     if min_scale > 0:
         sides = [int(np.clip(-(-round(max(h, w) * min_scale) // 32) * 32, base, 4 * base))]
@@ -169,8 +178,7 @@ def _levels(h: int, w: int, base: int, min_scale: float = 0.0) -> list[tuple[int
     return levels
 
 
-# the other orientations a square without orientation bins may be glanced at, (turn, prior):
-# the half turn first (the one the passes can never reach), then the quarter turns
+# orientations a square without bins may be glanced at, (turn, prior): the half turn (the passes never reach it) first
 _TURNS = ((np.pi, 0.0), (np.pi / 2, 0.0), (-np.pi / 2, 0.0))
 
 
@@ -179,13 +187,11 @@ def _decode(maps: np.ndarray, a: np.ndarray, threshold: float, min_side: float, 
     """Peaks of one level's maps (6 [+ B], h, w) -> [(score, centre, side, angle, sureness,
     turns)] in image pixels.
 
-    Without orientation bins the sureness is the length of the (sin, cos) output (~1 where the
-    detector is sure of the angle, short where it averages opposite angles) and turns are
-    the half and quarter turns (`_TURNS`).
-    With B bins (and `bins`), the regressed angle is turned by a multiple of 360 / B degrees
-    into the likeliest bin's sector (the regression's fine angle, the classification's
-    orientation), the sureness is that bin's probability, and turns lists the other bins as
-    (turn from the angle in radians, probability), likeliest first.
+    Without orientation bins the sureness is the (sin, cos) output's length (short where the
+    detector averages opposite angles) and turns are `_TURNS`. With B bins (and `bins`) the
+    regressed angle is turned by a multiple of 360 / B degrees into the likeliest bin's
+    sector, the sureness is that bin's probability, and turns lists the other bins as (turn
+    from the angle in radians, probability), likeliest first.
     """
     from deepexpr.models.stylized_face import DET_OUTPUTS, SIDE_UNIT, STRIDE
 
@@ -222,22 +228,25 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(1e-9, (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
-    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
-    after non-maximum suppression."""
+def detector_peaks(image: np.ndarray, model, cfg: StylizedConfig, threshold: float) -> list[tuple]:
+    """Every pyramid level's heatmap peaks scored >= `threshold` (`_decode`'s tuples), best first."""
     import torch
 
     from deepexpr.models.stylized_face import letterbox
 
-    h, w = image.shape[:2]
     found = []
-    for side, min_side, max_side in _levels(h, w, model.cfg.detector_input, cfg.min_scale):
+    for side, min_side, max_side in _levels(*image.shape[:2], model.cfg.detector_input, cfg.min_scale):
         canvas, a = letterbox(image, side)
         x = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
-            maps = model.detect(x)[0].numpy()
-        found += _decode(maps, a, cfg.threshold, min_side, max_side, cfg.orientation == "bins")
-    found.sort(key=lambda f: -f[0])
+            found += _decode(model.detect(x)[0].numpy(), a, threshold, min_side, max_side, cfg.orientation == "bins")
+    return sorted(found, key=lambda f: -f[0])
+
+
+def find_faces(image: np.ndarray, model, cfg: StylizedConfig) -> list[tuple[float, np.ndarray, float]]:
+    """Detector only: [(score, frame (2, 3), angle sureness, turns (`_decode`))], best first,
+    after non-maximum suppression."""
+    found = detector_peaks(image, model, cfg, cfg.threshold)
     kept: list[tuple[float, np.ndarray, float, list, np.ndarray]] = []
     for score, centre, side, angle, sure, turns in found:
         m = frame_from_params(centre, side, angle)
@@ -269,9 +278,8 @@ def read_landmarks(image: np.ndarray, frames: list[np.ndarray], model) -> tuple[
 
 
 def face_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`aligned_crop(image, m, size)` (the upright face crop and its image -> crop affine),
-    shrinking only the part of the image the crop covers: a large face's crop no longer
-    resamples the whole image first (the same pixels up to the area filter's rounding)."""
+    """`aligned_crop(image, m, size)` (upright face crop, image -> crop affine), shrinking only
+    the part of the image the crop covers (the same pixels up to the area filter's rounding)."""
     to_crop = crop_transform(m, size)
     (a, b), (c, d) = to_crop[:, :2]
     scale = float(np.sqrt(abs(a * d - b * c)))  # (closed form: LAPACK would wake OpenBLAS's threads)
@@ -302,15 +310,12 @@ def fit_landmarks(image: np.ndarray, frames: list[np.ndarray], model, passes: in
     (no face parts where the detector saw a face: a false candidate, most likely).
 
     `turn_above` > 0: a face whose first pass is more diffuse than this (mean heatmap entropy)
-    also has its square turned by 90, 180 and 270 degrees read once; the sharpest of the
-    three, if sharper than the face's own first reading, is fitted (the same passes), and
-    the fit whose last heatmaps are sharpest is kept: the passes correct an angle up to ~60
-    degrees off, not a sideways or upside-down square (benchmarks/RESULTS.md, "Session 5").
-    `turn`: per frame, whether to fit it turned whatever its entropy (the detector's angle is
-    unsure, `StylizedConfig.turn_below`).
-    `glance`: per frame, turns (radians) of its square to read beside it in the first pass
-    (one batch); the sharpest of its readings (least heatmap entropy) goes through the
-    passes (`StylizedConfig.glance_below`: the detector's next likeliest orientations).
+    has its square turned by 90, 180 and 270 degrees read once; the sharpest, if sharper than
+    the face's own first reading, is fitted too and the sharper last fit kept (the passes
+    correct ~60 degrees, not an upside-down square: benchmarks/RESULTS.md, "Session 5").
+    `turn`: per frame, fit it turned whatever its entropy (`StylizedConfig.turn_below`).
+    `glance`: per frame, turns (radians) of its square read beside it in the first pass; the
+    sharpest reading goes through the passes (`StylizedConfig.glance_below`).
 
     Returns:
         per face: landmarks (49, 2) float32, and the mean entropy of its last pass's heatmaps.
@@ -361,9 +366,8 @@ def _glance(image: np.ndarray, frames: list[np.ndarray], model, glance: list[lis
 
 
 def _passes(image, frames, model, passes: int, settle: float, min_passes: int, give_up: float, read=None):
-    """The passes of `fit_landmarks` without turning: (landmarks (49, 2) float32, last and
-    first pass's heatmap entropy) per frame. `read`: the first pass's `read_landmarks`
-    result of `frames`, when it was already read."""
+    """`fit_landmarks`'s passes without turning: per frame landmarks (49, 2) float32, last and first
+    pass's heatmap entropy. `read`: the first pass's `read_landmarks` of `frames`, if read."""
     frames, points, entropy = list(frames), [None] * len(frames), [float("nan")] * len(frames)
     first = list(entropy)
     todo = list(range(len(frames)))
@@ -390,8 +394,7 @@ def _passes(image, frames, model, passes: int, settle: float, min_passes: int, g
 
 def _plausible(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether face frame `b`, re-fitted to landmarks read in `a`'s crop, is a correction
-    (side within half to twice `a`'s, at least 1 px) rather than a fit that collapsed or ran
-    away (art unlike anything trained on: the square would shrink onto one feature)."""
+    (side 0.5-2 x `a`'s, >= 1 px), not a fit that collapsed onto one feature or ran away."""
     side_a, side_b = frame_params(a)[1], frame_params(b)[1]
     return side_b >= 1.0 and 0.5 <= side_b / max(side_a, 1e-9) <= 2.0
 
@@ -430,9 +433,8 @@ def detect_stylized_faces(image, cfg: StylizedConfig | None = None, model=None) 
 
 def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[float], list[np.ndarray], list[float],
                                                                       list[np.ndarray]]:
-    """Detector + landmark passes, before `merge_faces`: per candidate (best score first)
-    its detector score, landmarks (49, 2), last pass's heatmap entropy and detector frame
-    (2, 3)."""
+    """Detector + landmark passes, before `merge_faces`: per candidate (best score first) its
+    detector score, landmarks (49, 2), last pass's heatmap entropy and detector frame (2, 3)."""
     found = find_faces(image, model, cfg)
     glance = [[t for t, _ in turns[:cfg.glance_turns]] if sure < cfg.glance_below else [] for _, _, sure, turns in found]
     points, entropy = fit_landmarks(image, [f[1] for f in found], model, cfg.passes, cfg.settle, cfg.turn_above,
@@ -442,27 +444,48 @@ def candidates(image: np.ndarray, model, cfg: StylizedConfig) -> tuple[list[floa
 
 def merge_faces(scores: list[float], points: list[np.ndarray], entropy: list[float],
                 cfg: StylizedConfig, frames: list[np.ndarray] | None = None) -> list[StylizedFace]:
-    """Refined detections (best score first) -> faces: those under `cfg.threshold` or more
-    diffuse than `cfg.max_entropy` dropped, then duplicates (which meet after refinement)
-    merged into the better-scored one.
-
-    A face is only ever dropped for a better-scored one, so the faces at a higher threshold
-    are exactly those of a lower one scored at or above it (what tuning relies on).
-
-    `frames`: the candidates' detector frames; with `cfg.box_blend` > 0 a face's box is that
-    of the square between its landmarks' square and its detector's (centre and log side
-    blended by `box_blend`; the angle too unless they differ by more than ~30 degrees)."""
+    """Refined detections (best score first) -> faces (`face_square`; `frames`: the candidates'
+    detector frames), duplicates (which meet after refinement) merged into the better-scored
+    one. A face is only ever dropped for a better-scored one, so the faces at a higher
+    threshold are exactly those of a lower one scored at or above it (what tuning relies on)."""
     faces: list[StylizedFace] = []
     for n, (score, lm, spread) in enumerate(zip(scores, points, entropy)):
-        if score < cfg.threshold or (cfg.max_entropy and spread > cfg.max_entropy):
-            continue  # (diffuse heatmaps: no face parts where the detector saw a face)
-        m = face_frame(lm)
-        if frames is not None and cfg.box_blend:
-            m = blend_frames(m, frames[n], cfg.box_blend)
-        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread)
+        found = face_square(score, lm, spread, None if frames is None else frames[n], cfg)
+        if found is None:
+            continue
+        m, from_detector = found
+        if from_detector:
+            lm = apply(m, TEMPLATE).astype(np.float32)
+        face = StylizedFace(frame_box(m).astype(np.float32), score, float(np.degrees(frame_params(m)[2])), lm, spread,
+                            "detector" if from_detector else "regressor")
         if not any(_same_face(face, kept, cfg.nms_iou) for kept in faces):
             faces.append(face)
     return faces
+
+
+def face_square(score: float, points: np.ndarray, entropy: float, frame: np.ndarray | None,
+                cfg: StylizedConfig) -> tuple[np.ndarray, bool] | None:
+    """The face frame (2, 3) a candidate reports and whether it is the detector's alone; None
+    when the candidate is dropped (under `cfg.threshold`, or more diffuse than
+    `cfg.max_entropy` and scored under `cfg.keep_diffuse`).
+
+    The frame: the landmarks' square moved `cfg.box_blend` of the way to the detector's
+    (`blend_frames`), further as the heatmaps grow more diffuse than `cfg.blend_from` (all the
+    way at `cfg.max_entropy`): where the regressor reads a face poorly its fit drifts, the
+    detector's square does not (benchmarks/RESULTS.md, "Session 9")."""
+    if score < cfg.threshold:
+        return None
+    if cfg.max_entropy and entropy > cfg.max_entropy:  # (diffuse heatmaps: no face parts where the detector saw one)
+        if frame is None or not cfg.keep_diffuse or score < cfg.keep_diffuse:
+            return None
+        return frame, True
+    m = face_frame(points)
+    if frame is None:
+        return m, False
+    weight = cfg.box_blend
+    if cfg.blend_from and cfg.max_entropy > cfg.blend_from and entropy > cfg.blend_from:
+        weight += (1 - weight) * min(1.0, (entropy - cfg.blend_from) / (cfg.max_entropy - cfg.blend_from))
+    return (blend_frames(m, frame, weight), False) if weight else (m, False)
 
 
 def blend_frames(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -477,20 +500,14 @@ def blend_frames(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
 def _same_face(a: StylizedFace, b: StylizedFace, iou: float) -> bool:
     """Two refined detections of one face: their boxes overlap more than `iou`, or one's
     centre lies inside the other's box."""
-    if _iou(a.box, b.box) > iou:
-        return True
     ca, cb = (a.box[:2] + a.box[2:]) / 2, (b.box[:2] + b.box[2:]) / 2
     inside = lambda c, box: box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]  # noqa: E731
-    return inside(ca, b.box) or inside(cb, a.box)
+    return _iou(a.box, b.box) > iou or inside(ca, b.box) or inside(cb, a.box)
 
 
 def render_crop(image: np.ndarray, face: StylizedFace | np.ndarray, size: int = 128) -> np.ndarray:
-    """The face framed like a whole character render (upright, `size` x `size` uint8): what
-    the character recognizer and the retrieval embedding read.
-
-    Args:
-        face: a `StylizedFace` or its (49, 2) landmarks.
-    """
+    """The face (a `StylizedFace` or its (49, 2) landmarks) framed like a whole character render
+    (upright, `size` x `size` uint8): what the character recognizer and retrieval embedding read."""
     lm = face.landmarks if isinstance(face, StylizedFace) else face
     return aligned_crop(image, face_frame(lm), size, region="render")[0]
 
@@ -555,25 +572,20 @@ def stylized_available(ref: str = BUNDLED_STYLIZED) -> bool:
 
 
 def detected_landmarks(image: np.ndarray) -> np.ndarray | None:
-    """The 49 landmarks (float32 (49, 2)) of the largest detected face, for geometry; None
-    when no face is found or no stylized-face model is installed."""
-    if not stylized_available():
-        return None
-    faces = detect_stylized_faces(image)
-    if not faces:
-        return None
-    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))).landmarks
+    """The 49 landmarks (float32 (49, 2)) of the largest face whose landmarks the regressor
+    read, for geometry; None when there is none or no stylized-face model is installed."""
+    faces = [f for f in detect_stylized_faces(image) if f.landmarks_from == "regressor"] if stylized_available() else []
+    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))).landmarks if faces else None
 
 
 def character_crops(image: np.ndarray, size: int = 128) -> list[tuple[list[float], np.ndarray, str]]:
     """What character models read from one image: [(box, image or crop, source)].
 
     - several faces, or one small face: each face's `render_crop`, left to right ("face");
-    - one face filling the image (its face square >= `PORTRAIT` of the shorter side, as in
-      a character render): the whole image ("portrait"), which the bundled character model
-      reads better than a re-framed crop on held-out classic renders (98.2% vs 95.2%; on
-      wide-space renders the crop reads better, 93.4% vs 88.6%, but whole images read
-      single-character real art better: benchmarks/RESULTS.md, "Session 7", "Real art in use");
+    - one face filling the image (its square >= `PORTRAIT` of the shorter side, as in a
+      character render): the whole image ("portrait"), read better than a re-framed crop on
+      classic renders and single-character real art (on wide-space renders the crop reads
+      better: benchmarks/RESULTS.md, "Session 7", "Real art in use");
     - no face, or no stylized-face model installed: the whole image ("whole image").
     """
     h, w = image.shape[:2]

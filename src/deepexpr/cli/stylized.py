@@ -104,10 +104,11 @@ def _csv(rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["path", "face", "score", "angle", "x0", "y0", "x1", "y1",
-                *[f"{a}{i}" for i in range(49) for a in "xy"]])
+                *[f"{a}{i}" for i in range(49) for a in "xy"], "landmarks_from"])
     for r in rows:
         for k, f in enumerate(r["faces"]):
-            w.writerow([r["path"], k, f["score"], f["angle"], *f["box"], *[v for p in f["landmarks"] for v in p]])
+            w.writerow([r["path"], k, f["score"], f["angle"], *f["box"], *[v for p in f["landmarks"] for v in p],
+                        f["landmarks_from"]])
     return buf.getvalue()
 
 

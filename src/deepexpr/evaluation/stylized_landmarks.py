@@ -90,11 +90,17 @@ def landmark_protocol(detect: Callable, sizes=(64, 128, 256, 512), per_size: int
     """NME on whole renders of never-trained random characters (half classic, half wide)
     with a random expression and head pose, at each render size.
 
+    A face whose landmarks the regressor did not read (`.landmarks_from` "detector": a box
+    kept without a landmark reading) counts as not found for the NME; "detector_only" counts
+    those renders and "overall_with_detector_only" gives the NME with their (mean-face)
+    landmarks included.
+
     Args:
         detect: image (H, W, 3) uint8 -> list of faces with `.box`, `.score`, `.landmarks`.
 
     Returns:
-        {"sizes": {size: {"nme": {...}, "regions": {...}, "found": rate, "faces": n}}, "overall": ...}
+        {"sizes": {size: {"nme": {...}, "regions": {...}, "found": rate, "faces": n, "detector_only": n}},
+         "overall": ..., "overall_with_detector_only": ...}
     """
     from deepexpr.characters import random_characters, render_face
     from deepexpr.data.face_frame import face_frame, frame_box
@@ -102,9 +108,9 @@ def landmark_protocol(detect: Callable, sizes=(64, 128, 256, 512), per_size: int
 
     pools = [random_characters(characters, seed), random_characters(characters, seed, space="wide")]
     rng = np.random.default_rng(seed)
-    report, all_pred, all_gt = {"sizes": {}}, [], []
+    report, all_pred, all_gt, extra = {"sizes": {}}, [], [], []
     for size in sizes:
-        preds, gts, found = [], [], 0
+        preds, gts, found, detector_only = [], [], 0, 0
         for i in range(per_size):
             style = pools[i % 2][int(rng.integers(characters))]
             rig, _ = random_pose(style, rng)
@@ -114,14 +120,22 @@ def landmark_protocol(detect: Callable, sizes=(64, 128, 256, 512), per_size: int
             best = max(faces, key=lambda f: box_iou(f.box, gt_box)[0, 0], default=None)
             if best is None or box_iou(best.box, gt_box)[0, 0] < 0.3:
                 continue
+            if getattr(best, "landmarks_from", "regressor") == "detector":
+                detector_only += 1
+                extra.append((best.landmarks, lm))
+                continue
             found += 1
             preds.append(best.landmarks)
             gts.append(lm)
         p, g = np.array(preds).reshape(-1, 49, 2), np.array(gts).reshape(-1, 49, 2)
-        report["sizes"][int(size)] = _nme_report(p, g) | {"found": found / per_size, "faces": per_size}
+        report["sizes"][int(size)] = _nme_report(p, g) | {"found": found / per_size, "faces": per_size,
+                                                           "detector_only": detector_only}
         all_pred.append(p)
         all_gt.append(g)
     report["overall"] = _nme_report(np.concatenate(all_pred), np.concatenate(all_gt))
+    more = np.array([e[0] for e in extra]).reshape(-1, 49, 2), np.array([e[1] for e in extra]).reshape(-1, 49, 2)
+    report["overall_with_detector_only"] = _nme_report(np.concatenate(all_pred + [more[0]]),
+                                                       np.concatenate(all_gt + [more[1]]))
     return report
 
 

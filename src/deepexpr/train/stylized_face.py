@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,11 +56,12 @@ from deepexpr.progress import progress
 from deepexpr.train.state import load_state, save_state
 
 STAGES = ("detector", "landmarks")
+SMALL_FACE = 64.0  # largest face side of a `small_faces` scene (pixels, before letterboxing)
 # what a resumed run may change: more steps and data, wider landmark-crop errors (a curriculum)
-EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin"}
+EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin", "small_faces"}
 # settings added after runs were made: left out of the recorded settings at their default,
 # so those runs still resume
-LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0, "angle_bins": 0}
+LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0, "angle_bins": 0, "small_faces": 0.0}
 
 
 @dataclass
@@ -78,6 +79,8 @@ class StylizedTrainConfig:
                                "passes then learn to turn a sideways or upside-down square upright)", min=0.0, max=1.0)
     any_rotation: float = setting(0.15, "detector scenes: share of faces turned by any angle (the rest "
                                         "+-45 degrees)", min=0.0, max=1.0)
+    small_faces: float = setting(0.0, "detector scenes: share composed of small faces only (sides 24-64 px, "
+                                      "before letterboxing)", min=0.0, max=1.0)
     angle_bins: int = setting(0, "detector: also classify the face's orientation in this many bins (4: quarters; "
                                  "0: the (sin, cos) regression only; fixed for a run)", min=0, max=16)
     init: str = setting("", "start this stage from the weights of a stylized-face model (bundled name, "
@@ -125,10 +128,13 @@ def detector_targets(faces, a: np.ndarray, side: int) -> np.ndarray:
 
 def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side: int):
     sc = scene_config(cfg)
+    small = replace(sc, max_face=SMALL_FACE, max_faces=2 * sc.max_faces)
     images = np.zeros((cfg.scenes, side, side, 3), np.uint8)
     targets = np.zeros((cfg.scenes, 7, side // STRIDE, side // STRIDE), np.float32)
     for i in progress(range(cfg.scenes), desc="scenes", disable=not cfg.show_progress):
-        scene = compose_scene(sc, rng, faces=int(rng.integers(0, sc.max_faces + 1)))
+        # (a run without small_faces draws the same stream as before the option)
+        config = small if cfg.small_faces and rng.uniform() < cfg.small_faces else sc
+        scene = compose_scene(config, rng, faces=int(rng.integers(0, config.max_faces + 1)))
         canvas, a = letterbox(scene.image, side)
         images[i, :canvas.shape[0], :canvas.shape[1]] = canvas
         images[i, canvas.shape[0]:], images[i, :, canvas.shape[1]:] = 127, 127
