@@ -238,5 +238,7 @@ deepexpr train rigmap --seeds 100,101,102 --render-seeds 300,301 --geometry \
 # pipeline's aligned crops of 60 drawn stand-in people of seed 150 (the evaluation's are 200),
 # 8 faces per expression: ~4 min to draw and align 3360 faces, ~4 min for the 15 epochs
 # (one niced thread). 50 x 6 was tried too: right 92.1% on the held-out people (60 x 8: 94.3%).
+# Session 9: retrained on the stand-in mouth v2 (the v1 reader read the new drawings 92.1%;
+# retrained 96.4% on held-out people of seed 200); ~8 min at load 7.
 deepexpr train standin-reader --faces "$RUNS/standin_faces" --out "$RUNS/standin_reader" \
     --export src/deepexpr/weights --quiet
