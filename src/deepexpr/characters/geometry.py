@@ -237,7 +237,8 @@ def _standin_mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     presses the lips flat together (thinned, a little longer, the lower lip pushed up; no
     down-curve). AU25 parts the lips with the chin still (the upper lip rises too), the jaw
     (AU26) drops the chin and opens the lips by `STANDIN_JAW_PARTS_LIPS` of its drop, AU27
-    drops it further, opens the lips by all of it and thins them (`STANDIN_MOUTH_VERSION`). "jaw" is the chin outline's drop (AU17 raises it)."""
+    drops it further, opens the lips by all of it and thins them (`STANDIN_MOUTH_VERSION`).
+    "jaw" is the chin outline's drop (AU17 raises it)."""
     my, mw = style.mouth_y, style.mouth_width
     jaw = JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
     jaw_gap = STANDIN_JAW_PARTS_LIPS * JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
