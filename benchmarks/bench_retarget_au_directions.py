@@ -24,7 +24,7 @@ from deepexpr.faces.rigface import find_rig_faces
 from deepexpr.landmarks import fit_similarity
 from deepexpr.models.rigmap import N_MESH, STABLE, normalise_reference
 
-FOCUS = ("AU6", "AU15", "AU16", "AU17", "AU23", "AU24", "AU25")
+FOCUS = ("AU6", "AU15", "AU16", "AU17", "AU23", "AU24", "AU25", "AU26", "AU27")
 
 
 def frontal_delta(mesh: np.ndarray, neutral: np.ndarray) -> np.ndarray:
@@ -59,23 +59,24 @@ def standin_directions(people: int, seed: int) -> tuple[dict, dict]:
     return {a: np.array(v) for a, v in drawn.items()}, {a: np.array(v) for a, v in seen.items() if v}
 
 
-def render_directions(identities: int, seed: int) -> tuple[dict, dict]:
-    """({AU: (n, 1404)} true vertex displacements, {AU: (n, 1404)} pipeline mesh ones) on renders."""
-    from deepexpr.animation.render_truth import RENDERED_AUS, _base, _look, deform, render
+def render_directions(identities: int, seed: int, base: str = "photo") -> tuple[dict, dict]:
+    """({AU: (n, 1404)} true vertex displacements, {AU: (n, 1404)} pipeline mesh ones) on renders
+    (`base`: the identities' neutral, `render_truth.BASES`)."""
+    from deepexpr.animation.render_truth import RENDERED_AUS, _look, base_vertices, deform, render
     from deepexpr.data.synthetic_sequences import make_subject
     from deepexpr.landmarks83 import MEDIAPIPE_INDICES
 
-    _, _, verts, _ = _base()
+    verts = base_vertices(base)
     true: dict[str, list] = {a: [] for a in RENDERED_AUS}
     seen: dict[str, list] = {a: [] for a in RENDERED_AUS}
     for i in range(identities):
         rng = np.random.default_rng([seed, i, 7])
         subject, look = make_subject(rng, verts[MEDIAPIPE_INDICES]), _look(rng)
-        rest = deform({}, subject)
+        rest = deform({}, subject, base)
         eye = float(np.linalg.norm(rest[33] - rest[263]))
         neutral = _mesh(render(rest, (0.0, 0.0, 0.0), 256, look))
         for a in RENDERED_AUS:
-            moved = deform({a: 1.0}, subject)
+            moved = deform({a: 1.0}, subject, base)
             true[a].append(((moved - rest) / eye)[:, :2].reshape(-1))
             mesh = _mesh(render(moved, (0.0, 0.0, 0.0), 256, look))
             if neutral is not None and mesh is not None:
@@ -101,11 +102,16 @@ def main(argv=None) -> None:
     ap.add_argument("--people", type=int, default=6, help="stand-in people (seed --seed)")
     ap.add_argument("--renders", type=int, default=4, help="rendered identities (seed --seed)")
     ap.add_argument("--seed", type=int, default=250, help="people seed (not a training or held-out seed)")
+    ap.add_argument("--render-base", default="photo", choices=("photo", "neutral"),
+                    help="the renders' neutral face (render_truth.BASES)")
     args = ap.parse_args(argv)
-    drawn, seen = standin_directions(args.people, args.seed)
-    print(cosine_table(drawn, "stand-ins: the drawing's 49 landmarks (exact)"))
-    print(cosine_table(seen, "stand-ins, as the face mesh reads them"))
-    true, seen = render_directions(args.renders, args.seed)
+    if args.people > 0:
+        drawn, seen = standin_directions(args.people, args.seed)
+        print(cosine_table(drawn, "stand-ins: the drawing's 49 landmarks (exact)"))
+        print(cosine_table(seen, "stand-ins, as the face mesh reads them"))
+    if args.renders <= 0:
+        return
+    true, seen = render_directions(args.renders, args.seed, args.render_base)
     print(cosine_table(true, "renders: the AU model's vertices (true)"))
     print(cosine_table(seen, "renders, as the face mesh reads them"))
 

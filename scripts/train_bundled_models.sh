@@ -228,11 +228,17 @@ deepexpr train stylized-face --stage detector --out "$SF7" --threads "$THREADS" 
 # (faces/appearance.py; replayed from the cached meshes, ~2 min for the stand-ins, ~12 min
 # to re-render the 3D faces the first time) and a second, mesh-only map for the head angles;
 # ~10 min of one niced thread for both fits.
+# Session 9: the stand-ins draw AU25/26/27 apart (characters.geometry.STANDIN_MOUTH_VERSION 2,
+# in the stand-in caches' key), so the stand-in meshes are collected anew (~12 min at load
+# 8); the render caches stay (`--render-base photo`, the default). AU25 and AU26 weighted 2
+# in the loss (held-out AU25 r 0.81 -> 0.83, AU26 0.78 -> 0.79); ~6 min for both fits.
 deepexpr train rigmap --seeds 100,101,102 --render-seeds 300,301 --geometry \
-    --au-weight AU16=3,AU17=3,AU23=3,AU24=3 --appearance --out "$RUNS/rigmap" --export src/deepexpr/weights --quiet
+    --au-weight AU16=3,AU17=3,AU23=3,AU24=3,AU25=2,AU26=2 --appearance --out "$RUNS/rigmap" --export src/deepexpr/weights --quiet
 # The human reader of `deepexpr evaluate retarget --human standin`: a cnn_small on the face
 # pipeline's aligned crops of 60 drawn stand-in people of seed 150 (the evaluation's are 200),
 # 8 faces per expression: ~4 min to draw and align 3360 faces, ~4 min for the 15 epochs
 # (one niced thread). 50 x 6 was tried too: right 92.1% on the held-out people (60 x 8: 94.3%).
+# Session 9: retrained on the stand-in mouth v2 (the v1 reader read the new drawings 92.1%;
+# retrained 96.4% on held-out people of seed 200); ~8 min at load 7.
 deepexpr train standin-reader --faces "$RUNS/standin_faces" --out "$RUNS/standin_reader" \
     --export src/deepexpr/weights --quiet

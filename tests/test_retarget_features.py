@@ -149,11 +149,12 @@ def test_train_rigmap_cli_with_render_seeds_and_geometry(tmp_path, private_cache
     assert config["train"]["geometry"] and config["train"]["au_weight"] == "AU17=2"
     # the generators' versions travel with the map: one trained on older drawings is told apart
     from deepexpr.characters.export import RENDERER_VERSION
+    from deepexpr.characters.geometry import STANDIN_MOUTH_VERSION
     from deepexpr.data.rig_truth import CACHE_VERSION
     from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
 
     assert config["truth_versions"] == {"rig_truth": CACHE_VERSION, "au_model": AU_MODEL_VERSION,
-                                        "renderer": RENDERER_VERSION}
+                                        "renderer": RENDERER_VERSION, "standin_mouth": STANDIN_MOUTH_VERSION}
     assert load_rigmap(export / "rigmap.safetensors").with_geometry
     from deepexpr.data.rig_truth import RigMapData
 
@@ -200,9 +201,11 @@ def test_bundled_rigmap_was_trained_on_the_current_ground_truth():
     with a retrained bundled map (scripts/train_bundled_models.sh stage (e))."""
     import json
 
+    from deepexpr.characters.geometry import STANDIN_MOUTH_VERSION
     from deepexpr.data.rig_truth import CACHE_VERSION
     from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
     from deepexpr.models.resolve import WEIGHTS_DIR
 
     made = json.loads((WEIGHTS_DIR / "rigmap.json").read_text()).get("truth_versions", {})
-    assert (made.get("rig_truth"), made.get("au_model")) == (CACHE_VERSION, AU_MODEL_VERSION)
+    assert (made.get("rig_truth"), made.get("au_model"), made.get("standin_mouth", 1)) == (
+        CACHE_VERSION, AU_MODEL_VERSION, STANDIN_MOUTH_VERSION)

@@ -50,6 +50,31 @@ def test_standin_lip_aus_follow_facs(people):
         assert au16[LOWER_MID, 1] - au16[INNER_LO, 1] > 0.015  # everted: the outer edge moves most
 
 
+def test_standin_mouth_opening_aus_are_drawn_apart(people):
+    """AU25 parts the lips with the chin still; the jaw (AU26/27) drops the chin; AU27 also
+    stretches the lips thin (session 9: AU25 was a 0.035 gap beside the jaw's 0.3-0.42)."""
+    from deepexpr.characters.geometry import _mouth_geometry
+
+    def mouth(style, **aus):
+        rig = neutral_rig()
+        rig.update(aus)
+        p = _points(style, **aus)
+        eye = np.linalg.norm(p[19] - p[28])
+        return ((p[INNER_LO, 1] - p[INNER_UP, 1]) / eye, (p[LOWER_MID, 1] - p[INNER_LO, 1]) / eye,
+                _mouth_geometry(style, rig)["jaw"])
+
+    for style in people:
+        gap25, _, jaw25 = mouth(style, AU25=1.0)
+        gap26, thick26, jaw26 = mouth(style, AU26=1.0)
+        gap27, thick27, _ = mouth(style, AU27=1.0)
+        gap_both, _, jaw_both = mouth(style, AU25=1.0, AU26=1.0)
+        assert gap25 > 0.06 and jaw25 == 0.0 and jaw26 > 0.25  # lips apart, teeth show, chin still
+        assert gap_both - gap26 > 0.06 and jaw_both == jaw26  # AU25 adds its own gap beside the jaw
+        assert thick27 < 0.8 * thick26  # stretched lips
+    pip = get_character("pip")  # the cartoons keep their mouths
+    assert mouth(pip, AU25=1.0)[0] < 0.04 and mouth(pip, AU27=1.0)[1] == pytest.approx(mouth(pip)[1])
+
+
 def test_standin_au6_raises_the_lower_lid_not_the_upper(people):
     style = people[0]
     rest, au6 = _points(style), _points(style, AU6=1.0)
@@ -146,3 +171,31 @@ def test_train_standin_reader_refuses_zero_before_drawing_anything(tmp_path, cap
     faces = tmp_path / "faces"
     assert main(["train", "standin-reader", "--faces", str(faces), "--out", str(tmp_path / "run"), flag, "0"]) == 2
     assert f"{flag} 0" in capsys.readouterr().err and not faces.exists()
+
+
+def test_neutral_render_base_closes_the_photos_lips_and_undoes_its_smile():
+    """`RenderTruthConfig(base="neutral")`: the photo's parted lips meet, its mouth corners
+    come down, the nose and eyes stay; the default keeps the photo's face (and its caches)."""
+    from deepexpr.animation.render_truth import (
+        LOWER_INNER_LIP,
+        UPPER_INNER_LIP,
+        RenderTruthConfig,
+        base_vertices,
+        render_truth_items,
+    )
+    from deepexpr.data.rig_truth import _cache_file
+
+    photo, neutral = base_vertices("photo"), base_vertices("neutral")
+    gap = lambda v: (v[list(UPPER_INNER_LIP), 1] - v[list(LOWER_INNER_LIP), 1]).max()  # noqa: E731 (mm, y up)
+    assert gap(photo) > 3.0 and abs(gap(neutral)) < 0.3
+    corners, still = [61, 291], [1, 4, 6, 168, 10]  # nose, forehead (the eye corners follow -AU6 a little)
+    assert (neutral[corners, 1] < photo[corners, 1] - 1.0).all()
+    assert np.abs(neutral[still] - photo[still]).max() < 0.3
+    cfg = RenderTruthConfig(identities=1, per_identity=1, size=160, seed=5)
+    assert _cache_file(cfg, "c") != _cache_file(RenderTruthConfig(identities=1, per_identity=1, size=160, seed=5,
+                                                                  base="neutral"), "c")
+    smiling, closed = (next(render_truth_items(RenderTruthConfig(**{**cfg.__dict__, "base": b})))
+                       for b in ("photo", "neutral"))
+    assert smiling.image.shape == closed.image.shape and not np.array_equal(smiling.image, closed.image)
+    with pytest.raises(InputError, match="render base"):
+        RenderTruthConfig(base="smile")

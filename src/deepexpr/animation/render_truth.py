@@ -13,6 +13,13 @@ The mesh's eye and mouth openings are filled by fans over their rims (the photo'
 teeth); the eyes keep the photo's gaze, so gaze is 0 in these rigs. Identities differ by shape, tint and light only (one
 texture): hold out identities by seed, and read the figures as what they are.
 
+The photo smiles with the lips apart, so with `base="photo"` every identity's "neutral"
+smiles and shows teeth (AU labels are then relative to a smile, and human readers say "joy"
+to every render). `base="neutral"` (`neutral_base`) first undoes the photo's own smile on
+the mesh (the AU model's AU12 and AU6 fields at -1 and -0.6) and closes its lips (the inner
+lip rims meet; the mouth's fan, the photo's teeth, shrinks to nothing), then textures that
+mesh from the photo as before: a closed-mouth, hardly smiling neutral.
+
     >>> for item in render_truth_items(RenderTruthConfig(identities=2, per_identity=3)):
     ...     item.image.shape, item.rig["AU12"]
 """
@@ -54,6 +61,23 @@ class RenderTruthConfig:
     max_yaw: float = 20.0
     max_pitch: float = 12.0
     max_roll: float = 10.0
+    base: str = "photo"  # every identity's neutral: "photo" (the source photo's smile) or
+    # "neutral" (`neutral_base`: the smile undone, the lips closed)
+
+    def __post_init__(self):
+        if self.base not in BASES:
+            from deepexpr.errors import InputError
+
+            raise InputError(f"render base {self.base!r}: choose one of {', '.join(BASES)}")
+
+
+BASES = ("photo", "neutral")
+# inner lip rims of the mediapipe mesh, upper and lower, paired from the image-left corner
+UPPER_INNER_LIP = (191, 80, 81, 82, 13, 312, 311, 310, 415)
+LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
+# vertices that stay while the lips close (nose, eye corners, temples, forehead, brows)
+_STILL = (168, 6, 197, 195, 5, 4, 1, 33, 133, 263, 362, 127, 356, 234, 454, 10, 151, 9, 8, 70, 300, 105, 334)
+LOWER_LIP_SHARE = 0.65  # of the lips' gap, closed by the lower lip rising (the rest: the upper dropping)
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,20 +135,46 @@ def _hole_fans(faces: np.ndarray) -> np.ndarray:
                     np.int64).reshape(-1, 3)
 
 
-def deform(aus: dict[str, float], subject: dict) -> np.ndarray:
-    """(468, 3) mm vertices of a subject making AU intensities `aus` (frontal)."""
+def deform(aus: dict[str, float], subject: dict, base: str = "photo") -> np.ndarray:
+    """(468, 3) mm vertices of a subject making AU intensities `aus` (frontal), on the
+    `base` mesh (`BASES`; the subject's landmarks must come from the same base)."""
     neutral = subject["neutral"]
     moved = neutral.copy()
     for name, level in aus.items():
         au = int(name[2:])
         if level > 0 and (au in AU_FIELDS or au in JAW_AUS):
             moved += AU_GAIN * float(level) * au_field(au, neutral) * subject["scale"]
-    return _warp().warp(moved)
+    return _warp(base).warp(moved)
 
 
-@functools.lru_cache(maxsize=1)
-def _warp() -> RBFWarp:
+@functools.lru_cache(maxsize=2)
+def base_vertices(base: str = "photo") -> np.ndarray:
+    """(468, 3) frontal mm vertices every identity starts from (`BASES`)."""
     _, _, verts, _ = _base()
+    return neutral_base(verts) if base == "neutral" else verts
+
+
+def neutral_base(verts: np.ndarray) -> np.ndarray:
+    """(468, 3) the photo's mesh with its own expression undone: the AU model's AU12 at -1 and
+    AU6 at -0.6 (the photo's smile and cheek raise) carried to every vertex by the RBF warp,
+    then the lips closed: the inner lip rims meet (the lower lip rises `LOWER_LIP_SHARE` of
+    the gap), carried by a second warp that keeps the nose, eyes and forehead still."""
+    rest = verts[MEDIAPIPE_INDICES]
+    moved = rest + AU_GAIN * (-1.0 * au_field(12, rest) - 0.6 * au_field(6, rest))
+    v = RBFWarp().fit(verts, rest).warp(moved)
+    rims = list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP)
+    controls = np.r_[v[rims], v[list(_STILL)]]
+    gap = (v[list(UPPER_INNER_LIP)] - v[list(LOWER_INNER_LIP)]) * [0.0, 1.0, 0.0]
+    target = controls.copy()
+    n = len(UPPER_INNER_LIP)
+    target[:n] -= (1 - LOWER_LIP_SHARE) * gap
+    target[n:2 * n] += LOWER_LIP_SHARE * gap
+    return RBFWarp().fit(v, controls).warp(target)
+
+
+@functools.lru_cache(maxsize=2)
+def _warp(base: str = "photo") -> RBFWarp:
+    verts = base_vertices(base)
     return RBFWarp().fit(verts, verts[MEDIAPIPE_INDICES])
 
 
@@ -221,14 +271,14 @@ def render_truth_rig(rng: np.random.Generator, cfg: RenderTruthConfig) -> tuple[
 def render_truth_items(cfg: RenderTruthConfig | None = None) -> Iterator[TruthItem]:
     """Rendered ground truth, identity by identity: a frontal neutral, then known rigs."""
     cfg = cfg or RenderTruthConfig()
-    _, _, verts, _ = _base()
+    verts = base_vertices(cfg.base)
     for i in range(cfg.identities):
         rng = np.random.default_rng([cfg.seed, i, 7])
         subject, look, name = make_subject(rng, verts[MEDIAPIPE_INDICES]), _look(rng), f"render_{cfg.seed}_{i}"
-        yield TruthItem(render(deform({}, subject), (0.0, 0.0, 0.0), cfg.size, look), neutral_rig(),
+        yield TruthItem(render(deform({}, subject, cfg.base), (0.0, 0.0, 0.0), cfg.size, look), neutral_rig(),
                         name, "neutral", True)
         for _ in range(cfg.per_identity):
             rig, expr = render_truth_rig(rng, cfg)
             aus = {a: rig[a] for a in RENDERED_AUS}
             head = (rig["head_yaw"], rig["head_pitch"], rig["head_roll"])
-            yield TruthItem(render(deform(aus, subject), head, cfg.size, look), rig, name, expr)
+            yield TruthItem(render(deform(aus, subject, cfg.base), head, cfg.size, look), rig, name, expr)

@@ -25,6 +25,15 @@ BROW_PULL_IN = 0.09  # AU4 inner ends toward the midline
 JAW_DROP = 0.3  # AU26
 MOUTH_STRETCH = 0.42  # AU27
 LIPS_PART = 0.035  # AU25
+# The stand-in humans (ground truth of the rig estimator) draw the mouth-opening AUs apart
+# (FACS): AU25 parts the lips on its own (teeth show, the chin stays), the jaw's drop
+# (AU26/27) opens them only partly, AU27 also stretches the lips thin. Version of that
+# drawing (recorded in the stand-in caches; other families do not change with it):
+STANDIN_MOUTH_VERSION = 2  # 2: AU25/26/27 drawn apart (1: AU25 = 0.035 beside a 0.3-0.42 jaw)
+STANDIN_LIPS_PART = 0.1  # AU25 alone: the lips' gap (head half-widths)
+STANDIN_UPPER_LIP_SHARE = 0.4  # of AU25's gap, made by the upper lip rising (AU16 moves the lower only)
+STANDIN_JAW_PARTS_LIPS = 0.6  # AU26: share of the jaw's drop that opens the lips (AU27: all of it)
+STANDIN_STRETCH_THIN = 0.35  # AU27: the red of the lips stretched thinner
 
 
 _DEPTH_W = np.array([0.8, 1 / 2.25])  # ellipsoid: z^2 = 1 - 0.8 x^2 - (y / 1.5)^2
@@ -226,16 +235,22 @@ def _standin_mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     pushes the lower lip and chin up (the lip line arches, the corners stay: AU15 lowers
     them), AU23 thins the red of both lips (the corners stay: -AU20 moves them in), AU24
     presses the lips flat together (thinned, a little longer, the lower lip pushed up; no
-    down-curve). "jaw" is the chin outline's drop (AU17 raises it)."""
+    down-curve). AU25 parts the lips with the chin still (the upper lip rises too), the jaw
+    (AU26) drops the chin and opens the lips by `STANDIN_JAW_PARTS_LIPS` of its drop, AU27
+    drops it further, opens the lips by all of it and thins them (`STANDIN_MOUTH_VERSION`).
+    "jaw" is the chin outline's drop (AU17 raises it)."""
     my, mw = style.mouth_y, style.mouth_width
     jaw = JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
-    gap = jaw + LIPS_PART * r["AU25"]
+    jaw_gap = STANDIN_JAW_PARTS_LIPS * JAW_DROP * r["AU26"] + MOUTH_STRETCH * r["AU27"]
+    lips_gap = STANDIN_LIPS_PART * r["AU25"]
+    gap = jaw_gap + lips_gap
     w = mw * (1 + 0.34 * r["AU12"] + 0.32 * r["AU20"] - 0.03 * r["AU23"] + 0.02 * r["AU24"] + 0.05 * r["AU16"]
               - 0.15 * r["AU27"] - 0.05 * r["AU26"] + 0.08 * r["AU10"])
     corner = my - 0.15 * r["AU12"] + 0.13 * r["AU15"] + 0.025 * r["AU20"] - 0.03 * r["AU10"] + 0.3 * jaw
     lift = 0.05 * r["AU17"] + 0.012 * r["AU24"]  # the lower lip pushes the closed line up
-    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * gap - lift
-    lm = max(my + 0.9 * gap + 0.06 * r["AU16"] - lift, um)
+    up_share = STANDIN_UPPER_LIP_SHARE
+    um = my - 0.07 * r["AU10"] - 0.02 * r["AU9"] - 0.1 * jaw_gap - up_share * lips_gap - lift
+    lm = max(my + 0.9 * jaw_gap + (1 - up_share) * lips_gap + 0.06 * r["AU16"] - lift, um)
     u = _U13
     au = np.abs(u)
     p_up = 1.8 + 1.6 * r["AU10"] + 1.5 * r["AU20"]
@@ -243,7 +258,7 @@ def _standin_mouth_geometry(style: CharacterStyle, r: dict) -> dict:
     inner_up = um + (corner - um) * au ** p_up
     inner_lo = lm + (corner - lm) * au ** p_lo
     thick = style.lip_thickness
-    stretch = 0.3 * r["AU20"] + 0.2 * r["AU12"]
+    stretch = 0.3 * r["AU20"] + 0.2 * r["AU12"] + STANDIN_STRETCH_THIN * r["AU27"]
     thin_up = max(0.2, 1 - 0.65 * r["AU23"] - 0.6 * r["AU24"] - stretch)
     thin_lo = max(0.2, 1 - 0.65 * r["AU23"] - 0.4 * r["AU24"] - stretch + 0.6 * r["AU16"] + 0.25 * r["AU17"])
     bow = 0.012 * (1 - 0.8 * max(r["AU23"], r["AU24"])) * np.exp(-((u / 0.16) ** 2))

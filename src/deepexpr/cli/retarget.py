@@ -91,7 +91,7 @@ def cmd_train_rigmap(args) -> int:
         if 400 in data.render_seeds:
             print("deepexpr: note: render seed 400 is the held-out evaluation set", file=sys.stderr)
         render_cfgs = [RenderTruthConfig(identities=data.render_identities, per_identity=data.render_per_identity,
-                                         seed=s) for s in data.render_seeds]
+                                         seed=s, base=data.render_base) for s in data.render_seeds]
         rsets = [collect_meshes(c, cache_dir=store, quiet=args.quiet, items=render_truth_items(c))
                  for c in render_cfgs]
         if cfg.appearance:
@@ -99,13 +99,15 @@ def cmd_train_rigmap(args) -> int:
                      for s, c in zip(rsets, render_cfgs)]
         renders = concat_mesh_sets(rsets)
     from deepexpr.characters.export import RENDERER_VERSION
+    from deepexpr.characters.geometry import STANDIN_MOUTH_VERSION
     from deepexpr.data.rig_truth import CACHE_VERSION
     from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
 
     # the ground truth's generators: a map trained on older drawings is told apart by these
     provenance = {"truth": [asdict(t) for t in truths], "renders": [asdict(c) for c in render_cfgs] or None,
                   "command": "deepexpr train rigmap", "truth_versions": {
-                      "rig_truth": CACHE_VERSION, "au_model": AU_MODEL_VERSION, "renderer": RENDERER_VERSION}}
+                      "rig_truth": CACHE_VERSION, "au_model": AU_MODEL_VERSION, "renderer": RENDERER_VERSION,
+                      "standin_mouth": STANDIN_MOUTH_VERSION}}
     model = fit_rigmap(concat_mesh_sets(sets), cfg, provenance, calibrated_only=renders, out_dir=data.out,
                        resume=args.resume)
     path = Path(data.out) / MODEL_NAME

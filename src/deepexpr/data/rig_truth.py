@@ -57,6 +57,9 @@ class RigMapData:
     render_per_identity: int = setting(25, "images per rendered identity", min=1, max=10_000)
     render_seeds: tuple[int, ...] = setting((300,), "rendered identities seeds, `render_identities` each "
                                             "(held-out evaluation uses 400)")
+    render_base: str = setting("photo", "rendered identities' neutral face: the source photo's own (smiling, "
+                               "lips apart) or that face with its smile undone and lips closed",
+                               choices=("photo", "neutral"))
     out: str = setting("runs/rigmap", "run folder: the training state (--resume continues it), "
                        "rigmap.safetensors + rigmap.json")
     export: str | None = setting(None, "also write rigmap.safetensors + rigmap.json here "
@@ -116,7 +119,8 @@ def truth_items(cfg: TruthConfig | None = None) -> Iterator[TruthItem]:
 
 # bump when the drawing or the mesh features change (2: meshes from faces.pipeline; 3: the
 # stand-ins' AU6/16/17/23/24 drawn as FACS describes them); the AU model's own version is in
-# the key too (rendered ground truth)
+# the key too (rendered ground truth), and the stand-ins' mouth drawing's in theirs
+# (`characters.geometry.STANDIN_MOUTH_VERSION`, so a stand-in change keeps the render caches)
 CACHE_VERSION = 3
 
 
@@ -147,7 +151,14 @@ def _cache_file(cfg, cache_dir: str | Path, **extra) -> Path:
     """The cache file of a ground-truth config (`extra` keys for derived features)."""
     from deepexpr.data.synthetic_sequences import AU_MODEL_VERSION
 
-    key = json.dumps({**asdict(cfg), "v": CACHE_VERSION, "au_model": AU_MODEL_VERSION, **extra}, sort_keys=True)
+    if isinstance(cfg, TruthConfig):  # the drawn stand-ins' own drawing version (renders keep their key)
+        from deepexpr.characters.geometry import STANDIN_MOUTH_VERSION
+
+        extra = {"standin_mouth": STANDIN_MOUTH_VERSION, **extra}
+    fields = asdict(cfg)
+    if fields.get("base") == "photo":  # renders on the photo's own face keep the caches made before `base`
+        del fields["base"]
+    key = json.dumps({**fields, "v": CACHE_VERSION, "au_model": AU_MODEL_VERSION, **extra}, sort_keys=True)
     prefix = "rigtruth" if isinstance(cfg, TruthConfig) else type(cfg).__name__.lower()
     return Path(cache_dir) / f"{prefix}_{zlib.crc32(key.encode()):08x}.npz"
 

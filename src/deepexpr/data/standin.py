@@ -53,8 +53,9 @@ class StandinConfig:
     def key(self) -> str:
         """Cache key: these settings + the source of the character renderer (a changed
         renderer draws different images, so a cache made by an older one is not reused)."""
-        # v3: the stand-ins' AU6/16/17/23/24 drawn as FACS describes them (issue 17)
-        text = json.dumps({**self.to_dict(), "v": 3, "renderer": renderer_fingerprint()},
+        # v3: the stand-ins' AU6/16/17/23/24 drawn as FACS describes them (issue 17); v4: their
+        # AU25/26/27 drawn apart (issue 17, session 9)
+        text = json.dumps({**self.to_dict(), "v": 4, "renderer": renderer_fingerprint()},
                           sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 

@@ -53,6 +53,9 @@ class RetargetEvalConfig:
     render_identities: int = setting(8, "held-out rendered 3D identities", min=1, max=10_000)
     render_per_identity: int = setting(20, "images per rendered identity", min=1, max=10_000)
     render_seed: int = setting(400, "held-out renders seed (training uses 300, 301)")
+    render_base: str = setting("photo", "the renders' neutral face: the source photo's own (smiling, "
+                               "lips apart) or that face with its smile undone and lips closed",
+                               choices=("photo", "neutral"))
     weights: str | None = setting(None, "a rig map other than the bundled one: a bundled name, "
                                   ".safetensors file or `train rigmap` --export folder")
     quiet: bool = setting(False, "no progress bar")
@@ -200,7 +203,7 @@ def evaluate_retarget(cfg: RetargetEvalConfig) -> dict:
     model = load_rigmap(weights) if weights else load_default_rigmap()
     truth = TruthConfig(identities=cfg.identities, per_identity=cfg.per_identity, seed=cfg.seed)
     renders = RenderTruthConfig(identities=cfg.render_identities, per_identity=cfg.render_per_identity,
-                                seed=cfg.render_seed)
+                                seed=cfg.render_seed, base=cfg.render_base)
     store = cache_dir() / "retarget"
     ms = collect_meshes(truth, cache_dir=store, quiet=cfg.quiet)
     rs = collect_meshes(renders, cache_dir=store, quiet=cfg.quiet, items=render_truth_items(renders))
