@@ -144,6 +144,15 @@ nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64"
 #     "$DATA/avatars128" "$DATA/icons128g2" --out "$RUNS/realart_stage11" \
 #     --from "$RUNS/realart80/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
 #     --unfreeze -1 --schedule cosine --epochs 4 --augment stylecue $ADAM
+# 12. session 9 (issue 12): stage 10's recipe (64 px, the generator-1 icons) continued from
+#     the bundled model with procedural emoji-style faces added (`deepexpr data emoji-faces`:
+#     fear drawn with surprise's shape plus a blue band or face, a big sweat drop or hands at
+#     the cheeks; disgust green with a tongue; joy grins). STAGE12_RESULT
+deepexpr data emoji-faces --out "$DATA/emoji128" --characters 100 --per-expression 6 --size 128 --seed 0
+nice deepexpr train transfer --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \
+    "$DATA/avatars128" "$DATA/icons128" "$DATA/emoji128" --out "$RUNS/realart_stage12" \
+    --from "$RUNS/realart_stage10/model.safetensors" --lr 0.0003 --keep-head --head-lr-mult 1 \
+    --unfreeze -1 --schedule cosine --epochs 3 --augment stylecue $ADAM
 
 for name in character_cnn character_transfer; do
     cp "$RUNS/$name/model.safetensors" "src/deepexpr/weights/$name.safetensors"

@@ -48,11 +48,22 @@ def test_fear_always_has_a_cue_and_surprise_never_has_one():
 
 def test_fear_takes_surprise_shape():
     style = emoji_characters(1, 3)[0]
-    for k in range(10):
+    anguished = 0
+    for k in range(40):
         fear_own = check_rig(sample_poses(style, "fear", 1, k)[0])
-        r = emoji_rig(style, "fear", fear_own, np.random.default_rng(k))
-        assert r["AU1"] >= 0.75 and r["AU25"] >= 0.8 and r["AU20"] <= 0.4  # wide-open, not stretched
-        assert r["AU5"] > 0.3
+        for version in (1, 2):
+            r = emoji_rig(style, "fear", fear_own, np.random.default_rng(k), version)
+            assert r["AU1"] >= 0.75 and r["AU25"] >= 0.8 and r["AU20"] <= 0.4  # wide-open, not stretched
+            assert r["AU5"] > 0.3
+            assert (r["AU4"] >= 0.25) if version == 2 else (r["AU15"] == 0)  # v2: worried brows
+            anguished += r["AU15"] > 0
+    assert 0 < anguished < 40  # some anguished open frowns, in version 2 only
+
+
+def test_anguished_fear_may_go_without_cue():
+    plans = [emoji_plan("fear", np.random.default_rng([3, k]), anguished=True) for k in range(100)]
+    bare = sum(not (FEAR_CUES & set(p)) for p in plans)
+    assert 20 < bare < 80
 
 
 def test_frames_are_deterministic_and_icon_faces():
@@ -66,6 +77,10 @@ def test_frames_are_deterministic_and_icon_faces():
     assert not np.array_equal(np.asarray(a), np.asarray(c))
     with pytest.raises(InputError):
         emoji_characters(0)
+    with pytest.raises(InputError):
+        render_emoji_frame(styles[0], "fear", 1, 0, 64, version=9)
+    v1, _, _ = render_emoji_frame(styles[1], "fear", 2, 0, 64, version=1)
+    assert not np.array_equal(np.asarray(a), np.asarray(v1))  # the versions differ
 
 
 def test_new_decorations_draw_where_they_belong():
@@ -104,7 +119,7 @@ def test_cli_writes_resumes_and_refuses(tmp_path, capsys):
     assert main(args) == 0
     assert len(list(out.glob("*/*/*.png"))) == 2 * 7 * 2
     m = json.loads((out / "manifest.json").read_text())
-    assert m["complete"] and m["settings"]["family"] == "emoji"
+    assert m["complete"] and m["settings"]["family"] == "emoji" and m["settings"]["emoji_version"] == 2
     ds = FergDataset(out)
     assert sorted(set(ds.characters)) == ["emoji_0_0", "emoji_0_1"] and len(ds) == 28
     assert (tmp_path / "sheet.png").stat().st_size > 0 and emoji_sheet(out).size[1] == 7 * 96

@@ -41,7 +41,11 @@ from deepexpr.characters.widespace import _backdrop, _fit_mouth, _icon
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS, canonical
 
-EMOJI_VERSION = 1  # bump when a frame of this family changes
+# Bump when a frame of this family changes; older versions stay drawable (`version=`).
+# 2: fear's brows always worried (inner corners raised and drawn together, AU4), and a
+# quarter of the fear frames are "anguished" (an open frown, AU15), which may carry no cue.
+EMOJI_VERSION = 2
+VERSIONS = (1, 2)
 _FEAR_TINTS = ((88, 136, 232), (120, 168, 240), (150, 196, 246), (172, 160, 232), (206, 214, 236),
                (110, 120, 210))
 _DISGUST_TINTS = ((112, 186, 70), (140, 202, 84), (90, 160, 62), (156, 206, 96))
@@ -68,7 +72,7 @@ def emoji_characters(k: int, seed: int = 0) -> list[CharacterStyle]:
     return out
 
 
-def emoji_rig(style, expr: str, rig: dict, rng: np.random.Generator) -> dict:
+def emoji_rig(style, expr: str, rig: dict, rng: np.random.Generator, version: int = EMOJI_VERSION) -> dict:
     """The frame's rig moved toward the emoji shape of `expr` (a new dict).
 
     Args:
@@ -76,6 +80,7 @@ def emoji_rig(style, expr: str, rig: dict, rng: np.random.Generator) -> dict:
         expr: the frame's class.
         rig: the frame's own pose (from `sample_poses(style, expr, ...)`).
         rng: the frame's generator.
+        version: the family's drawing version (see EMOJI_VERSION).
     """
     r = dict(check_rig(rig))
     u = rng.uniform
@@ -85,6 +90,9 @@ def emoji_rig(style, expr: str, rig: dict, rng: np.random.Generator) -> dict:
         r["AU4"] = u(0.0, 0.4) if u() < 0.5 else 0.0
         r["AU20"] = u(0.0, 0.4)
         r["AU25"] = max(r["AU25"], 0.8)
+        if version >= 2:  # worried brows always; an anguished open frown now and then
+            r["AU4"], r["AU2"] = u(0.25, 0.6), r["AU2"] * u(0.4, 0.8)
+            r["AU15"] = u(0.3, 0.7) if u() < 0.25 else 0.0
     elif expr == "joy" and u() < 0.7:  # a wide grin with teeth, eyes arched shut
         r["AU12"] = max(r["AU12"], u(0.8, 1.0))
         r["AU6"] = max(r["AU6"], u(0.7, 1.0))
@@ -94,15 +102,19 @@ def emoji_rig(style, expr: str, rig: dict, rng: np.random.Generator) -> dict:
     return r
 
 
-def emoji_plan(expr: str, rng: np.random.Generator) -> dict:
+def emoji_plan(expr: str, rng: np.random.Generator, anguished: bool = False) -> dict:
     """The decorations of one emoji-style frame, by its class (`decorations.py` format,
-    plus the band tint, hands and tongue only this family draws)."""
+    plus the band tint, hands and tongue only this family draws). A fear frame carries at
+    least one cue (tint, sweat drop, hands) unless it is `anguished` (version 2: its open
+    frown and worried brows tell it apart from surprise; half of those get no cue)."""
     u = rng.uniform
     side = 1 if u() < 0.5 else -1
     plan: dict = {}
     if expr == "fear":
         cues = u(size=3) < (0.8, 0.5, 0.35)
-        if not cues.any():
+        if anguished and u() < 0.5:
+            cues[:] = False
+        elif not cues.any():
             cues[int(rng.integers(3))] = True
         if cues[0]:
             plan["tint"] = _band(rng, _FEAR_TINTS, whole=0.35, strong=0.72)
@@ -149,19 +161,23 @@ def _band(rng: np.random.Generator, shades, whole: float, strong: float = 0.55) 
 
 
 def render_emoji_frame(style, expr: str, n: int, seed: int, size: int = 128,
-                       supersample: int = 2):
+                       supersample: int = 2, version: int = EMOJI_VERSION):
     """Frame `n` (1-based) of `style` acting `expr`: (PIL RGB image, (49, 2) landmarks, rig)."""
+    if version not in VERSIONS:
+        raise InputError(f"emoji faces: --version {version} is not one of {', '.join(map(str, VERSIONS))}")
     expr = canonical(expr)
     key = [int(seed), zlib.crc32(style.name.encode()), EXPRESSIONS.index(expr), int(n)]
     rng = np.random.default_rng(key)
     base = sample_poses(style, expr, 1, int(rng.integers(1 << 30)))[0]
-    r = emoji_rig(style, expr, base, rng)
-    img, lm = render_wide(style, r, int(size), max(1, int(supersample)), plan=emoji_plan(expr, rng))
+    r = emoji_rig(style, expr, base, rng, version)
+    plan = emoji_plan(expr, rng, anguished=version >= 2 and r["AU15"] > 0 and expr == "fear")
+    img, lm = render_wide(style, r, int(size), max(1, int(supersample)), plan=plan)
     return img, lm, r
 
 
 def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10, size: int = 128,
-                         seed: int = 0, show_progress: bool | None = None) -> dict:
+                         seed: int = 0, show_progress: bool | None = None,
+                         version: int = EMOJI_VERSION) -> dict:
     """Write emoji-style frames in the FERG layout (+ landmarks.csv, manifest.json).
 
     Args:
@@ -171,6 +187,7 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
         size: image side in pixels.
         seed: seed of the faces and of every frame's choices.
         show_progress: force the progress bar on/off (default: when stderr is a terminal).
+        version: the family's drawing version (1 = the frames stage 12 was trained on).
 
     Returns:
         The manifest dict.
@@ -195,7 +212,7 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
                          f"--size {size} between 16 and 2048")
     styles = emoji_characters(int(characters), int(seed))
     settings = json.loads(json.dumps({
-        "family": "emoji", "emoji_version": EMOJI_VERSION, "characters": [s.name for s in styles],
+        "family": "emoji", "emoji_version": int(version), "characters": [s.name for s in styles],
         "per_expression": int(per_expression), "size": int(size), "seed": int(seed),
         "expressions": list(EXPRESSIONS), "supersample": 2,
         "styles": {s.name: s.to_dict() for s in styles}}))
@@ -203,7 +220,7 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
     resumed = _prepare_out_dir(out, settings)
     manifest = {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
                 "synthetic": True, "complete": False, "settings": settings,
-                "versions": {**render_versions(), "emoji": str(EMOJI_VERSION)},
+                "versions": {**render_versions(), "emoji": str(int(version))},
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json(out / "manifest.json", manifest)
     _make_frame_dirs(out, styles, list(EXPRESSIONS))
@@ -215,7 +232,7 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
         for e in EXPRESSIONS:
             for n in range(1, int(per_expression) + 1):
                 rel = frame_path(s.name, e, n)
-                img, lm, r = render_emoji_frame(s, e, n, seed, size)
+                img, lm, r = render_emoji_frame(s, e, n, seed, size, version=version)
                 if not _whole_png(out / rel, int(size)):
                     _save_png(img, out / rel, 1)
                 lines.append(_csv_line(rel, s.name, e, lm, r))

@@ -60,6 +60,8 @@ def register(commands, groups) -> None:
     e.add_argument("--size", type=int, default=128, help="image side in pixels")
     e.add_argument("--seed", type=int, default=0, help="seed of the faces and of every frame")
     e.add_argument("--sheet", default=None, help="also write a contact sheet (classes x faces) to this PNG")
+    e.add_argument("--version", type=int, default=None,
+                   help="drawing version: 2 (default, current) or 1 (the frames of stage 12)")
     e.set_defaults(func=_emoji_faces)
 
 
@@ -125,10 +127,11 @@ def _icons(args) -> int:
 
 
 def _emoji_faces(args) -> int:
-    from deepexpr.characters.emojiface import emoji_sheet, render_emoji_dataset
+    from deepexpr.characters.emojiface import EMOJI_VERSION, emoji_sheet, render_emoji_dataset
     from deepexpr.io import save_image
 
-    m = render_emoji_dataset(args.out, args.characters, args.per_expression, args.size, args.seed)
+    m = render_emoji_dataset(args.out, args.characters, args.per_expression, args.size, args.seed,
+                             version=args.version or EMOJI_VERSION)
     if args.sheet:
         save_image(args.sheet, emoji_sheet(args.out))
     print(f"{args.out}: {m['counts']['total']} emoji-style frames of {args.characters} faces "
