@@ -196,11 +196,8 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
         InputError: bad numbers, or a folder holding something else.
     """
     from deepexpr.characters.export import (
-        _csv_line,
         _make_frame_dirs,
         _prepare_out_dir,
-        _save_png,
-        _whole_png,
         _write_csv,
         render_versions,
     )
@@ -225,19 +222,14 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
     write_json(out / "manifest.json", manifest)
     _make_frame_dirs(out, styles, list(EXPRESSIONS))
     total = len(styles) * len(EXPRESSIONS) * int(per_expression)
-    lines, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
     bar = progress(total=total, desc="emoji faces", unit="img",
                    disable=None if show_progress is None else not show_progress)
-    for s in styles:
-        for e in EXPRESSIONS:
-            for n in range(1, int(per_expression) + 1):
-                rel = frame_path(s.name, e, n)
-                img, lm, r = render_emoji_frame(s, e, n, seed, size, version=version)
-                if not _whole_png(out / rel, int(size)):
-                    _save_png(img, out / rel, 1)
-                lines.append(_csv_line(rel, s.name, e, lm, r))
-                bar.update(1)
-    bar.close()
+    try:
+        lines = [_write_frame(out, s, e, n, seed, size, version, bar)
+                 for s in styles for e in EXPRESSIONS for n in range(1, int(per_expression) + 1)]
+    finally:
+        bar.close()
     _write_csv(out / "landmarks.csv", lines)
     seconds = time.perf_counter() - t0
     manifest.update(complete=True, resumed=resumed, seconds=round(seconds, 2),
@@ -246,6 +238,18 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _write_frame(out: Path, style, expr: str, n: int, seed: int, size: int, version: int, bar) -> str:
+    """Draw frame `n` and write it unless an earlier run did; its landmarks.csv line."""
+    from deepexpr.characters.export import _csv_line, _save_png, _whole_png
+
+    rel = frame_path(style.name, expr, n)
+    img, lm, r = render_emoji_frame(style, expr, n, seed, size, version=version)
+    if not _whole_png(out / rel, int(size)):
+        _save_png(img, out / rel, 1)
+    bar.update(1)
+    return _csv_line(rel, style.name, expr, lm, r)
 
 
 def emoji_sheet(root, columns: int = 10, cell: int = 96):
