@@ -195,12 +195,7 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
     Raises:
         InputError: bad numbers, or a folder holding something else.
     """
-    from deepexpr.characters.export import (
-        _make_frame_dirs,
-        _prepare_out_dir,
-        _write_csv,
-        render_versions,
-    )
+    from deepexpr.characters.export import _make_frame_dirs, _prepare_out_dir, _write_csv
     from deepexpr.io import write_json
     from deepexpr.progress import progress
 
@@ -208,17 +203,9 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
         raise InputError(f"emoji faces: --per-expression {per_expression} must be >= 1 and "
                          f"--size {size} between 16 and 2048")
     styles = emoji_characters(int(characters), int(seed))
-    settings = json.loads(json.dumps({
-        "family": "emoji", "emoji_version": int(version), "characters": [s.name for s in styles],
-        "per_expression": int(per_expression), "size": int(size), "seed": int(seed),
-        "expressions": list(EXPRESSIONS), "supersample": 2,
-        "styles": {s.name: s.to_dict() for s in styles}}))
+    manifest = _new_manifest(styles, int(per_expression), int(size), int(seed), int(version))
     out = Path(out_dir)
-    resumed = _prepare_out_dir(out, settings)
-    manifest = {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
-                "synthetic": True, "complete": False, "settings": settings,
-                "versions": {**render_versions(), "emoji": str(int(version))},
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    resumed = _prepare_out_dir(out, manifest["settings"])
     write_json(out / "manifest.json", manifest)
     _make_frame_dirs(out, styles, list(EXPRESSIONS))
     total = len(styles) * len(EXPRESSIONS) * int(per_expression)
@@ -238,6 +225,21 @@ def render_emoji_dataset(out_dir, characters: int = 40, per_expression: int = 10
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _new_manifest(styles, per_expression: int, size: int, seed: int, version: int) -> dict:
+    """The manifest of a data set before its frames are drawn ("complete": false)."""
+    from deepexpr.characters.export import render_versions
+
+    settings = json.loads(json.dumps({
+        "family": "emoji", "emoji_version": version, "characters": [s.name for s in styles],
+        "per_expression": per_expression, "size": size, "seed": seed,
+        "expressions": list(EXPRESSIONS), "supersample": 2,
+        "styles": {s.name: s.to_dict() for s in styles}}))
+    return {"format": "deepexpr-characters/1", "layout": "ROOT/<char>/<char>_<expr>/<char>_<expr>_<N>.png",
+            "synthetic": True, "complete": False, "settings": settings,
+            "versions": {**render_versions(), "emoji": str(version)},
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def _write_frame(out: Path, style, expr: str, n: int, seed: int, size: int, version: int, bar) -> str:
