@@ -9,6 +9,11 @@ split of the same table (same paths, same seed) has not seen these images either
 
     python benchmarks/bench_realart_split.py --split runs/x/test/predictions.csv \
         --model runs/x/model.safetensors --model character_realart
+
+When run x added a data folder, its split differs from the bundled model's; `--held-out-of
+DATA...` (the bundled model's `--data` list, in order) keeps only the images that are in the
+random test split of both (the 10% test part of each, seed 0, as `train transfer` cuts it),
+so neither model has trained on any of them.
 """
 
 from __future__ import annotations
@@ -34,6 +39,20 @@ def read_split(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     return paths, labels, sources
 
 
+def random_test_paths(roots: list[str], test_fraction: float = 0.1, seed: int = 0) -> set[str]:
+    """The image paths of the random test split `train transfer --data ROOTS` makes."""
+    from deepexpr.cli.training import load_dataset
+    from deepexpr.train.splits import stratified_split
+
+    paths, labels = [], []
+    for root in roots:
+        records = load_dataset("character", root).records
+        paths += [str(r.path) for r in records]
+        labels += [r.label for r in records]
+    _, test = stratified_split(np.array(labels), (1 - test_fraction, test_fraction), seed)
+    return {paths[i] for i in test}
+
+
 def score(model: str, images: list, labels: np.ndarray, sources: np.ndarray) -> dict:
     """Accuracy overall, per source and per class of one model."""
     from deepexpr.expressions import EXPRESSIONS
@@ -52,6 +71,8 @@ def main() -> None:
     ap.add_argument("--split", required=True, help="a run's test/predictions.csv")
     ap.add_argument("--model", action="append", required=True, help="model name or checkpoint (repeatable)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--held-out-of", nargs="+", default=None,
+                    help="another run's --data list: keep only images in its random test split too")
     args = ap.parse_args()
     import torch
 
@@ -59,6 +80,11 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     paths, labels, sources = read_split(args.split)
+    if args.held_out_of:
+        both = random_test_paths(args.held_out_of)
+        keep = np.array([p in both for p in paths])
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels, sources = labels[keep], sources[keep]
     images = [read_image(p) for p in paths]
     print(f"bench_realart_split {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
           f"load {os.getloadavg()[0]:.1f}, {len(paths)} images of {len(set(sources))} sources")

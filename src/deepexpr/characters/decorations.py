@@ -101,12 +101,28 @@ def draw_tint_and_shadow(p: _Painter, head_units: np.ndarray, plan: dict) -> Non
     s = p.s
     if s.art_style == "lineart":  # no fills in line art (its shadow is the gloom lines)
         return
-    if "tint" in plan:
+    if "tint" in plan and "band" in plan["tint"]:  # emoji style (`emojiface.py`) only
+        _band_tint(p, head_units, plan["tint"])
+    elif "tint" in plan:
         bottom = s.jaw_height if plan["tint"]["whole"] else s.eye_y + 0.1
         _top_gradient(p, head_units, bottom, plan["tint"]["color"], 0.12, 0.6)
     if "shadow" in plan:
         eh = 0.2 * s.eye_size * s.eye_aspect
         _top_gradient(p, head_units, s.eye_y + 0.5 * eh, (40, 30, 70), 0.15, 0.5)
+
+
+def _band_tint(p: _Painter, head_units: np.ndarray, tint: dict) -> None:
+    """The emoji tint: a saturated colour over the forehead (down to `band` face units
+    below the eye line) or the whole face, with a sharp or soft lower edge (`edge`)."""
+    s = p.s
+    bottom = s.jaw_height + 0.1 if tint["whole"] else s.eye_y + tint["band"]
+    edge, strength, steps = float(tint["edge"]), float(tint["strength"]), 4
+    for k in range(steps):  # from the lowest, faintest band up to the full colour
+        y0 = bottom - edge * k / steps
+        part = _clip_halfplane(head_units, (0.0, -1.0), -y0)
+        if part is not None:
+            amount = strength * (k + 1) / steps if edge > 0 else strength
+            p.poly(p.view.shell(part), fill=_mix(p.skin, tint["color"], amount))
 
 
 def _top_gradient(p: _Painter, head_units: np.ndarray, bottom: float, color: tuple,
@@ -168,6 +184,11 @@ def draw_front(p: _Recorder, eyes: dict, plan: dict, mouth: dict | None = None) 
         _vein(p, side * 0.55, -0.6 * s.head_height, 0.11 * k, max(width, int(round(0.018 * p.px))))
     if "vomit" in plan and mouth is not None:
         _vomit(p, mouth, s.jaw_height, plan["vomit"]["width"], width)
+    if "tongue" in plan and mouth is not None:  # emoji style (`emojiface.py`) only
+        _tongue(p, mouth, plan["tongue"]["length"], width)
+    if "hands" in plan:  # emoji style only: the screaming face's hands at the cheeks
+        for side in (-1, 1):
+            _hand(p, side, plan["hands"], width)
 
 
 def _drop(p: _Recorder, cx: float, cy: float, rad: float, width: int) -> None:
@@ -202,6 +223,47 @@ def _vomit(p: _Recorder, mouth: dict, jaw: float, k: float, width: int) -> None:
     wave = 0.025 * np.sin(np.linspace(0, 2.5 * np.pi, 9))
     band = np.concatenate([_xy(cx - grow + wave, ys), _xy(cx + grow + wave, ys)[::-1]])
     p.poly(band, fill=_VOMIT, outline=_VOMIT_EDGE, width=width, z=0.06)
+
+
+def _tongue(p: _Recorder, mouth: dict, length: float, width: int) -> None:
+    """A tongue stuck out over the lower lip (emoji disgust): a rounded tab with a groove."""
+    lo = mouth["outer_lo"]
+    cx, top = float(lo[:, 0].mean()), float(lo[:, 1].max()) - 0.04
+    half = max(0.3 * float(np.ptp(lo[:, 0])) / 2 + 0.05, 0.08)
+    t = np.linspace(0, np.pi, 15)
+    tab = np.concatenate([_xy(np.array([cx - half]), np.array([top])),
+                          _xy(cx - half * np.cos(t), top + length + half * np.sin(t) * 0.9),
+                          _xy(np.array([cx + half]), np.array([top]))])
+    p.poly(tab, fill=(232, 96, 120), outline=_mix((232, 96, 120), (60, 10, 20), 0.6), width=width, z=0.07)
+    p.line(np.array([[cx, top + 0.02], [cx, top + 0.55 * length + 0.3 * half]]),
+           (170, 50, 70), max(1, width // 2), z=0.07)
+
+
+def _hand(p: _Recorder, side: int, hands: dict, width: int) -> None:
+    """An open hand pressed to one cheek, fingers up (the screaming face)."""
+    s = p.s
+    k, tone = float(hands["size"]), hands.get("tone", 0.1)
+    fill = _mix(p.skin, (120, 70, 20), tone)
+    cx, cy = side * float(hands["x"]), s.jaw_height * float(hands["y"])
+    tilt = -side * 0.35  # fingers lean toward the temples
+    for f in range(4):
+        off = (f - 1.5) * 0.085 * k
+        base = np.array([cx + off, cy - 0.1 * k])
+        length = (0.3 - 0.04 * abs(f - 1.2)) * k
+        tip = base + length * np.array([np.sin(tilt), -np.cos(tilt)])
+        finger = _capsule(base, tip, 0.045 * k)
+        p.poly(finger, fill=fill, outline=p.ink, width=width, z=0.08)
+    p.poly(_ellipse(cx, cy + 0.06 * k, 0.2 * k, 0.22 * k, 20), fill=fill, outline=p.ink, width=width, z=0.08)
+
+
+def _capsule(a: np.ndarray, b: np.ndarray, rad: float, n: int = 8) -> np.ndarray:
+    """A stadium (rounded bar) from point a to point b: (2 n + 2, 2) face units."""
+    d = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
+    ang0 = np.arctan2(d[1], d[0])
+    t1 = ang0 + np.linspace(-np.pi / 2, np.pi / 2, n + 1)
+    t2 = ang0 + np.linspace(np.pi / 2, 3 * np.pi / 2, n + 1)
+    return np.concatenate([_xy(b[0] + rad * np.cos(t1), b[1] + rad * np.sin(t1)),
+                           _xy(a[0] + rad * np.cos(t2), a[1] + rad * np.sin(t2))])
 
 
 def _vein(p: _Recorder, cx: float, cy: float, size: float, width: int) -> None:

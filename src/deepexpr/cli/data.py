@@ -4,6 +4,7 @@
     deepexpr data avatars --out data/av --styles open-peeps,avataaars --sheets out/sheets
     deepexpr data realart --out data/realart      # validation only: never train on it
     deepexpr data icons --out data/icons --per-expression 350 --sheets out/sheets
+    deepexpr data emoji-faces --out data/emoji --characters 100 --per-expression 6 --sheet s.png
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ def register(commands, groups) -> None:
                    help="also write a contact sheet per group (<group>.png) and the label table "
                         "per class (icons_<class>.png, for the check by eye) into this folder")
     i.set_defaults(func=_icons)
+
+    e = sub.add_parser("emoji-faces", help="draw procedural emoji-style faces (fear with surprise's "
+                                           "shape plus blue tint, sweat drop or hands; no node needed)")
+    e.add_argument("--out", required=True, help="output folder (new, empty, or an earlier run to resume)")
+    e.add_argument("--characters", type=int, default=100, help="how many emoji faces")
+    e.add_argument("--per-expression", type=int, default=6, help="frames per face and class")
+    e.add_argument("--size", type=int, default=128, help="image side in pixels")
+    e.add_argument("--seed", type=int, default=0, help="seed of the faces and of every frame")
+    e.add_argument("--sheet", default=None, help="also write a contact sheet (classes x faces) to this PNG")
+    e.add_argument("--version", type=int, default=None,
+                   help="drawing version: 2 (default, current) or 1 (the frames of stage 12)")
+    e.set_defaults(func=_emoji_faces)
 
 
 def _avatars(args) -> int:
@@ -111,3 +124,16 @@ def _icons(args) -> int:
     print(f"{args.out}: {m['total']} images of {len(m['settings']['groups'])} icon-set groups "
           f"({len(m['licences'])} sets; {m['images_per_second']} img/s{failed})")
     return 1 if m["failed"] else 0
+
+
+def _emoji_faces(args) -> int:
+    from deepexpr.characters.emojiface import EMOJI_VERSION, emoji_sheet, render_emoji_dataset
+    from deepexpr.io import save_image
+
+    m = render_emoji_dataset(args.out, args.characters, args.per_expression, args.size, args.seed,
+                             version=args.version or EMOJI_VERSION)
+    if args.sheet:
+        save_image(args.sheet, emoji_sheet(args.out))
+    print(f"{args.out}: {m['counts']['total']} emoji-style frames of {args.characters} faces "
+          f"({m['seconds']} s{', resumed' if m['resumed'] else ''})")
+    return 0
