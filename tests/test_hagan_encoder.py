@@ -8,24 +8,18 @@ import pytest
 import torch
 
 from deepexpr.characters.rig import RIG_CONTROLS
-from deepexpr.data.hagan import HaganData, rig_targets
+from deepexpr.data.hagan import rig_targets
 from deepexpr.errors import InputError
 from deepexpr.train.hagan import HaganTrainConfig, build_models, train_hagan
 from deepexpr.train.hagan_encoder import ENCODER_PARTS, finetune_encoder, rig_control_weights
 from deepexpr.train.hagan_losses import rig_loss
-from hagan_fakes import bar_images
+from hagan_fakes import rig_faces
 
 
 @pytest.fixture
 def rig_data():
     """Tiny faces whose bar row encodes the label and whose rig's AU9 is label / 6."""
-    hl = np.repeat(np.arange(7), 4)
-    rigs = np.zeros((len(hl), 23), np.float32)
-    rigs[:, RIG_CONTROLS.index("AU9")] = hl / 6.0
-    cl = np.tile(np.repeat(np.arange(7), 2), 2)
-    return HaganData(bar_images(len(hl), 18, hl), hl, np.tile(np.arange(4), 7), bar_images(len(cl), 16, cl, 240),
-                     cl, np.repeat(np.arange(2), 14), bar_images(2, 16, [4, 4], 240), ["a", "b"], "fixture",
-                     human_rigs=rigs)
+    return rig_faces("AU9")
 
 
 def _cfg(**kw):
@@ -55,7 +49,8 @@ def test_rig_control_weights_parse_and_weigh_the_named_controls():
 
 
 def test_finetune_moves_only_the_encoder_and_lowers_the_drawing_error(rig_data):
-    cfg = _cfg(encoder_finetune=60, finetune_draw_weight=10.0, rig_weight=0.0)
+    cfg = _cfg(encoder_finetune=60, finetune_draw_weight=10.0, rig_weight=0.0)  # the drawing loss alone
+    torch.manual_seed(0)  # the init (other tests move the global generator)
     g, *_ = build_models(cfg, 2)
     before = {k: v.clone() for k, v in g.state_dict().items()}
     x = torch.from_numpy(rig_data.human_images[:, 1:17, 1:17]).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -77,7 +72,7 @@ def test_finetune_moves_only_the_encoder_and_lowers_the_drawing_error(rig_data):
         assert torch.equal(v, after[k]), f"{k} changed: the decoder must stay frozen"
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("rig_head."))
     assert all(p.requires_grad for p in g.parameters())  # unfrozen again for the GAN
-    assert drawing_error() < 0.7 * err0
+    assert drawing_error() < 0.75 * err0  # 0.32-0.66 over six init seeds, 0.44 with this one
 
 
 def test_finetune_needs_rigs_and_runs_inside_training(rig_data, tmp_path):
