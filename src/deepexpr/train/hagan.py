@@ -39,6 +39,9 @@ after 3250 steps, RESULTS.md):
   rig reader trained on the render pool, frozen; the decoder matches its features of the
   render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
   the landmarks more; `hagan_losses.landmark_weights`).
+- the encoder (issue 18, session 9; `hagan_encoder`): `rig_au_weights` (chosen controls count
+  more in every rig MSE) and `encoder_finetune` (encoder + heads trained through the frozen
+  decoder after its pretraining: the drawing of the predicted rig against that of the true rig).
 - the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
   mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
@@ -331,6 +334,9 @@ class HaganRun:
             self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
         if getattr(self.g, "base", None) is not None:
             self.g.set_base(to_tensor(data.neutral_images))
+        if cfg.encoder_finetune > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
+            raise InputError("--encoder-finetune needs a rig-code preset and faces with rigs (the stand-in); "
+                             "drop it for this preset or data")
         self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
         # the rig reader of the decoder's feature loss (trained by `pretrain`, restored by `resume`)
         self.reader = (build_rig_reader(size, self.g.cfg.rig_dim)
