@@ -169,15 +169,16 @@ cp "$RUNS/realart_stage10/model.safetensors" "src/deepexpr/weights/character_rea
 cp "$RUNS/realart_stage10/model.json" "src/deepexpr/weights/character_realart.json"
 # HA-GAN (src/deepexpr/weights/hagan_{g,d}.{safetensors,json}): 64 stand-in people -> six built-in
 # characters, the rig-code G with the landmark stage (issue 18, session 7; preset landmarks: rig ->
-# 49 landmarks -> flow + landmark maps for the full-size decoder head): 1500 encoder-only updates
-# (class + rig), a rig reader trained 800 updates on 3000 renders per character (disgust's poses
+# 49 landmarks -> flow + landmark maps for the full-size decoder head): 4500 encoder-only updates
+# (class + rig; session 9, was 1500), a rig reader trained 800 updates on 3000 renders per character (disgust's poses
 # 3x as often as each other expression's, session 8), 2400 decoder-only updates on those renders
 # (L1 with the pixels near the landmarks counted 5x + 0.3 x the reader's feature loss + 0.05 x the
-# landmark distance), then 300 G+D steps with rig pairing, 1 thread (~20 CPU-minutes);
+# landmark distance), 300 encoder updates through the frozen decoder (session 9: + the L1 between the
+# drawings of the predicted and the true rig), then 300 G+D steps with rig pairing, 1 thread (~25 CPU-minutes);
 # --export writes fp16 G (moving average) and D.
 deepexpr train hagan --characters pip,mika,bruno,tabby,zorp,moxi --identities 64 --preset landmarks \
-    --encoder-pretrain 1500 --reader-weight 0.3 --reader-steps 800 --decoder-pretrain 2400 --render-pool 3000 \
-    --render-focus disgust --render-focus-factor 3 --landmark-gain 4 \
+    --encoder-pretrain 4500 --encoder-finetune 300 --reader-weight 0.3 --reader-steps 800 --decoder-pretrain 2400 \
+    --render-pool 3000 --render-focus disgust --render-focus-factor 3 --landmark-gain 4 \
     --pairing rig --steps 300 --threads $THREADS --out "$RUNS/hagan" --export src/deepexpr/weights --quiet
 
 echo "bundled models written to src/deepexpr/weights/"

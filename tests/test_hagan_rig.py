@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepexpr.data.hagan import HaganData, rig_dict, rig_scale, rig_targets
+from deepexpr.data.hagan import rig_dict, rig_scale, rig_targets
 from deepexpr.models import create_model
 from deepexpr.train.hagan import (
     HaganTrainConfig,
@@ -21,7 +21,7 @@ from deepexpr.train.hagan import (
     rig_loss,
     train_step,
 )
-from hagan_fakes import bar_images
+from hagan_fakes import bar_images, rig_faces
 
 _images = bar_images
 
@@ -29,13 +29,7 @@ _images = bar_images
 @pytest.fixture
 def rig_data():
     """Tiny faces whose bar row encodes the label and whose rig's AU1 is label / 6."""
-    hl = np.repeat(np.arange(7), 4)
-    rigs = np.zeros((len(hl), 23), np.float32)
-    rigs[:, 0] = hl / 6.0
-    cl = np.tile(np.repeat(np.arange(7), 2), 2)
-    return HaganData(_images(len(hl), 18, hl), hl, np.tile(np.arange(4), 7), _images(len(cl), 16, cl, 240), cl,
-                     np.repeat(np.arange(2), 14), _images(2, 16, [4, 4], 240), ["a", "b"], "fixture",
-                     human_rigs=rigs)
+    return rig_faces("AU1")
 
 
 def _cfg(**kw):

@@ -39,6 +39,9 @@ after 3250 steps, RESULTS.md):
   rig reader trained on the render pool, frozen; the decoder matches its features of the
   render, `hagan_reader`) and `landmark_gain` (the render-pool L1 counts the pixels near
   the landmarks more; `hagan_losses.landmark_weights`).
+- the encoder (issue 18, session 9; `hagan_encoder`): `rig_au_weights` (chosen controls count
+  more in every rig MSE) and `encoder_finetune` (encoder + heads trained through the frozen
+  decoder after its pretraining: the drawing of the predicted rig against that of the true rig).
 - the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
   mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
@@ -63,7 +66,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepexpr.data.hagan import HaganData, human_view, rig_targets, to_tensor, to_uint8
+from deepexpr.data.hagan import HaganData, human_view, to_tensor, to_uint8
 from deepexpr.errors import InputError, check_settings, setting
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.io import atomic_path, save_image
@@ -79,6 +82,7 @@ from deepexpr.train.hagan_data import (
     expression_medians,
 )
 from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1
+from deepexpr.train.hagan_encoder import finetune_encoder, pretrain_encoder, rig_control_weights
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
@@ -128,6 +132,15 @@ class HaganTrainConfig:
                                     "(about 2 CPU-minutes; not in the paper; 0: off)", min=0)
     rig_weight: float = setting(10.0, "weight of the MSE of G's rig head against the face's rig (rig-code "
                                 "G on the stand-in; not in the paper)", min=0)
+    rig_au_weights: str = setting("", "per-control weights of the rig MSE (encoder pretraining, fine-tuning, "
+                                  "GAN), e.g. 'AU9=4,AU10=4' (session 9: disgust's own AUs; empty: all 1)")
+    encoder_finetune: int = setting(0, "updates of G's encoder + heads through the frozen decoder after its "
+                                    "pretraining (hagan_encoder.finetune_encoder; 0: off)", min=0)
+    finetune_draw_weight: float = setting(10.0, "--encoder-finetune: weight of the L1 between the decoder's "
+                                          "drawings of the predicted and the true rig", min=0)
+    finetune_landmark_weight: float = setting(0.05, "--encoder-finetune: weight of the distance (pixels) "
+                                              "between the landmarks placed for the predicted and the true "
+                                              "rig (landmark-stage decoders)", min=0)
     decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
@@ -168,6 +181,7 @@ class HaganTrainConfig:
 
     def __post_init__(self):
         check_settings(self)
+        rig_control_weights(self.rig_au_weights)  # InputError now, not after the pretraining
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -231,7 +245,7 @@ def _rig_terms(g, rig_pred, batch: dict, pool: RenderPool | None, cfg: HaganTrai
     """G's rig-head MSE and the decoder's L1 on render-pool pairs (0 when not applicable)."""
     total = torch.zeros(())
     if rig_pred is not None and "rig" in batch and cfg.rig_weight > 0:
-        rig = rig_loss(rig_pred, batch["rig"])
+        rig = rig_loss(rig_pred, batch["rig"], rig_control_weights(cfg.rig_au_weights))
         total = total + cfg.rig_weight * rig
         parts["rig"] = float(rig.detach())
     if pool is not None and g.cfg.rig_code and cfg.render_weight > 0:
@@ -320,6 +334,9 @@ class HaganRun:
             self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
         if getattr(self.g, "base", None) is not None:
             self.g.set_base(to_tensor(data.neutral_images))
+        if cfg.encoder_finetune > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
+            raise InputError("--encoder-finetune needs a rig-code preset and faces with rigs (the stand-in); "
+                             "drop it for this preset or data")
         self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
         # the rig reader of the decoder's feature loss (trained by `pretrain`, restored by `resume`)
         self.reader = (build_rig_reader(size, self.g.cfg.rig_dim)
@@ -399,6 +416,8 @@ class HaganRun:
             fit_rig_reader(self.pool, self.cfg.reader_steps, self.cfg.batch_size, reader=self.reader, quiet=quiet)
         if self.pool is not None and self.cfg.decoder_pretrain > 0:
             pretrain_decoder(self.g, self.pool, self.cfg, quiet, self.reader)
+        if self.cfg.encoder_finetune > 0:
+            finetune_encoder(self.g, self.data, self.cfg, self.size, self.rng, quiet)
         if self.g_ema is not None:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
@@ -464,41 +483,6 @@ def _grid_humans(data: HaganData, per_class: int = 1) -> np.ndarray:
     return data.human_images[picks]
 
 
-def pretrain_encoder(g, data: HaganData, cfg: HaganTrainConfig, size: int, rng: np.random.Generator,
-                     quiet: bool = True) -> list[float]:
-    """Train G's encoder + expression head (+ rig head) alone: cross-entropy on the human
-    labels (+ `rig_weight` x MSE to the faces' rigs, when G has a rig head and the data rigs).
-
-    About 10x cheaper per update than a G+D step (no decoder, no D), so the code is good
-    before the GAN starts: measured on never-seen stand-in people, 2000-6000 such updates
-    read 89-97% of the faces where 1000 GAN steps left the head at 86-94% (RESULTS.md).
-    Returns the per-update losses.
-    """
-    if g.expr_head is None:
-        raise InputError("encoder pretraining needs G's expression head (expr_head=True)")
-    use_rig = getattr(g, "rig_head", None) is not None and data.human_rigs is not None and cfg.rig_weight > 0
-    heads = [g.expr_head, *([g.rig_head] if use_rig else [])]
-    params = [*g.encoder.parameters(), *(p for h in heads for p in h.parameters())]
-    opt = torch.optim.Adam(params, lr=cfg.lr * cfg.encoder_lr_mult, betas=(cfg.beta1, cfg.beta2))
-    g.train()
-    losses = []
-    for _ in progress(range(cfg.encoder_pretrain), desc="hagan encoder", disable=True if quiet else None):
-        idx = rng.integers(0, len(data.human_images), size=cfg.batch_size)
-        flips = (rng.random(len(idx)) < 0.5) & (cfg.augment != "none")
-        x = to_tensor(np.stack([augment_human(data.human_images[i], size, cfg.augment, rng, bool(f))
-                                for i, f in zip(idx, flips)]))
-        code = g.encode(x)
-        loss = expression_loss(g.expression(code), torch.from_numpy(data.human_labels[idx].astype(np.int64)))
-        if use_rig:
-            target = torch.from_numpy(rig_targets(data.human_rigs[idx], flips))
-            loss = loss + cfg.rig_weight * rig_loss(g.rig(code), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
-
-
 def effective_pairing(cfg: HaganTrainConfig, data: HaganData) -> str:
     """cfg.pairing, except "rig" falls back to "expression" for human sets without rigs."""
     return "rig" if cfg.pairing == "rig" and data.can_pair_rigs else "expression"
@@ -537,6 +521,6 @@ __all__ = [
     "PAPER_ANGLES", "HaganData", "HaganRun", "HaganTrainConfig", "PairSampler", "TrainResult",
     "augment_human", "discriminator_loss", "expression_loss", "expression_medians", "export_bundle",
     "generate", "generator_adversarial_loss", "generator_loss", "human_view", "neutral_l1_loss",
-    "pretrain_decoder", "pretrain_encoder", "render_l1", "rig_loss",
+    "finetune_encoder", "pretrain_decoder", "pretrain_encoder", "render_l1", "rig_loss",
     "sample_grid", "tile", "to_tensor", "to_uint8", "train_hagan", "train_step",
 ]

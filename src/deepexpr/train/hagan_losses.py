@@ -76,11 +76,17 @@ def weighted_l1(generated: torch.Tensor, target: torch.Tensor, weights: torch.Te
     return ((generated - target).abs() * weights).sum() / (weights.sum() * generated.shape[1])
 
 
-def rig_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between (N, R) predicted and true normalised rig vectors."""
+def rig_loss(predicted: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between (N, R) predicted and true normalised rig vectors; with (R,)
+    `weights` each control's squared error counts that many times (mean over N x R, so all
+    ones is the plain MSE)."""
     if predicted.shape != target.shape:
         raise ValueError(f"rig shapes differ: {tuple(predicted.shape)} vs {tuple(target.shape)}")
-    return F.mse_loss(predicted, target)
+    if weights is None:
+        return F.mse_loss(predicted, target)
+    if weights.shape != predicted.shape[1:]:
+        raise ValueError(f"rig weights must be ({predicted.shape[1]},), got {tuple(weights.shape)}")
+    return ((predicted - target) ** 2 * weights.to(predicted)).mean()
 
 
 def discriminator_loss(
