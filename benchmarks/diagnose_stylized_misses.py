@@ -147,13 +147,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="stylized_face")
     ap.add_argument("--scenes", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not 101, not 9001)")
+    ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not the training pools 101, 103 nor the test pool 9001)")
     ap.add_argument("--config", default="{}", help="StylizedConfig overrides as JSON")
     ap.add_argument("--floor", type=float, default=0.02, help="lowest heatmap peak counted as a proposal")
     ap.add_argument("--list", type=int, default=0, help="print this many misses one by one")
     args = ap.parse_args()
-    if args.seed in (101, 9001):
-        ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
+    from deepexpr.evaluation.stylized_landmarks import validation_pool_error
+
+    if validation_pool_error(args.seed):
+        ap.error(validation_pool_error(args.seed))
     torch.set_num_threads(1)
     from deepexpr.data.scenes import SceneConfig, compose_scene
     from deepexpr.stylized import StylizedConfig, load_stylized_model

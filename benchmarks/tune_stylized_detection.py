@@ -73,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="stylized_face")
     ap.add_argument("--scenes", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not 101, not 9001)")
+    ap.add_argument("--seed", type=int, default=7001, help="validation character pool (not the training pools 101, 103 nor the test pool 9001)")
     ap.add_argument("--min-scales", default="0,0.5,0.6,0.7,0.8")
     ap.add_argument("--max-entropies", default="0,5.1,5.0,4.9")
     ap.add_argument("--passes", type=int, default=4, help="most landmark passes")
@@ -89,8 +89,10 @@ def main() -> None:
     ap.add_argument("--blend-from", type=float, default=0.0, help="see StylizedConfig.blend_from")
     ap.add_argument("--keep-diffuse", type=float, default=0.0, help="see StylizedConfig.keep_diffuse")
     args = ap.parse_args()
-    if args.seed in (101, 9001):
-        ap.error("--seed: 101 is the training pool and 9001 the held-out test pool; pick another")
+    from deepexpr.evaluation.stylized_landmarks import validation_pool_error
+
+    if validation_pool_error(args.seed):
+        ap.error(validation_pool_error(args.seed))
     torch.set_num_threads(1)
     from deepexpr.data.scenes import SceneConfig, compose_scene
     from deepexpr.stylized import StylizedConfig

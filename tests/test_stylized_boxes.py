@@ -135,3 +135,11 @@ def test_landmarks_cli_flags_faces_kept_without_a_landmark_reading(tiny_checkpoi
     assert main(base + ["--keep-diffuse", "0"]) == 0
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 1 and "no stylized face found" in err
+
+
+def test_validation_pools_refuse_the_training_and_test_pools():
+    from deepexpr.evaluation.stylized_landmarks import TEST_POOL, TRAINING_POOLS, validation_pool_error
+
+    for seed in (*TRAINING_POOLS, TEST_POOL):
+        assert str(seed) in validation_pool_error(seed)
+    assert validation_pool_error(7001) is None and validation_pool_error(7003) is None

@@ -24,6 +24,19 @@ from deepexpr.landmarks import check_landmarks
 REGIONS = {"brows": list(range(0, 10)), "nose": list(range(10, 19)), "eyes": list(range(19, 31)),
            "mouth": list(range(31, 49))}
 OUTER_EYE_CORNERS = (19, 28)
+# Character pools: the bundled model's training scenes (101; 103 for the session-9 detector
+# fine-tune) and the held-out test scenes; tuning scripts pick validation pools outside both.
+TRAINING_POOLS = (101, 103)
+TEST_POOL = 9001
+
+
+def validation_pool_error(seed: int) -> str | None:
+    """Why `seed` cannot be a validation pool (a training or the test pool), or None."""
+    if seed in TRAINING_POOLS:
+        return f"--seed {seed} is a training pool of the bundled model; pick another (e.g. 7001)"
+    if seed == TEST_POOL:
+        return f"--seed {seed} is the held-out test pool, never tuned on; pick another (e.g. 7001)"
+    return None
 
 
 def nme(pred, gt) -> np.ndarray:
