@@ -138,7 +138,11 @@ def test_landmarks_cli_flags_faces_kept_without_a_landmark_reading(tiny_checkpoi
 
 
 def test_validation_pools_refuse_the_training_and_test_pools():
-    from deepexpr.evaluation.stylized_landmarks import TEST_POOL, TRAINING_POOLS, validation_pool_error
+    from deepexpr.evaluation.stylized_landmarks import (
+        TEST_POOL,
+        TRAINING_POOLS,
+        validation_pool_error,
+    )
 
     for seed in (*TRAINING_POOLS, TEST_POOL):
         assert str(seed) in validation_pool_error(seed)
