@@ -405,6 +405,42 @@ def print_targets(rows: list[dict], start_s: float, page: tuple | None, clients:
     print(f"| errors, all phases | {errors} | 0 | {'yes' if errors == 0 else 'NO'} |")
 
 
+def run_phases(url: str, pid: int, args: argparse.Namespace, photos: list) -> list[dict]:
+    """Runs the measured phases (photo x1, photo x N, live sockets, the browser page) and
+    prints their table; returns their rows with the server's CPU a request and the load."""
+    phases = [lambda: photo_clients(url, 1, args.seconds / 2, photos),
+              lambda: photo_clients(url, args.clients, args.seconds, photos),
+              lambda: live_sockets(url, 1, args.seconds, photos)]
+    if args.sockets > 1:
+        phases.append(lambda: live_sockets(url, args.sockets, args.seconds, photos))
+    if not args.no_browser:
+        phases.append(lambda: browser_live(url, args.seconds, args.page_query, pid) or [])
+    rows = []
+    for phase in phases:
+        cpu0 = server_cpu_s(pid)
+        got = list(phase())
+        for r in got:
+            r["cpu_ms"] = r.get("cpu_ms") or 1000 * (server_cpu_s(pid) - cpu0) / max(r["n"] + r["errors"], 1)
+            r["load"] = os.getloadavg()[0]
+        rows += got
+    print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms | server CPU ms/request | load |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
+              f"| {r['p99']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
+    return rows
+
+
+def print_soak(s: dict, seconds: float) -> None:
+    """Prints the soak's rows (photo: round trip; live: server-side) and its RSS figures."""
+    for r in (s["photo"], s["live"]):
+        print(f"| soak {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |")
+    m = s["rss"]
+    print(f"soak {seconds:.0f} s server RSS: start {m['start']:.0f} MB, end {m['end']:.0f} MB, max {m['max']:.0f} MB; "
+          f"mean first third {m['first_third_mean']:.0f} MB, last third {m['last_third_mean']:.0f} MB ({m['samples']} samples)")
+    print(f"soak RSS each minute (MB): {s['rss_per_minute']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=8, help="concurrent /api/recognize clients")
@@ -434,35 +470,11 @@ def main() -> None:
         load = None if args.no_browser else page_load(url)
         print(f"page load (Chromium): first {load[0]:.0f} ms, then median {load[1]:.0f} ms of 5" if load
               else "page load: no chromium")
-        phases = [lambda: photo_clients(url, 1, args.seconds / 2, photos),
-                  lambda: photo_clients(url, args.clients, args.seconds, photos),
-                  lambda: live_sockets(url, 1, args.seconds, photos)]
-        if args.sockets > 1:
-            phases.append(lambda: live_sockets(url, args.sockets, args.seconds, photos))
-        if not args.no_browser:
-            phases.append(lambda: browser_live(url, args.seconds, args.page_query, proc.pid) or [])
-        rows = []
-        for phase in phases:
-            cpu0 = server_cpu_s(proc.pid)
-            got = list(phase())
-            for r in got:
-                r["cpu_ms"] = r.get("cpu_ms") or 1000 * (server_cpu_s(proc.pid) - cpu0) / max(r["n"] + r["errors"], 1)
-                r["load"] = os.getloadavg()[0]
-            rows += got
-        print("| phase | n | errors | per s | p50 ms | p95 ms | p99 ms | server CPU ms/request | load |\n"
-              "|---|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} "
-                  f"| {r['p99']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
+        rows = run_phases(url, proc.pid, args, photos)
         print_targets(rows, start_s, load, args.clients)
         if args.soak > 0:
-            s = soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos)
-            for r in (s["photo"], s["live"]):  # photo: round trip; live: server-side
-                print(f"| soak {r['phase']} | {r['n']} | {r['errors']} | {r['per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |")
-            m = s["rss"]
-            print(f"soak {args.soak:.0f} s server RSS: start {m['start']:.0f} MB, end {m['end']:.0f} MB, max {m['max']:.0f} MB; "
-                  f"mean first third {m['first_third_mean']:.0f} MB, last third {m['last_third_mean']:.0f} MB ({m['samples']} samples)")
-            print(f"soak RSS each minute (MB): {s['rss_per_minute']}")
+            print_soak(soak(url, proc.pid, max(1, args.clients // 2), args.sockets, args.soak, photos, photos),
+                       args.soak)
         print(f"load average at the end {os.getloadavg()}")
         alive = proc.poll() is None
         print(f"server still up after the run: {alive}")
