@@ -34,15 +34,7 @@ def _value(text: str):
         return text
 
 
-def main() -> None:
-    from deepexpr.characters import standin_humans
-    from deepexpr.data.hagan import rig_targets, to_tensor, to_uint8
-    from deepexpr.data.standin import render_humans, render_paired, target_styles
-    from deepexpr.evaluation.hagan import CharacterJudge
-    from deepexpr.train.hagan import HaganTrainConfig, build_models, render_l1
-    from deepexpr.train.hagan_data import RenderPool
-    from deepexpr.train.hagan_reader import build_rig_reader, fit_rig_reader
-
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="fullres")
     ap.add_argument("--g", default="{}", help="JSON HaganGConfig overrides")
@@ -55,7 +47,59 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="CSV of the evaluations")
     ap.add_argument("--save", default=None, help="write the drawings of the last evaluation (npz)")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def build_pool(g, cfg, styles):
+    """The render pool the decoder trains on, with G's neutral base (and landmarks) set."""
+    from deepexpr.train.hagan_data import RenderPool
+
+    pool = RenderPool(styles, cfg.render_pool, g.cfg.image_size, np.random.default_rng(cfg.seed + 17),
+                      cfg.render_focus, cfg.render_focus_factor)
+    g.set_base(pool.neutral)
+    if hasattr(g, "set_landmarks") and getattr(g, "landmark_base", None) is not None:
+        g.set_landmarks(torch.from_numpy(pool.neutral_landmarks))
+    return pool
+
+
+def validation_people(args, styles, size: int):
+    """Validation people's rigs (N, R), labels (N,), their paired renders and labels per character."""
+    from deepexpr.characters import standin_humans
+    from deepexpr.data.hagan import rig_targets
+    from deepexpr.data.standin import render_humans, render_paired
+
+    people = standin_humans(args.people, seed=args.people_seed)
+    _, labels, _, rigs = render_humans(people, 4, 72, 128, seed=args.people_seed, with_rigs=True)
+    paired = np.concatenate([render_paired(styles, rigs, np.full(len(rigs), c), size)
+                             for c in range(len(styles))])
+    return torch.from_numpy(rig_targets(rigs)), labels, paired, np.tile(labels, len(styles))
+
+
+def evaluation_row(g, judge, styles, target, labels, paired, y, step: int, t0: float) -> tuple[dict, np.ndarray]:
+    """The decoder's drawings of the true rigs for every character, judged: (row, drawings)."""
+    from deepexpr.data.hagan import to_tensor, to_uint8
+
+    g.eval()
+    with torch.inference_mode():
+        drawn = np.concatenate([to_uint8(g.draw(target, torch.full((len(target),), c)))
+                                for c in range(len(styles))])
+    judged = judge.probs(drawn).argmax(1)
+    n = len(labels)
+    row = {"updates": step, "judge_true_rigs": round(float((judged == y).mean()), 4),
+           **{f"judge_{s.name}": round(float((judged[c * n:(c + 1) * n] == labels).mean()), 3)
+              for c, s in enumerate(styles)},
+           "l1_to_render": round(float(np.abs(to_tensor(drawn) - to_tensor(paired)).mean()), 4),
+           "cpu_s": round(time.process_time() - t0, 1)}
+    return row, drawn
+
+
+def main() -> None:
+    from deepexpr.data.standin import target_styles
+    from deepexpr.evaluation.hagan import CharacterJudge
+    from deepexpr.train.hagan import HaganTrainConfig, build_models, render_l1
+    from deepexpr.train.hagan_reader import build_rig_reader, fit_rig_reader
+
+    args = parse_args()
     torch.set_num_threads(1)
     fields = dict(kv.split("=", 1) for kv in args.set)
     cfg = HaganTrainConfig(preset=args.preset, render_pool=args.pool, g_overrides=json.loads(args.g),
@@ -64,22 +108,13 @@ def main() -> None:
     styles = target_styles(CHARACTERS)
     g = build_models(cfg, len(styles))[0]
     t0 = time.process_time()
-    pool = RenderPool(styles, cfg.render_pool, g.cfg.image_size, np.random.default_rng(cfg.seed + 17),
-                      cfg.render_focus, cfg.render_focus_factor)
-    g.set_base(pool.neutral)
-    if hasattr(g, "set_landmarks") and getattr(g, "landmark_base", None) is not None:
-        g.set_landmarks(torch.from_numpy(pool.neutral_landmarks))
+    pool = build_pool(g, cfg, styles)
     print(f"pool {len(pool.rigs)} renders, {time.process_time() - t0:.0f} CPU-s", flush=True)
     reader = None
     if cfg.reader_weight > 0:
         reader = fit_rig_reader(pool, cfg.reader_steps, cfg.batch_size,
                                 reader=build_rig_reader(g.cfg.image_size, g.cfg.rig_dim))
-    people = standin_humans(args.people, seed=args.people_seed)
-    _, labels, _, rigs = render_humans(people, 4, 72, 128, seed=args.people_seed, with_rigs=True)
-    paired = np.concatenate([render_paired(styles, rigs, np.full(len(rigs), c), g.cfg.image_size)
-                             for c in range(len(styles))])
-    y = np.tile(labels, len(styles))
-    target = torch.from_numpy(rig_targets(rigs))
+    target, labels, paired, y = validation_people(args, styles, g.cfg.image_size)
     judge = CharacterJudge()
     print(f"judge on the exact renders {float((judge.probs(paired).argmax(1) == y).mean()):.3f}", flush=True)
     dec = [p for n, p in g.named_parameters() if not n.startswith(("encoder.", "expr_head.", "rig_head."))]
@@ -93,16 +128,7 @@ def main() -> None:
         opt.step()
         if step % args.eval_every and step != args.updates:
             continue
-        g.eval()
-        with torch.inference_mode():
-            drawn = np.concatenate([to_uint8(g.draw(target, torch.full((len(target),), c)))
-                                    for c in range(len(styles))])
-        judged = judge.probs(drawn).argmax(1)
-        row = {"updates": step, "judge_true_rigs": round(float((judged == y).mean()), 4),
-               **{f"judge_{s.name}": round(float((judged[c * len(rigs):(c + 1) * len(rigs)]
-                                                  == labels).mean()), 3) for c, s in enumerate(styles)},
-               "l1_to_render": round(float(np.abs(to_tensor(drawn) - to_tensor(paired)).mean()), 4),
-               "cpu_s": round(time.process_time() - t0, 1)}
+        row, drawn = evaluation_row(g, judge, styles, target, labels, paired, y, step, t0)
         rows.append(row)
         print(row, flush=True)
         if args.save:
@@ -112,7 +138,6 @@ def main() -> None:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-
 
 if __name__ == "__main__":
     main()
