@@ -124,6 +124,36 @@ def _report(result: dict, names: list[str], key: str) -> None:
           + ", ".join(f"{name} {block[name]['readable_mean_r']:.3f}" for name in names))
 
 
+def calibration_renders(styles, args, size: int, neutral_px, net):
+    """Fresh renders with posed rigs (another seed than training's render pool), read by the
+    landmark net: (rigs (N, R), characters (N,), images, exact landmarks, read landmarks)."""
+    from deepexpr.characters import render_face
+    from deepexpr.data.hagan import rig_dict, rig_targets
+    from deepexpr.evaluation.hagan_intensity import posed_judge_rigs
+
+    raw = posed_judge_rigs(styles, args.calib, np.random.default_rng(args.people_seed + 31337))
+    calib_rigs, calib_chars = rig_targets(raw), np.repeat(np.arange(len(styles)), args.calib)
+    calib = [render_face(styles[int(c)], rig_dict(r), size) for r, c in zip(calib_rigs, calib_chars)]
+    calib_img, calib_px = np.stack([i for i, _ in calib]), np.stack([p for _, p in calib])
+    return calib_rigs, calib_chars, calib_img, calib_px, read_geometry(calib_img, calib_chars, neutral_px,
+                                                                        args.upsample, net)
+
+
+def fit_instrument(result: dict, w: float, alpha: float, calib_in, calib_truth, inputs: dict, face, chars, y) -> None:
+    """Fits the reader with pixel weight `w` on the calibration renders, scores every side
+    into result["pixel_weight_<w>"] and prints it (w = 0 also at the top level, as before)."""
+    from deepexpr.evaluation.hagan_intensity import intensity_agreement
+
+    key = f"pixel_weight_{w:g}"
+    reader = GeometryReader(alpha).fit(np.hstack([calib_in[0], w * calib_in[1]]) if w else calib_in[0],
+                                       *calib_truth)
+    result[key] = {name: intensity_agreement(face, reader.predict(
+        np.hstack([x[0], w * x[1]]) if w else x[0], chars), y) for name, x in inputs.items()}
+    _report(result, list(inputs), key)
+    if w == 0:  # the session-6 instrument's figures at the top level, as before
+        result.update(result[key])
+
+
 def main() -> None:
     import torch
 
@@ -134,7 +164,6 @@ def main() -> None:
     from deepexpr.evaluation.hagan_intensity import (
         draw_true_rigs,
         intensity_agreement,
-        posed_judge_rigs,
     )
     from deepexpr.models.hagan_pair import load_hagan
     from deepexpr.stylized import load_stylized_model
@@ -157,12 +186,7 @@ def main() -> None:
     neutral_px = np.stack([render_face(s, neutral_rig(), size)[1] for s in styles])
     neutral_img = np.stack([render_face(s, neutral_rig(), size)[0] for s in styles])
     neutral_read = read_geometry(neutral_img, np.arange(n_chars), neutral_px, args.upsample, net)
-    # calibration: fresh renders with posed rigs (another seed than training's render pool)
-    raw = posed_judge_rigs(styles, args.calib, np.random.default_rng(args.people_seed + 31337))
-    calib_rigs, calib_chars = rig_targets(raw), np.repeat(np.arange(n_chars), args.calib)
-    calib = [render_face(styles[int(c)], rig_dict(r), size) for r, c in zip(calib_rigs, calib_chars)]
-    calib_img, calib_px = np.stack([i for i, _ in calib]), np.stack([p for _, p in calib])
-    calib_read = read_geometry(calib_img, calib_chars, neutral_px, args.upsample, net)
+    calib_rigs, calib_chars, calib_img, calib_px, calib_read = calibration_renders(styles, args, size, neutral_px, net)
     eye = np.linalg.norm(neutral_px[:, 25:31].mean(1) - neutral_px[:, 19:25].mean(1), axis=-1)
     nme = float((np.linalg.norm(calib_read - calib_px, axis=-1).mean(1) / eye[calib_chars]).mean())
     exact = GeometryReader(args.alpha).fit(displacement(calib_px, calib_chars, neutral_px), calib_rigs, calib_chars)
@@ -179,14 +203,7 @@ def main() -> None:
     result["ideal_exact_landmarks"] = intensity_agreement(
         face, exact.predict(displacement(exact_ideal, chars, neutral_px), chars), y)
     for w in (float(v) for v in args.pixel_weights.split(",")):
-        key = f"pixel_weight_{w:g}"
-        reader = GeometryReader(args.alpha).fit(np.hstack([calib_in[0], w * calib_in[1]]) if w else calib_in[0],
-                                                calib_rigs, calib_chars)
-        result[key] = {name: intensity_agreement(face, reader.predict(
-            np.hstack([x[0], w * x[1]]) if w else x[0], chars), y) for name, x in inputs.items()}
-        _report(result, list(sides), key)
-        if w == 0:  # the session-6 instrument's figures at the top level, as before
-            result.update(result[key])
+        fit_instrument(result, w, args.alpha, calib_in, (calib_rigs, calib_chars), inputs, face, chars, y)
     r = result["ideal_exact_landmarks"]
     r["readable_mean_r"] = float(np.mean([r["per_au"][au] for au in result["readable_aus"]]))
     print(f"ideal_exact_landmarks    mean r {r['mean_r']:.3f}  within expression {r['within_mean_r']:.3f}  "
