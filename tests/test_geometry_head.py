@@ -1,0 +1,78 @@
+"""`deepexpr train geometry-head` and the CNN + geometry-head fusion used by
+`predict_emotion` / `recognize --domain character` when the head is bundled."""
+
+import json
+
+import numpy as np
+import pytest
+
+from deepexpr import recognition
+from deepexpr.cli import main
+from deepexpr.io import read_image
+
+
+@pytest.fixture(scope="module")
+def chars(tmp_path_factory):
+    out = tmp_path_factory.mktemp("geo") / "chars"
+    assert main(["characters", "render", "--out", str(out), "--characters", "pip,mika",
+                 "--per-expression", "2", "--size", "96"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def head(chars, tmp_path_factory):
+    path = tmp_path_factory.mktemp("head") / "h.safetensors"
+    assert main(["train", "geometry-head", "--data", str(chars), "--out", str(path),
+                 "--procedural-per-class", "4", "--fusion-weight", "0.5"]) == 0
+    return path
+
+
+def test_training_writes_the_head_and_refuses_to_overwrite(head, chars, capsys):
+    config = json.loads(head.with_suffix(".json").read_text())
+    assert config["fusion_weight"] == 0.5
+    assert config["images"] == {"procedural": 28}
+    assert 0 < config["faces_found"]["procedural"] <= 28
+    assert main(["train", "geometry-head", "--data", str(chars), "--out", str(head)]) != 0
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_bad_weight_is_one_line(chars, tmp_path, capsys):
+    assert main(["train", "geometry-head", "--data", str(chars), "--out", str(tmp_path / "h.safetensors"),
+                 "--fusion-weight", "-1"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "fusion" in err and "\n" not in err
+
+
+def test_fused_recognizer_moves_the_cnn_toward_the_geometry(head, chars):
+    cnn = recognition.load_recognizer("character", "character_realart")
+    fused = recognition.geometry_fused(cnn, head)
+    images = [read_image(p) for p in sorted(chars.rglob("*.png"))[:6]]
+    p_cnn, p_fused, p_geo = cnn.probs(images), fused.probs(images), fused.geometry_probs(images)
+    assert p_fused.shape == (6, 7)
+    np.testing.assert_allclose(p_fused.sum(1), 1.0, atol=1e-5)
+    found = np.isfinite(p_geo).all(1)
+    assert found.any()
+    # where a face was found the fused answer leans toward the geometry's; else the CNN's stands
+    toward = np.sum(p_fused[found] * p_geo[found], 1) >= np.sum(p_cnn[found] * p_geo[found], 1) - 1e-6
+    assert toward.all()
+    np.testing.assert_allclose(p_fused[~found], p_cnn[~found], atol=1e-6)
+    np.testing.assert_allclose(fused.features(images), cnn.features(images))
+    assert fused.config is cnn.config
+
+
+def test_answers_use_the_head_only_when_bundled(head, tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(recognition, "WEIGHTS_DIR", weights)
+    assert recognition.answering_model("character", None) is None
+    for f in ("character_realart.safetensors", f"{recognition.GEOMETRY_HEAD}.safetensors"):
+        (weights / f).write_bytes(b"x")
+    assert recognition.answering_model("character", None) == recognition.GEOMETRY_HEAD
+    assert recognition.answering_model("character", "character_cnn") == "character_cnn"
+    assert recognition.answering_model("human", None) is None
+
+
+def test_missing_head_is_one_line(tmp_path):
+    cnn = recognition.load_recognizer("character", "character_realart")
+    with pytest.raises(recognition.InputError, match="geometry-head"):
+        recognition.geometry_fused(cnn, tmp_path / "none.safetensors")
