@@ -76,3 +76,15 @@ def test_missing_head_is_one_line(tmp_path):
     cnn = recognition.load_recognizer("character", "character_realart")
     with pytest.raises(recognition.InputError, match="geometry-head"):
         recognition.geometry_fused(cnn, tmp_path / "none.safetensors")
+
+
+def test_predict_emotion_answers_with_the_bundled_head(chars):
+    if recognition.answering_model("character", None) != recognition.GEOMETRY_HEAD:
+        pytest.skip("no bundled geometry head")
+    img = read_image(sorted(chars.rglob("*_joy_*.png"))[0])
+    detail = recognition.predict_emotion(img, detail=True)
+    fused = recognition.load_recognizer("character", recognition.GEOMETRY_HEAD).probs([img])[0]
+    cnn = recognition.load_recognizer("character", None).probs([img])[0]
+    got = np.array([detail["probs"][c] for c in recognition.EXPRESSIONS])
+    np.testing.assert_allclose(got, fused, atol=1e-5)
+    assert np.abs(np.log(fused) - np.log(cnn)).max() > 0.1  # the head changed the answer's probabilities
