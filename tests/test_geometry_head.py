@@ -88,3 +88,17 @@ def test_predict_emotion_answers_with_the_bundled_head(chars):
     got = np.array([detail["probs"][c] for c in recognition.EXPRESSIONS])
     np.testing.assert_allclose(got, fused, atol=1e-5)
     assert np.abs(np.log(fused) - np.log(cnn)).max() > 0.1  # the head changed the answer's probabilities
+
+
+def test_an_unreadable_image_is_skipped(chars, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "chars"
+    shutil.copytree(chars, data)
+    bad = sorted(data.rglob("*.png"))[0]
+    bad.write_bytes(b"not a png")
+    out = tmp_path / "h.safetensors"
+    assert main(["train", "geometry-head", "--data", str(data), "--out", str(out),
+                 "--procedural-per-class", "4"]) == 0
+    assert bad.name in capsys.readouterr().err
+    assert json.loads(out.with_suffix(".json").read_text())["faces_found"]["procedural"] < 28

@@ -11,6 +11,7 @@ way), so a big procedural set does not drown the real-art sources.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,15 @@ def stratified_records(folders, real_sources: frozenset[str], cfg: GeometryHeadC
 
 
 def detect_landmarks(records: list, detect: Callable) -> np.ndarray:
-    """(N, 49, 2) float32 landmarks `detect` finds on each record's image (NaN: none)."""
+    """(N, 49, 2) float32 landmarks `detect` finds on each record's image (NaN: none, or an
+    unreadable image, which is reported in one line and skipped)."""
     out = np.full((len(records), 49, 2), np.nan, np.float32)
     for i, r in enumerate(progress(records, desc="landmarks")):
-        lm = detect(read_image(r.path))
+        try:
+            lm = detect(read_image(r.path))
+        except InputError as err:
+            print(f"skipped: {err}", file=sys.stderr)
+            continue
         if lm is not None:
             out[i] = lm
     return out
