@@ -233,7 +233,10 @@ class GeometryFusedRecognizer:
         self.cnn, self.head, self.head_config, self.name = cnn, head, head_config, name
 
     def __getattr__(self, attr):  # config, path, model, domain, temperature, ...: the CNN's
-        return getattr(self.__dict__["cnn"], attr)
+        cnn = self.__dict__.get("cnn")
+        if cnn is None:  # before __init__ (copy, pickle): no recursion
+            raise AttributeError(attr)
+        return getattr(cnn, attr)
 
     def geometry_probs(self, images) -> np.ndarray:
         """(N, 7) geometry-head probabilities; NaN rows where no face's landmarks were read."""
