@@ -141,7 +141,7 @@ def choose_without_fold(cnn, geo, labels, sources) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="bundled_data folder (scripts/train_bundled_models.sh)")
-    ap.add_argument("--loso-runs", default=None, help="run folder of `train transfer --protocol loso`")
+    ap.add_argument("--loso-runs", required=True, help="run folder of `train transfer --protocol loso`")
     ap.add_argument("--per-class", type=int, default=40)
     ap.add_argument("--procedural-per-class", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
@@ -163,7 +163,7 @@ def main() -> None:
         sources = np.array([source_of(r.character) for r in records])
         data = {"paths": np.array([r.path for r in records]), "labels": np.array([r.label for r in records]),
                 "sources": sources, "landmarks": detect_all(records)}
-        data.update(cnn_probs(records, sources, Path(args.loso_runs) if args.loso_runs else None))
+        data.update(cnn_probs(records, sources, Path(args.loso_runs)))
         np.savez(cache, **data)
     res = analyse(data)
     print(json.dumps(res, indent=1))
