@@ -12,7 +12,7 @@ never trained on its source). Late fusion p_cnn * p_geo ** w is then scored per 
 w is chosen on the folds (leave-one-fold-out choice reported too).
 
     python benchmarks/realart_geometry_probe.py --data ~/.cache/deepexpr/bundled_data \
-        --loso-runs runs/loso12 --per-class 40 --cache runs/geo_probe.npz --json runs/geo_probe.json
+        --loso-runs runs/loso12 --per-class 60 --procedural-per-class 200 --cache runs/geo_probe.npz --json runs/geo_probe.json
 """
 
 from __future__ import annotations
