@@ -60,33 +60,21 @@ def test_fused_recognizer_moves_the_cnn_toward_the_geometry(head, chars):
     assert fused.config is cnn.config
 
 
-def test_answers_use_the_head_only_when_bundled(head, tmp_path, monkeypatch):
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setattr(recognition, "WEIGHTS_DIR", weights)
-    assert recognition.answering_model("character", None) is None
-    for f in ("character_realart.safetensors", f"{recognition.GEOMETRY_HEAD}.safetensors"):
-        (weights / f).write_bytes(b"x")
-    assert recognition.answering_model("character", None) == recognition.GEOMETRY_HEAD
-    assert recognition.answering_model("character", "character_cnn") == "character_cnn"
-    assert recognition.answering_model("human", None) is None
-
-
 def test_missing_head_is_one_line(tmp_path):
     cnn = recognition.load_recognizer("character", "character_realart")
     with pytest.raises(recognition.InputError, match="geometry-head"):
         recognition.geometry_fused(cnn, tmp_path / "none.safetensors")
 
 
-def test_predict_emotion_answers_with_the_bundled_head(chars):
-    if recognition.answering_model("character", None) != recognition.GEOMETRY_HEAD:
-        pytest.skip("no bundled geometry head")
+def test_predict_emotion_answers_with_the_named_head(chars):
     img = read_image(sorted(chars.rglob("*_joy_*.png"))[0])
-    detail = recognition.predict_emotion(img, detail=True)
+    detail = recognition.predict_emotion(img, model=recognition.GEOMETRY_HEAD, detail=True)
+    default = recognition.predict_emotion(img, detail=True)
     fused = recognition.load_recognizer("character", recognition.GEOMETRY_HEAD).probs([img])[0]
     cnn = recognition.load_recognizer("character", None).probs([img])[0]
     got = np.array([detail["probs"][c] for c in recognition.EXPRESSIONS])
     np.testing.assert_allclose(got, fused, atol=1e-5)
+    np.testing.assert_allclose([default["probs"][c] for c in recognition.EXPRESSIONS], cnn, atol=1e-5)
     assert np.abs(np.log(fused) - np.log(cnn)).max() > 0.1  # the head changed the answer's probabilities
 
 

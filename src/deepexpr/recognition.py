@@ -271,17 +271,6 @@ class GeometryFusedRecognizer:
         return self.cnn.embed(images)
 
 
-def answering_model(domain: str, model: str | Path | None) -> str | Path | None:
-    """The model `predict_emotion` and `recognize_paths` use: for characters with no model
-    named, the CNN fused with the geometry head when the head is bundled (its detector
-    costs ~20 ms per image, so `load_recognizer`'s default, used by retrieval, the studio
-    and the retarget judge, stays the CNN alone)."""
-    if model is None and domain == "character" and (WEIGHTS_DIR / f"{GEOMETRY_HEAD}.safetensors").is_file() \
-            and (WEIGHTS_DIR / f"{BUNDLED_CHARACTER[0]}.safetensors").is_file():
-        return GEOMETRY_HEAD
-    return model
-
-
 def geometry_fused(cnn: CheckpointRecognizer, head_path: Path = WEIGHTS_DIR / f"{GEOMETRY_HEAD}.safetensors"):
     """`cnn` fused with the geometry head at `head_path`; InputError when it is missing."""
     from deepexpr.models.expression_geometry import load_geometry_head
@@ -459,7 +448,7 @@ def recognize_paths(paths, domain: str = "character", model: str | Path | None =
     from deepexpr.io import read_image
     from deepexpr.progress import progress
 
-    rec = recognizer or load_recognizer(domain, answering_model(domain, model))
+    rec = recognizer or load_recognizer(domain, model)
     paths = [str(p) for p in paths]
     items, owners, out = [], [], []
 
@@ -505,7 +494,7 @@ def predict_emotion(image, domain: str = "character", model: str | Path | None =
     from deepexpr.faces import detect_faces
     from deepexpr.io import as_rgb
 
-    rec = load_recognizer(domain, answering_model(domain, model))
+    rec = load_recognizer(domain, model)
     rgb = as_rgb(image)
     if domain == "human":
         faces = detect_faces(rgb)
