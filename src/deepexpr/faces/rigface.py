@@ -95,6 +95,13 @@ class RigFaceStream:
         frame = np.ascontiguousarray(frame)
         return [rig_face(f, frame.shape) for f in self._stream.process(frame)]
 
+    @property
+    def detection_next(self) -> bool:
+        """Whether the next frame falls due for the periodic full detector (a live client then
+        sends the whole picture, `deepexpr.studio.liveregion`)."""
+        s = self._stream
+        return s.frame_index % max(int(s.pipeline.config.detect_every), 1) == 0
+
     def close(self) -> None:
         self._stream.close()
 

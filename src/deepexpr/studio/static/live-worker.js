@@ -1,7 +1,8 @@
 // deepexpr studio, Live view: the per-frame work, off the page's main thread (a dedicated Worker).
 // The page hands over the camera's frames (a MediaStreamTrackProcessor's stream) and the puppet
-// canvas (transferControlToOffscreen); this worker owns the socket. Per frame it draws the newest
-// camera frame into an OffscreenCanvas, encodes it (convertToBlob, JPEG 0.8) and sends it; the
+// canvas (transferControlToOffscreen); this worker owns the socket. Per frame it sends the newest
+// camera frame's own pixels (on loopback; only the region the last answer asked for, see the
+// server's liveregion.py) or draws it into an OffscreenCanvas and encodes it (JPEG 0.8); the
 // answer's puppet JPEG is decoded here (createImageBitmap) and shown on the puppet canvas; the
 // page gets only what it shows (faces, numbers) by postMessage. One frame in flight: the next
 // leaves when the answer has arrived and the camera has a frame not sent yet (older unsent
@@ -11,7 +12,8 @@
 const RAW_FORMATS = ["I420", "NV12", "RGBA", "RGBX", "BGRA", "BGRX"];  // what the server takes raw
 const RAW_MAX_BYTES = 1000000;  // the server's default --live-max-bytes
 const live = { ws: null, reader: null, latest: null, busy: false, running: false, sentAt: 0,
-               canvas: null, ctx: null, puppet: null, puppetBlob: null, quality: 0.8 };
+               canvas: null, ctx: null, puppet: null, puppetBlob: null, quality: 0.8,
+               region: null, sentRegion: false };
 
 self.onmessage = (ev) => {
   const m = ev.data;
@@ -63,6 +65,7 @@ async function send() {
     if (!live.running || live.ws.readyState !== WebSocket.OPEN) return;
     live.sentAt = performance.now();
     live.sentFormat = "jpeg";
+    live.sentRegion = false;
     live.ws.send(blob);
   } catch (err) {
     live.busy = false;
@@ -71,23 +74,29 @@ async function send() {
 }
 
 async function sendRaw(frame) {
-  // the frame's own pixels ("DXRF", format, width, height, pixels: the server's decode_frame);
-  // false (send a JPEG instead) for a format or size the server does not take raw
+  // the frame's own pixels ("DXRF", format, width, height, pixels: the server's decode_frame), or
+  // only the region the last answer asked for ("DXRC", format, width, height, x, y, w, h, pixels:
+  // where the server reads the tracked faces next); false (send a JPEG instead) for a format or
+  // size the server does not take raw
   const w = frame.visibleRect.width, h = frame.visibleRect.height, format = frame.format;  // null once closed
   const yuv = format === "I420" || format === "NV12";
   if (!RAW_FORMATS.includes(format) || (yuv && (w % 2 || h % 2))) return false;
-  const size = frame.allocationSize();
-  if (size + 12 > RAW_MAX_BYTES || size !== (yuv ? (w * h * 3) / 2 : w * h * 4)) return false;
-  const buf = new Uint8Array(12 + size);
-  buf.set([68, 88, 82, 70], 0);  // "DXRF"
+  const r = live.region && live.region.width === w && live.region.height === h ? live.region.rect : null;
+  const rw = r ? r[2] : w, rh = r ? r[3] : h, head = r ? 20 : 12;
+  const options = r ? { rect: { x: r[0], y: r[1], width: rw, height: rh } } : undefined;
+  const size = frame.allocationSize(options);
+  if (size + head > RAW_MAX_BYTES || size !== (yuv ? (rw * rh * 3) / 2 : rw * rh * 4)) return false;
+  const buf = new Uint8Array(head + size);
+  buf.set(r ? [68, 88, 82, 67] : [68, 88, 82, 70], 0);  // "DXRC" / "DXRF"
   for (let i = 0; i < 4; i++) buf[4 + i] = format.charCodeAt(i);
   const view = new DataView(buf.buffer);
-  view.setUint16(8, w, true); view.setUint16(10, h, true);
-  await frame.copyTo(buf.subarray(12));
+  [w, h, ...(r || [])].forEach((v, i) => view.setUint16(8 + 2 * i, v, true));
+  await frame.copyTo(buf.subarray(head), options);
   frame.close();
   if (!live.running || live.ws.readyState !== WebSocket.OPEN) return true;
   live.sentAt = performance.now();
   live.sentFormat = format;
+  live.sentRegion = !!r;
   live.ws.send(buf);
   return true;
 }
@@ -96,6 +105,9 @@ function onAnswer(data) {
   if (typeof data !== "string") { live.puppetBlob = data; return; }  // the next JSON's puppet
   const msg = JSON.parse(data);
   const rtt = performance.now() - live.sentAt;
+  // the region of the next frame the server reads (null: the whole frame), for a frame of this size
+  if (msg.type === "frame") live.region = msg.next_region ? { rect: msg.next_region, width: msg.width, height: msg.height } : null;
+  else if (msg.type === "error") live.region = null;
   if (msg.type === "frame" || msg.type === "error") {
     live.busy = false;
     if (msg.type === "error") setTimeout(() => { if (!live.busy && live.latest) send(); }, 200);
@@ -106,7 +118,7 @@ function onAnswer(data) {
     live.puppetBlob = null;
     createImageBitmap(blob).then((bitmap) => live.puppet.transferFromImageBitmap(bitmap)).catch(() => {});
   }
-  if (msg.type === "frame") { msg.rtt = rtt; msg.sent = live.sentFormat; }  // round trip and what was sent, for the page's stats
+  if (msg.type === "frame") { msg.rtt = rtt; msg.sent = live.sentFormat; msg.sentRegion = live.sentRegion; }  // round trip and what was sent, for the page's stats
   self.postMessage({ type: "answer", msg });
 }
 

@@ -316,6 +316,7 @@ function onLiveMessage(live, msg, rtt) {
   // the last 2000 round trips and server times, for benchmarks (bench_studio_load.py --browser-live)
   const stats = window.studioLiveStats;
   stats.rtt.push(rtt); stats.server.push(msg.server_ms); stats.sent = msg.sent || "jpeg";  // the frames' format
+  stats.regions = (stats.regions || 0) + (msg.sentRegion ? 1 : 0);  // frames sent as the region the server asked for
   if (stats.queue) stats.queue.push(msg.queue_ms || 0);  // waiting for a worker (benchmarks)
   if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); if (stats.queue) stats.queue.shift(); }
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();

@@ -1,0 +1,142 @@
+"""The live page sends only the region of a frame the server reads (`deepexpr.studio.liveregion`):
+a region frame decodes to the frame's own pixels there, the server asks for the whole frame
+when it needs it, and the faces, the expression model's input and the rig are the same as
+from the whole frames."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from deepexpr.expressions import EXPRESSIONS
+from deepexpr.studio.liveregion import RegionPlanner, aligned_read_box, contains, face_region
+from deepexpr.studio.uploads import StudioError, decode_live_frame
+
+
+def _i420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y, U, V planes the camera would give for an RGB frame."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    flat = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).ravel()
+    return (flat[:h * w].reshape(h, w), flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2),
+            flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
+
+
+def message(rgb: np.ndarray, region: list[int] | None = None) -> bytes:
+    """What the page's worker sends: the whole I420 frame ("DXRF"), or only `region` ("DXRC",
+    the bytes `VideoFrame.copyTo(buffer, {rect})` writes: the Y, U and V planes of the rectangle)."""
+    h, w = rgb.shape[:2]
+    y, u, v = _i420(rgb)
+    if region is None:
+        return b"DXRFI420" + w.to_bytes(2, "little") + h.to_bytes(2, "little") + y.tobytes() + u.tobytes() + v.tobytes()
+    x0, y0, rw, rh = region
+    planes = [y[y0:y0 + rh, x0:x0 + rw], u[y0 // 2:(y0 + rh) // 2, x0 // 2:(x0 + rw) // 2],
+              v[y0 // 2:(y0 + rh) // 2, x0 // 2:(x0 + rw) // 2]]
+    head = b"".join(int(n).to_bytes(2, "little") for n in (w, h, x0, y0, rw, rh))
+    return b"DXRCI420" + head + b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
+
+
+def test_a_region_frame_holds_the_whole_frames_pixels_in_its_region_and_black_elsewhere(astronaut):
+    frame = np.ascontiguousarray(astronaut[:480, :512])
+    whole, got = decode_live_frame(message(frame), 10**7)
+    assert got is None and whole.shape == (480, 512, 3)
+    part, got = decode_live_frame(message(frame, [100, 36, 210, 180]), 10**7)
+    assert got == [100, 36, 210, 180] and part.shape == whole.shape
+    np.testing.assert_array_equal(part[36:216, 100:310], whole[36:216, 100:310])  # 4:2:0 cut on even pixels: exact
+    outside = np.ones(part.shape[:2], bool)
+    outside[36:216, 100:310] = False
+    assert part[outside].max() == 0
+
+
+@pytest.mark.parametrize("region, why", [([400, 36, 210, 180], "not inside"), ([101, 36, 210, 180], "even corners"),
+                                         ([100, 36, 211, 180], "bytes do not make")])
+def test_a_malformed_region_frame_is_a_422(astronaut, region, why):
+    frame = np.ascontiguousarray(astronaut[:480, :512])
+    data = message(frame, [100, 36, 210, 180])
+    data = data[:12] + b"".join(int(n).to_bytes(2, "little") for n in region) + data[20:]
+    with pytest.raises(StudioError, match=why) as err:
+        decode_live_frame(data, 10**7)
+    assert err.value.status == 422
+    with pytest.raises(StudioError, match="header cut short"):
+        decode_live_frame(data[:16], 10**7)
+
+
+def _face(mesh_box, aligned_box):
+    """A stand-in tracked face: a mesh spanning `mesh_box`, an aligned crop (64 px) reading `aligned_box`."""
+    (x0, y0, x1, y1), (a0, b0, a1, b1) = mesh_box, aligned_box
+    mesh = np.array([[x0, y0, 0], [x1, y1, 0]] * 234, np.float32)
+    scale = 64 / (a1 - a0)
+    affine = np.array([[scale, 0, -scale * a0], [0, 64 / (b1 - b0), -64 / (b1 - b0) * b0]])
+    return SimpleNamespace(mesh468=mesh, affine=affine, aligned=np.zeros((64, 64, 3), np.uint8))
+
+
+def test_planner_asks_for_a_region_around_the_faces_and_the_whole_frame_when_it_must():
+    shape = (480, 640, 3)
+    face = _face((200, 100, 300, 220), (215, 120, 285, 200))
+    planner = RegionPlanner()
+    region = planner.plan([face], shape, None, detection_next=False)
+    assert region == face_region(face.mesh468, shape) and all(v % 2 == 0 for v in region)
+    assert region == [126, 36, 248, 248]  # 2x the extent (120) around (250, 160), 3 px more, on even pixels
+    assert contains(region, aligned_read_box(face, shape)) and not planner.short
+    assert planner.plan([face], shape, region, detection_next=True) is None  # the detector reads the whole frame
+    assert planner.plan([face], shape, None, detection_next=False) == region
+    assert planner.plan([], shape, region, detection_next=False) is None and not planner.short  # no face
+    planner.plan([face, _face((400, 100, 500, 220), (415, 120, 485, 200))], shape, None, False)
+    assert planner.plan([face], shape, None, detection_next=False) is None  # a face lost: detect on a whole frame
+    asked = planner.plan([face], shape, None, detection_next=False)
+    moved = _face((200, 100, 300, 220), (215, 120, 285, 400))  # its crop reads below the region
+    assert planner.plan([moved], shape, asked, detection_next=False) is None and planner.short
+    assert planner.plan([face], shape, [0, 0, 100, 100], detection_next=False) is None and planner.short  # not asked
+    big = _face((60, 20, 560, 470), (100, 60, 500, 430))
+    assert planner.plan([big], shape, None, detection_next=False) is None  # the region would be most of the frame
+
+
+def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monkeypatch):
+    """Two live sessions on the same webcam frames, one sent whole, one as the regions the
+    server asks for: the same meshes, aligned crops (the expression model's input), rigs and
+    puppets, bit for bit (the pipeline reads only pixels inside the region, which are the
+    frame's own; the tolerances only absorb float rounding). Both sessions see the frames at
+    the same times (the rig smoothing depends on the time between frames)."""
+    import time
+
+    from deepexpr.studio import engine as engine_module
+    from deepexpr.studio.engine import Engine, FaceResult
+    from studio_helpers import webcam_frames
+
+    clock = [0.0]
+    monkeypatch.setattr(engine_module, "time", SimpleNamespace(monotonic=lambda: clock[0], perf_counter=time.perf_counter,
+                                                              thread_time=time.thread_time))
+
+    engine = Engine()
+    engine.human = SimpleNamespace()  # the model's stand-in reads the aligned crop, compared below
+    engine.results = lambda faces: [FaceResult([0, 0, 1, 1], np.full(len(EXPRESSIONS), 1 / 7, np.float32),
+                                               f.quality(), None, f) for f in faces if f.aligned is not None]
+    frames = webcam_frames(24)
+    whole, part, planner = engine.live_session(), engine.live_session(), RegionPlanner()
+    asked, sent_regions, sizes = None, 0, []
+    try:
+        for k, rgb in enumerate(frames):
+            clock[0] = k / 30
+            data = message(rgb, asked)
+            sizes.append(len(data))
+            sent_regions += asked is not None
+            a_img, _ = decode_live_frame(message(rgb), 10**7)
+            b_img, got = decode_live_frame(data, 10**7)
+            a_faces, a_puppet = whole.frame(a_img, "pip", 64)
+            b_faces, b_puppet = part.frame(b_img, "pip", 64)
+            asked = planner.plan(b_faces, b_img.shape, got, part.faces.detection_next)
+            assert not planner.short
+            assert asked is None or k % 10 != 9  # frames 10, 20 run the detector: sent whole
+            assert len(a_faces) == len(b_faces) == 1
+            np.testing.assert_allclose(b_faces[0].face.mesh478, a_faces[0].face.mesh478, atol=1e-4)
+            np.testing.assert_array_equal(b_faces[0].face.aligned, a_faces[0].face.aligned)
+            assert b_puppet.rig == pytest.approx(a_puppet.rig, abs=1e-6)
+            np.testing.assert_array_equal(b_puppet.image, a_puppet.image)
+    finally:
+        whole.close()
+        part.close()
+    assert sent_regions == 21  # all but the first frame and the detector's (10, 20)
+    assert max(s for s in sizes if s < sizes[0]) < sizes[0] / 3  # a region: under a third of the frame's bytes
