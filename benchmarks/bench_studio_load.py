@@ -232,7 +232,7 @@ def browser_live(url: str, seconds: float, query: str = "", server_pid: int | No
     split = ", ".join(f"{k} {1000 * (v - cpu0.get(k, 0.0)) / frames:.1f}" for k, v in sorted(cpu1.items()))
     print(f"Chromium's own CPU per live frame: {1000 * (sum(cpu1.values()) - sum(cpu0.values())) / frames:.1f} ms "
           f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included; frames sent as "
-          f"{stats.get('sent', '?')})")
+          f"{stats.get('sent', '?')}, {stats.get('regions', 0)} of {len(stats['rtt'])} as the region the server asked for)")
     rest = np.array(stats["rtt"]) - np.array(stats["server"]) - np.array(stats.get("queue") or 0.0)
     print(f"browser live round trip = waiting for a worker p50 {pct(stats.get('queue') or [0.0], 50):.1f} / p95 "
           f"{pct(stats.get('queue') or [0.0], 95):.1f} ms + server-side + the rest (Chromium, the socket, the event "
@@ -449,7 +449,8 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
     ap.add_argument("--page-query", default="", help="the Live page's URL query: live=page (frames on the main "
-                    "thread, the fallback of browsers without MediaStreamTrackProcessor), frames=jpeg (JPEG, not raw)")
+                    "thread, the fallback of browsers without MediaStreamTrackProcessor), frames=jpeg (JPEG, not raw), "
+                    "regions=off (whole raw frames, not the region the server asks for)")
     ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
     ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, with '=' since they start with '--': "
                     "--serve-args=\"--face-backend solutions\"")

@@ -26,6 +26,7 @@ function start(m) {
   live.running = true;
   live.quality = m.quality;
   live.raw = m.raw;
+  live.regions = m.regions !== false;
   live.puppet = m.puppet.getContext("bitmaprenderer");
   live.reader = m.frames.getReader();
   live.ws = new WebSocket(m.url);
@@ -81,7 +82,7 @@ async function sendRaw(frame) {
   const w = frame.visibleRect.width, h = frame.visibleRect.height, format = frame.format;  // null once closed
   const yuv = format === "I420" || format === "NV12";
   if (!RAW_FORMATS.includes(format) || (yuv && (w % 2 || h % 2))) return false;
-  const r = live.region && live.region.width === w && live.region.height === h ? live.region.rect : null;
+  const r = live.regions && live.region && live.region.width === w && live.region.height === h ? live.region.rect : null;
   const rw = r ? r[2] : w, rh = r ? r[3] : h, head = r ? 20 : 12;
   const options = r ? { rect: { x: r[0], y: r[1], width: rw, height: rh } } : undefined;
   const size = frame.allocationSize(options);

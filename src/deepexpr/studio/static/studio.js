@@ -208,6 +208,8 @@ const LIVE_WORKER = new URLSearchParams(location.search).get("live") !== "page";
 // the server); elsewhere, or with ?frames=jpeg, JPEG 0.8
 const LIVE_RAW = ["127.0.0.1", "localhost", "[::1]"].includes(location.hostname)
   && new URLSearchParams(location.search).get("frames") !== "jpeg";
+// raw frames: only the region the server reads next (its answer's next_region); ?regions=off: whole frames
+const LIVE_REGIONS = new URLSearchParams(location.search).get("regions") !== "off";
 
 async function startLive() {
   const status = $("#live-status");
@@ -272,7 +274,7 @@ function startLiveWorker(stream, url) {
     else if (m.type === "error") setStatus($("#live-status"), m.error, true);
     else if (m.type === "closed") { setStatus($("#live-status"), `Connection closed (${m.code}${m.reason ? ": " + m.reason : ""}).`, true); stopLive(); }
   };
-  worker.postMessage({ type: "start", raw: LIVE_RAW, url, quality: LIVE_JPEG_QUALITY, frames, puppet: offscreen }, [frames, offscreen]);
+  worker.postMessage({ type: "start", raw: LIVE_RAW, regions: LIVE_REGIONS, url, quality: LIVE_JPEG_QUALITY, frames, puppet: offscreen }, [frames, offscreen]);
 }
 
 function nextFrame(live) {
