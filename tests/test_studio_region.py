@@ -77,21 +77,21 @@ def test_planner_asks_for_a_region_around_the_faces_and_the_whole_frame_when_it_
     shape = (480, 640, 3)
     face = _face((200, 100, 300, 220), (215, 120, 285, 200))
     planner = RegionPlanner()
-    region = planner.plan([face], shape, None, detection_next=False)
+    region = planner.plan([face], shape, None, whole_next=False)
     assert region == face_region(face.mesh468, shape) and all(v % 2 == 0 for v in region)
     assert region == [126, 36, 248, 248]  # 2x the extent (120) around (250, 160), 3 px more, on even pixels
     assert contains(region, aligned_read_box(face, shape)) and not planner.short
-    assert planner.plan([face], shape, region, detection_next=True) is None  # the detector reads the whole frame
-    assert planner.plan([face], shape, None, detection_next=False) == region
-    assert planner.plan([], shape, region, detection_next=False) is None and not planner.short  # no face
+    assert planner.plan([face], shape, region, whole_next=True) is None  # the detector reads the whole frame
+    assert planner.plan([face], shape, None, whole_next=False) == region
+    assert planner.plan([], shape, region, whole_next=False) is None and not planner.short  # no face
     planner.plan([face, _face((400, 100, 500, 220), (415, 120, 485, 200))], shape, None, False)
-    assert planner.plan([face], shape, None, detection_next=False) is None  # a face lost: detect on a whole frame
-    asked = planner.plan([face], shape, None, detection_next=False)
+    assert planner.plan([face], shape, None, whole_next=False) is None  # a face lost: detect on a whole frame
+    asked = planner.plan([face], shape, None, whole_next=False)
     moved = _face((200, 100, 300, 220), (215, 120, 285, 400))  # its crop reads below the region
-    assert planner.plan([moved], shape, asked, detection_next=False) is None and planner.short
-    assert planner.plan([face], shape, [0, 0, 100, 100], detection_next=False) is None and planner.short  # not asked
+    assert planner.plan([moved], shape, asked, whole_next=False) is None and planner.short
+    assert planner.plan([face], shape, [0, 0, 100, 100], whole_next=False) is None and planner.short  # not asked
     big = _face((60, 20, 560, 470), (100, 60, 500, 430))
-    assert planner.plan([big], shape, None, detection_next=False) is None  # the region would be most of the frame
+    assert planner.plan([big], shape, None, whole_next=False) is None  # the region would be most of the frame
 
 
 def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monkeypatch):
@@ -126,8 +126,8 @@ def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monk
             a_img, _ = decode_live_frame(message(rgb), 10**7)
             b_img, got = decode_live_frame(data, 10**7)
             a_faces, a_puppet = whole.frame(a_img, "pip", 64)
-            b_faces, b_puppet = part.frame(b_img, "pip", 64)
-            asked = planner.plan(b_faces, b_img.shape, got, part.faces.detection_next)
+            b_faces, b_puppet = part.frame(b_img, "pip", 64, got)
+            asked = planner.plan(b_faces, b_img.shape, got, part.faces.whole_next)
             assert not planner.short
             assert asked is None or k % 10 != 9  # frames 10, 20 run the detector: sent whole
             assert len(a_faces) == len(b_faces) == 1
@@ -140,3 +140,44 @@ def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monk
         part.close()
     assert sent_regions == 21  # all but the first frame and the detector's (10, 20)
     assert max(s for s in sizes if s < sizes[0]) < sizes[0] / 3  # a region: under a third of the frame's bytes
+
+
+class _AtOnce:
+    """An executor that runs a job when it is submitted (the background detector, done at once)."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def test_a_face_entering_beside_a_tracked_one_joins_on_a_whole_frame(astronaut):
+    """The background detector's new face is meshed on a whole frame (the next one), never on
+    a region frame's blank pixels; whole frames pick it up on the frame after the detection."""
+    from deepexpr.faces import FacePipeline
+    from deepexpr.faces.rigface import RigFaceStream, rig_config
+
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(14):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        frame[40:180, 10 + 2 * t:150 + 2 * t] = small
+        if t >= 8:  # a second face comes in at frame 8; the detector's next run: frame 10
+            frame[60:200, 320:460] = small
+        frames.append(frame)
+    counts = {}
+    for path in ("whole", "region"):
+        stream = RigFaceStream(FacePipeline(rig_config(threads=1, min_iod=20)), background=_AtOnce())
+        planner, asked, counts[path] = RegionPlanner(), None, []
+        try:
+            for frame in frames:
+                image, got = decode_live_frame(message(frame, asked if path == "region" else None), 10**7)
+                faces = stream.process(image, got)
+                counts[path].append(len(faces))
+                asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next)
+        finally:
+            stream.close()
+    assert counts["whole"] == [1] * 11 + [2] * 3  # merged on frame 11
+    assert counts["region"] == [1] * 12 + [2] * 2  # frame 11 was a region frame: merged on frame 12, whole

@@ -123,8 +123,8 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
     next_region), None: next_region stays null (send whole frames)."""
     t0 = time.perf_counter()
     rgb, region = decode_live_frame(data, config.live_max_pixels)
-    faces, puppet = session.frame(rgb, character, config.puppet_size)
-    next_region = None if planner is None else planner.plan(faces, rgb.shape, region, session.faces.detection_next)
+    faces, puppet = session.frame(rgb, character, config.puppet_size, region)
+    next_region = None if planner is None else planner.plan(faces, rgb.shape, region, session.faces.whole_next)
     jpeg = None if puppet is None else encode_image(puppet.image, "JPEG", PUPPET_QUALITY)
     message = {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
                "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],

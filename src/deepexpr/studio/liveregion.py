@@ -9,8 +9,10 @@ camera's full resolution (a 640x480 frame with a face ~100 px wide: ~60 KB of I4
 460 KB). The rest of the picture arrives black (`uploads.decode_live_frame`).
 
 The whole frame is asked for when the next frame runs the periodic full detector (it
-searches the whole picture), when this frame has no face or lost one (the detector ran at
-once: on a region frame it saw only the region), when this frame's face crops read past
+searches the whole picture), when that detector found a new face outside the region (it is
+meshed on the next whole frame, `RigFaceStream.process`), when this frame has no face or
+lost one (the detector ran at once: on a region frame it saw only the region; a face
+elsewhere is found on a later whole frame), when this frame's face crops read past
 the region it got (a fast move: this frame's numbers may differ from the whole frame's),
 and when the region would cover over `MAX_REGION_SHARE` of the frame. Otherwise every pixel
 the pipeline reads is the frame's own, so meshes, expression and rig are the same as from
@@ -19,7 +21,7 @@ the whole frame (`tests/test_studio_region.py`).
     >>> planner = RegionPlanner()
     >>> rgb, got = decode_live_frame(message, max_pixels)
     >>> faces, puppet = session.frame(rgb, character, size)
-    >>> next_region = planner.plan(faces, rgb.shape, got, session.faces.detection_next)
+    >>> next_region = planner.plan(faces, rgb.shape, got, session.faces.whole_next)
 """
 
 from __future__ import annotations
@@ -47,14 +49,15 @@ class RegionPlanner:
         self.short = False
         self._faces = 0
 
-    def plan(self, faces: list, shape, got: list[int] | None, detection_next: bool) -> list[int] | None:
+    def plan(self, faces: list, shape, got: list[int] | None, whole_next: bool) -> list[int] | None:
         """The region of the next frame to ask for, or None for the whole frame.
 
         Args:
             faces: this frame's results (`FaceResult`, `.face` the pipeline's `Face`) or `Face`s.
             shape: (H, W, ...) of the frame.
             got: the region this frame's pixels covered ([x, y, w, h]), None for a whole frame.
-            detection_next: the next frame runs the full detector (`RigFaceStream.detection_next`).
+            whole_next: the next frame needs the whole picture (`RigFaceStream.whole_next`: the
+                periodic detector, or a finished detection with a face outside the region).
 
         Returns:
             [x, y, w, h] (even x, y, w, h inside the frame) or None.
@@ -64,7 +67,7 @@ class RegionPlanner:
                                           or not all(contains(got, aligned_read_box(f, shape)) for f in faces))
         lost, self._faces = len(faces) < self._faces, len(faces)
         self.asked = None
-        if self.short or lost or not faces or detection_next or any(f is None for f in faces):
+        if self.short or lost or not faces or whole_next or any(f is None for f in faces):
             return None
         boxes = np.array([face_region(f.mesh468, shape) for f in faces])
         x0, y0 = boxes[:, :2].min(0)
