@@ -25,9 +25,11 @@ def _i420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
 
 
-def message(rgb: np.ndarray, region: list[int] | None = None) -> bytes:
+def message(rgb: np.ndarray, region: list[int] | None = None, overview: bool = False) -> bytes:
     """What the page's worker sends: the whole I420 frame ("DXRF"), or only `region` ("DXRC",
-    the bytes `VideoFrame.copyTo(buffer, {rect})` writes: the Y, U and V planes of the rectangle)."""
+    the bytes `VideoFrame.copyTo(buffer, {rect})` writes: the Y, U and V planes of the
+    rectangle), with `overview` followed by the frame at half size ("DXRO": each plane's 2x2
+    blocks averaged, as live-worker.js's halveI420)."""
     h, w = rgb.shape[:2]
     y, u, v = _i420(rgb)
     if region is None:
@@ -35,8 +37,12 @@ def message(rgb: np.ndarray, region: list[int] | None = None) -> bytes:
     x0, y0, rw, rh = region
     planes = [y[y0:y0 + rh, x0:x0 + rw], u[y0 // 2:(y0 + rh) // 2, x0 // 2:(x0 + rw) // 2],
               v[y0 // 2:(y0 + rh) // 2, x0 // 2:(x0 + rw) // 2]]
+    if overview:
+        planes += [(p[0::2, 0::2].astype(np.int32) + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2] + 2) >> 2
+                   for p in (y, u, v)]
     head = b"".join(int(n).to_bytes(2, "little") for n in (w, h, x0, y0, rw, rh))
-    return b"DXRCI420" + head + b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
+    return (b"DXRO" if overview else b"DXRC") + b"I420" + head + b"".join(
+        np.ascontiguousarray(p, np.uint8).tobytes() for p in planes)
 
 
 def test_a_region_frame_holds_the_whole_frames_pixels_in_its_region_and_black_elsewhere(astronaut):
@@ -49,6 +55,11 @@ def test_a_region_frame_holds_the_whole_frames_pixels_in_its_region_and_black_el
     outside = np.ones(part.shape[:2], bool)
     outside[36:216, 100:310] = False
     assert part[outside].max() == 0
+    seen, got = decode_live_frame(message(frame, [100, 36, 210, 180], overview=True), 10**7)
+    assert got == [100, 36, 210, 180]
+    np.testing.assert_array_equal(seen[36:216, 100:310], whole[36:216, 100:310])
+    difference = np.abs(seen[outside].astype(int) - whole[outside])  # elsewhere: the half-size overview, scaled up
+    assert difference.mean() < 6 and np.median(difference) <= 4
 
 
 @pytest.mark.parametrize("region, why", [([400, 36, 210, 180], "not inside"), ([101, 36, 210, 180], "even corners"),
@@ -62,6 +73,9 @@ def test_a_malformed_region_frame_is_a_422(astronaut, region, why):
     assert err.value.status == 422
     with pytest.raises(StudioError, match="header cut short"):
         decode_live_frame(data[:16], 10**7)
+    with pytest.raises(StudioError, match="bytes do not make") as err:  # an overview cut short
+        decode_live_frame(message(frame, [100, 36, 210, 180], overview=True)[:-100], 10**7)
+    assert err.value.status == 422
 
 
 def _face(mesh_box, aligned_box):
@@ -81,7 +95,10 @@ def test_planner_asks_for_a_region_around_the_faces_and_the_whole_frame_when_it_
     assert region == face_region(face.mesh468, shape) and all(v % 2 == 0 for v in region)
     assert region == [126, 36, 248, 248]  # 2x the extent (120) around (250, 160), 3 px more, on even pixels
     assert contains(region, aligned_read_box(face, shape)) and not planner.short
-    assert planner.plan([face], shape, region, whole_next=True) is None  # the detector reads the whole frame
+    assert planner.plan([face], shape, region, whole_next=True) is None  # a new face waits for a whole frame
+    assert planner.plan([face], shape, None, False, detection_next=True) == region and planner.overview
+    assert planner.plan([face], shape, region, False) == region and not planner.overview
+    assert RegionPlanner(use_overview=False).plan([face], shape, None, False, detection_next=True) is None
     assert planner.plan([face], shape, None, whole_next=False) == region
     assert planner.plan([], shape, region, whole_next=False) is None and not planner.short  # no face
     planner.plan([face, _face((400, 100, 500, 220), (415, 120, 485, 200))], shape, None, False)
@@ -120,16 +137,16 @@ def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monk
     try:
         for k, rgb in enumerate(frames):
             clock[0] = k / 30
-            data = message(rgb, asked)
-            sizes.append(len(data))
+            data = message(rgb, asked, planner.overview)
+            sizes.append((len(data), asked is not None and planner.overview))
             sent_regions += asked is not None
             a_img, _ = decode_live_frame(message(rgb), 10**7)
             b_img, got = decode_live_frame(data, 10**7)
             a_faces, a_puppet = whole.frame(a_img, "pip", 64)
             b_faces, b_puppet = part.frame(b_img, "pip", 64, got)
-            asked = planner.plan(b_faces, b_img.shape, got, part.faces.whole_next)
-            assert not planner.short
-            assert asked is None or k % 10 != 9  # frames 10, 20 run the detector: sent whole
+            asked = planner.plan(b_faces, b_img.shape, got, part.faces.whole_next, part.faces.detection_next)
+            assert not planner.short and asked is not None
+            assert planner.overview == (k % 10 == 9)  # frames 10, 20 run the detector: the overview too
             assert len(a_faces) == len(b_faces) == 1
             np.testing.assert_allclose(b_faces[0].face.mesh478, a_faces[0].face.mesh478, atol=1e-4)
             np.testing.assert_array_equal(b_faces[0].face.aligned, a_faces[0].face.aligned)
@@ -138,8 +155,10 @@ def test_region_frames_give_the_whole_frames_faces_expression_input_and_rig(monk
     finally:
         whole.close()
         part.close()
-    assert sent_regions == 21  # all but the first frame and the detector's (10, 20)
-    assert max(s for s in sizes if s < sizes[0]) < sizes[0] / 3  # a region: under a third of the frame's bytes
+    assert sent_regions == 23  # all but the first frame
+    whole_bytes = sizes[0][0]
+    assert max(n for n, overview in sizes[1:] if not overview) < whole_bytes / 4  # a region: under a quarter
+    assert max(n for n, overview in sizes[1:] if overview) < whole_bytes * 0.4  # + the overview: under 40%
 
 
 class _AtOnce:
@@ -173,11 +192,13 @@ def test_a_face_entering_beside_a_tracked_one_joins_on_a_whole_frame(astronaut):
         planner, asked, counts[path] = RegionPlanner(), None, []
         try:
             for frame in frames:
-                image, got = decode_live_frame(message(frame, asked if path == "region" else None), 10**7)
+                data = message(frame, asked, planner.overview) if path == "region" else message(frame)
+                image, got = decode_live_frame(data, 10**7)
                 faces = stream.process(image, got)
                 counts[path].append(len(faces))
-                asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next)
+                asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next, stream.detection_next)
         finally:
             stream.close()
     assert counts["whole"] == [1] * 11 + [2] * 3  # merged on frame 11
-    assert counts["region"] == [1] * 12 + [2] * 2  # frame 11 was a region frame: merged on frame 12, whole
+    assert counts["region"] == [1] * 12 + [2] * 2  # frame 10: region + overview, the detector's; 11 a region:
+    # the new face waits; 12 whole: merged

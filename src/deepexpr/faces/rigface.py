@@ -125,11 +125,16 @@ class RigFaceStream:
 
     @property
     def whole_next(self) -> bool:
-        """Whether the next frame needs the whole picture: it falls due for the periodic full
-        detector, or a finished detection waits for it (a live client then sends the whole
-        frame, `deepexpr.studio.liveregion`)."""
+        """Whether a finished detection waits for the next frame to be whole (a live client
+        then sends the whole frame, `deepexpr.studio.liveregion`)."""
+        return self._held
+
+    @property
+    def detection_next(self) -> bool:
+        """Whether the next frame falls due for the periodic full detector (it searches the
+        whole picture: a live client sends its region and the whole frame at half size)."""
         s = self._stream
-        return self._held or s.frame_index % max(int(s.pipeline.config.detect_every), 1) == 0
+        return s.frame_index % max(int(s.pipeline.config.detect_every), 1) == 0
 
     def close(self) -> None:
         self._stream.close()

@@ -7,7 +7,9 @@ Protocol (server messages are JSON text, except the puppet frame with `?puppet=b
 - client -> binary: a region of a raw frame ("DXRC", `uploads.decode_live_frame`): what the
   previous answer's "next_region" [x, y, w, h] asked for (null: send the whole frame). Only
   those pixels are read for tracked faces (`liveregion`), so the page sends ~1/4-1/8 of the
-  frame; the answer's "region" echoes what it got, "region_short" says a face read past it;
+  frame; with "next_overview" true ("DXRO") the whole frame at half size follows the region
+  (for the periodic detector); the answer's "region" echoes what it got, "region_short" says
+  a face read past it;
 - client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
@@ -124,7 +126,8 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
     t0 = time.perf_counter()
     rgb, region = decode_live_frame(data, config.live_max_pixels)
     faces, puppet = session.frame(rgb, character, config.puppet_size, region)
-    next_region = None if planner is None else planner.plan(faces, rgb.shape, region, session.faces.whole_next)
+    next_region = None if planner is None else planner.plan(faces, rgb.shape, region, session.faces.whole_next,
+                                                            session.faces.detection_next)
     jpeg = None if puppet is None else encode_image(puppet.image, "JPEG", PUPPET_QUALITY)
     message = {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
                "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],
@@ -133,6 +136,7 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
                "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
                "rig_flags": [] if puppet is None else puppet.flags,
                "character": character, "region": region, "next_region": next_region,
+               "next_overview": next_region is not None and planner.overview,
                "region_short": planner is not None and planner.short, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
                "queue_ms": 0.0 if arrived is None else round(1000 * (t0 - arrived), 2),
                "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}

@@ -8,8 +8,10 @@ move (`REGION_SCALE` x the mesh's extent), and the page sends only those pixels,
 camera's full resolution (a 640x480 frame with a face ~100 px wide: ~60 KB of I420 instead of
 460 KB). The rest of the picture arrives black (`uploads.decode_live_frame`).
 
-The whole frame is asked for when the next frame runs the periodic full detector (it
-searches the whole picture), when that detector found a new face outside the region (it is
+When the next frame runs the periodic full detector (it searches the whole picture), the
+page sends the region and the whole frame at half size (the detector reads it at 192 px
+anyway; ~175 KB instead of 460). The whole frame is asked for when that detector found a
+new face outside the region (it is
 meshed on the next whole frame, `RigFaceStream.process`), when this frame has no face or
 lost one (the detector ran at once: on a region frame it saw only the region; a face
 elsewhere is found on a later whole frame), when this frame's face crops read past
@@ -21,7 +23,8 @@ the whole frame (`tests/test_studio_region.py`).
     >>> planner = RegionPlanner()
     >>> rgb, got = decode_live_frame(message, max_pixels)
     >>> faces, puppet = session.frame(rgb, character, size)
-    >>> next_region = planner.plan(faces, rgb.shape, got, session.faces.whole_next)
+    >>> next_region = planner.plan(faces, rgb.shape, got, session.faces.whole_next, session.faces.detection_next)
+    >>> planner.overview                  # send the whole frame at half size with it
 """
 
 from __future__ import annotations
@@ -38,26 +41,37 @@ READ_MARGIN = 3  # pixels a warp reads past its crop's corners (`faces.align._re
 class RegionPlanner:
     """The region to ask of the next frame of one live stream (one per socket).
 
+    Args:
+        use_overview: a frame that runs the periodic detector comes as the region and the
+            whole frame at half size (`uploads.decode_live_frame`); False: as a whole frame.
+
     Attributes:
         asked: the region [x, y, w, h] asked of the next frame, or None (the whole frame).
+        overview: the next frame should carry the whole frame at half size too.
         short: the last frame was a region that missed pixels its face crops read (or not
             the region asked for); its numbers may differ from the whole frame's.
     """
 
-    def __init__(self):
+    def __init__(self, use_overview: bool = True):
+        self.use_overview = use_overview
         self.asked: list[int] | None = None
+        self.overview = False
         self.short = False
         self._faces = 0
 
-    def plan(self, faces: list, shape, got: list[int] | None, whole_next: bool) -> list[int] | None:
-        """The region of the next frame to ask for, or None for the whole frame.
+    def plan(self, faces: list, shape, got: list[int] | None, whole_next: bool,
+             detection_next: bool = False) -> list[int] | None:
+        """The region of the next frame to ask for, or None for the whole frame; `overview`
+        says whether the whole frame at half size should come with the region.
 
         Args:
             faces: this frame's results (`FaceResult`, `.face` the pipeline's `Face`) or `Face`s.
             shape: (H, W, ...) of the frame.
             got: the region this frame's pixels covered ([x, y, w, h]), None for a whole frame.
-            whole_next: the next frame needs the whole picture (`RigFaceStream.whole_next`: the
-                periodic detector, or a finished detection with a face outside the region).
+            whole_next: the next frame must be whole (`RigFaceStream.whole_next`: a finished
+                detection found a face outside the region).
+            detection_next: the next frame runs the periodic detector (`RigFaceStream.detection_next`):
+                the region and an overview, or the whole frame without `use_overview`.
 
         Returns:
             [x, y, w, h] (even x, y, w, h inside the frame) or None.
@@ -66,15 +80,16 @@ class RegionPlanner:
         self.short = got is not None and (self.asked is None or not contains(got, self.asked)
                                           or not all(contains(got, aligned_read_box(f, shape)) for f in faces))
         lost, self._faces = len(faces) < self._faces, len(faces)
-        self.asked = None
-        if self.short or lost or not faces or whole_next or any(f is None for f in faces):
+        self.asked, self.overview = None, False
+        if self.short or lost or not faces or whole_next or any(f is None for f in faces) \
+                or (detection_next and not (self.use_overview and shape[0] % 4 == shape[1] % 4 == 0)):
             return None
         boxes = np.array([face_region(f.mesh468, shape) for f in faces])
         x0, y0 = boxes[:, :2].min(0)
         x1, y1 = (boxes[:, :2] + boxes[:, 2:]).max(0)
         if (x1 - x0) * (y1 - y0) > MAX_REGION_SHARE * shape[0] * shape[1]:
             return None
-        self.asked = [int(x0), int(y0), int(x1 - x0), int(y1 - y0)]
+        self.asked, self.overview = [int(x0), int(y0), int(x1 - x0), int(y1 - y0)], detection_next
         return self.asked
 
 

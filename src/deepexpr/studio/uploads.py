@@ -75,6 +75,7 @@ RAW_MAGIC = b"DXRF"  # a raw live frame: magic, format (4 ASCII), width, height 
 RAW_HEADER = 12
 REGION_MAGIC = b"DXRC"  # a region of a raw live frame (`decode_live_frame`)
 REGION_HEADER = 20
+OVERVIEW_MAGIC = b"DXRO"  # a region + the whole frame at half size (`decode_live_frame`)
 # bytes per frame of each raw format (w, h even for the 4:2:0 ones) and its OpenCV conversion to RGB
 _RAW = {"I420": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_I420"),
         "NV12": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_NV12"),
@@ -98,20 +99,24 @@ def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
 
 def decode_live_frame(data: bytes, max_pixels: int) -> tuple[np.ndarray, list[int] | None]:
     """A live frame as `decode_frame`, or a region of one: (RGB (H, W, 3) uint8 of the whole
-    frame's size, the region [x, y, w, h] its pixels cover or None for a whole frame).
+    frame's size, the region [x, y, w, h] its own pixels cover or None for a whole frame).
 
     A region frame is `REGION_MAGIC`, the pixel format, the whole frame's width and height,
     then the region's x, y, width and height (all uint16 little-endian), then the region's
     tightly packed pixels (`VideoFrame.copyTo(buffer, {rect})`; x, y, w, h even for the 4:2:0
     formats). Outside the region the picture is black: the server asks for a region that holds
-    every pixel the next frame's face crops read (`deepexpr.studio.liveregion`).
+    every pixel the next frame's face crops read (`deepexpr.studio.liveregion`). With
+    `OVERVIEW_MAGIC` the region is followed by the whole frame at half size (same format,
+    width and height halved, a multiple of 4 for 4:2:0): outside the region the picture is
+    that overview scaled up (what the periodic face detector searches; it reads the frame at
+    192 px anyway).
 
     Raises:
         StudioError: 422 for a malformed frame or a region outside the frame, 413 over `max_pixels`.
     """
-    if not data.startswith((RAW_MAGIC, REGION_MAGIC)):
+    if not data.startswith((RAW_MAGIC, REGION_MAGIC, OVERVIEW_MAGIC)):
         return decode_image(data, max_pixels, what="frame"), None
-    region = data.startswith(REGION_MAGIC)
+    region, overview = not data.startswith(RAW_MAGIC), data.startswith(OVERVIEW_MAGIC)
     head = REGION_HEADER if region else RAW_HEADER
     if len(data) < head:
         raise StudioError(422, "raw frame: header cut short; send DXRF, format, width, height, pixels")
@@ -127,10 +132,21 @@ def decode_live_frame(data: bytes, max_pixels: int) -> tuple[np.ndarray, list[in
     if region and (x + rw > w or y + rh > h or (yuv and (x % 2 or y % 2))):
         raise StudioError(422, f"region frame: {rw}x{rh} at ({x}, {y}) is not inside the {w}x{h} frame "
                                "(4:2:0 formats need even corners)")
-    rgb = _raw_rgb(data, head, fmt, rw, rh)
+    end = len(data)
+    if overview:  # the half-size whole frame after the region's pixels
+        end -= _RAW[fmt][0](w // 2, h // 2)
+        if end < head or w % 4 or h % 4:
+            raise StudioError(422, f"overview frame: {len(data) - head} bytes do not make a {rw}x{rh} region and a "
+                                   f"{w // 2}x{h // 2} overview (sides a multiple of 4)")
+    rgb = _raw_rgb(data[:end] if overview else data, head, fmt, rw, rh)
     if not region:
         return rgb, None
-    whole = np.zeros((h, w, 3), np.uint8)
+    if overview:
+        import cv2
+
+        whole = cv2.resize(_raw_rgb(data, end, fmt, w // 2, h // 2), (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        whole = np.zeros((h, w, 3), np.uint8)
     whole[y:y + rh, x:x + rw] = rgb
     return whole, [x, y, rw, rh]
 

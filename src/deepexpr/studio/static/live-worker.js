@@ -13,7 +13,7 @@ const RAW_FORMATS = ["I420", "NV12", "RGBA", "RGBX", "BGRA", "BGRX"];  // what t
 const RAW_MAX_BYTES = 1000000;  // the server's default --live-max-bytes
 const live = { ws: null, reader: null, latest: null, busy: false, running: false, sentAt: 0,
                canvas: null, ctx: null, puppet: null, puppetBlob: null, quality: 0.8,
-               region: null, sentRegion: false };
+               region: null, sentRegion: 0, whole: null };
 
 self.onmessage = (ev) => {
   const m = ev.data;
@@ -66,7 +66,7 @@ async function send() {
     if (!live.running || live.ws.readyState !== WebSocket.OPEN) return;
     live.sentAt = performance.now();
     live.sentFormat = "jpeg";
-    live.sentRegion = false;
+    live.sentRegion = 0;
     live.ws.send(blob);
   } catch (err) {
     live.busy = false;
@@ -77,29 +77,48 @@ async function send() {
 async function sendRaw(frame) {
   // the frame's own pixels ("DXRF", format, width, height, pixels: the server's decode_frame), or
   // only the region the last answer asked for ("DXRC", format, width, height, x, y, w, h, pixels:
-  // where the server reads the tracked faces next); false (send a JPEG instead) for a format or
-  // size the server does not take raw
+  // where the server reads the tracked faces next), with the whole frame at half size after it
+  // when the answer asked for an overview ("DXRO": for the server's periodic face detector);
+  // false (send a JPEG instead) for a format or size the server does not take raw
   const w = frame.visibleRect.width, h = frame.visibleRect.height, format = frame.format;  // null once closed
   const yuv = format === "I420" || format === "NV12";
   if (!RAW_FORMATS.includes(format) || (yuv && (w % 2 || h % 2))) return false;
-  const r = live.regions && live.region && live.region.width === w && live.region.height === h ? live.region.rect : null;
+  const asked = live.regions && live.region && live.region.width === w && live.region.height === h ? live.region : null;
+  const overview = asked && asked.overview && format === "I420" && w % 4 === 0 && h % 4 === 0;
+  const r = asked && (overview || !asked.overview) ? asked.rect : null;  // else the whole frame
   const rw = r ? r[2] : w, rh = r ? r[3] : h, head = r ? 20 : 12;
   const options = r ? { rect: { x: r[0], y: r[1], width: rw, height: rh } } : undefined;
-  const size = frame.allocationSize(options);
-  if (size + head > RAW_MAX_BYTES || size !== (yuv ? (rw * rh * 3) / 2 : rw * rh * 4)) return false;
-  const buf = new Uint8Array(head + size);
-  buf.set(r ? [68, 88, 82, 67] : [68, 88, 82, 70], 0);  // "DXRC" / "DXRF"
+  const size = frame.allocationSize(options), extra = overview ? (w * h * 3) / 8 : 0;
+  if (size + head + extra > RAW_MAX_BYTES || size !== (yuv ? (rw * rh * 3) / 2 : rw * rh * 4)) return false;
+  const buf = new Uint8Array(head + size + extra);
+  buf.set(overview ? [68, 88, 82, 79] : r ? [68, 88, 82, 67] : [68, 88, 82, 70], 0);  // "DXRO" / "DXRC" / "DXRF"
   for (let i = 0; i < 4; i++) buf[4 + i] = format.charCodeAt(i);
   const view = new DataView(buf.buffer);
   [w, h, ...(r || [])].forEach((v, i) => view.setUint16(8 + 2 * i, v, true));
-  await frame.copyTo(buf.subarray(head), options);
+  await frame.copyTo(buf.subarray(head, head + size), options);
+  if (overview) {
+    if (!live.whole || live.whole.length !== (w * h * 3) / 2) live.whole = new Uint8Array((w * h * 3) / 2);
+    await frame.copyTo(live.whole);
+    halveI420(live.whole, w, h, buf, head + size);
+  }
   frame.close();
   if (!live.running || live.ws.readyState !== WebSocket.OPEN) return true;
   live.sentAt = performance.now();
   live.sentFormat = format;
-  live.sentRegion = !!r;
+  live.sentRegion = overview ? 2 : r ? 1 : 0;  // (for the page's stats)
   live.ws.send(buf);
   return true;
+}
+
+function halveI420(src, w, h, dst, at) {
+  // an I420 frame at half size (each plane's 2x2 blocks averaged) written into dst from `at`
+  const planes = [[0, w, h], [w * h, w / 2, h / 2], [(w * h * 5) / 4, w / 2, h / 2]];
+  for (const [start, pw, ph] of planes) {
+    for (let y = 0; y < ph / 2; y++) {
+      const r0 = start + 2 * y * pw, r1 = r0 + pw;
+      for (let x = 0; x < pw; x += 2) dst[at++] = (src[r0 + x] + src[r0 + x + 1] + src[r1 + x] + src[r1 + x + 1] + 2) >> 2;
+    }
+  }
 }
 
 function onAnswer(data) {
@@ -107,7 +126,7 @@ function onAnswer(data) {
   const msg = JSON.parse(data);
   const rtt = performance.now() - live.sentAt;
   // the region of the next frame the server reads (null: the whole frame), for a frame of this size
-  if (msg.type === "frame") live.region = msg.next_region ? { rect: msg.next_region, width: msg.width, height: msg.height } : null;
+  if (msg.type === "frame") live.region = msg.next_region ? { rect: msg.next_region, width: msg.width, height: msg.height, overview: !!msg.next_overview } : null;
   else if (msg.type === "error") live.region = null;
   if (msg.type === "frame" || msg.type === "error") {
     live.busy = false;

@@ -320,7 +320,8 @@ function onLiveMessage(live, msg, rtt) {
   stats.rtt.push(rtt); stats.server.push(msg.server_ms); stats.sent = msg.sent || "jpeg";  // the frames' format
   stats.regions = (stats.regions || 0) + (msg.sentRegion ? 1 : 0);  // frames sent as the region the server asked for
   if (stats.queue) stats.queue.push(msg.queue_ms || 0);  // waiting for a worker (benchmarks)
-  if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); if (stats.queue) stats.queue.shift(); }
+  if (stats.kinds) stats.kinds.push(msg.sentRegion || 0);  // per frame: 0 whole, 1 a region, 2 + the overview (benchmarks)
+  if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); if (stats.queue) stats.queue.shift(); if (stats.kinds) stats.kinds.shift(); }
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();
   if (now - live.statsAt >= LIVE_STATS_EVERY_MS) {
     live.statsAt = now;
