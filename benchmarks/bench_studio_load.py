@@ -248,10 +248,11 @@ def browser_live(url: str, seconds: float, query: str = "", server_pid: int | No
 def print_by_kind(stats: dict) -> None:
     """The page's round trip split by what was sent: the region the server asked for, with the
     whole frame at half size (its periodic detector), or the whole frame (no face, a face lost)."""
-    kinds, rtt = np.array(stats.get("kinds") or []), np.array(stats["rtt"])
+    kinds, rtt, server = np.array(stats.get("kinds") or []), np.array(stats["rtt"]), np.array(stats["server"])
     if len(kinds) != len(rtt) or not len(rtt):
         return
     parts = [f"{name} {int(np.sum(kinds == k))} frames p50 {pct(rtt[kinds == k], 50):.1f} / p95 {pct(rtt[kinds == k], 95):.1f}"
+             f" (server-side p50 {pct(server[kinds == k], 50):.1f})"
              for k, name in ((1, "regions"), (2, "regions + half-size overview (detector)"), (0, "whole frames"))
              if np.any(kinds == k)]
     print(f"browser live round trip by frame sent (ms): {'; '.join(parts)}")

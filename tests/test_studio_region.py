@@ -202,3 +202,35 @@ def test_a_face_entering_beside_a_tracked_one_joins_on_a_whole_frame(astronaut):
     assert counts["whole"] == [1] * 11 + [2] * 3  # merged on frame 11
     assert counts["region"] == [1] * 12 + [2] * 2  # frame 10: region + overview, the detector's; 11 a region:
     # the new face waits; 12 whole: merged
+
+
+def test_a_face_lost_on_a_region_frame_is_searched_for_on_the_next_whole_frame(astronaut, monkeypatch):
+    """A jump out of the region loses the face: the region frame does not run the detector
+    (it would see only the region), the next frame comes whole and finds the face again."""
+    from deepexpr.faces import FacePipeline, pipeline
+    from deepexpr.faces.rigface import RigFaceStream, rig_config
+
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(8):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        x = 10 + 2 * t if t < 4 else 320  # frame 4: the face jumps far to the right
+        frame[40:180, x:x + 140] = small
+        frames.append(frame)
+    detector_runs = []
+    real = pipeline.detect_boxes
+    monkeypatch.setattr(pipeline, "detect_boxes", lambda *a, **k: detector_runs.append(len(counts)) or real(*a, **k))
+    stream = RigFaceStream(FacePipeline(rig_config(threads=1, min_iod=20)))
+    planner, asked, counts, sent = RegionPlanner(), None, [], []
+    try:
+        for frame in frames:
+            sent.append("region" if asked else "whole")
+            image, got = decode_live_frame(message(frame, asked, planner.overview), 10**7)
+            faces = stream.process(image, got)
+            counts.append(len(faces))
+            asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next, stream.detection_next)
+    finally:
+        stream.close()
+    assert sent == ["whole", "region", "region", "region", "region", "whole", "region", "region"]
+    assert counts == [1, 1, 1, 1, 0, 1, 1, 1]
+    assert detector_runs == [0, 5]  # the first frame, then the whole frame after the loss

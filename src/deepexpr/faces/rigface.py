@@ -96,10 +96,11 @@ class RigFaceStream:
         [x, y, w, h] part of the frame that holds its own pixels (a live region frame, the rest
         blank; None: all of it). A finished background detection that found a face whose mesh
         crop runs past the region is not merged into such a frame (it would mesh blank pixels):
-        it waits for the next whole frame (`whole_next`)."""
+        it waits for the next whole frame (`whole_next`); nor is a lost face searched for in it
+        (the detector would see only the region: the client sends the next frame whole)."""
         frame = np.ascontiguousarray(frame)
         held = self._hold_detection(region)
-        faces = self._stream.process(frame)
+        faces = self._stream.process(frame, detect_now=region is None)
         if held is not None and self._stream._pending is None:
             self._stream._pending = held  # (a newer detection started meanwhile replaces it)
         return [rig_face(f, frame.shape) for f in faces]
