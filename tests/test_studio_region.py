@@ -234,3 +234,47 @@ def test_a_face_lost_on_a_region_frame_is_searched_for_on_the_next_whole_frame(a
     assert sent == ["whole", "region", "region", "region", "region", "whole", "region", "region"]
     assert counts == [1, 1, 1, 1, 0, 1, 1, 1]
     assert detector_runs == [0, 5]  # the first frame, then the whole frame after the loss
+
+
+def test_an_ended_tracks_graph_is_made_afresh_beside_the_frames(astronaut, monkeypatch):
+    """The graph of a track that ended is made afresh (`forget_face`) on the background
+    executor after that frame, not on the frame that finds a face again; the re-found face's
+    mesh is the same as when the frame does it."""
+    from deepexpr.faces import FacePipeline, solutions
+    from deepexpr.faces.rigface import RigFaceStream, rig_config
+
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(7):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        x = 10 + 2 * t if t < 4 else 320  # frame 4: the face jumps, the track ends; frame 5 finds it
+        frame[40:180, x:x + 140] = small
+        frames.append(frame)
+    where, real = [], solutions.forget_face
+    running = [False]
+    monkeypatch.setattr(solutions, "forget_face", lambda *a: where.append(running[0]) or real(*a))
+
+    class Background:
+        def submit(self, fn, *args):
+            from concurrent.futures import Future
+
+            running[0] = True
+            future = Future()
+            future.set_result(fn(*args))
+            running[0] = False
+            return future
+
+    meshes = {}
+    for name, background in (("in the frame", None), ("beside", Background())):
+        stream = RigFaceStream(FacePipeline(rig_config(threads=1, min_iod=20)), background=background)
+        planner, asked, where[:] = RegionPlanner(), None, []
+        try:
+            for frame in frames:
+                image, got = decode_live_frame(message(frame, asked, planner.overview), 10**7)
+                faces = stream.process(image, got)
+                asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next, stream.detection_next)
+            meshes[name] = faces[0].mesh
+        finally:
+            stream.close()
+        assert where == [background is not None]  # once, for the track that ended
+    np.testing.assert_array_equal(meshes["beside"], meshes["in the frame"])
