@@ -87,14 +87,9 @@ class RigFaceStream:
     def __init__(self, pipeline=None, max_gap: int = 15, background=None):
         from deepexpr.faces.pipeline import FacePipeline
 
-        # background: an executor for the periodic detector runs (see `FaceStream`) and for
-        # making an ended track's mediapipe graph start afresh (`_forget_spares`)
+        # background: an executor for the periodic detector runs (see `FaceStream`)
         self._stream = (pipeline or FacePipeline(rig_config())).stream(max_gap, background)
-        self._background = background
         self._held = False  # a finished background detection waits for a whole frame
-        self._forgetting: list = []  # (future, graph) of spare graphs being made afresh
-        self._forgotten: set[int] = set()  # ids of spare graphs made afresh already
-        self._stream._fresh = self._fresh  # the stream reuses those as they are
 
     def process(self, frame: np.ndarray, region: list[int] | None = None) -> list[RigFace]:
         """The faces of the next RGB uint8 (H, W, 3) frame, left to right. `region`: the
@@ -105,46 +100,10 @@ class RigFaceStream:
         (the detector would see only the region: the client sends the next frame whole)."""
         frame = np.ascontiguousarray(frame)
         held = self._hold_detection(region)
-        self._collect_forgotten()
         faces = self._stream.process(frame, detect_now=region is None)
         if held is not None and self._stream._pending is None:
             self._stream._pending = held  # (a newer detection started meanwhile replaces it)
-        self._forget_spares()
         return [rig_face(f, frame.shape) for f in faces]
-
-    def _forget_spares(self) -> None:
-        """Make the graphs of tracks that just ended start afresh on the background executor
-        (`solutions.forget_face`: a blank frame through the graph, ~a mesh call of CPU), so
-        the frame that finds a face again does not pay for it (with the live socket's
-        executor it runs once this frame's answer is out)."""
-        spares = self._stream._spare
-        if self._background is None or not spares:
-            return
-        from deepexpr.faces.solutions import forget_face
-
-        for graph in [g for g in spares if id(g) not in self._forgotten]:
-            spares.remove(graph)
-            future = self._background.submit(forget_face, graph, self._stream.pipeline.config.mesh_size)
-            self._forgetting.append((future, graph))
-
-    def _collect_forgotten(self) -> None:
-        """Give the stream back the graphs made afresh meanwhile (waits for them: a job
-        submitted after the last answer has run, or runs, while the client sent this frame)."""
-        for future, graph in self._forgetting:
-            try:
-                future.result()
-                self._forgotten.add(id(graph))
-            except Exception:  # (cancelled or failed: the stream makes it afresh itself when used)
-                pass
-            self._stream._spare.append(graph)
-        self._forgetting = []
-
-    def _fresh(self, graph):
-        """`FaceStream._fresh`, skipped for a graph made afresh already."""
-        if id(graph) in self._forgotten:
-            self._forgotten.discard(id(graph))
-            return graph
-        return type(self._stream)._fresh(self._stream, graph)
 
     def _hold_detection(self, region) -> tuple | None:
         """The stream's finished background detection, taken out of its way for this frame
@@ -179,14 +138,6 @@ class RigFaceStream:
         return s.frame_index % max(int(s.pipeline.config.detect_every), 1) == 0
 
     def close(self) -> None:
-        for future, graph in self._forgetting:  # a job still held or running: wait, then free
-            if not future.cancel():
-                try:
-                    future.result()
-                except Exception:
-                    pass
-            self._stream._spare.append(graph)
-        self._forgetting = []
         self._stream.close()
 
 
