@@ -221,7 +221,7 @@ def browser_live(url: str, seconds: float, query: str = "", server_pid: int | No
                 time.sleep(0.2)
             driver.find_element("id", "live-start").click()
             time.sleep(3)  # camera start and first frames kept out
-            driver.execute_script("window.studioLiveStats = {rtt: [], server: [], queue: []};")
+            driver.execute_script("window.studioLiveStats = {rtt: [], server: [], queue: [], kinds: []};")
             cpu0, server0 = _browser_cpu_s(driver), server_cpu_s(server_pid) if server_pid else 0.0
             time.sleep(seconds)
             stats = driver.execute_script("return window.studioLiveStats;")
@@ -232,16 +232,30 @@ def browser_live(url: str, seconds: float, query: str = "", server_pid: int | No
     split = ", ".join(f"{k} {1000 * (v - cpu0.get(k, 0.0)) / frames:.1f}" for k, v in sorted(cpu1.items()))
     print(f"Chromium's own CPU per live frame: {1000 * (sum(cpu1.values()) - sum(cpu0.values())) / frames:.1f} ms "
           f"({split}; at {frames / seconds:.1f} frames/s, the webcam's own video included; frames sent as "
-          f"{stats.get('sent', '?')})")
+          f"{stats.get('sent', '?')}, {stats.get('regions', 0)} of {len(stats['rtt'])} as the region the server asked for)")
     rest = np.array(stats["rtt"]) - np.array(stats["server"]) - np.array(stats.get("queue") or 0.0)
     print(f"browser live round trip = waiting for a worker p50 {pct(stats.get('queue') or [0.0], 50):.1f} / p95 "
           f"{pct(stats.get('queue') or [0.0], 95):.1f} ms + server-side + the rest (Chromium, the socket, the event "
           f"loop) p50 {pct(rest, 50):.1f} / p95 {pct(rest, 95):.1f} ms")
+    print_by_kind(stats)
     out = (summary("browser live round trip", stats["rtt"], 0, seconds),
            summary("browser live server-side", stats["server"], 0, seconds))
     for r in out if server_ms is not None else ():
         r["cpu_ms"] = server_ms  # over the measured frames only (not the camera's start)
     return out
+
+
+def print_by_kind(stats: dict) -> None:
+    """The page's round trip split by what was sent: the region the server asked for, with the
+    whole frame at half size (its periodic detector), or the whole frame (no face, a face lost)."""
+    kinds, rtt, server = np.array(stats.get("kinds") or []), np.array(stats["rtt"]), np.array(stats["server"])
+    if len(kinds) != len(rtt) or not len(rtt):
+        return
+    parts = [f"{name} {int(np.sum(kinds == k))} frames p50 {pct(rtt[kinds == k], 50):.1f} / p95 {pct(rtt[kinds == k], 95):.1f}"
+             f" (server-side p50 {pct(server[kinds == k], 50):.1f})"
+             for k, name in ((1, "regions"), (2, "regions + half-size overview (detector)"), (0, "whole frames"))
+             if np.any(kinds == k)]
+    print(f"browser live round trip by frame sent (ms): {'; '.join(parts)}")
 
 
 def _browser_cpu_s(driver) -> dict[str, float]:
@@ -449,7 +463,8 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=60, help="soak length in seconds (the issue asks 600)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium page-load figure")
     ap.add_argument("--page-query", default="", help="the Live page's URL query: live=page (frames on the main "
-                    "thread, the fallback of browsers without MediaStreamTrackProcessor), frames=jpeg (JPEG, not raw)")
+                    "thread, the fallback of browsers without MediaStreamTrackProcessor), frames=jpeg (JPEG, not raw), "
+                    "regions=off (whole raw frames, not the region the server asks for)")
     ap.add_argument("--stages", type=int, default=0, help="only time the live path's stages in-process (K frames)")
     ap.add_argument("--serve-args", default="", help="extra `deepexpr serve` options, with '=' since they start with '--': "
                     "--serve-args=\"--face-backend solutions\"")

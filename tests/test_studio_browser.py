@@ -178,6 +178,11 @@ def test_live_view_processes_webcam_frames(server, browser, tmp_path, query):
     assert browser.find_element(By.ID, "live-server").text.endswith("ms")
     sent = browser.execute_script("return window.studioLiveStats.sent")
     assert (sent == "jpeg") == (query == "?live=page"), sent  # the worker sends the camera's own pixels here
+    regions, frames = browser.execute_script("const s = window.studioLiveStats; return [s.regions, s.rtt.length];")
+    if not query:  # ... and mostly only the region the server asked for (whole frames for its detector)
+        assert regions >= 0.6 * frames, (regions, frames)
+    else:
+        assert regions == 0
     if not query:
         _shot(browser, tmp_path, "live", full_page=True)
     browser.find_element(By.ID, "live-stop").click()

@@ -420,7 +420,7 @@ def test_live_answer_says_how_long_the_frame_waited_for_a_worker():
     class NoFaces:
         stages: dict = {}
 
-        def frame(self, rgb, character, size):
+        def frame(self, rgb, character, size, region=None):
             return [], None
 
     raw = b"DXRF" + b"RGBA" + (4).to_bytes(2, "little") + (2).to_bytes(2, "little") + bytes(4 * 2 * 4)

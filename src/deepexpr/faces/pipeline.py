@@ -51,8 +51,7 @@ from deepexpr.faces.tflite import Roi, roi_from_detection, roi_from_mesh
 
 # mediapipe face-mesh vertex for each of the 49 IntraFace points (see deepexpr.landmarks):
 # brows, nose bridge, nose base, right eye, left eye, outer lip, inner lips.
-MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
-              168, 197, 5, 4, 98, 97, 2, 326, 327,
+MESH_TO_49 = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300, 168, 197, 5, 4, 98, 97, 2, 326, 327,
               33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
               61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,
               81, 13, 311, 402, 14, 178)
@@ -487,8 +486,9 @@ class FaceStream:
         self._meshers.clear()
         self._spare.clear()
 
-    def process(self, frame: np.ndarray) -> list[Face]:
-        """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set."""
+    def process(self, frame: np.ndarray, detect_now: bool = True) -> list[Face]:
+        """Faces of the next RGB uint8 (H, W, 3) frame, left to right, `track_id` set.
+        `detect_now` False: a face lost or missing is not searched for in it (a partial frame)."""
         every = max(int(self.pipeline.config.detect_every), 1)
         tracked = [self.pipeline.refine(frame, f, self._mesher_of(f.track_id)) for f in self._previous]
         for before, now in zip(self._previous, tracked):
@@ -497,7 +497,7 @@ class FaceStream:
         faces = _distinct(f for f in tracked if f is not None)
         self._release_meshers({f.track_id for f in faces})  # lost tracks' graphs: free for new faces
         if not faces or len(faces) < len(tracked):
-            new = self._new_faces(frame, faces, detect_boxes(frame, self.pipeline.config))  # now
+            new = self._new_faces(frame, faces, detect_boxes(frame, self.pipeline.config)) if detect_now else []
         elif self.background is None:
             new = self._new_faces(frame, faces, detect_boxes(frame, self.pipeline.config)) \
                 if self.frame_index % every == 0 else []

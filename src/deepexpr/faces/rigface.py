@@ -89,11 +89,53 @@ class RigFaceStream:
 
         # background: an executor for the periodic detector runs (see `FaceStream`)
         self._stream = (pipeline or FacePipeline(rig_config())).stream(max_gap, background)
+        self._held = False  # a finished background detection waits for a whole frame
 
-    def process(self, frame: np.ndarray) -> list[RigFace]:
-        """The faces of the next RGB uint8 (H, W, 3) frame, left to right."""
+    def process(self, frame: np.ndarray, region: list[int] | None = None) -> list[RigFace]:
+        """The faces of the next RGB uint8 (H, W, 3) frame, left to right. `region`: the
+        [x, y, w, h] part of the frame that holds its own pixels (a live region frame, the rest
+        blank; None: all of it). A finished background detection that found a face whose mesh
+        crop runs past the region is not merged into such a frame (it would mesh blank pixels):
+        it waits for the next whole frame (`whole_next`); nor is a lost face searched for in it
+        (the detector would see only the region: the client sends the next frame whole)."""
         frame = np.ascontiguousarray(frame)
-        return [rig_face(f, frame.shape) for f in self._stream.process(frame)]
+        held = self._hold_detection(region)
+        faces = self._stream.process(frame, detect_now=region is None)
+        if held is not None and self._stream._pending is None:
+            self._stream._pending = held  # (a newer detection started meanwhile replaces it)
+        return [rig_face(f, frame.shape) for f in faces]
+
+    def _hold_detection(self, region) -> tuple | None:
+        """The stream's finished background detection, taken out of its way for this frame
+        when it has a new face that needs pixels outside `region`; None otherwise."""
+        stream, self._held = self._stream, False
+        pending = stream._pending  # (future of the detections, the frame's shape, the faces it had)
+        if region is None or pending is None or not pending[0].done() or pending[0].exception() is not None:
+            return None
+        x, y, w, h = region
+        for box, _, keypoints in pending[0].result():
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            if any(f.box[0] <= centre[0] <= f.box[2] and f.box[1] <= centre[1] <= f.box[3] for f in pending[2]):
+                continue  # a tracked face's detection: no new mesh
+            roi = stream.pipeline.detection_region(box, keypoints)
+            half = 0.75 * roi.side + 3  # a rotated crop's corners (tflite) and the warp's margin
+            if roi.cx - half < x or roi.cy - half < y or roi.cx + half > x + w or roi.cy + half > y + h:
+                stream._pending, self._held = None, True
+                return pending
+        return None
+
+    @property
+    def whole_next(self) -> bool:
+        """Whether a finished detection waits for the next frame to be whole (a live client
+        then sends the whole frame, `deepexpr.studio.liveregion`)."""
+        return self._held
+
+    @property
+    def detection_next(self) -> bool:
+        """Whether the next frame falls due for the periodic full detector (it searches the
+        whole picture: a live client sends its region and the whole frame at half size)."""
+        s = self._stream
+        return s.frame_index % max(int(s.pipeline.config.detect_every), 1) == 0
 
     def close(self) -> None:
         self._stream.close()

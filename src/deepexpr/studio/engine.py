@@ -448,11 +448,12 @@ class LiveSession:
         self.stages: dict[str, float] = {}
         self.stages_cpu: dict[str, float] = {}  # the same stages' CPU ms in the frame's thread
 
-    def frame(self, image: np.ndarray, character: str, size: int) -> tuple[list[FaceResult], Puppet | None]:
+    def frame(self, image: np.ndarray, character: str, size: int,
+              region: list[int] | None = None) -> tuple[list[FaceResult], Puppet | None]:
         """(faces left to right with probabilities and quality, the puppet of the largest face
-        or None when there is no face)."""
+        or None when there is no face). `region`: see `RigFaceStream.process`."""
         marks = [_clocks()]
-        found = self.faces.process(image)
+        found = self.faces.process(image, region)
         marks.append(_clocks())
         results = self.expressions([f.face for f in found])
         marks.append(_clocks())

@@ -4,6 +4,12 @@ Protocol (server messages are JSON text, except the puppet frame with `?puppet=b
 - client -> binary: one JPEG/PNG/WebP frame, or a raw camera frame (`uploads.decode_frame`:
   "DXRF", format, width, height, pixels; the page sends these on loopback), <= live_max_bytes,
   <= live_max_pixels;
+- client -> binary: a region of a raw frame ("DXRC", `uploads.decode_live_frame`): what the
+  previous answer's "next_region" [x, y, w, h] asked for (null: send the whole frame). Only
+  those pixels are read for tracked faces (`liveregion`), so the page sends ~1/4-1/8 of the
+  frame; with "next_overview" true ("DXRO") the whole frame at half size follows the region
+  (for the periodic detector); the answer's "region" echoes what it got, "region_short" says
+  a face read past it;
 - client -> text: `{"character": "pip"}` changes the puppet (built-in or rand_<seed>_<i>);
 - server -> `{"type": "frame", "seq", "width", "height", "faces": [{box, label, probs,
   quality, probs_age}], "puppet": data URL (JPEG) of the character making the largest face
@@ -43,8 +49,9 @@ except ImportError:  # pragma: no cover - older starlette
     WebSocketDisconnected = WebSocketDisconnect
 
 from deepexpr.studio.engine import PUPPET_SOURCE, Engine, LiveSession
+from deepexpr.studio.liveregion import RegionPlanner
 from deepexpr.studio.server import LOG, StudioConfig
-from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_frame, encode_image
+from deepexpr.studio.uploads import StudioError, bytes_data_url, decode_live_frame, encode_image
 
 MAX_BAD_MESSAGES = 20  # consecutive bad messages before the socket is closed
 PUPPET_QUALITY = 85  # the puppet frame's JPEG quality
@@ -109,14 +116,18 @@ class RateLimit:
 
 
 def live_frame(session: LiveSession, data: bytes, character: str, config: StudioConfig,
-               binary_puppet: bool = False, arrived: float | None = None) -> tuple[dict, bytes | None]:
+               binary_puppet: bool = False, arrived: float | None = None,
+               planner: RegionPlanner | None = None) -> tuple[dict, bytes | None]:
     """One frame through the whole live path: (the JSON message, the puppet JPEG to send as a
     binary message before it when `binary_puppet`, else None: the JSON carries a data URL).
     `arrived`: `time.perf_counter()` when the socket had the frame (its wait for a worker is
-    the message's queue_ms)."""
+    the message's queue_ms). `planner`: the socket's `RegionPlanner` (the answer's
+    next_region), None: next_region stays null (send whole frames)."""
     t0 = time.perf_counter()
-    rgb = decode_frame(data, config.live_max_pixels)
-    faces, puppet = session.frame(rgb, character, config.puppet_size)
+    rgb, region = decode_live_frame(data, config.live_max_pixels)
+    faces, puppet = session.frame(rgb, character, config.puppet_size, region)
+    next_region = None if planner is None else planner.plan(faces, rgb.shape, region, session.faces.whole_next,
+                                                            session.faces.detection_next)
     jpeg = None if puppet is None else encode_image(puppet.image, "JPEG", PUPPET_QUALITY)
     message = {"type": "frame", "width": rgb.shape[1], "height": rgb.shape[0],
                "faces": [{**r.to_dict(), "probs_age": r.probs_age} for r in faces],
@@ -124,7 +135,9 @@ def live_frame(session: LiveSession, data: bytes, character: str, config: Studio
                "puppet_source": PUPPET_SOURCE if puppet is None else puppet.source,
                "rig": None if puppet is None else {k: round(v, 4) for k, v in puppet.rig.items()},
                "rig_flags": [] if puppet is None else puppet.flags,
-               "character": character, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
+               "character": character, "region": region, "next_region": next_region,
+               "next_overview": next_region is not None and planner.overview,
+               "region_short": planner is not None and planner.short, "server_ms": round(1000 * (time.perf_counter() - t0), 2),
                "queue_ms": 0.0 if arrived is None else round(1000 * (t0 - arrived), 2),
                "stages_ms": {k: round(ms, 2) for k, ms in session.stages.items()}}
     return message, jpeg if binary_puppet else None
@@ -163,7 +176,7 @@ class _Close(Exception):
 async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfig, pool, character: str,
                  binary_puppet: bool = False, held: AfterAnswer | None = None) -> None:
     engine = session.engine
-    limit, bad, seq = RateLimit(config.live_max_fps), 0, 0
+    limit, bad, seq, planner = RateLimit(config.live_max_fps), 0, 0, RegionPlanner()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -178,7 +191,7 @@ async def _serve(websocket: WebSocket, session: LiveSession, config: StudioConfi
                     raise _Close(1009, f"frame over {config.live_max_bytes:,} bytes")
                 seq += 1
                 reply, jpeg = await pool.run(live_frame, session, data, character, config, binary_puppet,
-                                             time.perf_counter())
+                                             time.perf_counter(), planner)
                 reply["seq"] = seq
             else:
                 character = _control(engine, text)

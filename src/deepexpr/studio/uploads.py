@@ -73,6 +73,9 @@ def decode_image(data: bytes, max_pixels: int, what: str = "image") -> np.ndarra
 
 RAW_MAGIC = b"DXRF"  # a raw live frame: magic, format (4 ASCII), width, height (uint16 LE), pixels
 RAW_HEADER = 12
+REGION_MAGIC = b"DXRC"  # a region of a raw live frame (`decode_live_frame`)
+REGION_HEADER = 20
+OVERVIEW_MAGIC = b"DXRO"  # a region + the whole frame at half size (`decode_live_frame`)
 # bytes per frame of each raw format (w, h even for the 4:2:0 ones) and its OpenCV conversion to RGB
 _RAW = {"I420": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_I420"),
         "NV12": (lambda w, h: w * h * 3 // 2, "COLOR_YUV2RGB_NV12"),
@@ -91,24 +94,73 @@ def decode_frame(data: bytes, max_pixels: int) -> np.ndarray:
     Raises:
         StudioError: 422 for a malformed raw frame, 413 over `max_pixels`; see `decode_image`.
     """
-    if not data.startswith(RAW_MAGIC):
-        return decode_image(data, max_pixels, what="frame")
-    import cv2
+    return decode_live_frame(data, max_pixels)[0]
 
-    if len(data) < RAW_HEADER:
+
+def decode_live_frame(data: bytes, max_pixels: int) -> tuple[np.ndarray, list[int] | None]:
+    """A live frame as `decode_frame`, or a region of one: (RGB (H, W, 3) uint8 of the whole
+    frame's size, the region [x, y, w, h] its own pixels cover or None for a whole frame).
+
+    A region frame is `REGION_MAGIC`, the pixel format, the whole frame's width and height,
+    then the region's x, y, width and height (all uint16 little-endian), then the region's
+    tightly packed pixels (`VideoFrame.copyTo(buffer, {rect})`; x, y, w, h even for the 4:2:0
+    formats). Outside the region the picture is black: the server asks for a region that holds
+    every pixel the next frame's face crops read (`deepexpr.studio.liveregion`). With
+    `OVERVIEW_MAGIC` the region is followed by the whole frame at half size (same format,
+    width and height halved, a multiple of 4 for 4:2:0): outside the region the picture is
+    that overview scaled up (what the periodic face detector searches; it reads the frame at
+    192 px anyway).
+
+    Raises:
+        StudioError: 422 for a malformed frame or a region outside the frame, 413 over `max_pixels`.
+    """
+    if not data.startswith((RAW_MAGIC, REGION_MAGIC, OVERVIEW_MAGIC)):
+        return decode_image(data, max_pixels, what="frame"), None
+    region, overview = not data.startswith(RAW_MAGIC), data.startswith(OVERVIEW_MAGIC)
+    head = REGION_HEADER if region else RAW_HEADER
+    if len(data) < head:
         raise StudioError(422, "raw frame: header cut short; send DXRF, format, width, height, pixels")
     fmt = data[4:8].decode("ascii", "replace")
-    w, h = int.from_bytes(data[8:10], "little"), int.from_bytes(data[10:12], "little")
+    numbers = [int.from_bytes(data[k:k + 2], "little") for k in range(8, head, 2)]
+    w, h = numbers[:2]
+    x, y, rw, rh = numbers[2:] if region else (0, 0, w, h)
     if fmt not in _RAW:
         raise StudioError(422, f"raw frame: format {fmt!r} not accepted; use one of {', '.join(_RAW)} or JPEG")
     if w * h > max_pixels:
         raise StudioError(413, f"raw frame: {w}x{h} is over the {max_pixels:,}-pixel limit; send a smaller frame")
+    yuv = fmt in ("I420", "NV12")
+    if region and (x + rw > w or y + rh > h or (yuv and (x % 2 or y % 2))):
+        raise StudioError(422, f"region frame: {rw}x{rh} at ({x}, {y}) is not inside the {w}x{h} frame "
+                               "(4:2:0 formats need even corners)")
+    end = len(data)
+    if overview:  # the half-size whole frame after the region's pixels
+        end -= _RAW[fmt][0](w // 2, h // 2)
+        if end < head or w % 4 or h % 4:
+            raise StudioError(422, f"overview frame: {len(data) - head} bytes do not make a {rw}x{rh} region and a "
+                                   f"{w // 2}x{h // 2} overview (sides a multiple of 4)")
+    rgb = _raw_rgb(data[:end] if overview else data, head, fmt, rw, rh)
+    if not region:
+        return rgb, None
+    if overview:
+        import cv2
+
+        whole = cv2.resize(_raw_rgb(data, end, fmt, w // 2, h // 2), (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        whole = np.zeros((h, w, 3), np.uint8)
+    whole[y:y + rh, x:x + rw] = rgb
+    return whole, [x, y, rw, rh]
+
+
+def _raw_rgb(data: bytes, head: int, fmt: str, w: int, h: int) -> np.ndarray:
+    """The (h, w, 3) RGB of a raw frame's pixels (after `head` header bytes), checked."""
+    import cv2
+
     size, conversion = _RAW[fmt]
     yuv = fmt in ("I420", "NV12")
-    if w < 2 or h < 2 or (yuv and (w % 2 or h % 2)) or len(data) - RAW_HEADER != size(w, h):
-        raise StudioError(422, f"raw frame: {len(data) - RAW_HEADER} bytes do not make a {w}x{h} {fmt} frame "
+    if w < 2 or h < 2 or (yuv and (w % 2 or h % 2)) or len(data) - head != size(w, h):
+        raise StudioError(422, f"raw frame: {len(data) - head} bytes do not make a {w}x{h} {fmt} frame "
                                "(4:2:0 formats need even sides)")
-    pixels = np.frombuffer(data, np.uint8, offset=RAW_HEADER)
+    pixels = np.frombuffer(data, np.uint8, offset=head)
     return cv2.cvtColor(pixels.reshape(h * 3 // 2, w) if yuv else pixels.reshape(h, w, 4), getattr(cv2, conversion))
 
 

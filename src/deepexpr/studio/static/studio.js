@@ -208,6 +208,8 @@ const LIVE_WORKER = new URLSearchParams(location.search).get("live") !== "page";
 // the server); elsewhere, or with ?frames=jpeg, JPEG 0.8
 const LIVE_RAW = ["127.0.0.1", "localhost", "[::1]"].includes(location.hostname)
   && new URLSearchParams(location.search).get("frames") !== "jpeg";
+// raw frames: only the region the server reads next (its answer's next_region); ?regions=off: whole frames
+const LIVE_REGIONS = new URLSearchParams(location.search).get("regions") !== "off";
 
 async function startLive() {
   const status = $("#live-status");
@@ -272,7 +274,7 @@ function startLiveWorker(stream, url) {
     else if (m.type === "error") setStatus($("#live-status"), m.error, true);
     else if (m.type === "closed") { setStatus($("#live-status"), `Connection closed (${m.code}${m.reason ? ": " + m.reason : ""}).`, true); stopLive(); }
   };
-  worker.postMessage({ type: "start", raw: LIVE_RAW, url, quality: LIVE_JPEG_QUALITY, frames, puppet: offscreen }, [frames, offscreen]);
+  worker.postMessage({ type: "start", raw: LIVE_RAW, regions: LIVE_REGIONS, url, quality: LIVE_JPEG_QUALITY, frames, puppet: offscreen }, [frames, offscreen]);
 }
 
 function nextFrame(live) {
@@ -316,8 +318,10 @@ function onLiveMessage(live, msg, rtt) {
   // the last 2000 round trips and server times, for benchmarks (bench_studio_load.py --browser-live)
   const stats = window.studioLiveStats;
   stats.rtt.push(rtt); stats.server.push(msg.server_ms); stats.sent = msg.sent || "jpeg";  // the frames' format
+  stats.regions = (stats.regions || 0) + (msg.sentRegion ? 1 : 0);  // frames sent as the region the server asked for
   if (stats.queue) stats.queue.push(msg.queue_ms || 0);  // waiting for a worker (benchmarks)
-  if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); if (stats.queue) stats.queue.shift(); }
+  if (stats.kinds) stats.kinds.push(msg.sentRegion || 0);  // per frame: 0 whole, 1 a region, 2 + the overview (benchmarks)
+  if (stats.rtt.length > 2000) { stats.rtt.shift(); stats.server.shift(); if (stats.queue) stats.queue.shift(); if (stats.kinds) stats.kinds.shift(); }
   while (live.times.length && now - live.times[0] > 2000) live.times.shift();
   if (now - live.statsAt >= LIVE_STATS_EVERY_MS) {
     live.statsAt = now;
