@@ -82,7 +82,12 @@ from deepexpr.train.hagan_data import (
     expression_medians,
 )
 from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1
-from deepexpr.train.hagan_encoder import finetune_encoder, pretrain_encoder, rig_control_weights
+from deepexpr.train.hagan_encoder import (
+    finetune_encoder,
+    focus_probabilities,
+    pretrain_encoder,
+    rig_control_weights,
+)
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
@@ -141,6 +146,12 @@ class HaganTrainConfig:
     finetune_landmark_weight: float = setting(0.05, "--encoder-finetune: weight of the distance (pixels) "
                                               "between the landmarks placed for the predicted and the true "
                                               "rig (landmark-stage decoders)", min=0)
+    post_finetune: int = setting(0, "after the GAN: updates of the exported G's (the moving average's) "
+                                 "encoder + heads through its frozen decoder, --encoder-finetune's losses "
+                                 "(session 10; resuming a finished run adds them; 0: off)", min=0)
+    post_focus: str = setting("", "--post-finetune draws faces of these expressions (comma-separated) "
+                              "--post-focus-factor times as often (empty: as the data)")
+    post_focus_factor: float = setting(1.0, "see --post-focus", min=0)
     decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
@@ -182,6 +193,7 @@ class HaganTrainConfig:
     def __post_init__(self):
         check_settings(self)
         rig_control_weights(self.rig_au_weights)  # InputError now, not after the pretraining
+        focus_probabilities(np.arange(len(EXPRESSIONS)), self.post_focus, 2.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -307,7 +319,8 @@ class TrainResult:
 # ---- the run ---------------------------------------------------------------------------
 
 # Settings a resumed run may change: more steps, other thread count, other output cadence.
-EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every")
+EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every", "post_finetune", "post_focus",
+              "post_focus_factor")
 G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
                                         "hagan_g_ema.safetensors", "state.safetensors")
 
@@ -334,9 +347,9 @@ class HaganRun:
             self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
         if getattr(self.g, "base", None) is not None:
             self.g.set_base(to_tensor(data.neutral_images))
-        if cfg.encoder_finetune > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
-            raise InputError("--encoder-finetune needs a rig-code preset and faces with rigs (the stand-in); "
-                             "drop it for this preset or data")
+        if max(cfg.encoder_finetune, cfg.post_finetune) > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
+            raise InputError("--encoder-finetune and --post-finetune need a rig-code preset and faces with "
+                             "rigs (the stand-in); drop them for this preset or data")
         self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
         # the rig reader of the decoder's feature loss (trained by `pretrain`, restored by `resume`)
         self.reader = (build_rig_reader(size, self.g.cfg.rig_dim)
@@ -348,6 +361,7 @@ class HaganRun:
         self.sampler = PairSampler(data, size, cfg.augment, self.rng, effective_pairing(cfg, data))
         self.grid_humans = _grid_humans(data)
         self.step, self.history, self.running = 0, [], {}
+        self.post_done = 0  # --post-finetune updates already made
         self.samples: list[Path] = []
 
     def _state_parts(self):
@@ -369,6 +383,7 @@ class HaganRun:
         self.step = int(restored.progress["step"])
         self.history = list(restored.progress["history"])
         self.running = dict(restored.progress["running"])
+        self.post_done = int(restored.progress.get("post_done", 0))
         if self.reader is not None:
             freeze(self.reader)
 
@@ -376,7 +391,7 @@ class HaganRun:
         """The training state first (what resume reads), then the weights and history.csv."""
         modules, optimizers, generators = self._state_parts()
         save_state(self.out / STATE_NAME, modules, optimizers,
-                   {"step": step, "history": self.history, "running": self.running},
+                   {"step": step, "history": self.history, "running": self.running, "post_done": self.post_done},
                    resume_settings(self.cfg, self.data), generators)
         for model, name, (arch, over), role in ((self.g, G_NAME, self.g_spec, "generator"),
                                                 (self.g_ema, EMA_NAME, self.g_spec, "generator"),
@@ -422,6 +437,19 @@ class HaganRun:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
 
+    def post_finetune(self, quiet: bool) -> None:
+        """--post-finetune: the exported G's (the moving average's) encoder + heads through its
+        frozen decoder, after the GAN; a resumed finished run makes only the missing updates."""
+        todo = self.cfg.post_finetune - self.post_done
+        if todo <= 0:
+            return
+        g = self.g_ema or self.g
+        probs = focus_probabilities(self.data.human_labels, self.cfg.post_focus, self.cfg.post_focus_factor)
+        finetune_encoder(g, self.data, self.cfg, self.size, self.rng, quiet, todo, probs)
+        if self.g_ema is not None:
+            self.g_ema.eval()
+        self.post_done = self.cfg.post_finetune
+
     def train_step(self, step: int) -> None:
         """One G+D update, the moving average, the running losses."""
         losses = train_step(self.g, self.d, self.opt_g, self.opt_d,
@@ -465,6 +493,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != cfg.steps:
             run.save(done)
     seconds = time.perf_counter() - t0
+    run.post_finetune(quiet)
     final = max(start, cfg.steps)
     run.grid(final)
     run.save(final)
