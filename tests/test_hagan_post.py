@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from deepexpr.characters.rig import RIG_CONTROLS
 from deepexpr.errors import InputError
 from deepexpr.expressions import EXPRESSIONS
 from deepexpr.models.checkpoint import load_model
 from deepexpr.train.hagan import HaganTrainConfig, train_hagan
+from deepexpr.train.hagan_decoder import rig_focus_probabilities
 from deepexpr.train.hagan_encoder import ENCODER_PARTS, focus_probabilities, human_batch
 from hagan_fakes import rig_faces
 
@@ -85,3 +87,39 @@ def test_post_finetune_is_refused_up_front_without_rigs(rig_data, tmp_path):
     no_rigs.human_rigs = None
     with pytest.raises(InputError, match="--post-finetune need"):
         train_hagan(no_rigs, _cfg(post_finetune=2, pairing="expression"), tmp_path / "run", quiet=True)
+
+
+def test_rig_focus_probabilities_favour_rigs_with_the_named_controls():
+    rigs = np.zeros((4, len(RIG_CONTROLS)), np.float32)
+    rigs[1, RIG_CONTROLS.index("AU9")] = 1.0
+    rigs[2, RIG_CONTROLS.index("AU10")] = 0.5
+    p = rig_focus_probabilities(rigs, "AU9,AU10", 4.0)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[1] == pytest.approx(5 * p[0]) and p[2] == pytest.approx(3 * p[0]) and p[3] == pytest.approx(p[0])
+    assert rig_focus_probabilities(rigs, "", 4.0) is None and rig_focus_probabilities(rigs, "AU9", 0.0) is None
+    with pytest.raises(InputError, match="AU99"):
+        rig_focus_probabilities(rigs, "AU99", 1.0)
+    with pytest.raises(InputError, match="AU99"):
+        HaganTrainConfig(post_decoder_focus="AU99")
+
+
+def test_post_decoder_moves_only_the_exported_decoder_then_the_encoder_follows(standin_tiny, tmp_path):
+    cfg = dict(preset="test", steps=2, batch_size=4, sample_every=0, checkpoint_every=0, seed=3,
+               encoder_pretrain=0, decoder_pretrain=2, render_pool=6, reader_weight=0.3, reader_steps=2)
+    plain = train_hagan(standin_tiny, HaganTrainConfig(**cfg), tmp_path / "a", quiet=True)
+    ema = plain.generator.with_name("hagan_g_ema.safetensors")
+    before, raw_before = _weights(ema), _weights(plain.generator)
+    post = dict(post_decoder=3, post_decoder_focus="AU9,AU10", post_decoder_factor=4.0)
+    train_hagan(standin_tiny, HaganTrainConfig(**cfg, **post), tmp_path / "a", resume=True, quiet=True)
+    after = _weights(ema)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and not any(k.startswith(ENCODER_PARTS) for k in changed)  # the decoder only
+    assert all(torch.equal(raw_before[k], v) for k, v in _weights(plain.generator).items())
+    straight = train_hagan(standin_tiny, HaganTrainConfig(**cfg, **post), tmp_path / "b", quiet=True)
+    ref = _weights(straight.generator.with_name("hagan_g_ema.safetensors"))
+    assert all(torch.allclose(ref[k], after[k], atol=1e-6) for k in ref)  # resume == straight run
+    train_hagan(standin_tiny, HaganTrainConfig(**cfg, **post, post_finetune=2), tmp_path / "a", resume=True,
+                quiet=True)
+    last = _weights(ema)
+    moved = [k for k in after if not torch.equal(after[k], last[k])]
+    assert moved and all(k.startswith(ENCODER_PARTS) for k in moved)  # decoder done: only the encoder now

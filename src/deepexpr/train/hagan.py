@@ -81,7 +81,7 @@ from deepexpr.train.hagan_data import (
     augment_human,
     expression_medians,
 )
-from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1
+from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1, rig_focus_probabilities
 from deepexpr.train.hagan_encoder import (
     finetune_encoder,
     focus_probabilities,
@@ -152,6 +152,12 @@ class HaganTrainConfig:
     post_focus: str = setting("", "--post-finetune draws faces of these expressions (comma-separated) "
                               "--post-focus-factor times as often (empty: as the data)")
     post_focus_factor: float = setting(1.0, "see --post-focus", min=0)
+    post_decoder: int = setting(0, "after the GAN, before --post-finetune: updates of the exported G's decoder "
+                                "on the render pool (its pretraining losses, at lr x decoder_lr_mult; session 10; "
+                                "resuming a finished run adds them; 0: off)", min=0)
+    post_decoder_focus: str = setting("", "--post-decoder draws pool rigs 1 + factor x (largest of these "
+                                      "controls, e.g. 'AU9,AU10') times as often (empty: uniform)")
+    post_decoder_factor: float = setting(0.0, "see --post-decoder-focus", min=0)
     decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
@@ -194,6 +200,7 @@ class HaganTrainConfig:
         check_settings(self)
         rig_control_weights(self.rig_au_weights)  # InputError now, not after the pretraining
         focus_probabilities(np.arange(len(EXPRESSIONS)), self.post_focus, 2.0)
+        rig_focus_probabilities(np.zeros((1, 23), np.float32), self.post_decoder_focus, 1.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -320,7 +327,7 @@ class TrainResult:
 
 # Settings a resumed run may change: more steps, other thread count, other output cadence.
 EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every", "post_finetune", "post_focus",
-              "post_focus_factor")
+              "post_focus_factor", "post_decoder", "post_decoder_focus", "post_decoder_factor")
 G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
                                         "hagan_g_ema.safetensors", "state.safetensors")
 
@@ -361,7 +368,7 @@ class HaganRun:
         self.sampler = PairSampler(data, size, cfg.augment, self.rng, effective_pairing(cfg, data))
         self.grid_humans = _grid_humans(data)
         self.step, self.history, self.running = 0, [], {}
-        self.post_done = 0  # --post-finetune updates already made
+        self.post_done = self.post_decoder_done = 0  # --post-finetune / --post-decoder updates already made
         self.samples: list[Path] = []
 
     def _state_parts(self):
@@ -384,6 +391,7 @@ class HaganRun:
         self.history = list(restored.progress["history"])
         self.running = dict(restored.progress["running"])
         self.post_done = int(restored.progress.get("post_done", 0))
+        self.post_decoder_done = int(restored.progress.get("post_decoder_done", 0))
         if self.reader is not None:
             freeze(self.reader)
 
@@ -391,7 +399,8 @@ class HaganRun:
         """The training state first (what resume reads), then the weights and history.csv."""
         modules, optimizers, generators = self._state_parts()
         save_state(self.out / STATE_NAME, modules, optimizers,
-                   {"step": step, "history": self.history, "running": self.running, "post_done": self.post_done},
+                   {"step": step, "history": self.history, "running": self.running, "post_done": self.post_done,
+                    "post_decoder_done": self.post_decoder_done},
                    resume_settings(self.cfg, self.data), generators)
         for model, name, (arch, over), role in ((self.g, G_NAME, self.g_spec, "generator"),
                                                 (self.g_ema, EMA_NAME, self.g_spec, "generator"),
@@ -437,13 +446,22 @@ class HaganRun:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
 
-    def post_finetune(self, quiet: bool) -> None:
-        """--post-finetune: the exported G's (the moving average's) encoder + heads through its
-        frozen decoder, after the GAN; a resumed finished run makes only the missing updates."""
+    def post_train(self, quiet: bool) -> None:
+        """After the GAN, on the exported G (the moving average when there is one): --post-decoder
+        updates of its decoder on the render pool, then --post-finetune updates of its encoder +
+        heads through the frozen decoder; a resumed finished run makes only the missing updates."""
+        g = self.g_ema or self.g
+        todo = self.cfg.post_decoder - self.post_decoder_done
+        if todo > 0 and self.pool is not None:
+            probs = rig_focus_probabilities(self.pool.rigs, self.cfg.post_decoder_focus, self.cfg.post_decoder_factor)
+            pretrain_decoder(g, self.pool, self.cfg, quiet, self.reader, todo,
+                             self.cfg.lr * self.cfg.decoder_lr_mult, probs)
+            if g is self.g_ema:
+                g.eval()
+            self.post_decoder_done = self.cfg.post_decoder
         todo = self.cfg.post_finetune - self.post_done
         if todo <= 0:
             return
-        g = self.g_ema or self.g
         probs = focus_probabilities(self.data.human_labels, self.cfg.post_focus, self.cfg.post_focus_factor)
         finetune_encoder(g, self.data, self.cfg, self.size, self.rng, quiet, todo, probs)
         if self.g_ema is not None:
@@ -493,7 +511,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != cfg.steps:
             run.save(done)
     seconds = time.perf_counter() - t0
-    run.post_finetune(quiet)
+    run.post_train(quiet)
     final = max(start, cfg.steps)
     run.grid(final)
     run.save(final)

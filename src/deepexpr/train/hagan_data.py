@@ -204,9 +204,11 @@ class RenderPool:
         self.last: np.ndarray = np.zeros(0, np.int64)  # the pool rows of the last batch
         self._blobs: dict[float, torch.Tensor] = {}  # sigma -> (N, 1, S, S) float16 landmark blobs
 
-    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1])."""
-        i = self.last = self.rng.integers(0, len(self.rigs), size=n)
+    def batch(self, n: int, probs: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1]);
+        pool rows drawn with probabilities `probs` (N,) (None: uniform)."""
+        i = self.last = (self.rng.integers(0, len(self.rigs), size=n) if probs is None
+                         else self.rng.choice(len(self.rigs), size=n, p=probs))
         return (torch.from_numpy(self.rigs[i]), torch.from_numpy(self.chars[i]), to_tensor(self.images[i]))
 
     def feature_points(self) -> torch.Tensor:
