@@ -123,3 +123,30 @@ def test_post_decoder_moves_only_the_exported_decoder_then_the_encoder_follows(s
     last = _weights(ema)
     moved = [k for k in after if not torch.equal(after[k], last[k])]
     assert moved and all(k.startswith(ENCODER_PARTS) for k in moved)  # decoder done: only the encoder now
+
+
+def test_render_l1_adds_the_feature_weights_to_the_landmark_weights():
+    """An error on a stroke away from the landmarks costs more with both weights than with
+    the landmark weights alone; the weights sum (1 + gain_l x blobs + gain_f x |render - neutral|)."""
+    from deepexpr.data.standin import target_styles
+    from deepexpr.train.hagan_data import RenderPool
+    from deepexpr.train.hagan_decoder import render_l1
+
+    pool = RenderPool(target_styles(["pip"]), 6, 16, np.random.default_rng(0))
+
+    class Painter(torch.nn.Module):  # draws the neutral face whatever the rig: misses every stroke
+        def draw(self, rigs, chars):
+            return pool.neutral[chars]
+
+    both = HaganTrainConfig(landmark_gain=4.0, feature_gain=20.0, landmark_weight=0.0)
+    lmk = HaganTrainConfig(landmark_gain=4.0, landmark_weight=0.0)
+    losses = []
+    for cfg in (lmk, both):
+        pool.rng = np.random.default_rng(7)
+        losses.append(float(render_l1(Painter(), pool, 6, cfg)))
+    pool.rng = np.random.default_rng(7)
+    _, chars, images = pool.batch(6)
+    diff = (images - pool.neutral[chars]).abs()
+    w = 1 + 4.0 * pool.landmark_blobs() + 20.0 * diff.mean(1, keepdim=True)
+    assert losses[1] == pytest.approx(float((diff * w).sum() / (w.sum() * 3)), rel=1e-5)
+    assert losses[1] > losses[0]

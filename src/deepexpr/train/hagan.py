@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +159,9 @@ class HaganTrainConfig:
     post_decoder_focus: str = setting("", "--post-decoder draws pool rigs 1 + factor x (largest of these "
                                       "controls, e.g. 'AU9,AU10') times as often (empty: uniform)")
     post_decoder_factor: float = setting(0.0, "see --post-decoder-focus", min=0)
+    post_decoder_feature_gain: float = setting(0.0, "--post-decoder: pixels where the render differs from the "
+                                               "neutral face count 1 + gain x |difference| more, on top of "
+                                               "--landmark-gain (disgust's nose-wrinkle strokes; 0: off)", min=0)
     decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
@@ -327,7 +331,8 @@ class TrainResult:
 
 # Settings a resumed run may change: more steps, other thread count, other output cadence.
 EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every", "post_finetune", "post_focus",
-              "post_focus_factor", "post_decoder", "post_decoder_focus", "post_decoder_factor")
+              "post_focus_factor", "post_decoder", "post_decoder_focus", "post_decoder_factor",
+              "post_decoder_feature_gain")
 G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
                                         "hagan_g_ema.safetensors", "state.safetensors")
 
@@ -454,8 +459,8 @@ class HaganRun:
         todo = self.cfg.post_decoder - self.post_decoder_done
         if todo > 0 and self.pool is not None:
             probs = rig_focus_probabilities(self.pool.rigs, self.cfg.post_decoder_focus, self.cfg.post_decoder_factor)
-            pretrain_decoder(g, self.pool, self.cfg, quiet, self.reader, todo,
-                             self.cfg.lr * self.cfg.decoder_lr_mult, probs)
+            cfg = dataclasses.replace(self.cfg, feature_gain=self.cfg.post_decoder_feature_gain)
+            pretrain_decoder(g, self.pool, cfg, quiet, self.reader, todo, cfg.lr * cfg.decoder_lr_mult, probs)
             if g is self.g_ema:
                 g.eval()
             self.post_decoder_done = self.cfg.post_decoder

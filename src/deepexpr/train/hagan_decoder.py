@@ -7,7 +7,8 @@ decoder on (rig, character) -> render pairs of a `RenderPool`:
 - the pixel L1: plain, feature-weighted (`feature_gain`: pixels where the render differs
   from the neutral face count more) or landmark-weighted (`landmark_gain`: pixels near the
   render's and the neutral face's landmarks count 1 + gain times; the blob maps are computed
-  once per pool image, `RenderPool.landmark_blobs`);
+  once per pool image, `RenderPool.landmark_blobs`), or both weights added (session 10: the
+  nose-wrinkle strokes of disgust lie away from the landmarks);
 - `reader_weight` x the frozen rig reader's feature loss (`hagan_reader`);
 - `landmark_weight` x the mean distance in pixels between the landmarks a landmark-stage
   decoder places and the render's exact ones (`deepexpr.models.hagan_landmarks`).
@@ -58,7 +59,10 @@ def render_l1(g, pool: RenderPool, n: int, cfg, reader=None, probs: np.ndarray |
     rigs, chars, images = pool.batch(n, probs)
     drawn = g.draw(rigs, chars)
     if cfg.landmark_gain > 0:
-        loss = weighted_l1(drawn, images, 1.0 + cfg.landmark_gain * pool.landmark_blobs())
+        weights = 1.0 + cfg.landmark_gain * pool.landmark_blobs()
+        if cfg.feature_gain > 0:  # both (session 10's --post-decoder-feature-gain): the strokes away from landmarks
+            weights = weights + cfg.feature_gain * (images - pool.neutral[chars]).abs().mean(1, keepdim=True)
+        loss = weighted_l1(drawn, images, weights)
     else:
         loss = feature_weighted_l1(drawn, images, pool.neutral[chars], cfg.feature_gain)
     if reader is not None and cfg.reader_weight > 0:
