@@ -150,3 +150,32 @@ def test_render_l1_adds_the_feature_weights_to_the_landmark_weights():
     w = 1 + 4.0 * pool.landmark_blobs() + 20.0 * diff.mean(1, keepdim=True)
     assert losses[1] == pytest.approx(float((diff * w).sum() / (w.sum() * 3)), rel=1e-5)
     assert losses[1] > losses[0]
+
+
+def test_mirror_rig_reads_a_face_and_its_mirror_image_alike():
+    """With `mirror_rig` the rig of a mirrored face is the face's rig with yaw and horizontal
+    gaze negated (exactly: the mean is symmetric); without it, run() is G's own forward."""
+    from deepexpr.data.hagan import mirror_rig_signs
+    from deepexpr.models import create_model
+    from deepexpr.models.hagan_pair import HaganModel
+
+    torch.manual_seed(0)
+    g = create_model("test_hagan_rig_g", rig_dim=len(RIG_CONTROLS)).eval()
+    with torch.no_grad():
+        g.rig_head.weight.mul_(1000.0)  # rigs of order 0.1, not 1e-4
+    d = create_model("test_hagan_d").eval()
+    model = HaganModel(g, d, ["a", "b"], list(EXPRESSIONS), 16, 18)
+    faces = np.random.default_rng(0).integers(0, 255, (3, 18, 18, 3), dtype=np.uint8)
+    rig, rig_of_mirror = model.rig(faces), model.rig(faces[:, :, ::-1].copy())
+    assert np.abs(rig).max() > 0.01
+    np.testing.assert_allclose(rig_of_mirror, rig * mirror_rig_signs(), atol=1e-4)
+    model.mirror_rig = False
+    plain = model.rig(faces)
+    assert not np.allclose(model.rig(faces[:, :, ::-1].copy()), plain * mirror_rig_signs(), atol=1e-3)
+    from deepexpr.data.hagan import human_view, to_tensor, to_uint8
+
+    with torch.inference_mode():
+        own = to_uint8(g(to_tensor(human_view(faces, 16)), torch.tensor([0, 1, 0]), torch.zeros(3, g.cfg.z_dim)))
+    assert np.array_equal(model.run(faces, [0, 1, 0])[0], own)
+    model.mirror_rig = True
+    assert not np.array_equal(model.run(faces, [0, 1, 0])[0], own)
