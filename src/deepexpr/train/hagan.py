@@ -154,11 +154,13 @@ class HaganTrainConfig:
                               "--post-focus-factor times as often (empty: as the data)")
     post_focus_factor: float = setting(1.0, "see --post-focus", min=0)
     post_decoder: int = setting(0, "after the GAN, before --post-finetune: updates of the exported G's decoder "
-                                "on the render pool (its pretraining losses, at lr x decoder_lr_mult; session 10; "
+                                "on the render pool (its pretraining losses, at lr x --post-decoder-lr-mult; session 10; "
                                 "resuming a finished run adds them; 0: off)", min=0)
     post_decoder_focus: str = setting("", "--post-decoder draws pool rigs 1 + factor x (largest of these "
                                       "controls, e.g. 'AU9,AU10') times as often (empty: uniform)")
     post_decoder_factor: float = setting(0.0, "see --post-decoder-focus", min=0)
+    post_decoder_lr_mult: float = setting(1.0, "--post-decoder learning rate / --lr (the pretraining's: "
+                                          "--encoder-lr-mult)", min=0)
     post_decoder_feature_gain: float = setting(0.0, "--post-decoder: pixels where the render differs from the "
                                                "neutral face count 1 + gain x |difference| more, on top of "
                                                "--landmark-gain (disgust's nose-wrinkle strokes; 0: off)", min=0)
@@ -332,7 +334,7 @@ class TrainResult:
 # Settings a resumed run may change: more steps, other thread count, other output cadence.
 EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every", "post_finetune", "post_focus",
               "post_focus_factor", "post_decoder", "post_decoder_focus", "post_decoder_factor",
-              "post_decoder_feature_gain")
+              "post_decoder_feature_gain", "post_decoder_lr_mult")
 G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
                                         "hagan_g_ema.safetensors", "state.safetensors")
 
@@ -460,7 +462,7 @@ class HaganRun:
         if todo > 0 and self.pool is not None:
             probs = rig_focus_probabilities(self.pool.rigs, self.cfg.post_decoder_focus, self.cfg.post_decoder_factor)
             cfg = dataclasses.replace(self.cfg, feature_gain=self.cfg.post_decoder_feature_gain)
-            pretrain_decoder(g, self.pool, cfg, quiet, self.reader, todo, cfg.lr * cfg.decoder_lr_mult, probs)
+            pretrain_decoder(g, self.pool, cfg, quiet, self.reader, todo, cfg.lr * cfg.post_decoder_lr_mult, probs)
             if g is self.g_ema:
                 g.eval()
             self.post_decoder_done = self.cfg.post_decoder
