@@ -42,6 +42,10 @@ after 3250 steps, RESULTS.md):
 - the encoder (issue 18, session 9; `hagan_encoder`): `rig_au_weights` (chosen controls count
   more in every rig MSE) and `encoder_finetune` (encoder + heads trained through the frozen
   decoder after its pretraining: the drawing of the predicted rig against that of the true rig).
+- after the GAN (issue 18, session 10; `post_decoder`, `post_finetune`, off by default): the
+  exported G's decoder again on the render pool (rigs with chosen controls drawn more often,
+  stroke-weighted L1) and its encoder through that frozen decoder; resumable on a finished
+  run. Measured, no gain (RESULTS "Session 10").
 - the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
   mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
