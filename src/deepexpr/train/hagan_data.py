@@ -133,6 +133,16 @@ class PairSampler:
         }
 
 
+def parse_names(spec: str, allowed, what: str) -> list[str]:
+    """'a, b' -> ["a", "b"], each checked against `allowed`; InputError naming the unknown
+    ones (`what` says what they should be, e.g. "expression"). "" -> []."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise InputError(f"{', '.join(bad)}: unknown {what}; expected some of {', '.join(allowed)}")
+    return names
+
+
 def random_rigs(styles, per_character: int, rng: np.random.Generator, focus: str = "",
                 focus_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Rigs to teach G's decoder to draw every face, not only the labelled poses.

@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepexpr.errors import InputError
 from deepexpr.progress import progress
-from deepexpr.train.hagan_data import RenderPool
+from deepexpr.train.hagan_data import RenderPool, parse_names
 from deepexpr.train.hagan_losses import feature_weighted_l1, weighted_l1
 from deepexpr.train.hagan_reader import reader_loss
 
@@ -83,12 +82,9 @@ def rig_focus_probabilities(rigs: np.ndarray, controls: str, factor: float) -> n
     """
     from deepexpr.characters.rig import RIG_CONTROLS
 
-    names = [c.strip() for c in controls.split(",") if c.strip()]
+    names = parse_names(controls, RIG_CONTROLS, "rig control")
     if not names or factor == 0:
         return None
-    bad = [c for c in names if c not in RIG_CONTROLS]
-    if bad:
-        raise InputError(f"rig focus {', '.join(bad)}: unknown control; expected some of {', '.join(RIG_CONTROLS)}")
     cols = [RIG_CONTROLS.index(c) for c in names]
     w = 1.0 + factor * np.clip(rigs[:, cols], 0, 1).max(1)
     return w / w.sum()

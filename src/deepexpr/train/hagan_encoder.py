@@ -30,7 +30,7 @@ import torch
 from deepexpr.data.hagan import HaganData, rig_targets, to_tensor
 from deepexpr.errors import InputError
 from deepexpr.progress import progress
-from deepexpr.train.hagan_data import augment_human
+from deepexpr.train.hagan_data import augment_human, parse_names
 from deepexpr.train.hagan_losses import expression_loss, rig_loss
 
 ENCODER_PARTS = ("encoder.", "expr_head.", "rig_head.")
@@ -70,12 +70,9 @@ def focus_probabilities(labels: np.ndarray, focus: str, factor: float) -> np.nda
     """
     from deepexpr.expressions import EXPRESSIONS
 
-    names = [f.strip() for f in focus.split(",") if f.strip()]
+    names = parse_names(focus, EXPRESSIONS, "expression")
     if not names or factor == 1.0:
         return None
-    bad = [f for f in names if f not in EXPRESSIONS]
-    if bad:
-        raise InputError(f"focus {', '.join(bad)}: expected expressions from {', '.join(EXPRESSIONS)}")
     w = np.where(np.isin(labels, [EXPRESSIONS.index(f) for f in names]), factor, 1.0)
     return w / w.sum()
 
