@@ -93,6 +93,6 @@ def test_finetune_needs_rigs_and_runs_inside_training(rig_data, tmp_path):
 def test_finetune_is_refused_up_front_without_rigs(rig_data, tmp_path):
     no_rigs = rig_data.subset_humans(np.ones(len(rig_data.human_images), bool))
     no_rigs.human_rigs = None
-    with pytest.raises(InputError, match="--encoder-finetune needs"):
+    with pytest.raises(InputError, match="--encoder-finetune and --post-finetune need"):
         train_hagan(no_rigs, _cfg(encoder_finetune=2, pairing="expression"), tmp_path / "run", quiet=True)
     assert not (tmp_path / "run" / "state.safetensors").exists()

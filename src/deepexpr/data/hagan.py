@@ -95,6 +95,17 @@ def rig_targets(rigs: np.ndarray, flipped: np.ndarray | None = None) -> np.ndarr
     return out / rig_scale()
 
 
+def mirror_rig_signs() -> np.ndarray:
+    """(len(RIG_CONTROLS),) float32: +1, -1 for head yaw and horizontal gaze. A normalised rig
+    read on a mirrored face times these is the rig of the face itself (the AUs are symmetric
+    controls; roll is 0 after alignment)."""
+    from deepexpr.characters.rig import RIG_CONTROLS
+
+    signs = np.ones(len(RIG_CONTROLS), np.float32)
+    signs[[RIG_CONTROLS.index("head_yaw"), RIG_CONTROLS.index("gaze_x")]] = -1.0
+    return signs
+
+
 def rig_dict(target: np.ndarray) -> dict[str, float]:
     """A normalised rig vector (a `rig_targets` row, or G's rig head) -> a rig dict, clipped to
     the controls' limits (what `deepexpr.characters.render_face` takes)."""

@@ -42,6 +42,10 @@ after 3250 steps, RESULTS.md):
 - the encoder (issue 18, session 9; `hagan_encoder`): `rig_au_weights` (chosen controls count
   more in every rig MSE) and `encoder_finetune` (encoder + heads trained through the frozen
   decoder after its pretraining: the drawing of the predicted rig against that of the true rig).
+- after the GAN (issue 18, session 10; `post_decoder`, `post_finetune`, off by default): the
+  exported G's decoder again on the render pool (rigs with chosen controls drawn more often,
+  stroke-weighted L1) and its encoder through that frozen decoder; resumable on a finished
+  run. Measured, no gain (RESULTS "Session 10").
 - the landmark stage's loss (issue 18, session 6; `landmark_weight`, preset "landmarks"): the
   mean distance between the landmarks G's decoder places and the render's exact ones.
 - `expr_weight` (Eq. 3's D^e term on G's images): with `d_fake_expr_weight` 0 D^e never
@@ -59,6 +63,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,8 +86,13 @@ from deepexpr.train.hagan_data import (
     augment_human,
     expression_medians,
 )
-from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1
-from deepexpr.train.hagan_encoder import finetune_encoder, pretrain_encoder, rig_control_weights
+from deepexpr.train.hagan_decoder import pretrain_decoder, render_l1, rig_focus_probabilities
+from deepexpr.train.hagan_encoder import (
+    finetune_encoder,
+    focus_probabilities,
+    pretrain_encoder,
+    rig_control_weights,
+)
 from deepexpr.train.hagan_export import export_bundle, generate, sample_grid, tile
 from deepexpr.train.hagan_losses import (
     discriminator_loss,
@@ -141,6 +151,23 @@ class HaganTrainConfig:
     finetune_landmark_weight: float = setting(0.05, "--encoder-finetune: weight of the distance (pixels) "
                                               "between the landmarks placed for the predicted and the true "
                                               "rig (landmark-stage decoders)", min=0)
+    post_finetune: int = setting(0, "after the GAN: updates of the exported G's (the moving average's) "
+                                 "encoder + heads through its frozen decoder, --encoder-finetune's losses "
+                                 "(session 10; resuming a finished run adds them; 0: off)", min=0)
+    post_focus: str = setting("", "--post-finetune draws faces of these expressions (comma-separated) "
+                              "--post-focus-factor times as often (empty: as the data)")
+    post_focus_factor: float = setting(1.0, "see --post-focus", min=0)
+    post_decoder: int = setting(0, "after the GAN, before --post-finetune: updates of the exported G's decoder "
+                                "on the render pool (its pretraining losses, at lr x --post-decoder-lr-mult; session 10; "
+                                "resuming a finished run adds them; 0: off)", min=0)
+    post_decoder_focus: str = setting("", "--post-decoder draws pool rigs 1 + factor x (largest of these "
+                                      "controls, e.g. 'AU9,AU10') times as often (empty: uniform)")
+    post_decoder_factor: float = setting(0.0, "see --post-decoder-focus", min=0)
+    post_decoder_lr_mult: float = setting(1.0, "--post-decoder learning rate / --lr (the pretraining's: "
+                                          "--encoder-lr-mult)", min=0)
+    post_decoder_feature_gain: float = setting(0.0, "--post-decoder: pixels where the render differs from the "
+                                               "neutral face count 1 + gain x |difference| more, on top of "
+                                               "--landmark-gain (disgust's nose-wrinkle strokes; 0: off)", min=0)
     decoder_pretrain: int = setting(1200, "updates of a rig-code G's decoder alone on (rig, character) -> "
                                     "render pairs before the GAN (not in the paper; 0: off)", min=0)
     render_pool: int = setting(1000, "renders per target character for the decoder (random rigs of every "
@@ -182,6 +209,8 @@ class HaganTrainConfig:
     def __post_init__(self):
         check_settings(self)
         rig_control_weights(self.rig_au_weights)  # InputError now, not after the pretraining
+        focus_probabilities(np.arange(len(EXPRESSIONS)), self.post_focus, 2.0)
+        rig_focus_probabilities(np.zeros((1, 23), np.float32), self.post_decoder_focus, 1.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -307,7 +336,9 @@ class TrainResult:
 # ---- the run ---------------------------------------------------------------------------
 
 # Settings a resumed run may change: more steps, other thread count, other output cadence.
-EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every")
+EXTENDABLE = ("steps", "threads", "sample_every", "checkpoint_every", "post_finetune", "post_focus",
+              "post_focus_factor", "post_decoder", "post_decoder_focus", "post_decoder_factor",
+              "post_decoder_feature_gain", "post_decoder_lr_mult")
 G_NAME, D_NAME, EMA_NAME, STATE_NAME = ("hagan_g.safetensors", "hagan_d.safetensors",
                                         "hagan_g_ema.safetensors", "state.safetensors")
 
@@ -334,9 +365,9 @@ class HaganRun:
             self.g.set_templates(expression_medians(data, cfg.template_init))  # resume loads the learned ones
         if getattr(self.g, "base", None) is not None:
             self.g.set_base(to_tensor(data.neutral_images))
-        if cfg.encoder_finetune > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
-            raise InputError("--encoder-finetune needs a rig-code preset and faces with rigs (the stand-in); "
-                             "drop it for this preset or data")
+        if max(cfg.encoder_finetune, cfg.post_finetune) > 0 and not (self.g.cfg.rig_code and data.human_rigs is not None):
+            raise InputError("--encoder-finetune and --post-finetune need a rig-code preset and faces with "
+                             "rigs (the stand-in); drop them for this preset or data")
         self.pool = None  # a rig-code G's render pool (built by `pretrain` or `resume`)
         # the rig reader of the decoder's feature loss (trained by `pretrain`, restored by `resume`)
         self.reader = (build_rig_reader(size, self.g.cfg.rig_dim)
@@ -348,6 +379,7 @@ class HaganRun:
         self.sampler = PairSampler(data, size, cfg.augment, self.rng, effective_pairing(cfg, data))
         self.grid_humans = _grid_humans(data)
         self.step, self.history, self.running = 0, [], {}
+        self.post_done = self.post_decoder_done = 0  # --post-finetune / --post-decoder updates already made
         self.samples: list[Path] = []
 
     def _state_parts(self):
@@ -369,6 +401,8 @@ class HaganRun:
         self.step = int(restored.progress["step"])
         self.history = list(restored.progress["history"])
         self.running = dict(restored.progress["running"])
+        self.post_done = int(restored.progress.get("post_done", 0))
+        self.post_decoder_done = int(restored.progress.get("post_decoder_done", 0))
         if self.reader is not None:
             freeze(self.reader)
 
@@ -376,7 +410,8 @@ class HaganRun:
         """The training state first (what resume reads), then the weights and history.csv."""
         modules, optimizers, generators = self._state_parts()
         save_state(self.out / STATE_NAME, modules, optimizers,
-                   {"step": step, "history": self.history, "running": self.running},
+                   {"step": step, "history": self.history, "running": self.running, "post_done": self.post_done,
+                    "post_decoder_done": self.post_decoder_done},
                    resume_settings(self.cfg, self.data), generators)
         for model, name, (arch, over), role in ((self.g, G_NAME, self.g_spec, "generator"),
                                                 (self.g_ema, EMA_NAME, self.g_spec, "generator"),
@@ -422,6 +457,28 @@ class HaganRun:
             self.g_ema.load_state_dict(self.g.state_dict())
         return time.perf_counter() - t0
 
+    def post_train(self, quiet: bool) -> None:
+        """After the GAN, on the exported G (the moving average when there is one): --post-decoder
+        updates of its decoder on the render pool, then --post-finetune updates of its encoder +
+        heads through the frozen decoder; a resumed finished run makes only the missing updates."""
+        g = self.g_ema or self.g
+        todo = self.cfg.post_decoder - self.post_decoder_done
+        if todo > 0 and self.pool is not None:
+            probs = rig_focus_probabilities(self.pool.rigs, self.cfg.post_decoder_focus, self.cfg.post_decoder_factor)
+            cfg = dataclasses.replace(self.cfg, feature_gain=self.cfg.post_decoder_feature_gain)
+            pretrain_decoder(g, self.pool, cfg, quiet, self.reader, todo, cfg.lr * cfg.post_decoder_lr_mult, probs)
+            if g is self.g_ema:
+                g.eval()
+            self.post_decoder_done = self.cfg.post_decoder
+        todo = self.cfg.post_finetune - self.post_done
+        if todo <= 0:
+            return
+        probs = focus_probabilities(self.data.human_labels, self.cfg.post_focus, self.cfg.post_focus_factor)
+        finetune_encoder(g, self.data, self.cfg, self.size, self.rng, quiet, todo, probs)
+        if self.g_ema is not None:
+            self.g_ema.eval()
+        self.post_done = self.cfg.post_finetune
+
     def train_step(self, step: int) -> None:
         """One G+D update, the moving average, the running losses."""
         losses = train_step(self.g, self.d, self.opt_g, self.opt_d,
@@ -465,6 +522,7 @@ def train_hagan(data: HaganData, cfg: HaganTrainConfig, out_dir: str | Path, res
         if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done != cfg.steps:
             run.save(done)
     seconds = time.perf_counter() - t0
+    run.post_train(quiet)
     final = max(start, cfg.steps)
     run.grid(final)
     run.save(final)

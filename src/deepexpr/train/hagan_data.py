@@ -133,6 +133,16 @@ class PairSampler:
         }
 
 
+def parse_names(spec: str, allowed, what: str) -> list[str]:
+    """'a, b' -> ["a", "b"], each checked against `allowed`; InputError naming the unknown
+    ones (`what` says what they should be, e.g. "expression"). "" -> []."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise InputError(f"{', '.join(bad)}: unknown {what}; expected some of {', '.join(allowed)}")
+    return names
+
+
 def random_rigs(styles, per_character: int, rng: np.random.Generator, focus: str = "",
                 focus_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Rigs to teach G's decoder to draw every face, not only the labelled poses.
@@ -204,9 +214,11 @@ class RenderPool:
         self.last: np.ndarray = np.zeros(0, np.int64)  # the pool rows of the last batch
         self._blobs: dict[float, torch.Tensor] = {}  # sigma -> (N, 1, S, S) float16 landmark blobs
 
-    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1])."""
-        i = self.last = self.rng.integers(0, len(self.rigs), size=n)
+    def batch(self, n: int, probs: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(normalised rigs (n, R), character indices (n,), renders (n, 3, S, S) in [-1, 1]);
+        pool rows drawn with probabilities `probs` (N,) (None: uniform)."""
+        i = self.last = (self.rng.integers(0, len(self.rigs), size=n) if probs is None
+                         else self.rng.choice(len(self.rigs), size=n, p=probs))
         return (torch.from_numpy(self.rigs[i]), torch.from_numpy(self.chars[i]), to_tensor(self.images[i]))
 
     def feature_points(self) -> torch.Tensor:

@@ -30,7 +30,7 @@ import torch
 from deepexpr.data.hagan import HaganData, rig_targets, to_tensor
 from deepexpr.errors import InputError
 from deepexpr.progress import progress
-from deepexpr.train.hagan_data import augment_human
+from deepexpr.train.hagan_data import augment_human, parse_names
 from deepexpr.train.hagan_losses import expression_loss, rig_loss
 
 ENCODER_PARTS = ("encoder.", "expr_head.", "rig_head.")
@@ -62,9 +62,28 @@ def rig_control_weights(spec: str) -> torch.Tensor | None:
     return weights
 
 
-def human_batch(data: HaganData, n: int, size: int, augment: str, rng: np.random.Generator):
-    """`n` augmented human views: ((n, 3, S, S) images, (n,) labels, (n, R) rig targets or None)."""
-    idx = rng.integers(0, len(data.human_images), size=n)
+def focus_probabilities(labels: np.ndarray, focus: str, factor: float) -> np.ndarray | None:
+    """(N,) sampling probabilities: faces of the `focus` expressions (comma-separated names)
+    `factor` times as likely as the others; None for no focus (uniform).
+
+    Raises InputError naming an unknown expression.
+    """
+    from deepexpr.expressions import EXPRESSIONS
+
+    names = parse_names(focus, EXPRESSIONS, "expression")
+    if not names or factor == 1.0:
+        return None
+    w = np.where(np.isin(labels, [EXPRESSIONS.index(f) for f in names]), factor, 1.0)
+    return w / w.sum()
+
+
+def human_batch(data: HaganData, n: int, size: int, augment: str, rng: np.random.Generator,
+                probs: np.ndarray | None = None):
+    """`n` augmented human views: ((n, 3, S, S) images, (n,) labels, (n, R) rig targets or None).
+
+    `probs` (N,): how likely each face is drawn (None: uniform)."""
+    idx = (rng.integers(0, len(data.human_images), size=n) if probs is None
+           else rng.choice(len(data.human_images), size=n, p=probs))
     flips = (rng.random(len(idx)) < 0.5) & (augment != "none")
     x = to_tensor(np.stack([augment_human(data.human_images[i], size, augment, rng, bool(f))
                             for i, f in zip(idx, flips)]))
@@ -111,8 +130,10 @@ def pretrain_encoder(g, data: HaganData, cfg, size: int, rng: np.random.Generato
 
 
 def finetune_encoder(g, data: HaganData, cfg, size: int, rng: np.random.Generator,
-                     quiet: bool = True) -> list[float]:
-    """`cfg.encoder_finetune` updates of G's encoder + heads through the frozen decoder.
+                     quiet: bool = True, updates: int | None = None,
+                     probs: np.ndarray | None = None) -> list[float]:
+    """`updates` (default `cfg.encoder_finetune`) updates of G's encoder + heads through the
+    frozen decoder; faces drawn with probabilities `probs` (None: uniform).
 
     Loss: CE(expression head, label) + rig_weight x (weighted) rig MSE + finetune_draw_weight x
     L1(draw(predicted rig, c), draw(true rig, c)) + finetune_landmark_weight x mean distance in
@@ -134,10 +155,10 @@ def finetune_encoder(g, data: HaganData, cfg, size: int, rng: np.random.Generato
     try:
         g.eval()
         g.encoder.train()
-        for _ in progress(range(cfg.encoder_finetune), desc="hagan encoder (through decoder)",
-                          disable=True if quiet else None):
-            loss = _finetune_loss(g, *human_batch(data, cfg.batch_size, size, cfg.augment, rng), cfg, weights,
-                                  rng)
+        count = cfg.encoder_finetune if updates is None else updates
+        for _ in progress(range(count), desc="hagan encoder (through decoder)", disable=True if quiet else None):
+            batch = human_batch(data, cfg.batch_size, size, cfg.augment, rng, probs)
+            loss = _finetune_loss(g, *batch, cfg, weights, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -166,4 +187,4 @@ def _finetune_loss(g, x, labels, rigs, cfg, weights, rng: np.random.Generator) -
     return loss
 
 
-__all__ = ["finetune_encoder", "human_batch", "pretrain_encoder", "rig_control_weights"]
+__all__ = ["finetune_encoder", "focus_probabilities", "human_batch", "pretrain_encoder", "rig_control_weights"]
