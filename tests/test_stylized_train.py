@@ -167,3 +167,24 @@ def test_occluded_draws_over_the_face_before_it_is_cropped(pools, monkeypatch):
             assert tuple(crop[y, x]) == (255, 0, 255)
         assert len(calls) == 1
         calls.clear()
+
+
+def test_crop_min_face_sets_the_smallest_face_cut_into_crops(pools, monkeypatch):
+    """The faces the landmark crops are cut from are `min_face`-200 px (40 by default)."""
+    import deepexpr.train.stylized_face as trainer
+    from deepexpr.data.scenes import SceneConfig
+
+    sides, real = [], trainer.add_character
+
+    def spy(scene, style, rng, face_side, *args, **kw):
+        sides.append(face_side)
+        return real(scene, style, rng, face_side, *args, **kw)
+
+    monkeypatch.setattr(trainer, "add_character", spy)
+    sc = SceneConfig(seed=5, characters=2, max_render=48)
+    for min_face in (40.0, 12.0):
+        sides.clear()
+        for seed in range(30):
+            landmark_samples(sc, pools, np.random.default_rng(seed), 16, 1, 1.0, min_face=min_face)
+        assert min(sides) >= min_face and max(sides) <= 200
+        assert (min(sides) < 40) == (min_face < 40)
