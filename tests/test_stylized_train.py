@@ -136,3 +136,55 @@ def test_spin_turns_the_detector_like_crops_by_any_angle(pools):
             (big if k % 2 == 0 else small).append(abs(frame_params(face_frame(pts.astype(np.float64)))[2]))
     assert max(big) > 1.5 and np.mean(big) > 0.8  # uniform in +-pi: mean |angle| ~ pi / 2
     assert max(small) < 0.5
+
+
+def test_occluded_draws_over_the_face_before_it_is_cropped(pools, monkeypatch):
+    """`occluded` 1: every sample's face gets an occluder (`data.scenes.occlude`) drawn on the
+    scene before the crops are cut (what it paints shows at the face's centre in every crop);
+    0 never calls it and draws exactly the crops of a run made before the setting existed."""
+    import deepexpr.train.stylized_face as trainer
+    from deepexpr.data.face_frame import face_frame, frame_params
+    from deepexpr.data.scenes import SceneConfig
+
+    calls = []
+
+    def paint_centre(scene, face, rng):  # a stand-in occluder: the face's central pixels magenta
+        calls.append(face)
+        cx, cy = np.round(face.centre).astype(int)
+        r = max(2, int(face.side * 0.1))
+        scene[cy - r:cy + r + 1, cx - r:cx + r + 1] = (255, 0, 255)
+
+    monkeypatch.setattr(trainer, "occlude", paint_centre)
+    sc = SceneConfig(seed=5, characters=2)
+    for seed in range(4):
+        clean = landmark_samples(sc, pools, np.random.default_rng(seed), 32, 2, 1.0)
+        same = landmark_samples(sc, pools, np.random.default_rng(seed), 32, 2, 1.0, occluded=0.0)
+        assert not calls
+        for (a, pa), (b, pb) in zip(clean, same):
+            assert np.array_equal(a, b) and np.array_equal(pa, pb)
+        for crop, pts in landmark_samples(sc, pools, np.random.default_rng(seed), 32, 2, 1.0, occluded=1.0):
+            x, y = np.round(frame_params(face_frame(pts.astype(np.float64)))[0]).astype(int)
+            assert tuple(crop[y, x]) == (255, 0, 255)
+        assert len(calls) == 1
+        calls.clear()
+
+
+def test_crop_min_face_sets_the_smallest_face_cut_into_crops(pools, monkeypatch):
+    """The faces the landmark crops are cut from are `min_face`-200 px (40 by default)."""
+    import deepexpr.train.stylized_face as trainer
+    from deepexpr.data.scenes import SceneConfig
+
+    sides, real = [], trainer.add_character
+
+    def spy(scene, style, rng, face_side, *args, **kw):
+        sides.append(face_side)
+        return real(scene, style, rng, face_side, *args, **kw)
+
+    monkeypatch.setattr(trainer, "add_character", spy)
+    sc = SceneConfig(seed=5, characters=2, max_render=48)
+    for min_face in (40.0, 12.0):
+        sides.clear()
+        for seed in range(30):
+            landmark_samples(sc, pools, np.random.default_rng(seed), 16, 1, 1.0, min_face=min_face)
+        assert min(sides) >= min_face and max(sides) <= 200
+        assert (min(sides) < 40) == (min_face < 40)

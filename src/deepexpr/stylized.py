@@ -79,8 +79,8 @@ class StylizedFace:
 class StylizedConfig:
     """How faces are found. The defaults of threshold, max_entropy, min_scale, settle,
     min_passes, box_blend, blend_from and keep_diffuse were chosen for the bundled model on
-    validation scenes (character pool 7001, never the test pool): `benchmarks/tune_stylized_detection.py`,
-    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7", "Session 8", "Session 9")."""
+    validation scenes (character pools 7001, 7003; never the test pool): `benchmarks/tune_stylized_detection.py`,
+    benchmarks/RESULTS.md ("Stylized landmarks", "Session 7" to "Session 10")."""
 
     model: str = setting(BUNDLED_STYLIZED, "stylized-face weights: bundled name, .safetensors file or run folder")
     threshold: float = setting(0.3, "lowest detection score kept", min=0.0, max=1.0)
@@ -108,14 +108,14 @@ class StylizedConfig:
                                        "(0: never)", min=0.0, max=1.0)
     glance_turns: int = setting(1, "how many of the next likeliest orientations `glance_below` reads", min=1,
                                 max=15)
-    max_entropy: float = setting(4.8, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
+    max_entropy: float = setting(4.5, "drop faces whose landmark heatmaps are this diffuse (mean entropy, "
                                       "nats; 0: keep all)", min=0.0)
     box_blend: float = setting(0.3, "a face's box: the square fitted to its landmarks moved this share of the way "
                                     "to the detector's square (0: the landmarks' alone)", min=0.0, max=1.0)
-    blend_from: float = setting(4.5, "landmark heatmaps more diffuse than this (mean entropy, nats) move the box "
+    blend_from: float = setting(4.3, "landmark heatmaps more diffuse than this (mean entropy, nats) move the box "
                                      "further toward the detector's square, all the way at max_entropy (0: "
                                      "box_blend alone)", min=0.0)
-    keep_diffuse: float = setting(0.5, "a face more diffuse than max_entropy is kept, with the detector's square "
+    keep_diffuse: float = setting(0.7, "a face more diffuse than max_entropy is kept, with the detector's square "
                                        "and the mean face in it (landmarks_from: detector), when its detector "
                                        "score is at least this (0: dropped)", min=0.0, max=1.0)
     min_scale: float = setting(0.6, "finest pyramid level scales the image by this (0: doubled levels)",

@@ -40,6 +40,7 @@ from deepexpr.data.scenes import (
     background,
     character_pool,
     compose_scene,
+    occlude,
 )
 from deepexpr.errors import check_settings, setting
 from deepexpr.models.checkpoint import save_model
@@ -58,10 +59,12 @@ from deepexpr.train.state import load_state, save_state
 STAGES = ("detector", "landmarks")
 SMALL_FACE = 64.0  # largest face side of a `small_faces` scene (pixels, before letterboxing)
 # what a resumed run may change: more steps and data, wider landmark-crop errors (a curriculum)
-EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin", "small_faces"}
+EXTENDABLE = {"steps", "save_every", "scenes", "crops", "jitter", "any_rotation", "spin", "small_faces", "occluded",
+              "crop_min_face"}
 # settings added after runs were made: left out of the recorded settings at their default,
 # so those runs still resume
-LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0, "angle_bins": 0, "small_faces": 0.0}
+LATER_SETTINGS = {"jitter": 1.0, "any_rotation": 0.15, "init": "", "spin": 0.0, "angle_bins": 0, "small_faces": 0.0,
+                  "occluded": 0.0, "crop_min_face": 40.0}
 
 
 @dataclass
@@ -79,6 +82,12 @@ class StylizedTrainConfig:
                                "passes then learn to turn a sideways or upside-down square upright)", min=0.0, max=1.0)
     any_rotation: float = setting(0.15, "detector scenes: share of faces turned by any angle (the rest "
                                         "+-45 degrees)", min=0.0, max=1.0)
+    occluded: float = setting(0.0, "landmark crops: share of faces with an occluder drawn over them (a bar, a "
+                                   "blob or strokes, `data.scenes.occlude`, as on a third of the scenes' faces)",
+                              min=0.0, max=1.0)
+    crop_min_face: float = setting(40.0, "landmark crops: smallest face side (pixels) they are cut from (sides "
+                                         "log-uniform up to 200; smaller faces are blurrier in the crop)", min=8.0,
+                                   max=200.0)
     small_faces: float = setting(0.0, "detector scenes: share composed of small faces only (sides 24-64 px, "
                                       "before letterboxing)", min=0.0, max=1.0)
     angle_bins: int = setting(0, "detector: also classify the face's orientation in this many bins (4: quarters; "
@@ -143,18 +152,22 @@ def make_detector_data(cfg: StylizedTrainConfig, rng: np.random.Generator, side:
 
 
 def landmark_samples(sc: SceneConfig, pools, rng: np.random.Generator, crop: int, n: int = 4,
-                     jitter: float = 1.0, spin: float = 0.0):
+                     jitter: float = 1.0, spin: float = 0.0, occluded: float = 0.0, min_face: float = 40.0):
     """`n` face crops (crop, crop, 3) of one rendered face, each cropped by its face square
     moved by a random error (every other one detector-like, scaled by `jitter`, and with
     probability `spin` turned by a uniform angle; the others the smaller ones left for the
-    second pass), and their landmarks (49, 2) in crop pixels."""
-    face_side = float(np.exp(rng.uniform(np.log(40), np.log(200))))
+    second pass), and their landmarks (49, 2) in crop pixels. With probability `occluded`
+    an occluder is drawn over the face first (the landmarks stay where the face's are). The
+    face's side is log-uniform in `min_face`-200 pixels."""
+    face_side = float(np.exp(rng.uniform(np.log(min_face), np.log(200))))
     extent = int(face_side * 1.8)
     scene = background(extent, extent, rng)
     pool = pools[int(rng.uniform() < sc.wide_fraction)]
     style = pool[int(rng.integers(len(pool)))]
     angle = rng.normal(0, 0.3)
     face = add_character(scene, style, rng, face_side, angle, (extent / 2, extent / 2), sc, rng.uniform() < 0.6)
+    if occluded and rng.uniform() < occluded:  # (a run without occluders draws the same stream as before)
+        occlude(scene, face, rng)
     centre0, side0, ang0 = frame_params(face_frame(face.landmarks))
     out = []
     for k in range(n):
@@ -176,7 +189,7 @@ def make_landmark_data(cfg: StylizedTrainConfig, rng: np.random.Generator, crop:
     points = np.zeros((cfg.crops, 49, 2), np.float32)
     for i in progress(range(0, cfg.crops, 4), desc="crops", disable=not cfg.show_progress):
         for k, (image, pts) in enumerate(landmark_samples(sc, pools, rng, crop, min(4, cfg.crops - i), cfg.jitter,
-                                                                 cfg.spin)):
+                                                                 cfg.spin, cfg.occluded, cfg.crop_min_face)):
             images[i + k], points[i + k] = image, pts
     return images, points
 
