@@ -199,3 +199,35 @@ def test_neutral_render_base_closes_the_photos_lips_and_undoes_its_smile():
     assert smiling.image.shape == closed.image.shape and not np.array_equal(smiling.image, closed.image)
     with pytest.raises(InputError, match="render base"):
         RenderTruthConfig(base="smile")
+
+
+def test_painted_texture_smooths_the_skin_between_the_features_and_keeps_them():
+    """`painted_texture`: a fold drawn on the cheek is gone, a mark on the lips stays, pixels
+    outside the face oval are untouched; `base="painted"` renders the neutral mesh with it."""
+    from deepexpr.animation.neutral_texture import LIPS_OUTER, painted_texture
+    from deepexpr.animation.render_truth import (
+        RenderTruthConfig,
+        _base,
+        base_vertices,
+        render_truth_items,
+    )
+    from deepexpr.data.rig_truth import _cache_file
+
+    photo, uv, _, _ = _base()
+    img = photo.copy()
+    cheek = np.round(0.5 * uv[205] + 0.5 * uv[50]).astype(int)  # subject's right cheek, below the eye
+    lips = np.round(uv[list(LIPS_OUTER)].mean(0)).astype(int)
+    img[cheek[1] - 1:cheek[1] + 2, cheek[0] - 8:cheek[0] + 8] = 0  # a dark fold
+    img[lips[1], lips[0] - 3:lips[0] + 3] = (0, 0, 255)  # a blue mark on the lips
+    out = painted_texture(img, uv)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert out[cheek[1], cheek[0]].astype(int).sum() > 200  # the fold repainted with skin
+    assert (out[lips[1], lips[0]] == (0, 0, 255)).all()  # the lips keep the photo's pixels
+    assert np.array_equal(out[:20], img[:20]) and np.array_equal(out[:, -20:], img[:, -20:])
+    assert np.array_equal(base_vertices("painted"), base_vertices("neutral"))
+    cfg = dict(identities=1, per_identity=1, size=160, seed=5)
+    assert _cache_file(RenderTruthConfig(**cfg, base="painted"), "c") != _cache_file(
+        RenderTruthConfig(**cfg, base="neutral"), "c")
+    neutral, painted = (next(render_truth_items(RenderTruthConfig(**cfg, base=b))) for b in ("neutral", "painted"))
+    diff = np.abs(neutral.image.astype(int) - painted.image.astype(int)).sum(2)
+    assert 0 < (diff > 10).mean() < 0.2  # only the face's skin changes

@@ -18,7 +18,10 @@ smiles and shows teeth (AU labels are then relative to a smile, and human reader
 to every render). `base="neutral"` (`neutral_base`) first undoes the photo's own smile on
 the mesh (the AU model's AU12 and AU6 fields at -1 and -0.6) and closes its lips (the inner
 lip rims meet; the mouth's fan, the photo's teeth, shrinks to nothing), then textures that
-mesh from the photo as before: a closed-mouth, hardly smiling neutral.
+mesh from the photo as before: a closed-mouth, hardly smiling neutral. `base="painted"` is
+that mesh textured from the photo with its skin repainted smooth between the features
+(`animation.neutral_texture.painted_texture`: no nasolabial folds, cheek or lower-lid bulges),
+since the smile left in the photo's skin is what human readers see in "neutral" renders.
 
     >>> for item in render_truth_items(RenderTruthConfig(identities=2, per_identity=3)):
     ...     item.image.shape, item.rig["AU12"]
@@ -61,8 +64,9 @@ class RenderTruthConfig:
     max_yaw: float = 20.0
     max_pitch: float = 12.0
     max_roll: float = 10.0
-    base: str = "photo"  # every identity's neutral: "photo" (the source photo's smile) or
-    # "neutral" (`neutral_base`: the smile undone, the lips closed)
+    base: str = "photo"  # every identity's neutral: "photo" (the source photo's smile),
+    # "neutral" (`neutral_base`: the smile undone, the lips closed) or "painted" (that mesh,
+    # the photo's skin repainted smooth: `painted_texture`)
 
     def __post_init__(self):
         if self.base not in BASES:
@@ -71,7 +75,7 @@ class RenderTruthConfig:
             raise InputError(f"render base {self.base!r}: choose one of {', '.join(BASES)}")
 
 
-BASES = ("photo", "neutral")
+BASES = ("photo", "neutral", "painted")
 # inner lip rims of the mediapipe mesh, upper and lower, paired from the image-left corner
 UPPER_INNER_LIP = (191, 80, 81, 82, 13, 312, 311, 310, 415)
 LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
@@ -147,11 +151,22 @@ def deform(aus: dict[str, float], subject: dict, base: str = "photo") -> np.ndar
     return _warp(base).warp(moved)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def base_vertices(base: str = "photo") -> np.ndarray:
     """(468, 3) frontal mm vertices every identity starts from (`BASES`)."""
     _, _, verts, _ = _base()
-    return neutral_base(verts) if base == "neutral" else verts
+    return verts if base == "photo" else neutral_base(verts)
+
+
+@functools.lru_cache(maxsize=2)
+def texture(base: str = "photo") -> np.ndarray:
+    """(H, W, 3) float32 texture of the renders: the photo, or its skin repainted ("painted")."""
+    photo, uv, _, _ = _base()
+    if base == "painted":
+        from deepexpr.animation.neutral_texture import painted_texture
+
+        photo = painted_texture(photo, uv)
+    return photo.astype(np.float32)
 
 
 def neutral_base(verts: np.ndarray) -> np.ndarray:
@@ -172,13 +187,14 @@ def neutral_base(verts: np.ndarray) -> np.ndarray:
     return RBFWarp().fit(v, controls).warp(target)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def _warp(base: str = "photo") -> RBFWarp:
     verts = base_vertices(base)
     return RBFWarp().fit(verts, verts[MEDIAPIPE_INDICES])
 
 
-def render(verts: np.ndarray, head: tuple[float, float, float], size: int, look: dict) -> np.ndarray:
+def render(verts: np.ndarray, head: tuple[float, float, float], size: int, look: dict,
+           base: str = "photo") -> np.ndarray:
     """Textured, shaded render (size, size, 3) uint8 of mesh vertices (468, 3) mm.
 
     Args:
@@ -186,9 +202,10 @@ def render(verts: np.ndarray, head: tuple[float, float, float], size: int, look:
         head: rig yaw, pitch, roll in degrees (yaw + = face to the image right, pitch + =
             looking down, roll + = clockwise in the image).
         look: {"tint": (3,), "light": (3,) unit, "ambient": float, "bg": (3,), "hair": (3,)}.
+        base: which texture (`texture`): "painted" repaints the skin, others use the photo.
     """
 
-    photo, uv, _, tris = _base()
+    _, uv, _, tris = _base()
     yaw, pitch, roll = head
     centre = verts.mean(0)
     v = (verts - centre) @ rotation(yaw, pitch, -roll).T
@@ -201,7 +218,7 @@ def render(verts: np.ndarray, head: tuple[float, float, float], size: int, look:
     normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
     shade = look["ambient"] + (1 - look["ambient"]) * np.clip(normals @ look["light"], 0, 1)
     order = np.argsort(v[tris].mean(1)[:, 2])  # far to near
-    src_img = photo.astype(np.float32)
+    src_img = texture("painted" if base == "painted" else "photo")
     for t in order:
         if normals[t, 2] <= 0:  # facing away
             continue
@@ -275,10 +292,12 @@ def render_truth_items(cfg: RenderTruthConfig | None = None) -> Iterator[TruthIt
     for i in range(cfg.identities):
         rng = np.random.default_rng([cfg.seed, i, 7])
         subject, look, name = make_subject(rng, verts[MEDIAPIPE_INDICES]), _look(rng), f"render_{cfg.seed}_{i}"
-        yield TruthItem(render(deform({}, subject, cfg.base), (0.0, 0.0, 0.0), cfg.size, look), neutral_rig(),
+        yield TruthItem(render(deform({}, subject, cfg.base), (0.0, 0.0, 0.0), cfg.size, look, cfg.base),
+                        neutral_rig(),
                         name, "neutral", True)
         for _ in range(cfg.per_identity):
             rig, expr = render_truth_rig(rng, cfg)
             aus = {a: rig[a] for a in RENDERED_AUS}
             head = (rig["head_yaw"], rig["head_pitch"], rig["head_roll"])
-            yield TruthItem(render(deform(aus, subject, cfg.base), head, cfg.size, look), rig, name, expr)
+            yield TruthItem(render(deform(aus, subject, cfg.base), head, cfg.size, look, cfg.base), rig, name,
+                            expr)

@@ -58,8 +58,9 @@ class RigMapData:
     render_seeds: tuple[int, ...] = setting((300,), "rendered identities seeds, `render_identities` each "
                                             "(held-out evaluation uses 400)")
     render_base: str = setting("photo", "rendered identities' neutral face: the source photo's own (smiling, "
-                               "lips apart) or that face with its smile undone and lips closed",
-                               choices=("photo", "neutral"))
+                               "lips apart), that face with its smile undone and lips closed, or that "
+                               "face with the photo's skin repainted smooth (no smile folds)",
+                               choices=("photo", "neutral", "painted"))
     out: str = setting("runs/rigmap", "run folder: the training state (--resume continues it), "
                        "rigmap.safetensors + rigmap.json")
     export: str | None = setting(None, "also write rigmap.safetensors + rigmap.json here "

@@ -54,8 +54,9 @@ class RetargetEvalConfig:
     render_per_identity: int = setting(20, "images per rendered identity", min=1, max=10_000)
     render_seed: int = setting(400, "held-out renders seed (training uses 300, 301)")
     render_base: str = setting("photo", "the renders' neutral face: the source photo's own (smiling, "
-                               "lips apart) or that face with its smile undone and lips closed",
-                               choices=("photo", "neutral"))
+                               "lips apart), that face with its smile undone and lips closed, or that "
+                               "face with the photo's skin repainted smooth (no smile folds)",
+                               choices=("photo", "neutral", "painted"))
     weights: str | None = setting(None, "a rig map other than the bundled one: a bundled name, "
                                   ".safetensors file or `train rigmap` --export folder")
     quiet: bool = setting(False, "no progress bar")
