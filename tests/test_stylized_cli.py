@@ -26,6 +26,15 @@ def test_cli_landmarks(tiny_checkpoint, character_png, tmp_path, capsys):
     assert 1 <= len(rows[0]["faces"]) <= 2 and len(rows[0]["faces"][0]["landmarks"]) == 49
     assert "broken.png" in err and "Traceback" not in err and sheet.is_file()
 
+    rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--threshold", "0",
+               "--max-faces", "1", "--format", "csv"])
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    names, values = header.split(","), row.split(",")
+    assert rc == 0 and len(names) == len(set(names)) == len(values)  # box and points apart
+    face = rows[0]["faces"][0]
+    assert [float(values[names.index(c)]) for c in ("box_x0", "box_y1", "x48")] == pytest.approx(
+        [face["box"][0], face["box"][3], face["landmarks"][48][0]], abs=0.01)
+
     rc = main(["landmarks", str(character_png), "--model", str(tiny_checkpoint), "--threshold", "1",
                "--format", "csv", "--sheet", str(tmp_path / "missing" / "x" / "sheet.png")])
     out, err = capsys.readouterr()

@@ -103,7 +103,7 @@ def _csv(rows) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "face", "score", "angle", "x0", "y0", "x1", "y1",
+    w.writerow(["path", "face", "score", "angle", "box_x0", "box_y0", "box_x1", "box_y1",  # x0..y48: points
                 *[f"{a}{i}" for i in range(49) for a in "xy"], "landmarks_from"])
     for r in rows:
         for k, f in enumerate(r["faces"]):
