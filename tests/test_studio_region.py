@@ -234,3 +234,43 @@ def test_a_face_lost_on_a_region_frame_is_searched_for_on_the_next_whole_frame(a
     assert sent == ["whole", "region", "region", "region", "region", "whole", "region", "region"]
     assert counts == [1, 1, 1, 1, 0, 1, 1, 1]
     assert detector_runs == [0, 5]  # the first frame, then the whole frame after the loss
+
+
+def test_a_lost_tracks_graph_forgets_its_face_on_the_lost_frame_not_on_the_refind(astronaut, monkeypatch):
+    """The frame that finds a lost face again (a whole frame, the live loop's slowest) only
+    detects and meshes: the ended track's mediapipe graph was made to forget its face on the
+    cheap region frame that lost it. The face found again is meshed as a brand-new stream
+    meshes it (the reused graph starts afresh)."""
+    from deepexpr.faces import FacePipeline, solutions
+    from deepexpr.faces.rigface import RigFaceStream, rig_config
+
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(7):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        x = 10 + 2 * t if t < 4 else 320  # frame 4: the face jumps far to the right
+        frame[40:180, x:x + 140] = small
+        frames.append(frame)
+    forgets = []
+    real = solutions.forget_face
+    monkeypatch.setattr(solutions, "forget_face", lambda *a, **k: forgets.append(len(counts)) or real(*a, **k))
+    stream = RigFaceStream(FacePipeline(rig_config(threads=1, min_iod=20)))
+    planner, asked, counts, meshes = RegionPlanner(), None, [], []
+    try:
+        for frame in frames:
+            image, got = decode_live_frame(message(frame, asked, planner.overview), 10**7)
+            faces = stream.process(image, got)
+            counts.append(len(faces))
+            meshes.append([f.mesh for f in faces])
+            asked = planner.plan([f.face for f in faces], image.shape, got, stream.whole_next, stream.detection_next)
+    finally:
+        stream.close()
+    assert counts == [1, 1, 1, 1, 0, 1, 1]
+    assert forgets == [4]  # on the frame that lost the face; frame 5 (whole) reuses the graph as it is
+    fresh = RigFaceStream(FacePipeline(rig_config(threads=1, min_iod=20)))
+    try:
+        again = fresh.process(decode_live_frame(message(frames[5]), 10**7)[0])
+    finally:
+        fresh.close()
+    assert len(again) == 1
+    np.testing.assert_allclose(meshes[5][0], again[0].mesh, atol=1e-3)

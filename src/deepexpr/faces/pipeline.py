@@ -458,18 +458,17 @@ class FaceStream:
         self._pending = None  # (future of detect_boxes, the frame's shape, the faces it had)
         self._previous: list[Face] = []
         self._meshers: dict = {}  # track id -> its video-mode FaceMesh
-        self._spare: list = []  # graphs of ended tracks, reused (building one takes 50-100 ms)
+        self._spare: list = []  # graphs of ended tracks, already made to forget their face, reused
 
     def _mesher_of(self, track_id):
         """solutions backend: the track's own video-mode FaceMesh (at most `MAX_TRACK_MESHERS`;
         others share the static one). tflite: None (the crop follows the previous mesh). An ended
-        track's graph is reused after `solutions.forget_face` (a blank frame), not `reset()` (a
-        graph restart, 30-60 ms over its next two frames)."""
+        track's graph is reused (building one takes 50-100 ms), see `_spare_graph`."""
         if _backend(self.pipeline.config, mesh=True) != "solutions":
             return None
         if track_id not in self._meshers and len(self._meshers) < MAX_TRACK_MESHERS:
             if self._spare:
-                self._meshers[track_id] = self._fresh(self._spare.pop())
+                self._meshers[track_id] = self._spare.pop()
             else:
                 from deepexpr.faces.solutions import tracking_mesher
 
@@ -511,22 +510,25 @@ class FaceStream:
             if mesher is not None and face.track_id not in self._meshers:
                 self._meshers[face.track_id] = mesher
             elif mesher is not None:
-                self._spare.append(mesher)
+                self._spare_graph(mesher)
         self._release_meshers(set(ids))  # at most MAX_TRACK_MESHERS graphs (memory stays bounded)
         self._previous = faces
         self.frame_index += 1
         return sorted(faces, key=lambda f: f.box[0])
 
-    def _fresh(self, mesher):
-        """A spare graph made to find its next face afresh (as a new graph would)."""
+    def _spare_graph(self, mesher) -> None:
+        """Keep a graph for a later new face, made to find its next face afresh as a new graph
+        would: `solutions.forget_face` (a blank frame, ~4 ms), not `reset()` (a graph restart,
+        30-60 ms over its next two frames). Done when its track ends, so the frame that finds
+        a face again (a live client's whole frame after a loss, the slow one) only meshes."""
         from deepexpr.faces.solutions import forget_face
 
         forget_face(mesher, self.pipeline.config.mesh_size)
-        return mesher
+        self._spare.append(mesher)
 
     def _release_meshers(self, keep: set) -> None:
         for tid in set(self._meshers) - keep:
-            self._spare.append(self._meshers.pop(tid))
+            self._spare_graph(self._meshers.pop(tid))
 
     def _background_faces(self, frame: np.ndarray, faces: list[Face], due: bool) -> list[tuple]:
         """New faces from a finished background detection (merged into this frame), and a new
@@ -568,12 +570,12 @@ class FaceStream:
                 reasons = quality(scored, kp, shape, cfg)
                 target.score, target.detection_box = float(score), [float(v) for v in box]
                 target.low_confidence, target.reason = bool(reasons), "; ".join(reasons)
-        graphs = [self._fresh(self._spare.pop()) if self._spare else None for _ in new] \
+        graphs = [self._spare.pop() if self._spare else None for _ in new] \
             if _backend(cfg, mesh=True) == "solutions" else [None] * len(new)
         out = []
         for face, graph in zip(self.pipeline.mesh_detections(frame, new, graphs), graphs):
             if face is None and graph is not None:
-                self._spare.append(graph)
+                self._spare_graph(graph)  # (it may have meshed a face the checks turned down)
             elif face is not None:
                 out.append((face, graph))
         return out
