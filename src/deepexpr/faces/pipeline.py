@@ -517,12 +517,10 @@ class FaceStream:
         return sorted(faces, key=lambda f: f.box[0])
 
     def _spare_graph(self, mesher) -> None:
-        """Keep a graph for a later new face, made to find its next face afresh as a new graph
-        would: `solutions.forget_face` (a blank frame, ~4 ms), not `reset()` (a graph restart,
-        30-60 ms over its next two frames). Done when its track ends, so the frame that finds
-        a face again (a live client's whole frame after a loss, the slow one) only meshes."""
+        """Keep a graph for a later face, made to find it afresh as a new graph would (a blank
+        frame, ~4 ms; `reset()` costs 30-60 ms over two frames), now: on the frame its track
+        ends, not on the (slower) frame that finds a face again."""
         from deepexpr.faces.solutions import forget_face
-
         forget_face(mesher, self.pipeline.config.mesh_size)
         self._spare.append(mesher)
 
