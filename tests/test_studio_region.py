@@ -204,19 +204,25 @@ def test_a_face_entering_beside_a_tracked_one_joins_on_a_whole_frame(astronaut):
     # the new face waits; 12 whole: merged
 
 
+def jumping_face_frames(astronaut, n):
+    """`n` 480x240 frames of a small face drifting right, jumping far right on frame 4."""
+    small = astronaut[10:290, 95:375][::2, ::2]
+    frames = []
+    for t in range(n):
+        frame = np.full((240, 480, 3), 70, np.uint8)
+        x = 10 + 2 * t if t < 4 else 320
+        frame[40:180, x:x + 140] = small
+        frames.append(frame)
+    return frames
+
+
 def test_a_face_lost_on_a_region_frame_is_searched_for_on_the_next_whole_frame(astronaut, monkeypatch):
     """A jump out of the region loses the face: the region frame does not run the detector
     (it would see only the region), the next frame comes whole and finds the face again."""
     from deepexpr.faces import FacePipeline, pipeline
     from deepexpr.faces.rigface import RigFaceStream, rig_config
 
-    small = astronaut[10:290, 95:375][::2, ::2]
-    frames = []
-    for t in range(8):
-        frame = np.full((240, 480, 3), 70, np.uint8)
-        x = 10 + 2 * t if t < 4 else 320  # frame 4: the face jumps far to the right
-        frame[40:180, x:x + 140] = small
-        frames.append(frame)
+    frames = jumping_face_frames(astronaut, 8)
     detector_runs = []
     real = pipeline.detect_boxes
     monkeypatch.setattr(pipeline, "detect_boxes", lambda *a, **k: detector_runs.append(len(counts)) or real(*a, **k))
@@ -244,13 +250,7 @@ def test_a_lost_tracks_graph_forgets_its_face_on_the_lost_frame_not_on_the_refin
     from deepexpr.faces import FacePipeline, solutions
     from deepexpr.faces.rigface import RigFaceStream, rig_config
 
-    small = astronaut[10:290, 95:375][::2, ::2]
-    frames = []
-    for t in range(7):
-        frame = np.full((240, 480, 3), 70, np.uint8)
-        x = 10 + 2 * t if t < 4 else 320  # frame 4: the face jumps far to the right
-        frame[40:180, x:x + 140] = small
-        frames.append(frame)
+    frames = jumping_face_frames(astronaut, 7)
     forgets = []
     real = solutions.forget_face
     monkeypatch.setattr(solutions, "forget_face", lambda *a, **k: forgets.append(len(counts)) or real(*a, **k))
